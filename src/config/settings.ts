@@ -1,0 +1,242 @@
+/**
+ * One settings value for the whole run, merged once: flag > environment > .env.migrations > default,
+ * validated once with zod and frozen. Nothing else in tidemark reads process.env for settings.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { z } from 'zod';
+import { ValidationError, usageError } from '../errors.js';
+
+export type MigrateEnv = 'development' | 'staging' | 'production';
+export type Strategy = 'standard' | 'expand_contract';
+
+export interface TableRef {
+  readonly schema: string;
+  readonly table: string;
+}
+
+export interface Settings {
+  /** postgres:// URL; undefined when libpq PG* variables (or --embedded) choose the server. */
+  readonly databaseUrl: string | undefined;
+  /** The libpq PG* variables found (environment or .env.migrations); used when no URL is given. */
+  readonly libpqEnv: Readonly<Record<string, string>>;
+  readonly embedded: boolean;
+  readonly migrationsDir: string;
+  readonly rollbackDir: string;
+  readonly seedsDir: string;
+  readonly migrationsTable: TableRef;
+  /** lock_timeout of every migration statement, in seconds. */
+  readonly maxLockWaitSeconds: number;
+  /** statement_timeout, in milliseconds; 0 = off. */
+  readonly statementTimeoutMs: number;
+  /** Seconds one migration may run before it is cancelled; 0 = no limit. */
+  readonly migrationTimeoutSeconds: number;
+  readonly lockRetries: number;
+  readonly backupBeforeMigrate: boolean;
+  readonly backupDir: string;
+  readonly backupRetentionDays: number;
+  /** Keep at most this many newest backups (besides the age limit); undefined = no count limit. */
+  readonly backupKeep: number | undefined;
+  /** Command run with the backup file's path as its last argument after validation (e.g. `aws s3 cp`). */
+  readonly backupUploadCommand: string | undefined;
+  readonly pgDumpPath: string | undefined;
+  readonly strategy: Strategy;
+  readonly migrateEnv: MigrateEnv;
+  readonly allowDdlInProduction: boolean;
+  readonly poolSize: number;
+  /** The folder settings were resolved against (the working directory). */
+  readonly cwd: string;
+}
+
+/** What the command line may set; each wins over the environment. */
+export interface SettingsFlags {
+  readonly databaseUrl?: string | undefined;
+  readonly migrationsDir?: string | undefined;
+  readonly rollbackDir?: string | undefined;
+  readonly seedsDir?: string | undefined;
+  readonly envFile?: string | undefined;
+  readonly embedded?: boolean | undefined;
+}
+
+/** The libpq variables tidemark honours when DATABASE_URL is absent (and passes on to pg_dump). */
+export const LIBPQ_VARIABLES = [
+  'PGHOST',
+  'PGPORT',
+  'PGUSER',
+  'PGPASSWORD',
+  'PGDATABASE',
+  'PGSSLMODE',
+  'PGSSLROOTCERT',
+  'PGSSLCERT',
+  'PGSSLKEY',
+  'PGPASSFILE',
+  'PGCONNECT_TIMEOUT',
+] as const;
+
+export const DEFAULT_ENV_FILE = '.env.migrations';
+
+const booleanText = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'].includes(v), {
+    message: 'is not a boolean; use true or false',
+  })
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+function integerText(what: string, min: number) {
+  return z
+    .string()
+    .trim()
+    .regex(/^\d+$/, { message: `is not a whole number; use ${what}` })
+    .transform(Number)
+    .refine((n) => Number.isSafeInteger(n) && n >= min, { message: `must be at least ${min}` });
+}
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_$]*$/;
+
+const tableText = z
+  .string()
+  .trim()
+  .refine(
+    (v) => {
+      const parts = v.split('.');
+      return parts.length <= 2 && parts.every((p) => identifier.test(p));
+    },
+    { message: 'is not a table name; use name or schema.name (letters, digits, _)' },
+  )
+  .transform((v): TableRef => {
+    const parts = v.split('.');
+    return parts.length === 2
+      ? { schema: parts[0]!, table: parts[1]! }
+      : { schema: 'public', table: parts[0]! };
+  });
+
+const urlText = z
+  .string()
+  .trim()
+  .refine(
+    (v) => {
+      try {
+        const url = new URL(v);
+        return url.protocol === 'postgres:' || url.protocol === 'postgresql:';
+      } catch {
+        return false;
+      }
+    },
+    { message: 'is not a PostgreSQL URL; use postgres://user:password@host:5432/database' },
+  );
+
+/** Every variable tidemark reads, with its parser and default. The keys are the variable names. */
+const schema = z.object({
+  DATABASE_URL: urlText.optional(),
+  MIGRATIONS_DIR: z.string().trim().min(1).default('./migrations'),
+  ROLLBACK_DIR: z.string().trim().min(1).default('./rollback'),
+  SEEDS_DIR: z.string().trim().min(1).default('./seeds'),
+  MIGRATIONS_TABLE: tableText.default({ schema: 'public', table: 'schema_migrations' }),
+  MAX_LOCK_WAIT: integerText('seconds, e.g. 5', 0).default(5),
+  DB_STATEMENT_TIMEOUT: integerText('milliseconds, e.g. 30000 (0 = off)', 0).default(0),
+  MIGRATION_TIMEOUT: integerText('seconds, e.g. 1800 (0 = no limit)', 0).default(1800),
+  LOCK_RETRIES: integerText('a count, e.g. 3', 0).default(3),
+  BACKUP_BEFORE_MIGRATE: booleanText.default(true),
+  BACKUP_DIR: z.string().trim().min(1).default('./backups'),
+  BACKUP_RETENTION_DAYS: integerText('days, e.g. 7', 0).default(7),
+  BACKUP_KEEP: integerText('a count of newest backups to keep, e.g. 10', 1).optional(),
+  BACKUP_UPLOAD_COMMAND: z.string().trim().min(1).optional(),
+  PG_DUMP_PATH: z.string().trim().min(1).optional(),
+  MIGRATION_STRATEGY: z
+    .enum(['standard', 'expand_contract'], { message: 'must be standard or expand_contract' })
+    .default('standard'),
+  MIGRATE_ENV: z
+    .enum(['development', 'staging', 'production'], { message: 'must be development, staging or production' })
+    .default('development'),
+  ALLOW_DDL_IN_PRODUCTION: booleanText.default(false),
+  DB_POOL_SIZE: integerText('a count of connections, e.g. 2', 1).default(2),
+  MIGRATE_EMBEDDED: booleanText.default(false),
+});
+
+type Raw = Record<string, string | undefined>;
+
+function readEnvFile(path: string, required: boolean): Raw {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw usageError('env-file-unreadable', `Cannot read the settings file ${path}: ${(error as Error).message}.`, {
+      hint: 'Check the path given to --env-file, or remove the flag to use ./.env.migrations when present.',
+    });
+  }
+  return parseDotenv(text);
+}
+
+/**
+ * Merges the layers and validates them. Throws a ValidationError (exit 2) listing every bad variable.
+ * `env` is process.env in the CLI and whatever a test passes.
+ */
+export function loadSettings(flags: SettingsFlags = {}, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Settings {
+  const envFilePath = resolve(cwd, flags.envFile ?? DEFAULT_ENV_FILE);
+  const fromFile = readEnvFile(envFilePath, flags.envFile !== undefined);
+
+  const pick = (name: string): string | undefined => {
+    const fromEnv = env[name];
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+    const inFile = fromFile[name];
+    return inFile !== undefined && inFile !== '' ? inFile : undefined;
+  };
+
+  const raw: Raw = {};
+  for (const key of Object.keys(schema.shape)) raw[key] = pick(key);
+  // DB_URL is the seed's name for the same thing; DATABASE_URL wins when both are set.
+  raw.DATABASE_URL ??= pick('DB_URL');
+  if (flags.databaseUrl !== undefined) raw.DATABASE_URL = flags.databaseUrl;
+  if (flags.migrationsDir !== undefined) raw.MIGRATIONS_DIR = flags.migrationsDir;
+  if (flags.rollbackDir !== undefined) raw.ROLLBACK_DIR = flags.rollbackDir;
+  if (flags.seedsDir !== undefined) raw.SEEDS_DIR = flags.seedsDir;
+  if (flags.embedded) raw.MIGRATE_EMBEDDED = 'true';
+
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '?');
+      const shown = name === 'DATABASE_URL' ? '(the URL, not shown)' : JSON.stringify(raw[name] ?? '');
+      return `${name}=${shown} ${issue.message}`;
+    });
+    throw new ValidationError('bad-settings', `Invalid settings:\n  ${problems.join('\n  ')}`, problems, {
+      hint: `Fix the variable in the environment or in ${envFilePath}; .env.migrations.example documents each one.`,
+    });
+  }
+  const s = parsed.data;
+  const dir = (p: string) => (isAbsolute(p) ? p : resolve(cwd, p));
+  const libpqEnv: Record<string, string> = {};
+  for (const name of LIBPQ_VARIABLES) {
+    const value = pick(name);
+    if (value !== undefined) libpqEnv[name] = value;
+  }
+
+  return Object.freeze({
+    databaseUrl: s.DATABASE_URL,
+    libpqEnv: Object.freeze(libpqEnv),
+    embedded: s.MIGRATE_EMBEDDED,
+    migrationsDir: dir(s.MIGRATIONS_DIR),
+    rollbackDir: dir(s.ROLLBACK_DIR),
+    seedsDir: dir(s.SEEDS_DIR),
+    migrationsTable: Object.freeze(s.MIGRATIONS_TABLE),
+    maxLockWaitSeconds: s.MAX_LOCK_WAIT,
+    statementTimeoutMs: s.DB_STATEMENT_TIMEOUT,
+    migrationTimeoutSeconds: s.MIGRATION_TIMEOUT,
+    lockRetries: s.LOCK_RETRIES,
+    backupBeforeMigrate: s.BACKUP_BEFORE_MIGRATE,
+    backupDir: dir(s.BACKUP_DIR),
+    backupRetentionDays: s.BACKUP_RETENTION_DAYS,
+    backupKeep: s.BACKUP_KEEP,
+    backupUploadCommand: s.BACKUP_UPLOAD_COMMAND,
+    pgDumpPath: s.PG_DUMP_PATH,
+    strategy: s.MIGRATION_STRATEGY,
+    migrateEnv: s.MIGRATE_ENV,
+    allowDdlInProduction: s.ALLOW_DDL_IN_PRODUCTION,
+    poolSize: s.DB_POOL_SIZE,
+    cwd,
+  });
+}

