@@ -1,0 +1,119 @@
+/**
+ * The real PostgreSQL grammar (libpg-query: PostgreSQL 17's parser compiled to WebAssembly), loaded on first
+ * use only: importing it costs ~25 ms and a few MB that `status` or `verify` should never pay.
+ * Measured on the dev machine (Node 20): first `loadParser()` 20-30 ms, then a parse of a small statement
+ * well under 0.1 ms (see bench/sql-bench.mjs).
+ */
+import { EXIT, MigrateError } from '../errors.js';
+import { charIndexFromPgPosition, lineColumnAt } from './position.js';
+
+/**
+ * A node of the parse tree as libpg-query's JSON gives it: `{ NodeType: { field: ... } }` for a wrapped node,
+ * plain fields otherwise. Zero, false and empty values are omitted from that JSON. The tree is typed loosely
+ * on purpose: the rules read a handful of fields and check their shapes where they read them.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type PgNode = any;
+
+/** One top-level statement of a parse. Offsets are UTF-8 bytes; a missing one means 0. */
+export interface RawStmt {
+  readonly stmt: PgNode;
+  readonly stmt_location?: number;
+  readonly stmt_len?: number;
+}
+
+export interface ParseTree {
+  /** The grammar's PostgreSQL version (170007 for libpg-query 17.7). */
+  readonly version: number;
+  readonly stmts: readonly RawStmt[];
+}
+
+interface LibPgQuery {
+  loadModule(): Promise<void>;
+  parseSync(query: string): { version: number; stmts?: RawStmt[] };
+}
+
+let loaded: LibPgQuery | undefined;
+let loading: Promise<LibPgQuery> | undefined;
+let loadMs: number | undefined;
+
+/** Loads the parser once; later calls return at once. Safe to call concurrently. */
+export function loadParser(): Promise<void> {
+  if (loaded !== undefined) return Promise.resolve();
+  loading ??= (async () => {
+    const started = performance.now();
+    const module = (await import('libpg-query')) as unknown as LibPgQuery;
+    await module.loadModule();
+    loadMs = performance.now() - started;
+    loaded = module;
+    return module;
+  })();
+  return loading.then(() => undefined);
+}
+
+/** Milliseconds the first load took, once loaded (for `--verbose` and the benchmark). */
+export function parserLoadMs(): number | undefined {
+  return loadMs;
+}
+
+/** True once `loadParser()` finished: `parseSync` may be used. */
+export function isParserLoaded(): boolean {
+  return loaded !== undefined;
+}
+
+/** Where a parse failed. */
+export class SqlSyntaxError extends MigrateError {
+  /** 1-based line in the parsed text (add the text's own offset in the file, if any). */
+  readonly line: number;
+  /** 1-based column in code points. */
+  readonly column: number;
+  /** JS index of the failing token in the parsed text. */
+  readonly charIndex: number;
+  /** The grammar's own message, e.g. `syntax error at or near "frm"`. */
+  readonly reason: string;
+
+  constructor(reason: string, text: string, charIndex: number, displayPath: string | undefined, cause: unknown) {
+    const { line, column } = lineColumnAt(text, charIndex);
+    const where = `${displayPath ?? '<sql>'}:${line}:${column}`;
+    super('sql-syntax-error', EXIT.usage, `${where}: ${reason}`, {
+      cause,
+      hint: 'Fix the SQL at that position; tidemark parses with the PostgreSQL 17 grammar.',
+      details: { file: displayPath, line, column },
+    });
+    this.name = 'SqlSyntaxError';
+    this.line = line;
+    this.column = column;
+    this.charIndex = charIndex;
+    this.reason = reason;
+  }
+}
+
+/**
+ * Parses SQL text with the real PostgreSQL grammar. Whitespace- or comment-only text gives no statements.
+ * Throws `SqlSyntaxError` (code `sql-syntax-error`, exit 2) with file:line:col when the text does not parse.
+ *
+ * @example const tree = await parse('alter table t add column x int;', 'migrations/002_x.sql');
+ */
+export async function parse(text: string, displayPath?: string): Promise<ParseTree> {
+  await loadParser();
+  return parseSync(text, displayPath);
+}
+
+/** `parse` for callers that already awaited `loadParser()` (lint runs thousands of small parses). */
+export function parseSync(text: string, displayPath?: string): ParseTree {
+  if (loaded === undefined) {
+    throw new MigrateError('parser-not-loaded', EXIT.failed, 'the SQL parser was used before loadParser() finished');
+  }
+  // libpg-query refuses empty input instead of returning no statements.
+  if (text.trim() === '') return { version: 0, stmts: [] };
+  try {
+    const result = loaded.parseSync(text);
+    return { version: result.version, stmts: result.stmts ?? [] };
+  } catch (error) {
+    const details = (error as { sqlDetails?: { message?: string; cursorPosition?: number } }).sqlDetails;
+    const reason = details?.message ?? (error instanceof Error ? error.message : String(error));
+    // libpg-query turns the grammar's 1-based character cursor into a 0-based one; back to PostgreSQL's unit.
+    const charIndex = charIndexFromPgPosition(text, (details?.cursorPosition ?? 0) + 1);
+    throw new SqlSyntaxError(reason, text, charIndex, displayPath, error);
+  }
+}
