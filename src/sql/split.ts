@@ -1,0 +1,84 @@
+/**
+ * Statement splitting for `-- migrate:no-transaction` files (each statement runs on its own) and for lint
+ * (each finding points at its statement). Boundaries come from the real grammar, never from scanning for
+ * `;`: dollar-quoted bodies, E'' strings, quoted identifiers and nested comments are the grammar's problem.
+ */
+import { type ParseTree, type PgNode, loadParser, parseSync } from './parser.js';
+import { endOfLastToken, skipSpaceAndComments } from './lexer.js';
+import { TextIndex } from './position.js';
+
+export interface Statement {
+  /** The statement's SQL without leading/trailing whitespace and comments, and without its `;`. */
+  readonly text: string;
+  /** JS index of the statement's first character in the file text. */
+  readonly start: number;
+  /** JS index after its last character (`text === fileText.slice(start, end)`). */
+  readonly end: number;
+  /** 1-based line of `start`. */
+  readonly line: number;
+  /** 1-based column of `start`, in code points. */
+  readonly column: number;
+  /** The parse-tree node type, e.g. `IndexStmt`, `AlterTableStmt`, `DoStmt`. */
+  readonly kind: string;
+}
+
+/** A statement with its parse tree, for lint and the lock report. */
+export interface ParsedStatement extends Statement {
+  /** The statement's node, unwrapped (`tree.stmts[i].stmt[kind]`). */
+  readonly node: PgNode;
+  /** Byte offset of the statement's slice in the file: node `location`s are relative to the file, not it. */
+  readonly sliceByteStart: number;
+}
+
+/**
+ * Splits SQL text into its top-level statements. Throws `SqlSyntaxError` (file:line:col) if it does not parse.
+ *
+ * @example
+ * const statements = await splitStatements("create index concurrently i on t (x);\nvacuum t;");
+ * // [{ text: 'create index concurrently i on t (x)', line: 1, ... }, { text: 'vacuum t', line: 2, ... }]
+ */
+export async function splitStatements(text: string, displayPath?: string): Promise<Statement[]> {
+  await loadParser();
+  return parseStatementsSync(text, displayPath).map(({ text, start, end, line, column, kind }) => ({
+    text,
+    start,
+    end,
+    line,
+    column,
+    kind,
+  }));
+}
+
+/** Parses and splits in one pass (parser already loaded): the statements with their parse trees. */
+export function parseStatementsSync(text: string, displayPath?: string, index = new TextIndex(text)): ParsedStatement[] {
+  return statementsOf(parseSync(text, displayPath), text, index);
+}
+
+/** The statements of a parse of `text`. */
+export function statementsOf(tree: ParseTree, text: string, index = new TextIndex(text)): ParsedStatement[] {
+  const out: ParsedStatement[] = [];
+  for (const raw of tree.stmts) {
+    // Zero values are omitted from libpg-query's JSON: no stmt_location is 0, no stmt_len is "to the end".
+    const byteStart = raw.stmt_location ?? 0;
+    const sliceStart = index.charIndexFromByte(byteStart);
+    const sliceEnd = raw.stmt_len === undefined || raw.stmt_len === 0
+      ? text.length
+      : index.charIndexFromByte(byteStart + raw.stmt_len);
+    // Grammars before 18 start a statement right after the previous `;`, leading comments included.
+    const start = skipSpaceAndComments(text, sliceStart, sliceEnd);
+    const end = Math.max(start, endOfLastToken(text, start, sliceEnd));
+    const { line, column } = index.lineColumn(start);
+    const kind = Object.keys(raw.stmt as object)[0] ?? 'Unknown';
+    out.push({
+      text: text.slice(start, end),
+      start,
+      end,
+      line,
+      column,
+      kind,
+      node: (raw.stmt as Record<string, PgNode>)[kind],
+      sliceByteStart: byteStart,
+    });
+  }
+  return out;
+}
