@@ -1,2 +1,3 @@
 #!/usr/bin/env node
-import '../dist/cli.js';
+const { main } = await import('../dist/cli.js');
+await main();

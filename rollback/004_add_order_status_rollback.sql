@@ -1,0 +1,2 @@
+ALTER TABLE orders DROP COLUMN status;
+DROP TYPE order_status;

@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import type { StatusEntry } from '../../core/plan.js';
+import type { CommandContext } from '../context.js';
+import type { Action } from '../main.js';
+
+export function define(program: Command, action: Action): void {
+  program
+    .command('status')
+    .description('every known migration and its state: applied, pending, changed, missing, dirty')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ migrate status
+  $ migrate status --json | jq '.migrations[] | select(.state != "applied")'`,
+    )
+    .action(action(status));
+}
+
+export function statusJson(entries: readonly StatusEntry[]): Record<string, unknown> {
+  return {
+    migrations: entries.map((e) => ({
+      version: e.version,
+      name: e.name,
+      state: e.state,
+      appliedAt: e.row?.appliedAt.toISOString() ?? null,
+      executionMs: e.row?.executionMs ?? null,
+      appliedBy: e.row?.appliedBy ?? null,
+      file: e.migration?.up.displayPath ?? null,
+      rollbackFile: e.migration?.downDisplayPath ?? null,
+      checksum: e.migration?.checksum ?? null,
+      appliedChecksum: e.row?.checksum ?? null,
+      outOfOrder: e.outOfOrder,
+    })),
+  };
+}
+
+export async function status(ctx: CommandContext): Promise<number> {
+  const migrator = await ctx.migrator();
+  const report = await migrator.status();
+  const out = ctx.output;
+  if (out.mode === 'json') {
+    out.json(statusJson(report.entries));
+    return 0;
+  }
+  if (report.entries.length === 0) {
+    out.line('No migrations yet: migrate create NAME writes the first one.');
+    return 0;
+  }
+  const c = out.c;
+  const paint: Record<string, (s: string) => string> = {
+    applied: c.green,
+    pending: c.yellow,
+    changed: c.red,
+    missing: c.red,
+    dirty: c.red,
+  };
+  const rows = report.entries.map((e) => [
+    e.version,
+    e.name,
+    e.state + (e.outOfOrder ? ' (out of order)' : ''),
+    e.row ? e.row.appliedAt.toISOString().replace('T', ' ').slice(0, 19) : '',
+    e.row ? `${e.row.executionMs} ms` : '',
+  ]);
+  const header = ['VERSION', 'NAME', 'STATE', 'APPLIED AT (UTC)', 'DURATION'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (cells: string[], color?: (s: string) => string) =>
+    cells
+      .map((cell, i) => {
+        const padded = cell.padEnd(widths[i]!);
+        return i === 2 && color ? color(padded) : padded;
+      })
+      .join('  ')
+      .trimEnd();
+  out.line(c.bold(fmt(header)));
+  report.entries.forEach((e, i) => out.line(fmt(rows[i]!, paint[e.state])));
+  const counts = new Map<string, number>();
+  for (const e of report.entries) counts.set(e.state, (counts.get(e.state) ?? 0) + 1);
+  out.line();
+  out.line([...counts].map(([state, n]) => `${n} ${state}`).join(', '));
+  return 0;
+}

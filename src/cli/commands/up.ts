@@ -1,0 +1,49 @@
+import type { Command } from 'commander';
+import { DEFAULT_LOCK_WAIT_MS } from '../../core/migrator.js';
+import type { CommandContext } from '../context.js';
+import type { Action } from '../main.js';
+import { renderRunSummary, runResultJson } from '../render.js';
+import { parseCount, parseVersion, parseWait } from './shared.js';
+
+export function define(program: Command, action: Action): void {
+  program
+    .command('up')
+    .description('apply pending migrations, oldest first, each in its own transaction')
+    .option('--to <version>', 'apply up to and including this version', parseVersion)
+    .option('--step <n>', 'apply at most N migrations', parseCount)
+    .option('--dry-run', 'list what would run; change nothing')
+    .option('--no-backup', 'do not take a backup first (said in the output)')
+    .option('--wait [seconds]', `wait this long for another runner's lock (default ${DEFAULT_LOCK_WAIT_MS / 1000} s; bare --wait: MIGRATION_TIMEOUT)`, parseWait)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ migrate up                     apply everything pending
+  $ migrate up --to 004            apply up to version 004
+  $ migrate up --step 1 --dry-run  show the next migration without running it
+  $ migrate up --embedded          try it on a local PostgreSQL 15`,
+    )
+    .action(action(up));
+}
+
+interface UpFlags {
+  to?: string;
+  step?: number;
+  dryRun?: boolean;
+  backup?: boolean;
+  wait?: number | true;
+}
+
+export async function up(ctx: CommandContext, flags: UpFlags): Promise<number> {
+  const migrator = await ctx.migrator({ lockWaitMs: lockWait(ctx, flags.wait) });
+  const result = await migrator.up({ to: flags.to, step: flags.step, dryRun: flags.dryRun });
+  if (ctx.output.mode === 'json') ctx.output.json(runResultJson(result));
+  else renderRunSummary(ctx.output, result);
+  return 0;
+}
+
+export function lockWait(ctx: CommandContext, wait: number | true | undefined): number {
+  if (wait === undefined) return DEFAULT_LOCK_WAIT_MS;
+  if (wait === true) return ctx.settings.migrationTimeoutSeconds * 1000;
+  return wait * 1000;
+}

@@ -1,0 +1,118 @@
+/**
+ * What every command gets: the settings (flags > environment > .env.migrations > defaults), the output, the
+ * abort signal of SIGINT/SIGTERM, and the database it should talk to, resolved once.
+ */
+import type { Settings } from '../config/settings.js';
+import { loadSettings } from '../config/settings.js';
+import { Migrator } from '../core/migrator.js';
+import type { EmbeddedServer } from '../db/embedded.js';
+import { paramsFromLibpq, paramsFromUrl, type ConnectionParams } from '../db/params.js';
+import { usageError } from '../errors.js';
+import { Output } from './output.js';
+
+export interface GlobalFlags {
+  readonly databaseUrl?: string;
+  readonly migrationsDir?: string;
+  readonly rollbackDir?: string;
+  readonly seedsDir?: string;
+  readonly envFile?: string;
+  readonly json?: boolean;
+  readonly color?: boolean;
+  readonly yes?: boolean;
+  readonly verbose?: boolean;
+  readonly embedded?: boolean;
+}
+
+export interface Io {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  readonly signal: AbortSignal;
+}
+
+export class CommandContext {
+  readonly flags: GlobalFlags;
+  readonly output: Output;
+  readonly io: Io;
+  #settings: Settings | undefined;
+  #connection: ConnectionParams | undefined;
+  #embedded: EmbeddedServer | undefined;
+
+  constructor(flags: GlobalFlags, io: Io) {
+    this.flags = flags;
+    this.io = io;
+    this.output = new Output({
+      json: Boolean(flags.json),
+      color: flags.color !== false,
+      verbose: Boolean(flags.verbose) || Boolean(io.env.DEBUG),
+      stdout: io.stdout as never,
+      stderr: io.stderr as never,
+      env: io.env,
+    });
+  }
+
+  get settings(): Settings {
+    this.#settings ??= loadSettings(
+      {
+        databaseUrl: this.flags.databaseUrl,
+        migrationsDir: this.flags.migrationsDir,
+        rollbackDir: this.flags.rollbackDir,
+        seedsDir: this.flags.seedsDir,
+        envFile: this.flags.envFile,
+        embedded: this.flags.embedded,
+      },
+      this.io.env,
+      this.io.cwd,
+    );
+    return this.#settings;
+  }
+
+  /** True when a person can answer a prompt (a TTY on stdin and stdout, not CI). */
+  get interactive(): boolean {
+    const ci = Boolean(this.io.env.CI) && this.io.env.CI !== 'false';
+    return Boolean(this.io.stdin.isTTY && this.io.stdout.isTTY) && !ci;
+  }
+
+  /** The database: DATABASE_URL, else libpq PG* variables, else --embedded; never a silent default. */
+  async connection(): Promise<ConnectionParams> {
+    if (this.#connection) return this.#connection;
+    const s = this.settings;
+    if (s.embedded) {
+      const { startEmbedded } = await import('../db/embedded.js');
+      await this.output.progress('Starting the embedded PostgreSQL server');
+      this.#embedded = await startEmbedded(s.cwd);
+      this.output.stop();
+      this.#connection = this.#embedded.params;
+    } else if (s.databaseUrl !== undefined) {
+      this.#connection = paramsFromUrl(s.databaseUrl);
+    } else if (s.libpqEnv.PGHOST !== undefined || s.libpqEnv.PGDATABASE !== undefined) {
+      this.#connection = paramsFromLibpq(s.libpqEnv);
+    } else {
+      throw usageError('no-database', 'No database to migrate: DATABASE_URL is not set.', {
+        hint:
+          'Set DATABASE_URL (or DB_URL, or libpq\'s PGHOST/PGDATABASE) in the environment or .env.migrations, or pass --database-url URL. ' +
+          'To try tidemark on a local throwaway PostgreSQL 15, add --embedded (data in .tidemark/embedded).',
+      });
+    }
+    return this.#connection;
+  }
+
+  async migrator(options: { lockWaitMs?: number | undefined } = {}): Promise<Migrator> {
+    return new Migrator({
+      settings: this.settings,
+      connection: await this.connection(),
+      onEvent: (event) => this.output.event(event),
+      signal: this.io.signal,
+      lockWaitMs: options.lockWaitMs,
+    });
+  }
+
+  async close(): Promise<void> {
+    this.output.stop();
+    const embedded = this.#embedded;
+    this.#embedded = undefined;
+    if (embedded) await embedded.stop().catch(() => {});
+  }
+}

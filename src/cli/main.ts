@@ -1,0 +1,111 @@
+/**
+ * The CLI's entry and its one error boundary: every error is rendered once here, and this is the only
+ * process.exit of the program. Commands are thin (src/cli/commands/<verb>.ts).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT } from '../errors.js';
+import { CommandContext, type GlobalFlags, type Io } from './context.js';
+import { renderError } from './render.js';
+import * as create from './commands/create.js';
+import * as down from './commands/down.js';
+import * as redo from './commands/redo.js';
+import * as seed from './commands/seed.js';
+import * as status from './commands/status.js';
+import * as up from './commands/up.js';
+
+export type Handler = (ctx: CommandContext, flags: never, ...args: never[]) => Promise<number>;
+/** Wraps a command's handler into a commander action that records its exit code. */
+export type Action = (handler: Handler) => (...args: unknown[]) => Promise<void>;
+
+const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed];
+
+export const VERSION = '0.1.0';
+
+function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command('migrate');
+  program
+    .description('tidemark: the safest way to change a PostgreSQL schema')
+    .version(VERSION, '-V, --version')
+    .option('--database-url <url>', 'postgres:// URL (default: DATABASE_URL, DB_URL, or libpq PG* variables)')
+    .option('--migrations-dir <dir>', 'migration files (default: MIGRATIONS_DIR or ./migrations)')
+    .option('--rollback-dir <dir>', 'rollback files (default: ROLLBACK_DIR or ./rollback)')
+    .option('--seeds-dir <dir>', 'seed files (default: SEEDS_DIR or ./seeds)')
+    .option('--env-file <file>', 'settings file (default: ./.env.migrations when present)')
+    .option('--json', 'print exactly one JSON document on stdout')
+    .option('--no-color', 'no colour in the output (NO_COLOR is honoured too)')
+    .option('-y, --yes', 'answer yes to confirmations')
+    .option('--verbose', 'show stack traces and more detail')
+    .addOption(new Option('--embedded', 'use a local PostgreSQL 15 (data in .tidemark/embedded)'))
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .exitOverride();
+
+  const action: Action = (handler) => async (...args: unknown[]) => {
+    const command = args.at(-1) as Command;
+    const flags = args.at(-2) as Record<string, unknown>;
+    const positional = args.slice(0, -2);
+    const ctx = new CommandContext(command.optsWithGlobals() as GlobalFlags, io);
+    try {
+      setExit(await (handler as (c: CommandContext, f: unknown, ...a: unknown[]) => Promise<number>)(ctx, flags, ...positional));
+    } catch (error) {
+      setExit(renderError(ctx.output, error));
+    } finally {
+      await ctx.close();
+    }
+  };
+  for (const command of COMMANDS) command.define(program, action);
+  for (const sub of program.commands) sub.exitOverride().configureOutput(program.configureOutput());
+  return program;
+}
+
+/** Runs the CLI with the given arguments (without `node` and the script) and streams; returns the exit code. */
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here with exit code 0; a bad flag or argument is a usage error.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    throw error;
+  }
+  return exitCode;
+}
+
+/** The process entry: signals become an abort, the exit code becomes the process's. */
+export async function main(): Promise<never> {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) process.exit(signal === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint); // a second signal: leave now
+    controller.abort(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let code: number;
+  try {
+    code = await run(process.argv.slice(2), {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      stdin: process.stdin,
+      env: process.env,
+      cwd: process.cwd(),
+      signal: controller.signal,
+    });
+  } catch (error) {
+    process.stderr.write(`Unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    code = EXIT.failed;
+  }
+  if (controller.signal.aborted && code === EXIT.ok) code = controller.signal.reason === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
+  // Let piped stdout drain before exiting, or a large --json document could be cut short.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(code);
+}

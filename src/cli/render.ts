@@ -1,0 +1,107 @@
+/** Human and JSON renderings of run results and errors: two views of the same data. */
+import type { RunResult, SqlFailure } from '../core/results.js';
+import { MigrationFailedError } from '../core/results.js';
+import { MigrateError, ValidationError } from '../errors.js';
+import type { Output } from './output.js';
+
+export function runResultJson(result: RunResult): Record<string, unknown> {
+  return {
+    direction: result.direction,
+    dryRun: result.dryRun,
+    applied: result.applied,
+    failed: result.failed ?? null,
+    notRun: result.notRun,
+    versionBefore: result.versionBefore ?? null,
+    versionAfter: result.versionAfter ?? null,
+    backup: result.backup ?? null,
+    backupSkipped: result.backupSkipped ?? null,
+  };
+}
+
+export function renderRunSummary(out: Output, result: RunResult): void {
+  const verb = result.direction === 'up' ? 'Applied' : 'Rolled back';
+  if (result.dryRun) {
+    if (result.notRun.length === 0) out.line(result.direction === 'up' ? 'Nothing to apply: the database is up to date.' : 'Nothing to roll back.');
+    else {
+      out.line(`Would ${result.direction === 'up' ? 'apply' : 'roll back'} ${result.notRun.length} migration${result.notRun.length === 1 ? '' : 's'} (dry run, nothing changed):`);
+      for (const m of result.notRun) out.line(`  ${m.version}_${m.name}  ${out.c.dim(m.file)}`);
+    }
+    return;
+  }
+  if (result.backupSkipped) out.info(out.c.yellow(`Backup skipped: ${result.backupSkipped}.`));
+  if (result.applied.length === 0) {
+    out.line(result.direction === 'up' ? 'Nothing to apply: the database is up to date.' : 'Nothing to roll back.');
+    return;
+  }
+  const total = result.applied.reduce((sum, m) => sum + m.executionMs, 0);
+  const n = result.applied.length;
+  out.line(
+    `${verb} ${n} migration${n === 1 ? '' : 's'} in ${total} ms; the database is at ${result.versionAfter === undefined ? 'no version (empty history)' : `version ${result.versionAfter}`}.`,
+  );
+}
+
+function failureLines(out: Output, f: SqlFailure): string[] {
+  const c = out.c;
+  const lines = [`${c.red('ERROR')}${f.sqlstate ? ` ${f.sqlstate}` : ''}: ${f.message}`];
+  if (f.sourceLine !== undefined) {
+    const gutter = `${f.line} | `;
+    lines.push(`  ${c.dim(gutter)}${f.sourceLine}`);
+    lines.push(`  ${' '.repeat(gutter.length + Math.max(0, f.column - 1))}${c.red('^')}`);
+  }
+  if (f.detail) lines.push(`DETAIL: ${f.detail}`);
+  if (f.hint) lines.push(`HINT: ${f.hint}`);
+  if (f.where) lines.push(`CONTEXT: ${f.where.split('\n')[0]}`);
+  if (f.statements > 1) lines.push(`(statement ${f.statement} of ${f.statements} in the file)`);
+  return lines;
+}
+
+/** Renders any error once, at the edge. Returns the exit code. */
+export function renderError(out: Output, error: unknown): number {
+  const c = out.c;
+  if (!(error instanceof MigrateError)) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (out.mode === 'json') out.json({ ok: false, error: { code: 'internal', message, exitCode: 1 } });
+    else out.info(`${c.red('✖')} Unexpected error: ${message}${out.verbose ? '' : ' (run with --verbose for the stack trace)'}`);
+    if (out.verbose && error instanceof Error && error.stack) out.info(error.stack);
+    return 1;
+  }
+  const result = error instanceof MigrationFailedError ? error.result : undefined;
+  if (out.mode === 'json') {
+    out.json({
+      ok: false,
+      error: {
+        code: error.code,
+        message: error.message,
+        hint: error.hint ?? null,
+        exitCode: error.exitCode,
+        ...(error instanceof ValidationError ? { problems: error.problems } : {}),
+        ...(error.details ?? {}),
+      },
+      ...(result ? { result: runResultJson(result) } : {}),
+    });
+  } else {
+    out.stop();
+    const failed = result?.failed;
+    if (failed?.error) {
+      const f = failed.error;
+      out.info(`${c.red('✖')} ${failed.version}_${failed.name} failed at ${c.bold(`${f.file}:${f.line}:${f.column}`)}`);
+      for (const l of failureLines(out, f)) out.info(`  ${l}`);
+    } else {
+      out.info(`${c.red('✖')} ${error.message}`);
+    }
+    if (result) {
+      if (result.applied.length > 0) out.info(`  Applied before it (kept): ${result.applied.map((m) => `${m.version}_${m.name}`).join(', ')}`);
+      if (failed?.statementsRun && failed.statementsRun.length > 0) {
+        out.info(`  Statements of ${failed.version}_${failed.name} that ran and stay: ${failed.statementsRun.map((s) => `line ${s.line}`).join(', ')}`);
+      }
+      if (result.notRun.length > 0) out.info(`  Not run: ${result.notRun.map((m) => `${m.version}_${m.name}`).join(', ')}`);
+    }
+    if (error.hint) out.info(`  ${c.cyan('→')} ${error.hint}`);
+    if (out.verbose) {
+      const cause = (error as { cause?: unknown }).cause;
+      out.info(c.dim(error.stack ?? ''));
+      if (cause instanceof Error && cause.stack) out.info(c.dim(`Caused by: ${cause.stack}`));
+    }
+  }
+  return error.exitCode;
+}

@@ -1,0 +1,556 @@
+/**
+ * The migrator carries out a plan: one runner lock for the whole run, each migration in its own transaction
+ * with its tracking row, statement by statement so a failure names its line. It never prints: it returns
+ * results, throws MigrateErrors and emits events.
+ */
+import { hostname, userInfo } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Settings } from '../config/settings.js';
+import { connect, connectionLostError, isConnectionLost, type Client } from '../db/connection.js';
+import { HistoryStore, type HistoryRow } from '../db/history.js';
+import { Locker, lockKey } from '../db/lock.js';
+import type { ConnectionParams } from '../db/params.js';
+import { EXIT, MigrateError, usageError } from '../errors.js';
+import { loadMigrations, readDown, readSqlFile } from '../source/files.js';
+import { charIndexFromPgPosition, lineColumnAt } from '../sql/position.js';
+import type { Migration, SqlFile } from '../source/types.js';
+import { planDown, planUp, statusOf, type Blocker, type DownOptions, type StatusEntry, type UpOptions } from './plan.js';
+import {
+  MigrationFailedError,
+  interruptedExitCode,
+  type AppliedMigration,
+  type Direction,
+  type EventSink,
+  type FailedMigration,
+  type MigrationRef,
+  type RunResult,
+  type SqlFailure,
+} from './results.js';
+
+/** How long `up` waits for another runner's lock when --wait is not given. */
+export const DEFAULT_LOCK_WAIT_MS = 60_000;
+const LOCK_NOT_AVAILABLE = '55P03';
+const QUERY_CANCELED = '57014';
+
+export interface MigratorOptions {
+  readonly settings: Settings;
+  readonly connection: ConnectionParams;
+  readonly onEvent?: EventSink | undefined;
+  /** Aborted by SIGINT/SIGTERM: the running statement is cancelled and its migration rolled back. */
+  readonly signal?: AbortSignal | undefined;
+  /** How long to wait for the runner lock held by another run. */
+  readonly lockWaitMs?: number | undefined;
+}
+
+export interface RunOptions {
+  readonly dryRun?: boolean | undefined;
+}
+
+export interface StatusReport {
+  readonly entries: readonly StatusEntry[];
+  readonly tableExists: boolean;
+}
+
+interface Statement {
+  readonly text: string;
+  readonly start: number;
+  readonly line: number;
+  readonly column: number;
+}
+
+interface Runnable {
+  readonly ref: MigrationRef;
+  readonly migration: Migration;
+  readonly file: SqlFile;
+  readonly statements: readonly Statement[];
+}
+
+function refOf(migration: Migration, direction: Direction): MigrationRef {
+  return {
+    version: migration.version,
+    name: migration.name,
+    file: direction === 'up' ? migration.up.displayPath : (migration.downDisplayPath ?? ''),
+  };
+}
+
+function blockedError(what: string, blockers: readonly Blocker[]): MigrateError {
+  return usageError('run-blocked', `${what} cannot start:\n  ${blockers.map((b) => b.message).join('\n  ')}`, {
+    hint: 'Nothing was run. migrate status shows every migration and its state.',
+    details: { blockers: blockers.map((b) => ({ version: b.version, name: b.name, state: b.state, message: b.message })) },
+  });
+}
+
+/** Splits with the real grammar (loaded on first use); a file that does not parse stops the run before it starts. */
+async function statementsOf(file: SqlFile): Promise<Statement[]> {
+  if (file.empty) return [];
+  const { splitStatements } = await import('../sql/split.js');
+  return splitStatements(file.text, file.displayPath);
+}
+
+export class Migrator {
+  readonly #settings: Settings;
+  readonly #params: ConnectionParams;
+  readonly #emit: EventSink;
+  readonly #signal: AbortSignal | undefined;
+  readonly #lockWaitMs: number;
+  readonly #appliedBy: string;
+
+  constructor(options: MigratorOptions) {
+    this.#settings = options.settings;
+    this.#params = options.connection;
+    this.#emit = options.onEvent ?? (() => {});
+    this.#signal = options.signal;
+    this.#lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
+    let user = 'unknown';
+    try {
+      user = userInfo().username;
+    } catch {
+      // No passwd entry (some containers run as an arbitrary uid).
+    }
+    this.#appliedBy = `${user}@${hostname()}`;
+  }
+
+  loadMigrations(): Promise<Migration[]> {
+    const s = this.#settings;
+    return loadMigrations({ migrationsDir: s.migrationsDir, rollbackDir: s.rollbackDir, cwd: s.cwd });
+  }
+
+  async status(): Promise<StatusReport> {
+    const migrations = await this.loadMigrations();
+    return this.#withClient(async (client) => {
+      const store = new HistoryStore(client, this.#settings.migrationsTable);
+      const tableExists = await store.exists();
+      const history = tableExists ? await store.read() : [];
+      return { entries: statusOf(migrations, history), tableExists };
+    });
+  }
+
+  async up(options: UpOptions & RunOptions = {}): Promise<RunResult> {
+    const migrations = await this.loadMigrations();
+    if (options.dryRun) {
+      const history = await this.#withClient((client) => new HistoryStore(client, this.#settings.migrationsTable).read());
+      const plan = planUp(migrations, history, options);
+      if (plan.blockers.length > 0) throw blockedError('migrate up', plan.blockers);
+      return this.#dryResult('up', plan.toApply, history);
+    }
+    return this.#withLock(async (client, store) => {
+      const history = await store.read();
+      const plan = planUp(migrations, history, options);
+      if (plan.blockers.length > 0) throw blockedError('migrate up', plan.blockers);
+      const runnables = await this.#prepare(plan.toApply, 'up');
+      return this.#run(client, store, 'up', runnables, history);
+    });
+  }
+
+  async down(options: DownOptions & RunOptions = {}): Promise<RunResult> {
+    const migrations = await this.loadMigrations();
+    if (options.dryRun) {
+      const history = await this.#withClient((client) => new HistoryStore(client, this.#settings.migrationsTable).read());
+      const plan = planDown(migrations, history, options);
+      if (plan.blockers.length > 0) throw blockedError('migrate down', plan.blockers);
+      return this.#dryResult('down', plan.toRevert, history);
+    }
+    return this.#withLock(async (client, store) => {
+      const history = await store.read();
+      const plan = planDown(migrations, history, options);
+      if (plan.blockers.length > 0) throw blockedError('migrate down', plan.blockers);
+      const runnables = await this.#prepare(plan.toRevert, 'down');
+      return this.#run(client, store, 'down', runnables, history);
+    });
+  }
+
+  /** Rolls back the newest applied migration and applies it again, under one lock. */
+  async redo(): Promise<{ down: RunResult; up: RunResult }> {
+    const migrations = await this.loadMigrations();
+    return this.#withLock(async (client, store) => {
+      const history = await store.read();
+      const downPlan = planDown(migrations, history, { step: 1 });
+      if (downPlan.blockers.length > 0) throw blockedError('migrate redo', downPlan.blockers);
+      const target = downPlan.toRevert[0];
+      if (!target) throw usageError('nothing-to-redo', 'There is no applied migration to redo.');
+      const upPlan = planUp(migrations, history.filter((r) => BigInt(r.version) !== target.versionNumber), {
+        to: target.version,
+      });
+      const blockers = upPlan.blockers.filter((b) => b.state !== 'out-of-order');
+      if (blockers.length > 0) throw blockedError('migrate redo', blockers);
+      const downRunnables = await this.#prepare([target], 'down');
+      const upRunnables = await this.#prepare([target], 'up');
+      const down = await this.#run(client, store, 'down', downRunnables, history);
+      const up = await this.#run(client, store, 'up', upRunnables, await store.read());
+      return { down, up };
+    });
+  }
+
+  /** Lists the seed files (names without .sql). */
+  async listSeeds(): Promise<string[]> {
+    const { readdir } = await import('node:fs/promises');
+    try {
+      return (await readdir(this.#settings.seedsDir)).filter((f) => f.endsWith('.sql')).map((f) => f.slice(0, -4)).sort();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+  }
+
+  /** Runs seeds/NAME.sql in one transaction. Refused when MIGRATE_ENV=production unless `force`. */
+  async seed(name: string, options: { force?: boolean } = {}): Promise<{ name: string; file: string; executionMs: number }> {
+    if (this.#settings.migrateEnv === 'production' && !options.force) {
+      throw usageError('seed-in-production', `Refusing to run seed "${name}": MIGRATE_ENV is production.`, {
+        hint: 'Seeds are for development and test data. If you really mean it, add --force.',
+      });
+    }
+    if (!/^[\w.-]+$/.test(name)) throw usageError('bad-seed-name', `"${name}" is not a seed name; use the file name without .sql.`);
+    const { join } = await import('node:path');
+    const path = join(this.#settings.seedsDir, `${name}.sql`);
+    let file: SqlFile;
+    try {
+      file = await readSqlFile(path, this.#settings.cwd);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        const seeds = await this.listSeeds();
+        throw usageError('unknown-seed', `There is no seed named "${name}" (looked for ${path}).`, {
+          hint: seeds.length ? `Known seeds: ${seeds.join(', ')}.` : 'The seeds folder has no .sql files.',
+        });
+      }
+      throw error;
+    }
+    const statements = await statementsOf(file);
+    const ref: MigrationRef = { version: '', name, file: file.displayPath };
+    return this.#withLock(async (client) => {
+      const started = performance.now();
+      await client.query('begin');
+      try {
+        await this.#setLocalTimeouts(client, 'seed');
+        await this.#runStatements(client, ref, file, statements);
+        await client.query('commit');
+      } catch (error) {
+        await client.query('rollback').catch(() => {});
+        const failure = this.#failureOf(error, file, statements);
+        if (failure) {
+          throw new MigrateError('seed-failed', EXIT.failed, `Seed ${file.displayPath} failed at ${failure.file}:${failure.line}:${failure.column}: ${failure.message}`, {
+            hint: 'Nothing of the seed remains (it ran in one transaction). Fix the file and run it again.',
+            details: { error: failure },
+          });
+        }
+        throw error;
+      }
+      return { name, file: file.displayPath, executionMs: Math.round(performance.now() - started) };
+    });
+  }
+
+  // ---- internals -------------------------------------------------------------------------------------------
+
+  async #withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+    const client = await connect(this.#params);
+    try {
+      return await fn(client);
+    } catch (error) {
+      if (isConnectionLost(error)) throw connectionLostError(error, this.#params);
+      throw error;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  /** One connection, the runner lock on it, the tracking table ensured; the lock is released in finally. */
+  async #withLock<T>(fn: (client: Client, store: HistoryStore) => Promise<T>): Promise<T> {
+    return this.#withClient(async (client) => {
+      const locker = new Locker(client, lockKey(this.#params.database, this.#settings.migrationsTable));
+      const started = Date.now();
+      let waited = false;
+      await locker.acquire(
+        this.#lockWaitMs,
+        (holder) => {
+          waited = true;
+          this.#emit({ type: 'lock-waiting', holder });
+        },
+        this.#signal,
+      );
+      if (waited) this.#emit({ type: 'lock-acquired', waitedMs: Date.now() - started });
+      try {
+        const store = new HistoryStore(client, this.#settings.migrationsTable);
+        await store.ensure();
+        return await fn(client, store);
+      } finally {
+        // Released even on a signal; a lost connection releases it on the server's side.
+        await locker.release().catch(() => {});
+      }
+    });
+  }
+
+  async #prepare(migrations: readonly Migration[], direction: Direction): Promise<Runnable[]> {
+    const runnables: Runnable[] = [];
+    const problems: string[] = [];
+    for (const migration of migrations) {
+      const file = direction === 'up' ? migration.up : await readDown(migration, this.#settings.cwd);
+      try {
+        runnables.push({ ref: refOf(migration, direction), migration, file, statements: await statementsOf(file) });
+      } catch (error) {
+        if (error instanceof MigrateError && error.code === 'sql-syntax-error') problems.push(error.message);
+        else throw error;
+      }
+    }
+    if (problems.length > 0) {
+      throw usageError('sql-syntax-error', `The SQL of ${problems.length} file${problems.length === 1 ? '' : 's'} does not parse (nothing was run):\n  ${problems.join('\n  ')}`, {
+        hint: 'Fix the SQL at the positions above.',
+      });
+    }
+    return runnables;
+  }
+
+  #dryResult(direction: Direction, migrations: readonly Migration[], history: readonly HistoryRow[]): RunResult {
+    const refs = migrations.map((m) => refOf(m, direction));
+    const before = history.at(-1)?.version;
+    return {
+      direction,
+      dryRun: true,
+      applied: [],
+      failed: undefined,
+      notRun: refs,
+      versionBefore: before,
+      versionAfter: before,
+      backup: undefined,
+      backupSkipped: undefined,
+    };
+  }
+
+  async #run(client: Client, store: HistoryStore, direction: Direction, runnables: readonly Runnable[], history: readonly HistoryRow[]): Promise<RunResult> {
+    const versionBefore = history.at(-1)?.version;
+    const applied: AppliedMigration[] = [];
+    this.#emit({ type: 'plan', direction, migrations: runnables.map((r) => r.ref) });
+    const result = (failed: FailedMigration | undefined, from: number): RunResult => ({
+      direction,
+      dryRun: false,
+      applied,
+      failed,
+      notRun: runnables.slice(from).map((r) => r.ref),
+      versionBefore,
+      versionAfter: undefined,
+      backup: undefined,
+      backupSkipped: undefined,
+    });
+
+    for (let i = 0; i < runnables.length; i += 1) {
+      const runnable = runnables[i]!;
+      if (this.#signal?.aborted) {
+        const r = result(undefined, i);
+        throw new MigrationFailedError('interrupted', interruptedExitCode(String(this.#signal.reason)), `Interrupted by ${String(this.#signal.reason)} before ${label(runnable.ref)}; nothing of it ran.`, r);
+      }
+      this.#emit({ type: 'migration-start', direction, migration: runnable.ref, statements: runnable.statements.length });
+      try {
+        const executionMs = runnable.file.directives.noTransaction
+          ? await this.#runOutsideTransaction(client, store, direction, runnable)
+          : await this.#runInTransaction(client, store, direction, runnable);
+        const done = { ...runnable.ref, executionMs };
+        applied.push(done);
+        this.#emit({ type: 'migration-done', direction, migration: done });
+      } catch (error) {
+        throw this.#runError(error, runnable, result, i);
+      }
+    }
+    const after = await store.read();
+    return { ...result(undefined, runnables.length), versionAfter: after.at(-1)?.version };
+  }
+
+  #runError(error: unknown, runnable: Runnable, result: (failed: FailedMigration | undefined, from: number) => RunResult, index: number): MigrateError {
+    const partial = (error as { statementsRun?: FailedMigration['statementsRun'] }).statementsRun;
+    const dirty = runnable.file.directives.noTransaction && !(error instanceof MigrateError && error.code === 'transaction-ended');
+    const sqlFailure = this.#failureOf(error, runnable.file, runnable.statements);
+    const failed: FailedMigration = { ...runnable.ref, error: sqlFailure, ...(partial ? { statementsRun: partial, dirty } : {}) };
+    const r = result(failed, index + 1);
+    const what = label(runnable.ref);
+    const cancelled = (error as { tidemarkCancel?: string }).tidemarkCancel;
+    if (cancelled === 'signal') {
+      const signal = String(this.#signal?.reason ?? 'SIGINT');
+      return new MigrationFailedError('interrupted', interruptedExitCode(signal), `Interrupted by ${signal} during ${what}; it was rolled back.`, r, partial ? `It ran outside a transaction and is marked dirty: check the database, then migrate repair ${runnable.ref.version}.` : 'Run the command again to continue.', error);
+    }
+    if (cancelled === 'timeout') {
+      return new MigrationFailedError('migration-timeout', EXIT.unavailable, `${what} ran longer than MIGRATION_TIMEOUT (${this.#settings.migrationTimeoutSeconds} s) and was cancelled; it was rolled back.`, r, 'Raise MIGRATION_TIMEOUT, or split the migration (e.g. a batched backfill).', error);
+    }
+    if (isConnectionLost(error)) {
+      const lost = connectionLostError(error, this.#params);
+      return new MigrationFailedError(lost.code, EXIT.unavailable, `${lost.message} ${what} did not complete.`, r, lost.hint, error);
+    }
+    if (error instanceof MigrateError && !sqlFailure) {
+      return new MigrationFailedError(error.code, error.exitCode, error.message, r, error.hint, error);
+    }
+    const f = sqlFailure!;
+    const code = f.sqlstate === LOCK_NOT_AVAILABLE ? 'lock-timeout' : f.sqlstate === QUERY_CANCELED ? 'statement-timeout' : 'migration-failed';
+    const exitCode = code === 'migration-failed' ? EXIT.failed : EXIT.unavailable;
+    const hint =
+      code === 'lock-timeout'
+        ? `Another session held a lock longer than MAX_LOCK_WAIT (${this.#settings.maxLockWaitSeconds} s) on each of ${this.#settings.lockRetries + 1} attempts. Find it in pg_stat_activity, or retry at a quieter time.`
+        : code === 'statement-timeout'
+          ? `A statement ran longer than DB_STATEMENT_TIMEOUT (${this.#settings.statementTimeoutMs} ms). Raise it for this run, or make the statement cheaper.`
+          : partial
+            ? `It ran outside a transaction: the statements before it stay applied and ${what} is marked dirty. Fix the database by hand, then: migrate repair ${runnable.ref.version}`
+            : `Nothing of ${what} remains (its transaction was rolled back). Fix the file, then run migrate ${runnable.ref.file && r.direction === 'down' ? 'down' : 'up'} again.`;
+    return new MigrationFailedError(code, exitCode, `${what} failed at ${f.file}:${f.line}:${f.column}: ${f.message}`, r, hint, error);
+  }
+
+  async #setLocalTimeouts(client: Client, marker: string): Promise<void> {
+    // set_config(..., true) is SET LOCAL: the values end with the transaction and never leak to the session.
+    // The marker lets us notice a file that ended our transaction with its own COMMIT or ROLLBACK.
+    await client.query(
+      `select set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true), set_config('tidemark.migration', $3, true)`,
+      [`${this.#settings.maxLockWaitSeconds}s`, `${this.#settings.statementTimeoutMs}`, marker],
+    );
+  }
+
+  async #runInTransaction(client: Client, store: HistoryStore, direction: Direction, runnable: Runnable): Promise<number> {
+    const { migration, ref } = runnable;
+    for (let attempt = 1; ; attempt += 1) {
+      const started = performance.now();
+      await client.query('begin');
+      try {
+        await this.#setLocalTimeouts(client, migration.version);
+        await this.#runStatements(client, ref, runnable.file, runnable.statements);
+        const marker = await client.query<{ v: string | null }>(`select current_setting('tidemark.migration', true) as v`);
+        if (marker.rows[0]?.v !== migration.version) {
+          throw new MigrateError('transaction-ended', EXIT.failed, `${label(ref)} ended tidemark's transaction itself (it contains COMMIT, ROLLBACK or END); the statements before that point were committed and the migration is not recorded.`, {
+            hint: 'Remove transaction control from the file (tidemark wraps each migration in a transaction), or mark it -- migrate:no-transaction. Check the database by hand before running again.',
+          });
+        }
+        const executionMs = performance.now() - started;
+        if (direction === 'up') {
+          await store.insertApplied({ version: migration.version, name: migration.name, checksum: migration.checksum, executionMs, appliedBy: this.#appliedBy });
+        } else {
+          await store.delete(migration.version);
+        }
+        await client.query('commit');
+        return Math.round(executionMs);
+      } catch (error) {
+        await client.query('rollback').catch(() => {});
+        const sqlstate = (error as { code?: string }).code;
+        const cancelled = (error as { tidemarkCancel?: string }).tidemarkCancel;
+        if (sqlstate === LOCK_NOT_AVAILABLE && !cancelled && attempt <= this.#settings.lockRetries) {
+          const waitMs = Math.min(1000 * 2 ** (attempt - 1), 30_000);
+          this.#emit({ type: 'migration-retry', migration: ref, attempt, waitMs, reason: (error as Error).message });
+          await sleep(waitMs);
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * `-- migrate:no-transaction`: the row is written dirty first, each statement runs on its own (autocommit),
+   * and the dirty mark is cleared after the last one. A failure leaves it dirty for `migrate repair`.
+   */
+  async #runOutsideTransaction(client: Client, store: HistoryStore, direction: Direction, runnable: Runnable): Promise<number> {
+    const { migration, ref } = runnable;
+    const started = performance.now();
+    if (direction === 'up') {
+      await store.insertApplied({ version: migration.version, name: migration.name, checksum: migration.checksum, executionMs: 0, appliedBy: this.#appliedBy, dirty: true });
+    } else {
+      await store.markDirty(migration.version);
+    }
+    // Session-level timeouts for the duration of this migration, reset afterwards.
+    await client.query(`select set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)`, [
+      `${this.#settings.maxLockWaitSeconds}s`,
+      `${this.#settings.statementTimeoutMs}`,
+    ]);
+    const statementsRun: { line: number; text: string }[] = [];
+    try {
+      await this.#runStatements(client, ref, runnable.file, runnable.statements, statementsRun);
+    } catch (error) {
+      (error as { statementsRun?: unknown }).statementsRun = statementsRun;
+      throw error;
+    } finally {
+      await client.query('reset lock_timeout; reset statement_timeout').catch(() => {});
+    }
+    const executionMs = performance.now() - started;
+    if (direction === 'up') await store.markClean(migration.version, executionMs);
+    else await store.delete(migration.version);
+    return Math.round(executionMs);
+  }
+
+  /** Runs statements one by one, under MIGRATION_TIMEOUT and the abort signal (both cancel the running one). */
+  async #runStatements(client: Client, ref: MigrationRef, file: SqlFile, statements: readonly Statement[], ran?: { line: number; text: string }[]): Promise<void> {
+    let cancelReason: string | undefined;
+    const pid = (client as unknown as { processID: number }).processID;
+    const cancel = (reason: string) => {
+      if (cancelReason) return;
+      cancelReason = reason;
+      void this.#cancelBackend(pid);
+    };
+    const timeoutMs = this.#settings.migrationTimeoutSeconds * 1000;
+    const timer = timeoutMs > 0 ? setTimeout(() => cancel('timeout'), timeoutMs) : undefined;
+    const onAbort = () => cancel('signal');
+    this.#signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (this.#signal?.aborted) cancel('signal');
+      for (let i = 0; i < statements.length; i += 1) {
+        const statement = statements[i]!;
+        if (cancelReason) throw Object.assign(new Error(`cancelled (${cancelReason})`), { tidemarkCancel: cancelReason, statementIndex: i });
+        this.#emit({ type: 'statement-start', migration: ref, index: i + 1, line: statement.line });
+        try {
+          await client.query(statement.text);
+        } catch (error) {
+          throw Object.assign(error as Error, { statementIndex: i, tidemarkCancel: cancelReason });
+        }
+        ran?.push({ line: statement.line, text: statement.text });
+      }
+    } finally {
+      if (timer) clearTimeout(timer);
+      this.#signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Cancels the running statement of `pid` from a second connection (the monitor). */
+  async #cancelBackend(pid: number): Promise<void> {
+    try {
+      const monitor = await connect(this.#params);
+      try {
+        await monitor.query('select pg_cancel_backend($1)', [pid]);
+      } finally {
+        await monitor.end().catch(() => {});
+      }
+    } catch {
+      // The server is gone or refuses: the statement's own timeouts still apply.
+    }
+  }
+
+  /** The user's file, line and column of an SQL error; undefined for errors that are not PostgreSQL's. */
+  #failureOf(error: unknown, file: SqlFile, statements: readonly Statement[]): SqlFailure | undefined {
+    const e = error as { code?: string; position?: string; message?: string; detail?: string; hint?: string; where?: string; statementIndex?: number; severity?: string };
+    if (e.statementIndex === undefined || (e.severity === undefined && !e.code)) return undefined;
+    if (error instanceof MigrateError) return undefined;
+    const statement = statements[e.statementIndex];
+    if (!statement) return undefined;
+    return locateFailure(file, statement, e.statementIndex, statements.length, e);
+  }
+}
+
+function label(ref: MigrationRef): string {
+  return `${ref.version}_${ref.name}`;
+}
+
+/** Maps PostgreSQL's error position (characters, relative to the statement sent) to the file's line:col. */
+export function locateFailure(
+  file: SqlFile,
+  statement: Statement,
+  index: number,
+  count: number,
+  e: { code?: string; position?: string; message?: string; detail?: string; hint?: string; where?: string },
+): SqlFailure {
+  let charIndex = statement.start;
+  if (e.position) charIndex = statement.start + charIndexFromPgPosition(statement.text, Number(e.position));
+  const { line, column } = lineColumnAt(file.text, charIndex);
+  const sourceLine = file.text.split('\n')[line - 1]?.replace(/\r$/, '');
+  return {
+    file: file.displayPath,
+    line,
+    column,
+    sqlstate: e.code,
+    message: e.message ?? 'unknown error',
+    detail: e.detail,
+    hint: e.hint,
+    where: e.where,
+    statement: index + 1,
+    statements: count,
+    sourceLine,
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * Planning: files + history -> what to do. Pure functions, no I/O: every rule about order, drift and
+ * dirtiness lives here and is unit-tested without a database.
+ */
+import type { HistoryRow } from '../db/history.js';
+import { usageError } from '../errors.js';
+import type { Migration } from '../source/types.js';
+
+export type MigrationState = 'applied' | 'pending' | 'changed' | 'missing' | 'dirty';
+
+export interface StatusEntry {
+  readonly version: string;
+  readonly versionNumber: bigint;
+  readonly name: string;
+  readonly state: MigrationState;
+  readonly migration: Migration | undefined;
+  readonly row: HistoryRow | undefined;
+  /** Pending, but older than the newest applied migration. */
+  readonly outOfOrder: boolean;
+}
+
+function toNumber(version: string): bigint {
+  return /^\d+$/.test(version) ? BigInt(version) : -1n;
+}
+
+/** Every known migration (on disk or in the history), oldest first, with its state. */
+export function statusOf(migrations: readonly Migration[], history: readonly HistoryRow[]): StatusEntry[] {
+  const rows = new Map(history.map((r) => [toNumber(r.version), r]));
+  const files = new Map(migrations.map((m) => [m.versionNumber, m]));
+  const newestApplied = history.reduce((max, r) => (toNumber(r.version) > max ? toNumber(r.version) : max), -1n);
+  const numbers = [...new Set([...rows.keys(), ...files.keys()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return numbers.map((n): StatusEntry => {
+    const migration = files.get(n);
+    const row = rows.get(n);
+    let state: MigrationState;
+    if (!row) state = 'pending';
+    else if (row.dirty) state = 'dirty';
+    else if (!migration) state = 'missing';
+    else if (row.checksum !== migration.checksum) state = 'changed';
+    else state = 'applied';
+    return {
+      version: migration?.version ?? row!.version,
+      versionNumber: n,
+      name: migration?.name ?? row!.name,
+      state,
+      migration,
+      row,
+      outOfOrder: state === 'pending' && n < newestApplied,
+    };
+  });
+}
+
+export interface UpOptions {
+  /** Apply pending migrations up to and including this version. */
+  readonly to?: string | undefined;
+  /** Apply at most this many. */
+  readonly step?: number | undefined;
+  readonly allowOutOfOrder?: boolean | undefined;
+}
+
+/** Why `up` must not start; each names the command that resolves it. */
+export interface Blocker {
+  readonly version: string;
+  readonly name: string;
+  readonly state: MigrationState | 'out-of-order';
+  readonly message: string;
+}
+
+export interface UpPlan {
+  readonly toApply: readonly Migration[];
+  readonly blockers: readonly Blocker[];
+}
+
+function findVersion(entries: readonly StatusEntry[], version: string): StatusEntry {
+  if (!/^\d+$/.test(version)) throw usageError('bad-version', `"${version}" is not a version; a version is the leading digits of a file name, e.g. 003.`);
+  const n = BigInt(version);
+  const found = entries.find((e) => e.versionNumber === n);
+  if (!found) throw usageError('unknown-version', `There is no migration with version ${version}.`, { hint: 'migrate status lists the versions.' });
+  return found;
+}
+
+function label(e: { version: string; name: string }): string {
+  return `${e.version}_${e.name}`;
+}
+
+export function blockersOf(entries: readonly StatusEntry[], allowOutOfOrder = false): Blocker[] {
+  const blockers: Blocker[] = [];
+  for (const e of entries) {
+    if (e.state === 'dirty') {
+      blockers.push({
+        ...e,
+        message: `${label(e)} is dirty: it failed part-way outside a transaction. Check the database by hand, then run: migrate repair ${e.version}`,
+      });
+    } else if (e.state === 'changed') {
+      blockers.push({
+        ...e,
+        message: `${label(e)} was changed after it was applied (checksum differs). Restore the file from version control, or accept the edit: migrate repair ${e.version}`,
+      });
+    } else if (e.state === 'missing') {
+      blockers.push({
+        ...e,
+        message: `${label(e)} is applied but its file is gone. Restore the file from version control.`,
+      });
+    } else if (e.outOfOrder && !allowOutOfOrder) {
+      blockers.push({
+        ...e,
+        state: 'out-of-order',
+        message: `${label(e)} is pending but older than the newest applied migration (out of order). Renumber it, or pass --allow-out-of-order.`,
+      });
+    }
+  }
+  return blockers;
+}
+
+export function planUp(migrations: readonly Migration[], history: readonly HistoryRow[], options: UpOptions = {}): UpPlan {
+  const entries = statusOf(migrations, history);
+  let pending = entries.filter((e) => e.state === 'pending').map((e) => e.migration!);
+  if (options.to !== undefined) {
+    const target = findVersion(entries, options.to);
+    pending = pending.filter((m) => m.versionNumber <= target.versionNumber);
+  }
+  if (options.step !== undefined) pending = pending.slice(0, options.step);
+  return { toApply: pending, blockers: blockersOf(entries, options.allowOutOfOrder) };
+}
+
+export interface DownOptions {
+  readonly step?: number | undefined;
+  /** Roll back every migration newer than this version (it stays applied). */
+  readonly to?: string | undefined;
+  readonly all?: boolean | undefined;
+}
+
+export interface DownPlan {
+  /** Newest first. */
+  readonly toRevert: readonly Migration[];
+  readonly blockers: readonly Blocker[];
+}
+
+export function planDown(migrations: readonly Migration[], history: readonly HistoryRow[], options: DownOptions = {}): DownPlan {
+  const entries = statusOf(migrations, history);
+  const applied = entries.filter((e) => e.row !== undefined).reverse();
+  let chosen: StatusEntry[];
+  if (options.all) chosen = applied;
+  else if (options.to !== undefined) {
+    const target = findVersion(entries, options.to);
+    chosen = applied.filter((e) => e.versionNumber > target.versionNumber);
+  } else chosen = applied.slice(0, options.step ?? 1);
+
+  const blockers: Blocker[] = [];
+  for (const e of chosen) {
+    if (e.state === 'dirty') blockers.push({ ...e, message: `${label(e)} is dirty; fix the database by hand, then: migrate repair ${e.version}` });
+    else if (e.state === 'missing') blockers.push({ ...e, message: `${label(e)} is applied but its files are gone, so it cannot be rolled back. Restore the files from version control.` });
+    else if (e.migration?.downPath === undefined) {
+      blockers.push({
+        ...e,
+        message: `${label(e)} has no rollback file. Write rollback/${label(e)}_rollback.sql (an empty file is a valid no-op).`,
+      });
+    }
+  }
+  return { toRevert: chosen.map((e) => e.migration!).filter(Boolean), blockers };
+}

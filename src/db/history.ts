@@ -1,0 +1,183 @@
+/**
+ * The tracking table. HistoryStore runs SQL and nothing else (STYLE 8): the migrator decides what to write.
+ *
+ * Contract: read() returns every row ordered by version number; insertApplied() is called inside the
+ * migration's own transaction so that the row and the schema change commit together or not at all.
+ */
+import type { TableRef } from '../config/settings.js';
+import { EXIT, MigrateError } from '../errors.js';
+import type { Client } from './connection.js';
+import { quoteIdent, quoteTable } from './quote.js';
+
+export interface HistoryRow {
+  readonly version: string;
+  readonly name: string;
+  readonly checksum: string;
+  readonly appliedAt: Date;
+  readonly executionMs: number;
+  readonly appliedBy: string;
+  readonly dirty: boolean;
+}
+
+export interface AppliedRecord {
+  readonly version: string;
+  readonly name: string;
+  readonly checksum: string;
+  readonly executionMs: number;
+  readonly appliedBy: string;
+  readonly dirty?: boolean;
+}
+
+const REQUIRED_COLUMNS = ['version', 'name', 'checksum', 'applied_at', 'execution_ms', 'applied_by', 'dirty'];
+
+export function describeTable(ref: TableRef): string {
+  return ref.schema === 'public' ? ref.table : `${ref.schema}.${ref.table}`;
+}
+
+/** Names the tool whose tracking table has these columns, for the foreign-table message. */
+export function guessOwner(columns: ReadonlyMap<string, string>): string {
+  const names = [...columns.keys()].sort().join(',');
+  if (names === 'dirty,version') return 'golang-migrate (version bigint, dirty boolean)';
+  if (names === 'version') return 'Rails or dbmate (a single version column)';
+  if (columns.has('installed_rank')) return 'Flyway';
+  if (columns.has('run_on')) return 'node-pg-migrate';
+  if (columns.has('applied') && columns.has('migration_id')) return 'Sqitch';
+  return 'another tool';
+}
+
+export class HistoryStore {
+  readonly #client: Client;
+  readonly #ref: TableRef;
+  readonly #table: string;
+
+  constructor(client: Client, ref: TableRef) {
+    this.#client = client;
+    this.#ref = ref;
+    this.#table = quoteTable(ref);
+  }
+
+  get ref(): TableRef {
+    return this.#ref;
+  }
+
+  /** Column name -> data type of the table, or undefined when it does not exist. */
+  async columns(): Promise<Map<string, string> | undefined> {
+    const { rows } = await this.#client.query<{ column_name: string; data_type: string }>(
+      `select a.attname as column_name, format_type(a.atttypid, a.atttypmod) as data_type
+         from pg_catalog.pg_attribute a
+         join pg_catalog.pg_class c on c.oid = a.attrelid
+         join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = $1 and c.relname = $2 and a.attnum > 0 and not a.attisdropped`,
+      [this.#ref.schema, this.#ref.table],
+    );
+    if (rows.length === 0) {
+      const exists = await this.#client.query(
+        `select 1 from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = $1 and c.relname = $2`,
+        [this.#ref.schema, this.#ref.table],
+      );
+      return exists.rowCount ? new Map() : undefined;
+    }
+    return new Map(rows.map((r) => [r.column_name, r.data_type]));
+  }
+
+  /** Throws (exit 2) when a table of this name exists with another tool's shape; never alters it. */
+  async exists(): Promise<boolean> {
+    const columns = await this.columns();
+    if (columns === undefined) return false;
+    const missing = REQUIRED_COLUMNS.filter((c) => !columns.has(c));
+    if (missing.length > 0) {
+      const name = describeTable(this.#ref);
+      throw new MigrateError(
+        'foreign-tracking-table',
+        EXIT.usage,
+        `The table ${name} exists but is not tidemark's tracking table: it looks like ${guessOwner(columns)}'s ` +
+          `(columns: ${[...columns.keys()].join(', ')}). tidemark left it untouched.`,
+        {
+          hint:
+            `Point tidemark at another table with MIGRATIONS_TABLE=tidemark_migrations (or schema.table); ` +
+            `to adopt that tool's history, see migrate baseline.`,
+        },
+      );
+    }
+    return true;
+  }
+
+  /** Creates the schema and table when absent; checks the shape when present. */
+  async ensure(): Promise<void> {
+    if (await this.exists()) return;
+    await this.#client.query(`create schema if not exists ${quoteIdent(this.#ref.schema)}`);
+    await this.#client.query(
+      `create table if not exists ${this.#table} (
+         version text primary key,
+         name text not null,
+         checksum text not null,
+         applied_at timestamptz not null default now(),
+         execution_ms integer not null default 0,
+         applied_by text not null default current_user,
+         dirty boolean not null default false
+       )`,
+    );
+  }
+
+  /** Every row, oldest version first; [] when the table does not exist yet. */
+  async read(): Promise<HistoryRow[]> {
+    if (!(await this.exists())) return [];
+    const { rows } = await this.#client.query<{
+      version: string;
+      name: string;
+      checksum: string;
+      applied_at: Date;
+      execution_ms: number;
+      applied_by: string;
+      dirty: boolean;
+    }>(`select version, name, checksum, applied_at, execution_ms, applied_by, dirty from ${this.#table}`);
+    return rows
+      .map((r) => ({
+        version: r.version,
+        name: r.name,
+        checksum: r.checksum,
+        appliedAt: r.applied_at,
+        executionMs: r.execution_ms,
+        appliedBy: r.applied_by,
+        dirty: r.dirty,
+      }))
+      .sort((a, b) => compareVersions(a.version, b.version));
+  }
+
+  async insertApplied(record: AppliedRecord): Promise<void> {
+    await this.#client.query(
+      `insert into ${this.#table} (version, name, checksum, execution_ms, applied_by, dirty)
+       values ($1, $2, $3, $4, $5, $6)`,
+      [record.version, record.name, record.checksum, Math.round(record.executionMs), record.appliedBy, record.dirty ?? false],
+    );
+  }
+
+  async markClean(version: string, executionMs: number): Promise<void> {
+    await this.#client.query(`update ${this.#table} set dirty = false, execution_ms = $2 where version = $1`, [
+      version,
+      Math.round(executionMs),
+    ]);
+  }
+
+  async markDirty(version: string): Promise<void> {
+    await this.#client.query(`update ${this.#table} set dirty = true where version = $1`, [version]);
+  }
+
+  async delete(version: string): Promise<void> {
+    await this.#client.query(`delete from ${this.#table} where version = $1`, [version]);
+  }
+}
+
+/** Orders versions by their numeric value (`001` < `2` < `10`); text that is not digits sorts last. */
+export function compareVersions(a: string, b: string): number {
+  const da = /^\d+$/.test(a);
+  const db = /^\d+$/.test(b);
+  if (da && db) {
+    const x = BigInt(a);
+    const y = BigInt(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (da !== db) return da ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,182 @@
+/**
+ * Migration files on disk -> Migration[]. Every problem in the folders is collected and reported at once
+ * (exit 2, nothing run): a name that does not parse, a duplicate version, a rollback without its up, a bad directive.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { ValidationError, usageError } from '../errors.js';
+import { scanHeader } from './directives.js';
+import type { Migration, SqlFile } from './types.js';
+
+export interface SourceLocations {
+  readonly migrationsDir: string;
+  readonly rollbackDir: string;
+  /** Paths in messages are shown relative to this folder. */
+  readonly cwd: string;
+}
+
+interface ParsedName {
+  readonly version: string;
+  readonly name: string;
+  readonly kind: 'up' | 'down';
+}
+
+const UP_DOWN = /^(\d+)_(.+)\.(up|down)\.sql$/;
+const PLAIN = /^(\d+)_(.+)\.sql$/;
+
+/**
+ * Parses a migration file name. In the migrations folder: `001_name.sql` and `001_name.up.sql` are ups,
+ * `001_name.down.sql` a down. In the rollback folder every file is a down: `001_name_rollback.sql`
+ * (the seed's layout), `001_name.down.sql` or `001_name.sql`. Returns undefined when the name does not parse.
+ */
+export function parseMigrationFileName(fileName: string, folder: 'migrations' | 'rollback'): ParsedName | undefined {
+  const upDown = UP_DOWN.exec(fileName);
+  if (upDown) {
+    const [, version = '', name = '', direction] = upDown;
+    return { version, name, kind: folder === 'rollback' || direction === 'down' ? 'down' : 'up' };
+  }
+  const plain = PLAIN.exec(fileName);
+  if (!plain) return undefined;
+  const [, version = '', rawName = ''] = plain;
+  const name = rawName.endsWith('_rollback') ? rawName.slice(0, -'_rollback'.length) : rawName;
+  if (name === '') return undefined;
+  if (folder === 'rollback' || rawName.endsWith('_rollback')) return { version, name, kind: 'down' };
+  return { version, name, kind: 'up' };
+}
+
+/** sha256 of the text with a BOM removed and CRLF normalised to LF: a checkout on Windows is not drift. */
+export function checksumOf(text: string): string {
+  return createHash('sha256').update(stripBom(text).replace(/\r\n/g, '\n'), 'utf8').digest('hex');
+}
+
+export function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+async function listSqlFiles(dir: string): Promise<string[] | undefined> {
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    return entries.filter((e) => e.isFile() && !e.name.startsWith('.') && e.name.endsWith('.sql')).map((e) => e.name);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw usageError('folder-unreadable', `Cannot read the folder ${dir}: ${(error as Error).message}.`, { cause: error });
+  }
+}
+
+/** Reads one SQL file; problems with its directives are pushed to `problems`. */
+export async function readSqlFile(path: string, cwd: string, problems?: string[]): Promise<SqlFile> {
+  const text = stripBom(await readFile(path, 'utf8'));
+  const displayPath = relative(cwd, path) || path;
+  const header = scanHeader(text);
+  for (const problem of header.problems) problems?.push(`${displayPath} ${problem}`);
+  return { path, displayPath, text, empty: header.empty, directives: header.directives };
+}
+
+interface Entry {
+  version: string;
+  versionNumber: bigint;
+  name: string;
+  ups: string[];
+  downs: string[];
+}
+
+/**
+ * Discovers and reads every migration. Ups are read (they are checksummed); downs are only listed.
+ * A missing migrations folder is an error; a missing rollback folder is not (golang-migrate layout).
+ */
+export async function loadMigrations(locations: SourceLocations): Promise<Migration[]> {
+  const { migrationsDir, rollbackDir, cwd } = locations;
+  const show = (path: string) => relative(cwd, path) || path;
+  const migrationFiles = await listSqlFiles(migrationsDir);
+  if (migrationFiles === undefined) {
+    throw usageError('no-migrations-dir', `The migrations folder ${show(migrationsDir)} does not exist.`, {
+      hint: 'Create it (migrate create NAME does), or point to it with --migrations-dir or MIGRATIONS_DIR.',
+    });
+  }
+  const rollbackFiles = rollbackDir === migrationsDir ? [] : ((await listSqlFiles(rollbackDir)) ?? []);
+
+  const problems: string[] = [];
+  const byVersion = new Map<bigint, Entry>();
+  const add = (dir: string, fileName: string, folder: 'migrations' | 'rollback') => {
+    const parsed = parseMigrationFileName(fileName, folder);
+    const path = join(dir, fileName);
+    if (!parsed) {
+      problems.push(
+        `${show(path)}: the name does not parse; use VERSION_name.sql (VERSION = digits, e.g. 001_create_users.sql${
+          folder === 'rollback' ? ' or 001_create_users_rollback.sql' : ' or 001_create_users.up.sql'
+        })`,
+      );
+      return;
+    }
+    const versionNumber = BigInt(parsed.version);
+    let entry = byVersion.get(versionNumber);
+    if (!entry) {
+      entry = { version: parsed.version, versionNumber, name: parsed.name, ups: [], downs: [] };
+      byVersion.set(versionNumber, entry);
+    }
+    if (parsed.kind === 'up') {
+      entry.ups.push(path);
+      entry.version = parsed.version;
+      entry.name = parsed.name;
+    } else {
+      entry.downs.push(path);
+    }
+  };
+  for (const f of migrationFiles) add(migrationsDir, f, 'migrations');
+  for (const f of rollbackFiles) add(rollbackDir, f, 'rollback');
+
+  const entries = [...byVersion.values()].sort((a, b) => (a.versionNumber < b.versionNumber ? -1 : 1));
+  for (const e of entries) {
+    if (e.ups.length > 1) problems.push(`version ${e.version} is used by several migrations: ${e.ups.map(show).join(', ')}`);
+    if (e.downs.length > 1) problems.push(`version ${e.version} has several rollback files: ${e.downs.map(show).join(', ')}`);
+    if (e.ups.length === 0) problems.push(`${e.downs.map(show).join(', ')}: a rollback with no migration of version ${e.version}`);
+  }
+
+  // Read the ups in bounded batches: thousands of files must load without exhausting file descriptors.
+  const valid = entries.filter((e) => e.ups.length === 1);
+  const migrations: Migration[] = new Array(valid.length);
+  const BATCH = 64;
+  for (let i = 0; i < valid.length; i += BATCH) {
+    await Promise.all(
+      valid.slice(i, i + BATCH).map(async (e, j) => {
+        const up = await readSqlFile(e.ups[0]!, cwd, problems);
+        const downPath = e.downs[0];
+        migrations[i + j] = {
+          version: e.version,
+          versionNumber: e.versionNumber,
+          name: e.name,
+          checksum: checksumOf(up.text),
+          up,
+          downPath,
+          downDisplayPath: downPath === undefined ? undefined : show(downPath),
+        };
+      }),
+    );
+  }
+
+  if (problems.length > 0) {
+    throw new ValidationError(
+      'bad-migration-files',
+      `Found ${problems.length} problem${problems.length === 1 ? '' : 's'} in the migration files (nothing was run):\n  ${problems.join('\n  ')}`,
+      problems,
+      { hint: 'Fix the files above and run the command again.' },
+    );
+  }
+  return migrations;
+}
+
+/** Reads a migration's rollback file; throws when it has none. */
+export async function readDown(migration: Migration, cwd: string): Promise<SqlFile> {
+  if (migration.downPath === undefined) {
+    throw usageError('missing-rollback', `Migration ${migration.version}_${migration.name} has no rollback file.`, {
+      hint: 'Write rollback/' + `${migration.version}_${migration.name}_rollback.sql (an empty file is a valid no-op).`,
+    });
+  }
+  const problems: string[] = [];
+  const file = await readSqlFile(migration.downPath, cwd, problems);
+  if (problems.length > 0) {
+    throw new ValidationError('bad-migration-files', `Problems in ${file.displayPath}:\n  ${problems.join('\n  ')}`, problems);
+  }
+  return file;
+}
