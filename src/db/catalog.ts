@@ -1,0 +1,171 @@
+/**
+ * What lint and the lock report need to know about the live schema: column types, constraints, indexes,
+ * estimated rows and size, the server version. Read-only, parameterised SQL, one round trip per query.
+ * This adapter only reads; deciding what the facts mean is `sql/lint` and `sql/locks`.
+ */
+import type pg from 'pg';
+
+export interface CatalogColumn {
+  readonly name: string;
+  /** `format_type` output: `character varying(20)`, `numeric(10,2)`, `integer`. */
+  readonly type: string;
+  /** `pg_type.typname`: `varchar`, `numeric`, `int4`, `_int4` for arrays. */
+  readonly typeName: string;
+  /** Integer modifiers decoded from atttypmod: varchar(20) -> [20], numeric(10,2) -> [10, 2], none -> []. */
+  readonly mods: readonly number[];
+  readonly notNull: boolean;
+}
+
+export interface CatalogConstraint {
+  readonly name: string;
+  /** pg_constraint.contype: c check, f foreign key, p primary key, u unique, x exclusion, n not null (17+). */
+  readonly type: string;
+  readonly validated: boolean;
+  /** `pg_get_constraintdef`, e.g. `CHECK ((email IS NOT NULL))`. */
+  readonly definition: string;
+}
+
+export interface CatalogIndex {
+  readonly name: string;
+  readonly unique: boolean;
+  readonly valid: boolean;
+  readonly definition: string;
+}
+
+export interface CatalogTable {
+  readonly schema: string;
+  readonly name: string;
+  /** pg_class.reltuples: -1 (or 0) when never analysed. */
+  readonly estimatedRows: number;
+  /** pg_total_relation_size: heap, indexes and TOAST. */
+  readonly sizeBytes: number;
+  readonly columns: readonly CatalogColumn[];
+  readonly constraints: readonly CatalogConstraint[];
+  readonly indexes: readonly CatalogIndex[];
+}
+
+export interface Catalog {
+  /** server_version_num, e.g. 150004. */
+  readonly serverVersionNum: number;
+  /** Keyed by `schema.name`. */
+  readonly tables: ReadonlyMap<string, CatalogTable>;
+  /** Indexes by `schema.name` of the index, to the `schema.name` of their table. */
+  readonly indexTables: ReadonlyMap<string, string>;
+  /** Function name (lower case, unqualified) -> pg_proc.provolatile ('i', 's', 'v'); 'v' if any overload is. */
+  readonly functionVolatility: ReadonlyMap<string, string>;
+}
+
+/** Schemas tidemark never reads tables of. */
+const SYSTEM_SCHEMAS = ['pg_catalog', 'information_schema', 'pg_toast'];
+
+/**
+ * Reads the catalog of the connected database (user tables in every non-system schema).
+ *
+ * @example const catalog = await readCatalog(client); catalog.tables.get('public.users')?.estimatedRows
+ */
+export async function readCatalog(client: pg.Client | pg.PoolClient): Promise<Catalog> {
+  const version = await client.query<{ v: string }>(`select current_setting('server_version_num') as v`);
+  const tables = await client.query<{ oid: number; schema: string; name: string; reltuples: number; size: string }>(
+    `select c.oid::int8 as oid, n.nspname as schema, c.relname as name, c.reltuples::float8 as reltuples,
+            pg_total_relation_size(c.oid)::text as size
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p', 'm') and n.nspname <> all($1::text[]) and n.nspname not like 'pg_temp%'`,
+    [SYSTEM_SCHEMAS],
+  );
+  const columns = await client.query<{
+    oid: number; name: string; type: string; typname: string; typmod: number; notnull: boolean; numeric: boolean;
+  }>(
+    `select a.attrelid::int8 as oid, a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
+            t.typname, a.atttypmod as typmod, a.attnotnull as notnull, t.typname in ('numeric', '_numeric') as numeric
+       from pg_attribute a join pg_type t on t.oid = a.atttypid
+       join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+      where a.attnum > 0 and not a.attisdropped and c.relkind in ('r', 'p', 'm')
+        and n.nspname <> all($1::text[])
+      order by a.attrelid, a.attnum`,
+    [SYSTEM_SCHEMAS],
+  );
+  const constraints = await client.query<{ oid: number; name: string; type: string; validated: boolean; def: string }>(
+    `select co.conrelid::int8 as oid, co.conname as name, co.contype::text as type, co.convalidated as validated,
+            pg_get_constraintdef(co.oid) as def
+       from pg_constraint co join pg_class c on c.oid = co.conrelid join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname <> all($1::text[])`,
+    [SYSTEM_SCHEMAS],
+  );
+  const indexes = await client.query<{
+    oid: number; schema: string; name: string; unique: boolean; valid: boolean; def: string;
+  }>(
+    `select i.indrelid::int8 as oid, n.nspname as schema, ic.relname as name, i.indisunique as unique,
+            i.indisvalid as valid, pg_get_indexdef(i.indexrelid) as def
+       from pg_index i join pg_class ic on ic.oid = i.indexrelid join pg_namespace n on n.oid = ic.relnamespace
+      where n.nspname <> all($1::text[])`,
+    [SYSTEM_SCHEMAS],
+  );
+  const functions = await client.query<{ name: string; volatility: string }>(
+    `select lower(proname) as name, max(provolatile::text) as volatility from pg_proc group by lower(proname)`,
+  );
+
+  const byOid = new Map<number, { schema: string; name: string; reltuples: number; size: string }>();
+  for (const row of tables.rows) byOid.set(Number(row.oid), row);
+  const group = <T extends { oid: number }>(rows: T[]): Map<number, T[]> => {
+    const out = new Map<number, T[]>();
+    for (const row of rows) {
+      const key = Number(row.oid);
+      const list = out.get(key) ?? [];
+      list.push(row);
+      out.set(key, list);
+    }
+    return out;
+  };
+  const columnsOf = group(columns.rows);
+  const constraintsOf = group(constraints.rows);
+  const indexesOf = group(indexes.rows);
+
+  const result = new Map<string, CatalogTable>();
+  const indexTables = new Map<string, string>();
+  for (const [oid, table] of byOid) {
+    const key = `${table.schema}.${table.name}`;
+    result.set(key, {
+      schema: table.schema,
+      name: table.name,
+      estimatedRows: Number(table.reltuples),
+      sizeBytes: Number(table.size),
+      columns: (columnsOf.get(oid) ?? []).map((c) => ({
+        name: c.name,
+        type: c.type,
+        typeName: c.typname,
+        mods: decodeTypmod(c.typname, Number(c.typmod), c.numeric),
+        notNull: c.notnull,
+      })),
+      constraints: (constraintsOf.get(oid) ?? []).map((c) => ({
+        name: c.name,
+        type: c.type,
+        validated: c.validated,
+        definition: c.def,
+      })),
+      indexes: (indexesOf.get(oid) ?? []).map((i) => ({
+        name: i.name,
+        unique: i.unique,
+        valid: i.valid,
+        definition: i.def,
+      })),
+    });
+    for (const index of indexesOf.get(oid) ?? []) indexTables.set(`${index.schema}.${index.name}`, key);
+  }
+  // ORDER of volatility codes: 'i' < 's' < 'v', so max() is the most volatile overload.
+  const functionVolatility = new Map(functions.rows.map((f) => [f.name, f.volatility] as const));
+  return { serverVersionNum: Number(version.rows[0]?.v ?? 0), tables: result, indexTables, functionVolatility };
+}
+
+/**
+ * atttypmod as the modifiers a user wrote. varchar/bpchar store length + 4 (VARHDRSZ); numeric stores
+ * ((precision << 16) | scale) + 4; -1 means no modifier.
+ */
+function decodeTypmod(typname: string, typmod: number, numeric: boolean): number[] {
+  if (typmod < 0) return [];
+  if (numeric) {
+    const value = typmod - 4;
+    return [(value >> 16) & 0xffff, value & 0xffff];
+  }
+  if (['varchar', 'bpchar', '_varchar', '_bpchar'].includes(typname)) return [typmod - 4];
+  return [typmod];
+}
