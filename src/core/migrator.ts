@@ -217,7 +217,8 @@ export class Migrator {
     }
     const statements = await statementsOf(file);
     const ref: MigrationRef = { version: '', name, file: file.displayPath };
-    return this.#withLock(async (client) => {
+    return this.#withLock(async (client, store) => {
+      await store.ensure();
       const started = performance.now();
       await client.query('begin');
       try {
@@ -253,7 +254,7 @@ export class Migrator {
     }
   }
 
-  /** One connection, the runner lock on it, the tracking table ensured; the lock is released in finally. */
+  /** One connection and the runner lock on it; the lock is released in finally. */
   async #withLock<T>(fn: (client: Client, store: HistoryStore) => Promise<T>): Promise<T> {
     return this.#withClient(async (client) => {
       const locker = new Locker(client, lockKey(this.#params.database, this.#settings.migrationsTable));
@@ -269,9 +270,7 @@ export class Migrator {
       );
       if (waited) this.#emit({ type: 'lock-acquired', waitedMs: Date.now() - started });
       try {
-        const store = new HistoryStore(client, this.#settings.migrationsTable);
-        await store.ensure();
-        return await fn(client, store);
+        return await fn(client, new HistoryStore(client, this.#settings.migrationsTable));
       } finally {
         // Released even on a signal; a lost connection releases it on the server's side.
         await locker.release().catch(() => {});
@@ -318,6 +317,8 @@ export class Migrator {
   async #run(client: Client, store: HistoryStore, direction: Direction, runnables: readonly Runnable[], history: readonly HistoryRow[]): Promise<RunResult> {
     const versionBefore = history.at(-1)?.version;
     const applied: AppliedMigration[] = [];
+    // Created only now, once everything has been validated and there is work to do.
+    if (runnables.length > 0) await store.ensure();
     this.#emit({ type: 'plan', direction, migrations: runnables.map((r) => r.ref) });
     const result = (failed: FailedMigration | undefined, from: number): RunResult => ({
       direction,

@@ -63,8 +63,16 @@ export async function createMigration(locations: SourceLocations, rawName: strin
       hint: 'Wait a second and run it again, or create without --timestamp.',
     });
   }
-  // Follow the folder's layout: golang-migrate pairs (.up.sql/.down.sql) if it uses them, else the seed's.
-  const golangLayout = upFiles.some((f) => f.endsWith('.up.sql'));
+  // Follow the layout of the newest migration: golang-migrate pairs (.up.sql/.down.sql) or the seed's.
+  const newest = upFiles
+    .filter((f) => parseMigrationFileName(f, 'migrations')?.kind === 'up')
+    .sort((a, b) => {
+      const x = BigInt(parseMigrationFileName(a, 'migrations')!.version);
+      const y = BigInt(parseMigrationFileName(b, 'migrations')!.version);
+      return x < y ? -1 : x > y ? 1 : 0;
+    })
+    .at(-1);
+  const golangLayout = newest?.endsWith('.up.sql') ?? false;
   const up = join(locations.migrationsDir, golangLayout ? `${version}_${name}.up.sql` : `${version}_${name}.sql`);
   const down = golangLayout
     ? join(locations.migrationsDir, `${version}_${name}.down.sql`)
