@@ -82,12 +82,14 @@ export function renderError(out: Output, error: unknown): number {
   } else {
     out.stop();
     const failed = result?.failed;
-    if (failed?.error) {
+    if (failed?.error && error.code === 'migration-failed') {
       const f = failed.error;
       out.info(`${c.red('✖')} ${failed.version}_${failed.name} failed at ${c.bold(`${f.file}:${f.line}:${f.column}`)}`);
       for (const l of failureLines(out, f)) out.info(`  ${l}`);
     } else {
       out.info(`${c.red('✖')} ${error.message}`);
+      const f = failed?.error;
+      if (f) out.info(`  at ${f.file}:${f.line}:${f.column} (statement ${f.statement} of ${f.statements}): ${f.sqlstate ?? ''} ${f.message}`);
     }
     if (result) {
       if (result.applied.length > 0) out.info(`  Applied before it (kept): ${result.applied.map((m) => `${m.version}_${m.name}`).join(', ')}`);

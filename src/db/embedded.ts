@@ -77,6 +77,7 @@ export async function startEmbedded(cwd: string): Promise<EmbeddedServer> {
   } catch (error) {
     const text = log.join('').slice(-2000);
     const busy = /postmaster\.pid|already running|lock file/i.test(text);
+    const denied = /Permission denied/i.test(`${text} ${(error as Error).message}`);
     throw new MigrateError(
       busy ? 'embedded-busy' : 'embedded-failed',
       EXIT.unavailable,
@@ -84,7 +85,9 @@ export async function startEmbedded(cwd: string): Promise<EmbeddedServer> {
         ? `The embedded server in ${EMBEDDED_DIR} is already in use by another tidemark command.`
         : `The embedded PostgreSQL server in ${EMBEDDED_DIR} did not start: ${(error as Error).message ?? error}`,
       {
-        hint: busy
+        hint: denied && process.getuid?.() === 0
+          ? `Running as root, the embedded server runs as the user postgres, which cannot reach ${dataDir}. Let it traverse the folders above (chmod o+x), or run tidemark as a normal user.`
+          : busy
           ? 'Wait for the other command to finish. If none is running, a crashed one left the server up: stop it, or remove .tidemark/embedded to start afresh.'
           : `Its log said: ${text.trim().split('\n').slice(-3).join(' | ') || 'nothing'}. Removing .tidemark/embedded starts afresh (its data is lost).`,
         cause: error,

@@ -1,0 +1,209 @@
+/** The CLI as users and pipelines meet it: connection problems, settings, secrets, signals, many runners. */
+import { chmodSync, existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminQuery, testDatabase, urlFor, type TestDatabase } from './helpers/db.js';
+import { makeProject, runCli } from './helpers/project.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await testDatabase('cli');
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+const SIMPLE = {
+  'migrations/001_a.sql': 'create table a (id int);\n',
+  'rollback/001_a_rollback.sql': 'drop table a;\n',
+  'migrations/002_b.sql': 'create table b (id int);\n',
+  'rollback/002_b_rollback.sql': 'drop table b;\n',
+};
+
+describe('choosing the database', () => {
+  it('stops with exit 2 naming DATABASE_URL and --embedded when no database is given', async () => {
+    const result = await runCli(['up'], { cwd: makeProject(SIMPLE) });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/DATABASE_URL/);
+    expect(result.stderr).toMatch(/--embedded/);
+  });
+
+  it('honours libpq PG* variables when DATABASE_URL is absent', async () => {
+    const url = new URL(db.url);
+    const result = await runCli(['status', '--json'], {
+      cwd: makeProject(SIMPLE),
+      env: { PGHOST: url.hostname, PGPORT: url.port || '5432', PGUSER: decodeURIComponent(url.username), PGPASSWORD: decodeURIComponent(url.password), PGDATABASE: db.name },
+    });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).migrations).toHaveLength(2);
+  });
+});
+
+describe('connection failures: one paragraph, exit 3, no stack, no password', () => {
+  const secret = 'Sup3r-Secret-Pw';
+  const cases: [string, () => string, RegExp][] = [
+    ['a refused connection', () => `postgres://u:${secret}@127.0.0.1:1/db`, /Nothing accepts connections at 127\.0\.0\.1:1/],
+    ['an unknown host', () => `postgres://u:${secret}@no-such-host.invalid:5432/db`, /could not be resolved/],
+    ['a missing database', () => urlFor('tidemark_no_such_db', db.url).replace('@', `:${secret}@`).replace(/:[^:@/]*:/, ':'), /does not exist/],
+  ];
+  for (const [what, url, message] of cases) {
+    it(`explains ${what}`, async () => {
+      const target = url();
+      const result = await runCli(['status'], { cwd: makeProject(SIMPLE), env: { DATABASE_URL: target } });
+      expect(result.code).toBe(3);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr + result.stdout).not.toContain(secret);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    });
+  }
+
+  it('explains a wrong password', async () => {
+    const role = `tm_pw_${Date.now()}`;
+    await adminQuery(`create role ${role} login password 'right-password'`);
+    try {
+      const url = new URL(db.url);
+      url.username = role;
+      url.password = secret;
+      // A server that trusts every connection (pg_hba trust) accepts any password: nothing to test there.
+      const probe = new pg.Client({ connectionString: url.toString() });
+      const trusted = await probe.connect().then(
+        () => true,
+        () => false,
+      );
+      await probe.end().catch(() => {});
+      if (trusted) return;
+      const result = await runCli(['status'], { cwd: makeProject(SIMPLE), env: { DATABASE_URL: url.toString() } });
+      expect(result.code).toBe(3);
+      expect(result.stderr).toMatch(/refused the password for user/);
+      expect(result.stderr + result.stdout).not.toContain(secret);
+    } finally {
+      await adminQuery(`drop role ${role}`);
+    }
+  });
+});
+
+describe('settings', () => {
+  it('rejects a bad value with exit 2, naming the variable and the accepted form', async () => {
+    const result = await runCli(['up'], { cwd: makeProject(SIMPLE), env: { DATABASE_URL: db.url, MAX_LOCK_WAIT: '5s' } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/MAX_LOCK_WAIT="5s" is not a whole number; use seconds/);
+  });
+
+  it('reads .env.migrations but lets the real environment win', async () => {
+    const dir = makeProject({ ...SIMPLE, '.env.migrations': `DATABASE_URL=${db.url}\nMIGRATIONS_DIR=elsewhere\n` });
+    const fromFile = await runCli(['status'], { cwd: dir });
+    expect(fromFile.code).toBe(2);
+    expect(fromFile.stderr).toMatch(/elsewhere does not exist/);
+    const envWins = await runCli(['status', '--json'], { cwd: dir, env: { MIGRATIONS_DIR: 'migrations' } });
+    expect(envWins.code).toBe(0);
+  });
+
+  it('treats an unknown flag as a usage error (exit 2)', async () => {
+    const result = await runCli(['up', '--frobnicate'], { cwd: makeProject(SIMPLE) });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/unknown option/);
+  });
+
+  it('has --help with examples on every command', async () => {
+    for (const command of ['up', 'down', 'status', 'create', 'redo', 'seed']) {
+      const result = await runCli([command, '--help'], { cwd: makeProject() });
+      expect(result.code, command).toBe(0);
+      expect(result.stdout, command).toMatch(/Example/);
+    }
+  });
+});
+
+describe('secrets', () => {
+  it('never prints the password, also in --verbose and --json failure output', async () => {
+    const secret = 'Zz9-very-secret';
+    const url = new URL(db.url);
+    url.password = secret;
+    const dir = makeProject({ 'migrations/001_bad.sql': 'select nope;\n' });
+    for (const args of [['up', '--verbose'], ['up', '--json'], ['status'], ['status', '--json']]) {
+      const result = await runCli(args, { cwd: dir, env: { DATABASE_URL: url.toString() } });
+      expect(result.stdout + result.stderr, args.join(' ')).not.toContain(secret);
+    }
+  });
+});
+
+describe('signals', () => {
+  it('SIGINT during a migration rolls it back, releases the lock and exits 130', async () => {
+    await db.reset();
+    const dir = makeProject({ 'migrations/001_slow.sql': 'create table slow (id int);\nselect pg_sleep(20);\n' });
+    const result = await runCli(['up'], {
+      cwd: dir,
+      env: { DATABASE_URL: db.url },
+      onSpawn: (child) => {
+        const poll = setInterval(async () => {
+          const rows = await db.query("select 1 from pg_stat_activity where query like '%pg_sleep(20)%' and application_name = 'tidemark'").catch(() => []);
+          if (rows.length > 0) {
+            clearInterval(poll);
+            child.kill('SIGINT');
+          }
+        }, 100);
+      },
+    });
+    expect(result.code).toBe(130);
+    expect(result.stderr).toMatch(/Interrupted by SIGINT/);
+    expect(await db.query("select 1 from information_schema.tables where table_name = 'slow'")).toEqual([]);
+    expect(await db.query("select 1 from pg_locks where locktype = 'advisory'")).toEqual([]);
+  });
+
+  it('SIGTERM exits 143', async () => {
+    await db.reset();
+    const dir = makeProject({ 'migrations/001_slow.sql': 'select pg_sleep(20);\n' });
+    const result = await runCli(['up'], {
+      cwd: dir,
+      env: { DATABASE_URL: db.url },
+      onSpawn: (child) => {
+        const poll = setInterval(async () => {
+          const rows = await db.query("select 1 from pg_stat_activity where query like '%pg_sleep(20)%' and application_name = 'tidemark'").catch(() => []);
+          if (rows.length > 0) {
+            clearInterval(poll);
+            child.kill('SIGTERM');
+          }
+        }, 100);
+      },
+    });
+    expect(result.code).toBe(143);
+  });
+});
+
+describe('concurrent runners', () => {
+  it('ten `migrate up` processes at once apply each migration exactly once and all exit 0', async () => {
+    await db.reset();
+    const files: Record<string, string> = {};
+    for (let i = 1; i <= 20; i += 1) {
+      const v = String(i).padStart(3, '0');
+      // A non-idempotent body: running any migration twice would fail (duplicate table or key).
+      files[`migrations/${v}_m${i}.sql`] = `create table t${i} (id int primary key);\ninsert into t${i} values (1);\nselect pg_sleep(0.02);\n`;
+    }
+    const dir = makeProject(files);
+    const results = await Promise.all(Array.from({ length: 10 }, () => runCli(['up'], { cwd: dir, env: { DATABASE_URL: db.url } })));
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+    const rows = await db.query<{ n: number; d: number }>('select count(*)::int as n, count(distinct version)::int as d from schema_migrations');
+    expect(rows[0]).toEqual({ n: 20, d: 20 });
+    const applied = results.map((r) => (r.stderr.match(/^applied /gm) ?? []).length);
+    expect(applied.reduce((a, b) => a + b, 0)).toBe(20);
+  });
+});
+
+describe('--embedded', () => {
+  it('runs up then status on a local PostgreSQL 15 kept in .tidemark/embedded', async () => {
+    const dir = makeProject(SIMPLE);
+    // mkdtemp makes the folder 0700; as root the server runs as the postgres user, which must reach it.
+    chmodSync(dir, 0o755);
+    try {
+      const upResult = await runCli(['up', '--embedded'], { cwd: dir, timeoutMs: 120_000 });
+      expect(upResult.code, upResult.stderr).toBe(0);
+      expect(existsSync(join(dir, '.tidemark', 'embedded', 'data', 'PG_VERSION'))).toBe(true);
+      const statusResult = await runCli(['status', '--json', '--embedded'], { cwd: dir, timeoutMs: 120_000 });
+      expect(statusResult.code, statusResult.stderr).toBe(0);
+      expect(JSON.parse(statusResult.stdout).migrations.map((m: { state: string }) => m.state)).toEqual(['applied', 'applied']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
