@@ -1,0 +1,65 @@
+/** Readers of the parse tree that several rules share. */
+import type { PgNode } from '../parser.js';
+import { rangeVar, relationKey, typeInfo, type TypeInfo } from '../tree.js';
+import type { RuleContext } from './types.js';
+
+export interface AlterCommand {
+  /** The AlterTableCmd, unwrapped. */
+  readonly cmd: PgNode;
+  /** `schema.name` of the altered table. */
+  readonly table: string;
+  /** True when the table was created earlier in this run (empty, unseen by running code). */
+  readonly isNew: boolean;
+}
+
+/** The sub-commands of an ALTER TABLE statement (none for any other statement). */
+export function alterCommands(context: RuleContext): AlterCommand[] {
+  if (context.kind !== 'AlterTableStmt' || context.node.objtype !== 'OBJECT_TABLE') return [];
+  const name = rangeVar(context.node.relation);
+  if (name === undefined) return [];
+  const table = relationKey(name);
+  const isNew = context.schema.isNew(table);
+  return (context.node.cmds ?? [])
+    .map((item: PgNode) => item?.AlterTableCmd)
+    .filter((cmd: PgNode) => cmd !== undefined)
+    .map((cmd: PgNode) => ({ cmd, table, isNew }));
+}
+
+export interface ColumnDefinition {
+  readonly def: PgNode;
+  readonly type: TypeInfo | undefined;
+  readonly table: string;
+  readonly location: number | undefined;
+}
+
+/** Column types a statement defines: CREATE TABLE columns, ADD COLUMN, ALTER COLUMN TYPE. */
+export function definedColumns(context: RuleContext): ColumnDefinition[] {
+  const out: ColumnDefinition[] = [];
+  if (context.kind === 'CreateStmt') {
+    const name = rangeVar(context.node.relation);
+    const table = name === undefined ? '' : relationKey(name);
+    for (const element of context.node.tableElts ?? []) {
+      const def = element?.ColumnDef;
+      if (def !== undefined) out.push({ def, type: typeInfo(def.typeName), table, location: def.typeName?.location });
+    }
+  }
+  for (const { cmd, table } of alterCommands(context)) {
+    const def = cmd.def?.ColumnDef;
+    if (def === undefined) continue;
+    if (cmd.subtype === 'AT_AddColumn' || cmd.subtype === 'AT_AlterColumnType') {
+      out.push({ def, type: typeInfo(def.typeName), table, location: def.typeName?.location });
+    }
+  }
+  return out;
+}
+
+/** `schema.name` of a RangeVar node, or undefined. */
+export function tableOf(rv: PgNode): string | undefined {
+  const name = rangeVar(rv);
+  return name === undefined ? undefined : relationKey(name);
+}
+
+/** Column name of a sub-command or ColumnDef, for messages. */
+export function columnName(cmd: PgNode): string {
+  return String(cmd.def?.ColumnDef?.colname ?? cmd.name ?? '?');
+}

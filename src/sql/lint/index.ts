@@ -1,0 +1,210 @@
+/**
+ * Safety lint of migration files (issue 6). Pure: text in, findings out; the catalog, when connected, is
+ * read by the caller (`db/catalog.ts`) and passed in. Files are linted in run order so that what an earlier
+ * pending file creates (a table, a NOT VALID constraint, a validated CHECK) is known to later ones.
+ *
+ * The engine knows the runner's transaction model: a file runs in one transaction unless it carries
+ * `-- migrate:no-transaction`, in which case each statement is its own transaction unless it sits between
+ * an explicit BEGIN and COMMIT.
+ */
+import { SqlSyntaxError, loadParser } from '../parser.js';
+import { statementLockFacts, type LockMode } from '../locks.js';
+import { TextIndex } from '../position.js';
+import { SchemaView } from '../schema.js';
+import { parseStatementsSync } from '../split.js';
+import type { PgNode } from '../parser.js';
+import { doBlockStatements } from './do-block.js';
+import { RULES, RULES_BY_ID } from './rules/index.js';
+import type { Finding, LintContext, LintInputFile, Rule, RuleContext, TransactionState } from './types.js';
+
+export type { Finding, LintContext, LintInputFile, Rule, Severity } from './types.js';
+export { RULES, RULES_BY_ID } from './rules/index.js';
+
+/** Ids of findings the engine itself reports (not rules; they cannot be acknowledged). */
+export const ENGINE_FINDINGS = {
+  syntaxError: 'syntax-error',
+  allowMissingReason: 'allow-missing-reason',
+  unknownRule: 'unknown-lint-rule',
+} as const;
+
+/**
+ * Lints files in the order they will run, sharing schema knowledge across them.
+ *
+ * @example
+ * const findings = await lintFiles(pending.map((m) => m.up), { pgVersion: 150000, catalog });
+ * const blocking = findings.filter((f) => f.severity === 'error' && !f.acknowledged);
+ */
+export async function lintFiles(files: readonly LintInputFile[], context: LintContext): Promise<Finding[]> {
+  await loadParser();
+  const run = new LintRun(context);
+  return files.flatMap((file) => run.lintFile(file));
+}
+
+/** Lints one file on its own (what it creates is forgotten afterwards). */
+export async function lintFile(file: LintInputFile, context: LintContext): Promise<Finding[]> {
+  return lintFiles([file], context);
+}
+
+/**
+ * One lint run over several files: keeps the schema view and the transaction counter between them.
+ * Needs `loadParser()` to have finished (use `lintFiles` unless you lint in a loop you time yourself).
+ */
+export class LintRun {
+  readonly #context: LintContext;
+  readonly schema: SchemaView;
+  #transactionCounter = 0;
+
+  constructor(context: LintContext, schema = new SchemaView(context.catalog)) {
+    this.#context = context;
+    this.schema = schema;
+  }
+
+  lintFile(file: LintInputFile): Finding[] {
+    const index = new TextIndex(file.text);
+    const findings: Finding[] = [];
+    let statements;
+    try {
+      statements = parseStatementsSync(file.text, file.displayPath, index);
+    } catch (error) {
+      if (!(error instanceof SqlSyntaxError)) throw error;
+      return [
+        engineFinding(file, error.line, error.column, ENGINE_FINDINGS.syntaxError, error.reason,
+          'Fix the SQL at that position: nothing in this file was checked.'),
+        ...this.#allowanceFindings(file),
+      ];
+    }
+
+    const runnerWrapped = !file.directives.noTransaction;
+    let inExplicit = false;
+    let transaction = this.#newTransaction(runnerWrapped);
+
+    for (const statement of statements) {
+      if (!runnerWrapped && !inExplicit) transaction = this.#newTransaction(false);
+      const located = [
+        { kind: statement.kind, node: statement.node, start: statement.start, base: 0, baseIndex: index, inDo: false },
+      ];
+      if (statement.kind === 'DoStmt') {
+        for (const inner of doBlockStatements(statement.node, file.text, index, statement.start)) {
+          located.push({ ...inner, inDo: true });
+        }
+      }
+      for (const item of located) {
+        const ruleContext: RuleContext = {
+          kind: item.kind,
+          node: item.node,
+          pgVersion: this.#context.pgVersion,
+          schema: this.schema,
+          transaction: transaction.view(),
+          inDoBlock: item.inDo,
+        };
+        for (const rule of RULES) {
+          for (const hit of rule.check(ruleContext)) {
+            const at = hit.location === undefined || hit.location < 0
+              ? item.start
+              : item.base + item.baseIndex.charIndexFromByte(hit.location);
+            const { line, column } = index.lineColumn(at);
+            findings.push({
+              file: file.displayPath,
+              line,
+              column,
+              rule: rule.id,
+              severity: hit.severity ?? rule.severity,
+              message: hit.message ?? rule.reason,
+              help: rule.help,
+              lock: rule.lock,
+              table: hit.table,
+            });
+          }
+        }
+        this.#after(item.kind, item.node, transaction);
+      }
+
+      if (statement.kind === 'TransactionStmt' && !runnerWrapped) {
+        const kind = String(statement.node.kind ?? 'TRANS_STMT_BEGIN');
+        if (kind === 'TRANS_STMT_BEGIN' || kind === 'TRANS_STMT_START') {
+          inExplicit = true;
+          transaction = this.#newTransaction(false, true);
+        } else if (kind === 'TRANS_STMT_COMMIT' || kind === 'TRANS_STMT_ROLLBACK') {
+          inExplicit = false;
+        }
+      }
+    }
+    return acknowledge(findings, file).concat(this.#allowanceFindings(file));
+  }
+
+  #newTransaction(runnerWrapped: boolean, explicit = false): Transaction {
+    return new Transaction(++this.#transactionCounter, runnerWrapped, runnerWrapped || explicit);
+  }
+
+  #after(kind: string, node: PgNode, transaction: Transaction): void {
+    const facts = statementLockFacts(kind, node, this.schema, this.#context.pgVersion);
+    for (const lock of facts.locks) {
+      if (lock.mode === 'ACCESS EXCLUSIVE' && lock.role !== 'new') transaction.accessExclusive.add(lock.relation);
+    }
+    if (kind === 'AlterEnumStmt' && typeof node.newVal === 'string' && node.oldVal === undefined) {
+      const type = (node.typeName ?? []).map((n: PgNode) => n?.String?.sval).join('.');
+      transaction.enumValuesAdded.push({ type, value: node.newVal });
+    }
+    this.schema.apply(kind, node, transaction.id);
+  }
+
+  #allowanceFindings(file: LintInputFile): Finding[] {
+    const out: Finding[] = [];
+    for (const allow of file.directives.allow) {
+      if (!RULES_BY_ID.has(allow.rule)) {
+        out.push(engineFinding(file, allow.line, 1, ENGINE_FINDINGS.unknownRule,
+          `-- migrate:allow names an unknown rule "${allow.rule}"`,
+          `Use one of the rule ids of migrate lint (${[...RULES_BY_ID.keys()].slice(0, 3).join(', ')}, ...); see docs/rules/.`));
+      } else if (allow.reason === undefined || allow.reason.trim() === '') {
+        out.push(engineFinding(file, allow.line, 1, ENGINE_FINDINGS.allowMissingReason,
+          `-- migrate:allow ${allow.rule} has no reason`,
+          `Say why it is safe here: -- migrate:allow ${allow.rule} -- <reason>.`));
+      }
+    }
+    return out;
+  }
+}
+
+class Transaction {
+  readonly accessExclusive = new Set<string>();
+  readonly enumValuesAdded: { type: string; value: string }[] = [];
+  constructor(
+    readonly id: number,
+    readonly runnerWrapped: boolean,
+    readonly inTransaction: boolean,
+  ) {}
+
+  view(): TransactionState {
+    return {
+      id: this.id,
+      runnerWrapped: this.runnerWrapped,
+      inTransaction: this.inTransaction,
+      accessExclusive: this.accessExclusive,
+      enumValuesAdded: this.enumValuesAdded,
+    };
+  }
+}
+
+/** Marks findings acknowledged by a well-formed `-- migrate:allow RULE -- reason` of the file. */
+function acknowledge(findings: Finding[], file: LintInputFile): Finding[] {
+  const allowed = new Map<string, { reason: string; line: number }>();
+  for (const allow of file.directives.allow) {
+    if (allow.reason !== undefined && allow.reason.trim() !== '' && RULES_BY_ID.has(allow.rule)) {
+      allowed.set(allow.rule, { reason: allow.reason.trim(), line: allow.line });
+    }
+  }
+  return findings.map((finding) => {
+    const ack = allowed.get(finding.rule);
+    return ack === undefined ? finding : { ...finding, acknowledged: ack };
+  });
+}
+
+function engineFinding(file: LintInputFile, line: number, column: number, rule: string, message: string, help: string): Finding {
+  return { file: file.displayPath, line, column, rule, severity: 'error', message, help, lock: undefined, table: undefined };
+}
+
+/** The lock a rule reports, for renderers that list rules (`migrate lint --rules`). */
+export function ruleLock(id: string): LockMode | undefined {
+  return RULES_BY_ID.get(id)?.lock;
+}
+

@@ -1,0 +1,21 @@
+import { alterCommands } from '../helpers.js';
+import type { Hit, Rule } from '../types.js';
+
+export const rule: Rule = {
+  id: 'adding-exclusion-constraint',
+  severity: 'error',
+  reason: 'adding an exclusion constraint builds its index and checks every row under ACCESS EXCLUSIVE; it cannot be added NOT VALID',
+  lock: 'ACCESS EXCLUSIVE',
+  help: 'Add it when the table is created, or in a maintenance window; there is no concurrent form (consider a trigger-based check for a large live table).',
+  check(context) {
+    const hits: Hit[] = [];
+    for (const { cmd, table, isNew } of alterCommands(context)) {
+      if (isNew || cmd.subtype !== 'AT_AddConstraint') continue;
+      const c = cmd.def?.Constraint;
+      if (c?.contype === 'CONSTR_EXCLUSION') {
+        hits.push({ table, location: c.location, message: `exclusion constraint on ${table} is built under ACCESS EXCLUSIVE` });
+      }
+    }
+    return hits;
+  },
+};

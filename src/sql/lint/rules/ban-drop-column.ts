@@ -1,0 +1,19 @@
+import { alterCommands } from '../helpers.js';
+import type { Hit, Rule } from '../types.js';
+
+export const rule: Rule = {
+  id: 'ban-drop-column',
+  severity: 'error',
+  reason: 'dropping a column breaks running code that still selects or inserts it, and loses its data',
+  lock: 'ACCESS EXCLUSIVE',
+  help: 'Deploy code that no longer uses the column first (ignore it in the ORM), then drop it in a contract-phase migration.',
+  check(context) {
+    const hits: Hit[] = [];
+    for (const { cmd, table, isNew } of alterCommands(context)) {
+      if (!isNew && cmd.subtype === 'AT_DropColumn') {
+        hits.push({ table, message: `dropping ${table}.${String(cmd.name)} breaks code that still uses it` });
+      }
+    }
+    return hits;
+  },
+};

@@ -1,0 +1,15 @@
+import { stringList } from '../../tree.js';
+import type { Rule } from '../types.js';
+
+export const rule: Rule = {
+  id: 'ban-drop-schema',
+  severity: 'error',
+  reason: 'DROP SCHEMA destroys every object in it',
+  lock: 'ACCESS EXCLUSIVE',
+  help: 'Drop the objects you mean to drop one by one, or acknowledge with -- migrate:allow ban-drop-schema -- reason.',
+  check(context) {
+    if (context.kind !== 'DropStmt' || context.node.removeType !== 'OBJECT_SCHEMA') return [];
+    const names = stringList(context.node.objects);
+    return [{ message: `DROP SCHEMA ${names.join(', ')}${context.node.behavior === 'DROP_CASCADE' ? ' CASCADE' : ''} destroys its objects` }];
+  },
+};

@@ -1,0 +1,20 @@
+import { SERIAL_TYPES } from '../../locks.js';
+import { definedColumns } from '../helpers.js';
+import type { Hit, Rule } from '../types.js';
+
+export const rule: Rule = {
+  id: 'prefer-identity',
+  severity: 'warning',
+  reason: 'serial creates a loosely attached sequence with separate permissions and ownership',
+  lock: undefined,
+  help: 'Use bigint GENERATED ALWAYS AS IDENTITY (or BY DEFAULT).',
+  check(context) {
+    const hits: Hit[] = [];
+    for (const { def, type, table, location } of definedColumns(context)) {
+      if (type !== undefined && SERIAL_TYPES.has(type.name)) {
+        hits.push({ table, location, message: `column ${String(def.colname ?? '')} is ${type.name}` });
+      }
+    }
+    return hits;
+  },
+};
