@@ -4,8 +4,9 @@
  * https://www.postgresql.org/docs/current/explicit-locking.html, and the Notes of ALTER TABLE) and are
  * checked against pg_locks of a real server in test/sql/locks.test.ts.
  */
-import type { ParsedStatement } from './split.js';
-import type { PgNode } from './parser.js';
+import type { Catalog } from '../db/catalog.js';
+import { parseStatementsSync, type ParsedStatement } from './split.js';
+import { loadParser, type PgNode } from './parser.js';
 import { SchemaView, dropNames } from './schema.js';
 import { columnConstraints, rangeVar, relationKey, typeInfo, type TypeInfo } from './tree.js';
 import { expressionVolatility } from './volatility.js';
@@ -435,4 +436,31 @@ export function lockReport(
     options.schema.apply(statement.kind, statement.node, transaction++);
   }
   return out;
+}
+
+/** The lock report of one file. */
+export interface FileLocks {
+  readonly file: string;
+  readonly statements: readonly StatementLocks[];
+}
+
+/**
+ * Lock report of files in run order (what an earlier file creates is known to later ones). A file that does
+ * not parse throws `SqlSyntaxError`; run lint first to report it as a finding instead.
+ *
+ * @example
+ * const report = await lockReportForFiles(pending.map((m) => m.up), { pgVersion: 150000, catalog });
+ * // [{ file: 'migrations/002_x.sql', statements: [{ line: 1, locks: [{ relation: 'public.users',
+ * //    mode: 'ACCESS EXCLUSIVE', estimatedRows: 1200000, sizeBytes: 4.1e10 }], rewrite: true, ... }] }]
+ */
+export async function lockReportForFiles(
+  files: readonly { readonly displayPath: string; readonly text: string }[],
+  context: { readonly pgVersion: number; readonly catalog?: Catalog },
+): Promise<FileLocks[]> {
+  await loadParser();
+  const schema = new SchemaView(context.catalog);
+  return files.map((file) => ({
+    file: file.displayPath,
+    statements: lockReport(parseStatementsSync(file.text, file.displayPath), { pgVersion: context.pgVersion, schema }),
+  }));
 }
