@@ -103,12 +103,23 @@ describe('migrate up', () => {
     expect(doc.result.failed).toMatchObject({ version: '001', error: { file: 'migrations/001_bad.sql', line: 2, sqlstate: '42701' } });
   });
 
-  it('stops before running anything when a pending file does not parse', async () => {
+  it('runs nothing of a file with a syntax error (PostgreSQL parses the whole file first) and names its line', async () => {
     const dir = makeProject({ ...SCHEMA, 'migrations/004_typo.sql': 'create table ok (id int);\ncreat table nope (id int);\n' });
     const result = await cli(dir, ['up']);
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/migrations\/004_typo\.sql:2:1/);
-    expect(await tables()).toEqual([]);
+    expect(result.stderr).toMatch(/42601/);
+    expect(await tables()).toEqual(['orders', 'schema_migrations', 'users']);
+  });
+
+  it('names the failing statement of an error that has no position (a constraint violation)', async () => {
+    const dir = makeProject({
+      'migrations/001_dup.sql': 'create table d (id int primary key);\ninsert into d values (1);\n\n  insert into d values (1);\n',
+    });
+    const result = await cli(dir, ['up', '--json']);
+    expect(result.code).toBe(1);
+    const doc = JSON.parse(result.stdout);
+    expect(doc.result.failed.error).toMatchObject({ line: 4, column: 3, sqlstate: '23505', statement: 3, statements: 3 });
   });
 
   it('refuses bad files with exit 2 and runs nothing', async () => {

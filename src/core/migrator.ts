@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Settings } from '../config/settings.js';
 import { connect, connectionLostError, isConnectionLost, type Client } from '../db/connection.js';
 import { HistoryStore, type HistoryRow } from '../db/history.js';
+import type { InvalidIndex } from '../db/invalid-indexes.js';
 import { Locker, lockKey } from '../db/lock.js';
 import type { ConnectionParams } from '../db/params.js';
 import { EXIT, MigrateError, usageError } from '../errors.js';
@@ -63,7 +64,8 @@ interface Runnable {
   readonly ref: MigrationRef;
   readonly migration: Migration;
   readonly file: SqlFile;
-  readonly statements: readonly Statement[];
+  /** Split only for no-transaction files; a transactional file is sent whole (see #runStatements). */
+  readonly statements: readonly Statement[] | undefined;
 }
 
 function refOf(migration: Migration, direction: Direction): MigrationRef {
@@ -182,6 +184,16 @@ export class Migrator {
     });
   }
 
+  /** Runs `fn` on one connection holding the runner lock: for changes to the history alone (repair, baseline). */
+  withRunnerLock<T>(fn: (client: Client, store: HistoryStore) => Promise<T>): Promise<T> {
+    return this.#withLock(fn);
+  }
+
+  /** Runs `fn` on one connection without the runner lock: for read-only checks (verify). */
+  withConnection<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+    return this.#withClient(fn);
+  }
+
   /** Lists the seed files (names without .sql). */
   async listSeeds(): Promise<string[]> {
     const { readdir } = await import('node:fs/promises');
@@ -215,7 +227,6 @@ export class Migrator {
       }
       throw error;
     }
-    const statements = await statementsOf(file);
     const ref: MigrationRef = { version: '', name, file: file.displayPath };
     return this.#withLock(async (client, store) => {
       await store.ensure();
@@ -223,11 +234,11 @@ export class Migrator {
       await client.query('begin');
       try {
         await this.#setLocalTimeouts(client, 'seed');
-        await this.#runStatements(client, ref, file, statements);
+        await this.#runStatements(client, ref, file, undefined);
         await client.query('commit');
       } catch (error) {
         await client.query('rollback').catch(() => {});
-        const failure = this.#failureOf(error, file, statements);
+        const failure = await this.#failureOf(error, file, undefined);
         if (failure) {
           throw new MigrateError('seed-failed', EXIT.failed, `Seed ${file.displayPath} failed at ${failure.file}:${failure.line}:${failure.column}: ${failure.message}`, {
             hint: 'Nothing of the seed remains (it ran in one transaction). Fix the file and run it again.',
@@ -284,7 +295,8 @@ export class Migrator {
     for (const migration of migrations) {
       const file = direction === 'up' ? migration.up : await readDown(migration, this.#settings.cwd);
       try {
-        runnables.push({ ref: refOf(migration, direction), migration, file, statements: await statementsOf(file) });
+        const statements = file.directives.noTransaction ? await statementsOf(file) : undefined;
+        runnables.push({ ref: refOf(migration, direction), migration, file, statements });
       } catch (error) {
         if (error instanceof MigrateError && error.code === 'sql-syntax-error') problems.push(error.message);
         else throw error;
@@ -338,7 +350,7 @@ export class Migrator {
         const r = result(undefined, i);
         throw new MigrationFailedError('interrupted', interruptedExitCode(String(this.#signal.reason)), `Interrupted by ${String(this.#signal.reason)} before ${label(runnable.ref)}; nothing of it ran.`, r);
       }
-      this.#emit({ type: 'migration-start', direction, migration: runnable.ref, statements: runnable.statements.length });
+      this.#emit({ type: 'migration-start', direction, migration: runnable.ref, statements: runnable.statements?.length ?? 0 });
       try {
         const executionMs = runnable.file.directives.noTransaction
           ? await this.#runOutsideTransaction(client, store, direction, runnable)
@@ -347,17 +359,17 @@ export class Migrator {
         applied.push(done);
         this.#emit({ type: 'migration-done', direction, migration: done });
       } catch (error) {
-        throw this.#runError(error, runnable, result, i);
+        throw this.#withInvalidIndexes(await this.#runError(error, runnable, result, i), error);
       }
     }
     const after = await store.read();
     return { ...result(undefined, runnables.length), versionAfter: after.at(-1)?.version };
   }
 
-  #runError(error: unknown, runnable: Runnable, result: (failed: FailedMigration | undefined, from: number) => RunResult, index: number): MigrateError {
+  async #runError(error: unknown, runnable: Runnable, result: (failed: FailedMigration | undefined, from: number) => RunResult, index: number): Promise<MigrateError> {
     const partial = (error as { statementsRun?: FailedMigration['statementsRun'] }).statementsRun;
     const dirty = runnable.file.directives.noTransaction && !(error instanceof MigrateError && error.code === 'transaction-ended');
-    const sqlFailure = this.#failureOf(error, runnable.file, runnable.statements);
+    const sqlFailure = await this.#failureOf(error, runnable.file, runnable.statements);
     const failed: FailedMigration = { ...runnable.ref, error: sqlFailure, ...(partial ? { statementsRun: partial, dirty } : {}) };
     const r = result(failed, index + 1);
     const what = label(runnable.ref);
@@ -388,6 +400,19 @@ export class Migrator {
             ? `It ran outside a transaction: the statements before it stay applied and ${what} is marked dirty. Fix the database by hand, then: migrate repair ${runnable.ref.version}`
             : `Nothing of ${what} remains (its transaction was rolled back). Fix the file, then run migrate ${runnable.ref.file && r.direction === 'down' ? 'down' : 'up'} again.`;
     return new MigrationFailedError(code, exitCode, `${what} failed at ${f.file}:${f.line}:${f.column}: ${f.message}`, r, hint, error);
+  }
+
+  /** A failed CREATE INDEX / REINDEX CONCURRENTLY leaves an INVALID index: the error names it and how to drop it. */
+  #withInvalidIndexes(failure: MigrateError, error: unknown): MigrateError {
+    const indexes = (error as { invalidIndexes?: InvalidIndex[] }).invalidIndexes;
+    if (!indexes || indexes.length === 0 || !(failure instanceof MigrationFailedError)) return failure;
+    const names = indexes.map((i) => `${i.schema}.${i.name}`).join(', ');
+    const one = indexes.length === 1;
+    const left = `It left ${one ? 'an INVALID index' : `${indexes.length} INVALID indexes`} behind: ${names} (maintained on every write, never used by queries).`;
+    const message = `${failure.message}\n${left}`;
+    // The human renderer shows the hint, not the message, under an SQL failure: say it there too.
+    const hint = `${left} Drop ${one ? 'it' : 'them'} first (a rerun with IF NOT EXISTS would keep ${one ? 'it' : 'them'}): ${indexes.map((i) => i.dropStatement).join(' ')} Then: ${failure.hint ?? ''}`;
+    return new MigrationFailedError(failure.code, failure.exitCode, message, failure.result, hint.trim(), error);
   }
 
   async #setLocalTimeouts(client: Client, marker: string): Promise<void> {
@@ -458,6 +483,11 @@ export class Migrator {
       await this.#runStatements(client, ref, runnable.file, runnable.statements, statementsRun);
     } catch (error) {
       (error as { statementsRun?: unknown }).statementsRun = statementsRun;
+      const failedAt = runnable.statements?.[(error as { statementIndex?: number }).statementIndex ?? -1];
+      if (failedAt && !isConnectionLost(error)) {
+        const { invalidIndexesAfter } = await import('./invalid-index.js');
+        (error as { invalidIndexes?: unknown }).invalidIndexes = await invalidIndexesAfter(client, failedAt.text);
+      }
       throw error;
     } finally {
       await client.query('reset lock_timeout; reset statement_timeout').catch(() => {});
@@ -468,8 +498,14 @@ export class Migrator {
     return Math.round(executionMs);
   }
 
-  /** Runs statements one by one, under MIGRATION_TIMEOUT and the abort signal (both cancel the running one). */
-  async #runStatements(client: Client, ref: MigrationRef, file: SqlFile, statements: readonly Statement[], ran?: { line: number; text: string }[]): Promise<void> {
+  /**
+   * Runs a file under MIGRATION_TIMEOUT and the abort signal (both cancel the running statement).
+   * With `statements` (no-transaction files) each runs on its own. Without, the whole file goes in one simple
+   * query, as fast as psql: PostgreSQL parses all of it before running any, its error position is relative to
+   * the file itself, and counting CommandComplete messages tells which statement failed. The SQL parser is
+   * then loaded only when a failure needs it (#failureOf).
+   */
+  async #runStatements(client: Client, ref: MigrationRef, file: SqlFile, statements: readonly Statement[] | undefined, ran?: { line: number; text: string }[]): Promise<void> {
     let cancelReason: string | undefined;
     const pid = (client as unknown as { processID: number }).processID;
     const cancel = (reason: string) => {
@@ -483,6 +519,24 @@ export class Migrator {
     this.#signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (this.#signal?.aborted) cancel('signal');
+      if (statements === undefined) {
+        if (file.empty) return;
+        if (cancelReason) throw Object.assign(new Error(`cancelled (${cancelReason})`), { tidemarkCancel: cancelReason, statementIndex: 0, whole: true });
+        const connection = (client as unknown as { connection: NodeJS.EventEmitter }).connection;
+        let completed = 0;
+        const onComplete = () => {
+          completed += 1;
+        };
+        connection.on('commandComplete', onComplete);
+        try {
+          await client.query(file.text);
+        } catch (error) {
+          throw Object.assign(error as Error, { statementIndex: completed, tidemarkCancel: cancelReason, whole: true });
+        } finally {
+          connection.off('commandComplete', onComplete);
+        }
+        return;
+      }
       for (let i = 0; i < statements.length; i += 1) {
         const statement = statements[i]!;
         if (cancelReason) throw Object.assign(new Error(`cancelled (${cancelReason})`), { tidemarkCancel: cancelReason, statementIndex: i });
@@ -515,13 +569,21 @@ export class Migrator {
   }
 
   /** The user's file, line and column of an SQL error; undefined for errors that are not PostgreSQL's. */
-  #failureOf(error: unknown, file: SqlFile, statements: readonly Statement[]): SqlFailure | undefined {
-    const e = error as { code?: string; position?: string; message?: string; detail?: string; hint?: string; where?: string; statementIndex?: number; severity?: string };
+  async #failureOf(error: unknown, file: SqlFile, statements: readonly Statement[] | undefined): Promise<SqlFailure | undefined> {
+    const e = error as { code?: string; position?: string; message?: string; detail?: string; hint?: string; where?: string; statementIndex?: number; severity?: string; whole?: boolean };
     if (e.statementIndex === undefined || (e.severity === undefined && !e.code)) return undefined;
     if (error instanceof MigrateError) return undefined;
-    const statement = statements[e.statementIndex];
+    if (e.whole) {
+      // The file went whole: split it now (the only time a transactional run loads the parser) to name the
+      // statement. A file the parser rejects still gets PostgreSQL's position, which is relative to the file.
+      const split = await statementsOf(file).catch(() => undefined);
+      const statement = split?.[e.statementIndex];
+      const wholeFile: Statement = { text: file.text, start: 0, line: 1, column: 1 };
+      return locateFailure(file, e.position || !statement ? wholeFile : statement, e.statementIndex, split?.length ?? 0, e);
+    }
+    const statement = statements?.[e.statementIndex];
     if (!statement) return undefined;
-    return locateFailure(file, statement, e.statementIndex, statements.length, e);
+    return locateFailure(file, statement, e.statementIndex, statements!.length, e);
   }
 }
 
