@@ -1,8 +1,9 @@
 /**
  * The real PostgreSQL grammar (libpg-query: PostgreSQL 17's parser compiled to WebAssembly), loaded on first
  * use only: importing it costs ~25 ms and a few MB that `status` or `verify` should never pay.
- * Measured on the dev machine (Node 20): first `loadParser()` 20-30 ms, then a parse of a small statement
- * well under 0.1 ms (see bench/sql-bench.mjs).
+ * Measured on the 2-core dev machine (Node 20, libpg-query 17.7.4): the first `loadParser()` (import +
+ * WebAssembly instantiation) takes 25-70 ms; then parsing and splitting 1000 statements takes 7-16 ms
+ * (bench/sql-bench.mjs).
  */
 import { EXIT, MigrateError } from '../errors.js';
 import { charIndexFromPgPosition, lineColumnAt } from './position.js';

@@ -94,6 +94,8 @@ const CASES: Array<[string, string, string[], Options?]> = [
   ['SET NOT NULL after CHECK NOT VALID + VALIDATE (no-transaction file)',
     '-- migrate:no-transaction\nalter table users add constraint email_nn check (email is not null) not valid;\nalter table users validate constraint email_nn;\nalter table users alter column email set not null;', [], { noTransaction: true }],
   ['SET NOT NULL on PostgreSQL 11 always scans', 'alter table users alter column email set not null', ['adding-not-nullable-field'], { pgVersion: 110000 }],
+  ['validated CHECK then SET NOT NULL in one file: only the CHECK is flagged',
+    'alter table users add constraint email_nn check (email is not null);\nalter table users alter column email set not null;', ['constraint-missing-not-valid']],
   // constraint-missing-not-valid
   ['ADD CHECK without NOT VALID', 'alter table users add constraint age_pos check (age > 0)', ['constraint-missing-not-valid']],
   ['ADD CHECK NOT VALID alone is safe', 'alter table users add constraint age_pos check (age > 0) not valid', []],
@@ -134,6 +136,7 @@ const CASES: Array<[string, string, string[], Options?]> = [
   ['enum value used in the same transaction', "alter type status add value 'archived';\nupdate posts set status = 'archived' where id = 1;", ['enum-value-used-in-same-transaction']],
   ['enum value used in a no-transaction file (separate transactions)', "alter type status add value 'archived';\nupdate posts set status = 'archived' where id = 1;", [], { noTransaction: true }],
   ['enum ADD VALUE alone is safe on 12+', "alter type status add value 'archived'", []],
+  ['enum ADD VALUE in a transaction before 12', "alter type status add value 'archived'", ['enum-value-used-in-same-transaction'], { pgVersion: 110000 }],
   ['SET lock_timeout = 0', 'set lock_timeout = 0', ['lock-timeout-disabled']],
   ["SET LOCAL lock_timeout to '0ms'", "set local lock_timeout to '0ms'", ['lock-timeout-disabled']],
   ["SET lock_timeout = '5s' is fine", "set lock_timeout = '5s'", []],
@@ -160,6 +163,8 @@ const CASES: Array<[string, string, string[], Options?]> = [
   ['a good CREATE TABLE', 'create table t (id bigint generated always as identity primary key, name text not null, at timestamptz not null default now())', []],
   // not top-level statements
   ['DROP TABLE in a comment', '-- drop table users;\n/* drop table users; /* nested */ truncate users; */\nselect 1;', []],
+  ["DROP TABLE in an E'' string and a quoted identifier", "select E'\\'; drop table users; --' as \"drop table users;\"", []],
+  ['DROP TABLE of two tables, one new', 'create table scratch (id bigint);\ndrop table scratch, legacy;', ['ban-drop-table']],
   ['DROP TABLE in a string', "insert into notes (body) values ('drop table users; truncate users')", []],
   ['DROP TABLE in a function body runs later: not flagged', 'create function cleanup() returns void language sql as $$ drop table users; $$;', []],
   ['DROP TABLE in a DO block runs now', 'do $$ begin drop table users; end $$;', ['ban-drop-table']],
@@ -195,6 +200,17 @@ describe('lint: positions and the finding shape', () => {
   it('points into a DO block body', async () => {
     const findings = await lint('do $$\nbegin\n  truncate audit;\nend $$;');
     expect(findings.map((f) => [f.rule, f.line, f.column])).toEqual([['ban-truncate', 3, 3]]);
+  });
+
+  it("reads a DO block written as a '' string, pointing at the DO statement", async () => {
+    const findings = await lint("select 1;\ndo language plpgsql 'begin truncate audit; end';");
+    expect(findings.map((f) => [f.rule, f.line, f.column])).toEqual([['ban-truncate', 2, 1]]);
+  });
+
+  it('says what it could not know offline, as a warning', async () => {
+    const [finding] = await lint('alter table users add column code text default make_code()');
+    expect(finding).toMatchObject({ rule: 'adding-field-with-default', severity: 'warning' });
+    expect(finding!.message).toContain('not known offline');
   });
 
   it('reports a file that does not parse with file:line:col', async () => {
