@@ -12,12 +12,15 @@ import * as redo from './commands/redo.js';
 import * as seed from './commands/seed.js';
 import * as status from './commands/status.js';
 import * as up from './commands/up.js';
+import * as verify from './commands/verify.js';
+import * as repair from './commands/repair.js';
+import * as baseline from './commands/baseline.js';
 
 export type Handler = (ctx: CommandContext, flags: never, ...args: never[]) => Promise<number>;
 /** Wraps a command's handler into a commander action that records its exit code. */
 export type Action = (handler: Handler) => (...args: unknown[]) => Promise<void>;
 
-const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed];
+const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline];
 
 export const VERSION = '0.1.0';
 

@@ -160,6 +160,11 @@ export class HistoryStore {
     ]);
   }
 
+  /** For `migrate repair`: sets the row's checksum and dirty mark (inside the repair's transaction). */
+  async repairRow(version: string, values: { checksum: string; dirty: boolean }): Promise<void> {
+    await this.#client.query(`update ${this.#table} set checksum = $2, dirty = $3 where version = $1`, [version, values.checksum, values.dirty]);
+  }
+
   async markDirty(version: string): Promise<void> {
     await this.#client.query(`update ${this.#table} set dirty = true where version = $1`, [version]);
   }

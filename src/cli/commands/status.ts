@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import type { StatusEntry } from '../../core/plan.js';
+import { readRepairs } from '../../core/repair.js';
+import type { RepairRow } from '../../db/repair-log.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
 
@@ -35,12 +37,39 @@ export function statusJson(entries: readonly StatusEntry[]): Record<string, unkn
   };
 }
 
+export function repairsJson(repairs: readonly RepairRow[]): Record<string, unknown>[] {
+  return repairs.map((r) => ({
+    version: r.version,
+    action: r.action,
+    repairedAt: r.repairedAt.toISOString(),
+    repairedBy: r.repairedBy,
+    dbUser: r.dbUser,
+    wasDirty: r.wasDirty,
+    oldChecksum: r.oldChecksum,
+    newChecksum: r.newChecksum,
+  }));
+}
+
+function repairLine(r: RepairRow): string {
+  const when = r.repairedAt.toISOString().replace('T', ' ').slice(0, 19);
+  const what =
+    r.action === 'accept-checksum'
+      ? `accepted a changed checksum (${r.oldChecksum?.slice(0, 12)} -> ${r.newChecksum?.slice(0, 12)})`
+      : r.action === 'clear-dirty'
+        ? 'cleared the dirty mark (finished by hand)'
+        : r.action === 'rerun'
+          ? 'forgot a dirty run (to run again)'
+          : 'baselined (recorded as applied without running)';
+  return `  ${when}  ${r.version}  ${what}, by ${r.repairedBy} (database user ${r.dbUser})`;
+}
+
 export async function status(ctx: CommandContext): Promise<number> {
   const migrator = await ctx.migrator();
   const report = await migrator.status();
+  const repairs = report.tableExists ? await readRepairs(migrator, ctx.settings) : [];
   const out = ctx.output;
   if (out.mode === 'json') {
-    out.json(statusJson(report.entries));
+    out.json({ ...statusJson(report.entries), repairs: repairsJson(repairs) });
     return 0;
   }
   if (report.entries.length === 0) {
@@ -78,5 +107,10 @@ export async function status(ctx: CommandContext): Promise<number> {
   for (const e of report.entries) counts.set(e.state, (counts.get(e.state) ?? 0) + 1);
   out.line();
   out.line([...counts].map(([state, n]) => `${n} ${state}`).join(', '));
+  if (repairs.length > 0) {
+    out.line();
+    out.line(c.bold('Repairs (oldest first):'));
+    for (const r of repairs) out.line(repairLine(r));
+  }
   return 0;
 }

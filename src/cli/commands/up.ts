@@ -12,6 +12,7 @@ export function define(program: Command, action: Action): void {
     .option('--to <version>', 'apply up to and including this version', parseVersion)
     .option('--step <n>', 'apply at most N migrations', parseCount)
     .option('--dry-run', 'list what would run; change nothing')
+    .option('--allow-out-of-order', 'also apply pending migrations older than the newest applied one')
     .option('--no-backup', 'do not take a backup first (said in the output)')
     .option('--wait [seconds]', `wait this long for another runner's lock (default ${DEFAULT_LOCK_WAIT_MS / 1000} s; bare --wait: MIGRATION_TIMEOUT)`, parseWait)
     .addHelpText(
@@ -32,11 +33,12 @@ interface UpFlags {
   dryRun?: boolean;
   backup?: boolean;
   wait?: number | true;
+  allowOutOfOrder?: boolean;
 }
 
 export async function up(ctx: CommandContext, flags: UpFlags): Promise<number> {
   const migrator = await ctx.migrator({ lockWaitMs: lockWait(ctx, flags.wait) });
-  const result = await migrator.up({ to: flags.to, step: flags.step, dryRun: flags.dryRun });
+  const result = await migrator.up({ to: flags.to, step: flags.step, dryRun: flags.dryRun, allowOutOfOrder: flags.allowOutOfOrder });
   if (ctx.output.mode === 'json') ctx.output.json(runResultJson(result));
   else renderRunSummary(ctx.output, result);
   return 0;

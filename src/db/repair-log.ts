@@ -1,0 +1,129 @@
+/**
+ * The repairs log: one row per change to the history that did not come from running a migration
+ * (`migrate repair`, `migrate baseline`), kept in a table beside the tracking table (`<table>_repairs`).
+ * Runs SQL and nothing else (STYLE 8). Contract: record() is called inside the same transaction as the change it
+ * describes, so a repair and its record commit together or not at all.
+ */
+import type { TableRef } from '../config/settings.js';
+import { EXIT, MigrateError } from '../errors.js';
+import type { Client } from './connection.js';
+import { describeTable } from './history.js';
+import { quoteIdent, quoteTable, sibling } from './quote.js';
+
+export type RepairAction = 'clear-dirty' | 'accept-checksum' | 'rerun' | 'baseline';
+
+export interface RepairRecord {
+  readonly version: string;
+  readonly action: RepairAction;
+  readonly oldChecksum: string | null;
+  readonly newChecksum: string | null;
+  readonly wasDirty: boolean;
+  /** The operating-system user and host that ran the command (`alice@laptop`). */
+  readonly repairedBy: string;
+}
+
+export interface RepairRow extends RepairRecord {
+  readonly id: number;
+  /** The database role that made the change. */
+  readonly dbUser: string;
+  readonly repairedAt: Date;
+}
+
+const COLUMNS = ['id', 'version', 'action', 'old_checksum', 'new_checksum', 'was_dirty', 'repaired_by', 'db_user', 'repaired_at'];
+
+/** The log's table for a tracking table: `schema_migrations` -> `schema_migrations_repairs`, same schema. */
+export function repairLogTable(tracking: TableRef): TableRef {
+  return sibling(tracking, `${tracking.table}_repairs`);
+}
+
+export class RepairLog {
+  readonly #client: Client;
+  readonly #ref: TableRef;
+  readonly #table: string;
+
+  constructor(client: Client, tracking: TableRef) {
+    this.#client = client;
+    this.#ref = repairLogTable(tracking);
+    this.#table = quoteTable(this.#ref);
+  }
+
+  get ref(): TableRef {
+    return this.#ref;
+  }
+
+  /** False when the table does not exist; throws (exit 2) when a table of that name has another shape. */
+  async exists(): Promise<boolean> {
+    const { rows } = await this.#client.query<{ attname: string }>(
+      `select a.attname from pg_catalog.pg_attribute a
+         join pg_catalog.pg_class c on c.oid = a.attrelid
+         join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = $1 and c.relname = $2 and a.attnum > 0 and not a.attisdropped`,
+      [this.#ref.schema, this.#ref.table],
+    );
+    if (rows.length === 0) return false;
+    const have = new Set(rows.map((r) => r.attname));
+    const missing = COLUMNS.filter((c) => !have.has(c));
+    if (missing.length > 0) {
+      throw new MigrateError(
+        'foreign-repair-log',
+        EXIT.usage,
+        `The table ${describeTable(this.#ref)} exists but is not tidemark's repairs log (it lacks ${missing.join(', ')}). tidemark left it untouched.`,
+        { hint: 'Rename that table, or point tidemark at another tracking table with MIGRATIONS_TABLE (the log is named after it).' },
+      );
+    }
+    return true;
+  }
+
+  async ensure(): Promise<void> {
+    if (await this.exists()) return;
+    await this.#client.query(`create schema if not exists ${quoteIdent(this.#ref.schema)}`);
+    await this.#client.query(
+      `create table if not exists ${this.#table} (
+         id bigint generated always as identity primary key,
+         version text not null,
+         action text not null,
+         old_checksum text,
+         new_checksum text,
+         was_dirty boolean not null default false,
+         repaired_by text not null,
+         db_user text not null default current_user,
+         repaired_at timestamptz not null default now()
+       )`,
+    );
+  }
+
+  async record(record: RepairRecord): Promise<void> {
+    await this.#client.query(
+      `insert into ${this.#table} (version, action, old_checksum, new_checksum, was_dirty, repaired_by)
+       values ($1, $2, $3, $4, $5, $6)`,
+      [record.version, record.action, record.oldChecksum, record.newChecksum, record.wasDirty, record.repairedBy],
+    );
+  }
+
+  /** Every repair, oldest first; [] when the log does not exist yet. */
+  async read(): Promise<RepairRow[]> {
+    if (!(await this.exists())) return [];
+    const { rows } = await this.#client.query<{
+      id: string;
+      version: string;
+      action: RepairAction;
+      old_checksum: string | null;
+      new_checksum: string | null;
+      was_dirty: boolean;
+      repaired_by: string;
+      db_user: string;
+      repaired_at: Date;
+    }>(`select id, version, action, old_checksum, new_checksum, was_dirty, repaired_by, db_user, repaired_at from ${this.#table} order by id`);
+    return rows.map((r) => ({
+      id: Number(r.id),
+      version: r.version,
+      action: r.action,
+      oldChecksum: r.old_checksum,
+      newChecksum: r.new_checksum,
+      wasDirty: r.was_dirty,
+      repairedBy: r.repaired_by,
+      dbUser: r.db_user,
+      repairedAt: r.repaired_at,
+    }));
+  }
+}
