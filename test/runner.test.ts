@@ -130,6 +130,16 @@ describe('migrate up', () => {
     expect(await tables()).toEqual([]);
   });
 
+  it('records names with quotes and backslashes intact, and files without a final newline or with a trailing comment', async () => {
+    const dir = makeProject({
+      "migrations/001_o'neil\\x.sql": 'create table q (id int) -- no final newline, no semicolon',
+      'migrations/002_crlf.sql': 'create table r (id int);\r\n-- trailing comment',
+    });
+    const result = await cli(dir, ['up']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await db.query('select name from schema_migrations order by version')).toEqual([{ name: "o'neil\\x" }, { name: 'crlf' }]);
+  });
+
   it('notices a file that ends the runner\'s transaction itself', async () => {
     const dir = makeProject({ 'migrations/001_commit.sql': 'create table a (id int);\ncommit;\ncreate table b (id int);\n' });
     const result = await cli(dir, ['up']);

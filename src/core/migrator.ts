@@ -8,7 +8,9 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Settings } from '../config/settings.js';
 import { connect, connectionLostError, isConnectionLost, type Client } from '../db/connection.js';
+import type pg from 'pg';
 import { HistoryStore, type HistoryRow } from '../db/history.js';
+import { quoteLiteral } from '../db/quote.js';
 import type { InvalidIndex } from '../db/invalid-indexes.js';
 import { Locker, lockKey } from '../db/lock.js';
 import type { ConnectionParams } from '../db/params.js';
@@ -31,6 +33,8 @@ import {
 
 /** How long `up` waits for another runner's lock when --wait is not given. */
 export const DEFAULT_LOCK_WAIT_MS = 60_000;
+/** begin + three set local statements precede the file in a transactional run. */
+const PREFIX_STATEMENTS = 4;
 const LOCK_NOT_AVAILABLE = '55P03';
 const QUERY_CANCELED = '57014';
 
@@ -130,18 +134,27 @@ export class Migrator {
 
   async up(options: UpOptions & RunOptions = {}): Promise<RunResult> {
     const migrations = await this.loadMigrations();
-    if (options.dryRun) {
-      const history = await this.#withClient((client) => new HistoryStore(client, this.#settings.migrationsTable).read());
-      const plan = planUp(migrations, history, options);
-      if (plan.blockers.length > 0) throw blockedError('migrate up', plan.blockers);
-      return this.#dryResult('up', plan.toApply, history);
-    }
-    return this.#withLock(async (client, store) => {
-      const history = await store.read();
-      const plan = planUp(migrations, history, options);
-      if (plan.blockers.length > 0) throw blockedError('migrate up', plan.blockers);
-      const runnables = await this.#prepare(plan.toApply, 'up');
-      return this.#run(client, store, 'up', runnables, history);
+    return this.#withClient(async (client) => {
+      const store = new HistoryStore(client, this.#settings.migrationsTable);
+      // Look first without the lock: when nothing is pending (every pod start after the first) the run ends
+      // here, without taking or waiting for the runner lock.
+      const seen = await store.read();
+      const first = planUp(migrations, seen, options);
+      if (options.dryRun) {
+        if (first.blockers.length > 0) throw blockedError('migrate up', first.blockers);
+        return this.#dryResult('up', first.toApply, seen);
+      }
+      // A dirty row seen without the lock may be another runner's no-transaction migration in progress:
+      // blockers are only final under the lock.
+      if (first.toApply.length === 0 && first.blockers.length === 0) return this.#dryResult('up', [], seen, false);
+      return this.#locked(client, async () => {
+        // Another runner may have applied some while we waited: plan again under the lock.
+        const history = await store.read();
+        const plan = planUp(migrations, history, options);
+        if (plan.blockers.length > 0) throw blockedError('migrate up', plan.blockers);
+        const runnables = await this.#prepare(plan.toApply, 'up');
+        return this.#run(client, store, 'up', runnables, history);
+      });
     });
   }
 
@@ -267,26 +280,29 @@ export class Migrator {
 
   /** One connection and the runner lock on it; the lock is released in finally. */
   async #withLock<T>(fn: (client: Client, store: HistoryStore) => Promise<T>): Promise<T> {
-    return this.#withClient(async (client) => {
-      const locker = new Locker(client, lockKey(this.#params.database, this.#settings.migrationsTable));
-      const started = Date.now();
-      let waited = false;
-      await locker.acquire(
-        this.#lockWaitMs,
-        (holder) => {
-          waited = true;
-          this.#emit({ type: 'lock-waiting', holder });
-        },
-        this.#signal,
-      );
-      if (waited) this.#emit({ type: 'lock-acquired', waitedMs: Date.now() - started });
-      try {
-        return await fn(client, new HistoryStore(client, this.#settings.migrationsTable));
-      } finally {
-        // Released even on a signal; a lost connection releases it on the server's side.
-        await locker.release().catch(() => {});
-      }
-    });
+    return this.#withClient((client) => this.#locked(client, () => fn(client, new HistoryStore(client, this.#settings.migrationsTable))));
+  }
+
+  /** Runs `fn` holding the runner lock on `client`'s session; released in finally, even on a signal. */
+  async #locked<T>(client: Client, fn: () => Promise<T>): Promise<T> {
+    const locker = new Locker(client, lockKey(this.#params.database, this.#settings.migrationsTable));
+    const started = Date.now();
+    let waited = false;
+    await locker.acquire(
+      this.#lockWaitMs,
+      (holder) => {
+        waited = true;
+        this.#emit({ type: 'lock-waiting', holder });
+      },
+      this.#signal,
+    );
+    if (waited) this.#emit({ type: 'lock-acquired', waitedMs: Date.now() - started });
+    try {
+      return await fn();
+    } finally {
+      // A lost connection releases it on the server's side.
+      await locker.release().catch(() => {});
+    }
   }
 
   async #prepare(migrations: readonly Migration[], direction: Direction): Promise<Runnable[]> {
@@ -310,12 +326,12 @@ export class Migrator {
     return runnables;
   }
 
-  #dryResult(direction: Direction, migrations: readonly Migration[], history: readonly HistoryRow[]): RunResult {
+  #dryResult(direction: Direction, migrations: readonly Migration[], history: readonly HistoryRow[], dryRun = true): RunResult {
     const refs = migrations.map((m) => refOf(m, direction));
     const before = history.at(-1)?.version;
     return {
       direction,
-      dryRun: true,
+      dryRun,
       applied: [],
       failed: undefined,
       notRun: refs,
@@ -424,28 +440,39 @@ export class Migrator {
     );
   }
 
+  /**
+   * One round trip per migration, like a psql script: `begin; set local ...;` + the file + the tracking row +
+   * `commit` go as one simple query. PostgreSQL parses the whole string before running any of it, stops at the
+   * first error (we then roll back), and reports positions relative to the string: we subtract the prefix.
+   * The row is written only if the transaction-local marker is still set, so a file that ended our
+   * transaction itself (its own COMMIT or ROLLBACK) is noticed instead of recorded.
+   */
   async #runInTransaction(client: Client, store: HistoryStore, direction: Direction, runnable: Runnable): Promise<number> {
-    const { migration, ref } = runnable;
+    const { migration, ref, file } = runnable;
+    const s = this.#settings;
+    const prefix =
+      `begin; set local lock_timeout = ${quoteLiteral(`${s.maxLockWaitSeconds}s`)}; ` +
+      `set local statement_timeout = ${quoteLiteral(String(s.statementTimeoutMs))}; ` +
+      `set local tidemark.migration = ${quoteLiteral(migration.version)};\n`;
+    const record =
+      direction === 'up'
+        ? store.insertAppliedSql({ version: migration.version, name: migration.name, checksum: migration.checksum, appliedBy: this.#appliedBy }, 'tidemark.migration')
+        : store.deleteSql(migration.version, 'tidemark.migration');
+    // The newline ends a trailing line comment; the `;` ends a last statement written without one.
+    const body = file.empty ? '' : `${file.text}\n;\n`;
+    const sql = `${prefix}${body}${record};\ncommit;`;
     for (let attempt = 1; ; attempt += 1) {
       const started = performance.now();
-      await client.query('begin');
       try {
-        await this.#setLocalTimeouts(client, migration.version);
-        await this.#runStatements(client, ref, runnable.file, runnable.statements);
-        const marker = await client.query<{ v: string | null }>(`select current_setting('tidemark.migration', true) as v`);
-        if (marker.rows[0]?.v !== migration.version) {
+        const results = await this.#runText(client, sql, PREFIX_STATEMENTS, prefix.length, file.text.length);
+        const recorded = results.at(-2);
+        if (!recorded || recorded.rowCount !== 1) {
           throw new MigrateError('transaction-ended', EXIT.failed, `${label(ref)} ended tidemark's transaction itself (it contains COMMIT, ROLLBACK or END); the statements before that point were committed and the migration is not recorded.`, {
             hint: 'Remove transaction control from the file (tidemark wraps each migration in a transaction), or mark it -- migrate:no-transaction. Check the database by hand before running again.',
           });
         }
-        const executionMs = performance.now() - started;
-        if (direction === 'up') {
-          await store.insertApplied({ version: migration.version, name: migration.name, checksum: migration.checksum, executionMs, appliedBy: this.#appliedBy });
-        } else {
-          await store.delete(migration.version);
-        }
-        await client.query('commit');
-        return Math.round(executionMs);
+        const serverMs = (recorded.rows[0] as { execution_ms?: number } | undefined)?.execution_ms;
+        return serverMs ?? Math.round(performance.now() - started);
       } catch (error) {
         await client.query('rollback').catch(() => {});
         const sqlstate = (error as { code?: string }).code;
@@ -458,6 +485,61 @@ export class Migrator {
         }
         throw error;
       }
+    }
+  }
+
+  /**
+   * Runs a generated wrapper around a file's text under MIGRATION_TIMEOUT and the abort signal, counting
+   * CommandComplete messages so that a failure names the file's own statement. `prefixStatements` and
+   * `prefixLength` say what of the text is ours before the file (an error position there is not the file's).
+   */
+  async #runText(client: Client, sql: string, prefixStatements: number, prefixLength: number, fileLength: number): Promise<pg.QueryResult[]> {
+    return this.#guarded(client, async (cancelReason) => {
+      const connection = (client as unknown as { connection: NodeJS.EventEmitter }).connection;
+      let completed = 0;
+      const onComplete = () => {
+        completed += 1;
+      };
+      connection.on('commandComplete', onComplete);
+      try {
+        const result = (await client.query(sql)) as unknown as pg.QueryResult | pg.QueryResult[];
+        return Array.isArray(result) ? result : [result];
+      } catch (error) {
+        const e = error as { position?: string };
+        const position = e.position === undefined ? undefined : Number(e.position) - prefixLength;
+        throw Object.assign(error as Error, {
+          statementIndex: Math.max(0, completed - prefixStatements),
+          tidemarkCancel: cancelReason(),
+          whole: true,
+          position: position !== undefined && position > 0 && position <= fileLength ? String(position) : undefined,
+        });
+      } finally {
+        connection.off('commandComplete', onComplete);
+      }
+    });
+  }
+
+  /** Runs `fn` with MIGRATION_TIMEOUT and the abort signal wired to cancel the backend's running statement. */
+  async #guarded<T>(client: Client, fn: (cancelReason: () => string | undefined) => Promise<T>): Promise<T> {
+    let reason: string | undefined;
+    const pid = (client as unknown as { processID: number }).processID;
+    const cancel = (why: string) => {
+      if (reason) return;
+      reason = why;
+      void this.#cancelBackend(pid);
+    };
+    const timeoutMs = this.#settings.migrationTimeoutSeconds * 1000;
+    const timer = timeoutMs > 0 ? setTimeout(() => cancel('timeout'), timeoutMs) : undefined;
+    const onAbort = () => cancel('signal');
+    this.#signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (this.#signal?.aborted) {
+        throw Object.assign(new Error(`cancelled (${String(this.#signal.reason)})`), { tidemarkCancel: 'signal', statementIndex: 0 });
+      }
+      return await fn(() => reason);
+    } finally {
+      if (timer) clearTimeout(timer);
+      this.#signal?.removeEventListener('abort', onAbort);
     }
   }
 

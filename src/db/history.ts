@@ -7,7 +7,7 @@
 import type { TableRef } from '../config/settings.js';
 import { EXIT, MigrateError } from '../errors.js';
 import type { Client } from './connection.js';
-import { quoteIdent, quoteTable } from './quote.js';
+import { quoteIdent, quoteLiteral, quoteTable } from './quote.js';
 
 export interface HistoryRow {
   readonly version: string;
@@ -150,6 +150,28 @@ export class HistoryStore {
       `insert into ${this.#table} (version, name, checksum, execution_ms, applied_by, dirty)
        values ($1, $2, $3, $4, $5, $6)`,
       [record.version, record.name, record.checksum, Math.round(record.executionMs), record.appliedBy, record.dirty ?? false],
+    );
+  }
+
+  /**
+   * The INSERT of an applied row as SQL text (literals quoted), for the migrator's one-round-trip run. It inserts
+   * only while the transaction-local setting `marker` is still the version, and returns the server-measured
+   * duration of the transaction so far.
+   */
+  insertAppliedSql(record: Omit<AppliedRecord, 'executionMs' | 'dirty'>, marker: string): string {
+    return (
+      `insert into ${this.#table} (version, name, checksum, execution_ms, applied_by, dirty) ` +
+      `select ${quoteLiteral(record.version)}, ${quoteLiteral(record.name)}, ${quoteLiteral(record.checksum)}, ` +
+      `(extract(epoch from clock_timestamp() - now()) * 1000)::int, ${quoteLiteral(record.appliedBy)}, false ` +
+      `where current_setting(${quoteLiteral(marker)}, true) = ${quoteLiteral(record.version)} returning execution_ms`
+    );
+  }
+
+  /** The DELETE of a row as SQL text, guarded by the same marker as insertAppliedSql. */
+  deleteSql(version: string, marker: string): string {
+    return (
+      `delete from ${this.#table} where version = ${quoteLiteral(version)} ` +
+      `and current_setting(${quoteLiteral(marker)}, true) = ${quoteLiteral(version)}`
     );
   }
 

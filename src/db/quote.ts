@@ -13,3 +13,14 @@ export function quoteTable(ref: TableRef): string {
 export function sibling(ref: TableRef, table: string): TableRef {
   return { schema: ref.schema, table };
 }
+
+/**
+ * A string literal for the few statements we must send as text with the user's SQL (one round trip per
+ * migration, see Migrator#runInTransaction). Doubles quotes, and uses E'' with doubled backslashes when the
+ * value has one, as PostgreSQL's own quote_literal does.
+ */
+export function quoteLiteral(value: string): string {
+  if (value.includes('\0')) throw new Error('a NUL character cannot be sent to PostgreSQL');
+  const quoted = `'${value.replace(/'/g, "''")}'`;
+  return value.includes('\\') ? `E${quoted.replace(/\\/g, '\\\\')}` : quoted;
+}
