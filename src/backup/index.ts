@@ -7,14 +7,15 @@
  *   restoreBackup()   `migrate restore FILE --into DB [--force]`
  *   listBackups()     `migrate backup --list`
  */
-export { backupDatabase, listBackups, type BackupReport, type BackupStepOptions } from './step.js';
+export { backupDatabase, currentVersion, listBackups, type BackupReport, type BackupStepOptions } from './step.js';
 export { takeBackup, validateArchive, type Backup, type BackupEvent, type BackupPhase, type TakeBackupOptions } from './take.js';
-export { restoreBackup, type RestoreOptions, type RestoreResult } from './restore.js';
+export { restoreBackup, latestTrackedVersion, type RestoreOptions, type RestoreResult } from './restore.js';
 export { BackupLog, BACKUP_LOG_TABLE, type BackupRecord, type LoggedBackup } from './log.js';
 export { applyRetention, planRetention, type RetentionOptions, type RetentionResult } from './retention.js';
 export { runUpload, splitCommand, FILE_PLACEHOLDER, type UploadOptions, type UploadResult } from './upload.js';
 export {
   findPgTools,
+  assertCanDump,
   serverVersion,
   parseToolVersion,
   clientPackage,

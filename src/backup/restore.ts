@@ -109,7 +109,11 @@ async function isEmpty(params: ConnectionParams): Promise<boolean> {
   }
 }
 
-async function latestVersion(client: pg.Client, ref: TableRef): Promise<string | null> {
+/**
+ * The newest version in a tracking table (numeric order of the leading-digits versions); null when the table
+ * is absent or empty. Used for the restored database, and for the version a backup is taken "before".
+ */
+export async function latestTrackedVersion(client: pg.ClientBase, ref: TableRef): Promise<string | null> {
   const { rows: exists } = await client.query('select to_regclass($1) as t', [quoteTable(ref)]);
   if (exists[0]?.t === null || exists[0]?.t === undefined) return null;
   const { rows } = await client.query<{ version: string }>(
@@ -238,7 +242,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     let version;
     try {
       tables = await tablesWithData(restored);
-      version = await latestVersion(restored, options.trackingTable);
+      version = await latestTrackedVersion(restored, options.trackingTable);
     } finally {
       await closeQuietly(restored);
     }

@@ -7,6 +7,7 @@
 import type { TableRef } from '../config/settings.js';
 import { EXIT, MigrateError } from '../errors.js';
 import { BackupLog } from './log.js';
+import { latestTrackedVersion } from './restore.js';
 import { applyRetention } from './retention.js';
 import { closeQuietly, openClient } from './session.js';
 import { takeBackup, type Backup, type TakeBackupOptions } from './take.js';
@@ -105,6 +106,16 @@ export async function listBackups(
   const client = await openClient(params);
   try {
     return await new BackupLog(client, trackingTable).list(limit);
+  } finally {
+    await closeQuietly(client);
+  }
+}
+
+/** The latest version in the tracking table of the database (null when none): `versionBefore` for `migrate backup`. */
+export async function currentVersion(params: TakeBackupOptions['params'], trackingTable: TableRef): Promise<string | null> {
+  const client = await openClient(params);
+  try {
+    return await latestTrackedVersion(client, trackingTable);
   } finally {
     await closeQuietly(client);
   }

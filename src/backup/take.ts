@@ -16,7 +16,7 @@ import { describeExit, runProgram, SpawnError, type RunResult } from './process.
 import { checkRoom, ensureBackupDir, statfsProbe, type FreeSpaceProbe } from './room.js';
 import { closeQuietly, openClient } from './session.js';
 import { compareTableData, qualified, tablesWithData, type DumpedTable } from './tables.js';
-import { findPgTools, majorOf, serverVersion, type PgTools } from './tools.js';
+import { assertCanDump, findPgTools, serverVersion, type PgTools } from './tools.js';
 import { backupFileName, partialFileName } from './naming.js';
 
 export type BackupPhase = 'check' | 'dump' | 'validate' | 'upload' | 'record' | 'retention' | 'restore';
@@ -135,13 +135,7 @@ export async function takeBackup(options: TakeBackupOptions): Promise<Backup> {
         searchPath: options.searchPath,
         installRoots: options.installRoots,
       }));
-    if (options.tools && Math.floor(tools.pgDump.version.num / 10000) < Math.floor(server.num / 10000)) {
-      throw new MigrateError(
-        'pg-dump-too-old',
-        EXIT.failed,
-        `pg_dump ${tools.pgDump.version.major} cannot dump a PostgreSQL ${majorOf(server.num)} server: install postgresql-client-${majorOf(server.num)} or set PG_DUMP_PATH.`,
-      );
-    }
+    if (options.tools) assertCanDump(tools, server);
     await ensureBackupDir(dir);
     await checkRoom(client, dir, options.freeSpace ?? statfsProbe);
 

@@ -210,6 +210,11 @@ async function pick(name: ToolName, candidates: readonly string[], need: number,
   throw notFound(name, server.major, 'PG_DUMP_PATH is not set, nothing on PATH, nothing under /usr/lib/postgresql/*/bin');
 }
 
+/** Throws `pg-dump-too-old` when tools found earlier (or given by a caller) cannot dump this server. */
+export function assertCanDump(tools: PgTools, server: ServerVersion, explicit = false): void {
+  if (majorKey(tools.pgDump.version.num) < majorKey(server.num)) throw tooOld(tools.pgDump, server, explicit);
+}
+
 /**
  * Finds pg_dump and pg_restore able to handle the server. Throws MigrateError: `pg-dump-not-found` /
  * `pg-restore-not-found` (exit 1) naming the package to install, `pg-dump-too-old` (exit 1),

@@ -1,4 +1,5 @@
 import { readdir, stat, writeFile } from 'node:fs/promises';
+import pg from 'pg';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,5 +176,37 @@ exec "$REAL_PG_DUMP" "$@" --exclude-table-data=public.users`);
       'backup-dir-unwritable',
     );
     expect(error.exitCode).toBe(1);
+  });
+
+  it('rejects a PG_DUMP_PATH that does not exist as a settings error', async () => {
+    const error = await expectFailure(
+      takeBackup({ params: paramsFromUrl(db.url), dir: await tempDir(), versionBefore: '001', pgDumpPath: '/nonexistent/pg_dump' }),
+      'pg-dump-path-invalid',
+    );
+    expect(error.exitCode).toBe(2);
+  });
+
+  it('kills pg_dump and removes the partial file when aborted', async () => {
+    const locker = new pg.Client({ connectionString: db.url });
+    await locker.connect();
+    await locker.query('begin; lock table users in access exclusive mode');
+    const dir = await tempDir();
+    const controller = new AbortController();
+    try {
+      const error = await takeBackup({
+        params: paramsFromUrl(db.url),
+        dir,
+        versionBefore: '001',
+        signal: controller.signal,
+        onEvent: (e) => {
+          if (e.type === 'spawn') setTimeout(() => controller.abort('SIGINT'), 200);
+        },
+      }).catch((e: unknown) => e);
+      expect(error).toBe('SIGINT');
+      expect(await readdir(dir)).toEqual([]);
+    } finally {
+      await locker.query('rollback');
+      await locker.end();
+    }
   });
 });
