@@ -19,5 +19,6 @@ await build({
     // Bundled CommonJS dependencies (pg, commander) call require(); give them one.
     js: "import { createRequire as __tidemarkCreateRequire } from 'node:module'; const require = __tidemarkCreateRequire(import.meta.url);",
   },
+  minify: true,
   logLevel: 'warning',
 });
