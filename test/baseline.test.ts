@@ -167,6 +167,16 @@ describe('migrate baseline', () => {
       expect((await cli(dir, ['verify'], env)).code).toBe(0);
     });
 
+    it('reads a golang-migrate table of another name with --from-table, beside the default tracking table', async () => {
+      await db.query('alter table schema_migrations rename to gm_versions');
+      const dir = makeProject(FILES);
+      const result = await cli(dir, ['baseline', '--from', 'golang-migrate', '--from-table', 'public.gm_versions']);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/from golang-migrate's history \(gm_versions, read only\)/);
+      expect(await versionsIn('schema_migrations')).toEqual(['000001', '000002']);
+      expect(await db.query('select version::int as version, dirty from gm_versions')).toEqual([{ version: 2, dirty: false }]);
+    });
+
     it('refuses a dirty golang-migrate version, naming its force command', async () => {
       await db.query('update schema_migrations set dirty = true');
       const dir = makeProject(FILES);

@@ -52,12 +52,14 @@ export async function repair(ctx: CommandContext, flags: { rerun?: boolean }, ve
   }
   if (!ctx.flags.yes) {
     if (!ctx.interactive) {
-      throw usageError('confirmation-required', `migrate repair would ${plan.description}; it changes the history, and there is no terminal to confirm on${ctx.io.env.CI ? ' (CI is set)' : ''}. Nothing was changed.`, {
+      const ci = Boolean(ctx.io.env.CI) && ctx.io.env.CI !== 'false';
+      throw usageError('confirmation-required', `migrate repair would ${plan.description}; it changes the history, and there is no terminal to confirm on${ci ? ' (CI is set)' : ''}. Nothing was changed.`, {
         hint: `Check the database, then run it again with --yes: migrate repair ${version}${flags.rerun ? ' --rerun' : ''} --yes`,
       });
     }
     if (!(await confirm(ctx, `This will ${plan.description}.\nIt is recorded in the repairs log. Go ahead?`))) {
       out.info('Nothing was changed.');
+      if (out.mode === 'json') out.json({ ...resultJson(undefined), declined: true });
       return 1;
     }
   }
