@@ -8,6 +8,7 @@ import { CommandContext, type GlobalFlags, type Io } from './context.js';
 import { renderError } from './render.js';
 import * as create from './commands/create.js';
 import * as down from './commands/down.js';
+import * as lint from './commands/lint.js';
 import * as redo from './commands/redo.js';
 import * as seed from './commands/seed.js';
 import * as status from './commands/status.js';
@@ -20,7 +21,7 @@ export type Handler = (ctx: CommandContext, flags: never, ...args: never[]) => P
 /** Wraps a command's handler into a commander action that records its exit code. */
 export type Action = (handler: Handler) => (...args: unknown[]) => Promise<void>;
 
-const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline];
+const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline, lint];
 
 export const VERSION = '0.1.0';
 

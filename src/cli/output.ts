@@ -167,6 +167,17 @@ export class Output {
       case 'backup-done':
         this.done(`backup ${event.backup.file} ${c.dim(`(${formatBytes(event.backup.sizeBytes)}, ${(event.backup.durationMs / 1000).toFixed(1)} s, validated)`)}`);
         break;
+      case 'lint': {
+        const { summary } = event;
+        if (summary.skipped) this.info(c.dim(`Lint skipped: ${summary.skipped}.`));
+        else {
+          const warnings = summary.findings.filter((f) => !f.acknowledged);
+          const allowed = summary.findings.length - warnings.length;
+          this.info(`Lint: ${warnings.length === 0 ? 'no findings' : `${warnings.length} warning${warnings.length === 1 ? '' : 's'}`}${allowed ? `, ${allowed} allowed by -- migrate:allow` : ''}.`);
+          for (const f of warnings) this.info(`  ${f.file}:${f.line}:${f.column} ${f.rule}: ${f.message}`);
+        }
+        break;
+      }
       case 'notice':
         this.info(event.message);
         break;

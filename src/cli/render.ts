@@ -2,7 +2,9 @@
 import type { RunResult, SqlFailure } from '../core/results.js';
 import { MigrationFailedError } from '../core/results.js';
 import { MigrateError, ValidationError } from '../errors.js';
-import type { Output } from './output.js';
+import type { Finding } from '../sql/lint/types.js';
+import type { FileLocks } from '../sql/locks.js';
+import { formatBytes, type Output } from './output.js';
 
 export function runResultJson(result: RunResult): Record<string, unknown> {
   return {
@@ -15,7 +17,61 @@ export function runResultJson(result: RunResult): Record<string, unknown> {
     versionAfter: result.versionAfter ?? null,
     backup: result.backup ?? null,
     backupSkipped: result.backupSkipped ?? null,
+    ...(result.lint ? { lint: { skipped: result.lint.skipped ?? null, findings: result.lint.findings.map(findingJson) } } : {}),
+    ...(result.locks ? { locks: result.locks } : {}),
   };
+}
+
+export function findingJson(f: Finding): Record<string, unknown> {
+  return {
+    file: f.file,
+    line: f.line,
+    column: f.column,
+    rule: f.rule,
+    severity: f.severity,
+    message: f.message,
+    help: f.help,
+    lock: f.lock ?? null,
+    table: f.table ?? null,
+    ...(f.acknowledged ? { acknowledged: f.acknowledged } : {}),
+  };
+}
+
+/** One finding as a human reads it: where, what, the safe alternative, the lock. */
+export function renderFinding(out: Output, f: Finding, write: (line: string) => void = (l) => out.line(l)): void {
+  const c = out.c;
+  const severity = f.acknowledged ? c.dim('allowed') : f.severity === 'error' ? c.red('error') : c.yellow('warning');
+  write(`${c.bold(`${f.file}:${f.line}:${f.column}`)} ${severity} ${c.cyan(f.rule)}: ${f.message}`);
+  if (f.acknowledged) write(`    ${c.dim(`allowed on line ${f.acknowledged.line}: ${f.acknowledged.reason}`)}`);
+  else {
+    write(`    ${c.dim('help:')} ${f.help}`);
+    if (f.lock) write(`    ${c.dim('lock:')} ${f.lock}${f.table ? ` on ${f.table}` : ''}`);
+  }
+}
+
+function formatRows(rows: number | undefined): string {
+  if (rows === undefined) return '';
+  if (rows < 0) return 'never analysed';
+  return `~${Math.round(rows).toLocaleString('en-US')} rows`;
+}
+
+/** The lock report: per statement, the lock on each relation, rewrite/scan, and the table's size when known. */
+export function renderLocks(out: Output, files: readonly FileLocks[], write: (line: string) => void = (l) => out.line(l)): void {
+  const c = out.c;
+  for (const file of files) {
+    write(c.bold(file.file));
+    if (file.statements.length === 0) write(`  ${c.dim('(no statements)')}`);
+    for (const st of file.statements) {
+      const effects = [st.rewrite ? c.red('rewrites the table') : '', st.scan ? c.yellow('scans the table') : ''].filter(Boolean).join(', ');
+      write(`  line ${st.line}: ${st.kind}${effects ? `  ${effects}` : ''}`);
+      for (const lock of st.locks) {
+        const size = [formatRows(lock.estimatedRows), lock.sizeBytes !== undefined ? formatBytes(lock.sizeBytes) : ''].filter(Boolean).join(', ');
+        const strong = lock.mode === 'ACCESS EXCLUSIVE' ? c.red(lock.mode) : lock.mode;
+        write(`    ${strong} on ${lock.relation}${lock.role === 'referenced' ? ' (referenced)' : lock.role === 'new' ? ' (new)' : ''}${size ? c.dim(` (${size})`) : ''}`);
+      }
+      for (const note of st.notes) write(`    ${c.dim(`note: ${note}`)}`);
+    }
+  }
 }
 
 export function renderRunSummary(out: Output, result: RunResult): void {
@@ -25,6 +81,11 @@ export function renderRunSummary(out: Output, result: RunResult): void {
     else {
       out.line(`Would ${result.direction === 'up' ? 'apply' : 'roll back'} ${result.notRun.length} migration${result.notRun.length === 1 ? '' : 's'} (dry run, nothing changed):`);
       for (const m of result.notRun) out.line(`  ${m.version}_${m.name}  ${out.c.dim(m.file)}`);
+      if (result.locks && result.locks.length > 0) {
+        out.line();
+        out.line('Locks each statement will take:');
+        renderLocks(out, result.locks);
+      }
     }
     return;
   }

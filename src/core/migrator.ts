@@ -18,6 +18,7 @@ import { EXIT, MigrateError, usageError } from '../errors.js';
 import { loadMigrations, readDown, readSqlFile } from '../source/files.js';
 import { charIndexFromPgPosition, lineColumnAt } from '../sql/position.js';
 import type { Migration, SqlFile } from '../source/types.js';
+import { lockReport, preflight, type LintSummary, type PreflightOptions } from './preflight.js';
 import { planDown, planUp, statusOf, type Blocker, type DownOptions, type StatusEntry, type UpOptions } from './plan.js';
 import {
   MigrationFailedError,
@@ -132,7 +133,7 @@ export class Migrator {
     });
   }
 
-  async up(options: UpOptions & RunOptions = {}): Promise<RunResult> {
+  async up(options: UpOptions & RunOptions & PreflightOptions = {}): Promise<RunResult> {
     const migrations = await this.loadMigrations();
     return this.#withClient(async (client) => {
       const store = new HistoryStore(client, this.#settings.migrationsTable);
@@ -142,20 +143,33 @@ export class Migrator {
       const first = planUp(migrations, seen, options);
       if (options.dryRun) {
         if (first.blockers.length > 0) throw blockedError('migrate up', first.blockers);
-        return this.#dryResult('up', first.toApply, seen);
+        const locks = first.toApply.length > 0 ? await lockReport(first.toApply.map((m) => m.up), client) : [];
+        return { ...this.#dryResult('up', first.toApply, seen), locks };
       }
       // A dirty row seen without the lock may be another runner's no-transaction migration in progress:
       // blockers are only final under the lock.
       if (first.toApply.length === 0 && first.blockers.length === 0) return this.#dryResult('up', [], seen, false);
-      return this.#locked(client, async () => {
-        // Another runner may have applied some while we waited: plan again under the lock.
-        const history = await store.read();
-        const plan = planUp(migrations, history, options);
-        if (plan.blockers.length > 0) throw blockedError('migrate up', plan.blockers);
-        const runnables = await this.#prepare(plan.toApply, 'up');
-        return this.#run(client, store, 'up', runnables, history);
-      });
+      if (first.blockers.length === 0) {
+        // Lint and guards run before the lock: they take time and must not hold other runners up.
+        const lint = await preflight(client, this.#settings, first.toApply, options);
+        this.#emit({ type: 'lint', summary: lint });
+        return this.#locked(client, () => this.#upLocked(client, store, migrations, options, lint));
+      }
+      return this.#locked(client, () => this.#upLocked(client, store, migrations, options, undefined));
     });
+  }
+
+  async #upLocked(client: Client, store: HistoryStore, migrations: readonly Migration[], options: UpOptions & PreflightOptions, lint: LintSummary | undefined): Promise<RunResult> {
+    // Another runner may have applied some while we waited: plan again under the lock.
+    const history = await store.read();
+    const plan = planUp(migrations, history, options);
+    if (plan.blockers.length > 0) throw blockedError('migrate up', plan.blockers);
+    if (lint === undefined && plan.toApply.length > 0) {
+      lint = await preflight(client, this.#settings, plan.toApply, options);
+      this.#emit({ type: 'lint', summary: lint });
+    }
+    const runnables = await this.#prepare(plan.toApply, 'up');
+    return { ...(await this.#run(client, store, 'up', runnables, history)), lint };
   }
 
   async down(options: DownOptions & RunOptions = {}): Promise<RunResult> {
@@ -424,10 +438,9 @@ export class Migrator {
     if (!indexes || indexes.length === 0 || !(failure instanceof MigrationFailedError)) return failure;
     const names = indexes.map((i) => `${i.schema}.${i.name}`).join(', ');
     const one = indexes.length === 1;
-    const left = `It left ${one ? 'an INVALID index' : `${indexes.length} INVALID indexes`} behind: ${names} (maintained on every write, never used by queries).`;
-    const message = `${failure.message}\n${left}`;
-    // The human renderer shows the hint, not the message, under an SQL failure: say it there too.
-    const hint = `${left} Drop ${one ? 'it' : 'them'} first (a rerun with IF NOT EXISTS would keep ${one ? 'it' : 'them'}): ${indexes.map((i) => i.dropStatement).join(' ')} Then: ${failure.hint ?? ''}`;
+    const message = `${failure.message}\nIt left ${one ? 'an INVALID index' : `${indexes.length} INVALID indexes`} behind: ${names} (maintained on every write, never used by queries).`;
+    // The human renderer shows the hint, not the message, under an SQL failure: the hint names the index too.
+    const hint = `Drop the INVALID index${one ? '' : 'es'} it left, ${names}, first (a rerun with IF NOT EXISTS would keep ${one ? 'it' : 'them'}): ${indexes.map((i) => i.dropStatement).join(' ')} Then: ${failure.hint ?? ''}`;
     return new MigrationFailedError(failure.code, failure.exitCode, message, failure.result, hint.trim(), error);
   }
 

@@ -1,5 +1,7 @@
 /** What the migrator returns and emits. The CLI renders these; the library API returns them as they are. */
 import type { LockHolder } from '../db/lock.js';
+import type { FileLocks } from '../sql/locks.js';
+import type { LintSummary } from './preflight.js';
 import { EXIT, MigrateError, type ExitCode } from '../errors.js';
 
 export type Direction = 'up' | 'down';
@@ -52,6 +54,10 @@ export interface RunResult {
   readonly versionAfter: string | undefined;
   readonly backup: BackupSummary | undefined;
   readonly backupSkipped: string | undefined;
+  /** The pre-run lint (up only): its findings, or why it was skipped. */
+  readonly lint?: LintSummary | undefined;
+  /** The lock report of what would run (up --dry-run). */
+  readonly locks?: readonly FileLocks[] | undefined;
 }
 
 export interface BackupSummary {
@@ -78,6 +84,7 @@ export type MigratorEvent =
   | { readonly type: 'backup-start' }
   | { readonly type: 'backup-progress'; readonly bytes: number; readonly elapsedMs: number }
   | { readonly type: 'backup-done'; readonly backup: BackupSummary }
+  | { readonly type: 'lint'; readonly summary: LintSummary }
   | { readonly type: 'notice'; readonly message: string };
 
 export type EventSink = (event: MigratorEvent) => void;

@@ -13,7 +13,8 @@ export function define(program: Command, action: Action): void {
     .option('--step <n>', 'apply at most N migrations', parseCount)
     .option('--dry-run', 'list what would run; change nothing')
     .option('--allow-out-of-order', 'also apply pending migrations older than the newest applied one')
-    .option('--no-backup', 'do not take a backup first (said in the output)')
+    .option('--no-backup', 'do not take a backup first (said in the output; refused in production)')
+    .option('--skip-lint', 'do not refuse unacknowledged lint errors (reported; not in production)')
     .option('--wait [seconds]', `wait this long for another runner's lock (default ${DEFAULT_LOCK_WAIT_MS / 1000} s; bare --wait: MIGRATION_TIMEOUT)`, parseWait)
     .addHelpText(
       'after',
@@ -21,7 +22,7 @@ export function define(program: Command, action: Action): void {
 Examples:
   $ migrate up                     apply everything pending
   $ migrate up --to 004            apply up to version 004
-  $ migrate up --step 1 --dry-run  show the next migration without running it
+  $ migrate up --step 1 --dry-run  show the next migration and the locks it takes, without running it
   $ migrate up --embedded          try it on a local PostgreSQL 15`,
     )
     .action(action(up));
@@ -34,11 +35,19 @@ interface UpFlags {
   backup?: boolean;
   wait?: number | true;
   allowOutOfOrder?: boolean;
+  skipLint?: boolean;
 }
 
 export async function up(ctx: CommandContext, flags: UpFlags): Promise<number> {
   const migrator = await ctx.migrator({ lockWaitMs: lockWait(ctx, flags.wait) });
-  const result = await migrator.up({ to: flags.to, step: flags.step, dryRun: flags.dryRun, allowOutOfOrder: flags.allowOutOfOrder });
+  const result = await migrator.up({
+    to: flags.to,
+    step: flags.step,
+    dryRun: flags.dryRun,
+    allowOutOfOrder: flags.allowOutOfOrder,
+    skipLint: flags.skipLint,
+    noBackup: flags.backup === false,
+  });
   if (ctx.output.mode === 'json') ctx.output.json(runResultJson(result));
   else renderRunSummary(ctx.output, result);
   return 0;

@@ -1,0 +1,75 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { blockingFindings, lintReport } from '../../core/preflight.js';
+import type { CommandContext } from '../context.js';
+import type { Action } from '../main.js';
+import { findingJson, renderFinding, renderLocks } from '../render.js';
+
+export function define(program: Command, action: Action): void {
+  program
+    .command('lint')
+    .description('safety findings (and with --locks, the lock each statement takes) for pending or given migrations')
+    .argument('[files...]', 'SQL files to lint (default: the pending migrations)')
+    .option('--all', 'lint every migration, not only the pending ones')
+    .option('--locks', 'also report the lock each statement takes, on which table, and whether it rewrites or scans it')
+    .option('--pg-version <major>', 'server version to assume offline (default 15; connected, the server says)', parsePgVersion)
+    .option('--offline', 'do not connect, even when DATABASE_URL is set')
+    .addHelpText(
+      'after',
+      `
+Without a database (no DATABASE_URL, or --offline) every migration is linted against --pg-version.
+Acknowledge a finding in its file, before the first statement:  -- migrate:allow RULE -- reason
+
+Examples:
+  $ migrate lint                               pending migrations, against the live catalog
+  $ migrate lint --offline --all --pg-version 16
+  $ migrate lint migrations/007_add_index.sql --locks
+  $ migrate lint --json | jq '.findings[] | select(.severity == "error")'`,
+    )
+    .action(action(lint));
+}
+
+function parsePgVersion(value: string): number {
+  if (!/^\d{2}$/.test(value) || Number(value) < 10) throw new InvalidArgumentError('use a major version such as 15 or 16.');
+  return Number(value) * 10000;
+}
+
+interface LintFlags {
+  all?: boolean;
+  locks?: boolean;
+  pgVersion?: number;
+  offline?: boolean;
+}
+
+export async function lint(ctx: CommandContext, flags: LintFlags, files: string[] = []): Promise<number> {
+  const s = ctx.settings;
+  const connected = !flags.offline && (s.databaseUrl !== undefined || s.embedded || s.libpqEnv.PGHOST !== undefined || s.libpqEnv.PGDATABASE !== undefined);
+  let client: import('../../db/connection.js').Client | undefined;
+  if (connected) {
+    const { connect } = await import('../../db/connection.js');
+    client = await connect(await ctx.connection());
+  }
+  let report;
+  try {
+    report = await lintReport(s, client, { files, all: flags.all || !connected, locks: flags.locks, pgVersion: flags.pgVersion });
+  } finally {
+    await client?.end().catch(() => {});
+  }
+  const blocking = blockingFindings(report.findings);
+  const out = ctx.output;
+  if (out.mode === 'json') {
+    out.json({ findings: report.findings.map(findingJson), ...(report.locks ? { locks: report.locks } : {}), files: report.files, mode: report.mode, pgVersion: report.pgVersion });
+  } else {
+    for (const f of report.findings) renderFinding(out, f);
+    if (report.locks) {
+      if (report.findings.length > 0) out.line();
+      renderLocks(out, report.locks);
+    }
+    const errors = blocking.length;
+    const warnings = report.findings.filter((f) => f.severity === 'warning' && !f.acknowledged).length;
+    out.info(
+      `${report.files.length} file${report.files.length === 1 ? '' : 's'} linted (${report.mode === 'database' ? 'against the database' : `offline, PostgreSQL ${Math.floor(report.pgVersion / 10000)}`}): ` +
+        `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}.`,
+    );
+  }
+  return blocking.length > 0 ? 1 : 0;
+}

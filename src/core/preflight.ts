@@ -1,0 +1,204 @@
+/**
+ * What `up` checks before it runs anything: the safety lint of the pending files and the production guard.
+ * The policy lives here; the parser, the rules and the catalog reader live in src/sql and src/db and load
+ * only when a check needs them.
+ */
+import type { Settings } from '../config/settings.js';
+import type { Client } from '../db/connection.js';
+import { quoteTable } from '../db/quote.js';
+import { EXIT, MigrateError, usageError } from '../errors.js';
+import type { Migration } from '../source/types.js';
+import type { Finding } from '../sql/lint/types.js';
+import type { FileLocks } from '../sql/locks.js';
+
+export interface LintSummary {
+  readonly findings: readonly Finding[];
+  /** Why the lint did not run, when it did not (reported in the output and --json). */
+  readonly skipped: string | undefined;
+}
+
+export interface PreflightOptions {
+  readonly skipLint?: boolean | undefined;
+  readonly noBackup?: boolean | undefined;
+}
+
+/** Statement kinds that change no schema: data changes and session commands. Anything else counts as DDL. */
+const NOT_DDL = new Set([
+  'InsertStmt',
+  'UpdateStmt',
+  'DeleteStmt',
+  'SelectStmt',
+  'MergeStmt',
+  'CopyStmt',
+  'CallStmt',
+  'VariableSetStmt',
+  'VariableShowStmt',
+  'NotifyStmt',
+  'ListenStmt',
+  'UnlistenStmt',
+  'TransactionStmt',
+  'ExplainStmt',
+  'VacuumStmt',
+  'LockStmt',
+]);
+
+export function blockingFindings(findings: readonly Finding[]): Finding[] {
+  return findings.filter((f) => f.severity === 'error' && !f.acknowledged);
+}
+
+/** True when the database holds no relation besides our tracking table: nothing a migration could lock. */
+async function databaseIsEmpty(client: Client, settings: Settings): Promise<boolean> {
+  const { rows } = await client.query<{ n: number }>(
+    `select count(*)::int as n
+       from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p', 'm', 'v', 'f')
+        and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_%'
+        and c.oid <> coalesce(to_regclass($1), 0)`,
+    [quoteTable(settings.migrationsTable)],
+  );
+  return rows[0]?.n === 0;
+}
+
+async function catalogContext(client: Client | undefined, pgVersion: number) {
+  if (!client) return { pgVersion };
+  const { readCatalog } = await import('../db/catalog.js');
+  const catalog = await readCatalog(client);
+  return { pgVersion: catalog.serverVersionNum, catalog };
+}
+
+/**
+ * Lints files; with a client, against the live catalog and server version. `oneRun`: the files are the
+ * pending ones of one run, so a table an earlier file creates is new (empty) when a later one runs. Otherwise
+ * (offline, --all, named files) each file is linted on its own: what earlier files created may be large now.
+ */
+export async function lintMigrations(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000, oneRun = true): Promise<Finding[]> {
+  const { lintFile, lintFiles } = await import('../sql/lint/index.js');
+  const context = await catalogContext(client, pgVersion);
+  if (oneRun) return lintFiles(files, context);
+  const findings: Finding[] = [];
+  for (const file of files) findings.push(...(await lintFile(file, context)));
+  return findings;
+}
+
+export async function lockReport(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000): Promise<FileLocks[]> {
+  const { lockReportForFiles } = await import('../sql/locks.js');
+  return lockReportForFiles(files, await catalogContext(client, pgVersion));
+}
+
+/**
+ * The checks before `up` runs `pending`. Throws when the run must not start; returns the lint summary.
+ *
+ * - Production (MIGRATE_ENV=production): a backup is required, DDL needs ALLOW_DDL_IN_PRODUCTION=true, and
+ *   the lint always runs and always stops on an unacknowledged error (--skip-lint does not apply).
+ * - Elsewhere the lint runs unless --skip-lint, or the database is empty: on an empty database every object
+ *   a migration touches is created by the same run, so there is nothing to lock, rewrite or lose, and
+ *   bootstrapping a fresh database (every CI test database) does not pay the parser (~1 ms a file).
+ */
+export async function preflight(client: Client, settings: Settings, pending: readonly Migration[], options: PreflightOptions): Promise<LintSummary> {
+  const production = settings.migrateEnv === 'production';
+  if (production && (options.noBackup || !settings.backupBeforeMigrate)) {
+    throw usageError('backup-required-in-production', 'Refusing to migrate production without a backup (--no-backup or BACKUP_BEFORE_MIGRATE=false).', {
+      hint: 'Let tidemark take and validate the backup (drop --no-backup, set BACKUP_BEFORE_MIGRATE=true), or set MIGRATE_ENV to staging or development if this is not production.',
+    });
+  }
+  if (production && !settings.allowDdlInProduction) {
+    const { parseStatementsSync } = await import('../sql/split.js');
+    const { loadParser } = await import('../sql/parser.js');
+    await loadParser();
+    const ddl: string[] = [];
+    for (const m of pending) {
+      let kinds: string[];
+      try {
+        kinds = parseStatementsSync(m.up.text, m.up.displayPath).map((s) => s.kind);
+      } catch {
+        kinds = ['(does not parse)'];
+      }
+      const found = kinds.filter((k) => !NOT_DDL.has(k));
+      if (found.length > 0) ddl.push(`${m.up.displayPath} (${[...new Set(found)].join(', ')})`);
+    }
+    if (ddl.length > 0) {
+      throw usageError('ddl-in-production', `Refusing to run DDL in production: ${ddl.join('; ')}.`, {
+        hint: 'Set ALLOW_DDL_IN_PRODUCTION=true for this deploy once the change has been reviewed (migrate lint --locks shows what each statement locks).',
+      });
+    }
+  }
+
+  let skipped: string | undefined;
+  if (options.skipLint && !production) skipped = '--skip-lint';
+  else if (!production && (await databaseIsEmpty(client, settings))) skipped = 'the database has no tables yet';
+  if (skipped) return { findings: [], skipped };
+
+  const findings = await lintMigrations(pending.map((m) => m.up), client);
+  const blocking = blockingFindings(findings);
+  if (blocking.length > 0) {
+    const lines = blocking.map((f) => `${f.file}:${f.line}:${f.column} ${f.rule}: ${f.message}`);
+    throw new MigrateError('lint-blocked', EXIT.failed, `migrate up cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`, {
+      hint: production
+        ? 'Apply the safe alternative (migrate lint shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production --skip-lint does not apply.'
+        : 'Apply the safe alternative (migrate lint shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass --skip-lint.',
+      details: { findings: blocking },
+    });
+  }
+  return { findings, skipped: undefined };
+}
+
+export interface LintRequest {
+  /** Files named on the command line; otherwise the migrations. */
+  readonly files?: readonly string[] | undefined;
+  /** Every migration, not only the pending ones. */
+  readonly all?: boolean | undefined;
+  readonly locks?: boolean | undefined;
+  /** server_version_num to assume offline (e.g. 150000). */
+  readonly pgVersion?: number | undefined;
+}
+
+export interface LintReport {
+  readonly files: readonly string[];
+  readonly findings: readonly Finding[];
+  readonly locks: readonly FileLocks[] | undefined;
+  /** What the lint read the schema from: `database` (catalog + server version) or `offline`. */
+  readonly mode: 'database' | 'offline';
+  readonly pgVersion: number;
+}
+
+/**
+ * `migrate lint`: the named files, else the pending migrations (every migration with --all, or offline where
+ * nothing tells which are pending). Connected, rules see the live catalog; offline, they say what they could
+ * not know.
+ */
+export async function lintReport(settings: Settings, client: Client | undefined, request: LintRequest): Promise<LintReport> {
+  const { loadMigrations, readSqlFile } = await import('../source/files.js');
+  let files: Migration['up'][];
+  let oneRun = false;
+  if (request.files && request.files.length > 0) {
+    const { resolve } = await import('node:path');
+    const problems: string[] = [];
+    files = [];
+    for (const name of request.files) {
+      try {
+        files.push(await readSqlFile(resolve(settings.cwd, name), settings.cwd, problems));
+      } catch (error) {
+        problems.push(`${name}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+      }
+    }
+    if (problems.length > 0) throw usageError('bad-lint-files', `Cannot lint:\n  ${problems.join('\n  ')}`);
+  } else {
+    const migrations = await loadMigrations({ migrationsDir: settings.migrationsDir, rollbackDir: settings.rollbackDir, cwd: settings.cwd });
+    let chosen = migrations;
+    if (client && !request.all) {
+      const { HistoryStore } = await import('../db/history.js');
+      const { statusOf } = await import('./plan.js');
+      const history = await new HistoryStore(client, settings.migrationsTable).read();
+      chosen = statusOf(migrations, history)
+        .filter((e) => e.state === 'pending')
+        .map((e) => e.migration!);
+      oneRun = true;
+    }
+    files = chosen.map((m) => m.up);
+  }
+  const pgVersion = request.pgVersion ?? 150000;
+  const findings = await lintMigrations(files, client, pgVersion, oneRun);
+  const locks = request.locks ? await lockReport(files, client, pgVersion).catch(() => undefined) : undefined;
+  const serverVersion = client ? Number((await client.query<{ v: string }>(`select current_setting('server_version_num') as v`)).rows[0]?.v) : pgVersion;
+  return { files: files.map((f) => f.displayPath), findings, locks, mode: client ? 'database' : 'offline', pgVersion: serverVersion };
+}
