@@ -3,9 +3,12 @@
  * while they run, a failure names its statement and what already ran, and a failed concurrent index build
  * is named with the statement that drops it.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { invalidIndexFilterOf } from '../src/core/invalid-index.js';
+import { loadParser } from '../src/sql/parser.js';
 import { testDatabase, type TestDatabase } from './helpers/db.js';
-import { makeProject, runCli } from './helpers/project.js';
+import { makeProject, runCli, writeFiles } from './helpers/project.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -18,8 +21,8 @@ beforeEach(async () => {
   await db.reset();
 });
 
-function cli(dir: string, args: string[]) {
-  return runCli(args, { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false' } });
+function cli(dir: string, args: string[], env: Record<string, string> = {}) {
+  return runCli(args, { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', ...env } });
 }
 
 const TABLE = {
@@ -82,7 +85,7 @@ create table step_four (id int);
 `,
     });
     const result = await cli(dir, ['up']);
-    expect(result.code).toBe(1);
+    expect(result.code, result.stderr).toBe(1);
     expect(result.stderr).toMatch(/002_steps failed at migrations\/002_steps\.sql:5:30/);
     expect(result.stderr).toMatch(/22P02/);
     expect(result.stderr).toMatch(/\(statement 3 of 4 in the file\)/);
@@ -96,15 +99,15 @@ create table step_four (id int);
     await db.query("delete from schema_migrations where version = '002'");
     await db.query('drop table step_one');
     const json = await cli(dir, ['up', '--json']);
-    expect(json.code).toBe(1);
+    expect(json.code, json.stderr).toBe(1);
     const failed = JSON.parse(json.stdout).result.failed;
     expect(failed).toMatchObject({ version: '002', dirty: true, error: { line: 5, statement: 3, statements: 4, sqlstate: '22P02' } });
     expect(failed.statementsRun.map((s: { line: number }) => s.line)).toEqual([2, 3]);
     const again = await cli(dir, ['up']);
-    expect(again.code).toBe(2);
+    expect(again.code, again.stderr).toBe(2);
     expect(again.stderr).toMatch(/002_steps is dirty/);
     const verify = await cli(dir, ['verify', '--json']);
-    expect(verify.code).toBe(1);
+    expect(verify.code, verify.stderr).toBe(1);
     expect(JSON.parse(verify.stdout).findings).toContainEqual(expect.objectContaining({ code: 'dirty', version: '002', file: 'migrations/002_steps.sql' }));
   });
 
@@ -122,9 +125,9 @@ create unique index concurrently items_kind_key on items (kind);
 `,
     });
     const result = await cli(dir, ['up']);
-    expect(result.code).toBe(1);
+    expect(result.code, result.stderr).toBe(1);
     expect(result.stderr).toMatch(/002_unique_kind failed at migrations\/002_unique_kind\.sql:3:1/);
-    expect(result.stderr).toMatch(/INVALID index behind: public\.items_kind_key/);
+    expect(result.stderr).toMatch(/INVALID index it left, public\.items_kind_key/);
     expect(result.stderr).toContain('DROP INDEX CONCURRENTLY IF EXISTS "public"."items_kind_key";');
     expect(result.stderr).not.toMatch(/other_v_key/);
     expect(result.stderr).toMatch(/Statements of 002_unique_kind that ran and stay: line 2/);
@@ -142,18 +145,62 @@ create unique index concurrently items_kind_key on items (kind);
       'migrations/002_unnamed.sql': '-- migrate:no-transaction\ncreate unique index concurrently on items (kind);\n',
     });
     const result = await cli(dir, ['up', '--json']);
-    expect(result.code).toBe(1);
+    expect(result.code, result.stderr).toBe(1);
     const doc = JSON.parse(result.stdout);
     expect(doc.error.message).toMatch(/INVALID index behind: public\.items_kind_idx/);
     expect(doc.error.hint).toContain('DROP INDEX CONCURRENTLY IF EXISTS "public"."items_kind_idx";');
     expect(doc.result.failed).toMatchObject({ dirty: true, statementsRun: [] });
   });
 
+  it('names the _ccnew copy a REINDEX CONCURRENTLY cut short by the lock timeout leaves', async () => {
+    const dir = makeProject({ ...TABLE, 'migrations/002_index.sql': 'create index items_sku_idx on items (sku);\n' });
+    expect((await cli(dir, ['up'])).code).toBe(0);
+    writeFiles(dir, { 'migrations/003_reindex.sql': '-- migrate:no-transaction\nreindex index concurrently items_sku_idx;\n' });
+    const writer = new pg.Client({ connectionString: db.url });
+    await writer.connect();
+    try {
+      await writer.query('begin');
+      await writer.query("insert into items values (0, 'held')");
+      const result = await cli(dir, ['up'], { MAX_LOCK_WAIT: '1' });
+      expect(result.code, result.stderr).toBe(3);
+      expect(result.stderr).toMatch(/lock timeout/);
+      expect(result.stderr).toMatch(/INVALID index it left, public\.items_sku_idx_ccnew/);
+      expect(result.stderr).toContain('DROP INDEX CONCURRENTLY IF EXISTS "public"."items_sku_idx_ccnew";');
+      expect(await indexValid('items_sku_idx_ccnew')).toBe(false);
+      expect(await indexValid('items_sku_idx')).toBe(true);
+    } finally {
+      await writer.query('rollback').catch(() => {});
+      await writer.end();
+    }
+  });
+
   it('does not mention indexes when a plain statement fails', async () => {
     const dir = makeProject({ ...TABLE, 'migrations/002_bad.sql': '-- migrate:no-transaction\ncreate index concurrently on items (nope);\n' });
     const result = await cli(dir, ['up']);
-    expect(result.code).toBe(1);
+    expect(result.code, result.stderr).toBe(1);
     expect(result.stderr).toMatch(/column "nope" does not exist/);
     expect(result.stderr).not.toMatch(/INVALID/);
+  });
+});
+
+describe('invalidIndexFilterOf (pure)', () => {
+  beforeAll(async () => {
+    await loadParser();
+  });
+
+  it('asks about the named index, or the table of an unnamed one, of CREATE INDEX CONCURRENTLY', () => {
+    expect(invalidIndexFilterOf('create unique index concurrently if not exists "Idx" on shop.orders (x)')).toEqual({ table: '"shop"."orders"', name: 'Idx' });
+    expect(invalidIndexFilterOf('CREATE INDEX CONCURRENTLY ON "Orders" (x)')).toEqual({ table: '"Orders"', name: undefined });
+  });
+
+  it("asks about REINDEX CONCURRENTLY's _ccnew copies", () => {
+    expect(invalidIndexFilterOf('reindex index concurrently shop.i')).toEqual({ namePattern: '^i_ccnew[0-9]*$' });
+    expect(invalidIndexFilterOf('reindex table concurrently orders')).toEqual({ table: '"orders"', namePattern: '_ccnew[0-9]*$' });
+  });
+
+  it('asks nothing for statements that cannot leave an INVALID index', () => {
+    expect(invalidIndexFilterOf('create index i on t (x)')).toBeUndefined();
+    expect(invalidIndexFilterOf("insert into t values ('concurrently')")).toBeUndefined();
+    expect(invalidIndexFilterOf('reindex index i')).toBeUndefined();
   });
 });
