@@ -1,12 +1,16 @@
 /**
  * Deleting old backups after a successful new one. Only files whose name parses as tidemark's own backup of
- * this database are candidates (a hand-made dump, another database's backups, a .partial file are never
- * touched), and the file just taken never is. Age comes from the UTC stamp in the name, not the mtime, which a
+ * this database are candidates (a hand-made dump or another database's backups are never touched), and the
+ * file just taken never is. A `.partial` file of this database is removed only once untouched for an hour:
+ * it is what a killed run leaves behind, and it may be gigabytes. Age comes from the UTC stamp in the name, not the mtime, which a
  * copy or a restore from object storage resets.
  */
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseBackupFileName } from './naming.js';
+
+/** A .partial file untouched this long belongs to a run that died (kill -9, power loss): pg_dump writes continuously. */
+export const STALE_PARTIAL_MS = 60 * 60 * 1000;
 
 export interface RetentionOptions {
   readonly dir: string;
@@ -23,6 +27,8 @@ export interface RetentionOptions {
 export interface RetentionResult {
   readonly deleted: readonly string[];
   readonly kept: readonly string[];
+  /** Leftover `.partial` files of this database from runs that died, removed too. */
+  readonly stalePartials?: readonly string[];
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -55,5 +61,16 @@ export async function applyRetention(options: RetentionOptions): Promise<Retenti
   const names = await readdir(options.dir);
   const plan = planRetention(names, options);
   for (const name of plan.deleted) await rm(join(options.dir, name), { force: true });
-  return plan;
+  // mtime, not the name's stamp: a running pg_dump keeps touching its file, a dead run's file goes stale.
+  const stalePartials: string[] = [];
+  for (const name of names) {
+    const inner = /^\.(.*)\.partial$/.exec(name)?.[1];
+    if (inner === undefined || parseBackupFileName(inner, options.database) === undefined) continue;
+    const info = await stat(join(options.dir, name)).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > STALE_PARTIAL_MS) {
+      await rm(join(options.dir, name), { force: true });
+      stalePartials.push(name);
+    }
+  }
+  return { ...plan, stalePartials };
 }
