@@ -1,4 +1,4 @@
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, readdir, stat, writeFile } from 'node:fs/promises';
 import pg from 'pg';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -40,13 +40,18 @@ async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'tidemark-backup-test-'));
 }
 
-async function expectFailure(promise: Promise<unknown>, code: string): Promise<MigrateError> {
-  const error = await promise.then(
+/** Runs `run`, expects a MigrateError with `code`, and checks that the schema and tracking table did not change. */
+async function expectFailure(run: () => Promise<unknown>, code: string): Promise<MigrateError> {
+  const schemaBefore = await schemaSnapshot();
+  const historyBefore = await db.query('select * from schema_migrations order by version');
+  const error = await run().then(
     () => undefined,
     (e: unknown) => e,
   );
   expect(error).toBeInstanceOf(MigrateError);
   expect((error as MigrateError).code).toBe(code);
+  expect(await schemaSnapshot()).toEqual(schemaBefore);
+  expect(await db.query('select * from schema_migrations order by version')).toEqual(historyBefore);
   return error as MigrateError;
 }
 
@@ -81,7 +86,7 @@ describe('takeBackup', () => {
 
   it('fails with the package to install when pg_dump is nowhere', async () => {
     const dir = await tempDir();
-    const error = await expectFailure(
+    const error = await expectFailure(() =>
       takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', searchPath: dir, installRoots: [dir] }),
       'pg-dump-not-found',
     );
@@ -93,7 +98,7 @@ describe('takeBackup', () => {
   it('refuses a pg_dump older than the server, naming both majors', async () => {
     const fake = await fakePgDump('echo "pg_dump (PostgreSQL) 9.6.24"');
     const dir = await tempDir();
-    const error = await expectFailure(
+    const error = await expectFailure(() =>
       takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: fake.path }),
       'pg-dump-too-old',
     );
@@ -106,22 +111,20 @@ echo 'half a dump' > "$out"
 echo 'pg_dump: error: query failed: out of memory' >&2
 exit 1`);
     const dir = await tempDir();
-    const before = await schemaSnapshot();
-    const error = await expectFailure(
+    const error = await expectFailure(() =>
       takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: fake.dir }),
       'backup-dump-failed',
     );
     expect(error.exitCode).toBe(1);
     expect(error.message).toContain('pg_dump: error: query failed: out of memory');
     expect(await readdir(dir)).toEqual([]);
-    expect(await schemaSnapshot()).toEqual(before);
   });
 
   it('catches a pg_dump that writes garbage', async () => {
     const fake = await fakePgDump(`${answersVersion}
 head -c 65536 /dev/urandom > "$out"`);
     const dir = await tempDir();
-    const error = await expectFailure(
+    const error = await expectFailure(() =>
       takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: fake.path }),
       'backup-invalid',
     );
@@ -136,7 +139,7 @@ head -c 65536 /dev/urandom > "$out"`);
 size=$(wc -c < "$out")
 head -c $((size - 100)) "$out" > "$out.cut" && cat "$out.cut" > "$out" && rm "$out.cut"`);
     const dir = await tempDir();
-    const error = await expectFailure(
+    const error = await expectFailure(() =>
       takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: fake.path }),
       'backup-invalid',
     );
@@ -148,7 +151,7 @@ head -c $((size - 100)) "$out" > "$out.cut" && cat "$out.cut" > "$out" && rm "$o
     const fake = await fakePgDump(`${answersVersion}
 exec "$REAL_PG_DUMP" "$@" --exclude-table-data=public.users`);
     const dir = await tempDir();
-    const error = await expectFailure(
+    const error = await expectFailure(() =>
       takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: fake.path }),
       'backup-invalid',
     );
@@ -159,7 +162,7 @@ exec "$REAL_PG_DUMP" "$@" --exclude-table-data=public.users`);
 
   it('refuses when the database does not fit, with both figures', async () => {
     const dir = await tempDir();
-    const error = await expectFailure(
+    const error = await expectFailure(() =>
       takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', freeSpace: async () => 1024 }),
       'backup-no-room',
     );
@@ -171,16 +174,28 @@ exec "$REAL_PG_DUMP" "$@" --exclude-table-data=public.users`);
     const parent = await tempDir();
     const blocker = join(parent, 'a-file');
     await writeFile(blocker, 'not a folder');
-    const error = await expectFailure(
+    const error = await expectFailure(() =>
       takeBackup({ params: paramsFromUrl(db.url), dir: join(blocker, 'backups'), versionBefore: '001' }),
       'backup-dir-unwritable',
     );
     expect(error.exitCode).toBe(1);
   });
 
+  // Root writes through permission bits, so this variant only proves something for another user.
+  it.skipIf(process.getuid?.() === 0)('refuses a backup folder without write permission', async () => {
+    const dir = await tempDir();
+    await chmod(dir, 0o500);
+    try {
+      await expectFailure(() => takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001' }), 'backup-dir-unwritable');
+    } finally {
+      await chmod(dir, 0o700);
+    }
+  });
+
   it('rejects a PG_DUMP_PATH that does not exist as a settings error', async () => {
-    const error = await expectFailure(
-      takeBackup({ params: paramsFromUrl(db.url), dir: await tempDir(), versionBefore: '001', pgDumpPath: '/nonexistent/pg_dump' }),
+    const dir = await tempDir();
+    const error = await expectFailure(() =>
+      takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: '/nonexistent/pg_dump' }),
       'pg-dump-path-invalid',
     );
     expect(error.exitCode).toBe(2);
@@ -207,6 +222,27 @@ exec "$REAL_PG_DUMP" "$@" --exclude-table-data=public.users`);
     } finally {
       await locker.query('rollback');
       await locker.end();
+    }
+  });
+
+  it('reports the bytes written while pg_dump runs', async () => {
+    await db.query("create table bulk as select g as id, md5(g::text) as h from generate_series(1, 300000) g");
+    try {
+      const progress: number[] = [];
+      const backup = await takeBackup({
+        params: paramsFromUrl(db.url),
+        dir: await tempDir(),
+        versionBefore: '001',
+        progressIntervalMs: 10,
+        onEvent: (e) => {
+          if (e.type === 'progress') progress.push(e.bytes);
+        },
+      });
+      expect(progress.length).toBeGreaterThan(0);
+      expect(progress).toEqual([...progress].sort((a, b) => a - b));
+      expect(progress.at(-1)!).toBeLessThanOrEqual(backup.sizeBytes);
+    } finally {
+      await db.query('drop table bulk');
     }
   });
 });
