@@ -244,8 +244,9 @@ export async function scanArchive(path: string): Promise<ArchiveScan> {
     const minor = await r.byte();
     await r.byte(); // revision
     const version = `${major}.${minor}`;
-    if (major !== 1 || minor < 12) throw new ArchiveDefect(`unsupported archive version ${version}`);
-    if (minor > 16) throw new UnknownArchiveVersion(version);
+    if (major !== 1) throw new ArchiveDefect(`unsupported archive version ${version}`);
+    // Older than PostgreSQL 9.0's format or newer than 17's: leave the verdict to pg_restore.
+    if (minor < 12 || minor > 16) throw new UnknownArchiveVersion(version);
     const intSize = await r.byte();
     const offSize = await r.byte();
     if (intSize < 1 || intSize > 8 || offSize < 1 || offSize > 8) {
