@@ -404,12 +404,15 @@ export class Migrator {
     const r = result(failed, index + 1);
     const what = label(runnable.ref);
     const cancelled = (error as { tidemarkCancel?: string }).tidemarkCancel;
+    // A no-transaction migration is not rolled back: what ran stays, and its row is dirty.
+    const outcome = partial ? 'the statements before it stay applied and it is marked dirty' : 'it was rolled back';
+    const dirtyHint = `Check the database by hand, then: migrate repair ${runnable.ref.version}`;
     if (cancelled === 'signal') {
       const signal = String(this.#signal?.reason ?? 'SIGINT');
-      return new MigrationFailedError('interrupted', interruptedExitCode(signal), `Interrupted by ${signal} during ${what}; it was rolled back.`, r, partial ? `It ran outside a transaction and is marked dirty: check the database, then migrate repair ${runnable.ref.version}.` : 'Run the command again to continue.', error);
+      return new MigrationFailedError('interrupted', interruptedExitCode(signal), `Interrupted by ${signal} during ${what}; ${outcome}.`, r, partial ? dirtyHint : 'Run the command again to continue.', error);
     }
     if (cancelled === 'timeout') {
-      return new MigrationFailedError('migration-timeout', EXIT.unavailable, `${what} ran longer than MIGRATION_TIMEOUT (${this.#settings.migrationTimeoutSeconds} s) and was cancelled; it was rolled back.`, r, 'Raise MIGRATION_TIMEOUT, or split the migration (e.g. a batched backfill).', error);
+      return new MigrationFailedError('migration-timeout', EXIT.unavailable, `${what} ran longer than MIGRATION_TIMEOUT (${this.#settings.migrationTimeoutSeconds} s) and was cancelled; ${outcome}.`, r, partial ? `${dirtyHint}. Raise MIGRATION_TIMEOUT for the next attempt.` : 'Raise MIGRATION_TIMEOUT, or split the migration (e.g. a batched backfill).', error);
     }
     if (isConnectionLost(error)) {
       const lost = connectionLostError(error, this.#params);
@@ -423,7 +426,9 @@ export class Migrator {
     const exitCode = code === 'migration-failed' ? EXIT.failed : EXIT.unavailable;
     const hint =
       code === 'lock-timeout'
-        ? `Another session held a lock longer than MAX_LOCK_WAIT (${this.#settings.maxLockWaitSeconds} s) on each of ${this.#settings.lockRetries + 1} attempts. Find it in pg_stat_activity, or retry at a quieter time.`
+        ? partial
+          ? `Another session held a lock longer than MAX_LOCK_WAIT (${this.#settings.maxLockWaitSeconds} s); a no-transaction migration is not retried. ${dirtyHint}`
+          : `Another session held a lock longer than MAX_LOCK_WAIT (${this.#settings.maxLockWaitSeconds} s) on each of ${this.#settings.lockRetries + 1} attempts. Find it in pg_stat_activity, or retry at a quieter time.`
         : code === 'statement-timeout'
           ? `A statement ran longer than DB_STATEMENT_TIMEOUT (${this.#settings.statementTimeoutMs} ms). Raise it for this run, or make the statement cheaper.`
           : partial
