@@ -2,6 +2,7 @@
  * Backup file names: `<database>_<UTC yyyymmddThhmmssZ>_<version-before>.dump`. The name is the only thing
  * retention trusts: a file that does not parse as one of ours is never deleted.
  */
+import { randomBytes } from 'node:crypto';
 
 /** Written in place of the version when the tracking table is empty or absent. */
 export const NO_VERSION = 'none';
@@ -22,9 +23,17 @@ export function backupFileName(database: string, createdAt: Date, versionBefore:
   return `${fileSafe(database)}_${utcStamp(createdAt)}_${fileSafe(versionBefore ?? NO_VERSION)}.dump`;
 }
 
-/** The name a dump is written under until it is validated; never matches parseBackupFileName. */
-export function partialFileName(finalName: string): string {
-  return `.${finalName}.partial`;
+/**
+ * The name a dump is written under until it is validated; never matches parseBackupFileName. Unique per run
+ * (pid and random), so two runs in the same second never share, or delete, each other's file.
+ */
+export function partialFileName(finalName: string, unique = `${process.pid}-${randomBytes(4).toString('hex')}`): string {
+  return `.${finalName}.${unique}.partial`;
+}
+
+/** The final name a partial file was started for; undefined when `name` is not a partial file. */
+export function partialTarget(name: string): string | undefined {
+  return /^\.(.+\.dump)\.[A-Za-z0-9-]+\.partial$/.exec(name)?.[1];
 }
 
 export interface ParsedBackupName {

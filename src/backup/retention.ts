@@ -7,7 +7,7 @@
  */
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseBackupFileName } from './naming.js';
+import { parseBackupFileName, partialTarget } from './naming.js';
 
 /** A .partial file untouched this long belongs to a run that died (kill -9, power loss): pg_dump writes continuously. */
 export const STALE_PARTIAL_MS = 60 * 60 * 1000;
@@ -64,7 +64,7 @@ export async function applyRetention(options: RetentionOptions): Promise<Retenti
   // mtime, not the name's stamp: a running pg_dump keeps touching its file, a dead run's file goes stale.
   const stalePartials: string[] = [];
   for (const name of names) {
-    const inner = /^\.(.*)\.partial$/.exec(name)?.[1];
+    const inner = partialTarget(name);
     if (inner === undefined || parseBackupFileName(inner, options.database) === undefined) continue;
     const info = await stat(join(options.dir, name)).catch(() => undefined);
     if (info && Date.now() - info.mtimeMs > STALE_PARTIAL_MS) {

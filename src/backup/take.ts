@@ -6,7 +6,7 @@
  * opens a REPEATABLE READ transaction, exports its snapshot and hands it to pg_dump --snapshot, so a table
  * created or dropped by someone else during the dump cannot make a good backup look bad, or the reverse.
  */
-import { chmod, open, rename, rm, stat } from 'node:fs/promises';
+import { chmod, link, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { libpqChildEnv, type ConnectionParams } from '../db/params.js';
@@ -139,13 +139,11 @@ export async function takeBackup(options: TakeBackupOptions): Promise<Backup> {
     await ensureBackupDir(dir);
     await checkRoom(client, dir, options.freeSpace ?? statfsProbe);
 
-    const createdAt = options.now?.() ?? new Date();
-    const fileName = backupFileName(params.database, createdAt, options.versionBefore);
-    const finalPath = join(dir, fileName);
-    partial = join(dir, partialFileName(fileName));
+    const requestedAt = options.now?.() ?? new Date();
+    const partialName = partialFileName(backupFileName(params.database, requestedAt, options.versionBefore));
+    partial = join(dir, partialName);
     // Created here with 0600 so the dump is never readable by others, not even while pg_dump writes it
     // (pg_dump opens an existing file without changing its mode).
-    await rm(partial, { force: true });
     await (await open(partial, 'wx', 0o600)).close();
 
     const snapshot = await exportSnapshot(client);
@@ -157,9 +155,12 @@ export async function takeBackup(options: TakeBackupOptions): Promise<Backup> {
     if (snapshot !== undefined) args.push(`--snapshot=${snapshot}`);
     if (options.lockWaitTimeoutMs !== undefined) args.push(`--lock-wait-timeout=${options.lockWaitTimeoutMs}`);
     const file = partial;
+    let dumping = true;
     const ticker = setInterval(() => {
       stat(file).then(
-        (s) => emit({ type: 'progress', bytes: s.size, elapsedMs: elapsed() }),
+        (s) => {
+          if (dumping) emit({ type: 'progress', bytes: s.size, elapsedMs: elapsed() });
+        },
         () => {},
       );
     }, options.progressIntervalMs ?? 250);
@@ -177,6 +178,7 @@ export async function takeBackup(options: TakeBackupOptions): Promise<Backup> {
       }
       throw error;
     } finally {
+      dumping = false;
       clearInterval(ticker);
       if (snapshot !== undefined) await client.query('commit').catch(() => {});
     }
@@ -201,7 +203,8 @@ export async function takeBackup(options: TakeBackupOptions): Promise<Backup> {
     const validateMs = Date.now() - validateStarted;
 
     await chmod(file, 0o600);
-    await rename(file, finalPath);
+    const { fileName, createdAt } = await claimName(file, dir, params.database, requestedAt, options.versionBefore);
+    const finalPath = join(dir, fileName);
     partial = undefined;
     await syncDir(dir);
     return {
@@ -221,6 +224,44 @@ export async function takeBackup(options: TakeBackupOptions): Promise<Backup> {
   } finally {
     await closeQuietly(client);
     if (partial !== undefined) await rm(partial, { force: true });
+  }
+}
+
+/**
+ * Gives the validated file its final name without ever replacing another backup: two backups within the
+ * same second (same version) would share a name, so the stamp moves on by a second until a name is free.
+ * link() fails with EEXIST atomically where rename() would silently replace; rename is the fallback on
+ * filesystems without hard links.
+ */
+async function claimName(
+  file: string,
+  dir: string,
+  database: string,
+  at: Date,
+  versionBefore: string | null,
+): Promise<{ fileName: string; createdAt: Date }> {
+  for (let shift = 0; ; shift++) {
+    const createdAt = new Date(at.getTime() + shift * 1000);
+    const fileName = backupFileName(database, createdAt, versionBefore);
+    const target = join(dir, fileName);
+    try {
+      await link(file, target);
+      await unlink(file);
+      return { fileName, createdAt };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && shift < 120) continue;
+      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EXDEV' || code === 'ENOSYS') {
+        const taken = await stat(target).then(
+          () => true,
+          () => false,
+        );
+        if (taken && shift < 120) continue;
+        await rename(file, target);
+        return { fileName, createdAt };
+      }
+      throw error;
+    }
   }
 }
 

@@ -106,11 +106,11 @@ describe('backupDatabase', () => {
       mine('20240629T000000Z'), // recent, kept (2nd newest)
       `other_db_20240101T000000Z_001.dump`, // another database
       `${db.name}_handmade.dump`, // not our pattern
-      `.${mine('20240101T000000Z')}.partial`, // a partial file, recently written: maybe a running dump
+      `.${mine('20240101T000000Z')}.4242-0a1b2c3d.partial`, // a partial file, recently written: maybe a running dump
       'notes.txt',
     ];
     for (const f of files) await writeFile(join(dir, f), 'x');
-    const stale = `.${mine('20240102T000000Z')}.partial`; // left by a run killed two hours ago
+    const stale = `.${mine('20240102T000000Z')}.4243-0a1b2c3d.partial`; // left by a run killed two hours ago
     await writeFile(join(dir, stale), 'x');
     const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
     await utimes(join(dir, stale), twoHoursAgo, twoHoursAgo);

@@ -245,4 +245,21 @@ exec "$REAL_PG_DUMP" "$@" --exclude-table-data=public.users`);
       await db.query('drop table bulk');
     }
   });
+
+  it('never replaces an earlier backup that got the same name in the same second', async () => {
+    const dir = await tempDir();
+    const at = () => new Date(Date.UTC(2024, 0, 15, 10, 30, 5));
+    const params = paramsFromUrl(db.url);
+    const [a, b] = await Promise.all([
+      takeBackup({ params, dir, versionBefore: '001', now: at }),
+      takeBackup({ params, dir, versionBefore: '001', now: at }),
+    ]);
+    expect([a.fileName, b.fileName].sort()).toEqual([
+      `${db.name}_20240115T103005Z_001.dump`,
+      `${db.name}_20240115T103006Z_001.dump`,
+    ]);
+    expect((await readdir(dir)).sort()).toEqual([a.fileName, b.fileName].sort());
+    expect((await stat(a.path)).size).toBe(a.sizeBytes);
+    expect((await stat(b.path)).size).toBe(b.sizeBytes);
+  });
 });

@@ -7,6 +7,7 @@ import {
   splitCommand,
 } from '../../src/backup/index.js';
 import { parseTableDataLines } from '../../src/backup/archive.js';
+import { partialTarget } from '../../src/backup/naming.js';
 import { compareTableData } from '../../src/backup/tables.js';
 
 describe('splitCommand', () => {
@@ -55,7 +56,9 @@ describe('backup file names', () => {
     expect(parseBackupFileName('app_20240115T103005Z_001.dump', 'ap')).toBeUndefined();
     expect(parseBackupFileName('app_2024-01-15_001.dump', 'app')).toBeUndefined();
     expect(parseBackupFileName('app_20241315T103005Z_001.dump', 'app')).toBeUndefined();
-    expect(parseBackupFileName('.app_20240115T103005Z_001.dump.partial', 'app')).toBeUndefined();
+    expect(parseBackupFileName('.app_20240115T103005Z_001.dump.123-abcd.partial', 'app')).toBeUndefined();
+    expect(partialTarget('.app_20240115T103005Z_001.dump.123-abcd.partial')).toBe('app_20240115T103005Z_001.dump');
+    expect(partialTarget('app_20240115T103005Z_001.dump')).toBeUndefined();
     expect(parseBackupFileName('app_20240115T103005Z_001.dump.gz', 'app')).toBeUndefined();
   });
 });
