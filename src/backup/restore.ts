@@ -222,6 +222,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     emit({ type: 'phase', phase: 'restore', elapsedMs: Date.now() - started });
     const args = ['--exit-on-error', '--no-password', `--dbname=${conninfoDbname(target)}`];
     if (options.jobs !== undefined && options.jobs > 1) args.push(`--jobs=${options.jobs}`);
+    // An existing (empty) database cannot be dropped on failure, so restore it all-or-nothing instead.
+    else if (dropOnFailure === undefined) args.push('--single-transaction');
     args.push(file);
     const run = await runProgram(tools.pgRestore.path, args, {
       env: libpqChildEnv(withDatabase(params, target)),

@@ -111,4 +111,11 @@ describe('restoreBackup', () => {
     const exists = await adminQuery('select 1 from pg_database where datname = $1', [into]);
     expect(exists.rowCount).toBe(0);
   });
+
+  it('restores into an existing empty database', async () => {
+    const into = target('empty');
+    await adminQuery(`create database "${into}"`);
+    const result = await restoreBackup({ file: backup.path, params: paramsFromUrl(db.url), into, trackingTable: tracking });
+    expect(result).toMatchObject({ database: into, created: false, version: '10' });
+  });
 });
