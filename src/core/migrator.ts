@@ -4,6 +4,7 @@
  * results, throws MigrateErrors and emits events.
  */
 import { hostname, userInfo } from 'node:os';
+import { relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Settings } from '../config/settings.js';
@@ -24,6 +25,7 @@ import {
   MigrationFailedError,
   interruptedExitCode,
   type AppliedMigration,
+  type BackupSummary,
   type Direction,
   type EventSink,
   type FailedMigration,
@@ -169,10 +171,65 @@ export class Migrator {
       this.#emit({ type: 'lint', summary: lint });
     }
     const runnables = await this.#prepare(plan.toApply, 'up');
-    return { ...(await this.#run(client, store, 'up', runnables, history)), lint };
+    const backup = runnables.length > 0 ? await this.#backupFirst(history, options.noBackup) : {};
+    return { ...(await this.#run(client, store, 'up', runnables, history)), ...backup, lint };
   }
 
-  async down(options: DownOptions & RunOptions = {}): Promise<RunResult> {
+  /**
+   * The backup before a change, under the runner lock (so ten pods take one backup, and nothing changes the
+   * schema between the dump and the migration). Skipped with --no-backup or BACKUP_BEFORE_MIGRATE=false, which
+   * the result says; refused in production.
+   */
+  async #backupFirst(history: readonly HistoryRow[], noBackup: boolean | undefined): Promise<{ backup?: BackupSummary; backupSkipped?: string }> {
+    const s = this.#settings;
+    const skipped = noBackup ? '--no-backup' : s.backupBeforeMigrate ? undefined : 'BACKUP_BEFORE_MIGRATE=false';
+    if (skipped) {
+      if (s.migrateEnv === 'production') {
+        throw usageError('backup-required-in-production', `Refusing to migrate production without a backup (${skipped}).`, {
+          hint: 'Let tidemark take and validate the backup, or set MIGRATE_ENV to staging or development if this is not production.',
+        });
+      }
+      return { backupSkipped: skipped };
+    }
+    this.#emit({ type: 'backup-start' });
+    const { backupDatabase } = await import('../backup/index.js');
+    try {
+      const report = await backupDatabase({
+        params: this.#params,
+        dir: s.backupDir,
+        versionBefore: history.at(-1)?.version ?? null,
+        pgDumpPath: s.pgDumpPath,
+        trackingTable: s.migrationsTable,
+        retentionDays: s.backupRetentionDays,
+        keep: s.backupKeep,
+        uploadCommand: s.backupUploadCommand,
+        lockWaitTimeoutMs: s.maxLockWaitSeconds > 0 ? s.maxLockWaitSeconds * 1000 : undefined,
+        signal: this.#signal,
+        onEvent: (e) => {
+          if (e.type === 'progress') this.#emit({ type: 'backup-progress', bytes: e.bytes, elapsedMs: e.elapsedMs });
+        },
+      });
+      const backup: BackupSummary = {
+        file: relative(s.cwd, report.path) || report.path,
+        sizeBytes: report.sizeBytes,
+        sha256: report.sha256,
+        durationMs: report.durationMs,
+      };
+      this.#emit({ type: 'backup-done', backup });
+      return { backup };
+    } catch (error) {
+      if (this.#signal?.aborted) {
+        const signal = String(this.#signal.reason);
+        throw new MigrateError('interrupted', interruptedExitCode(signal), `Interrupted by ${signal} while taking the backup; nothing was changed.`, {
+          hint: 'Run the command again.',
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async down(options: DownOptions & RunOptions & { readonly noBackup?: boolean | undefined } = {}): Promise<RunResult> {
     const migrations = await this.loadMigrations();
     if (options.dryRun) {
       const history = await this.#withClient((client) => new HistoryStore(client, this.#settings.migrationsTable).read());
@@ -185,12 +242,13 @@ export class Migrator {
       const plan = planDown(migrations, history, options);
       if (plan.blockers.length > 0) throw blockedError('migrate down', plan.blockers);
       const runnables = await this.#prepare(plan.toRevert, 'down');
-      return this.#run(client, store, 'down', runnables, history);
+      const backup = runnables.length > 0 ? await this.#backupFirst(history, options.noBackup) : {};
+      return { ...(await this.#run(client, store, 'down', runnables, history)), ...backup };
     });
   }
 
   /** Rolls back the newest applied migration and applies it again, under one lock. */
-  async redo(): Promise<{ down: RunResult; up: RunResult }> {
+  async redo(options: { readonly noBackup?: boolean | undefined } = {}): Promise<{ down: RunResult; up: RunResult }> {
     const migrations = await this.loadMigrations();
     return this.#withLock(async (client, store) => {
       const history = await store.read();
@@ -205,7 +263,8 @@ export class Migrator {
       if (blockers.length > 0) throw blockedError('migrate redo', blockers);
       const downRunnables = await this.#prepare([target], 'down');
       const upRunnables = await this.#prepare([target], 'up');
-      const down = await this.#run(client, store, 'down', downRunnables, history);
+      const backup = await this.#backupFirst(history, options.noBackup);
+      const down = { ...(await this.#run(client, store, 'down', downRunnables, history)), ...backup };
       const up = await this.#run(client, store, 'up', upRunnables, await store.read());
       return { down, up };
     });

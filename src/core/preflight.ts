@@ -19,6 +19,7 @@ export interface LintSummary {
 
 export interface PreflightOptions {
   readonly skipLint?: boolean | undefined;
+  /** --no-backup: refused in production by the migrator's backup step, under the runner lock. */
   readonly noBackup?: boolean | undefined;
 }
 
@@ -88,7 +89,7 @@ export async function lockReport(files: readonly Migration['up'][], client: Clie
 /**
  * The checks before `up` runs `pending`. Throws when the run must not start; returns the lint summary.
  *
- * - Production (MIGRATE_ENV=production): a backup is required, DDL needs ALLOW_DDL_IN_PRODUCTION=true, and
+ * - Production (MIGRATE_ENV=production): DDL needs ALLOW_DDL_IN_PRODUCTION=true, and
  *   the lint always runs and always stops on an unacknowledged error (--skip-lint does not apply).
  * - Elsewhere the lint runs unless --skip-lint, or the database is empty: on an empty database every object
  *   a migration touches is created by the same run, so there is nothing to lock, rewrite or lose, and
@@ -96,11 +97,6 @@ export async function lockReport(files: readonly Migration['up'][], client: Clie
  */
 export async function preflight(client: Client, settings: Settings, pending: readonly Migration[], options: PreflightOptions): Promise<LintSummary> {
   const production = settings.migrateEnv === 'production';
-  if (production && (options.noBackup || !settings.backupBeforeMigrate)) {
-    throw usageError('backup-required-in-production', 'Refusing to migrate production without a backup (--no-backup or BACKUP_BEFORE_MIGRATE=false).', {
-      hint: 'Let tidemark take and validate the backup (drop --no-backup, set BACKUP_BEFORE_MIGRATE=true), or set MIGRATE_ENV to staging or development if this is not production.',
-    });
-  }
   if (production && !settings.allowDdlInProduction) {
     const { parseStatementsSync } = await import('../sql/split.js');
     const { loadParser } = await import('../sql/parser.js');

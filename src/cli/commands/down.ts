@@ -41,7 +41,7 @@ export async function down(ctx: CommandContext, flags: DownFlags): Promise<numbe
   const chosen = [flags.step !== undefined, flags.to !== undefined, Boolean(flags.all)].filter(Boolean).length;
   if (chosen > 1) throw usageError('conflicting-flags', 'Use only one of --step, --to and --all.');
   const migrator = await ctx.migrator({ lockWaitMs: lockWait(ctx, flags.wait) });
-  const result = await migrator.down({ step: flags.step, to: flags.to, all: flags.all, dryRun: flags.dryRun });
+  const result = await migrator.down({ step: flags.step, to: flags.to, all: flags.all, dryRun: flags.dryRun, noBackup: flags.backup === false });
   if (ctx.output.mode === 'json') ctx.output.json(runResultJson(result));
   else renderRunSummary(ctx.output, result);
   return 0;

@@ -15,9 +15,9 @@ export function define(program: Command, action: Action): void {
     .action(action(redo));
 }
 
-export async function redo(ctx: CommandContext, flags: { wait?: number | true }): Promise<number> {
+export async function redo(ctx: CommandContext, flags: { wait?: number | true; backup?: boolean }): Promise<number> {
   const migrator = await ctx.migrator({ lockWaitMs: lockWait(ctx, flags.wait) });
-  const { down, up } = await migrator.redo();
+  const { down, up } = await migrator.redo({ noBackup: flags.backup === false });
   if (ctx.output.mode === 'json') ctx.output.json({ down: runResultJson(down), up: runResultJson(up) });
   else {
     renderRunSummary(ctx.output, down);
