@@ -2,7 +2,8 @@
  * The tables whose rows pg_dump writes as TABLE DATA entries: ordinary tables (relkind r, which includes each
  * partition; a partitioned parent holds no rows) outside the system schemas, minus tables that belong to an
  * extension unless the extension marked them as configuration (pg_extension_config_dump). Views, foreign
- * tables, sequences and materialized views have no TABLE DATA entry. Unlogged tables do.
+ * tables, sequences and materialized views have no TABLE DATA entry. Unlogged tables do, except on a hot
+ * standby, where pg_dump skips their data (it cannot be read there).
  */
 import type { ClientBase } from 'pg';
 import { expectedLabel } from './archive.js';
@@ -26,6 +27,7 @@ export async function tablesWithData(client: ClientBase): Promise<DumpedTable[]>
       where c.relkind = 'r'
         and n.nspname <> 'information_schema'
         and n.nspname !~ '^pg_'
+        and (c.relpersistence <> 'u' or not pg_is_in_recovery())
         and not exists (
               select 1 from pg_depend d
                where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e'

@@ -30,6 +30,7 @@ beforeAll(async () => {
     create table parted_1 partition of parted for values from (0) to (100);
     create view v as select 1 as one;
     create materialized view mv as select 1 as one;
+    create unlogged table scratch_cache (k text);
   `);
 });
 afterAll(async () => {
@@ -74,7 +75,7 @@ describe('takeBackup', () => {
     expect(backup.sizeBytes).toBe((await stat(backup.path)).size);
     expect(backup.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect([...backup.tables].sort()).toEqual(
-      ['odd schema.Mixed Case', 'public.parted_1', 'public.schema_migrations', 'public.users'].sort(),
+      ['odd schema.Mixed Case', 'public.parted_1', 'public.schema_migrations', 'public.scratch_cache', 'public.users'].sort(),
     );
     expect(backup.pgDumpVersion).toMatch(/^\d+\.\d+/);
     expect(events.filter((e) => e.type === 'phase').map((e) => (e as { phase: string }).phase)).toEqual([
