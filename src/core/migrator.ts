@@ -16,7 +16,7 @@ import type { InvalidIndex } from '../db/invalid-indexes.js';
 import { Locker, lockKey } from '../db/lock.js';
 import type { ConnectionParams } from '../db/params.js';
 import { EXIT, MigrateError, usageError } from '../errors.js';
-import { loadMigrations, readDown, readSqlFile } from '../source/files.js';
+import { listSeeds, loadMigrations, readDown, readSqlFile } from '../source/files.js';
 import { charIndexFromPgPosition, lineColumnAt } from '../sql/position.js';
 import type { Migration, SqlFile } from '../source/types.js';
 import { lockReport, preflight, type LintSummary, type PreflightOptions } from './preflight.js';
@@ -280,17 +280,6 @@ export class Migrator {
     return this.#withClient(fn);
   }
 
-  /** Lists the seed files (names without .sql). */
-  async listSeeds(): Promise<string[]> {
-    const { readdir } = await import('node:fs/promises');
-    try {
-      return (await readdir(this.#settings.seedsDir)).filter((f) => f.endsWith('.sql')).map((f) => f.slice(0, -4)).sort();
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
-  }
-
   /** Runs seeds/NAME.sql in one transaction. Refused when MIGRATE_ENV=production unless `force`. */
   async seed(name: string, options: { force?: boolean } = {}): Promise<{ name: string; file: string; executionMs: number }> {
     if (this.#settings.migrateEnv === 'production' && !options.force) {
@@ -306,7 +295,7 @@ export class Migrator {
       file = await readSqlFile(path, this.#settings.cwd);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        const seeds = await this.listSeeds();
+        const seeds = await listSeeds(this.#settings.seedsDir);
         throw usageError('unknown-seed', `There is no seed named "${name}" (looked for ${path}).`, {
           hint: seeds.length ? `Known seeds: ${seeds.join(', ')}.` : 'The seeds folder has no .sql files.',
         });

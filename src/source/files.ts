@@ -180,3 +180,9 @@ export async function readDown(migration: Migration, cwd: string): Promise<SqlFi
   }
   return file;
 }
+
+/** The seed names in `seedsDir` (file names without .sql), sorted; [] when the folder does not exist. */
+export async function listSeeds(seedsDir: string): Promise<string[]> {
+  const names = await listSqlFiles(seedsDir);
+  return (names ?? []).map((f) => f.slice(0, -4)).sort();
+}

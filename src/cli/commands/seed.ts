@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { listSeeds } from '../../source/files.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
 
@@ -21,10 +22,8 @@ Examples:
 export async function seed(ctx: CommandContext, flags: { force?: boolean }, name?: string): Promise<number> {
   const out = ctx.output;
   if (name === undefined) {
-    const { Migrator } = await import('../../core/migrator.js');
     // Listing needs no database.
-    const lister = new Migrator({ settings: ctx.settings, connection: undefined as never });
-    const seeds = await lister.listSeeds();
+    const seeds = await listSeeds(ctx.settings.seedsDir);
     if (out.mode === 'json') out.json({ seeds });
     else if (seeds.length === 0) out.line(`No seeds in ${ctx.settings.seedsDir}.`);
     else for (const s of seeds) out.line(s);
