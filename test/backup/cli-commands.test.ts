@@ -2,7 +2,7 @@
  * The `migrate backup` and `migrate restore` command handlers, driven with a CommandContext over in-memory
  * streams (they are not registered in cli/main.ts by this module's owner; see its final note).
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -47,6 +47,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await adminQuery(`drop database if exists "${restoredName()}" with (force)`);
   await db.drop();
+  rmSync(cwd, { recursive: true, force: true });
 });
 
 describe('migrate backup / restore handlers', () => {

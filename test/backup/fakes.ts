@@ -4,9 +4,22 @@
  * the database: a pg_dump that lies about its version, fails, or writes a bad file.
  */
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+const made: string[] = [];
+
+/** A temporary folder removed by removeTempDirs() (call it in afterAll). */
+export async function tempDir(prefix = 'tidemark-backup-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+export async function removeTempDirs(): Promise<void> {
+  for (const dir of made.splice(0)) await rm(dir, { recursive: true, force: true });
+}
 
 export function realTool(name: 'pg_dump' | 'pg_restore'): string {
   return execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
@@ -14,7 +27,7 @@ export function realTool(name: 'pg_dump' | 'pg_restore'): string {
 
 /** A folder holding `pg_dump` (the given script body, after a POSIX sh shebang) and the real pg_restore. */
 export async function fakePgDump(body: string): Promise<{ dir: string; path: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'tidemark-fake-pgdump-'));
+  const dir = await tempDir('tidemark-fake-pgdump-');
   const path = join(dir, 'pg_dump');
   const real = realTool('pg_dump');
   await writeFile(path, `#!/bin/sh\nREAL_PG_DUMP='${real}'\n${body}\n`);

@@ -1,11 +1,11 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restoreBackup, takeBackup, type Backup } from '../../src/backup/index.js';
 import { paramsFromUrl } from '../../src/db/params.js';
 import { MigrateError } from '../../src/errors.js';
 import { adminQuery, queryUrl, testDatabase, urlFor, type TestDatabase } from '../helpers/db.js';
+import { removeTempDirs, tempDir } from './fakes.js';
 
 let db: TestDatabase;
 let backup: Backup;
@@ -24,11 +24,12 @@ beforeAll(async () => {
     create table "Sales Dept"."Q1 figures" (n int);
     insert into "Sales Dept"."Q1 figures" values (1), (2);
   `);
-  backup = await takeBackup({ params: paramsFromUrl(db.url), dir: await mkdtemp(join(tmpdir(), 'tm-restore-')), versionBefore: '10' });
+  backup = await takeBackup({ params: paramsFromUrl(db.url), dir: await tempDir('tm-restore-'), versionBefore: '10' });
 });
 afterAll(async () => {
   for (const name of created) await adminQuery(`drop database if exists "${name}" with (force)`);
   await db.drop();
+  await removeTempDirs();
 });
 
 function target(suffix: string): string {
@@ -84,7 +85,7 @@ describe('restoreBackup', () => {
   });
 
   it('refuses a file that is not a complete archive before creating anything', async () => {
-    const bad = join(await mkdtemp(join(tmpdir(), 'tm-restore-bad-')), 'bad.dump');
+    const bad = join(await tempDir('tm-restore-bad-'), 'bad.dump');
     await writeFile(bad, 'PGDMP not really');
     const into = target('never');
     const error = await restoreBackup({ file: bad, params: paramsFromUrl(db.url), into, trackingTable: tracking }).catch((e: unknown) => e);
@@ -99,7 +100,7 @@ describe('restoreBackup', () => {
     const role = `tm_gone_${Date.now()}`;
     await adminQuery(`create role ${role}`);
     await db.query(`create table owned_elsewhere (id int); alter table owned_elsewhere owner to ${role}`);
-    const dir = await mkdtemp(join(tmpdir(), 'tm-restore-role-'));
+    const dir = await tempDir('tm-restore-role-');
     const withRole = await takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '10' });
     await db.query('drop table owned_elsewhere');
     await adminQuery(`drop role ${role}`);

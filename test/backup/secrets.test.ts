@@ -1,12 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { takeBackup } from '../../src/backup/index.js';
 import { paramsFromUrl } from '../../src/db/params.js';
 import { adminQuery, testDatabase, type TestDatabase } from '../helpers/db.js';
+import { removeTempDirs, tempDir } from './fakes.js';
 
 let db: TestDatabase;
 const role = `tm_secret_${process.pid}`;
@@ -19,6 +18,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await db.drop();
+  await removeTempDirs();
   await adminQuery(`drop role if exists ${role}`);
 });
 
@@ -38,7 +38,7 @@ describe('the password', () => {
     let readFailure: unknown;
     const backup = takeBackup({
       params,
-      dir: await mkdtemp(join(tmpdir(), 'tm-secrets-')),
+      dir: await tempDir('tm-secrets-'),
       versionBefore: null,
       onEvent: (event) => {
         if (event.type !== 'spawn' || event.program !== 'pg_dump') return;

@@ -1,11 +1,11 @@
-import { chmod, mkdtemp, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupDatabase, listBackups } from '../../src/backup/index.js';
 import { paramsFromUrl } from '../../src/db/params.js';
 import { MigrateError } from '../../src/errors.js';
 import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { removeTempDirs, tempDir } from './fakes.js';
 
 let db: TestDatabase;
 const tracking = { schema: 'public', table: 'schema_migrations' };
@@ -22,14 +22,12 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await db.drop();
+  await removeTempDirs();
 });
 
 const tables = async () =>
   (await db.query<{ t: string }>("select string_agg(tablename, ',' order by tablename) as t from pg_tables where schemaname = 'public'"))[0]!.t;
 
-async function tempDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'tidemark-step-test-'));
-}
 
 describe('backupDatabase', () => {
   it('uploads with the path as its own argv element, records the backup in db_backups and lists it', async () => {

@@ -1,14 +1,12 @@
 import { chmod, readdir, stat, writeFile } from 'node:fs/promises';
 import pg from 'pg';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { takeBackup, type BackupEvent } from '../../src/backup/index.js';
 import { paramsFromUrl } from '../../src/db/params.js';
 import { MigrateError } from '../../src/errors.js';
 import { testDatabase, type TestDatabase } from '../helpers/db.js';
-import { answersVersion, fakePgDump } from './fakes.js';
+import { answersVersion, fakePgDump, removeTempDirs, tempDir } from './fakes.js';
 
 let db: TestDatabase;
 const schemaSnapshot = () =>
@@ -35,11 +33,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await db.drop();
+  await removeTempDirs();
 });
 
-async function tempDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'tidemark-backup-test-'));
-}
 
 /** Runs `run`, expects a MigrateError with `code`, and checks that the schema and tracking table did not change. */
 async function expectFailure(run: () => Promise<unknown>, code: string): Promise<MigrateError> {
