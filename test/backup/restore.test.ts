@@ -73,11 +73,11 @@ describe('restoreBackup', () => {
       trackingTable: tracking,
       now: () => new Date(Date.UTC(2024, 0, 2, 3, 4, 5)),
     });
+    if (result.previousDatabase) created.push(result.previousDatabase);
     // <name>_before_restore_<stamp>, the name cut so the whole fits PostgreSQL's 63 bytes.
     expect(result.previousDatabase).toMatch(/_before_restore_20240102T030405Z$/);
     expect(into.startsWith(result.previousDatabase!.replace(/_before_restore_.*$/, ''))).toBe(true);
     expect(result.previousDatabase!.length).toBeLessThanOrEqual(63);
-    created.push(result.previousDatabase!);
     const now = await queryUrl<{ t: string }>(urlFor(into, db.url), "select string_agg(tablename, ',' order by tablename) as t from pg_tables where schemaname = 'public'");
     expect(now[0]!.t).toBe('orders,schema_migrations');
     const old = await queryUrl<{ t: string }>(urlFor(result.previousDatabase!, db.url), "select string_agg(tablename, ',') as t from pg_tables where schemaname = 'public'");
