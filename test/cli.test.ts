@@ -106,7 +106,7 @@ describe('settings', () => {
   });
 
   it('has --help with examples on every command', async () => {
-    for (const command of ['up', 'down', 'status', 'create', 'redo', 'seed']) {
+    for (const command of ['up', 'down', 'status', 'create', 'redo', 'seed', 'verify', 'repair', 'baseline', 'lint', 'backup', 'restore']) {
       const result = await runCli([command, '--help'], { cwd: makeProject() });
       expect(result.code, command).toBe(0);
       expect(result.stdout, command).toMatch(/Example/);
@@ -186,6 +186,29 @@ describe('concurrent runners', () => {
     expect(rows[0]).toEqual({ n: 20, d: 20 });
     const applied = results.map((r) => (r.stderr.match(/^applied /gm) ?? []).length);
     expect(applied.reduce((a, b) => a + b, 0)).toBe(20);
+  });
+});
+
+describe('backup and restore from the command line', () => {
+  it('migrate backup writes a proven dump; restore --into a new database brings back the tables and says the version', async () => {
+    await db.reset();
+    const dir = makeProject(SIMPLE);
+    expect((await runCli(['up', '--no-backup'], { cwd: dir, env: { DATABASE_URL: db.url } })).code).toBe(0);
+    const backup = await runCli(['backup', '--json'], { cwd: dir, env: { DATABASE_URL: db.url } });
+    expect(backup.code, backup.stderr).toBe(0);
+    const file = JSON.parse(backup.stdout).file as string;
+    const target = `${db.name}_restored`;
+    try {
+      const restore = await runCli(['restore', file, '--into', target], { cwd: dir, env: { DATABASE_URL: db.url } });
+      expect(restore.code, restore.stderr).toBe(0);
+      expect(restore.stdout + restore.stderr).toMatch(/002/);
+      const rows = await adminQuery(`select 1 from pg_database where datname = $1`, [target]);
+      expect(rows.rowCount).toBe(1);
+      const list = await runCli(['backup', '--list', '--json'], { cwd: dir, env: { DATABASE_URL: db.url } });
+      expect(list.code).toBe(0);
+    } finally {
+      await adminQuery(`drop database if exists "${target}" with (force)`);
+    }
   });
 });
 

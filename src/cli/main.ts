@@ -6,10 +6,12 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT } from '../errors.js';
 import { CommandContext, type GlobalFlags, type Io } from './context.js';
 import { renderError } from './render.js';
+import * as backup from './commands/backup.js';
 import * as create from './commands/create.js';
 import * as down from './commands/down.js';
 import * as lint from './commands/lint.js';
 import * as redo from './commands/redo.js';
+import * as restore from './commands/restore.js';
 import * as seed from './commands/seed.js';
 import * as status from './commands/status.js';
 import * as up from './commands/up.js';
@@ -21,7 +23,7 @@ export type Handler = (ctx: CommandContext, flags: never, ...args: never[]) => P
 /** Wraps a command's handler into a commander action that records its exit code. */
 export type Action = (handler: Handler) => (...args: unknown[]) => Promise<void>;
 
-const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline, lint];
+const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline, lint, backup, restore];
 
 export const VERSION = '0.1.0';
 
