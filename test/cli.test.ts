@@ -109,7 +109,7 @@ describe('settings', () => {
     for (const command of ['up', 'down', 'status', 'create', 'redo', 'seed', 'verify', 'repair', 'baseline', 'lint', 'backup', 'restore']) {
       const result = await runCli([command, '--help'], { cwd: makeProject() });
       expect(result.code, command).toBe(0);
-      expect(result.stdout, command).toMatch(/Example/);
+      expect(result.stdout, command).toMatch(/\$ migrate /);
     }
   });
 });
@@ -196,7 +196,7 @@ describe('backup and restore from the command line', () => {
     expect((await runCli(['up', '--no-backup'], { cwd: dir, env: { DATABASE_URL: db.url } })).code).toBe(0);
     const backup = await runCli(['backup', '--json'], { cwd: dir, env: { DATABASE_URL: db.url } });
     expect(backup.code, backup.stderr).toBe(0);
-    const file = JSON.parse(backup.stdout).file as string;
+    const file = JSON.parse(backup.stdout).backup.file as string;
     const target = `${db.name}_restored`;
     try {
       const restore = await runCli(['restore', file, '--into', target], { cwd: dir, env: { DATABASE_URL: db.url } });

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../src/errors.js';
-import { scanHeader } from '../src/source/directives.js';
+import { firstStatementIndex, scanHeader } from '../src/source/directives.js';
 import { checksumOf, loadMigrations, parseMigrationFileName } from '../src/source/files.js';
 import { createMigration, nextVersion } from '../src/source/create.js';
 import { makeProject } from './helpers/project.js';
@@ -100,6 +100,23 @@ describe('loading migrations', () => {
   it('says where the migrations folder should be when it is missing', async () => {
     const dir = makeProject();
     await expect(loadMigrations({ ...locations(dir), migrationsDir: join(dir, 'nope') })).rejects.toThrow(/The migrations folder nope does not exist/);
+  });
+});
+
+describe('firstStatementIndex', () => {
+  it('skips whitespace, line comments and (nested) block comments', () => {
+    const cases: [string, number][] = [
+      ['select 1', 0],
+      ['  -- a\n\tselect 1', 8],
+      ['/* a */ select', 8],
+      ['/**/select', 4],
+      ['/* * / ** */x', 12],
+      ['/* outer /* inner */ still comment */ select', 38],
+      ['-- only a comment', -1],
+      ['/* /* unterminated */', -1],
+      ['\r\n-- x\r\n/* y */\r\nselect', 17],
+    ];
+    for (const [text, expected] of cases) expect(firstStatementIndex(text), JSON.stringify(text)).toBe(expected);
   });
 });
 

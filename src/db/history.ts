@@ -122,17 +122,19 @@ export class HistoryStore {
 
   /** Every row, oldest version first; [] when the table does not exist yet. */
   async read(): Promise<HistoryRow[]> {
-    if (!(await this.exists())) return [];
-    const { rows } = await this.#client.query<{
-      version: string;
-      name: string;
-      checksum: string;
-      applied_at: Date;
-      execution_ms: number;
-      applied_by: string;
-      dirty: boolean;
-    }>(`select version, name, checksum, applied_at, execution_ms, applied_by, dirty from ${this.#table}`);
-    return rows
+    // Optimistic: one query instead of a catalog look-up first (a new backend's first catalog query is the
+    // slow part of a no-op `up`). A missing table or schema means no history; a missing column means another
+    // tool's table, which exists() then explains. Never called inside a transaction (an error would abort it).
+    let result;
+    try {
+      result = await this.#select();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === '42P01' || code === '3F000') return [];
+      if (code === '42703') await this.exists();
+      throw error;
+    }
+    return result.rows
       .map((r) => ({
         version: r.version,
         name: r.name,
@@ -143,6 +145,18 @@ export class HistoryStore {
         dirty: r.dirty,
       }))
       .sort((a, b) => compareVersions(a.version, b.version));
+  }
+
+  #select() {
+    return this.#client.query<{
+      version: string;
+      name: string;
+      checksum: string;
+      applied_at: Date;
+      execution_ms: number;
+      applied_by: string;
+      dirty: boolean;
+    }>(`select version, name, checksum, applied_at, execution_ms, applied_by, dirty from ${this.#table}`);
   }
 
   async insertApplied(record: AppliedRecord): Promise<void> {

@@ -3,8 +3,9 @@
  * (exit 2, nothing run): a name that does not parse, a duplicate version, a rollback without its up, a bad directive.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { ValidationError, usageError } from '../errors.js';
 import { scanHeader } from './directives.js';
 import type { Migration, SqlFile } from './types.js';
@@ -66,8 +67,28 @@ async function listSqlFiles(dir: string): Promise<string[] | undefined> {
 
 /** Reads one SQL file; problems with its directives are pushed to `problems`. */
 export async function readSqlFile(path: string, cwd: string, problems?: string[]): Promise<SqlFile> {
-  const text = stripBom(await readFile(path, 'utf8'));
-  const displayPath = relative(cwd, path) || path;
+  return sqlFileOf(path, await readFile(path, 'utf8'), displayPaths(cwd)(path), problems);
+}
+
+/**
+ * `path` relative to `cwd`, for messages. path.relative costs ~9 µs a call, ~9 ms for a thousand files on every
+ * `up`: it is computed once per folder and the file name appended.
+ */
+export function displayPaths(cwd: string): (path: string) => string {
+  const folders = new Map<string, string>();
+  return (path) => {
+    const dir = dirname(path);
+    let shown = folders.get(dir);
+    if (shown === undefined) {
+      shown = relative(cwd, dir);
+      folders.set(dir, shown);
+    }
+    return join(shown, basename(path));
+  };
+}
+
+function sqlFileOf(path: string, raw: string, displayPath: string, problems?: string[]): SqlFile {
+  const text = stripBom(raw);
   const header = scanHeader(text);
   for (const problem of header.problems) problems?.push(`${displayPath} ${problem}`);
   return { path, displayPath, text, empty: header.empty, directives: header.directives };
@@ -87,7 +108,7 @@ interface Entry {
  */
 export async function loadMigrations(locations: SourceLocations): Promise<Migration[]> {
   const { migrationsDir, rollbackDir, cwd } = locations;
-  const show = (path: string) => relative(cwd, path) || path;
+  const show = displayPaths(cwd);
   const migrationFiles = await listSqlFiles(migrationsDir);
   if (migrationFiles === undefined) {
     throw usageError('no-migrations-dir', `The migrations folder ${show(migrationsDir)} does not exist.`, {
@@ -100,7 +121,7 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
   const byVersion = new Map<bigint, Entry>();
   const add = (dir: string, fileName: string, folder: 'migrations' | 'rollback') => {
     const parsed = parseMigrationFileName(fileName, folder);
-    const path = join(dir, fileName);
+    const path = `${dir}${sep}${fileName}`; // not path.join: ~2 µs a call, thousands of calls
     if (!parsed) {
       problems.push(
         `${show(path)}: the name does not parse; use VERSION_name.sql (VERSION = digits, e.g. 001_create_users.sql${
@@ -133,27 +154,24 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
     if (e.ups.length === 0) problems.push(`${e.downs.map(show).join(', ')}: a rollback with no migration of version ${e.version}`);
   }
 
-  // Read the ups in bounded batches: thousands of files must load without exhausting file descriptors.
-  const valid = entries.filter((e) => e.ups.length === 1);
-  const migrations: Migration[] = new Array(valid.length);
-  const BATCH = 64;
-  for (let i = 0; i < valid.length; i += BATCH) {
-    await Promise.all(
-      valid.slice(i, i + BATCH).map(async (e, j) => {
-        const up = await readSqlFile(e.ups[0]!, cwd, problems);
-        const downPath = e.downs[0];
-        migrations[i + j] = {
-          version: e.version,
-          versionNumber: e.versionNumber,
-          name: e.name,
-          checksum: checksumOf(up.text),
-          up,
-          downPath,
-          downDisplayPath: downPath === undefined ? undefined : show(downPath),
-        };
-      }),
-    );
-  }
+  // Read synchronously: for thousands of small files this is several times faster than fs/promises (no
+  // FileHandle, no promise per call), and the no-op `up` of every pod start reads them all.
+  const migrations: Migration[] = entries
+    .filter((e) => e.ups.length === 1)
+    .map((e) => {
+      const upPath = e.ups[0]!;
+      const up = sqlFileOf(upPath, readFileSync(upPath, 'utf8'), show(upPath), problems);
+      const downPath = e.downs[0];
+      return {
+        version: e.version,
+        versionNumber: e.versionNumber,
+        name: e.name,
+        checksum: checksumOf(up.text),
+        up,
+        downPath,
+        downDisplayPath: downPath === undefined ? undefined : show(downPath),
+      };
+    });
 
   if (problems.length > 0) {
     throw new ValidationError(

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { backupDatabase, currentVersion, listBackups, type BackupEvent, type BackupReport, type LoggedBackup } from '../../backup/index.js';
+import type { BackupEvent, BackupReport, LoggedBackup } from '../../backup/index.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
+import { loadBackup } from './shared.js';
 import { formatBytes } from '../output.js';
 import { parseCount } from './shared.js';
 
@@ -68,7 +69,7 @@ export async function backup(ctx: CommandContext, flags: { list?: boolean; limit
   const params = await ctx.connection();
   const out = ctx.output;
   if (flags.list) {
-    const rows = await listBackups(params, s.migrationsTable, flags.limit ?? 100);
+    const rows = await (await loadBackup()).listBackups(params, s.migrationsTable, flags.limit ?? 100);
     if (out.mode === 'json') {
       out.json({ backups: rows.map(loggedJson) });
       return 0;
@@ -84,9 +85,9 @@ export async function backup(ctx: CommandContext, flags: { list?: boolean; limit
     return 0;
   }
 
-  const versionBefore = await currentVersion(params, s.migrationsTable);
+  const versionBefore = await (await loadBackup()).currentVersion(params, s.migrationsTable);
   await out.progress('Taking a backup');
-  const report = await backupDatabase({
+  const report = await (await loadBackup()).backupDatabase({
     params,
     dir: s.backupDir,
     versionBefore,

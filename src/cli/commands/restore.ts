@@ -1,9 +1,10 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { restoreBackup, type RestoreResult } from '../../backup/index.js';
+import type { RestoreResult } from '../../backup/index.js';
 import { usageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
+import { loadBackup } from './shared.js';
 
 export function define(program: Command, action: Action): void {
   program
@@ -62,7 +63,7 @@ export async function restore(ctx: CommandContext, flags: { into: string; force?
     }
   }
   await out.progress(`Restoring ${file} into ${flags.into}`);
-  const result = await restoreBackup({
+  const result = await (await loadBackup()).restoreBackup({
     file,
     params,
     into: flags.into,
