@@ -309,7 +309,7 @@ export class Migrator {
       await client.query('begin');
       try {
         await this.#setLocalTimeouts(client, 'seed');
-        await this.#runStatements(client, ref, file, undefined);
+        if (!file.empty) await this.#runText(client, file.text, 0, 0, file.text.length);
         await client.query('commit');
       } catch (error) {
         await client.query('rollback').catch(() => {});
@@ -628,7 +628,7 @@ export class Migrator {
     ]);
     const statementsRun: { line: number; text: string }[] = [];
     try {
-      await this.#runStatements(client, ref, runnable.file, runnable.statements, statementsRun);
+      await this.#runStatements(client, ref, runnable.statements ?? [], statementsRun);
     } catch (error) {
       (error as { statementsRun?: unknown }).statementsRun = statementsRun;
       const failedAt = runnable.statements?.[(error as { statementIndex?: number }).statementIndex ?? -1];
@@ -646,60 +646,22 @@ export class Migrator {
     return Math.round(executionMs);
   }
 
-  /**
-   * Runs a file under MIGRATION_TIMEOUT and the abort signal (both cancel the running statement).
-   * With `statements` (no-transaction files) each runs on its own. Without, the whole file goes in one simple
-   * query, as fast as psql: PostgreSQL parses all of it before running any, its error position is relative to
-   * the file itself, and counting CommandComplete messages tells which statement failed. The SQL parser is
-   * then loaded only when a failure needs it (#failureOf).
-   */
-  async #runStatements(client: Client, ref: MigrationRef, file: SqlFile, statements: readonly Statement[] | undefined, ran?: { line: number; text: string }[]): Promise<void> {
-    let cancelReason: string | undefined;
-    const pid = (client as unknown as { processID: number }).processID;
-    const cancel = (reason: string) => {
-      if (cancelReason) return;
-      cancelReason = reason;
-      void this.#cancelBackend(pid);
-    };
-    const timeoutMs = this.#settings.migrationTimeoutSeconds * 1000;
-    const timer = timeoutMs > 0 ? setTimeout(() => cancel('timeout'), timeoutMs) : undefined;
-    const onAbort = () => cancel('signal');
-    this.#signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      if (this.#signal?.aborted) cancel('signal');
-      if (statements === undefined) {
-        if (file.empty) return;
-        if (cancelReason) throw Object.assign(new Error(`cancelled (${cancelReason})`), { tidemarkCancel: cancelReason, statementIndex: 0, whole: true });
-        const connection = (client as unknown as { connection: NodeJS.EventEmitter }).connection;
-        let completed = 0;
-        const onComplete = () => {
-          completed += 1;
-        };
-        connection.on('commandComplete', onComplete);
-        try {
-          await client.query(file.text);
-        } catch (error) {
-          throw Object.assign(error as Error, { statementIndex: completed, tidemarkCancel: cancelReason, whole: true });
-        } finally {
-          connection.off('commandComplete', onComplete);
-        }
-        return;
-      }
+  /** Runs a no-transaction file's statements one by one under MIGRATION_TIMEOUT and the abort signal. */
+  async #runStatements(client: Client, ref: MigrationRef, statements: readonly Statement[], ran: { line: number; text: string }[]): Promise<void> {
+    await this.#guarded(client, async (cancelReason) => {
       for (let i = 0; i < statements.length; i += 1) {
         const statement = statements[i]!;
-        if (cancelReason) throw Object.assign(new Error(`cancelled (${cancelReason})`), { tidemarkCancel: cancelReason, statementIndex: i });
+        const cancelled = cancelReason();
+        if (cancelled) throw Object.assign(new Error(`cancelled (${cancelled})`), { tidemarkCancel: cancelled, statementIndex: i });
         this.#emit({ type: 'statement-start', migration: ref, index: i + 1, line: statement.line });
         try {
           await client.query(statement.text);
         } catch (error) {
-          throw Object.assign(error as Error, { statementIndex: i, tidemarkCancel: cancelReason });
+          throw Object.assign(error as Error, { statementIndex: i, tidemarkCancel: cancelReason() });
         }
-        ran?.push({ line: statement.line, text: statement.text });
+        ran.push({ line: statement.line, text: statement.text });
       }
-    } finally {
-      if (timer) clearTimeout(timer);
-      this.#signal?.removeEventListener('abort', onAbort);
-    }
+    });
   }
 
   /** Cancels the running statement of `pid` from a second connection (the monitor). */
