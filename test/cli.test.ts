@@ -128,10 +128,10 @@ describe('secrets', () => {
 });
 
 describe('signals', () => {
-  it('SIGINT during a migration rolls it back, releases the lock and exits 130', async () => {
-    await db.reset();
-    const dir = makeProject({ 'migrations/001_slow.sql': 'create table slow (id int);\nselect pg_sleep(20);\n' });
-    const result = await runCli(['up'], {
+  /** Runs `up` on a migration that sleeps, and sends `signal` once the sleep runs on the server. */
+  function upInterruptedBy(signal: NodeJS.Signals, sql: string) {
+    const dir = makeProject({ 'migrations/001_slow.sql': sql });
+    return runCli(['up', '--no-backup'], {
       cwd: dir,
       env: { DATABASE_URL: db.url },
       onSpawn: (child) => {
@@ -139,11 +139,16 @@ describe('signals', () => {
           const rows = await db.query("select 1 from pg_stat_activity where query like '%pg_sleep(20)%' and application_name = 'tidemark'").catch(() => []);
           if (rows.length > 0) {
             clearInterval(poll);
-            child.kill('SIGINT');
+            child.kill(signal);
           }
         }, 100);
       },
     });
+  }
+
+  it('SIGINT during a migration rolls it back, releases the lock and exits 130', async () => {
+    await db.reset();
+    const result = await upInterruptedBy('SIGINT', 'create table slow (id int);\nselect pg_sleep(20);\n');
     expect(result.code).toBe(130);
     expect(result.stderr).toMatch(/Interrupted by SIGINT/);
     expect(await db.query("select 1 from information_schema.tables where table_name = 'slow'")).toEqual([]);
@@ -152,21 +157,9 @@ describe('signals', () => {
 
   it('SIGTERM exits 143', async () => {
     await db.reset();
-    const dir = makeProject({ 'migrations/001_slow.sql': 'select pg_sleep(20);\n' });
-    const result = await runCli(['up'], {
-      cwd: dir,
-      env: { DATABASE_URL: db.url },
-      onSpawn: (child) => {
-        const poll = setInterval(async () => {
-          const rows = await db.query("select 1 from pg_stat_activity where query like '%pg_sleep(20)%' and application_name = 'tidemark'").catch(() => []);
-          if (rows.length > 0) {
-            clearInterval(poll);
-            child.kill('SIGTERM');
-          }
-        }, 100);
-      },
-    });
+    const result = await upInterruptedBy('SIGTERM', 'select pg_sleep(20);\n');
     expect(result.code).toBe(143);
+    expect(result.stderr).toMatch(/Interrupted by SIGTERM/);
   });
 });
 
