@@ -63,6 +63,21 @@ describe('planUp', () => {
   });
 });
 
+describe('planUp --phase', () => {
+  const withPhase = (m: Migration, phase: 'expand' | 'contract'): Migration => ({ ...m, up: { ...m.up, directives: { ...m.up.directives, phase } } });
+
+  it('expand stops before the first contract migration and holds back everything after it', () => {
+    const plan = planUp([m1, withPhase(m2, 'contract'), m3], [], { phase: 'expand' });
+    expect(plan.toApply.map((m) => m.version)).toEqual(['001']);
+    expect(plan.heldBack.map((m) => m.version)).toEqual(['002', '003']);
+  });
+
+  it('contract (or no phase) applies everything pending', () => {
+    expect(planUp([m1, withPhase(m2, 'contract'), m3], [], { phase: 'contract' }).toApply).toHaveLength(3);
+    expect(planUp([m1, withPhase(m2, 'contract'), m3], []).heldBack).toEqual([]);
+  });
+});
+
 describe('planDown', () => {
   it('rolls back one by default, newest first; --step, --to and --all', () => {
     const history = [row(m1), row(m2), row(m3)];

@@ -130,6 +130,21 @@ describe('migrate up', () => {
     expect(await tables()).toEqual([]);
   });
 
+  it('with MIGRATION_STRATEGY=expand_contract, a plain up is the expand phase; --phase contract applies the rest', async () => {
+    const dir = makeProject({
+      'migrations/001_add_new.sql': '-- migrate:phase expand\ncreate table t (old_col int, new_col int);\n',
+      'migrations/002_drop_old.sql': '-- migrate:phase contract\n-- migrate:allow ban-drop-column -- the app stopped reading old_col in v2\nalter table t drop column old_col;\n',
+    });
+    const env = { MIGRATION_STRATEGY: 'expand_contract' };
+    const expand = await cli(dir, ['up', '--json'], env);
+    expect(expand.code, expand.stderr).toBe(0);
+    expect(JSON.parse(expand.stdout).heldBack.map((m: { version: string }) => m.version)).toEqual(['002']);
+    expect(await applied()).toEqual(['001']);
+    const contract = await cli(dir, ['up', '--phase', 'contract'], env);
+    expect(contract.code, contract.stderr).toBe(0);
+    expect(await applied()).toEqual(['001', '002']);
+  });
+
   it('records names with quotes and backslashes intact, and files without a final newline or with a trailing comment', async () => {
     const dir = makeProject({
       "migrations/001_o'neil\\x.sql": 'create table q (id int) -- no final newline, no semicolon',

@@ -19,6 +19,7 @@ export function runResultJson(result: RunResult): Record<string, unknown> {
     backupSkipped: result.backupSkipped ?? null,
     ...(result.lint ? { lint: { skipped: result.lint.skipped ?? null, findings: result.lint.findings.map(findingJson) } } : {}),
     ...(result.locks ? { locks: result.locks } : {}),
+    ...(result.heldBack ? { heldBack: result.heldBack } : {}),
   };
 }
 
@@ -76,6 +77,13 @@ export function renderLocks(out: Output, files: readonly FileLocks[], write: (li
 
 export function renderRunSummary(out: Output, result: RunResult): void {
   const verb = result.direction === 'up' ? 'Applied' : 'Rolled back';
+  if (result.heldBack && result.heldBack.length > 0) {
+    out.info(
+      `Held back for the contract phase (run migrate up --phase contract once every instance runs the new code): ${result.heldBack
+        .map((m) => `${m.version}_${m.name}`)
+        .join(', ')}`,
+    );
+  }
   if (result.dryRun) {
     if (result.notRun.length === 0) out.line(result.direction === 'up' ? 'Nothing to apply: the database is up to date.' : 'Nothing to roll back.');
     else {

@@ -135,8 +135,12 @@ export class Migrator {
     });
   }
 
-  async up(options: UpOptions & RunOptions & PreflightOptions = {}): Promise<RunResult> {
+  async up(requested: UpOptions & RunOptions & PreflightOptions = {}): Promise<RunResult> {
     const migrations = await this.loadMigrations();
+    // MIGRATION_STRATEGY=expand_contract: a plain `up` is the expand phase; contracting is said explicitly.
+    const options = { ...requested, phase: requested.phase ?? (this.#settings.strategy === 'expand_contract' ? 'expand' : undefined) } as const;
+    const heldBack = (plan: { heldBack: readonly Migration[] }) =>
+      plan.heldBack.length > 0 ? { heldBack: plan.heldBack.map((m) => refOf(m, 'up')) } : {};
     return this.#withClient(async (client) => {
       const store = new HistoryStore(client, this.#settings.migrationsTable);
       // Look first without the lock: when nothing is pending (every pod start after the first) the run ends
@@ -146,11 +150,11 @@ export class Migrator {
       if (options.dryRun) {
         if (first.blockers.length > 0) throw blockedError('migrate up', first.blockers);
         const locks = first.toApply.length > 0 ? await lockReport(first.toApply.map((m) => m.up), client) : [];
-        return { ...this.#dryResult('up', first.toApply, seen), locks };
+        return { ...this.#dryResult('up', first.toApply, seen), locks, ...heldBack(first) };
       }
       // A dirty row seen without the lock may be another runner's no-transaction migration in progress:
       // blockers are only final under the lock.
-      if (first.toApply.length === 0 && first.blockers.length === 0) return this.#dryResult('up', [], seen, false);
+      if (first.toApply.length === 0 && first.blockers.length === 0) return { ...this.#dryResult('up', [], seen, false), ...heldBack(first) };
       if (first.blockers.length === 0) {
         // Lint and guards run before the lock: they take time and must not hold other runners up.
         const lint = await preflight(client, this.#settings, first.toApply, options);
@@ -172,7 +176,8 @@ export class Migrator {
     }
     const runnables = await this.#prepare(plan.toApply, 'up');
     const backup = runnables.length > 0 ? await this.#backupFirst(history, options.noBackup) : {};
-    return { ...(await this.#run(client, store, 'up', runnables, history)), ...backup, lint };
+    const heldBack = plan.heldBack.length > 0 ? { heldBack: plan.heldBack.map((m) => refOf(m, 'up')) } : {};
+    return { ...(await this.#run(client, store, 'up', runnables, history)), ...backup, lint, ...heldBack };
   }
 
   /**

@@ -4,7 +4,7 @@
  */
 import type { HistoryRow } from '../db/history.js';
 import { usageError } from '../errors.js';
-import type { Migration } from '../source/types.js';
+import type { Migration, Phase } from '../source/types.js';
 
 export type MigrationState = 'applied' | 'pending' | 'changed' | 'missing' | 'dirty';
 
@@ -56,6 +56,12 @@ export interface UpOptions {
   /** Apply at most this many. */
   readonly step?: number | undefined;
   readonly allowOutOfOrder?: boolean | undefined;
+  /**
+   * Expand/contract: `expand` applies pending migrations up to, not including, the first one marked
+   * `-- migrate:phase contract` (before the new code is deployed); `contract` applies everything pending
+   * (after every instance runs the new code). Undefined: everything, unless the strategy says otherwise.
+   */
+  readonly phase?: Phase | undefined;
 }
 
 /** Why `up` must not start; each names the command that resolves it. */
@@ -69,6 +75,8 @@ export interface Blocker {
 export interface UpPlan {
   readonly toApply: readonly Migration[];
   readonly blockers: readonly Blocker[];
+  /** Pending migrations that `--phase expand` holds back (the first contract migration and all after it). */
+  readonly heldBack: readonly Migration[];
 }
 
 function findVersion(entries: readonly StatusEntry[], version: string): StatusEntry {
@@ -119,8 +127,17 @@ export function planUp(migrations: readonly Migration[], history: readonly Histo
     const target = findVersion(entries, options.to);
     pending = pending.filter((m) => m.versionNumber <= target.versionNumber);
   }
+  let heldBack: Migration[] = [];
+  if (options.phase === 'expand') {
+    // Order matters: a contract migration is never skipped over, everything after it waits too.
+    const firstContract = pending.findIndex((m) => m.up.directives.phase === 'contract');
+    if (firstContract !== -1) {
+      heldBack = pending.slice(firstContract);
+      pending = pending.slice(0, firstContract);
+    }
+  }
   if (options.step !== undefined) pending = pending.slice(0, options.step);
-  return { toApply: pending, blockers: blockersOf(entries, options.allowOutOfOrder) };
+  return { toApply: pending, blockers: blockersOf(entries, options.allowOutOfOrder), heldBack };
 }
 
 export interface DownOptions {

@@ -56,6 +56,8 @@ export interface RunResult {
   readonly backupSkipped: string | undefined;
   /** The pre-run lint (up only): its findings, or why it was skipped. */
   readonly lint?: LintSummary | undefined;
+  /** Pending migrations the expand phase left for `up --phase contract`. */
+  readonly heldBack?: readonly MigrationRef[] | undefined;
   /** The lock report of what would run (up --dry-run). */
   readonly locks?: readonly FileLocks[] | undefined;
 }

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { DEFAULT_LOCK_WAIT_MS } from '../../core/migrator.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
@@ -12,6 +12,9 @@ export function define(program: Command, action: Action): void {
     .option('--to <version>', 'apply up to and including this version', parseVersion)
     .option('--step <n>', 'apply at most N migrations', parseCount)
     .option('--dry-run', 'list what would run; change nothing')
+    .addOption(
+      new Option('--phase <phase>', 'expand: stop before the first -- migrate:phase contract migration; contract: apply everything').choices(['expand', 'contract']),
+    )
     .option('--allow-out-of-order', 'also apply pending migrations older than the newest applied one')
     .option('--no-backup', 'do not take a backup first (said in the output; refused in production)')
     .option('--skip-lint', 'do not refuse unacknowledged lint errors (reported; not in production)')
@@ -23,6 +26,7 @@ Examples:
   $ migrate up                     apply everything pending
   $ migrate up --to 004            apply up to version 004
   $ migrate up --step 1 --dry-run  show the next migration and the locks it takes, without running it
+  $ migrate up --phase expand      before deploying new code (expand/contract)
   $ migrate up --embedded          try it on a local PostgreSQL 15`,
     )
     .action(action(up));
@@ -36,6 +40,7 @@ interface UpFlags {
   wait?: number | true;
   allowOutOfOrder?: boolean;
   skipLint?: boolean;
+  phase?: 'expand' | 'contract';
 }
 
 export async function up(ctx: CommandContext, flags: UpFlags): Promise<number> {
@@ -46,6 +51,7 @@ export async function up(ctx: CommandContext, flags: UpFlags): Promise<number> {
     dryRun: flags.dryRun,
     allowOutOfOrder: flags.allowOutOfOrder,
     skipLint: flags.skipLint,
+    phase: flags.phase,
     noBackup: flags.backup === false,
   });
   if (ctx.output.mode === 'json') ctx.output.json(runResultJson(result));
