@@ -3,6 +3,7 @@ import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lockKey } from '../src/db/lock.js';
 import { adminQuery, testDatabase, urlFor, type TestDatabase } from './helpers/db.js';
 import { makeProject, runCli } from './helpers/project.js';
 
@@ -179,6 +180,28 @@ describe('concurrent runners', () => {
     expect(rows[0]).toEqual({ n: 20, d: 20 });
     const applied = results.map((r) => (r.stderr.match(/^applied /gm) ?? []).length);
     expect(applied.reduce((a, b) => a + b, 0)).toBe(20);
+  });
+});
+
+describe('the runner lock', () => {
+  it('gives up after --wait seconds with exit 3, naming the process that holds it', async () => {
+    await db.reset();
+    const dir = makeProject(SIMPLE);
+    const holder = new pg.Client({ connectionString: db.url, application_name: 'other-runner' });
+    await holder.connect();
+    try {
+      const key = lockKey(db.name, { schema: 'public', table: 'schema_migrations' });
+      await holder.query('select pg_advisory_lock($1::bigint)', [key.toString()]);
+      const pid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+      const result = await runCli(['up', '--wait', '1', '--no-backup'], { cwd: dir, env: { DATABASE_URL: db.url } });
+      expect(result.code).toBe(3);
+      expect(result.stderr).toMatch(new RegExp(`Waiting for the runner lock held by process ${pid} \\(other-runner`));
+      expect(result.stderr).toMatch(new RegExp(`pg_terminate_backend\\(${pid}\\)`));
+    } finally {
+      await holder.end();
+    }
+    // Released: the next run goes through.
+    expect((await runCli(['up', '--no-backup'], { cwd: dir, env: { DATABASE_URL: db.url } })).code).toBe(0);
   });
 });
 
