@@ -38,10 +38,16 @@ export class Output {
   #spinnerLabel = '';
   #spinnerStarted = 0;
   #ticker: NodeJS.Timeout | undefined;
+  /** Bumped by done() and stop(): a spinner whose module finished loading after that does not start. */
+  #generation = 0;
 
   constructor(options: OutputOptions) {
     const ci = Boolean(options.env.CI) && options.env.CI !== 'false';
-    this.mode = options.json ? 'json' : options.stdout.isTTY && !ci ? 'tty' : 'plain';
+    // A terminal that reports no width (a pty opened without a size: `script`, some `docker run -t`) would make
+    // the spinner compute infinitely many lines to clear and spin forever: such a terminal gets plain lines.
+    const stderr = options.stderr as { isTTY?: boolean; columns?: number };
+    const sizedTerminal = Boolean(options.stdout.isTTY && stderr.isTTY && (stderr.columns ?? 0) > 0);
+    this.mode = options.json ? 'json' : sizedTerminal && !ci ? 'tty' : 'plain';
     const color = options.color && this.mode === 'tty' && options.env.NO_COLOR === undefined;
     this.c = new Chalk({ level: color ? 1 : 0 });
     this.verbose = options.verbose;
@@ -76,8 +82,17 @@ export class Output {
     this.#spinnerLabel = label;
     this.#spinnerStarted = Date.now();
     if (!this.#spinner) {
+      // ora loads on first use; by the time it has, the step may be over (done() or stop() ran): then no
+      // spinner may start, or a stale one would spin over the next lines.
+      const generation = ++this.#generation;
       const { default: ora } = await import('ora');
-      this.#spinner = ora({ text: label, stream: this.#stderr as NodeJS.WritableStream, discardStdin: false }).start() as unknown as Spinner;
+      if (generation !== this.#generation || this.#spinner) return;
+      this.#spinner = ora({
+        text: label,
+        stream: this.#stderr as NodeJS.WritableStream,
+        discardStdin: false,
+        color: this.c.level > 0 ? 'cyan' : false,
+      }).start() as unknown as Spinner;
       this.#ticker = setInterval(() => this.#render(), 100);
       this.#ticker.unref();
     }
@@ -91,6 +106,7 @@ export class Output {
   }
 
   done(text: string, ok = true): void {
+    this.#generation += 1;
     if (this.#spinner) {
       if (ok) this.#spinner.succeed(text);
       else this.#spinner.fail(text);
@@ -105,6 +121,7 @@ export class Output {
   }
 
   stop(): void {
+    this.#generation += 1;
     this.#spinner?.stop();
     this.#stopSpinner();
   }
