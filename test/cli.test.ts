@@ -205,6 +205,32 @@ describe('the runner lock', () => {
   });
 });
 
+describe('a signal while waiting for the runner lock', () => {
+  it('exits 143 on SIGTERM with a clear message and runs nothing', async () => {
+    await db.reset();
+    const dir = makeProject(SIMPLE);
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('select pg_advisory_lock($1::bigint)', [lockKey(db.name, { schema: 'public', table: 'schema_migrations' }).toString()]);
+      const result = await runCli(['up', '--no-backup'], {
+        cwd: dir,
+        env: { DATABASE_URL: db.url },
+        onSpawn: (child) => {
+          child.stderr?.on('data', (chunk: Buffer) => {
+            if (chunk.toString().includes('Waiting for the runner lock')) child.kill('SIGTERM');
+          });
+        },
+      });
+      expect(result.code).toBe(143);
+      expect(result.stderr).toMatch(/Interrupted by SIGTERM while waiting for the runner lock; nothing was run/);
+      expect(await db.query("select 1 from information_schema.tables where table_name = 'a'")).toEqual([]);
+    } finally {
+      await holder.end();
+    }
+  });
+});
+
 describe('backup and restore from the command line', () => {
   it('migrate backup writes a proven dump; restore --into a new database brings back the tables and says the version', async () => {
     await db.reset();

@@ -110,7 +110,8 @@ export async function main(): Promise<never> {
     process.stderr.write(`Unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     code = EXIT.failed;
   }
-  if (controller.signal.aborted && code === EXIT.ok) code = controller.signal.reason === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
+  // Whatever the command made of it, a run cut short by a signal exits with the signal's code.
+  if (controller.signal.aborted) code = controller.signal.reason === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
   // Let piped stdout drain before exiting, or a large --json document could be cut short.
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
   process.exit(code);

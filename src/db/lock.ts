@@ -93,7 +93,10 @@ export class Locker {
     onWait?.(await this.holder());
     let pause = 100;
     while (Date.now() < deadline) {
-      if (signal?.aborted) throw signal.reason;
+      if (signal?.aborted) {
+        const name = String(signal.reason);
+        throw new MigrateError('interrupted', name === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint, `Interrupted by ${name} while waiting for the runner lock; nothing was run.`);
+      }
       await sleep(Math.min(pause + Math.random() * 100, Math.max(0, deadline - Date.now())));
       if (await this.tryAcquire()) return;
       pause = Math.min(pause * 1.5, 1000);
