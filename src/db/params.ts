@@ -2,7 +2,6 @@
  * Where the database is, in one shape for both the pg driver and the libpq tools (pg_dump, pg_restore, psql).
  * The password lives only here and in the child's environment: never in a message or on a command line.
  */
-import { parse as parseConnectionString } from 'pg-connection-string';
 import type { ClientConfig } from 'pg';
 
 export interface ConnectionParams {
@@ -24,16 +23,39 @@ function osUser(): string {
   return process.env.USER ?? process.env.LOGNAME ?? 'postgres';
 }
 
-export function paramsFromUrl(url: string): ConnectionParams {
-  const parsed = parseConnectionString(url);
-  const query = new URL(url).searchParams;
-  const user = parsed.user ? decodeURIComponent(parsed.user) : osUser();
+const URL_SHAPE = /^postgres(?:ql)?:\/\/(?:([^:@/?]*)(?::([^@/?]*))?@)?(\[[^\]]*\]|[^:/?]*)(?::(\d*))?(?:\/([^?]*))?(?:\?(.*))?$/;
+
+/** True when `text` is a postgres:// or postgresql:// URL that paramsFromUrl can read. */
+export function isPostgresUrl(text: string): boolean {
+  return URL_SHAPE.test(text.trim());
+}
+
+/**
+ * Reads a postgres:// URL the way libpq does: percent-decoded user, password and database; `host` and `port`
+ * may also come from the query (`postgres://app@/db?host=/var/run/postgresql`, which WHATWG URL rejects);
+ * sslmode and friends from the query.
+ */
+export function paramsFromUrl(text: string): ConnectionParams {
+  const match = URL_SHAPE.exec(text.trim());
+  if (!match) throw new Error('not a postgres:// URL');
+  const [, rawUser = '', rawPassword, rawHost = '', rawPort, rawDatabase = '', rawQuery = ''] = match;
+  const query = new URLSearchParams(rawQuery);
+  const decode = (value: string) => {
+    try {
+      return decodeURIComponent(value);
+    } catch {
+      return value;
+    }
+  };
+  const user = rawUser ? decode(rawUser) : (query.get('user') ?? osUser());
+  const hostname = decode(rawHost.replace(/^\[(.*)\]$/, '$1'));
+  const port = rawPort || query.get('port');
   return {
-    host: parsed.host ? decodeURIComponent(parsed.host) : DEFAULT_HOST,
-    port: parsed.port ? Number(parsed.port) : 5432,
+    host: hostname || (query.get('host') ?? DEFAULT_HOST),
+    port: port ? Number(port) : 5432,
     user,
-    password: parsed.password ? parsed.password : undefined,
-    database: parsed.database ? decodeURIComponent(parsed.database) : user,
+    password: rawPassword ? decode(rawPassword) : (query.get('password') ?? undefined),
+    database: rawDatabase ? decode(rawDatabase) : (query.get('dbname') ?? user),
     sslmode: query.get('sslmode') ?? undefined,
     sslrootcert: query.get('sslrootcert') ?? undefined,
     sslcert: query.get('sslcert') ?? undefined,
