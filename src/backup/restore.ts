@@ -24,7 +24,7 @@ import { describeExit, runProgram } from './process.js';
 import { closeQuietly, openClient } from './session.js';
 import { tablesWithData } from './tables.js';
 import type { BackupEvent } from './take.js';
-import { findPgTools, serverVersion, type PgTools } from './tools.js';
+import { serverVersion, toolsFor, type PgTools } from './tools.js';
 
 export interface RestoreOptions {
   /** The backup file (custom format). */
@@ -182,14 +182,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   let dropOnFailure: string | undefined;
   try {
     const server = await serverVersion(admin);
-    const tools =
-      options.tools ??
-      (await findPgTools({
-        explicitPath: options.pgDumpPath,
-        serverVersionNum: server.num,
-        searchPath: options.searchPath,
-        installRoots: options.installRoots,
-      }));
+    const tools = await toolsFor(server, options);
 
     const listing = await runProgram(tools.pgRestore.path, ['--list', file], { captureStdout: true, signal: options.signal });
     if (listing.code !== 0) {

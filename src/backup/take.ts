@@ -16,7 +16,7 @@ import { describeExit, runProgram, SpawnError, type RunResult } from './process.
 import { checkRoom, ensureBackupDir, statfsProbe, type FreeSpaceProbe } from './room.js';
 import { closeQuietly, openClient } from './session.js';
 import { compareTableData, qualified, tablesWithData, type DumpedTable } from './tables.js';
-import { assertCanDump, findPgTools, serverVersion, type PgTools } from './tools.js';
+import { assertCanDump, serverVersion, toolsFor, type PgTools } from './tools.js';
 import { backupFileName, partialFileName } from './naming.js';
 
 export type BackupPhase = 'check' | 'dump' | 'validate' | 'upload' | 'record' | 'retention' | 'restore';
@@ -127,14 +127,7 @@ export async function takeBackup(options: TakeBackupOptions): Promise<Backup> {
   let partial: string | undefined;
   try {
     const server = await serverVersion(client);
-    const tools =
-      options.tools ??
-      (await findPgTools({
-        explicitPath: options.pgDumpPath,
-        serverVersionNum: server.num,
-        searchPath: options.searchPath,
-        installRoots: options.installRoots,
-      }));
+    const tools = await toolsFor(server, options);
     if (options.tools) assertCanDump(tools, server);
     await ensureBackupDir(dir);
     await checkRoom(client, dir, options.freeSpace ?? statfsProbe);

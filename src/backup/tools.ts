@@ -256,3 +256,17 @@ export async function findPgTools(options: FindToolsOptions): Promise<PgTools> {
   }
   return { pgDump, pgRestore };
 }
+
+/** The tools a caller passed, or the ones found for this server (PG_DUMP_PATH first): take and restore share it. */
+export function toolsFor(
+  server: ServerVersion,
+  options: { readonly tools?: PgTools | undefined; readonly pgDumpPath?: string | undefined; readonly searchPath?: string | undefined; readonly installRoots?: readonly string[] | undefined },
+): Promise<PgTools> {
+  if (options.tools) return Promise.resolve(options.tools);
+  return findPgTools({
+    explicitPath: options.pgDumpPath,
+    serverVersionNum: server.num,
+    searchPath: options.searchPath,
+    ...(options.installRoots ? { installRoots: options.installRoots } : {}),
+  });
+}
