@@ -3,6 +3,7 @@
  * indexes and free space that a compressed dump does not hold, so comparing with it is deliberately cautious:
  * a dump that fails half-way on a full disk is worse than a refusal that names both figures.
  */
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, mkdir, open, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -45,7 +46,9 @@ export async function ensureBackupDir(dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await access(dir, constants.W_OK | constants.X_OK);
-    const probe = join(dir, `.tidemark-write-test-${process.pid}`);
+    // pid + random: two backups of one process (or of two containers sharing a pid namespace number) at once
+    // must not collide on the probe ('wx' would report EEXIST as an unwritable folder).
+    const probe = join(dir, `.tidemark-write-test-${process.pid}-${randomBytes(6).toString('hex')}`);
     const handle = await open(probe, 'wx', 0o600);
     await handle.close();
     await unlink(probe);
