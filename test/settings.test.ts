@@ -14,10 +14,17 @@ function folder(files: Record<string, string> = {}): string {
 describe('settings', () => {
   it('uses the documented defaults', () => {
     const s = loadSettings({}, {}, folder());
-    expect(s.maxLockWaitSeconds).toBe(5);
+    expect(s.maxLockWaitMs).toBe(500);
+    expect(s.maxLockWaitSeconds).toBe(0.5);
     expect(s.statementTimeoutMs).toBe(0);
     expect(s.migrationTimeoutSeconds).toBe(1800);
-    expect(s.lockRetries).toBe(3);
+    expect(s.lockRetries).toBe(30);
+    expect(s.lockFinalAttempt).toBe('fail');
+    expect(s.blockedWarnMs).toBe(5000);
+    expect(s.alertCommand).toBeUndefined();
+    expect(s.alertWebhookUrl).toBeUndefined();
+    expect(s.alertBlockedMs).toBe(30_000);
+    expect(s.alertLongRunMs).toBe(600_000);
     expect(s.backupBeforeMigrate).toBe(true);
     expect(s.backupRetentionDays).toBe(7);
     expect(s.migrationsTable).toEqual({ schema: 'public', table: 'schema_migrations' });
@@ -34,6 +41,25 @@ describe('settings', () => {
     expect(s.migrationsDir).toBe(join(cwd, 'from-flag'));
     expect(s.maxLockWaitSeconds).toBe(7);
     expect(s.migrateEnv).toBe('staging');
+  });
+
+  it('reads MAX_LOCK_WAIT as seconds (fractions too) or with a unit, so values written before units keep their meaning', () => {
+    const cwd = folder();
+    expect(loadSettings({}, { MAX_LOCK_WAIT: '5' }, cwd).maxLockWaitMs).toBe(5000);
+    expect(loadSettings({}, { MAX_LOCK_WAIT: '0.25' }, cwd).maxLockWaitMs).toBe(250);
+    expect(loadSettings({}, { MAX_LOCK_WAIT: '300ms' }, cwd).maxLockWaitMs).toBe(300);
+    expect(loadSettings({}, { MAX_LOCK_WAIT: '2s' }, cwd).maxLockWaitMs).toBe(2000);
+    expect(loadSettings({}, { ALERT_RUN_LONGER_THAN: '10min' }, cwd).alertLongRunMs).toBe(600_000);
+    expect(() => loadSettings({}, { MAX_LOCK_WAIT: '5 minutes' }, cwd)).toThrow(/MAX_LOCK_WAIT="5 minutes" is not a duration/);
+  });
+
+  it('never shows the alert webhook URL in an error: its path is often the secret', () => {
+    expect(() => loadSettings({}, { ALERT_WEBHOOK_URL: 'ftp://hooks/T0/secret' }, folder())).toThrow(/ALERT_WEBHOOK_URL=\(the URL, not shown\)/);
+    try {
+      loadSettings({}, { ALERT_WEBHOOK_URL: 'ftp://hooks/T0/secret' }, folder());
+    } catch (error) {
+      expect(String((error as Error).message)).not.toContain('secret');
+    }
   });
 
   it('accepts DB_URL as an alias and lets DATABASE_URL win', () => {
@@ -70,7 +96,7 @@ describe('settings', () => {
     expect(error).toBeInstanceOf(MigrateError);
     const e = error as MigrateError;
     expect(e.exitCode).toBe(2);
-    expect(e.message).toMatch(/MAX_LOCK_WAIT="five" is not a whole number/);
+    expect(e.message).toMatch(/MAX_LOCK_WAIT="five" is not a duration/);
     expect(e.message).toMatch(/BACKUP_BEFORE_MIGRATE="maybe" is not a boolean/);
     expect(e.message).toMatch(/MIGRATE_ENV="prod" must be development, staging or production/);
     expect(e.message).toMatch(/MIGRATIONS_TABLE="a.b.c" is not a table name/);
@@ -90,7 +116,7 @@ describe('.env.migrations.example', () => {
     const { resolve } = await import('node:path');
     const root = resolve(import.meta.dirname, '..');
     const text = readFileSync(resolve(root, '.env.migrations.example'), 'utf8');
-    const variables = ['DATABASE_URL', 'MIGRATIONS_DIR', 'ROLLBACK_DIR', 'SEEDS_DIR', 'MIGRATIONS_TABLE', 'MAX_LOCK_WAIT', 'DB_STATEMENT_TIMEOUT', 'MIGRATION_TIMEOUT', 'LOCK_RETRIES', 'BACKUP_BEFORE_MIGRATE', 'BACKUP_DIR', 'BACKUP_RETENTION_DAYS', 'BACKUP_KEEP', 'BACKUP_UPLOAD_COMMAND', 'PG_DUMP_PATH', 'MIGRATION_STRATEGY', 'MIGRATE_ENV', 'ALLOW_DDL_IN_PRODUCTION', 'DB_POOL_SIZE', 'MIGRATE_EMBEDDED'];
+    const variables = ['DATABASE_URL', 'MIGRATIONS_DIR', 'ROLLBACK_DIR', 'SEEDS_DIR', 'MIGRATIONS_TABLE', 'MAX_LOCK_WAIT', 'DB_STATEMENT_TIMEOUT', 'MIGRATION_TIMEOUT', 'LOCK_RETRIES', 'BACKUP_BEFORE_MIGRATE', 'BACKUP_DIR', 'BACKUP_RETENTION_DAYS', 'BACKUP_KEEP', 'BACKUP_UPLOAD_COMMAND', 'PG_DUMP_PATH', 'MIGRATION_STRATEGY', 'MIGRATE_ENV', 'ALLOW_DDL_IN_PRODUCTION', 'DB_POOL_SIZE', 'MIGRATE_EMBEDDED', 'LOCK_FINAL_ATTEMPT', 'BLOCKED_WARN', 'ALERT_COMMAND', 'ALERT_WEBHOOK_URL', 'ALERT_TIMEOUT', 'ALERT_BLOCKED_AFTER', 'ALERT_RUN_LONGER_THAN'];
     for (const name of variables) expect(text, name).toMatch(new RegExp(`^#? ?${name}=`, 'm'));
     expect(() => loadSettings({ envFile: '.env.migrations.example' }, {}, root)).not.toThrow();
   });

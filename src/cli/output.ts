@@ -8,6 +8,8 @@
 import type { Writable } from 'node:stream';
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { MigratorEvent } from '../core/results.js';
+import { describeBlocker } from '../ops/blockers.js';
+import type { MonitorSummary } from '../ops/monitor.js';
 
 export type OutputMode = 'tty' | 'plain' | 'json';
 
@@ -36,6 +38,8 @@ export class Output {
   readonly #stderr: OutputOptions['stderr'];
   #spinner: Spinner | undefined;
   #spinnerLabel = '';
+  /** The monitor's picture, shown after the spinner's label ("3 sessions waiting on it"). */
+  #spinnerSuffix = '';
   #spinnerStarted = 0;
   #ticker: NodeJS.Timeout | undefined;
   /** Bumped by done() and stop(): a spinner whose module finished loading after that does not start. */
@@ -80,6 +84,7 @@ export class Output {
       return;
     }
     this.#spinnerLabel = label;
+    this.#spinnerSuffix = '';
     this.#spinnerStarted = Date.now();
     if (!this.#spinner) {
       // ora loads on first use; by the time it has, the step may be over (done() or stop() ran): then no
@@ -135,7 +140,7 @@ export class Output {
   #render(): void {
     if (!this.#spinner) return;
     const seconds = ((Date.now() - this.#spinnerStarted) / 1000).toFixed(1);
-    this.#spinner.text = `${this.#spinnerLabel} ${this.c.dim(`${seconds}s`)}`;
+    this.#spinner.text = `${this.#spinnerLabel} ${this.c.dim(`${seconds}s`)}${this.#spinnerSuffix ? ` ${this.c.yellow(this.#spinnerSuffix)}` : ''}`;
   }
 
   #pauseSpinner(): void {
@@ -166,13 +171,71 @@ export class Output {
       case 'statement-start':
         if (this.mode === 'tty') this.relabel(`${this.#spinnerLabel.replace(/ \(statement.*$/, '')} (statement ${event.index}, line ${event.line})`);
         break;
-      case 'migration-retry':
-        this.info(c.yellow(`Lock timeout in ${event.migration.version}_${event.migration.name} (attempt ${event.attempt}); retrying in ${(event.waitMs / 1000).toFixed(0)} s.`));
+      case 'migration-retry': {
+        const held = event.blockers.length > 0 ? ` held by ${event.blockers.map(describeBlocker).join('; ')}` : '';
+        const on = event.blockers[0]?.waitingFor ? ` on ${event.blockers[0].waitingFor}` : '';
+        this.info(
+          c.yellow(
+            `Lock timeout in ${event.migration.version}_${event.migration.name} (attempt ${event.attempt} of ${event.attempts}, lock_timeout ${event.lockTimeoutMs} ms): ` +
+              `the lock${on} is${held || ' held by another session'}; retrying in ${(event.waitMs / 1000).toFixed(1)} s with lock_timeout ${event.nextLockTimeoutMs || 'off'}${event.nextLockTimeoutMs ? ' ms' : ''}.`,
+          ),
+        );
         break;
+      }
       case 'migration-done': {
         const m = event.migration;
         const verb = event.direction === 'up' ? 'applied' : 'rolled back';
-        this.done(`${verb} ${m.version}_${m.name} ${c.dim(`(${m.executionMs} ms)`)}`);
+        this.done(`${verb} ${m.version}_${m.name} ${c.dim(`(${m.executionMs} ms${m.monitor ? `; ${monitorSummaryText(m.monitor)}` : ''})`)}`);
+        break;
+      }
+      case 'monitor': {
+        const name = `${event.migration.version}_${event.migration.name}`;
+        const e = event.event;
+        switch (e.type) {
+          case 'changed': {
+            const picture =
+              e.sample.blocked > 0
+                ? `${e.sample.blocked} session${e.sample.blocked === 1 ? '' : 's'} waiting on it (longest ${(e.sample.longestWaitMs / 1000).toFixed(1)} s)`
+                : e.sample.waiting
+                  ? 'it waits for a lock'
+                  : 'no session waiting on it';
+            if (this.mode === 'tty' && this.#spinner) {
+              this.#spinnerSuffix = e.sample.blocked > 0 || e.sample.waiting ? picture : '';
+              this.#render();
+            } else this.info(`${name}: ${picture}.`);
+            break;
+          }
+          case 'waiting-on':
+            this.info(c.yellow(`${name} waits for a lock${e.blockers[0]?.waitingFor ? ` on ${e.blockers[0].waitingFor}` : ''} held by ${e.blockers.map(describeBlocker).join('; ')}.`));
+            break;
+          case 'blocked-warning':
+            this.info(
+              c.yellow(
+                `Warning: ${name} has blocked ${e.sample.blocked} session${e.sample.blocked === 1 ? '' : 's'} for up to ${(e.sample.longestWaitMs / 1000).toFixed(1)} s (BLOCKED_WARN=${e.thresholdMs / 1000} s). MIGRATION_TIMEOUT or Ctrl-C cancels it and rolls it back.`,
+              ),
+            );
+            break;
+          case 'blocked-alert':
+            this.info(c.yellow(`${name}: sessions blocked longer than ALERT_BLOCKED_AFTER (${e.thresholdMs / 1000} s).`));
+            break;
+          case 'deadlock':
+            this.info(c.red(`${name}: ${e.deadlocks} deadlock${e.deadlocks === 1 ? '' : 's'} in the database while it runs (pg_stat_database.deadlocks).`));
+            break;
+          case 'long-run':
+            this.info(c.yellow(`${name} has run for ${Math.round(e.elapsedMs / 1000)} s (ALERT_RUN_LONGER_THAN=${e.thresholdMs / 1000} s).`));
+            break;
+          default:
+            break;
+        }
+        break;
+      }
+      case 'monitor-off':
+        this.info(c.dim(`Lock monitor off: ${event.reason}.`));
+        break;
+      case 'alert': {
+        const d = event.delivery;
+        if (d.ok) this.info(c.dim(`Alert ${d.kind} sent to the ${d.channel} (${d.message}).`));
+        else this.info(c.yellow(`Alert ${d.kind} could not be sent to the ${d.channel}: ${d.message}. The run goes on.`));
         break;
       }
       case 'backup-start':
@@ -202,6 +265,13 @@ export class Output {
         break;
     }
   }
+}
+
+/** "blocked 3 sessions at once, longest wait 2.1 s, 0 deadlocks" */
+export function monitorSummaryText(m: MonitorSummary): string {
+  if (m.maxBlocked === 0 && m.deadlocks === 0) return 'blocked no session';
+  const blocked = m.maxBlocked === 0 ? 'blocked no session' : `blocked up to ${m.maxBlocked} session${m.maxBlocked === 1 ? '' : 's'} at once, longest wait ${(m.longestWaitMs / 1000).toFixed(1)} s`;
+  return `${blocked}${m.deadlocks > 0 ? `, ${m.deadlocks} deadlock${m.deadlocks === 1 ? '' : 's'} in the database` : ''}`;
 }
 
 export function formatBytes(bytes: number): string {

@@ -27,13 +27,27 @@ export interface Settings {
   readonly rollbackDir: string;
   readonly seedsDir: string;
   readonly migrationsTable: TableRef;
-  /** lock_timeout of every migration statement, in seconds. */
+  /** The longest lock_timeout of one lock attempt, in seconds (MAX_LOCK_WAIT; may be fractional). */
   readonly maxLockWaitSeconds: number;
+  /** The same in milliseconds; 0 = no lock_timeout. */
+  readonly maxLockWaitMs: number;
   /** statement_timeout, in milliseconds; 0 = off. */
   readonly statementTimeoutMs: number;
   /** Seconds one migration may run before it is cancelled; 0 = no limit. */
   readonly migrationTimeoutSeconds: number;
   readonly lockRetries: number;
+  /** After the last lock attempt: give up, or one more attempt without lock_timeout (LOCK_FINAL_ATTEMPT). */
+  readonly lockFinalAttempt: 'fail' | 'wait';
+  /** A warning when a session has waited on the migration this long, ms (BLOCKED_WARN); 0 = never. */
+  readonly blockedWarnMs: number;
+  /** Alerts: the command (argv words, run without a shell) and/or the webhook URL; undefined = none. */
+  readonly alertCommand: string | undefined;
+  readonly alertWebhookUrl: string | undefined;
+  readonly alertTimeoutMs: number;
+  /** Alert when a session has waited on the migration this long, ms; 0 = never. */
+  readonly alertBlockedMs: number;
+  /** Alert when one migration has run this long, ms; 0 = never. */
+  readonly alertLongRunMs: number;
   readonly backupBeforeMigrate: boolean;
   readonly backupDir: string;
   readonly backupRetentionDays: number;
@@ -100,6 +114,25 @@ function integerText(what: string, min: number) {
   );
 }
 
+/**
+ * A duration: seconds as a plain number (`5`, `0.5`) or with a unit (`500ms`, `2s`, `10min`), in ms.
+ * Plain numbers stay seconds so that values written before units were accepted keep their meaning.
+ */
+function durationText(example: string) {
+  return z.pipe(
+    z.string().check(
+      z.trim(),
+      z.toLowerCase(),
+      z.regex(/^\d+(\.\d+)?\s*(ms|s|min)?$/, { message: `is not a duration; use ${example}` }),
+    ),
+    z.transform((v: string) => {
+      const m = /^(\d+(?:\.\d+)?)\s*(ms|s|min)?$/.exec(v)!;
+      const n = Number(m[1]);
+      return Math.round(m[2] === 'ms' ? n : m[2] === 'min' ? n * 60_000 : n * 1000);
+    }),
+  );
+}
+
 const identifier = /^[A-Za-z_][A-Za-z0-9_$]*$/;
 
 const tableText = z.pipe(
@@ -137,10 +170,19 @@ const schema = z.object({
   ROLLBACK_DIR: z._default(text, './rollback'),
   SEEDS_DIR: z._default(text, './seeds'),
   MIGRATIONS_TABLE: z._default(tableText, { schema: 'public', table: 'schema_migrations' }),
-  MAX_LOCK_WAIT: z._default(integerText('seconds, e.g. 5', 0), 5),
+  MAX_LOCK_WAIT: z._default(durationText('seconds or a unit, e.g. 0.5, 500ms or 2s (0 = no lock_timeout)'), 500),
   DB_STATEMENT_TIMEOUT: z._default(integerText('milliseconds, e.g. 30000 (0 = off)', 0), 0),
   MIGRATION_TIMEOUT: z._default(integerText('seconds, e.g. 1800 (0 = no limit)', 0), 1800),
-  LOCK_RETRIES: z._default(integerText('a count, e.g. 3', 0), 3),
+  LOCK_RETRIES: z._default(integerText('a count, e.g. 30', 0), 30),
+  LOCK_FINAL_ATTEMPT: z._default(oneOf(['fail', 'wait']), 'fail'),
+  BLOCKED_WARN: z._default(durationText('seconds, e.g. 5 (0 = never)'), 5000),
+  ALERT_COMMAND: z.optional(text),
+  ALERT_WEBHOOK_URL: z.optional(
+    z.string().check(z.trim(), z.refine((v) => /^https?:\/\/[^\s]+$/i.test(v), { message: 'is not an http(s) URL; use https://hooks.example.com/...' })),
+  ),
+  ALERT_TIMEOUT: z._default(durationText('seconds, e.g. 5'), 5000),
+  ALERT_BLOCKED_AFTER: z._default(durationText('seconds, e.g. 30 (0 = never)'), 30_000),
+  ALERT_RUN_LONGER_THAN: z._default(durationText('seconds or minutes, e.g. 600 or 10min (0 = never)'), 600_000),
   BACKUP_BEFORE_MIGRATE: z._default(booleanText, true),
   BACKUP_DIR: z._default(text, './backups'),
   BACKUP_RETENTION_DAYS: z._default(integerText('days, e.g. 7', 0), 7),
@@ -198,7 +240,8 @@ export function loadSettings(flags: SettingsFlags = {}, env: NodeJS.ProcessEnv =
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '?');
-      const shown = name === 'DATABASE_URL' ? '(the URL, not shown)' : JSON.stringify(raw[name] ?? '');
+      // A webhook URL carries its secret in the path (Slack, Teams): never shown either.
+      const shown = name === 'DATABASE_URL' || name === 'ALERT_WEBHOOK_URL' ? '(the URL, not shown)' : JSON.stringify(raw[name] ?? '');
       return `${name}=${shown} ${issue.message}`;
     });
     throw new ValidationError('bad-settings', `Invalid settings:\n  ${problems.join('\n  ')}`, problems, {
@@ -221,10 +264,18 @@ export function loadSettings(flags: SettingsFlags = {}, env: NodeJS.ProcessEnv =
     rollbackDir: dir(s.ROLLBACK_DIR),
     seedsDir: dir(s.SEEDS_DIR),
     migrationsTable: Object.freeze(s.MIGRATIONS_TABLE),
-    maxLockWaitSeconds: s.MAX_LOCK_WAIT,
+    maxLockWaitSeconds: s.MAX_LOCK_WAIT / 1000,
+    maxLockWaitMs: s.MAX_LOCK_WAIT,
     statementTimeoutMs: s.DB_STATEMENT_TIMEOUT,
     migrationTimeoutSeconds: s.MIGRATION_TIMEOUT,
     lockRetries: s.LOCK_RETRIES,
+    lockFinalAttempt: s.LOCK_FINAL_ATTEMPT,
+    blockedWarnMs: s.BLOCKED_WARN,
+    alertCommand: s.ALERT_COMMAND,
+    alertWebhookUrl: s.ALERT_WEBHOOK_URL,
+    alertTimeoutMs: s.ALERT_TIMEOUT,
+    alertBlockedMs: s.ALERT_BLOCKED_AFTER,
+    alertLongRunMs: s.ALERT_RUN_LONGER_THAN,
     backupBeforeMigrate: s.BACKUP_BEFORE_MIGRATE,
     backupDir: dir(s.BACKUP_DIR),
     backupRetentionDays: s.BACKUP_RETENTION_DAYS,

@@ -19,6 +19,9 @@ import { EXIT, MigrateError, usageError } from '../errors.js';
 import { listSeeds, loadMigrations, readDown, readSqlFile } from '../source/files.js';
 import { charIndexFromPgPosition, lineColumnAt } from '../sql/position.js';
 import type { Migration, SqlFile } from '../source/types.js';
+import { attemptOf, formatMs, lockRetryPolicy, sleepAfter, worstCase } from '../ops/lock-retry.js';
+import { describeBlocker, type LockBlocker } from '../ops/blockers.js';
+import { RunOps, type MigrationWatch } from '../ops/run-ops.js';
 import { lockReport, preflight, type LintSummary, type PreflightOptions } from './preflight.js';
 import { planDown, planUp, statusOf, type Blocker, type DownOptions, type StatusEntry, type UpOptions } from './plan.js';
 import {
@@ -104,6 +107,9 @@ export class Migrator {
   readonly #signal: AbortSignal | undefined;
   readonly #lockWaitMs: number;
   readonly #appliedBy: string;
+  /** The run's monitor, alerts and canceller (set while #run runs), and the running migration's watch. */
+  #ops: RunOps | undefined;
+  #watch: MigrationWatch | undefined;
 
   constructor(options: MigratorOptions) {
     this.#settings = options.settings;
@@ -208,7 +214,9 @@ export class Migrator {
         retentionDays: s.backupRetentionDays,
         keep: s.backupKeep,
         uploadCommand: s.backupUploadCommand,
-        lockWaitTimeoutMs: s.maxLockWaitSeconds > 0 ? s.maxLockWaitSeconds * 1000 : undefined,
+        // pg_dump's ACCESS SHARE locks never queue the application (they conflict only with DDL): it may wait
+        // longer than a migration's short lock attempts.
+        lockWaitTimeoutMs: s.maxLockWaitMs > 0 ? Math.max(s.maxLockWaitMs, 5000) : undefined,
         signal: this.#signal,
         onEvent: (e) => {
           if (e.type === 'progress') this.#emit({ type: 'backup-progress', bytes: e.bytes, elapsedMs: e.elapsedMs });
@@ -415,6 +423,25 @@ export class Migrator {
     // Created only now, once everything has been validated and there is work to do.
     if (runnables.length > 0) await store.ensure();
     this.#emit({ type: 'plan', direction, migrations: runnables.map((r) => r.ref) });
+    if (runnables.length === 0) return this.#runEach(client, store, direction, runnables, versionBefore, applied);
+    this.#ops = await RunOps.start(this.#params, this.#settings, this.#emit);
+    try {
+      return await this.#runEach(client, store, direction, runnables, versionBefore, applied);
+    } finally {
+      const ops = this.#ops;
+      this.#ops = undefined;
+      await ops?.close();
+    }
+  }
+
+  /** Ends the running migration's watch: its monitor summary, or undefined when the monitor is off. */
+  async #stopWatch() {
+    const watch = this.#watch;
+    this.#watch = undefined;
+    return watch?.stop();
+  }
+
+  async #runEach(client: Client, store: HistoryStore, direction: Direction, runnables: readonly Runnable[], versionBefore: string | undefined, applied: AppliedMigration[]): Promise<RunResult> {
     const result = (failed: FailedMigration | undefined, from: number): RunResult => ({
       direction,
       dryRun: false,
@@ -434,26 +461,37 @@ export class Migrator {
         throw new MigrationFailedError('interrupted', interruptedExitCode(String(this.#signal.reason)), `Interrupted by ${String(this.#signal.reason)} before ${label(runnable.ref)}; nothing of it ran.`, r);
       }
       this.#emit({ type: 'migration-start', direction, migration: runnable.ref, statements: runnable.statements?.length ?? 0 });
+      this.#watch = this.#ops?.watch(runnable.ref, (client as unknown as { processID: number }).processID);
       try {
         const executionMs = runnable.file.directives.noTransaction
           ? await this.#runOutsideTransaction(client, store, direction, runnable)
           : await this.#runInTransaction(client, store, direction, runnable);
-        const done = { ...runnable.ref, executionMs };
+        const monitor = await this.#stopWatch();
+        const done = { ...runnable.ref, executionMs, ...(monitor ? { monitor } : {}) };
         applied.push(done);
         this.#emit({ type: 'migration-done', direction, migration: done });
       } catch (error) {
-        throw this.#withInvalidIndexes(await this.#runError(error, runnable, result, i), error);
+        const monitor = await this.#stopWatch();
+        const failure = this.#withInvalidIndexes(await this.#runError(error, runnable, result, i, monitor), error);
+        this.#ops?.failed(runnable.ref, failure.code, failure.message, monitor ? { maxBlocked: monitor.maxBlocked, longestWaitMs: monitor.longestWaitMs, durationMs: monitor.durationMs } : {});
+        throw failure;
       }
     }
     const after = await store.read();
     return { ...result(undefined, runnables.length), versionAfter: after.at(-1)?.version };
   }
 
-  async #runError(error: unknown, runnable: Runnable, result: (failed: FailedMigration | undefined, from: number) => RunResult, index: number): Promise<MigrateError> {
+  async #runError(
+    error: unknown,
+    runnable: Runnable,
+    result: (failed: FailedMigration | undefined, from: number) => RunResult,
+    index: number,
+    monitor: FailedMigration['monitor'],
+  ): Promise<MigrateError> {
     const partial = (error as { statementsRun?: FailedMigration['statementsRun'] }).statementsRun;
     const dirty = runnable.file.directives.noTransaction && !(error instanceof MigrateError && error.code === 'transaction-ended');
     const sqlFailure = await this.#failureOf(error, runnable.file, runnable.statements);
-    const failed: FailedMigration = { ...runnable.ref, error: sqlFailure, ...(partial ? { statementsRun: partial, dirty } : {}) };
+    const failed: FailedMigration = { ...runnable.ref, error: sqlFailure, ...(partial ? { statementsRun: partial, dirty } : {}), ...(monitor ? { monitor } : {}) };
     const r = result(failed, index + 1);
     const what = label(runnable.ref);
     const cancelled = (error as { tidemarkCancel?: string }).tidemarkCancel;
@@ -476,18 +514,42 @@ export class Migrator {
     }
     const f = sqlFailure!;
     const code = f.sqlstate === LOCK_NOT_AVAILABLE ? 'lock-timeout' : f.sqlstate === QUERY_CANCELED ? 'statement-timeout' : 'migration-failed';
+    if (code === 'lock-timeout' && !partial) return this.#lockTimeoutError(error, what, f, r);
     const exitCode = code === 'migration-failed' ? EXIT.failed : EXIT.unavailable;
     const hint =
       code === 'lock-timeout'
-        ? partial
-          ? `Another session held a lock longer than MAX_LOCK_WAIT (${this.#settings.maxLockWaitSeconds} s); a no-transaction migration is not retried. ${dirtyHint}`
-          : `Another session held a lock longer than MAX_LOCK_WAIT (${this.#settings.maxLockWaitSeconds} s) on each of ${this.#settings.lockRetries + 1} attempts. Find it in pg_stat_activity, or retry at a quieter time.`
+        ? `Another session held a lock longer than MAX_LOCK_WAIT (${formatMs(this.#settings.maxLockWaitMs)}); a no-transaction migration is not retried. ${dirtyHint}`
         : code === 'statement-timeout'
           ? `A statement ran longer than DB_STATEMENT_TIMEOUT (${this.#settings.statementTimeoutMs} ms). Raise it for this run, or make the statement cheaper.`
           : partial
             ? `It ran outside a transaction: the statements before it stay applied and ${what} is marked dirty. Fix the database by hand, then: migrate repair ${runnable.ref.version}`
             : `Nothing of ${what} remains (its transaction was rolled back). Fix the file, then run migrate ${runnable.ref.file && r.direction === 'down' ? 'down' : 'up'} again.`;
     return new MigrationFailedError(code, exitCode, `${what} failed at ${f.file}:${f.line}:${f.column}: ${f.message}`, r, hint, error);
+  }
+
+  /**
+   * Every lock attempt timed out: the message names who held the lock (as the monitor saw it during the
+   * attempts), the attempts made, and what to do; --json gets the same facts in error.attempts/blockers.
+   */
+  #lockTimeoutError(error: unknown, what: string, f: SqlFailure, r: RunResult): MigrateError {
+    const attempts = (error as { lockAttempts?: { attempt: number; lockTimeoutMs: number; blockers: readonly LockBlocker[] }[] }).lockAttempts ?? [];
+    const blockers = [...attempts].reverse().find((a) => a.blockers.length > 0)?.blockers ?? [];
+    const policy = lockRetryPolicy(this.#settings);
+    const longest = Math.max(0, ...attempts.map((a) => a.lockTimeoutMs));
+    const on = blockers[0]?.waitingFor ? ` on ${blockers[0].waitingFor}` : '';
+    const held = blockers.length > 0 ? `held by ${blockers.map(describeBlocker).join('; ')}` : 'held by a session the monitor did not see (see pg_locks / pg_stat_activity)';
+    const message =
+      `${what} could not get its lock${on} in ${attempts.length} attempt${attempts.length === 1 ? '' : 's'} ` +
+      `(lock_timeout ${formatMs(attempts[0]?.lockTimeoutMs ?? policy.firstLockTimeoutMs)} growing to ${formatMs(longest)}): it was ${held}. It was rolled back.`;
+    const terminate = blockers.length > 0 ? ` If it is stuck, end it: select pg_terminate_backend(${blockers[0]!.pid});` : '';
+    const hint =
+      `Nothing of ${what} remains. Run it again when that session is done, at a quieter time, or with more attempts (LOCK_RETRIES=${this.#settings.lockRetries}; ` +
+      `each attempt stalls the application at most MAX_LOCK_WAIT=${formatMs(this.#settings.maxLockWaitMs)}).${terminate}`;
+    return new MigrationFailedError('lock-timeout', EXIT.unavailable, message, r, hint, error, {
+      attempts: attempts.map((a) => ({ attempt: a.attempt, lockTimeoutMs: a.lockTimeoutMs, blockers: a.blockers })),
+      blockers,
+      worstCaseMs: worstCase(policy).totalMs,
+    });
   }
 
   /** A failed CREATE INDEX / REINDEX CONCURRENTLY leaves an INVALID index: the error names it and how to drop it. */
@@ -507,7 +569,7 @@ export class Migrator {
     // The marker lets us notice a file that ended our transaction with its own COMMIT or ROLLBACK.
     await client.query(
       `select set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true), set_config('tidemark.migration', $3, true)`,
-      [`${this.#settings.maxLockWaitSeconds}s`, `${this.#settings.statementTimeoutMs}`, marker],
+      [`${this.#settings.maxLockWaitMs}ms`, `${this.#settings.statementTimeoutMs}`, marker],
     );
   }
 
@@ -521,8 +583,8 @@ export class Migrator {
   async #runInTransaction(client: Client, store: HistoryStore, direction: Direction, runnable: Runnable): Promise<number> {
     const { migration, ref, file } = runnable;
     const s = this.#settings;
-    const prefix =
-      `begin; set local lock_timeout = ${quoteLiteral(`${s.maxLockWaitSeconds}s`)}; ` +
+    const prefixFor = (lockTimeoutMs: number) =>
+      `begin; set local lock_timeout = ${quoteLiteral(`${lockTimeoutMs}ms`)}; ` +
       `set local statement_timeout = ${quoteLiteral(String(s.statementTimeoutMs))}; ` +
       `set local tidemark.migration = ${quoteLiteral(migration.version)};\n`;
     const record =
@@ -531,8 +593,16 @@ export class Migrator {
         : store.deleteSql(migration.version, 'tidemark.migration');
     // The newline ends a trailing line comment; the `;` ends a last statement written without one.
     const body = file.empty ? '' : `${file.text}\n;\n`;
-    const sql = `${prefix}${body}${record};\ncommit;`;
-    for (let attempt = 1; ; attempt += 1) {
+    // The lock-retry policy (ops/lock-retry.ts): short, growing lock_timeouts with jittered sleeps between.
+    const policy = lockRetryPolicy(s);
+    const attempts: { attempt: number; lockTimeoutMs: number; blockers: readonly LockBlocker[] }[] = [];
+    let total = 0;
+    while (attemptOf(policy, total + 1)) total += 1;
+    for (let n = 1; ; n += 1) {
+      const attempt = attemptOf(policy, n)!;
+      const prefix = prefixFor(attempt.lockTimeoutMs);
+      const sql = `${prefix}${body}${record};\ncommit;`;
+      this.#watch?.attemptStarted(attempt.lockTimeoutMs);
       const started = performance.now();
       try {
         const results = await this.#runText(client, sql, PREFIX_STATEMENTS, prefix.length, file.text.length);
@@ -548,11 +618,28 @@ export class Migrator {
         await client.query('rollback').catch(() => {});
         const sqlstate = (error as { code?: string }).code;
         const cancelled = (error as { tidemarkCancel?: string }).tidemarkCancel;
-        if (sqlstate === LOCK_NOT_AVAILABLE && !cancelled && attempt <= this.#settings.lockRetries) {
-          const waitMs = Math.min(1000 * 2 ** (attempt - 1), 30_000);
-          this.#emit({ type: 'migration-retry', migration: ref, attempt, waitMs, reason: (error as Error).message });
-          await sleep(waitMs);
-          continue;
+        if (sqlstate === LOCK_NOT_AVAILABLE && !cancelled) {
+          const blockers = this.#watch?.attemptBlockers() ?? [];
+          attempts.push({ attempt: n, lockTimeoutMs: attempt.lockTimeoutMs, blockers });
+          const next = attemptOf(policy, n + 1);
+          if (next && !this.#signal?.aborted) {
+            const waitMs = sleepAfter(n);
+            this.#emit({
+              type: 'migration-retry',
+              migration: ref,
+              attempt: n,
+              attempts: total,
+              lockTimeoutMs: attempt.lockTimeoutMs,
+              nextLockTimeoutMs: next.lockTimeoutMs,
+              waitMs,
+              reason: (error as Error).message,
+              blockers,
+            });
+            // A signal ends the sleep; the next attempt's guard then stops the run.
+            await sleep(waitMs, undefined, { signal: this.#signal }).catch(() => {});
+            continue;
+          }
+          Object.assign(error as Error, { lockAttempts: attempts });
         }
         throw error;
       }
@@ -628,7 +715,7 @@ export class Migrator {
     }
     // Session-level timeouts for the duration of this migration, reset afterwards.
     await client.query(`select set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)`, [
-      `${this.#settings.maxLockWaitSeconds}s`,
+      `${this.#settings.maxLockWaitMs}ms`,
       `${this.#settings.statementTimeoutMs}`,
     ]);
     const statementsRun: { line: number; text: string }[] = [];
@@ -669,8 +756,9 @@ export class Migrator {
     });
   }
 
-  /** Cancels the running statement of `pid` from a second connection (the monitor). */
+  /** Cancels the running statement of `pid` from a second connection (the monitor's, when it runs). */
   async #cancelBackend(pid: number): Promise<void> {
+    if (this.#ops) return this.#ops.cancel(pid);
     try {
       const monitor = await connect(this.#params);
       try {

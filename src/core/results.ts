@@ -2,6 +2,9 @@
 import type { LockHolder } from '../db/lock.js';
 import type { FileLocks } from '../sql/locks.js';
 import type { LintSummary } from './preflight.js';
+import type { LockBlocker } from '../ops/blockers.js';
+import type { MonitorSummary } from '../ops/monitor.js';
+import type { OpsEvent } from '../ops/run-ops.js';
 import { EXIT, MigrateError, type ExitCode } from '../errors.js';
 
 export type Direction = 'up' | 'down';
@@ -15,6 +18,8 @@ export interface MigrationRef {
 
 export interface AppliedMigration extends MigrationRef {
   readonly executionMs: number;
+  /** What the lock monitor saw while it ran (absent when the monitor was off). */
+  readonly monitor?: MonitorSummary | undefined;
 }
 
 /** Where and why SQL failed, in the user's file. */
@@ -41,6 +46,7 @@ export interface FailedMigration extends MigrationRef {
   readonly statementsRun?: readonly { readonly line: number; readonly text: string }[];
   /** True when the failure left the migration marked dirty (no-transaction mode). */
   readonly dirty?: boolean;
+  readonly monitor?: MonitorSummary | undefined;
 }
 
 export interface RunResult {
@@ -76,26 +82,35 @@ export type MigratorEvent =
   | { readonly type: 'migration-start'; readonly direction: Direction; readonly migration: MigrationRef; readonly statements: number }
   | { readonly type: 'statement-start'; readonly migration: MigrationRef; readonly index: number; readonly line: number }
   | {
+      /** A lock attempt that timed out (55P03) and will be retried after waitMs. */
       readonly type: 'migration-retry';
       readonly migration: MigrationRef;
       readonly attempt: number;
+      /** How many attempts the policy allows in all. */
+      readonly attempts: number;
+      /** The lock_timeout this attempt ran under, and the next one's. */
+      readonly lockTimeoutMs: number;
+      readonly nextLockTimeoutMs: number;
       readonly waitMs: number;
       readonly reason: string;
+      /** Who held the lock, seen by the monitor during the attempt ([] when it could not look). */
+      readonly blockers: readonly LockBlocker[];
     }
   | { readonly type: 'migration-done'; readonly direction: Direction; readonly migration: AppliedMigration }
   | { readonly type: 'backup-start' }
   | { readonly type: 'backup-progress'; readonly bytes: number; readonly elapsedMs: number }
   | { readonly type: 'backup-done'; readonly backup: BackupSummary }
   | { readonly type: 'lint'; readonly summary: LintSummary }
-  | { readonly type: 'notice'; readonly message: string };
+  | { readonly type: 'notice'; readonly message: string }
+  | OpsEvent;
 
 export type EventSink = (event: MigratorEvent) => void;
 
 /** A run that stopped part-way: carries what was applied, what failed and what did not run. */
 export class MigrationFailedError extends MigrateError {
   readonly result: RunResult;
-  constructor(code: string, exitCode: ExitCode, message: string, result: RunResult, hint?: string, cause?: unknown) {
-    super(code, exitCode, message, { hint, cause });
+  constructor(code: string, exitCode: ExitCode, message: string, result: RunResult, hint?: string, cause?: unknown, details?: Record<string, unknown>) {
+    super(code, exitCode, message, { hint, cause, details });
     this.result = result;
   }
 }

@@ -73,9 +73,9 @@ function explain(error: unknown, params: ConnectionParams): MigrateError {
   }
 }
 
-/** Opens one connection (application_name tidemark) or throws a MigrateError with exit code 3. */
-export async function connect(params: ConnectionParams): Promise<Client> {
-  const client = new pg.Client(pgClientConfig(params));
+/** Opens one connection (application_name tidemark, or the one given) or throws a MigrateError with exit code 3. */
+export async function connect(params: ConnectionParams, applicationName?: string): Promise<Client> {
+  const client = new pg.Client(pgClientConfig(params, applicationName));
   // An idle client whose server goes away emits 'error'; without a listener Node would crash the process.
   client.on('error', () => {});
   try {
