@@ -86,9 +86,9 @@ describe('connection failures: one paragraph, exit 3, no stack, no password', ()
 
 describe('settings', () => {
   it('rejects a bad value with exit 2, naming the variable and the accepted form', async () => {
-    const result = await runCli(['up'], { cwd: makeProject(SIMPLE), env: { DATABASE_URL: db.url, MAX_LOCK_WAIT: '5s' } });
+    const result = await runCli(['up'], { cwd: makeProject(SIMPLE), env: { DATABASE_URL: db.url, MAX_LOCK_WAIT: '5 seconds' } });
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/MAX_LOCK_WAIT="5s" is not a whole number; use seconds/);
+    expect(result.stderr).toMatch(/MAX_LOCK_WAIT="5 seconds" is not a duration; use seconds or a unit/);
   });
 
   it('reads .env.migrations but lets the real environment win', async () => {
