@@ -9,8 +9,8 @@
  * The monitor's connection is the run's second connection (DB_POOL_SIZE counts it); it also carries
  * pg_cancel_backend for MIGRATION_TIMEOUT and signals, so a run never needs a third.
  */
-import { connect, type Client } from '../db/connection.js';
-import type { ConnectionParams } from '../db/params.js';
+import type { Client } from '../db/connection.js';
+import type { Connector, Lease } from '../db/connector.js';
 import { blockersOf, type LockBlocker } from './blockers.js';
 
 /** What one sample saw. */
@@ -164,27 +164,25 @@ export interface MonitorOptions {
 }
 
 /**
- * The monitor's connection and its sampling loop. open() is the one place the run's second connection is
- * acquired: callers budget it against DB_POOL_SIZE (see openMonitor).
+ * The monitor's connection and its sampling loop. The connection is a side lease of the run's Connector (never
+ * from an application's pool): see openMonitor, the one place it is acquired.
  */
 export class Monitor {
-  readonly #client: Client;
+  readonly #lease: Lease;
   #closed = false;
   #failed = false;
 
-  private constructor(client: Client) {
-    this.#client = client;
+  constructor(lease: Lease) {
+    this.#lease = lease;
   }
 
-  static async open(params: ConnectionParams): Promise<Monitor> {
-    const client = await connect(params, 'tidemark-monitor');
-    return new Monitor(client);
+  get #client(): Client {
+    return this.#lease.client;
   }
 
-  /** pg_cancel_backend on the monitor's connection (MIGRATION_TIMEOUT, signals). */
-  async cancel(pid: number): Promise<boolean> {
-    const { rows } = await this.#client.query<{ ok: boolean }>('select pg_catalog.pg_cancel_backend($1) as ok', [pid]);
-    return rows[0]?.ok === true;
+  /** The monitor's connection lent for one pg_cancel_backend (MIGRATION_TIMEOUT, signals); release is a no-op. */
+  lend(): Lease {
+    return { client: this.#client, release: async () => {} };
   }
 
   /** Starts sampling `pid`. Sampling errors end the sampling quietly: the monitor must never fail a migration. */
@@ -264,18 +262,22 @@ export class Monitor {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#client.end().catch(() => {});
+    await this.#lease.release(true).catch(() => {});
   }
 }
 
 /**
- * The run's second connection, budgeted: with DB_POOL_SIZE=1 there is no monitor (the caller says so) and a
- * cancellation opens a short-lived connection instead. A monitor that cannot connect never fails the run.
+ * The run's second connection, budgeted: `connections` is DB_POOL_SIZE; with 1 there is no monitor (the caller
+ * says so) and a cancellation opens a short-lived connection instead. A monitor that cannot connect never
+ * fails the run.
  */
-export async function openMonitor(params: ConnectionParams, poolSize: number): Promise<Monitor | undefined> {
-  if (poolSize < 2) return undefined;
+export async function openMonitor(connector: Connector, connections: number): Promise<Monitor | undefined> {
+  if (connections < 2) return undefined;
   try {
-    return await Monitor.open(params);
+    const lease = await connector.side();
+    // Named, so that an operator looking at pg_stat_activity knows what this second session is.
+    await lease.client.query(`set application_name = 'tidemark-monitor'`).catch(() => {});
+    return new Monitor(lease);
   } catch {
     return undefined;
   }

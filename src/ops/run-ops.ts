@@ -3,12 +3,18 @@
  * The migrator opens one RunOps per run (start/close) and one watch per migration; everything here reports
  * through events and never fails the migration.
  */
-import type { Settings } from '../config/settings.js';
-import { connect } from '../db/connection.js';
-import { describeParams, type ConnectionParams } from '../db/params.js';
-import { Alerter, makeAlert, type AlertDelivery, type AlertKind } from './alerts.js';
+import type { Connector, Lease } from '../db/connector.js';
+import { Alerter, makeAlert, type AlertConfig, type AlertDelivery, type AlertKind } from './alerts.js';
 import type { LockBlocker } from './blockers.js';
-import { openMonitor, type Monitor, type MonitorEvent, type MonitorSummary, type Watch } from './monitor.js';
+import { openMonitor, type Monitor, type MonitorEvent, type MonitorSummary, type MonitorThresholds, type Watch } from './monitor.js';
+
+/** What a run does beside its migrations (the CLI: from the settings; the library: off unless given). */
+export interface OpsPolicy {
+  /** DB_POOL_SIZE: connections the run may open; the monitor needs the second. */
+  readonly connections: number;
+  readonly thresholds: MonitorThresholds;
+  readonly alerts: AlertConfig;
+}
 
 export interface OpsTarget {
   readonly version: string;
@@ -40,38 +46,41 @@ const UNWATCHED: MigrationWatch = {
 export class RunOps {
   readonly #monitor: Monitor | undefined;
   readonly #alerter: Alerter;
-  readonly #params: ConnectionParams;
-  readonly #settings: Settings;
+  readonly #connector: Connector;
+  readonly #policy: OpsPolicy;
   readonly #emit: (event: OpsEvent) => void;
 
-  private constructor(monitor: Monitor | undefined, params: ConnectionParams, settings: Settings, emit: (event: OpsEvent) => void) {
+  private constructor(monitor: Monitor | undefined, connector: Connector, policy: OpsPolicy, emit: (event: OpsEvent) => void) {
     this.#monitor = monitor;
-    this.#params = params;
-    this.#settings = settings;
+    this.#connector = connector;
+    this.#policy = policy;
     this.#emit = emit;
-    this.#alerter = new Alerter({ command: settings.alertCommand, webhookUrl: settings.alertWebhookUrl, timeoutMs: settings.alertTimeoutMs }, (delivery) =>
-      this.#emit({ type: 'alert', delivery }),
-    );
+    this.#alerter = new Alerter(policy.alerts, (delivery) => {
+      try {
+        this.#emit({ type: 'alert', delivery });
+      } catch {
+        // Reporting a delivery must not break the delivery of the others.
+      }
+    });
   }
 
   /** Opens the monitor's connection (the run's second one, within DB_POOL_SIZE). */
-  static async start(params: ConnectionParams, settings: Settings, emit: (event: OpsEvent) => void): Promise<RunOps> {
-    const monitor = await openMonitor(params, settings.poolSize);
+  static async start(connector: Connector, policy: OpsPolicy, emit: (event: OpsEvent) => void): Promise<RunOps> {
+    const monitor = await openMonitor(connector, policy.connections);
     if (!monitor) {
       emit({
         type: 'monitor-off',
-        reason: settings.poolSize < 2 ? 'DB_POOL_SIZE=1 leaves no connection for the lock monitor' : 'the monitor could not connect',
+        reason: policy.connections < 2 ? 'DB_POOL_SIZE=1 leaves no connection for the lock monitor' : 'the monitor could not connect',
       });
     }
-    return new RunOps(monitor, params, settings, emit);
+    return new RunOps(monitor, connector, policy, emit);
   }
 
   /** Starts watching `pid` while `migration` runs. */
   watch(migration: OpsTarget, pid: number): MigrationWatch {
     if (!this.#monitor) return UNWATCHED;
-    const s = this.#settings;
     const watch: Watch = this.#monitor.watch(pid, {
-      thresholds: { warnBlockedMs: s.blockedWarnMs, alertBlockedMs: s.alertBlockedMs, alertLongRunMs: s.alertLongRunMs },
+      thresholds: this.#policy.thresholds,
       onEvent: (event) => {
         this.#emit({ type: 'monitor', migration, event });
         this.#alertFor(migration, event);
@@ -96,22 +105,12 @@ export class RunOps {
     this.#alert(kind, `${migration.version}_${migration.name}: ${message.split('\n')[0]}`, migration, { code, ...figures });
   }
 
-  /** pg_cancel_backend for MIGRATION_TIMEOUT and signals: on the monitor's connection, else a short-lived one. */
-  async cancel(pid: number): Promise<void> {
-    try {
-      if (this.#monitor) {
-        await this.#monitor.cancel(pid);
-        return;
-      }
-      const client = await connect(this.#params, 'tidemark-cancel');
-      try {
-        await client.query('select pg_catalog.pg_cancel_backend($1)', [pid]);
-      } finally {
-        await client.end().catch(() => {});
-      }
-    } catch {
-      // The server is gone or refuses: the statement's own timeouts still apply.
-    }
+  /**
+   * The side connection for ops/cancel's pg_cancel_backend (MIGRATION_TIMEOUT, signals): the monitor's, lent,
+   * so a run stays within DB_POOL_SIZE; without a monitor a short-lived one.
+   */
+  side(): Promise<Lease> {
+    return this.#monitor ? Promise.resolve(this.#monitor.lend()) : this.#connector.side();
   }
 
   /** Waits for alerts in flight (each bounded by ALERT_TIMEOUT), then closes the monitor's connection. */
@@ -142,6 +141,6 @@ export class RunOps {
   }
 
   #alert(kind: AlertKind, summary: string, migration: OpsTarget, figures: Record<string, number | string | null>): void {
-    this.#alerter.send(makeAlert(kind, summary, describeParams(this.#params), { version: migration.version, name: migration.name, file: migration.file }, figures));
+    this.#alerter.send(makeAlert(kind, summary, this.#connector.description, { version: migration.version, name: migration.name, file: migration.file }, figures));
   }
 }

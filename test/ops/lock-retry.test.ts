@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { attemptOf, formatMs, lockRetryPolicy, sleepAfter, worstCase } from '../../src/ops/lock-retry.js';
+import { attemptOf, formatMs, lockSchedule, oltpLockRetry, sleepAfter, worstCase } from '../../src/ops/lock-retry.js';
 
-const defaults = lockRetryPolicy({ maxLockWaitMs: 500, lockRetries: 30 });
+const defaults = lockSchedule({ maxLockWaitMs: 500, lockRetries: 30 });
 
 describe('the lock-retry policy', () => {
   it('starts at 100 ms and grows each attempt up to MAX_LOCK_WAIT, never beyond', () => {
@@ -15,25 +15,25 @@ describe('the lock-retry policy', () => {
     expect(attemptOf(defaults, 31)).toMatchObject({ number: 31, last: true });
     expect(attemptOf(defaults, 30)?.last).toBe(false);
     expect(attemptOf(defaults, 32)).toBeUndefined();
-    expect(attemptOf(lockRetryPolicy({ maxLockWaitMs: 500, lockRetries: 0 }), 2)).toBeUndefined();
+    expect(attemptOf(lockSchedule({ maxLockWaitMs: 500, lockRetries: 0 }), 2)).toBeUndefined();
   });
 
   it('with LOCK_FINAL_ATTEMPT=wait adds one last attempt without lock_timeout', () => {
-    const policy = lockRetryPolicy({ maxLockWaitMs: 500, lockRetries: 2, lockFinalAttempt: 'wait' });
+    const policy = lockSchedule({ maxLockWaitMs: 500, lockRetries: 2, lockFinalAttempt: 'wait' });
     expect([1, 2, 3, 4].map((n) => attemptOf(policy, n)?.lockTimeoutMs)).toEqual([100, 150, 225, 0]);
     expect(attemptOf(policy, 4)?.last).toBe(true);
     expect(attemptOf(policy, 5)).toBeUndefined();
   });
 
   it('keeps an old MAX_LOCK_WAIT meaningful: the cap of the growth, and below 100 ms the only value', () => {
-    const old = lockRetryPolicy({ maxLockWaitMs: 5000, lockRetries: 3 });
+    const old = lockSchedule({ maxLockWaitMs: 5000, lockRetries: 3 });
     expect([1, 2, 3, 4].map((n) => attemptOf(old, n)!.lockTimeoutMs)).toEqual([100, 150, 225, 338]);
-    const tiny = lockRetryPolicy({ maxLockWaitMs: 50, lockRetries: 2 });
+    const tiny = lockSchedule({ maxLockWaitMs: 50, lockRetries: 2 });
     expect([1, 2, 3].map((n) => attemptOf(tiny, n)!.lockTimeoutMs)).toEqual([50, 50, 50]);
   });
 
   it('with MAX_LOCK_WAIT=0 (no lock_timeout) makes one attempt: nothing can time out', () => {
-    const off = lockRetryPolicy({ maxLockWaitMs: 0, lockRetries: 30 });
+    const off = lockSchedule({ maxLockWaitMs: 0, lockRetries: 30 });
     expect(attemptOf(off, 1)).toEqual({ number: 1, lockTimeoutMs: 0, last: true });
     expect(attemptOf(off, 2)).toBeUndefined();
   });
@@ -51,6 +51,18 @@ describe('the lock-retry policy', () => {
     expect(worst.longestStallMs).toBe(500);
     expect(worst.totalMs).toBeLessThan(90_000);
     expect(worst.lockWaitMs).toBe([1, 2, 3, 4].reduce((sum, n) => sum + attemptOf(defaults, n)!.lockTimeoutMs, 0) + 27 * 500);
+  });
+
+  it('as the executor\'s policy: retries only 55P03, with the schedule\'s lock_timeouts, and stops after the last attempt', () => {
+    const policy = oltpLockRetry({ maxLockWaitMs: 500, lockRetries: 2 }, () => 1);
+    const timeout = { code: '55P03' };
+    expect(policy.maxAttempts).toBe(3);
+    expect(policy.longestLockTimeoutMs).toBe(225);
+    expect([1, 2, 3].map((n) => policy.lockTimeoutMs(n))).toEqual([100, 150, 225]);
+    expect(policy.retryAfterMs(1, timeout)).toBe(200);
+    expect(policy.retryAfterMs(2, timeout)).toBe(300);
+    expect(policy.retryAfterMs(3, timeout)).toBeUndefined();
+    expect(policy.retryAfterMs(1, { code: '42P01' })).toBeUndefined();
   });
 
   it('formats durations for messages', () => {
