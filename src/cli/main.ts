@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT } from '../errors.js';
 import { CommandContext, type GlobalFlags, type Io } from './context.js';
 import { renderError } from './render.js';
+import * as backfill from './commands/backfill.js';
 import * as backup from './commands/backup.js';
 import * as create from './commands/create.js';
 import * as down from './commands/down.js';
@@ -23,7 +24,7 @@ export type Handler = (ctx: CommandContext, flags: never, ...args: never[]) => P
 /** Wraps a command's handler into a commander action that records its exit code. */
 export type Action = (handler: Handler) => (...args: unknown[]) => Promise<void>;
 
-const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline, lint, backup, restore];
+const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline, lint, backup, restore, backfill];
 
 export const VERSION = '0.1.0';
 

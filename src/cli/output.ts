@@ -42,6 +42,8 @@ export class Output {
   #spinnerSuffix = '';
   #spinnerStarted = 0;
   #ticker: NodeJS.Timeout | undefined;
+  /** When plain mode last wrote a backfill progress line (at most one every PROGRESS_LINE_MS). */
+  #lastProgressLine = 0;
   /** Bumped by done() and stop(): a spinner whose module finished loading after that does not start. */
   #generation = 0;
 
@@ -189,7 +191,7 @@ export class Output {
         break;
       }
       case 'monitor': {
-        const name = `${event.migration.version}_${event.migration.name}`;
+        const name = event.migration.version ? `${event.migration.version}_${event.migration.name}` : event.migration.name;
         const e = event.event;
         switch (e.type) {
           case 'changed': {
@@ -229,6 +231,33 @@ export class Output {
         }
         break;
       }
+      case 'backfill-start': {
+        const resumed = event.resumed ? `, resuming after ${event.resumed.rowsDone.toLocaleString('en-US')} rows (${event.resumed.batches} batches done)` : '';
+        const estimate = event.estimate === undefined ? '' : ` (~${event.estimate.toLocaleString('en-US')} rows)`;
+        this.info(`Backfilling ${event.table} by ${event.key}${estimate}${resumed}.`);
+        if (this.mode === 'tty') void this.progress(`Backfilling ${event.table}`);
+        break;
+      }
+      case 'backfill-progress': {
+        const pct = event.estimate ? ` of ~${event.estimate.toLocaleString('en-US')} (${Math.min(100, Math.floor((event.rowsDone * 100) / Math.max(1, event.estimate)))}%)` : '';
+        const eta = event.etaMs === undefined ? '' : `, ETA ${formatEta(event.etaMs)}`;
+        const text = `${event.table}: ${event.rowsDone.toLocaleString('en-US')} rows${pct}, ${event.rowsPerSecond.toLocaleString('en-US')} rows/s${eta}`;
+        if (this.mode === 'tty') this.relabel(`Backfilling ${text}`);
+        else if (Date.now() - this.#lastProgressLine >= PROGRESS_LINE_MS) {
+          this.#lastProgressLine = Date.now();
+          this.info(`backfill ${text}`);
+        }
+        break;
+      }
+      case 'backfill-throttled':
+        this.info(
+          c.yellow(
+            event.reason === 'replication-lag'
+              ? `Backfill paused: a replica is ${(event.figure / 1000).toFixed(1)} s behind (--max-lag).`
+              : `Backfill slowed: ${event.figure} session${event.figure === 1 ? '' : 's'} waited on its last batch; pausing ${event.pauseMs} ms between batches.`,
+          ),
+        );
+        break;
       case 'monitor-off':
         this.info(c.dim(`Lock monitor off: ${event.reason}.`));
         break;
@@ -272,6 +301,16 @@ export function monitorSummaryText(m: MonitorSummary): string {
   if (m.maxBlocked === 0 && m.deadlocks === 0) return 'blocked no session';
   const blocked = m.maxBlocked === 0 ? 'blocked no session' : `blocked up to ${m.maxBlocked} session${m.maxBlocked === 1 ? '' : 's'} at once, longest wait ${(m.longestWaitMs / 1000).toFixed(1)} s`;
   return `${blocked}${m.deadlocks > 0 ? `, ${m.deadlocks} deadlock${m.deadlocks === 1 ? '' : 's'} in the database` : ''}`;
+}
+
+/** Plain mode writes a backfill progress line at most this often. */
+const PROGRESS_LINE_MS = 5000;
+
+function formatEta(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
 export function formatBytes(bytes: number): string {

@@ -24,6 +24,7 @@ import { lockReport, preflight, type LintSummary, type PreflightOptions } from '
 import { planDown, planUp, statusOf, type Blocker, type DownOptions, type StatusEntry, type UpOptions } from './plan.js';
 import { planRepair, readRepairs, readState, repair, type HistoryState, type RepairOptions, type RepairPlan } from './repair.js';
 import type { Direction, RunResult } from './results.js';
+import type { BackfillResult, BackfillSpec } from '../ops/backfill.js';
 import { readSeed, runSeed, type SeedOptions, type SeedResult } from './seed.js';
 import { withLockedSession, withSession, type Session, type SessionOptions } from './session.js';
 import { verify, type VerifyOptions, type VerifyReport } from './verify.js';
@@ -188,6 +189,18 @@ export class Migrator {
     const c = this.#config;
     const file = await readSeed(c.seeds, name, c.production !== undefined, options, c.words);
     return this.#lockedSession((session) => runSeed(session, this.#executor(session), name, file));
+  }
+
+  /**
+   * Runs (or resumes) a batched backfill (ops/backfill) on a session of its own; its progress row lives beside
+   * the tracking table. No runner lock: migrations may run meanwhile (the backfill takes row locks only).
+   */
+  async backfill(spec: BackfillSpec): Promise<BackfillResult> {
+    const c = this.#config;
+    const { runBackfill } = await import('../ops/backfill.js');
+    return this.#session((session) =>
+      runBackfill(session.client, { connector: c.connector, trackingTable: c.table, lockRetry: c.lockRetry, statementMs: c.timeouts.statementMs, ops: c.ops, emit: c.onEvent, signal: c.signal }, spec),
+    );
   }
 
   /** Files, history and repairs as they are now; creates nothing. */

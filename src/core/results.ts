@@ -5,6 +5,7 @@ import type { LintSummary } from './preflight.js';
 import type { LockBlocker } from '../ops/blockers.js';
 import type { MonitorSummary } from '../ops/monitor.js';
 import type { OpsEvent } from '../ops/run-ops.js';
+import type { BackfillEvent } from '../ops/backfill.js';
 import { EXIT, MigrateError, type ExitCode } from '../errors.js';
 
 export type Direction = 'up' | 'down';
@@ -109,7 +110,8 @@ export type MigratorEvent =
   | { readonly type: 'backup-done'; readonly backup: BackupSummary }
   | { readonly type: 'lint'; readonly summary: LintSummary }
   | { readonly type: 'notice'; readonly message: string }
-  | OpsEvent;
+  | OpsEvent
+  | BackfillEvent;
 
 export type EventSink = (event: MigratorEvent) => void;
 

@@ -77,10 +77,11 @@ export class RunOps {
   }
 
   /** Starts watching `pid` while `migration` runs. */
-  watch(migration: OpsTarget, pid: number): MigrationWatch {
+  watch(migration: OpsTarget, pid: number, periodMs?: number): MigrationWatch {
     if (!this.#monitor) return UNWATCHED;
     const watch: Watch = this.#monitor.watch(pid, {
       thresholds: this.#policy.thresholds,
+      periodMs,
       onEvent: (event) => {
         this.#emit({ type: 'monitor', migration, event });
         this.#alertFor(migration, event);
