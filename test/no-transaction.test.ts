@@ -90,12 +90,13 @@ create table step_four (id int);
     expect(result.stderr).toMatch(/22P02/);
     expect(result.stderr).toMatch(/\(statement 3 of 4 in the file\)/);
     expect(result.stderr).toMatch(/Statements of 002_steps that ran and stay: line 2, line 3/);
-    expect(result.stderr).toMatch(/marked dirty.*migrate repair 002/);
+    expect(result.stderr).toMatch(/marked dirty.*run migrate up again: it resumes at statement 3/);
     expect(await row('002')).toMatchObject({ dirty: true });
     expect(await db.query('select id from step_one')).toEqual([{ id: 1 }]);
     expect(await db.query("select 1 from pg_tables where tablename = 'step_four'")).toEqual([]);
 
-    // The same facts as JSON, and the dirty row blocks the next run and fails verify.
+    // The same facts as JSON; the next run resumes at the failed statement (and fails the same way: the file
+    // was not fixed), and verify reports the dirty row.
     await db.query("delete from schema_migrations where version = '002'");
     await db.query('drop table step_one');
     const json = await cli(dir, ['up', '--json']);
@@ -104,8 +105,10 @@ create table step_four (id int);
     expect(failed).toMatchObject({ version: '002', dirty: true, error: { line: 5, statement: 3, statements: 4, sqlstate: '22P02' } });
     expect(failed.statementsRun.map((s: { line: number }) => s.line)).toEqual([2, 3]);
     const again = await cli(dir, ['up']);
-    expect(again.code, again.stderr).toBe(2);
-    expect(again.stderr).toMatch(/002_steps is dirty/);
+    expect(again.code, again.stderr).toBe(1);
+    expect(again.stderr).toMatch(/Resuming 002_steps at statement 3 of 4: statements 1-2 ran before and stay/);
+    expect(again.stderr).toMatch(/\(statement 3 of 4 in the file\)/);
+    expect(await db.query('select id from step_one')).toEqual([{ id: 1 }]);
     const verify = await cli(dir, ['verify', '--json']);
     expect(verify.code, verify.stderr).toBe(1);
     expect(JSON.parse(verify.stdout).findings).toContainEqual(expect.objectContaining({ code: 'dirty', version: '002', file: 'migrations/002_steps.sql' }));
@@ -152,7 +155,9 @@ create unique index concurrently items_kind_key on items (kind);
     expect(doc.result.failed).toMatchObject({ dirty: true, statementsRun: [] });
   });
 
-  it('names the _ccnew copy a REINDEX CONCURRENTLY cut short by the lock timeout leaves', async () => {
+  // CONCURRENTLY statements run without lock_timeout (their lock never queues the application; see
+  // core/executor #runStatements): MIGRATION_TIMEOUT is what cuts a stuck one short.
+  it('names the _ccnew copy a REINDEX CONCURRENTLY cut short by MIGRATION_TIMEOUT leaves', async () => {
     const dir = makeProject({ ...TABLE, 'migrations/002_index.sql': 'create index items_sku_idx on items (sku);\n' });
     expect((await cli(dir, ['up'])).code).toBe(0);
     writeFiles(dir, { 'migrations/003_reindex.sql': '-- migrate:no-transaction\nreindex index concurrently items_sku_idx;\n' });
@@ -161,9 +166,9 @@ create unique index concurrently items_kind_key on items (kind);
     try {
       await writer.query('begin');
       await writer.query("insert into items values (0, 'held')");
-      const result = await cli(dir, ['up'], { MAX_LOCK_WAIT: '1' });
+      const result = await cli(dir, ['up'], { MAX_LOCK_WAIT: '0.1', MIGRATION_TIMEOUT: '2' });
       expect(result.code, result.stderr).toBe(3);
-      expect(result.stderr).toMatch(/lock timeout/);
+      expect(result.stderr).toMatch(/MIGRATION_TIMEOUT/);
       expect(result.stderr).toMatch(/INVALID index it left, public\.items_sku_idx_ccnew/);
       expect(result.stderr).toContain('DROP INDEX CONCURRENTLY IF EXISTS "public"."items_sku_idx_ccnew";');
       expect(await indexValid('items_sku_idx_ccnew')).toBe(false);

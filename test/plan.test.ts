@@ -95,3 +95,23 @@ describe('planDown', () => {
     expect(plan.blockers[0]!.message).toMatch(/002_m002 has no rollback file/);
   });
 });
+
+describe('planUp with a dirty no-transaction migration', () => {
+  const noTx = (version: string): Migration => {
+    const m = migration(version);
+    return { ...m, up: { ...m.up, directives: { ...m.up.directives, noTransaction: true } } };
+  };
+
+  it('plans to resume it when its row counts the statements done, even after the file was fixed', () => {
+    const m = noTx('002');
+    const plan = planUp([m1, m, m3], [row(m1), row(m, { dirty: true, statementsDone: 2, statementsChecksum: 'x', checksum: 'old' })]);
+    expect(plan.blockers).toEqual([]);
+    expect(plan.toApply.map((x) => x.version)).toEqual(['002', '003']);
+  });
+
+  it('still blocks a dirty row without a count (an older tidemark), or a dirty transactional one', () => {
+    const m = noTx('002');
+    expect(planUp([m1, m], [row(m1), row(m, { dirty: true })]).blockers.map((b) => b.state)).toEqual(['dirty']);
+    expect(planUp([m1, m2], [row(m1), row(m2, { dirty: true, statementsDone: 1 })]).blockers.map((b) => b.state)).toEqual(['dirty']);
+  });
+});

@@ -10,6 +10,7 @@ import { isConnectionLost, type Client } from '../db/connection.js';
 import type { HistoryRow } from '../db/history.js';
 import { backendPid, onStatementComplete } from '../db/pg-internals.js';
 import { quoteLiteral } from '../db/quote.js';
+import { createHash } from 'node:crypto';
 import { EXIT, MigrateError, usageError } from '../errors.js';
 import { CancelledError, guarded, type CancelOptions } from '../ops/cancel.js';
 import { LOCK_NOT_AVAILABLE } from '../ops/lock-retry.js';
@@ -102,7 +103,11 @@ export class Executor {
   }
 
   /** Runs `runnables` in order; stops at the first failure with a MigrationFailedError carrying the partial result. */
-  async run(direction: Direction, runnables: readonly Runnable[], history: readonly HistoryRow[]): Promise<RunResult> {
+  /**
+   * `options.fromStart`: a dirty no-transaction migration (resumable, see core/plan isResumable) runs from its
+   * first statement instead of resuming at the one that failed.
+   */
+  async run(direction: Direction, runnables: readonly Runnable[], history: readonly HistoryRow[], options: { readonly fromStart?: boolean | undefined } = {}): Promise<RunResult> {
     const store = this.#session.history;
     const emit = this.#session.emit;
     const versionBefore = history.at(-1)?.version;
@@ -114,7 +119,7 @@ export class Executor {
     const ops = this.#config.ops;
     if (ops && runnables.length > 0) this.#ops = await RunOps.start(this.#session.connector, ops, emit);
     try {
-      return await this.#runEach(direction, runnables, versionBefore, applied);
+      return await this.#runEach(direction, runnables, versionBefore, applied, history, options.fromStart === true);
     } finally {
       const open = this.#ops;
       this.#ops = undefined;
@@ -122,7 +127,14 @@ export class Executor {
     }
   }
 
-  async #runEach(direction: Direction, runnables: readonly Runnable[], versionBefore: string | undefined, applied: AppliedMigration[]): Promise<RunResult> {
+  async #runEach(
+    direction: Direction,
+    runnables: readonly Runnable[],
+    versionBefore: string | undefined,
+    applied: AppliedMigration[],
+    history: readonly HistoryRow[],
+    fromStart: boolean,
+  ): Promise<RunResult> {
     const store = this.#session.history;
     const emit = this.#session.emit;
     const signal = this.#config.signal;
@@ -148,7 +160,7 @@ export class Executor {
       this.#watch = this.#ops?.watch(runnable.ref, this.backendPid);
       try {
         const executionMs = runnable.file.directives.noTransaction
-          ? await this.#runOutsideTransaction(direction, runnable)
+          ? await this.#runOutsideTransaction(direction, runnable, direction === 'up' ? history.find((r) => r.dirty && BigInt(r.version) === runnable.migration.versionNumber) : undefined, fromStart)
           : await this.#runInTransaction(direction, runnable);
         const monitor = await this.#stopWatch();
         const done = { ...runnable.ref, executionMs, ...(monitor ? { monitor } : {}) };
@@ -291,25 +303,44 @@ export class Executor {
   }
 
   /**
-   * `-- migrate:no-transaction`: the row is written dirty first, each statement runs on its own (autocommit),
-   * and the dirty mark is cleared after the last one. A failure leaves it dirty for `migrate repair`.
+   * `-- migrate:no-transaction`: the row is written dirty first, each statement runs on its own (autocommit)
+   * and the row records how many completed (with a checksum of their text); the dirty mark is cleared after the
+   * last one. A failure leaves it dirty; `up` then resumes at the failed statement (`dirty` is that row), after
+   * checking that the statements before it are unchanged and that it left no INVALID index behind.
    */
-  async #runOutsideTransaction(direction: Direction, runnable: Runnable): Promise<number> {
+  async #runOutsideTransaction(direction: Direction, runnable: Runnable, dirty: HistoryRow | undefined, fromStart: boolean): Promise<number> {
     const { migration, ref } = runnable;
     const client = this.#client;
     const store = this.#session.history;
     const t = this.#config.timeouts;
+    const statements = runnable.statements ?? [];
     const started = performance.now();
+    let from = 0;
     if (direction === 'up') {
-      await store.insertApplied({ version: migration.version, name: migration.name, checksum: migration.checksum, executionMs: 0, appliedBy: this.#config.appliedBy, dirty: true });
+      await store.ensureProgressColumns();
+      if (dirty) {
+        if (!fromStart && dirty.statementsDone !== undefined) from = await this.#resumePoint(runnable, dirty);
+        this.#session.emit({
+          type: 'notice',
+          message:
+            from > 0
+              ? `Resuming ${label(ref)} at statement ${from + 1} of ${statements.length}: statements 1-${from} ran before and stay.`
+              : `Running ${label(ref)} again from its first statement (it was left dirty).`,
+        });
+        await store.setChecksum(migration.version, migration.checksum);
+      } else {
+        await store.insertApplied({ version: migration.version, name: migration.name, checksum: migration.checksum, executionMs: 0, appliedBy: this.#config.appliedBy, dirty: true });
+      }
+      await store.recordProgress(migration.version, from, statementsChecksum(statements.slice(0, from)));
     } else {
       await store.markDirty(migration.version);
     }
-    // Session-level timeouts for the duration of this migration, reset afterwards.
-    await client.query(`select set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)`, [`${t.lockWaitSeconds}s`, `${t.statementMs}`]);
-    const statementsRun: { line: number; text: string }[] = [];
+    // Session-level statement_timeout for the duration of this migration (lock_timeout is set per statement), reset afterwards.
+    await client.query(`select set_config('statement_timeout', $1, false)`, [`${t.statementMs}`]);
+    const statementsRun: { line: number; text: string }[] = statements.slice(0, from).map((st) => ({ line: st.line, text: st.text }));
+    const onDone = direction === 'up' ? (done: number) => store.recordProgress(migration.version, done, statementsChecksum(statements.slice(0, done))) : async () => {};
     try {
-      await this.#runStatements(ref, runnable.statements ?? [], statementsRun);
+      await this.#runStatements(ref, statements, from, statementsRun, onDone);
     } catch (error) {
       const failure = error instanceof ExecutionError ? error : new ExecutionError(error, { statementIndex: 0 });
       const failedAt = runnable.statements?.[failure.statementIndex];
@@ -327,27 +358,102 @@ export class Executor {
     return Math.round(executionMs);
   }
 
-  /** Runs a no-transaction file's statements one by one under the migration timeout and the abort signal. */
-  async #runStatements(ref: MigrationRef, statements: readonly Statement[], ran: { line: number; text: string }[]): Promise<void> {
+  /**
+   * Where a dirty no-transaction migration resumes: after the statements its row says completed, provided they
+   * are still the same text and the failed statement left nothing half-built (an INVALID index). Refuses
+   * otherwise (exit 2, nothing run), saying how to go on.
+   */
+  async #resumePoint(runnable: Runnable, dirty: HistoryRow): Promise<number> {
+    const statements = runnable.statements ?? [];
+    const done = dirty.statementsDone ?? 0;
+    const what = label(runnable.ref);
+    const w = this.#config.words;
+    if (done > statements.length || statementsChecksum(statements.slice(0, done)) !== dirty.statementsChecksum) {
+      throw usageError('resume-changed', `${what} cannot resume: the ${done} statement${done === 1 ? '' : 's'} that already ran (and stay applied) are no longer the same in the file.`, {
+        hint: `Restore those statements as they were (edit only the failed statement and the ones after it), or check the database by hand and then ${w.repair(runnable.ref.version)}. Nothing was run.`,
+      });
+    }
+    const failed = statements[done];
+    if (failed) {
+      const left = await (await import('./invalid-index.js')).invalidIndexesAfter(this.#client, failed.text);
+      if (left.length > 0) {
+        throw usageError('resume-invalid-index', `${what} cannot resume at statement ${done + 1}: its failed run left the INVALID index ${left.map((i) => `${i.schema}.${i.name}`).join(', ')}.`, {
+          hint: `Drop it first (${left.map((i) => i.dropStatement).join(' ')}), then run the same command again: it resumes at statement ${done + 1}. Nothing was run.`,
+        });
+      }
+    }
+    return done;
+  }
+
+  /**
+   * Runs a no-transaction file's statements from index `from`, one by one, under the migration timeout and the
+   * abort signal; `onDone(n)` records that n statements completed. A lock timeout is retried like a
+   * transactional migration's when nothing of the statement took effect: a plain statement in autocommit is
+   * rolled back whole; a concurrent index build that left an INVALID index is not retried.
+   *
+   * CONCURRENTLY statements run without lock_timeout: their SHARE UPDATE EXCLUSIVE lock never queues the
+   * application's reads and writes, and a timeout in their wait for older transactions would leave an INVALID
+   * index. MIGRATION_TIMEOUT and statement_timeout still bound them.
+   */
+  async #runStatements(ref: MigrationRef, statements: readonly Statement[], from: number, ran: { line: number; text: string }[], onDone: (done: number) => Promise<void>): Promise<void> {
     const client = this.#client;
+    const policy = this.#config.lockRetry;
+    let lockTimeout = -1;
     try {
       await guarded(client, this.#cancel, async (cancelReason) => {
-        for (let i = 0; i < statements.length; i += 1) {
+        for (let i = from; i < statements.length; i += 1) {
           const statement = statements[i]!;
-          const cancelled = cancelReason();
-          if (cancelled) throw new ExecutionError(new CancelledError(cancelled, cancelled), { statementIndex: i, cancelled });
           this.#session.emit({ type: 'statement-start', migration: ref, index: i + 1, line: statement.line });
-          try {
-            await client.query(statement.text);
-          } catch (error) {
-            throw new ExecutionError(error, { statementIndex: i, cancelled: cancelReason(), position: (error as { position?: string }).position });
+          const concurrent = /\bconcurrently\b/i.test(statement.text);
+          const attempts: LockAttempt[] = [];
+          for (let attempt = 1; ; attempt += 1) {
+            const cancelled = cancelReason();
+            if (cancelled) throw new ExecutionError(new CancelledError(cancelled, cancelled), { statementIndex: i, cancelled });
+            const ms = concurrent ? 0 : policy.lockTimeoutMs(attempt);
+            if (ms !== lockTimeout) {
+              await client.query(`select set_config('lock_timeout', $1, false)`, [`${ms}ms`]);
+              lockTimeout = ms;
+            }
+            this.#watch?.attemptStarted(ms);
+            try {
+              await client.query(statement.text);
+              break;
+            } catch (error) {
+              const failure = new ExecutionError(error, { statementIndex: i, cancelled: cancelReason(), position: (error as { position?: string }).position });
+              if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE || failure.cancelled || this.#config.signal?.aborted) throw failure;
+              const blockers = this.#watch?.attemptBlockers() ?? [];
+              attempts.push({ attempt, lockTimeoutMs: ms, blockers });
+              const left = await (await import('./invalid-index.js')).invalidIndexesAfter(client, statement.text);
+              const waitMs = left.length === 0 ? policy.retryAfterMs(attempt, error) : undefined;
+              if (waitMs === undefined) throw failure.with({ lockAttempts: attempts });
+              this.#session.emit({
+                type: 'migration-retry',
+                migration: ref,
+                attempt,
+                attempts: policy.maxAttempts,
+                lockTimeoutMs: ms,
+                nextLockTimeoutMs: policy.lockTimeoutMs(attempt + 1),
+                waitMs,
+                reason: failure.message,
+                blockers,
+              });
+              await sleep(waitMs, undefined, { signal: this.#config.signal }).catch(() => {});
+            }
           }
           ran.push({ line: statement.line, text: statement.text });
+          await onDone(i + 1);
         }
       });
     } catch (error) {
-      if (error instanceof CancelledError) throw new ExecutionError(error, { statementIndex: 0, cancelled: error.reason });
+      if (error instanceof CancelledError) throw new ExecutionError(error, { statementIndex: from, cancelled: error.reason });
       throw error;
     }
   }
+}
+
+/** The checksum of the statements of a no-transaction file that ran: a resume checks they are still the same. */
+export function statementsChecksum(statements: readonly { readonly text: string }[]): string {
+  const hash = createHash('sha256');
+  for (const st of statements) hash.update(st.text).update('\0');
+  return hash.digest('hex');
 }

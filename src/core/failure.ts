@@ -192,7 +192,12 @@ export async function runFailure(
   const w = ctx.words;
   // A no-transaction migration is not rolled back: what ran stays, and its row is dirty.
   const outcome = partial ? 'the statements before it stay applied and it is marked dirty' : 'it was rolled back';
-  const dirtyHint = `Check the database by hand, then: ${w.repair(run.ref.version)}`;
+  // An up of a no-transaction file resumes at the failed statement (core/executor); a down does not.
+  const resumeAt = (exec?.statementIndex ?? 0) + 1;
+  const dirtyHint =
+    r.direction === 'up'
+      ? `Fix what failed, then ${w.resume(resumeAt)}`
+      : `Check the database by hand, then: ${w.repair(run.ref.version)}`;
   let failure: MigrateError;
   if (exec?.cancelled === 'signal') {
     const signal = String(ctx.signal?.reason ?? 'SIGINT');
@@ -221,11 +226,11 @@ export async function runFailure(
     if (code === 'lock-timeout' && !partial) return lockTimeoutFailure(what, exec?.lockAttempts ?? [], r, ctx, original);
     const hint =
       code === 'lock-timeout'
-        ? `Another session held a lock longer than ${w.maxLockWait} (${formatMs(ctx.maxLockWaitMs)}); a no-transaction migration is not retried. ${dirtyHint}`
+        ? `Another session held a lock through every attempt (up to ${w.maxLockWait}, ${formatMs(ctx.maxLockWaitMs)}, each)${exec?.lockAttempts?.length ? '' : ', and the statement left something behind, so it was not retried'}. ${dirtyHint}`
         : code === 'statement-timeout'
           ? `A statement ran longer than ${w.statementTimeout} (${ctx.statementTimeoutMs} ms). Raise it for this run, or make the statement cheaper.`
           : partial
-            ? `It ran outside a transaction: the statements before it stay applied and ${what} is marked dirty. Fix the database by hand, then: ${w.repair(run.ref.version)}`
+            ? `It ran outside a transaction: the statements before it stay applied and ${what} is marked dirty. ${dirtyHint}`
             : `Nothing of ${what} remains (its transaction was rolled back). Fix the file, then ${w.runAgain(run.ref.file && r.direction === 'down' ? 'down' : 'up')}.`;
     failure = new MigrationFailedError(code, exitCode, `${what} failed at ${f.file}:${f.line}:${f.column}: ${f.message}`, r, hint, original);
   }

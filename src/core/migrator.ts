@@ -128,7 +128,7 @@ export class Migrator {
         if (!linted && plan.toApply.length > 0) lint = await this.#preflight(session, plan.toApply, options);
         const runnables = await prepare(c.source, plan.toApply, 'up');
         const backup = runnables.length > 0 ? await backupFirst(c, history, options.noBackup) : {};
-        const result = await this.#executor(session).run('up', runnables, history);
+        const result = await this.#executor(session).run('up', runnables, history, { fromStart: options.fromStart });
         return { ...result, ...backup, lint, ...heldBackOf(plan) };
       });
     });

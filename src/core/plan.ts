@@ -62,6 +62,8 @@ export interface UpOptions {
    * (after every instance runs the new code). Undefined: everything, unless the strategy says otherwise.
    */
   readonly phase?: Phase | undefined;
+  /** A dirty no-transaction migration runs from its first statement instead of resuming where it failed. */
+  readonly fromStart?: boolean | undefined;
 }
 
 /** Why `up` must not start; each names the command that resolves it. */
@@ -91,9 +93,18 @@ function label(e: { version: string; name: string }): string {
   return `${e.version}_${e.name}`;
 }
 
+/**
+ * A dirty no-transaction migration whose row says how many statements completed: `up` resumes it (or, with
+ * fromStart, runs it again from the first statement) instead of stopping. Its file may have been fixed since.
+ */
+export function isResumable(e: StatusEntry): boolean {
+  return e.state === 'dirty' && e.row?.statementsDone !== undefined && e.migration !== undefined && e.migration.up.directives.noTransaction;
+}
+
 export function blockersOf(entries: readonly StatusEntry[], allowOutOfOrder = false): Blocker[] {
   const blockers: Blocker[] = [];
   for (const e of entries) {
+    if (isResumable(e)) continue;
     if (e.state === 'dirty') {
       blockers.push({
         ...e,
@@ -122,7 +133,7 @@ export function blockersOf(entries: readonly StatusEntry[], allowOutOfOrder = fa
 
 export function planUp(migrations: readonly Migration[], history: readonly HistoryRow[], options: UpOptions = {}): UpPlan {
   const entries = statusOf(migrations, history);
-  let pending = entries.filter((e) => e.state === 'pending').map((e) => e.migration!);
+  let pending = entries.filter((e) => e.state === 'pending' || isResumable(e)).map((e) => e.migration!);
   if (options.to !== undefined) {
     const target = findVersion(entries, options.to);
     pending = pending.filter((m) => m.versionNumber <= target.versionNumber);

@@ -20,6 +20,8 @@ export interface Wording {
   readonly forceSeed: string;
   /** The fix for a dirty or changed migration `version`. */
   repair(version: string): string;
+  /** Going on with a dirty no-transaction migration: `up` resumes at `statement` (1-based). */
+  resume(statement: number): string;
   /** Running the direction again (`up`/`down`). */
   runAgain(direction: 'up' | 'down'): string;
 }
@@ -37,6 +39,7 @@ export const CLI_WORDING: Wording = {
   forceSeed: 'add --force',
   repair: (version) => `migrate repair ${version}`,
   runAgain: (direction) => `run migrate ${direction} again`,
+  resume: (statement) => `run migrate up again: it resumes at statement ${statement} (migrate up --from-start runs the file from its first statement).`,
 };
 
 export const LIBRARY_WORDING: Wording = {
@@ -52,4 +55,5 @@ export const LIBRARY_WORDING: Wording = {
   forceSeed: 'pass seed(name, { force: true })',
   repair: (version) => `repair('${version}')`,
   runAgain: (direction) => `call ${direction}() again`,
+  resume: (statement) => `call up() again: it resumes at statement ${statement} (up({ fromStart: true }) runs the file from its first statement).`,
 };

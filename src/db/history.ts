@@ -17,6 +17,13 @@ export interface HistoryRow {
   readonly executionMs: number;
   readonly appliedBy: string;
   readonly dirty: boolean;
+  /**
+   * A dirty no-transaction migration: how many of its statements completed, and the checksum of those
+   * statements' text (so a resume knows they are still the same). Undefined on tables from before these
+   * columns existed, and on clean rows.
+   */
+  readonly statementsDone?: number | undefined;
+  readonly statementsChecksum?: string | undefined;
 }
 
 export interface AppliedRecord {
@@ -29,6 +36,8 @@ export interface AppliedRecord {
 }
 
 const REQUIRED_COLUMNS = ['version', 'name', 'checksum', 'applied_at', 'execution_ms', 'applied_by', 'dirty'];
+/** Added later (issue 14), on the first no-transaction migration: older tracking tables keep working without them. */
+const PROGRESS_COLUMNS = ['statements_done', 'statements_checksum'];
 
 export function describeTable(ref: TableRef): string {
   return ref.schema === 'public' ? ref.table : `${ref.schema}.${ref.table}`;
@@ -115,9 +124,32 @@ export class HistoryStore {
          applied_at timestamptz not null default now(),
          execution_ms integer not null default 0,
          applied_by text not null default current_user,
-         dirty boolean not null default false
+         dirty boolean not null default false,
+         statements_done integer,
+         statements_checksum text
        )`,
     );
+  }
+
+  /**
+   * Adds the progress columns of resumable no-transaction migrations to a table created before they existed.
+   * Nullable, no default: a catalog-only change. Asked of the catalog first, because ALTER TABLE takes its lock
+   * even when IF NOT EXISTS then finds the column.
+   */
+  async ensureProgressColumns(): Promise<void> {
+    const columns = await this.columns();
+    if (!columns || PROGRESS_COLUMNS.every((c) => columns.has(c))) return;
+    await this.#client.query(`alter table ${this.#table} add column if not exists statements_done integer, add column if not exists statements_checksum text`);
+  }
+
+  /** After each statement of a no-transaction migration: how far it got. */
+  async recordProgress(version: string, statementsDone: number, statementsChecksum: string): Promise<void> {
+    await this.#client.query(`update ${this.#table} set statements_done = $2, statements_checksum = $3 where version = $1`, [version, statementsDone, statementsChecksum]);
+  }
+
+  /** A resumed migration runs the fixed file: the row takes its checksum (still dirty until the last statement). */
+  async setChecksum(version: string, checksum: string): Promise<void> {
+    await this.#client.query(`update ${this.#table} set checksum = $2 where version = $1`, [version, checksum]);
   }
 
   /** Every row, oldest version first; [] when the table does not exist yet. */
@@ -143,6 +175,7 @@ export class HistoryStore {
         executionMs: r.execution_ms,
         appliedBy: r.applied_by,
         dirty: r.dirty,
+        ...(r.statements_done === null ? {} : { statementsDone: Number(r.statements_done), statementsChecksum: r.statements_checksum ?? undefined }),
       }))
       .sort((a, b) => compareVersions(a.version, b.version));
   }
@@ -156,7 +189,16 @@ export class HistoryStore {
       execution_ms: number;
       applied_by: string;
       dirty: boolean;
-    }>(`select version, name, checksum, applied_at, execution_ms, applied_by, dirty from ${this.#table}`);
+      statements_done: string | null;
+      statements_checksum: string | null;
+    }>(
+      // The progress columns may not exist (a table from before them): read them through to_jsonb, and only
+      // for dirty rows, so the common read stays as cheap as before.
+      `select version, name, checksum, applied_at, execution_ms, applied_by, dirty,
+              case when dirty then to_jsonb(t) ->> 'statements_done' end as statements_done,
+              case when dirty then to_jsonb(t) ->> 'statements_checksum' end as statements_checksum
+         from ${this.#table} t`,
+    );
   }
 
   async insertApplied(record: AppliedRecord): Promise<void> {

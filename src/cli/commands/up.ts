@@ -17,6 +17,7 @@ export function define(program: Command, action: Action): void {
     )
     .option('--allow-out-of-order', 'also apply pending migrations older than the newest applied one')
     .option('--no-backup', 'do not take a backup first (said in the output; refused in production)')
+    .option('--from-start', 'run a dirty -- migrate:no-transaction migration from its first statement instead of resuming where it failed')
     .option('--skip-lint', 'do not refuse unacknowledged lint errors (reported; not in production)')
     .option('--wait [seconds]', `wait this long for another runner's lock (default ${DEFAULT_LOCK_WAIT_MS / 1000} s; bare --wait: MIGRATION_TIMEOUT)`, parseWait)
     .addHelpText(
@@ -41,6 +42,7 @@ interface UpFlags {
   allowOutOfOrder?: boolean;
   skipLint?: boolean;
   phase?: 'expand' | 'contract';
+  fromStart?: boolean;
 }
 
 export async function up(ctx: CommandContext, flags: UpFlags): Promise<number> {
@@ -52,6 +54,7 @@ export async function up(ctx: CommandContext, flags: UpFlags): Promise<number> {
     allowOutOfOrder: flags.allowOutOfOrder,
     skipLint: flags.skipLint,
     phase: flags.phase,
+    fromStart: flags.fromStart,
     noBackup: flags.backup === false,
   });
   if (ctx.output.mode === 'json') ctx.output.json(runResultJson(result));
