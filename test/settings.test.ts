@@ -14,8 +14,8 @@ function folder(files: Record<string, string> = {}): string {
 describe('settings', () => {
   it('uses the documented defaults', () => {
     const s = loadSettings({}, {}, folder());
-    expect(s.maxLockWaitMs).toBe(500);
-    expect(s.maxLockWaitSeconds).toBe(0.5);
+    expect(s.maxLockWaitMs).toBe(400);
+    expect(s.maxLockWaitSeconds).toBe(0.4);
     expect(s.statementTimeoutMs).toBe(0);
     expect(s.migrationTimeoutSeconds).toBe(1800);
     expect(s.lockRetries).toBe(30);

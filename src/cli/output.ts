@@ -198,18 +198,23 @@ export class Output {
             const picture =
               e.sample.blocked > 0
                 ? `${e.sample.blocked} session${e.sample.blocked === 1 ? '' : 's'} waiting on it (longest ${(e.sample.longestWaitMs / 1000).toFixed(1)} s)`
-                : e.sample.waiting
-                  ? 'it waits for a lock'
-                  : 'no session waiting on it';
+                : 'no session waiting on it any more';
             if (this.mode === 'tty' && this.#spinner) {
-              this.#spinnerSuffix = e.sample.blocked > 0 || e.sample.waiting ? picture : '';
+              this.#spinnerSuffix = e.sample.blocked > 0 ? picture : '';
               this.#render();
             } else this.info(`${name}: ${picture}.`);
             break;
           }
-          case 'waiting-on':
-            this.info(c.yellow(`${name} waits for a lock${e.blockers[0]?.waitingFor ? ` on ${e.blockers[0].waitingFor}` : ''} held by ${e.blockers.map(describeBlocker).join('; ')}.`));
+          case 'waiting-on': {
+            const first = e.blockers[0]!;
+            if (this.mode === 'tty' && this.#spinner) {
+              this.#spinnerSuffix = `waiting for pid ${first.pid} (${first.applicationName || 'no application_name'})`;
+              this.#render();
+            } else {
+              this.info(c.yellow(`${name} waits for a lock${first.waitingFor ? ` on ${first.waitingFor}` : ''} held by ${e.blockers.map(describeBlocker).join('; ')}.`));
+            }
             break;
+          }
           case 'blocked-warning':
             this.info(
               c.yellow(

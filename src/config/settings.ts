@@ -170,7 +170,7 @@ const schema = z.object({
   ROLLBACK_DIR: z._default(text, './rollback'),
   SEEDS_DIR: z._default(text, './seeds'),
   MIGRATIONS_TABLE: z._default(tableText, { schema: 'public', table: 'schema_migrations' }),
-  MAX_LOCK_WAIT: z._default(durationText('seconds or a unit, e.g. 0.5, 500ms or 2s (0 = no lock_timeout)'), 500),
+  MAX_LOCK_WAIT: z._default(durationText('seconds or a unit, e.g. 0.5, 500ms or 2s (0 = no lock_timeout)'), 400),
   DB_STATEMENT_TIMEOUT: z._default(integerText('milliseconds, e.g. 30000 (0 = off)', 0), 0),
   MIGRATION_TIMEOUT: z._default(integerText('seconds, e.g. 1800 (0 = no limit)', 0), 1800),
   LOCK_RETRIES: z._default(integerText('a count, e.g. 30', 0), 30),

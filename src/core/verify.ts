@@ -6,7 +6,7 @@
  */
 import type { HistoryRow } from '../db/history.js';
 import type { Migration } from '../source/types.js';
-import { statusOf } from './plan.js';
+import { isResumable, statusOf } from './plan.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -67,7 +67,10 @@ export function verify(migrations: readonly Migration[], history: readonly Histo
     const add = (severity: Severity, code: FindingCode, message: string) => own.push({ severity, code, version: e.version, file, message });
 
     if (row?.dirty) {
-      add('error', 'dirty', `${label} is dirty: it ran outside a transaction and stopped part-way (or is running now). Check the database by hand, then run: migrate repair ${e.version}`);
+      const next = isResumable(e)
+        ? `Fix what failed, then run migrate up: it resumes at statement ${(row.statementsDone ?? 0) + 1}.`
+        : `Check the database by hand, then run: migrate repair ${e.version}`;
+      add('error', 'dirty', `${label} is dirty: it ran outside a transaction and stopped part-way (or is running now). ${next}`);
     }
     if (row && !m) {
       add('error', 'file-missing', `${label} is applied (${row.appliedAt.toISOString()}) but its file is gone. Restore it from version control.`);

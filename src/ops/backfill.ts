@@ -285,7 +285,10 @@ async function walk(client: Client, ctx: BackfillContext, spec: BackfillSpec, w:
   const pid = (client as unknown as { processID: number }).processID;
   // Batches are short: sampled four times a second, the monitor sees the sessions a batch makes wait.
   const watch = ops?.watch({ version: '', name: `backfill ${w.tableName}`, file: '' }, pid, 250);
-  await client.query(`select set_config('statement_timeout', $1, false)`, [String(ctx.statementMs)]);
+  // synchronous_commit off: a batch's commit does not wait for its WAL flush (measured: most of a 1000-row
+  // batch's time on an ordinary disk). A crash may lose the last few batches, but each lost one loses its data
+  // and its progress row together (one statement), so the resume redoes exactly those: still exactly once.
+  await client.query(`select set_config('statement_timeout', $1, false), set_config('synchronous_commit', 'off', false)`, [String(ctx.statementMs)]);
   const result = (status: BackfillResult['status'], stoppedBy?: string): BackfillResult => ({
     name: w.name,
     table: w.tableName,
@@ -327,7 +330,7 @@ async function walk(client: Client, ctx: BackfillContext, spec: BackfillSpec, w:
     await w.log.finish(w.name);
     return result('finished');
   } finally {
-    await client.query('reset statement_timeout; reset lock_timeout').catch(() => {});
+    await client.query('reset statement_timeout; reset lock_timeout; reset synchronous_commit').catch(() => {});
     await watch?.stop();
     await ops?.close();
   }

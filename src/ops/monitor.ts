@@ -88,9 +88,9 @@ export class MonitorState {
     this.#longestWaitMs = Math.max(this.#longestWaitMs, sample.longestWaitMs);
     const previous = this.#last;
     this.#last = sample;
-    // The picture "changes" when the count of blocked sessions does or the migration starts/stops waiting;
-    // growing wait times alone would make a line every second.
-    if (!previous ? sample.blocked > 0 || sample.waiting : previous.blocked !== sample.blocked || previous.waiting !== sample.waiting) {
+    // The picture "changes" when the count of blocked sessions does: growing wait times alone would make a
+    // line every second, and the migration's own waits are reported by blockers() and the retry lines.
+    if (!previous ? sample.blocked > 0 : previous.blocked !== sample.blocked) {
       events.push({ type: 'changed', sample, elapsedMs });
     }
     const t = this.#thresholds;

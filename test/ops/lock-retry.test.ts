@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { attemptOf, formatMs, lockSchedule, oltpLockRetry, sleepAfter, worstCase } from '../../src/ops/lock-retry.js';
 
-const defaults = lockSchedule({ maxLockWaitMs: 500, lockRetries: 30 });
+const defaults = lockSchedule({ maxLockWaitMs: 400, lockRetries: 30 });
 
 describe('the lock-retry policy', () => {
   it('starts at 100 ms and grows each attempt up to MAX_LOCK_WAIT, never beyond', () => {
     const timeouts = Array.from({ length: 31 }, (_, i) => attemptOf(defaults, i + 1)!.lockTimeoutMs);
-    expect(timeouts.slice(0, 5)).toEqual([100, 150, 225, 338, 500]);
-    expect(Math.max(...timeouts)).toBe(500);
+    expect(timeouts.slice(0, 5)).toEqual([100, 150, 225, 338, 400]);
+    expect(Math.max(...timeouts)).toBe(400);
     expect(timeouts.every((t, i) => i === 0 || t >= timeouts[i - 1]!)).toBe(true);
   });
 
@@ -46,11 +46,11 @@ describe('the lock-retry policy', () => {
     expect(sleepAfter(50, () => 0)).toBe(1500);
   });
 
-  it('bounds the defaults: each stall at most 500 ms, the whole sequence under a minute and a half', () => {
+  it('bounds the defaults: each stall at most 400 ms, the whole sequence under a minute and a half', () => {
     const worst = worstCase(defaults);
-    expect(worst.longestStallMs).toBe(500);
+    expect(worst.longestStallMs).toBe(400);
     expect(worst.totalMs).toBeLessThan(90_000);
-    expect(worst.lockWaitMs).toBe([1, 2, 3, 4].reduce((sum, n) => sum + attemptOf(defaults, n)!.lockTimeoutMs, 0) + 27 * 500);
+    expect(worst.lockWaitMs).toBe([1, 2, 3, 4].reduce((sum, n) => sum + attemptOf(defaults, n)!.lockTimeoutMs, 0) + 27 * 400);
   });
 
   it('as the executor\'s policy: retries only 55P03, with the schedule\'s lock_timeouts, and stops after the last attempt', () => {
