@@ -1,0 +1,2 @@
+/** The names the CLI is installed under (package.json `bin`); completion scripts register each. */
+export const BIN_NAMES: readonly string[] = ['migrate', 'tidemark'];
