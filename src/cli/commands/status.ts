@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { StatusEntry } from '../../core/plan.js';
-import { readRepairs } from '../../core/repair.js';
 import type { RepairRow } from '../../db/repair-log.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
@@ -75,7 +74,7 @@ interface StatusFlags {
 export async function status(ctx: CommandContext, flags: StatusFlags = {}): Promise<number> {
   const migrator = await ctx.migrator();
   const report = await migrator.status();
-  const repairs = report.tableExists ? await readRepairs(migrator, ctx.settings) : [];
+  const repairs = report.repairs;
   const out = ctx.output;
   // dbmate's `status --exit-code` convention: 1 while anything is left to run, so a deploy gate is one command.
   const notRun = report.entries.filter((e) => NOT_RUN.has(e.state)).length;
