@@ -4,8 +4,8 @@
  * `describeProgram` reads the program into plain data; the three generators are pure functions of that data.
  */
 import type { Command, Option } from 'commander';
+import type { SHELLS } from './names.js';
 
-export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type Shell = (typeof SHELLS)[number];
 
 /** What a value of an option or argument is, for the shell to offer. */

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { completionScript, describeProgram, SHELLS, type Shell } from '../../src/cli/completion.js';
+import { completionScript, describeProgram, type Shell } from '../../src/cli/completion.js';
 import { buildProgram } from '../../src/cli/main.js';
-import { BIN_NAMES } from '../../src/cli/names.js';
+import { BIN_NAMES, SHELLS } from '../../src/cli/names.js';
 import { makeProject, runCli } from '../helpers/project.js';
 
 function program() {

@@ -1,8 +1,8 @@
 import { Argument, type Command } from 'commander';
-import { completionScript, describeProgram, SHELLS, type Shell } from '../completion.js';
+import type { Shell } from '../completion.js';
 import type { CommandContext } from '../context.js';
 import type { Action, Handler } from '../main.js';
-import { BIN_NAMES } from '../names.js';
+import { BIN_NAMES, SHELLS } from '../names.js';
 
 export function define(program: Command, action: Action): void {
   // The script is generated from `program` when the command runs, so it includes every command defined.
@@ -23,6 +23,8 @@ Examples:
 }
 
 export async function completion(ctx: CommandContext, program: Command, shell: Shell): Promise<number> {
+  // Loaded on use: every pod start parses the CLI bundle, and only this command needs the generators.
+  const { completionScript, describeProgram } = await import('../completion.js');
   const script = completionScript(shell, describeProgram(program, BIN_NAMES));
   if (ctx.output.mode === 'json') ctx.output.json({ shell, script });
   else ctx.io.stdout.write(script);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { doctor as runDoctor, type CheckStatus } from '../../core/doctor.js';
+import type { CheckStatus } from '../../core/doctor.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
 
@@ -22,6 +22,8 @@ Examples:
 }
 
 export async function doctor(ctx: CommandContext): Promise<number> {
+  // Loaded on use: every pod start parses the CLI bundle, and only this command needs the checks.
+  const { doctor: runDoctor } = await import('../../core/doctor.js');
   const report = await runDoctor({ settings: () => ctx.settings, connection: () => ctx.connection() });
   const out = ctx.output;
   if (out.mode === 'json') {
