@@ -3,7 +3,7 @@
  * they run must exist in our CLI with the options and values they pass: a renamed flag breaks this test, not
  * a user's pipeline. The command lines are checked against the real commander program (as completion reads it).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -14,7 +14,7 @@ import { describeProgram, type OptionSpec } from '../src/cli/completion.js';
 import { buildProgram } from '../src/cli/main.js';
 import { BIN_NAMES } from '../src/cli/names.js';
 import { testDatabase, type TestDatabase } from './helpers/db.js';
-import { CLI, makeProject, ROOT } from './helpers/project.js';
+import { CLI, makeProject, ROOT, writeFiles } from './helpers/project.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -214,5 +214,54 @@ describe('examples/ci/gitlab-ci.yml', () => {
     expect(all.some((i) => i.command === 'status' && i.flags.has('--exit-code'))).toBe(true);
     for (const [name, job] of jobs) expect(job.stage, name).toBeOneOf(pipeline.stages);
     for (const i of all) expect(i.command, i.line).toBeDefined();
+  });
+});
+
+/**
+ * A repository whose `main` holds migrations (one that lint flags: it must not be reported again) and whose
+ * checked-out branch adds a risky one; `origin` is the repository itself, so `origin/main` exists as it does
+ * on a CI runner.
+ */
+function pullRequestRepo(): string {
+  const dir = makeProject({ ...FILES, 'migrations/000_old.sql': 'drop table if exists old_stuff;\n' });
+  const git = (...args: string[]) => {
+    const r = spawnSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' } });
+    if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+  };
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'the migrations so far');
+  git('checkout', '-q', '-b', 'feature');
+  writeFiles(dir, { 'migrations/003_users_name.sql': '\nalter table users add column name text;\ncreate index users_name_idx on users (name);\n' });
+  git('add', '-A');
+  git('commit', '-q', '-m', 'feature');
+  git('remote', 'add', 'origin', dir);
+  git('fetch', '-q', 'origin');
+  return dir;
+}
+
+describe('the lint steps of the examples on a pull/merge request', () => {
+  it('GitHub: annotates only the migrations the change adds, and fails the step on an error', async () => {
+    const workflow = load('github-actions.yml');
+    const step = (workflow.jobs.check.steps as { run?: string; if?: string }[]).find((s) => s.if?.includes('pull_request'))!;
+    const dir = pullRequestRepo();
+    const result = await runJob(step.run!, dir, { GITHUB_BASE_REF: 'main' });
+    expect(result.code).toBe(1);
+    const annotations = result.stdout.trimEnd().split('\n');
+    expect(annotations.length).toBeGreaterThan(0);
+    for (const a of annotations) expect(a).toMatch(/^::(error|warning) file=migrations\/003_users_name\.sql,line=\d+/);
+    expect(annotations).toContainEqual(expect.stringMatching(/^::error file=migrations\/003_users_name\.sql,line=3,col=1,title=tidemark lint%3A require-concurrent-index-creation/));
+  });
+
+  it('GitLab: writes the added migrations\' findings to the Code Quality file, and fails the job on an error', async () => {
+    const pipeline = load('gitlab-ci.yml');
+    const check = pipeline['migrations:check'];
+    const lintLines = (check.script as string[]).filter((line) => !/npx migrate (doctor|up|verify)/.test(line));
+    const dir = pullRequestRepo();
+    const result = await runJob(lintLines.join('\n'), dir, { CI_MERGE_REQUEST_TARGET_BRANCH_NAME: 'main' });
+    expect(result.code).toBe(1);
+    const report = JSON.parse(readFileSync(join(dir, 'gl-lint.json'), 'utf8')) as { check_name: string; location: { path: string } }[];
+    expect(new Set(report.map((i) => i.location.path))).toEqual(new Set(['migrations/003_users_name.sql']));
+    expect(report.map((i) => i.check_name)).toContain('tidemark-lint/require-concurrent-index-creation');
   });
 });
