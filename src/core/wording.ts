@@ -43,7 +43,7 @@ export const LIBRARY_WORDING: Wording = {
   statementTimeout: 'the timeouts.statementMs option',
   skipLint: 'up({ skipLint: true })',
   noBackup: 'up({ noBackup: true })',
-  backupOff: 'no backup option',
+  backupOff: 'backup is off (backup.beforeMigrate: false)',
   notProduction: 'leave out the production option if this is not production',
   allowDdlInProduction: 'Pass production: { allowDdl: true } for this deploy',
   forceSeed: 'pass seed(name, { force: true })',
