@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import type { StatusEntry } from '../../core/plan.js';
-import type { RepairRow } from '../../db/repair-log.js';
+import type { RepairRow, StatusEntry } from '../../index.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
 

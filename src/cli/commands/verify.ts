@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import type { Finding } from '../../core/verify.js';
+import type { VerifyFinding as Finding } from '../../index.js';
 import { relative } from 'node:path';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
