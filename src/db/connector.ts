@@ -91,9 +91,14 @@ export function poolConnector(pool: pg.Pool): Connector {
       const client = await pool.connect().catch((error: unknown) => {
         throw explain(error, params);
       });
+      // A checked-out client has no listener of the pool's: a server that drops it (a terminate, a failover)
+      // would crash the app with an unhandled 'error' while tidemark holds it. The query's rejection reports it.
+      const onError = () => {};
+      client.on('error', onError);
       return {
         client,
         release: async (destroy) => {
+          client.off('error', onError);
           client.release(destroy === true);
         },
       };
