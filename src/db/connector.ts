@@ -115,7 +115,12 @@ export function clientConnector(client: Client): Connector {
     params,
     description: describeParams(params),
     database: undefined,
-    session: async () => ({ client, release: async () => {} }),
+    session: async () => {
+      // As for a pool's client: while tidemark uses it, a dropped connection must not crash the app.
+      const onError = () => {};
+      client.on('error', onError);
+      return { client, release: async () => void client.off('error', onError) };
+    },
     side: () => sideClient(config, params),
   };
 }
