@@ -6,7 +6,7 @@
 // is incremental with its output in node_modules/.cache (dist/ is wiped on every build, and tsc would not
 // notice its outputs gone), then copied: an unchanged tree costs about a second instead of a full emit.
 import { execFile } from 'node:child_process';
-import { cp, rm } from 'node:fs/promises';
+import { cp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
@@ -20,6 +20,8 @@ const declarations = promisify(execFile)(
 ).catch((error) => {
   throw new Error(`tsc could not emit the declarations:\n${error.stdout ?? ''}${error.stderr ?? ''}`);
 });
+
+const { version } = JSON.parse(await readFile('package.json', 'utf8'));
 
 await rm('dist', { recursive: true, force: true });
 await build({
@@ -41,6 +43,8 @@ await build({
     // pg checks `typeof Response` to detect Cloudflare Workers; on Node 20 touching that global loads undici
     // (~6 ms of every start). Nothing in tidemark uses fetch, so the bundle sees no Response.
     Response: 'undefined',
+    // `migrate --version` says the version of the package it came in, with no file read at start-up.
+    __TIDEMARK_VERSION__: JSON.stringify(version),
   },
   logLevel: 'warning',
 });
