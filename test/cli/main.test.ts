@@ -4,9 +4,9 @@ import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lockKey } from '../src/db/lock.js';
-import { adminQuery, testDatabase, urlFor, type TestDatabase } from './helpers/db.js';
-import { CLI, ROOT, makeProject, onceServerShows, runCli } from './helpers/project.js';
+import { lockKey } from '../../src/db/lock.js';
+import { adminQuery, testDatabase, urlFor, type TestDatabase } from '../helpers/db.js';
+import { CLI, ROOT, makeProject, onceServerShows, runCli } from '../helpers/project.js';
 
 let db: TestDatabase;
 beforeAll(async () => {

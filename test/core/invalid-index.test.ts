@@ -7,9 +7,9 @@
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lockKey } from '../src/db/lock.js';
-import { testDatabase, type TestDatabase } from './helpers/db.js';
-import { makeProject, runCli, type CliResult } from './helpers/project.js';
+import { lockKey } from '../../src/db/lock.js';
+import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { makeProject, runCli, type CliResult } from '../helpers/project.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
