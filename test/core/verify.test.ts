@@ -6,9 +6,9 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { verify, type Finding } from '../src/core/verify.js';
-import type { HistoryRow } from '../src/db/history.js';
-import { checksumOf, loadMigrations } from '../src/source/files.js';
+import { verify, type Finding } from '../../src/core/verify.js';
+import type { HistoryRow } from '../../src/db/history.js';
+import { checksumOf, loadMigrations } from '../../src/source/files.js';
 
 let dir: string;
 

@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadSettings } from '../src/config/settings.js';
-import { MigrateError } from '../src/errors.js';
+import { loadSettings } from '../../src/config/settings.js';
+import { MigrateError } from '../../src/errors.js';
 
 function folder(files: Record<string, string> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'tm-settings-'));
@@ -88,7 +88,7 @@ describe('.env.migrations.example', () => {
   it('documents every setting and loads as valid settings', async () => {
     const { readFileSync } = await import('node:fs');
     const { resolve } = await import('node:path');
-    const root = resolve(import.meta.dirname, '..');
+    const root = resolve(import.meta.dirname, '..', '..');
     const text = readFileSync(resolve(root, '.env.migrations.example'), 'utf8');
     const variables = ['DATABASE_URL', 'MIGRATIONS_DIR', 'ROLLBACK_DIR', 'SEEDS_DIR', 'MIGRATIONS_TABLE', 'MAX_LOCK_WAIT', 'DB_STATEMENT_TIMEOUT', 'MIGRATION_TIMEOUT', 'LOCK_RETRIES', 'BACKUP_BEFORE_MIGRATE', 'BACKUP_DIR', 'BACKUP_RETENTION_DAYS', 'BACKUP_KEEP', 'BACKUP_UPLOAD_COMMAND', 'PG_DUMP_PATH', 'MIGRATION_STRATEGY', 'MIGRATE_ENV', 'ALLOW_DDL_IN_PRODUCTION', 'DB_POOL_SIZE', 'MIGRATE_EMBEDDED'];
     for (const name of variables) expect(text, name).toMatch(new RegExp(`^#? ?${name}=`, 'm'));

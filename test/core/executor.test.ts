@@ -5,10 +5,10 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { invalidIndexFilterOf } from '../src/core/invalid-index.js';
-import { loadParser } from '../src/sql/parser.js';
-import { testDatabase, type TestDatabase } from './helpers/db.js';
-import { makeProject, runCli, writeFiles } from './helpers/project.js';
+import { invalidIndexFilterOf } from '../../src/core/invalid-index.js';
+import { loadParser } from '../../src/sql/parser.js';
+import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { makeProject, runCli, writeFiles } from '../helpers/project.js';
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { testDatabase, type TestDatabase } from './helpers/db.js';
+import { testDatabase, type TestDatabase } from './db.js';
 
 describe('test harness', () => {
   let db: TestDatabase;

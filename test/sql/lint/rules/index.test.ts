@@ -1,9 +1,9 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadParser } from '../../src/sql/parser.js';
-import { RULES, lintFiles } from '../../src/sql/lint/index.js';
+import { loadParser } from '../../../../src/sql/parser.js';
+import { RULES, lintFiles } from '../../../../src/sql/lint/index.js';
 
-const DOCS = new URL('../../docs/rules/', import.meta.url);
+const DOCS = new URL('../../../../docs/rules/', import.meta.url);
 
 beforeAll(async () => {
   await loadParser();
@@ -14,7 +14,7 @@ describe('rule registry and docs', () => {
     const ids = RULES.map((r) => r.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(/^[a-z]+(-[a-z]+)*$/);
-    const files = readdirSync(new URL('../../src/sql/lint/rules/', import.meta.url)).filter((f) => f !== 'index.ts');
+    const files = readdirSync(new URL('../../../../src/sql/lint/rules/', import.meta.url)).filter((f) => f !== 'index.ts');
     expect(files.map((f) => f.replace(/\.ts$/, '')).sort()).toEqual([...ids].sort());
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeParams, libpqChildEnv, maskPasswords, paramsFromLibpq, paramsFromUrl } from '../src/db/params.js';
+import { describeParams, libpqChildEnv, maskPasswords, paramsFromLibpq, paramsFromUrl } from '../../src/db/params.js';
 
 describe('connection parameters', () => {
   it('reads a URL as libpq does: percent-decoding once, sslmode from the query', () => {

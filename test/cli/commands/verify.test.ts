@@ -1,12 +1,12 @@
 /**
  * verify and up's refusals end to end: the built CLI against a real PostgreSQL. The findings themselves are
- * unit-tested in verify.test.ts; here: exit codes, the JSON contract, and that up names the resolving command.
+ * unit-tested in test/core/verify.test.ts; here: exit codes, the JSON contract, and that up names the resolving command.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from './helpers/db.js';
-import { makeProject, runCli, writeFiles } from './helpers/project.js';
+import { testDatabase, type TestDatabase } from '../../helpers/db.js';
+import { makeProject, runCli, writeFiles } from '../../helpers/project.js';
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -4,9 +4,9 @@ import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lockKey } from '../src/db/lock.js';
-import { adminQuery, testDatabase, urlFor, type TestDatabase } from './helpers/db.js';
-import { CLI, ROOT, makeProject, onceServerShows, runCli } from './helpers/project.js';
+import { lockKey } from '../../src/db/lock.js';
+import { adminQuery, testDatabase, urlFor, type TestDatabase } from '../helpers/db.js';
+import { CLI, ROOT, makeProject, onceServerShows, runCli } from '../helpers/project.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -254,7 +254,7 @@ describe('concurrent runners', () => {
       files[`migrations/${v}_m${i}.sql`] = `create table t${i} (id int primary key);\ninsert into t${i} values (1);\nselect pg_sleep(0.02);\n`;
     }
     const dir = makeProject(files);
-    const results = await Promise.all(Array.from({ length: 10 }, () => runCli(['up'], { cwd: dir, env: { DATABASE_URL: db.url } })));
+    const results = await Promise.all(Array.from({ length: 10 }, () => runCli(['up'], { cwd: dir, env: { DATABASE_URL: db.url }, spawn: true })));
     for (const r of results) expect(r.code, r.stderr).toBe(0);
     const rows = await db.query<{ n: number; d: number }>('select count(*)::int as n, count(distinct version)::int as d from schema_migrations');
     expect(rows[0]).toEqual({ n: 20, d: 20 });

@@ -1,7 +1,7 @@
 /** The core runner end to end: the built CLI against a real PostgreSQL, as a user or a pipeline runs it. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from './helpers/db.js';
-import { makeProject, runCli, writeFiles } from './helpers/project.js';
+import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { makeProject, runCli, writeFiles } from '../helpers/project.js';
 
 let db: TestDatabase;
 beforeAll(async () => {

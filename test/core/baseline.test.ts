@@ -5,12 +5,12 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { planBaseline } from '../src/core/baseline.js';
-import type { HistoryRow } from '../src/db/history.js';
-import { MigrateError } from '../src/errors.js';
-import { loadMigrations } from '../src/source/files.js';
-import { testDatabase, type TestDatabase } from './helpers/db.js';
-import { makeProject, runCli } from './helpers/project.js';
+import { planBaseline } from '../../src/core/baseline.js';
+import type { HistoryRow } from '../../src/db/history.js';
+import { MigrateError } from '../../src/errors.js';
+import { loadMigrations } from '../../src/source/files.js';
+import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { makeProject, runCli } from '../helpers/project.js';
 
 /** golang-migrate's layout: NNNNNN_name.up.sql / .down.sql in one folder. */
 const FILES = {

@@ -1,8 +1,8 @@
 /** The terminal rendering: colour, spinner and ✔ lines under a real pseudo-terminal (util-linux `script`). */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from './helpers/db.js';
-import { CLI, makeProject } from './helpers/project.js';
+import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { CLI, makeProject } from '../helpers/project.js';
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -1,11 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../src/errors.js';
-import { firstStatementIndex, scanHeader } from '../src/source/directives.js';
-import { checksumOf, loadMigrations, parseMigrationFileName } from '../src/source/files.js';
-import { createMigration, nextVersion } from '../src/source/create.js';
-import { makeProject } from './helpers/project.js';
+import { ValidationError } from '../../src/errors.js';
+import { firstStatementIndex, scanHeader } from '../../src/source/directives.js';
+import { checksumOf, loadMigrations, parseMigrationFileName } from '../../src/source/files.js';
+import { createMigration, nextVersion } from '../../src/source/create.js';
+import { makeProject } from '../helpers/project.js';
 
 function locations(dir: string) {
   return { migrationsDir: join(dir, 'migrations'), rollbackDir: join(dir, 'rollback'), cwd: dir };

@@ -7,9 +7,9 @@
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lockKey } from '../src/db/lock.js';
-import { testDatabase, type TestDatabase } from './helpers/db.js';
-import { makeProject, runCli, type CliResult } from './helpers/project.js';
+import { lockKey } from '../../src/db/lock.js';
+import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { makeProject, runCli, type CliResult } from '../helpers/project.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -50,7 +50,7 @@ describe('two runners and CREATE INDEX CONCURRENTLY', () => {
       await writer.query('begin');
       await writer.query("insert into items values (0, 'held')");
 
-      a = runCli(['up'], { cwd: dir, env, timeoutMs: 90_000 });
+      a = runCli(['up'], { cwd: dir, env, timeoutMs: 90_000, spawn: true });
       const buildPid = await until('runner A to start building the index', async () => {
         const rows = await db.query<{ pid: number }>(
           "select pid from pg_stat_activity where datname = current_database() and query ilike 'create index concurrently%' and wait_event_type = 'Lock'",
@@ -113,7 +113,7 @@ describe('two runners and CREATE INDEX CONCURRENTLY', () => {
     try {
       await writer.query('begin');
       await writer.query("insert into items values (0, 'held')");
-      const a = runCli(['up'], { cwd: dir, env, timeoutMs: 90_000 });
+      const a = runCli(['up'], { cwd: dir, env, timeoutMs: 90_000, spawn: true });
       await until('runner A to start building the index', async () => {
         const rows = await db.query("select 1 from pg_stat_activity where datname = current_database() and query ilike 'create index concurrently%'");
         return rows.length > 0;

@@ -2,8 +2,8 @@
 import { chmodSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from './helpers/db.js';
-import { makeProject, runCli } from './helpers/project.js';
+import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { makeProject, runCli } from '../helpers/project.js';
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { planDown, planUp, statusOf } from '../src/core/plan.js';
-import type { HistoryRow } from '../src/db/history.js';
-import { checksumOf } from '../src/source/files.js';
-import type { Migration } from '../src/source/types.js';
+import { planDown, planUp, statusOf } from '../../src/core/plan.js';
+import type { HistoryRow } from '../../src/db/history.js';
+import { checksumOf } from '../../src/source/files.js';
+import type { Migration } from '../../src/source/types.js';
 
 function migration(version: string, body = `select ${version};`, down = true): Migration {
   return {

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadParser } from '../../src/sql/parser.js';
-import { lintFiles, type Finding } from '../../src/sql/lint/index.js';
-import type { Allowance } from '../../src/source/types.js';
-import type { Catalog } from '../../src/db/catalog.js';
+import { loadParser } from '../../../src/sql/parser.js';
+import { lintFiles, type Finding } from '../../../src/sql/lint/index.js';
+import type { Allowance } from '../../../src/source/types.js';
+import type { Catalog } from '../../../src/db/catalog.js';
 
 beforeAll(async () => {
   await loadParser();

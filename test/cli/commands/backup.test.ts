@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backup } from '../../src/cli/commands/backup.js';
-import { restore } from '../../src/cli/commands/restore.js';
-import { CommandContext, type GlobalFlags } from '../../src/cli/context.js';
-import { MigrateError } from '../../src/errors.js';
-import { adminQuery, testDatabase, type TestDatabase } from '../helpers/db.js';
+import { backup } from '../../../src/cli/commands/backup.js';
+import { restore } from '../../../src/cli/commands/restore.js';
+import { CommandContext, type GlobalFlags } from '../../../src/cli/context.js';
+import { MigrateError } from '../../../src/errors.js';
+import { adminQuery, testDatabase, type TestDatabase } from '../../helpers/db.js';
 
 let db: TestDatabase;
 const cwd = mkdtempSync(join(tmpdir(), 'tidemark-cli-backup-'));

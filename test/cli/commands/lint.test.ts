@@ -1,7 +1,7 @@
 /** The lint as the CLI runs it: `migrate lint`, the check before `up`, the production guard, the lock report. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from './helpers/db.js';
-import { makeProject, runCli } from './helpers/project.js';
+import { testDatabase, type TestDatabase } from '../../helpers/db.js';
+import { makeProject, runCli } from '../../helpers/project.js';
 
 let db: TestDatabase;
 beforeAll(async () => {

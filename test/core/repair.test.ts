@@ -4,13 +4,13 @@
  */
 import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { planRepair } from '../src/core/repair.js';
-import type { HistoryRow } from '../src/db/history.js';
-import { run } from '../src/cli/main.js';
-import { MigrateError } from '../src/errors.js';
-import { checksumOf, loadMigrations } from '../src/source/files.js';
-import { testDatabase, type TestDatabase } from './helpers/db.js';
-import { makeProject, runCli, writeFiles } from './helpers/project.js';
+import { planRepair } from '../../src/core/repair.js';
+import type { HistoryRow } from '../../src/db/history.js';
+import { run } from '../../src/cli/main.js';
+import { MigrateError } from '../../src/errors.js';
+import { checksumOf, loadMigrations } from '../../src/source/files.js';
+import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { makeProject, runCli, writeFiles } from '../helpers/project.js';
 import { join } from 'node:path';
 
 const USERS = 'create table users (id int primary key);\n';
