@@ -6,6 +6,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT } from '../errors.js';
 import { CommandContext, type GlobalFlags, type Io } from './context.js';
 import { renderError } from './render.js';
+import { parseWait } from './commands/shared.js';
+import { DEFAULT_DB_WAIT_SECONDS } from '../db/wait.js';
 import * as backup from './commands/backup.js';
 import * as create from './commands/create.js';
 import * as down from './commands/down.js';
@@ -42,6 +44,9 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('-y, --yes', 'answer yes to confirmations')
     .option('--verbose', 'show stack traces and more detail')
     .addOption(new Option('--embedded', 'use a local PostgreSQL 15 (data in .tidemark/embedded)'))
+    .addOption(
+      new Option('--wait-for-db [seconds]', `retry the first connection while the database comes up (default DB_WAIT_TIMEOUT; bare: ${DEFAULT_DB_WAIT_SECONDS} s)`).argParser(parseWait),
+    )
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
