@@ -106,7 +106,11 @@ export async function main(): Promise<never> {
     code = await run(process.argv.slice(2), {
       stdout: process.stdout,
       stderr: process.stderr,
-      stdin: process.stdin,
+      // A getter: touching process.stdin builds a TTY or socket stream (and loads their modules), which only a
+      // prompt needs; every no-op `up` of a pod start would pay for it.
+      get stdin() {
+        return process.stdin;
+      },
       env: process.env,
       cwd: process.cwd(),
       signal: controller.signal,
