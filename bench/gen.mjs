@@ -9,8 +9,24 @@ import { join } from 'node:path';
 
 export function generate(n, dir) {
   const width = Math.max(3, String(n).length);
-  const words = ['accounts', 'orders', 'invoices', 'shipments', 'products', 'reviews', 'sessions', 'events',
-    'coupons', 'payments', 'tenants', 'audit_log', 'webhooks', 'teams', 'projects', 'tickets'];
+  const words = [
+    'accounts',
+    'orders',
+    'invoices',
+    'shipments',
+    'products',
+    'reviews',
+    'sessions',
+    'events',
+    'coupons',
+    'payments',
+    'tenants',
+    'audit_log',
+    'webhooks',
+    'teams',
+    'projects',
+    'tickets',
+  ];
   const pad = (i) => String(i).padStart(width, '0');
   const table = (i) => `${words[(i - 1) % words.length]}_${pad(i)}`;
   for (const sub of ['sql', 'dbmate']) rmSync(join(dir, sub), { recursive: true, force: true });
@@ -50,7 +66,11 @@ export function generate(n, dir) {
       "    ('gamma', 'closed', 30.25);",
       '',
     ].join('\n');
-    const down = [`-- ${v}: undo ${name}`, `DROP FUNCTION ${t}_total(text);`, `ALTER TABLE ${prev} DROP COLUMN note_${v};`];
+    const down = [
+      `-- ${v}: undo ${name}`,
+      `DROP FUNCTION ${t}_total(text);`,
+      `ALTER TABLE ${prev} DROP COLUMN note_${v};`,
+    ];
     if (i > 1) down.push(`DROP TABLE ${t};`);
     else down.splice(2, 1, `DROP TABLE ${t};`); // the first migration's column sits on its own table
     const downText = `${down.join('\n')}\n`;

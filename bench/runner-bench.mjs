@@ -56,7 +56,9 @@ async function admin(sql) {
 function must(command, args, options = {}) {
   const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
   if (result.status !== 0) {
-    throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${(result.stderr || result.stdout || '').slice(-800)}`);
+    throw new Error(
+      `${command} ${args.join(' ')} exited ${result.status}: ${(result.stderr || result.stdout || '').slice(-800)}`,
+    );
   }
   return result;
 }
@@ -87,13 +89,25 @@ async function main() {
     ROLLBACK_DIR: join(work, 'sql/rollback'),
     BACKUP_BEFORE_MIGRATE: 'false',
   };
-  const dbmateArgs = ['--url', `${urlOf(dbs.dbmate)}?sslmode=disable`, '--no-dump-schema', '--migrations-dir', join(work, 'dbmate')];
+  const dbmateArgs = [
+    '--url',
+    `${urlOf(dbs.dbmate)}?sslmode=disable`,
+    '--no-dump-schema',
+    '--migrations-dir',
+    join(work, 'dbmate'),
+  ];
   // Apply everything once (untimed): the cells below all time "nothing to do".
   must(process.execPath, [cli, 'up', '--skip-lint'], { env: tmEnv });
   must(dbmateBin, [...dbmateArgs, 'up']);
 
   const cells = [
-    { tool: 'node-pg-bare', phase: 'noop', cmd: process.execPath, args: [join(root, 'bench', 'bare-pg.cjs')], env: { ...process.env, DATABASE_URL: urlOf(dbs.tidemark), PEERS: peers } },
+    {
+      tool: 'node-pg-bare',
+      phase: 'noop',
+      cmd: process.execPath,
+      args: [join(root, 'bench', 'bare-pg.cjs')],
+      env: { ...process.env, DATABASE_URL: urlOf(dbs.tidemark), PEERS: peers },
+    },
     { tool: 'tidemark', phase: 'noop up', cmd: process.execPath, args: [cli, 'up'], env: tmEnv },
     { tool: 'dbmate', phase: 'noop up', cmd: dbmateBin, args: [...dbmateArgs, 'up'] },
     { tool: 'tidemark', phase: 'status', cmd: process.execPath, args: [cli, 'status'], env: tmEnv },
@@ -103,25 +117,43 @@ async function main() {
   for (let round = 0; round <= RUNS; round += 1) {
     for (const cell of cells) {
       const started = process.hrtime.bigint();
-      const result = spawnSync(cell.cmd, cell.args, { env: cell.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+      const result = spawnSync(cell.cmd, cell.args, {
+        env: cell.env ?? process.env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        encoding: 'utf8',
+      });
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      if (result.status !== 0) throw new Error(`${cell.tool} ${cell.phase} exited ${result.status}: ${result.stderr.slice(-800)}`);
+      if (result.status !== 0)
+        throw new Error(`${cell.tool} ${cell.phase} exited ${result.status}: ${result.stderr.slice(-800)}`);
       if (round > 0) cell.times.push(ms); // round 0 warms the page cache and the server
     }
   }
   const med = (tool, phase) => median(cells.find((c) => c.tool === tool && c.phase === phase).times);
-  const rows = cells.map((c) => ({ tool: c.tool, phase: c.phase, median_ms: +median(c.times).toFixed(1), min_ms: +Math.min(...c.times).toFixed(1), max_ms: +Math.max(...c.times).toFixed(1), runs: c.times.length }));
+  const rows = cells.map((c) => ({
+    tool: c.tool,
+    phase: c.phase,
+    median_ms: +median(c.times).toFixed(1),
+    min_ms: +Math.min(...c.times).toFixed(1),
+    max_ms: +Math.max(...c.times).toFixed(1),
+    runs: c.times.length,
+  }));
   const ratios = [
     { what: 'no-op up / bare node+pg', ratio: med('tidemark', 'noop up') / med('node-pg-bare', 'noop'), target: 1.0 },
     { what: 'no-op up / dbmate no-op up', ratio: med('tidemark', 'noop up') / med('dbmate', 'noop up'), target: 1.1 },
     { what: 'status / dbmate status', ratio: med('tidemark', 'status') / med('dbmate', 'status'), target: 1.3 },
   ];
   const dbmateVersion = must(dbmateBin, ['--version']).stdout.trim();
-  console.log(`# runner-bench: N=${N}, ${RUNS} runs each (interleaved, after 1 warm-up round), node ${process.version}, ${dbmateVersion}`);
+  console.log(
+    `# runner-bench: N=${N}, ${RUNS} runs each (interleaved, after 1 warm-up round), node ${process.version}, ${dbmateVersion}`,
+  );
   console.log('| tool | phase | median ms | min | max | runs |\n| --- | --- | --- | --- | --- | --- |');
-  for (const r of rows) console.log(`| ${r.tool} | ${r.phase} | ${r.median_ms} | ${r.min_ms} | ${r.max_ms} | ${r.runs} |`);
+  for (const r of rows)
+    console.log(`| ${r.tool} | ${r.phase} | ${r.median_ms} | ${r.min_ms} | ${r.max_ms} | ${r.runs} |`);
   console.log('\n| ratio | value | target |\n| --- | --- | --- |');
-  for (const r of ratios) console.log(`| ${r.what} | ${r.ratio.toFixed(2)}x | <= ${r.target.toFixed(1)}x ${r.ratio <= r.target ? '(met)' : '(missed)'} |`);
+  for (const r of ratios)
+    console.log(
+      `| ${r.what} | ${r.ratio.toFixed(2)}x | <= ${r.target.toFixed(1)}x ${r.ratio <= r.target ? '(met)' : '(missed)'} |`,
+    );
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ N, RUNS, rows, ratios }, null, 2));
 }
 

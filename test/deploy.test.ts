@@ -32,7 +32,8 @@ const GROUPS: Record<string, () => Promise<Record<string, unknown>>> = {
 /** The kubernetes-models class for apiVersion/kind, e.g. apps/v1 Deployment. */
 async function modelFor(apiVersion: string, kind: string): Promise<new (data: Manifest) => { validate(): void }> {
   const model = (await GROUPS[apiVersion]?.())?.[kind];
-  if (typeof model !== 'function') throw new Error(`no Kubernetes schema loaded for ${apiVersion} ${kind}: add its group to GROUPS`);
+  if (typeof model !== 'function')
+    throw new Error(`no Kubernetes schema loaded for ${apiVersion} ${kind}: add its group to GROUPS`);
   return model as never;
 }
 
@@ -68,7 +69,10 @@ describe('deploy/kubernetes', () => {
     expect(deployment.spec.strategy).toMatchObject({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0 } });
     const init = podOf(deployment).initContainers[0];
     expect(init.args.slice(0, 2)).toEqual(['up', '--wait-for-db']);
-    expect(init.env.find((e: Manifest) => e.name === 'DATABASE_URL').valueFrom.secretKeyRef).toEqual({ name: 'app-db', key: 'DATABASE_URL' });
+    expect(init.env.find((e: Manifest) => e.name === 'DATABASE_URL').valueFrom.secretKeyRef).toEqual({
+      name: 'app-db',
+      key: 'DATABASE_URL',
+    });
   });
 
   it.each([['Deployment'], ['Job']])('%s: non-root, read-only root filesystem, the backup folder a volume', (kind) => {
@@ -76,7 +80,11 @@ describe('deploy/kubernetes', () => {
     const pod = podOf(doc);
     const migrate = [...(pod.initContainers ?? []), ...pod.containers].find((c: Manifest) => c.name === 'migrate');
     expect(pod.securityContext.runAsNonRoot).toBe(true);
-    expect(migrate.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(migrate.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(migrate.resources.requests).toBeDefined();
     expect(migrate.resources.limits.memory).toBeDefined();
     const backupDir = migrate.env.find((e: Manifest) => e.name === 'BACKUP_DIR').value;
@@ -86,12 +94,14 @@ describe('deploy/kubernetes', () => {
   });
 
   it('passes the CLI only flags it has', () => {
-    const helpOf = (args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin', 'migrate.js'), ...args], { encoding: 'utf8' }).stdout;
+    const helpOf = (args: string[]) =>
+      spawnSync(process.execPath, [join(ROOT, 'bin', 'migrate.js'), ...args], { encoding: 'utf8' }).stdout;
     const help = helpOf(['--help']) + helpOf(['up', '--help']); // global options + up's
     for (const kind of ['Deployment', 'Job']) {
       const pod = podOf(find(kind));
       const migrate = [...(pod.initContainers ?? []), ...pod.containers].find((c: Manifest) => c.name === 'migrate');
-      for (const flag of migrate.args.filter((a: string) => a.startsWith('--'))) expect(help, `${kind}: ${flag}`).toContain(flag);
+      for (const flag of migrate.args.filter((a: string) => a.startsWith('--')))
+        expect(help, `${kind}: ${flag}`).toContain(flag);
     }
   });
 
@@ -99,8 +109,11 @@ describe('deploy/kubernetes', () => {
     const documented = readFileSync(join(ROOT, '.env.migrations.example'), 'utf8');
     for (const kind of ['Deployment', 'Job']) {
       const pod = podOf(find(kind));
-      for (const c of [...(pod.initContainers ?? []), ...pod.containers].filter((x: Manifest) => x.name === 'migrate')) {
-        for (const { name } of c.env) expect(documented, `${kind} sets ${name}`).toMatch(new RegExp(`^#? ?${name}=`, 'm'));
+      for (const c of [...(pod.initContainers ?? []), ...pod.containers].filter(
+        (x: Manifest) => x.name === 'migrate',
+      )) {
+        for (const { name } of c.env)
+          expect(documented, `${kind} sets ${name}`).toMatch(new RegExp(`^#? ?${name}=`, 'm'));
       }
     }
   });

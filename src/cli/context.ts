@@ -4,11 +4,11 @@
  */
 import type { Settings } from '../config/settings.js';
 import { loadSettings } from '../config/settings.js';
-import { Migrator } from '../core/migrator.js';
 import type { EmbeddedServer } from '../db/embedded.js';
 import { paramsFromLibpq, paramsFromUrl, type ConnectionParams } from '../db/params.js';
 import { DEFAULT_DB_WAIT_SECONDS, waitForDatabase } from '../db/wait.js';
 import { usageError } from '../errors.js';
+import { createMigrator, type Migrator, type MigratorOptions } from '../index.js';
 import { Output } from './output.js';
 
 export interface GlobalFlags {
@@ -122,14 +122,16 @@ export class CommandContext {
     });
   }
 
-  async migrator(options: { lockWaitMs?: number | undefined } = {}): Promise<Migrator> {
-    return new Migrator({
-      settings: this.settings,
-      connection: await this.connection(),
-      onEvent: (event) => this.output.event(event),
-      signal: this.io.signal,
-      lockWaitMs: options.lockWaitMs,
-    });
+  /** The migrator of this command, built with the library's createMigrator (the CLI is its first client). */
+  async migrator(options: { lockWaitMs?: number | undefined; offline?: boolean | undefined } = {}): Promise<Migrator> {
+    return createMigrator(
+      migratorOptionsOf(this.settings, options.offline ? undefined : await this.connection(), {
+        onEvent: (event) => this.output.event(event),
+        signal: this.io.signal,
+        lockWaitMs: options.lockWaitMs,
+        env: this.io.env,
+      }),
+    );
   }
 
   async close(): Promise<void> {
@@ -138,4 +140,37 @@ export class CommandContext {
     this.#embedded = undefined;
     if (embedded) await embedded.stop().catch(() => {});
   }
+}
+
+/** The CLI's migrator options: every policy follows the settings (backup on by default, lint on, the guard when MIGRATE_ENV=production). */
+export function migratorOptionsOf(
+  s: Settings,
+  connection: ConnectionParams | undefined,
+  options: { onEvent: MigratorOptions['onEvent']; signal: AbortSignal | undefined; lockWaitMs: number | undefined; env: NodeJS.ProcessEnv },
+): MigratorOptions {
+  return {
+    database: connection,
+    migrations: { directory: s.migrationsDir, rollbackDirectory: s.rollbackDir },
+    root: s.cwd,
+    table: s.migrationsTable,
+    timeouts: { lockWaitSeconds: s.maxLockWaitSeconds, statementMs: s.statementTimeoutMs, migrationSeconds: s.migrationTimeoutSeconds },
+    lockRetries: s.lockRetries,
+    lockWaitMs: options.lockWaitMs,
+    strategy: s.strategy,
+    backup: {
+      directory: s.backupDir,
+      beforeMigrate: s.backupBeforeMigrate,
+      retentionDays: s.backupRetentionDays,
+      keep: s.backupKeep,
+      uploadCommand: s.backupUploadCommand,
+      uploadEnv: options.env,
+      pgDumpPath: s.pgDumpPath,
+    },
+    lint: true,
+    production: s.migrateEnv === 'production' ? { allowDdl: s.allowDdlInProduction } : undefined,
+    seeds: { directory: s.seedsDir },
+    wording: 'cli',
+    onEvent: options.onEvent,
+    signal: options.signal,
+  };
 }

@@ -32,7 +32,9 @@ describe('isTransient', () => {
     for (const code of ['db-auth-failed', 'db-auth-rejected', 'db-not-found', 'db-no-ssl', 'bad-settings']) {
       expect(isTransient(new MigrateError(code, EXIT.unavailable, 'x')), code).toBe(false);
     }
-    const dropped = new MigrateError('db-connect-failed', EXIT.unavailable, 'x', { cause: new Error('Connection terminated unexpectedly') });
+    const dropped = new MigrateError('db-connect-failed', EXIT.unavailable, 'x', {
+      cause: new Error('Connection terminated unexpectedly'),
+    });
     expect(isTransient(dropped)).toBe(true);
     expect(isTransient(new Error('db-refused'))).toBe(false);
   });
@@ -61,7 +63,9 @@ describe('waitForDatabase', () => {
       timeoutMs: 60_000,
       probe: async () => {
         calls += 1;
-        throw new MigrateError('db-auth-failed', EXIT.unavailable, 'The database refused the password.', { hint: 'Check it.' });
+        throw new MigrateError('db-auth-failed', EXIT.unavailable, 'The database refused the password.', {
+          hint: 'Check it.',
+        });
       },
     }).catch((e: unknown) => e);
     expect(calls).toBe(1);
@@ -104,7 +108,9 @@ describe('DB_WAIT_TIMEOUT', () => {
     expect(loadSettings({}, {}, '/tmp').dbWaitSeconds).toBe(0);
     expect(loadSettings({}, { DB_WAIT_TIMEOUT: '30' }, '/tmp').dbWaitSeconds).toBe(30);
     expect(loadSettings({ dbWaitSeconds: 5 }, { DB_WAIT_TIMEOUT: '30' }, '/tmp').dbWaitSeconds).toBe(5);
-    expect(() => loadSettings({}, { DB_WAIT_TIMEOUT: 'soon' }, '/tmp')).toThrow(/DB_WAIT_TIMEOUT="soon" is not a whole number/);
+    expect(() => loadSettings({}, { DB_WAIT_TIMEOUT: 'soon' }, '/tmp')).toThrow(
+      /DB_WAIT_TIMEOUT="soon" is not a whole number/,
+    );
   });
 });
 
@@ -151,7 +157,9 @@ describe('migrate --wait-for-db against a server that appears later', () => {
         });
       },
     });
-    expect(result.stderr).toMatch(/Waiting for the database to come up: Nothing accepts connections at 127\.0\.0\.1:\d+/);
+    expect(result.stderr).toMatch(
+      /Waiting for the database to come up: Nothing accepts connections at 127\.0\.0\.1:\d+/,
+    );
     expect(result.code).toBe(0);
     expect(await db.query("select to_regclass('public.a') as t")).toEqual([{ t: 'a' }]);
   });
@@ -159,7 +167,10 @@ describe('migrate --wait-for-db against a server that appears later', () => {
   it('does not retry a missing database: exit 3 at once, saying why', async () => {
     const url = new URL(db.url);
     url.pathname = '/tidemark_no_such_database';
-    const result = await runCli(['status', '--wait-for-db', '120'], { cwd: makeProject(project), env: { DATABASE_URL: url.toString() } });
+    const result = await runCli(['status', '--wait-for-db', '120'], {
+      cwd: makeProject(project),
+      env: { DATABASE_URL: url.toString() },
+    });
     expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/"tidemark_no_such_database" does not exist/);
     expect(result.stderr).toMatch(/Not retried by --wait-for-db/);

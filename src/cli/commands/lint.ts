@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { blockingFindings, lintReport } from '../../core/preflight.js';
+import { blockingFindings } from '../../index.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
 import { findingJson, renderFinding, renderLocks } from '../render.js';
@@ -43,17 +43,8 @@ interface LintFlags {
 export async function lint(ctx: CommandContext, flags: LintFlags, files: string[] = []): Promise<number> {
   const s = ctx.settings;
   const connected = !flags.offline && (s.databaseUrl !== undefined || s.embedded || s.libpqEnv.PGHOST !== undefined || s.libpqEnv.PGDATABASE !== undefined);
-  let client: import('../../db/connection.js').Client | undefined;
-  if (connected) {
-    const { connect } = await import('../../db/connection.js');
-    client = await connect(await ctx.connection());
-  }
-  let report;
-  try {
-    report = await lintReport(s, client, { files, all: flags.all || !connected, locks: flags.locks, pgVersion: flags.pgVersion });
-  } finally {
-    await client?.end().catch(() => {});
-  }
+  const migrator = await ctx.migrator({ offline: !connected });
+  const report = await migrator.lint({ files, all: flags.all || !connected, locks: flags.locks, pgVersion: flags.pgVersion, offline: !connected });
   const blocking = blockingFindings(report.findings);
   const out = ctx.output;
   if (out.mode === 'json') {
