@@ -7,7 +7,7 @@
  */
 import type { Writable } from 'node:stream';
 import { Chalk, type ChalkInstance } from 'chalk';
-import type { MigratorEvent } from '../core/results.js';
+import type { MigratorEvent } from '../index.js';
 import { describeBlocker } from '../ops/blockers.js';
 import type { MonitorSummary } from '../ops/monitor.js';
 
