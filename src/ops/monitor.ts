@@ -57,6 +57,8 @@ export type MonitorEvent =
 
 /** The sampling period. */
 export const SAMPLE_MS = 1000;
+/** When the first sample of a migration is taken. */
+export const FIRST_SAMPLE_MS = 200;
 
 /**
  * The pure part: folds samples into the summary and decides what is worth saying (a change of the picture, a
@@ -216,18 +218,17 @@ export class Monitor {
         this.#failed = true;
       }
     };
-    const schedule = () => {
+    const schedule = (delay: number) => {
       timer = setTimeout(() => {
         running = tick().finally(() => {
-          if (!stopped) schedule();
+          if (!stopped) schedule(period);
         });
-      }, period);
+      }, delay);
       timer.unref();
     };
-    // The first look at once: a migration that queues behind a lock does so in its first milliseconds.
-    running = tick().finally(() => {
-      if (!stopped) schedule();
-    });
+    // The first look after FIRST_SAMPLE_MS: a migration that ends sooner (most of them) costs no query at all,
+    // and one that queues behind a lock is caught by the attempt's own probe (attemptStarted).
+    schedule(Math.min(period, FIRST_SAMPLE_MS));
     return {
       attemptStarted: (lockTimeoutMs: number) => {
         attempt = [];
