@@ -49,6 +49,8 @@ export interface MigratorOptions {
   readonly signal?: AbortSignal | undefined;
   /** How long to wait for the runner lock held by another run. */
   readonly lockWaitMs?: number | undefined;
+  /** Migrations already loaded (test-rollback runs thousands of steps over one list); default: read the folders. */
+  readonly migrations?: readonly Migration[] | undefined;
 }
 
 export interface RunOptions {
@@ -104,8 +106,10 @@ export class Migrator {
   readonly #signal: AbortSignal | undefined;
   readonly #lockWaitMs: number;
   readonly #appliedBy: string;
+  readonly #migrations: readonly Migration[] | undefined;
 
   constructor(options: MigratorOptions) {
+    this.#migrations = options.migrations;
     this.#settings = options.settings;
     this.#params = options.connection;
     this.#emit = options.onEvent ?? (() => {});
@@ -121,6 +125,7 @@ export class Migrator {
   }
 
   loadMigrations(): Promise<Migration[]> {
+    if (this.#migrations) return Promise.resolve([...this.#migrations]);
     const s = this.#settings;
     return loadMigrations({ migrationsDir: s.migrationsDir, rollbackDir: s.rollbackDir, cwd: s.cwd });
   }

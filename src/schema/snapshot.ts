@@ -287,7 +287,14 @@ export async function snapshotSchema(client: pg.ClientBase, options: SnapshotOpt
   // One connection runs one query at a time (pg queues them); in sequence, in one place.
   const names = ['comments', 'schemas', 'extensions', 'relations', 'columns', 'constraints', 'indexes', 'functions', 'triggers', 'types', 'policies'];
   const results: Row[][] = [];
-  for (const name of names) results.push(await run(name));
+  // One read-only snapshot for all queries, and a fixed search_path: format_type, pg_get_viewdef and friends
+  // qualify names relative to it, and a restored dump leaves it empty where a live session has "public".
+  await client.query(`begin isolation level repeatable read read only; set local search_path = pg_catalog`);
+  try {
+    for (const name of names) results.push(await run(name));
+  } finally {
+    await client.query('rollback').catch(() => {});
+  }
   const [comments, schemas, extensions, relations, columns, constraints, indexes, functions, triggers, types, policies] = results as [Row[], ...Row[][]];
 
   const commentOf = new Map<string, string>();
