@@ -18,12 +18,14 @@ import * as up from './commands/up.js';
 import * as verify from './commands/verify.js';
 import * as repair from './commands/repair.js';
 import * as baseline from './commands/baseline.js';
+import * as schema from './commands/schema.js';
+import * as testRollback from './commands/test-rollback.js';
 
 export type Handler = (ctx: CommandContext, flags: never, ...args: never[]) => Promise<number>;
 /** Wraps a command's handler into a commander action that records its exit code. */
 export type Action = (handler: Handler) => (...args: unknown[]) => Promise<void>;
 
-const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline, lint, backup, restore];
+const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline, lint, backup, restore, schema, testRollback];
 
 export const VERSION = '0.1.0';
 

@@ -46,6 +46,10 @@ export interface Settings {
   readonly migrateEnv: MigrateEnv;
   readonly allowDdlInProduction: boolean;
   readonly poolSize: number;
+  /** SCHEMA_FILE: where `migrate schema dump` writes and `schema check` reads (default ./schema.sql). */
+  readonly schemaFile: string;
+  /** True when SCHEMA_FILE is set: then up, down and redo rewrite the file after they succeed. */
+  readonly schemaFileAuto: boolean;
   /** The folder settings were resolved against (the working directory). */
   readonly cwd: string;
 }
@@ -152,6 +156,7 @@ const schema = z.object({
   ALLOW_DDL_IN_PRODUCTION: z._default(booleanText, false),
   DB_POOL_SIZE: z._default(integerText('a count of connections, e.g. 2', 1), 2),
   MIGRATE_EMBEDDED: z._default(booleanText, false),
+  SCHEMA_FILE: z.optional(text),
 });
 
 type Raw = Record<string, string | undefined>;
@@ -235,6 +240,8 @@ export function loadSettings(flags: SettingsFlags = {}, env: NodeJS.ProcessEnv =
     migrateEnv: s.MIGRATE_ENV,
     allowDdlInProduction: s.ALLOW_DDL_IN_PRODUCTION,
     poolSize: s.DB_POOL_SIZE,
+    schemaFile: dir(s.SCHEMA_FILE ?? './schema.sql'),
+    schemaFileAuto: s.SCHEMA_FILE !== undefined,
     cwd,
   });
 }

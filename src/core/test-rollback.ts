@@ -416,3 +416,43 @@ class Run {
     await this.#client?.end().catch(() => {});
   }
 }
+
+/**
+ * The start state asked for: a backup file (`true` = the newest of this database in BACKUP_DIR), a schema
+ * file (`true` = SCHEMA_FILE), or an empty database. Throws usage errors (exit 2) naming what is missing.
+ */
+export async function rollbackStart(
+  settings: Settings,
+  database: string,
+  wanted: { readonly fromBackup?: string | true | undefined; readonly fromSchema?: string | true | undefined },
+): Promise<RollbackStart> {
+  const { relative, resolve } = await import('node:path');
+  const shown = (p: string) => relative(settings.cwd, p) || p;
+  if (wanted.fromBackup !== undefined && wanted.fromSchema !== undefined) {
+    throw usageError('conflicting-flags', 'Use only one of --from-backup and --from-schema.');
+  }
+  if (wanted.fromBackup !== undefined) {
+    if (wanted.fromBackup !== true) return { kind: 'backup', file: resolve(settings.cwd, wanted.fromBackup) };
+    const { readdir } = await import('node:fs/promises');
+    const { parseBackupFileName } = await import('../backup/naming.js');
+    const names = await readdir(settings.backupDir).catch(() => [] as string[]);
+    const newest = names
+      .map((name) => ({ name, parsed: parseBackupFileName(name, database) }))
+      .filter((b) => b.parsed !== undefined)
+      .sort((a, b) => b.parsed!.createdAt.getTime() - a.parsed!.createdAt.getTime())[0];
+    if (!newest) {
+      throw usageError('no-backup-found', `--from-backup: there is no backup of the database "${database}" in ${shown(settings.backupDir)}.`, {
+        hint: 'Take one with migrate backup, name a file (--from-backup FILE), or start from an empty database (no --from-backup).',
+      });
+    }
+    const { join } = await import('node:path');
+    return { kind: 'backup', file: join(settings.backupDir, newest.name) };
+  }
+  if (wanted.fromSchema !== undefined) {
+    const path = wanted.fromSchema === true ? settings.schemaFile : resolve(settings.cwd, wanted.fromSchema);
+    const { readSchemaFile, schemaFileVersion } = await import('../schema/dump.js');
+    const sql = await readSchemaFile(path, shown(path));
+    return { kind: 'schema', file: path, version: schemaFileVersion(sql), sql };
+  }
+  return { kind: 'empty' };
+}
