@@ -3,7 +3,7 @@
  *
  * The file is `pg_dump --schema-only --no-owner --no-privileges`, normalised so that the same schema always
  * gives the same bytes: no pg_dump/server version header, no `\restrict` / `\unrestrict` lines (pg_dump
- * >= 15.14 writes a random key into every dump), no timestamps, volatile literals of views replaced. Owner and
+ * >= 15.14 writes a random key into every dump), no timestamps, the values views folded from 'now' written back as 'now'. Owner and
  * grants are left out as dbmate and Rails do: roles differ between a laptop, CI and production, and a file
  * that cannot be restored elsewhere is no use as a reference. tidemark's own tables are never in it.
  *
@@ -12,7 +12,7 @@
  * new header comments, changed ordering) and its diff says "line 812 differs" where the catalog comparison says
  * "changed column public.users.email: type text -> character varying(20)".
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import type { TableRef } from '../config/settings.js';
 import { describeExit, runProgram } from '../backup/process.js';
@@ -53,7 +53,7 @@ export function normaliseDump(text: string, version: string | null): string {
     if (/^-- (Dumped from database version|Dumped by pg_dump version|Started on|Completed on)\b/.test(line)) continue;
     kept.push(line);
   }
-  const body = normaliseVolatileLiterals(kept.join('\n'))
+  const body = normaliseVolatileLiterals(kept.join('\n'), 'now')
     .replace(/\n{3,}/g, '\n\n')
     .replace(/^\s+/, '')
     .replace(/\s+$/, '');
@@ -92,6 +92,7 @@ export async function dumpSchema(options: SchemaFileOptions): Promise<string> {
 /** Writes the file atomically (a reader never sees half of it); returns its text. */
 export async function writeSchemaFile(path: string, options: SchemaFileOptions): Promise<string> {
   const text = await dumpSchema(options);
+  await mkdir(dirname(path), { recursive: true });
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   await writeFile(temp, text);
   await rename(temp, path);

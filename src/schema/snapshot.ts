@@ -74,12 +74,13 @@ export function tidemarkTables(tracking: TableRef): TableRef[] {
  * A view built with `'now'::timestamp` (or `'today'`, `current_date` folded at creation) stores the value of
  * the moment it was created: the same migration run twice gives two definitions. Timestamp and time literals
  * with a fractional second are what such a fold leaves (hand-written literals rarely have one), so they are
- * replaced by a placeholder. Used on view definitions and on schema dump text.
+ * replaced: by a placeholder in snapshots, by `'now'` in the schema file (which must still load, and then
+ * folds again to a value the snapshot normalises).
  */
-export function normaliseVolatileLiterals(text: string): string {
+export function normaliseVolatileLiterals(text: string, replacement = '<volatile>'): string {
   return text.replace(
     /'(?:\d{4}-\d{2}-\d{2}[ T])?\d{2}:\d{2}:\d{2}\.\d{1,6}(?:[+-]\d{2}(?::\d{2}){0,2})?'::(timestamp|time)\b/g,
-    "'<volatile>'::$1",
+    `'${replacement}'::$1`,
   );
 }
 
