@@ -3,12 +3,14 @@
  * CLI for the exit code, --json and SIGTERM. Every run must leave no scratch database behind.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSettings } from '../src/config/settings.js';
+import { runConfigOf } from '../src/cli/context.js';
+import { loadSettings, type Settings } from '../src/config/settings.js';
 import { rollbackStart, testRollback, type RollbackMode, type TestRollbackReport } from '../src/core/test-rollback.js';
 import { paramsFromUrl } from '../src/db/params.js';
 import { SCRATCH_PREFIX } from '../src/db/scratch.js';
 import { describeChange } from '../src/schema/diff.js';
 import { loadMigrations } from '../src/source/files.js';
+import type { Migration } from '../src/source/types.js';
 import { adminQuery, testDatabase, type TestDatabase } from './helpers/db.js';
 import { makeProject, runCli } from './helpers/project.js';
 
@@ -26,11 +28,16 @@ async function scratchesOf(pid: number): Promise<string[]> {
   return rows.map((r) => String(r.datname));
 }
 
+function contextOf(settings: Settings, migrations: Migration[]) {
+  const connection = paramsFromUrl(db.url);
+  return { config: runConfigOf(settings, connection, { onEvent: () => {}, signal: undefined, lockWaitMs: undefined }), connection, migrations };
+}
+
 async function run(files: Record<string, string>, mode: RollbackMode, extra: { idempotent?: boolean; from?: string } = {}): Promise<TestRollbackReport> {
   const dir = makeProject(files);
   const settings = loadSettings({ databaseUrl: db.url }, {}, dir);
   const migrations = await loadMigrations({ migrationsDir: settings.migrationsDir, rollbackDir: settings.rollbackDir, cwd: dir });
-  const report = await testRollback({ settings, connection: paramsFromUrl(db.url), migrations }, { mode, ...extra });
+  const report = await testRollback(contextOf(settings, migrations), { mode, ...extra });
   expect(await scratchesOf(process.pid)).toEqual([]);
   return report;
 }
@@ -166,7 +173,7 @@ describe('test-rollback', () => {
     const settings = loadSettings({ databaseUrl: db.url }, {}, dir);
     const migrations = await loadMigrations({ migrationsDir: settings.migrationsDir, rollbackDir: settings.rollbackDir, cwd: dir });
     const start = await rollbackStart(settings, 'x', { fromSchema: true });
-    const report = await testRollback({ settings, connection: paramsFromUrl(db.url), migrations }, { mode: 'step', start });
+    const report = await testRollback(contextOf(settings, migrations), { mode: 'step', start });
     expect(report.startVersion).toBe('001');
     expect(report.tested.map((t) => [t.version, t.ok])).toEqual([['002', true]]);
   });

@@ -11,16 +11,18 @@
  * It never prints: it returns a report and emits progress events.
  */
 import { performance } from 'node:perf_hooks';
-import type { Settings } from '../config/settings.js';
+import type { Settings, TableRef } from '../config/settings.js';
 import { connect, type Client } from '../db/connection.js';
+import { paramsConnector } from '../db/connector.js';
 import { HistoryStore } from '../db/history.js';
 import type { ConnectionParams } from '../db/params.js';
 import { withScratchDatabase, type ScratchDatabase } from '../db/scratch.js';
 import { EXIT, MigrateError, usageError } from '../errors.js';
 import { diffSnapshots, type ColumnOrderWarning, type SchemaChange } from '../schema/diff.js';
 import { snapshotSchema, type SchemaSnapshot } from '../schema/snapshot.js';
-import { readDown } from '../source/files.js';
 import type { Migration } from '../source/types.js';
+import { exponentialLockRetry } from '../ops/lock-retry.js';
+import type { RunConfig } from './config.js';
 import { Migrator } from './migrator.js';
 
 export type RollbackMode = 'step' | 'chain';
@@ -94,10 +96,14 @@ export type RollbackEvent =
   | { readonly type: 'step'; readonly step: RollbackStep; readonly migration: Migration | undefined };
 
 export interface TestRollbackContext {
-  readonly settings: Settings;
+  /** The run configuration of the real database: its source, table and timeouts are reused for the scratch one. */
+  readonly config: RunConfig;
+  /** The real database's server: the scratch database is created beside it. */
   readonly connection: ConnectionParams;
+  /** The migrations, loaded once (thousands of up/down calls run over this one list). */
   readonly migrations: readonly Migration[];
-  readonly signal?: AbortSignal | undefined;
+  /** For --from-backup: the pg_restore to use comes from beside this pg_dump. */
+  readonly pgDumpPath?: string | undefined;
   readonly onEvent?: ((event: RollbackEvent) => void) | undefined;
 }
 
@@ -145,14 +151,30 @@ class Run {
     this.#ctx = ctx;
     this.#scratch = scratch;
     this.#options = options;
-    // The scratch database is nobody's production: no backups, no lint, no production guard, no lock retries.
-    const settings: Settings = Object.freeze({ ...ctx.settings, backupBeforeMigrate: false, migrateEnv: 'development', strategy: 'standard', lockRetries: 0 });
-    this.#migrator = new Migrator({ settings, connection: scratch.params, signal: ctx.signal, migrations: ctx.migrations });
+    // The scratch database is nobody's production: no backup, no lint, no production guard, no lock retries,
+    // every migration (no expand/contract phase), and no per-migration events (the report has the steps).
+    const migrations = ctx.migrations;
+    this.#migrator = new Migrator({
+      ...ctx.config,
+      connector: paramsConnector(scratch.params),
+      source: { load: () => Promise.resolve([...migrations]), readDown: (m) => ctx.config.source.readDown(m) },
+      backup: undefined,
+      backupOff: 'test-rollback',
+      lint: false,
+      production: undefined,
+      strategy: 'standard',
+      lockRetry: exponentialLockRetry(0),
+      onEvent: () => {},
+    });
+  }
+
+  get #table(): TableRef {
+    return this.#ctx.config.table;
   }
 
   async #snapshot(): Promise<SchemaSnapshot> {
     this.#client ??= await connect(this.#scratch.params);
-    return snapshotSchema(this.#client, { trackingTable: this.#ctx.settings.migrationsTable });
+    return snapshotSchema(this.#client, { trackingTable: this.#table });
   }
 
   #record(step: RollbackStep, migration: Migration | undefined): RollbackStep {
@@ -201,20 +223,19 @@ class Run {
 
   /** Brings the scratch database to the start state and works out what is to be tested. */
   async prepare(start: RollbackStart): Promise<void> {
-    const { settings } = this.#ctx;
     if (start.kind === 'backup') {
       const { restoreBackup } = await import('../backup/index.js');
       await restoreBackup({
         file: start.file,
         params: this.#ctx.connection,
         into: this.#scratch.name,
-        trackingTable: settings.migrationsTable,
-        pgDumpPath: settings.pgDumpPath,
-        signal: this.#ctx.signal,
+        trackingTable: this.#table,
+        pgDumpPath: this.#ctx.pgDumpPath,
+        signal: this.#ctx.config.signal,
       });
     }
     this.#client ??= await connect(this.#scratch.params);
-    const store = new HistoryStore(this.#client, settings.migrationsTable);
+    const store = new HistoryStore(this.#client, this.#table);
     if (start.kind === 'schema') {
       await this.#client.query(start.sql);
       // The schema file holds no history (tidemark's tables are never dumped): it says its version in a header.
@@ -239,7 +260,7 @@ class Run {
       const history = await store.read();
       if (!history.some((r) => BigInt(r.version) >= from)) {
         try {
-          await this.#migrator.up({ to: this.#options.from, skipLint: true, noBackup: true });
+          await this.#migrator.up({ to: this.#options.from });
         } catch (error) {
           if (isFatal(error)) throw error;
           throw new MigrateError('test-rollback-start-failed', EXIT.failed, `Could not reach the starting point (--from ${this.#options.from}): ${messageOf(error)}`, {
@@ -269,11 +290,11 @@ class Run {
 
   /** up 1, for the next pending migration. */
   #upOne(m: Migration) {
-    return this.#migrator.up({ to: m.version, skipLint: true, noBackup: true });
+    return this.#migrator.up({ to: m.version });
   }
 
   #downOne() {
-    return this.#migrator.down({ step: 1, noBackup: true });
+    return this.#migrator.down({ step: 1 });
   }
 
   /** The up file run again inside a transaction that is rolled back: does it fail on its own result? */
@@ -335,7 +356,7 @@ class Run {
       const after = await this.#snapshot();
       const diff = this.#compare('compare', m, before, after, Math.round(performance.now() - t));
       if (diff.changes.length > 0) {
-        const empty = (await readDown(m, this.#ctx.settings.cwd)).empty;
+        const empty = (await this.#ctx.config.source.readDown(m)).empty;
         this.#problem('rollback-differs', m, `the rollback of ${label(m)} does not restore the schema it found${empty ? ' (its rollback file is empty)' : ''}`, diff.changes);
       }
       const reapply = await this.#do('reapply', m, () => this.#upOne(m));

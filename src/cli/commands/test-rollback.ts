@@ -46,10 +46,10 @@ export async function testRollback(ctx: CommandContext, flags: Flags): Promise<n
   let tested = 0;
   const report = await core.testRollback(
     {
-      settings: s,
+      config: migrator.config,
       connection,
       migrations,
-      signal: ctx.io.signal,
+      pgDumpPath: s.pgDumpPath,
       onEvent: (event) => {
         if (event.type === 'scratch-ready') void out.progress(`Testing rollbacks (${flags.mode} mode) in the scratch database ${event.database}`);
         else if (event.step.action === 'compare' && out.mode === 'tty') out.relabel(`Testing rollbacks (${flags.mode} mode): ${++tested} done, at ${event.migration?.version}_${event.migration?.name}`);
