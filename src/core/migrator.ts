@@ -199,7 +199,11 @@ export class Migrator {
   /** Does the tracking table say exactly what the files say? (`migrate verify`) */
   async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
     const state = await this.state();
-    return verify(state.migrations, state.history, options);
+    const emptyRollbacks = new Set<string>();
+    for (const m of state.migrations) {
+      if (m.downPath !== undefined && (await this.#config.source.readDown(m)).empty) emptyRollbacks.add(m.version);
+    }
+    return verify(state.migrations, state.history, { ...options, emptyRollbacks });
   }
 
   /** What `repair(version)` would do now, read without the lock (to show before asking); undefined: nothing to do. */
