@@ -23,7 +23,7 @@ import { snapshotSchema, type SchemaSnapshot } from '../schema/snapshot.js';
 import type { Migration } from '../source/types.js';
 import { exponentialLockRetry } from '../ops/lock-retry.js';
 import type { RunConfig } from './config.js';
-import { Migrator } from './migrator.js';
+import { Migrator, type Stepper } from './migrator.js';
 
 export type RollbackMode = 'step' | 'chain';
 
@@ -126,7 +126,8 @@ export async function testRollback(ctx: TestRollbackContext, options: TestRollba
     const run = new Run(ctx, scratch, options);
     try {
       await run.prepare(start);
-      const report = options.mode === 'chain' ? await run.chain() : await run.step();
+      // One locked session on the scratch database for every step, and the snapshots on it too.
+      const report = await run.migrator.stepper((steps) => (options.mode === 'chain' ? run.chain(steps) : run.step(steps)));
       return { ...report, mode: options.mode, start: start.kind, durationMs: Math.round(performance.now() - started) };
     } finally {
       await run.close();
@@ -139,7 +140,8 @@ class Run {
   readonly #ctx: TestRollbackContext;
   readonly #scratch: ScratchDatabase;
   readonly #options: TestRollbackOptions;
-  readonly #migrator: Migrator;
+  readonly migrator: Migrator;
+  #steps: Stepper | undefined;
   readonly steps: RollbackStep[] = [];
   readonly problems: RollbackProblem[] = [];
   readonly warnings: RollbackWarning[] = [];
@@ -154,7 +156,7 @@ class Run {
     // The scratch database is nobody's production: no backup, no lint, no production guard, no lock retries,
     // every migration (no expand/contract phase), and no per-migration events (the report has the steps).
     const migrations = ctx.migrations;
-    this.#migrator = new Migrator({
+    this.migrator = new Migrator({
       ...ctx.config,
       connector: paramsConnector(scratch.params),
       source: { load: () => Promise.resolve([...migrations]), readDown: (m) => ctx.config.source.readDown(m) },
@@ -173,8 +175,8 @@ class Run {
   }
 
   async #snapshot(): Promise<SchemaSnapshot> {
-    this.#client ??= await connect(this.#scratch.params);
-    return snapshotSchema(this.#client, { trackingTable: this.#table });
+    const client = this.#steps?.client ?? (this.#client ??= await connect(this.#scratch.params));
+    return snapshotSchema(client, { trackingTable: this.#table });
   }
 
   #record(step: RollbackStep, migration: Migration | undefined): RollbackStep {
@@ -260,7 +262,7 @@ class Run {
       const history = await store.read();
       if (!history.some((r) => BigInt(r.version) >= from)) {
         try {
-          await this.#migrator.up({ to: this.#options.from });
+          await this.migrator.up({ to: this.#options.from });
         } catch (error) {
           if (isFatal(error)) throw error;
           throw new MigrateError('test-rollback-start-failed', EXIT.failed, `Could not reach the starting point (--from ${this.#options.from}): ${messageOf(error)}`, {
@@ -290,11 +292,11 @@ class Run {
 
   /** up 1, for the next pending migration. */
   #upOne(m: Migration) {
-    return this.#migrator.up({ to: m.version });
+    return this.#steps!.apply(m);
   }
 
-  #downOne() {
-    return this.#migrator.down({ step: 1 });
+  #downOne(m: Migration) {
+    return this.#steps!.revert(m);
   }
 
   /** The up file run again inside a transaction that is rolled back: does it fail on its own result? */
@@ -304,7 +306,7 @@ class Run {
       return;
     }
     if (m.up.empty) return;
-    const client = (this.#client ??= await connect(this.#scratch.params));
+    const client = this.#steps!.client;
     const t = performance.now();
     let error: string | undefined;
     await client.query('begin');
@@ -327,7 +329,8 @@ class Run {
     return false;
   }
 
-  async step(): Promise<Omit<TestRollbackReport, 'mode' | 'start' | 'durationMs'>> {
+  async step(steps: Stepper): Promise<Omit<TestRollbackReport, 'mode' | 'start' | 'durationMs'>> {
+    this.#steps = steps;
     const tested: Migration[] = [];
     const pending = this.#pending;
     let before = await this.#snapshot();
@@ -345,7 +348,7 @@ class Run {
         before = await this.#snapshot();
         continue;
       }
-      const rollback = await this.#do('rollback', m, () => this.#downOne());
+      const rollback = await this.#do('rollback', m, () => this.#downOne(m));
       if (!rollback.ok) {
         // The rollback ran in a transaction and was undone: the database is as the apply left it.
         this.#problem('rollback-failed', m, `the rollback of ${label(m)} failed: ${rollback.error}`);
@@ -369,7 +372,8 @@ class Run {
     return this.#report(tested, []);
   }
 
-  async chain(): Promise<Omit<TestRollbackReport, 'mode' | 'start' | 'durationMs'>> {
+  async chain(steps: Stepper): Promise<Omit<TestRollbackReport, 'mode' | 'start' | 'durationMs'>> {
+    this.#steps = steps;
     const pending = this.#pending;
     const start = await this.#snapshot();
     // Apply one at a time, so that a failure names its migration.
@@ -386,7 +390,7 @@ class Run {
     for (const m of pending) if (!(await this.#checkRollbackFile(m))) return this.#report(pending, []);
     for (let i = pending.length - 1; i >= 0; i -= 1) {
       const m = pending[i]!;
-      const rollback = await this.#do('rollback', m, () => this.#downOne());
+      const rollback = await this.#do('rollback', m, () => this.#downOne(m));
       if (!rollback.ok) {
         this.#problem('rollback-failed', m, `the rollback of ${label(m)} failed in the chain (after the rollbacks of everything newer): ${rollback.error}`);
         return this.#report(pending, []);
