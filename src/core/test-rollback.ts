@@ -19,7 +19,8 @@ import type { ConnectionParams } from '../db/params.js';
 import { withScratchDatabase, type ScratchDatabase } from '../db/scratch.js';
 import { EXIT, MigrateError, usageError } from '../errors.js';
 import { diffSnapshots, type ColumnOrderWarning, type SchemaChange } from '../schema/diff.js';
-import { snapshotSchema, type SchemaSnapshot } from '../schema/snapshot.js';
+import { IncrementalSnapshot } from '../schema/incremental.js';
+import type { SchemaSnapshot } from '../schema/snapshot.js';
 import type { Migration } from '../source/types.js';
 import { exponentialLockRetry } from '../ops/lock-retry.js';
 import type { RunConfig } from './config.js';
@@ -142,6 +143,7 @@ class Run {
   readonly #options: TestRollbackOptions;
   readonly migrator: Migrator;
   #steps: Stepper | undefined;
+  #incremental: IncrementalSnapshot | undefined;
   readonly steps: RollbackStep[] = [];
   readonly problems: RollbackProblem[] = [];
   readonly warnings: RollbackWarning[] = [];
@@ -174,9 +176,10 @@ class Run {
     return this.#ctx.config.table;
   }
 
+  /** Only what the last steps touched is re-read (schema/incremental.ts): whole snapshots made long histories quadratic. */
   async #snapshot(): Promise<SchemaSnapshot> {
-    const client = this.#steps?.client ?? (this.#client ??= await connect(this.#scratch.params));
-    return snapshotSchema(client, { trackingTable: this.#table });
+    this.#incremental ??= new IncrementalSnapshot(this.#steps!.client, { trackingTable: this.#table });
+    return this.#incremental.take();
   }
 
   #record(step: RollbackStep, migration: Migration | undefined): RollbackStep {

@@ -96,7 +96,7 @@ const USER_SCHEMA = `n.nspname <> 'information_schema' and n.nspname !~ '^pg_'`;
 const RELS = `with rels as (
   select c.oid, c.relkind, c.relowner, c.relacl, n.nspname, c.relname
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
-   where ${USER_SCHEMA} and c.oid <> all($1::oid[])
+   where ${USER_SCHEMA} and c.oid <> all($1::oid[]) and ($2::oid[] is null or c.oid = any($2::oid[]))
 )`;
 
 const EXCLUDED = `select coalesce(array_agg(distinct d.objid), '{}')::text[] as oids
@@ -176,7 +176,7 @@ function queries(grants: boolean): Record<string, string> {
        where r.relkind in ('r', 'p', 'f', 'c') and a.attnum > 0 and not a.attisdropped
        order by r.oid, a.attnum`,
     constraints: `${RELS}
-      select co.oid::int8::text as oid, ${qualified('r.nspname', 'r.relname')} as parent, quote_ident(co.conname) as name, co.contype::text as type,
+      select co.oid::int8::text as oid, r.oid::int8::text as root, ${qualified('r.nspname', 'r.relname')} as parent, quote_ident(co.conname) as name, co.contype::text as type,
              pg_get_constraintdef(co.oid) as definition
         from rels r join pg_constraint co on co.conrelid = r.oid`,
     // pg_get_indexdef costs ~55 us an index (relcache work): 220 ms at 4000 indexes, most of the budget. The
@@ -196,7 +196,7 @@ function queries(grants: boolean): Record<string, string> {
           left join pg_opclass oc on oc.oid = k.opclass
          group by i.indexrelid, i.indnkeyatts
       )
-      select ic.oid::int8::text as oid, ${qualified('r.nspname', 'r.relname')} as parent, ${qualified('r.nspname', 'ic.relname')} as name,
+      select ic.oid::int8::text as oid, r.oid::int8::text as root, ${qualified('r.nspname', 'r.relname')} as parent, ${qualified('r.nspname', 'ic.relname')} as name,
              case when i.indisunique then 'UNIQUE ' else '' end || 'USING ' || am.amname || ' (' || k.keys || ')'
              || coalesce(' INCLUDE (' || k.include || ')', '')
              || case when i.indnullsnotdistinct then ' NULLS NOT DISTINCT' else '' end
@@ -210,14 +210,14 @@ function queries(grants: boolean): Record<string, string> {
                             else 'returns ' || pg_get_function_result(p.oid) end as definition,
                        ${grantsSql('p.proacl', 'p.proowner', 'PUBLIC=EXECUTE', grants)} as grants
                   from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-                 where ${USER_SCHEMA}
+                 where ${USER_SCHEMA} and p.oid <> all($1::oid[]) and ($2::oid[] is null or p.oid = any($2::oid[]))
                    and not exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.deptype = 'e')`,
     triggers: `${RELS}
-      select t.oid::int8::text as oid, ${qualified('r.nspname', 'r.relname')} as parent, quote_ident(t.tgname) as name,
+      select t.oid::int8::text as oid, r.oid::int8::text as root, ${qualified('r.nspname', 'r.relname')} as parent, quote_ident(t.tgname) as name,
              pg_get_triggerdef(t.oid) as definition, t.tgenabled::text as enabled
         from rels r join pg_trigger t on t.tgrelid = r.oid
        where not t.tgisinternal`,
-    types: `select t.oid::int8::text as oid, ${qualified('n.nspname', 't.typname')} as name, t.typtype::text as kind,
+    types: `select t.oid::int8::text as oid, coalesce(nullif(t.typrelid, 0), t.oid)::int8::text as root, ${qualified('n.nspname', 't.typname')} as name, t.typtype::text as kind,
                    case when t.typtype = 'e' then (select string_agg(quote_literal(e.enumlabel), ', ' order by e.enumsortorder)
                                                       from pg_enum e where e.enumtypid = t.oid) end as labels,
                    case when t.typtype = 'd' then format_type(t.typbasetype, t.typtypmod) end as base,
@@ -229,10 +229,11 @@ function queries(grants: boolean): Record<string, string> {
                    ${grantsSql('t.typacl', 't.typowner', 'PUBLIC=USAGE', grants)} as grants
               from pg_type t join pg_namespace n on n.oid = t.typnamespace
              where ${USER_SCHEMA} and t.typtype in ('e', 'd', 'r', 'c')
+               and t.oid <> all($1::oid[]) and ($2::oid[] is null or coalesce(nullif(t.typrelid, 0), t.oid) = any($2::oid[]))
                and (t.typtype <> 'c' or exists (select 1 from pg_class c where c.oid = t.typrelid and c.relkind = 'c'))
                and not exists (select 1 from pg_depend e where e.classid = 'pg_type'::regclass and e.objid = t.oid and e.deptype = 'e')`,
     policies: `${RELS}
-      select ${qualified('r.nspname', 'r.relname')} as parent, quote_ident(p.polname) as name, p.polcmd::text as command,
+      select r.oid::int8::text as root, ${qualified('r.nspname', 'r.relname')} as parent, quote_ident(p.polname) as name, p.polcmd::text as command,
              p.polpermissive as permissive,
              (select string_agg(case when x = 0 then 'PUBLIC' else pg_get_userbyid(x) end, ', ' order by 1) from unnest(p.polroles) x) as roles,
              pg_get_expr(p.polqual, p.polrelid) as using, pg_get_expr(p.polwithcheck, p.polrelid) as with_check
@@ -280,11 +281,40 @@ function props(row: Row, pick: Record<string, string>): Record<string, PropValue
  * @example const before = await snapshotSchema(client, { trackingTable: settings.migrationsTable });
  */
 export async function snapshotSchema(client: pg.ClientBase, options: SnapshotOptions): Promise<SchemaSnapshot> {
-  const tables = tidemarkTables(options.trackingTable).map(quoteTable);
-  const { rows: ex } = await client.query<{ oids: string[] }>(EXCLUDED, [tables]);
-  const excluded = ex[0]?.oids ?? [];
+  return (await readSnapshot(client, options, undefined)).snapshot;
+}
+
+/** tidemark's tables, what hangs off them, and extension members: the relations a snapshot leaves out. */
+export async function excludedRelations(client: pg.ClientBase, trackingTable: TableRef): Promise<string[]> {
+  const { rows } = await client.query<{ oids: string[] }>(EXCLUDED, [tidemarkTables(trackingTable).map(quoteTable)]);
+  return rows[0]?.oids ?? [];
+}
+
+/** The root an object is re-read with: its relation's oid, its function's, its type's (a composite's class). */
+export interface RootedSnapshot {
+  readonly snapshot: SchemaSnapshot;
+  /** Object key -> root oid; schemas and extensions have none (always read whole). */
+  readonly rootOf: ReadonlyMap<string, string>;
+}
+
+/**
+ * Reads the whole snapshot, or with `scope` only the objects of those roots (plus schemas and extensions):
+ * the incremental snapshot (incremental.ts) re-reads just what a migration touched.
+ */
+export async function readSnapshot(
+  client: pg.ClientBase,
+  options: SnapshotOptions,
+  scope: readonly string[] | undefined,
+  excludedOids?: readonly string[],
+): Promise<RootedSnapshot> {
+  const excluded = excludedOids ?? (await excludedRelations(client, options.trackingTable));
   const sql = queries(options.grants !== false);
-  const run = async (name: string): Promise<Row[]> => (await client.query(sql[name]!, sql[name]!.includes('$1') ? [excluded] : [])).rows as Row[];
+  const scoped = scope === undefined ? null : [...scope];
+  const run = async (name: string): Promise<Row[]> => {
+    const text = sql[name]!;
+    // Every scoped query names $1 (tidemark's tables) and $2 (the roots, or null for everything).
+    return (await client.query(text, text.includes('$1') ? [excluded, scoped] : [])).rows as Row[];
+  };
   // One connection runs one query at a time (pg queues them); in sequence, in one place.
   const names = ['comments', 'schemas', 'extensions', 'relations', 'columns', 'constraints', 'indexes', 'functions', 'triggers', 'types', 'policies'];
   const results: Row[][] = [];
@@ -307,14 +337,19 @@ export async function snapshotSchema(client: pg.ClientBase, options: SnapshotOpt
   };
 
   const objects: Record<string, SchemaObject> = {};
+  const rootOf = new Map<string, string>();
+  let root: string | undefined;
   const add = (kind: ObjectKind, name: string, p: Record<string, PropValue>, parent?: string) => {
-    objects[objectKey(kind, name)] = parent === undefined ? { kind, name, props: p } : { kind, name, parent, props: p };
+    const key = objectKey(kind, name);
+    objects[key] = parent === undefined ? { kind, name, props: p } : { kind, name, parent, props: p };
+    if (root !== undefined) rootOf.set(key, root);
   };
   const relationKinds = new Map<string, ObjectKind>();
 
   for (const r of schemas!) add('schema', String(r.name), withComment('pg_namespace', r, props(r, { grants: 'grants' })));
   for (const r of extensions!) add('extension', String(r.name), props(r, { version: 'version', schema: 'schema' }));
   for (const r of relations!) {
+    root = String(r.oid);
     const kind = RELKIND[String(r.kind)]!;
     relationKinds.set(String(r.name), kind);
     const definition = r.definition === null || r.definition === undefined ? null : normaliseVolatileLiterals(String(r.definition));
@@ -343,6 +378,7 @@ export async function snapshotSchema(client: pg.ClientBase, options: SnapshotOpt
     );
   }
   for (const r of types!) {
+    root = String(r.root);
     const kind = TYPE_KIND[String(r.kind)]!;
     add(kind, String(r.name), withComment('pg_type', r, props(r, { values: 'labels', base: 'base', 'not null': 'not_null', default: 'default', checks: 'checks', subtype: 'subtype', grants: 'grants' })));
     if (kind === 'composite type') relationKinds.set(String(r.name), kind);
@@ -350,6 +386,7 @@ export async function snapshotSchema(client: pg.ClientBase, options: SnapshotOpt
 
   const columnOrder: Record<string, string[]> = {};
   for (const r of columns!) {
+    root = String(r.oid);
     const parent = objectKey(RELKIND[String(r.relkind)]!, String(r.parent));
     const p = props(r, { type: 'type', 'not null': 'not_null', default: 'default', identity: 'identity', generated: 'generated', collation: 'collation', grants: 'grants' });
     add('column', `${String(r.parent)}.${String(r.name)}`, withComment('pg_class', r, p, Number(r.subid)), parent);
@@ -357,14 +394,16 @@ export async function snapshotSchema(client: pg.ClientBase, options: SnapshotOpt
   }
   const parentOf = (r: Row) => objectKey(relationKinds.get(String(r.parent)) ?? 'table', String(r.parent));
   for (const r of constraints!) {
+    root = String(r.root);
     const p = { type: CONSTRAINT_TYPE[String(r.type)] ?? String(r.type), ...props(r, { definition: 'definition' }) };
     add('constraint', `${String(r.parent)}.${String(r.name)}`, withComment('pg_constraint', r, p), parentOf(r));
   }
-  for (const r of indexes!) add('index', String(r.name), withComment('pg_class', r, props(r, { definition: 'definition', expressions: 'expressions', valid: 'valid' })), parentOf(r));
-  for (const r of functions!) add(FUNCTION_KIND[String(r.kind)] ?? 'function', String(r.name), withComment('pg_proc', r, props(r, { definition: 'definition', grants: 'grants' })));
-  for (const r of triggers!) add('trigger', `${String(r.parent)}.${String(r.name)}`, withComment('pg_trigger', r, props(r, { definition: 'definition', enabled: 'enabled' })), parentOf(r));
+  for (const r of indexes!) (root = String(r.root)), add('index', String(r.name), withComment('pg_class', r, props(r, { definition: 'definition', expressions: 'expressions', valid: 'valid' })), parentOf(r));
+  for (const r of functions!) (root = String(r.oid)), add(FUNCTION_KIND[String(r.kind)] ?? 'function', String(r.name), withComment('pg_proc', r, props(r, { definition: 'definition', grants: 'grants' })));
+  for (const r of triggers!) (root = String(r.root)), add('trigger', `${String(r.parent)}.${String(r.name)}`, withComment('pg_trigger', r, props(r, { definition: 'definition', enabled: 'enabled' })), parentOf(r));
   for (const r of policies!) {
+    root = String(r.root);
     add('policy', `${String(r.parent)}.${String(r.name)}`, props(r, { command: 'command', permissive: 'permissive', roles: 'roles', using: 'using', 'with check': 'with_check' }), parentOf(r));
   }
-  return { objects, columnOrder };
+  return { snapshot: { objects, columnOrder }, rootOf };
 }

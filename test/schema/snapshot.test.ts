@@ -2,6 +2,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeChange, diffSnapshots } from '../../src/schema/diff.js';
+import { IncrementalSnapshot } from '../../src/schema/incremental.js';
 import { snapshotSchema, type SchemaSnapshot } from '../../src/schema/snapshot.js';
 import { adminQuery, testDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -137,5 +138,35 @@ describe('snapshotSchema', () => {
   it('leaves grants out when asked to', async () => {
     const s = await take(false);
     expect(s.objects['table:app.users']!.props.grants).toBeUndefined();
+  });
+
+  it('kept up to date incrementally, equals a whole snapshot after every kind of change', async () => {
+    const incremental = new IncrementalSnapshot(client, { trackingTable: tracking });
+    await incremental.take();
+    const changes = [
+      'create table app.extra (id int primary key, note text)',
+      'create index extra_note_idx on app.extra (note)',
+      "comment on index app.extra_note_idx is 'for search'",
+      'drop index app.extra_note_idx',
+      'alter table app.extra drop column note',
+      'alter table app.extra add column note varchar(10) not null default $$x$$',
+      "comment on constraint extra_pkey on app.extra is 'the key'",
+      `grant insert on app.extra to ${reader}`,
+      'create or replace function app.touch() returns trigger language plpgsql as $$ begin return old; end $$',
+      "alter type app.mood add value if not exists 'meh'",
+      'drop trigger users_touch on app.users',
+      'drop policy own on app.users',
+      'alter sequence app.tickets owned by app.extra.id',
+      'create or replace view app.recent as select id, name from app.users',
+      'drop table app.extra',
+      'create type app.pair as (a int, b text)',
+      'alter type app.pair add attribute c date',
+    ];
+    for (const sql of changes) {
+      await client.query(sql);
+      const [kept, whole] = [await incremental.take(), await take()];
+      expect(diffSnapshots(whole, kept).changes.map(describeChange), sql).toEqual([]);
+      expect(diffSnapshots(whole, kept).columnOrder, sql).toEqual([]);
+    }
   });
 });
