@@ -178,6 +178,30 @@ describe('test-rollback', () => {
     expect(report.tested.map((t) => [t.version, t.ok])).toEqual([['002', true]]);
   });
 
+  it('starts from the newest backup of the database and tests the migrations pending there', async () => {
+    const files = {
+      ...USERS,
+      'migrations/002_nick.sql': 'alter table users add column nick text;\n',
+      'rollback/002_nick_rollback.sql': '-- forgotten\n',
+    };
+    const dir = makeProject(files);
+    const settings = loadSettings({ databaseUrl: db.url }, { BACKUP_DIR: 'backups' }, dir);
+    const migrations = await loadMigrations({ migrationsDir: settings.migrationsDir, rollbackDir: settings.rollbackDir, cwd: dir });
+    // The real database at 001, backed up the way `up` does it.
+    await db.reset();
+    const { Migrator } = await import('../src/core/migrator.js');
+    await new Migrator(contextOf(settings, migrations).config).up({ to: '001', noBackup: true });
+    const { takeBackup } = await import('../src/backup/index.js');
+    await takeBackup({ params: paramsFromUrl(db.url), dir: settings.backupDir, versionBefore: '001' });
+    const start = await rollbackStart(settings, db.name, { fromBackup: true });
+    expect(start.kind).toBe('backup');
+    const report = await testRollback(contextOf(settings, migrations), { mode: 'step', start });
+    expect(report.startVersion).toBe('001');
+    expect(found(report)).toEqual(['002 rollback-differs', '  added column public.users.nick', '002 reapply-failed']);
+    expect(await scratchesOf(process.pid)).toEqual([]);
+    await db.reset();
+  });
+
   it('says the role needs CREATEDB when it lacks it (exit 2)', async () => {
     const role = `tm_nocreatedb_${process.pid}`;
     await adminQuery(`create role ${role} login`);
