@@ -3,7 +3,8 @@
  * CLI for the exit code, --json and SIGTERM. Every run must leave no scratch database behind.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runConfigOf } from '../src/cli/context.js';
+import { migratorOptionsOf } from '../src/cli/context.js';
+import { createMigrator } from '../src/index.js';
 import { loadSettings, type Settings } from '../src/config/settings.js';
 import { rollbackStart, testRollback, type RollbackMode, type TestRollbackReport } from '../src/core/test-rollback.js';
 import { paramsFromUrl } from '../src/db/params.js';
@@ -30,7 +31,8 @@ async function scratchesOf(pid: number): Promise<string[]> {
 
 function contextOf(settings: Settings, migrations: Migration[]) {
   const connection = paramsFromUrl(db.url);
-  return { config: runConfigOf(settings, connection, { onEvent: () => {}, signal: undefined, lockWaitMs: undefined }), connection, migrations };
+  const migrator = createMigrator(migratorOptionsOf(settings, connection, { onEvent: () => {}, signal: undefined, lockWaitMs: undefined, env: {} }));
+  return { migrator, table: settings.migrationsTable, connection, migrations };
 }
 
 async function run(files: Record<string, string>, mode: RollbackMode, extra: { idempotent?: boolean; from?: string } = {}): Promise<TestRollbackReport> {
@@ -189,8 +191,7 @@ describe('test-rollback', () => {
     const migrations = await loadMigrations({ migrationsDir: settings.migrationsDir, rollbackDir: settings.rollbackDir, cwd: dir });
     // The real database at 001, backed up the way `up` does it.
     await db.reset();
-    const { Migrator } = await import('../src/core/migrator.js');
-    await new Migrator(contextOf(settings, migrations).config).up({ to: '001', noBackup: true });
+    await contextOf(settings, migrations).migrator.up({ to: '001', noBackup: true });
     const { takeBackup } = await import('../src/backup/index.js');
     await takeBackup({ params: paramsFromUrl(db.url), dir: settings.backupDir, versionBefore: '001' });
     const start = await rollbackStart(settings, db.name, { fromBackup: true });

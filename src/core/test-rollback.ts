@@ -13,7 +13,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Settings, TableRef } from '../config/settings.js';
 import { connect, type Client } from '../db/connection.js';
-import { paramsConnector } from '../db/connector.js';
 import { HistoryStore } from '../db/history.js';
 import type { ConnectionParams } from '../db/params.js';
 import { withScratchDatabase, type ScratchDatabase } from '../db/scratch.js';
@@ -22,8 +21,6 @@ import { diffSnapshots, type ColumnOrderWarning, type SchemaChange } from '../sc
 import { IncrementalSnapshot } from '../schema/incremental.js';
 import type { SchemaSnapshot } from '../schema/snapshot.js';
 import type { Migration } from '../source/types.js';
-import { exponentialLockRetry } from '../ops/lock-retry.js';
-import type { RunConfig } from './config.js';
 import { Migrator, type Stepper } from './migrator.js';
 
 export type RollbackMode = 'step' | 'chain';
@@ -97,8 +94,11 @@ export type RollbackEvent =
   | { readonly type: 'step'; readonly step: RollbackStep; readonly migration: Migration | undefined };
 
 export interface TestRollbackContext {
-  /** The run configuration of the real database: its source, table and timeouts are reused for the scratch one. */
-  readonly config: RunConfig;
+  /** The migrator of the real database: its source, table and timeouts are reused for the scratch one. */
+  readonly migrator: Migrator;
+  /** MIGRATIONS_TABLE. */
+  readonly table: TableRef;
+  readonly signal?: AbortSignal | undefined;
   /** The real database's server: the scratch database is created beside it. */
   readonly connection: ConnectionParams;
   /** The migrations, loaded once (thousands of up/down calls run over this one list). */
@@ -155,25 +155,11 @@ class Run {
     this.#ctx = ctx;
     this.#scratch = scratch;
     this.#options = options;
-    // The scratch database is nobody's production: no backup, no lint, no production guard, no lock retries,
-    // every migration (no expand/contract phase), and no per-migration events (the report has the steps).
-    const migrations = ctx.migrations;
-    this.migrator = new Migrator({
-      ...ctx.config,
-      connector: paramsConnector(scratch.params),
-      source: { load: () => Promise.resolve([...migrations]), readDown: (m) => ctx.config.source.readDown(m) },
-      backup: undefined,
-      backupOff: 'test-rollback',
-      lint: false,
-      production: undefined,
-      strategy: 'standard',
-      lockRetry: exponentialLockRetry(0),
-      onEvent: () => {},
-    });
+    this.migrator = ctx.migrator.scratch(scratch.params, ctx.migrations);
   }
 
   get #table(): TableRef {
-    return this.#ctx.config.table;
+    return this.#ctx.table;
   }
 
   /** Only what the last steps touched is re-read (schema/incremental.ts): whole snapshots made long histories quadratic. */
@@ -236,7 +222,7 @@ class Run {
         into: this.#scratch.name,
         trackingTable: this.#table,
         pgDumpPath: this.#ctx.pgDumpPath,
-        signal: this.#ctx.config.signal,
+        signal: this.#ctx.signal,
       });
     }
     this.#client ??= await connect(this.#scratch.params);
@@ -362,7 +348,7 @@ class Run {
       const after = await this.#snapshot();
       const diff = this.#compare('compare', m, before, after, Math.round(performance.now() - t));
       if (diff.changes.length > 0) {
-        const empty = (await this.#ctx.config.source.readDown(m)).empty;
+        const empty = (await this.#steps!.readDown(m)).empty;
         this.#problem('rollback-differs', m, `the rollback of ${label(m)} does not restore the schema it found${empty ? ' (its rollback file is empty)' : ''}`, diff.changes);
       }
       const reapply = await this.#do('reapply', m, () => this.#upOne(m));

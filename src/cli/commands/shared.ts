@@ -16,11 +16,6 @@ export function parseWait(value: string): number {
   return Number(value);
 }
 
-/** The backup module (pg_dump, archive walking) loads only in the commands that use it: every pod pays start-up. */
-export function loadBackup(): Promise<typeof import('../../backup/index.js')> {
-  return import('../../backup/index.js');
-}
-
 /**
  * With SCHEMA_FILE set, up, down and redo rewrite the schema file after they changed something. A failure here
  * does not undo the migration (it is committed): it is a warning, and `migrate schema check` will say the file is stale.

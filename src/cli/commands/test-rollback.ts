@@ -46,7 +46,9 @@ export async function testRollback(ctx: CommandContext, flags: Flags): Promise<n
   let tested = 0;
   const report = await core.testRollback(
     {
-      config: migrator.config,
+      migrator,
+      table: s.migrationsTable,
+      signal: ctx.io.signal,
       connection,
       migrations,
       pgDumpPath: s.pgDumpPath,
