@@ -53,6 +53,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // The role holds grants in this database: revoke them here, so that it can be dropped whatever becomes of the database.
+  await client.query(`drop owned by ${reader}`);
   await client.end();
   await db.drop();
   await adminQuery(`drop role if exists ${reader}`);
