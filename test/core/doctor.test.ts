@@ -10,12 +10,12 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { connect as netConnect } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadSettings } from '../src/config/settings.js';
-import { doctor, type DoctorCheck, type DoctorReport } from '../src/core/doctor.js';
-import { freePort } from '../src/db/embedded.js';
-import { paramsFromUrl } from '../src/db/params.js';
-import { adminQuery, testDatabase, urlFor, type TestDatabase } from './helpers/db.js';
-import { makeProject, runCli, writeFiles } from './helpers/project.js';
+import { loadSettings } from '../../src/config/settings.js';
+import { doctor, type DoctorCheck, type DoctorReport } from '../../src/core/doctor.js';
+import { freePort } from '../../src/db/embedded.js';
+import { paramsFromUrl } from '../../src/db/params.js';
+import { adminQuery, testDatabase, urlFor, type TestDatabase } from '../helpers/db.js';
+import { makeProject, runCli, writeFiles } from '../helpers/project.js';
 
 let db: TestDatabase;
 const role = `tm_doctor_${randomBytes(4).toString('hex')}`;
@@ -81,7 +81,7 @@ describe('migrate doctor: everything in order', () => {
     expect(check(report, 'backup-dir').message).toMatch(/\.\/backups does not exist yet and can be created and written/);
     expect(await db.query(`select to_regclass('public.schema_migrations') as t`)).toEqual([{ t: null }]);
     expect(existsSync(join(dir, 'backups'))).toBe(false);
-    expect(await db.query(`select count(*)::int as n from pg_locks where locktype = 'advisory'`)).toEqual([{ n: 0 }]);
+    expect(await db.query(`select count(*)::int as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`)).toEqual([{ n: 0 }]);
   });
 
   it('checks the privileges on an existing tracking table, and prints one line per check and exit 0 in the CLI', async () => {
