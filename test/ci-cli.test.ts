@@ -36,7 +36,9 @@ describe('migrate lint --format', () => {
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines.every((l) => /^::(error|warning) /.test(l))).toBe(true);
     expect(lines).toContainEqual(
-      expect.stringMatching(/^::error file=migrations\/002_index\.sql,line=2,col=1,title=tidemark lint%3A require-concurrent-index-creation::.+%0Ahelp: /),
+      expect.stringMatching(
+        /^::error file=migrations\/002_index\.sql,line=2,col=1,title=tidemark lint%3A require-concurrent-index-creation::.+%0Ahelp: /,
+      ),
     );
     expect(result.stderr).toMatch(/2 files linted \(offline, PostgreSQL 15\): 1 error/);
   });
@@ -80,12 +82,17 @@ describe('migrate lint --format', () => {
 
 describe('migrate verify --format', () => {
   it('github: annotations on the migration files, exit 1 on an error', async () => {
-    const dir = makeProject({ ...FILES, 'migrations/002_index.sql': 'create index concurrently users_name_idx on users (name);\n' });
+    const dir = makeProject({
+      ...FILES,
+      'migrations/002_index.sql': 'create index concurrently users_name_idx on users (name);\n',
+    });
     expect((await cli(dir, ['up', '--to', '1'])).code).toBe(0);
     const result = await cli(dir, ['verify', '--format', 'github']);
     expect(result.code).toBe(1);
     expect(result.stdout.trimEnd().split('\n')).toEqual([
-      expect.stringMatching(/^::error file=migrations\/002_index\.sql,title=tidemark verify%3A rollback-missing::002_index has no rollback file\./),
+      expect.stringMatching(
+        /^::error file=migrations\/002_index\.sql,title=tidemark verify%3A rollback-missing::002_index has no rollback file\./,
+      ),
       expect.stringMatching(/^::warning file=migrations\/002_index\.sql,title=tidemark verify%3A pending::/),
     ]);
     expect(result.stderr).toMatch(/Verified 2 migrations: 1 error, 1 warning/);

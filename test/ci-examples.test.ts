@@ -3,7 +3,7 @@
  * they run must exist in our CLI with the options and values they pass: a renamed flag breaks this test, not
  * a user's pipeline. The command lines are checked against the real commander program (as completion reads it).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -14,7 +14,7 @@ import { describeProgram, type OptionSpec } from '../src/cli/completion.js';
 import { buildProgram } from '../src/cli/main.js';
 import { BIN_NAMES } from '../src/cli/names.js';
 import { testDatabase, type TestDatabase } from './helpers/db.js';
-import { CLI, makeProject, ROOT } from './helpers/project.js';
+import { CLI, makeProject, ROOT, writeFiles } from './helpers/project.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -27,7 +27,8 @@ afterAll(async () => {
 const FILES = {
   'migrations/001_users.sql': 'create table users (id bigint primary key, email text);\n',
   'rollback/001_users_rollback.sql': 'drop table users;\n',
-  'migrations/002_users_email.sql': '-- migrate:no-transaction\ncreate index concurrently users_email_idx on users (email);\n',
+  'migrations/002_users_email.sql':
+    '-- migrate:no-transaction\ncreate index concurrently users_email_idx on users (email);\n',
   'rollback/002_users_email_rollback.sql': '-- migrate:no-transaction\ndrop index concurrently users_email_idx;\n',
 };
 
@@ -35,14 +36,21 @@ const FILES = {
  * Runs a job's shell lines as the CI runner would (bash, stop at the first failure), with `npx migrate` as
  * the built CLI and `npm ci` a no-op (the clone is already installed).
  */
-function runJob(script: string, cwd: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runJob(
+  script: string,
+  cwd: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const prelude = [
     'set -e',
     `npx() { if [ "$1" = migrate ]; then shift; node ${JSON.stringify(CLI)} "$@"; else echo "unexpected: npx $*" >&2; return 1; fi; }`,
     'npm() { :; }',
   ].join('\n');
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('bash', ['-c', `${prelude}\n${script}`], { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: 'true', ...env } });
+    const child = spawn('bash', ['-c', `${prelude}\n${script}`], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: 'true', ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -52,8 +60,18 @@ function runJob(script: string, cwd: string, env: Record<string, string>): Promi
   });
 }
 
-const io = { stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough(), env: {}, cwd: tmpdir(), signal: new AbortController().signal };
-const spec = describeProgram(buildProgram(io, () => {}), BIN_NAMES);
+const io = {
+  stdout: new PassThrough(),
+  stderr: new PassThrough(),
+  stdin: new PassThrough(),
+  env: {},
+  cwd: tmpdir(),
+  signal: new AbortController().signal,
+};
+const spec = describeProgram(
+  buildProgram(io, () => {}),
+  BIN_NAMES,
+);
 
 /** Parsed YAML: read loosely, each test checks the shape it reads. */
 type Yaml = any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -80,7 +98,11 @@ function invocations(script: string): Invocation[] {
     if (!match) continue;
     const rest = match[1]!;
     const redirect = /(?<!2)>\s*(\S+)/.exec(rest)?.[1];
-    const words = rest.split(/\s*(?:\|\||&&|[|;>])/)[0]!.trim().split(/\s+/).filter((w) => w !== '' && !w.startsWith('$') && !w.startsWith('"$'));
+    const words = rest
+      .split(/\s*(?:\|\||&&|[|;>])/)[0]!
+      .trim()
+      .split(/\s+/)
+      .filter((w) => w !== '' && !w.startsWith('$') && !w.startsWith('"$'));
     found.push({ line: raw.trim(), ...resolve(words), redirect });
   }
   return found;
@@ -90,12 +112,16 @@ function invocations(script: string): Invocation[] {
 function resolve(words: readonly string[]): { command: string | undefined; flags: Map<string, string | undefined> } {
   const flags = new Map<string, string | undefined>();
   let command: string | undefined;
-  const lookup = (options: readonly OptionSpec[], flag: string) => options.find((o) => o.long === flag || o.short === flag);
+  const lookup = (options: readonly OptionSpec[], flag: string) =>
+    options.find((o) => o.long === flag || o.short === flag);
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!;
     if (word.startsWith('-')) {
       const [flag, inline] = word.split('=', 2) as [string, string | undefined];
-      const options = command === undefined ? [...spec.globalOptions, ...spec.programOptions] : [...(spec.commands.find((c) => c.name === command)?.options ?? []), ...spec.globalOptions];
+      const options =
+        command === undefined
+          ? [...spec.globalOptions, ...spec.programOptions]
+          : [...(spec.commands.find((c) => c.name === command)?.options ?? []), ...spec.globalOptions];
       const option = lookup(options, flag);
       if (!option) throw new Error(`${command ?? 'migrate'}: unknown option ${flag}`);
       let value = inline;
@@ -119,7 +145,9 @@ function githubScripts(workflow: Yaml): { job: string; run: string }[] {
 }
 
 function gitlabJobs(pipeline: Yaml): [string, Yaml][] {
-  return Object.entries(pipeline as Record<string, Yaml>).filter(([, v]) => v && typeof v === 'object' && Array.isArray(v.script));
+  return Object.entries(pipeline as Record<string, Yaml>).filter(
+    ([, v]) => v && typeof v === 'object' && Array.isArray(v.script),
+  );
 }
 
 function gitlabScript(job: Yaml): string {
@@ -157,18 +185,24 @@ describe('examples/ci/github-actions.yml', () => {
     expect(check.env.DATABASE_URL).toMatch(/^postgres:\/\/.*@localhost:5432\//);
     const inCheck = runs.filter((r) => r.job === 'check').flatMap((r) => invocations(r.run));
     expect([...commandsOf(inCheck)]).toEqual(expect.arrayContaining(['doctor', 'lint', 'up', 'verify']));
-    for (const i of inCheck.filter((x) => x.command === 'lint' || x.command === 'verify')) expect(i.flags.get('--format'), i.line).toBe('github');
+    for (const i of inCheck.filter((x) => x.command === 'lint' || x.command === 'verify'))
+      expect(i.flags.get('--format'), i.line).toBe('github');
   });
 
   it('its check job passes when run against a real PostgreSQL (steps without a condition)', async () => {
     await db.reset();
     const dir = makeProject(FILES);
-    const steps = (workflow.jobs.check.steps as { run?: string; if?: string }[]).filter((step) => step.run !== undefined && step.if === undefined);
+    const steps = (workflow.jobs.check.steps as { run?: string; if?: string }[]).filter(
+      (step) => step.run !== undefined && step.if === undefined,
+    );
     const env = { ...workflow.jobs.check.env, DATABASE_URL: db.url };
     const result = await runJob(steps.map((step) => step.run).join('\n'), dir, env);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/Verified 2 migrations: 0 errors, 0 warnings/);
-    expect((await db.query('select version from schema_migrations order by version')).map((r) => r.version)).toEqual(['001', '002']);
+    expect((await db.query('select version from schema_migrations order by version')).map((r) => r.version)).toEqual([
+      '001',
+      '002',
+    ]);
   });
 
   it('gates the application deploy on status --exit-code, and runs only commands and options the CLI has', () => {
@@ -186,7 +220,9 @@ describe('examples/ci/gitlab-ci.yml', () => {
 
   it('runs lint, verify and up against a PostgreSQL service, and uploads their Code Quality reports', () => {
     const [, check] = jobs.find(([name]) => name === 'migrations:check')!;
-    expect(check.services.map((s: Yaml) => (typeof s === 'string' ? s : s.name))).toContainEqual(expect.stringMatching(/^postgres:\d+/));
+    expect(check.services.map((s: Yaml) => (typeof s === 'string' ? s : s.name))).toContainEqual(
+      expect.stringMatching(/^postgres:\d+/),
+    );
     expect(check.variables.DATABASE_URL).toMatch(/^postgres:\/\/.*@postgres:5432\//);
     const inCheck = invocations(gitlabScript(check));
     expect([...commandsOf(inCheck)]).toEqual(expect.arrayContaining(['doctor', 'lint', 'up', 'verify']));
@@ -214,5 +250,76 @@ describe('examples/ci/gitlab-ci.yml', () => {
     expect(all.some((i) => i.command === 'status' && i.flags.has('--exit-code'))).toBe(true);
     for (const [name, job] of jobs) expect(job.stage, name).toBeOneOf(pipeline.stages);
     for (const i of all) expect(i.command, i.line).toBeDefined();
+  });
+});
+
+/**
+ * A repository whose `main` holds migrations (one that lint flags: it must not be reported again) and whose
+ * checked-out branch adds a risky one; `origin` is the repository itself, so `origin/main` exists as it does
+ * on a CI runner.
+ */
+function pullRequestRepo(): string {
+  const dir = makeProject({ ...FILES, 'migrations/000_old.sql': 'drop table if exists old_stuff;\n' });
+  const git = (...args: string[]) => {
+    const r = spawnSync('git', args, {
+      cwd: dir,
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: 't',
+        GIT_AUTHOR_EMAIL: 't@example.com',
+        GIT_COMMITTER_NAME: 't',
+        GIT_COMMITTER_EMAIL: 't@example.com',
+      },
+    });
+    if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+  };
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'the migrations so far');
+  git('checkout', '-q', '-b', 'feature');
+  writeFiles(dir, {
+    'migrations/003_users_name.sql':
+      '\nalter table users add column name text;\ncreate index users_name_idx on users (name);\n',
+  });
+  git('add', '-A');
+  git('commit', '-q', '-m', 'feature');
+  git('remote', 'add', 'origin', dir);
+  git('fetch', '-q', 'origin');
+  return dir;
+}
+
+describe('the lint steps of the examples on a pull/merge request', () => {
+  it('GitHub: annotates only the migrations the change adds, and fails the step on an error', async () => {
+    const workflow = load('github-actions.yml');
+    const step = (workflow.jobs.check.steps as { run?: string; if?: string }[]).find((s) =>
+      s.if?.includes('pull_request'),
+    )!;
+    const dir = pullRequestRepo();
+    const result = await runJob(step.run!, dir, { GITHUB_BASE_REF: 'main' });
+    expect(result.code).toBe(1);
+    const annotations = result.stdout.trimEnd().split('\n');
+    expect(annotations.length).toBeGreaterThan(0);
+    for (const a of annotations) expect(a).toMatch(/^::(error|warning) file=migrations\/003_users_name\.sql,line=\d+/);
+    expect(annotations).toContainEqual(
+      expect.stringMatching(
+        /^::error file=migrations\/003_users_name\.sql,line=3,col=1,title=tidemark lint%3A require-concurrent-index-creation/,
+      ),
+    );
+  });
+
+  it("GitLab: writes the added migrations' findings to the Code Quality file, and fails the job on an error", async () => {
+    const pipeline = load('gitlab-ci.yml');
+    const check = pipeline['migrations:check'];
+    const lintLines = (check.script as string[]).filter((line) => !/npx migrate (doctor|up|verify)/.test(line));
+    const dir = pullRequestRepo();
+    const result = await runJob(lintLines.join('\n'), dir, { CI_MERGE_REQUEST_TARGET_BRANCH_NAME: 'main' });
+    expect(result.code).toBe(1);
+    const report = JSON.parse(readFileSync(join(dir, 'gl-lint.json'), 'utf8')) as {
+      check_name: string;
+      location: { path: string };
+    }[];
+    expect(new Set(report.map((i) => i.location.path))).toEqual(new Set(['migrations/003_users_name.sql']));
+    expect(report.map((i) => i.check_name)).toContain('tidemark-lint/require-concurrent-index-creation');
   });
 });

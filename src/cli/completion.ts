@@ -9,7 +9,11 @@ import type { SHELLS } from './names.js';
 export type Shell = (typeof SHELLS)[number];
 
 /** What a value of an option or argument is, for the shell to offer. */
-export type ValueKind = { readonly kind: 'choices'; readonly choices: readonly string[] } | { readonly kind: 'file' } | { readonly kind: 'dir' } | { readonly kind: 'any' };
+export type ValueKind =
+  | { readonly kind: 'choices'; readonly choices: readonly string[] }
+  | { readonly kind: 'file' }
+  | { readonly kind: 'dir' }
+  | { readonly kind: 'any' };
 
 export interface OptionSpec {
   /** `--to`, `--no-backup`. */
@@ -46,7 +50,13 @@ export interface ProgramSpec {
   readonly commands: readonly CommandSpec[];
 }
 
-const HELP: OptionSpec = { long: '--help', short: '-h', description: 'show help', value: 'none', valueKind: { kind: 'any' } };
+const HELP: OptionSpec = {
+  long: '--help',
+  short: '-h',
+  description: 'show help',
+  value: 'none',
+  valueKind: { kind: 'any' },
+};
 
 /** A value's kind from commander's declared choices, else from its name: `--env-file <file>`, `--seeds-dir <dir>`. */
 function kindOf(choices: readonly string[] | undefined, name: string): ValueKind {
@@ -72,7 +82,11 @@ function commandSpec(c: Command): CommandSpec {
     name: c.name(),
     description: firstClause(c.description()),
     options: [...c.options.filter((o) => !o.hidden).map(optionSpec), HELP],
-    arguments: c.registeredArguments.map((a) => ({ name: a.name(), variadic: a.variadic, valueKind: kindOf(a.argChoices, a.name()) })),
+    arguments: c.registeredArguments.map((a) => ({
+      name: a.name(),
+      variadic: a.variadic,
+      valueKind: kindOf(a.argChoices, a.name()),
+    })),
     subcommands: c.commands.map(commandSpec),
   };
 }
@@ -91,7 +105,10 @@ export function describeProgram(program: Command, names: readonly string[]): Pro
 
 /** A description for a menu: without parenthesised asides, at most one line of ~70 characters. */
 function firstClause(text: string): string {
-  const plain = text.replace(/\s*\([^()]*\)/g, '').replace(/\s+/g, ' ').trim();
+  const plain = text
+    .replace(/\s*\([^()]*\)/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
   if (plain.length <= 72) return plain;
   const cut = plain.slice(0, 70);
   return `${cut.slice(0, cut.lastIndexOf(' ')).replace(/[,;:]$/, '')}...`;
@@ -125,7 +142,9 @@ function bashFunctionName(spec: ProgramSpec): string {
  */
 export function bashScript(spec: ProgramSpec): string {
   const fn = bashFunctionName(spec);
-  const valued = spec.globalOptions.filter((o) => o.value === 'required').flatMap((o) => [o.short, o.long].filter(Boolean) as string[]);
+  const valued = spec.globalOptions
+    .filter((o) => o.value === 'required')
+    .flatMap((o) => [o.short, o.long].filter(Boolean) as string[]);
   const valueCase = (options: readonly OptionSpec[], indent: string): string[] => {
     const lines: string[] = [];
     for (const o of options) {
@@ -147,7 +166,8 @@ export function bashScript(spec: ProgramSpec): string {
     return lines;
   };
   const argumentWords = (c: CommandSpec): string => {
-    if (c.subcommands.length > 0) return `COMPREPLY=($(compgen -W ${shQuote(words(c.subcommands.map((s) => s.name)))} -- "$cur"))`;
+    if (c.subcommands.length > 0)
+      return `COMPREPLY=($(compgen -W ${shQuote(words(c.subcommands.map((s) => s.name)))} -- "$cur"))`;
     const arg = c.arguments[0];
     if (!arg) return 'COMPREPLY=()';
     const k = arg.valueKind;
@@ -228,7 +248,12 @@ function zshOptionSpecs(options: readonly OptionSpec[]): string[] {
     for (const flag of [o.short, o.long]) {
       if (flag === undefined) continue;
       const desc = `[${zshDescription(o.description)}]`;
-      const value = o.value === 'required' ? `:value:${zshAction(o.valueKind)}` : o.value === 'optional' ? `::value:${zshAction(o.valueKind)}` : '';
+      const value =
+        o.value === 'required'
+          ? `:value:${zshAction(o.valueKind)}`
+          : o.value === 'optional'
+            ? `::value:${zshAction(o.valueKind)}`
+            : '';
       specs.push(shQuote(`${flag}${desc}${value}`));
     }
   }
@@ -282,7 +307,10 @@ export function zshScript(spec: ProgramSpec): string {
         '            subargs)',
         '              case $words[1] in',
       );
-      for (const s of c.subcommands) lines.push(`                ${s.name}) _arguments ${[...zshOptionSpecs(s.options), '$globals', ...zshArgumentSpecs(s)].join(' ')} && ret=0 ;;`);
+      for (const s of c.subcommands)
+        lines.push(
+          `                ${s.name}) _arguments ${[...zshOptionSpecs(s.options), '$globals', ...zshArgumentSpecs(s)].join(' ')} && ret=0 ;;`,
+        );
       lines.push('              esac ;;', '          esac ;;');
     } else {
       lines.push(`        ${c.name}) _arguments ${[...own, ...zshArgumentSpecs(c)].join(' ')} && ret=0 ;;`);
@@ -355,7 +383,9 @@ export function fishScript(spec: ProgramSpec): string {
     if (c.subcommands.length > 0) {
       const subs = c.subcommands.map((s) => s.name).join(' ');
       for (const s of c.subcommands) {
-        lines.push(`complete -c ${name} -n ${fishQuote(`${inCommand}; and not __fish_seen_subcommand_from ${subs}`)} -a ${s.name} -d ${fishQuote(s.description)}`);
+        lines.push(
+          `complete -c ${name} -n ${fishQuote(`${inCommand}; and not __fish_seen_subcommand_from ${subs}`)} -a ${s.name} -d ${fishQuote(s.description)}`,
+        );
         for (const o of s.options) {
           const line = fishOption(o, `${inCommand}; and __fish_seen_subcommand_from ${s.name}`, name);
           if (line) lines.push(line);
@@ -363,7 +393,8 @@ export function fishScript(spec: ProgramSpec): string {
       }
     }
     const arg = c.arguments[0];
-    if (arg?.valueKind.kind === 'choices') lines.push(`complete -c ${name} -n ${fishQuote(inCommand)} -a ${fishQuote(arg.valueKind.choices.join(' '))}`);
+    if (arg?.valueKind.kind === 'choices')
+      lines.push(`complete -c ${name} -n ${fishQuote(inCommand)} -a ${fishQuote(arg.valueKind.choices.join(' '))}`);
     else if (arg?.valueKind.kind === 'file') lines.push(`complete -c ${name} -n ${fishQuote(inCommand)} -F`);
   }
   lines.push('');

@@ -29,7 +29,15 @@ export interface ReportItem {
 export function lintItems(findings: readonly LintFinding[]): ReportItem[] {
   return findings
     .filter((f) => !f.acknowledged)
-    .map((f) => ({ file: f.file, line: f.line, column: f.column, severity: f.severity, check: f.rule, message: f.message, help: f.help }));
+    .map((f) => ({
+      file: f.file,
+      line: f.line,
+      column: f.column,
+      severity: f.severity,
+      check: f.rule,
+      message: f.message,
+      help: f.help,
+    }));
 }
 
 /** Verify findings as report items; they belong to a file but not to a line of it. */
@@ -82,7 +90,11 @@ export interface CodeQualityIssue {
  * file (two identical findings must stay two issues). `fallbackPath` stands for items without a file (a
  * migration whose file is gone): GitLab requires a path.
  */
-export function gitlabCodeQuality(items: readonly ReportItem[], tool: string, fallbackPath: string): CodeQualityIssue[] {
+export function gitlabCodeQuality(
+  items: readonly ReportItem[],
+  tool: string,
+  fallbackPath: string,
+): CodeQualityIssue[] {
   const seen = new Map<string, number>();
   return items.map((item) => {
     const path = item.file ?? fallbackPath;
@@ -100,7 +112,10 @@ export function gitlabCodeQuality(items: readonly ReportItem[], tool: string, fa
 }
 
 /** The format a command reports in: `--format`, or json for the global `--json`; both at odds is a usage error. */
-export function reportFormat(flags: { readonly format?: ReportFormat | undefined }, json: boolean | undefined): ReportFormat {
+export function reportFormat(
+  flags: { readonly format?: ReportFormat | undefined },
+  json: boolean | undefined,
+): ReportFormat {
   if (json && flags.format !== undefined && flags.format !== 'json') {
     throw usageError('format-conflict', `--json and --format ${flags.format} ask for two different outputs.`, {
       hint: 'Keep one: --json (same as --format json), or --format github|gitlab|text.',

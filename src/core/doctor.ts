@@ -18,7 +18,16 @@ import { loadMigrations } from '../source/files.js';
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
 /** Stable ids, in the order the checks run and are shown. */
-export const CHECK_IDS = ['settings', 'migrations', 'database', 'tracking-table', 'advisory-lock', 'pooler', 'pg-dump', 'backup-dir'] as const;
+export const CHECK_IDS = [
+  'settings',
+  'migrations',
+  'database',
+  'tracking-table',
+  'advisory-lock',
+  'pooler',
+  'pg-dump',
+  'backup-dir',
+] as const;
 export type CheckId = (typeof CHECK_IDS)[number];
 
 export interface DoctorCheck {
@@ -101,7 +110,9 @@ export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
     client = await connect(params);
   } catch (error) {
     checks.push(failure('database', error));
-    checks.push(...skipped(['tracking-table', 'advisory-lock', 'pooler', 'pg-dump', 'backup-dir'], 'no database connection'));
+    checks.push(
+      ...skipped(['tracking-table', 'advisory-lock', 'pooler', 'pg-dump', 'backup-dir'], 'no database connection'),
+    );
     return done();
   }
   try {
@@ -110,7 +121,11 @@ export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
     );
     const server = rows[0]!;
     const serverNum = Number(server.num);
-    checks.push({ id: 'database', status: 'ok', message: `${server.version} answers at ${describeParams(params)} (role ${server.usr})` });
+    checks.push({
+      id: 'database',
+      status: 'ok',
+      message: `${server.version} answers at ${describeParams(params)} (role ${server.usr})`,
+    });
     checks.push(await checkTrackingTable(client, settings));
     checks.push(await checkAdvisoryLock(client));
     checks.push(await checkPooler(client, params));
@@ -130,7 +145,11 @@ function show(settings: Settings, path: string): string {
 
 async function checkMigrations(settings: Settings): Promise<DoctorCheck> {
   try {
-    const migrations = await loadMigrations({ migrationsDir: settings.migrationsDir, rollbackDir: settings.rollbackDir, cwd: settings.cwd });
+    const migrations = await loadMigrations({
+      migrationsDir: settings.migrationsDir,
+      rollbackDir: settings.rollbackDir,
+      cwd: settings.cwd,
+    });
     const newest = migrations.at(-1);
     return {
       id: 'migrations',
@@ -174,7 +193,11 @@ async function checkTrackingTable(client: Client, settings: Settings): Promise<D
     } finally {
       await client.query('rollback');
     }
-    return { id: 'tracking-table', status: 'ok', message: `${name} does not exist yet; the role can create it (tried in a transaction, rolled back)` };
+    return {
+      id: 'tracking-table',
+      status: 'ok',
+      message: `${name} does not exist yet; the role can create it (tried in a transaction, rolled back)`,
+    };
   } catch (error) {
     const check = failure('tracking-table', error);
     if ((error as { code?: string }).code === '42501') {
@@ -204,7 +227,12 @@ async function checkAdvisoryLock(client: Client): Promise<DoctorCheck> {
   try {
     const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1::bigint) as ok', [key]);
     if (rows[0]?.ok !== true) {
-      return { id: 'advisory-lock', status: 'fail', message: 'pg_try_advisory_lock returned false for a fresh random key', hint: 'Check max_locks_per_transaction and whether advisory locks are restricted on this server.' };
+      return {
+        id: 'advisory-lock',
+        status: 'fail',
+        message: 'pg_try_advisory_lock returned false for a fresh random key',
+        hint: 'Check max_locks_per_transaction and whether advisory locks are restricted on this server.',
+      };
     }
     await client.query('select pg_advisory_unlock($1::bigint)', [key]);
     return { id: 'advisory-lock', status: 'ok', message: 'a session advisory lock can be taken and released' };
@@ -226,7 +254,10 @@ async function checkPooler(client: Client, params: ConnectionParams): Promise<Do
   const [high, low] = keyParts(key);
   let other: Client | undefined;
   try {
-    const first = await client.query<{ pid: number; ok: boolean }>('select pg_backend_pid() as pid, pg_try_advisory_lock($1::bigint) as ok', [key.toString()]);
+    const first = await client.query<{ pid: number; ok: boolean }>(
+      'select pg_backend_pid() as pid, pg_try_advisory_lock($1::bigint) as ok',
+      [key.toString()],
+    );
     other = await connect(params);
     const second = await other.query<{ pid: number }>('select pg_backend_pid() as pid');
     const again = await client.query<{ pid: number; held: boolean }>(
@@ -252,7 +283,11 @@ async function checkPooler(client: Client, params: ConnectionParams): Promise<Do
         hint: 'Point DATABASE_URL for migrations at PostgreSQL directly, or at a pool in session mode (PgBouncer pool_mode=session; the direct, non-pooled endpoint of a managed database).',
       };
     }
-    return { id: 'pooler', status: 'ok', message: 'no transaction-mode pooler seen: one backend per connection, session locks persist' };
+    return {
+      id: 'pooler',
+      status: 'ok',
+      message: 'no transaction-mode pooler seen: one backend per connection, session locks persist',
+    };
   } catch (error) {
     return failure('pooler', error);
   } finally {
@@ -270,7 +305,11 @@ async function checkPgDump(settings: Settings, serverVersionNum: number, options
       searchPath: options.searchPath,
       ...(options.installRoots ? { installRoots: options.installRoots } : {}),
     });
-    return { id: 'pg-dump', status: 'ok', message: `${tools.pgDump.path} (${tools.pgDump.version.text}) can dump a PostgreSQL ${majorOf(serverVersionNum)} server` };
+    return {
+      id: 'pg-dump',
+      status: 'ok',
+      message: `${tools.pgDump.path} (${tools.pgDump.version.text}) can dump a PostgreSQL ${majorOf(serverVersionNum)} server`,
+    };
   } catch (error) {
     return softenWhenBackupsOff(failure('pg-dump', error), settings);
   }
@@ -278,7 +317,11 @@ async function checkPgDump(settings: Settings, serverVersionNum: number, options
 
 function softenWhenBackupsOff(check: DoctorCheck, settings: Settings): DoctorCheck {
   if (check.status !== 'fail' || settings.backupBeforeMigrate) return check;
-  return { ...check, status: 'warn', message: `${check.message} (only a warning: BACKUP_BEFORE_MIGRATE=false, but migrate backup would fail)` };
+  return {
+    ...check,
+    status: 'warn',
+    message: `${check.message} (only a warning: BACKUP_BEFORE_MIGRATE=false, but migrate backup would fail)`,
+  };
 }
 
 /**

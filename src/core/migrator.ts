@@ -71,13 +71,9 @@ function heldBackOf(plan: { heldBack: readonly Migration[] }) {
 export class Migrator {
   readonly #config: RunConfig;
 
+  /** Built by createMigrator (src/index.ts) or the CLI's options; not meant to be called with a hand-made config. */
   constructor(config: RunConfig) {
     this.#config = config;
-  }
-
-  /** The configuration this migrator was built with. */
-  get config(): RunConfig {
-    return this.#config;
   }
 
   loadMigrations(): Promise<Migration[]> {

@@ -15,7 +15,14 @@ import { BIN_NAMES, SHELLS } from '../../src/cli/names.js';
 import { makeProject, runCli } from '../helpers/project.js';
 
 function program() {
-  const io = { stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough(), env: {}, cwd: tmpdir(), signal: new AbortController().signal };
+  const io = {
+    stdout: new PassThrough(),
+    stderr: new PassThrough(),
+    stdin: new PassThrough(),
+    env: {},
+    cwd: tmpdir(),
+    signal: new AbortController().signal,
+  };
   return buildProgram(io, () => {});
 }
 
@@ -46,7 +53,10 @@ describe('describeProgram', () => {
     expect(names).toEqual(expect.arrayContaining(['up', 'down', 'status', 'verify', 'lint', 'completion']));
     expect(names).toEqual(program().commands.map((c) => c.name()));
     const lint = spec.commands.find((c) => c.name === 'lint')!;
-    expect(lint.options.find((o) => o.long === '--format')).toMatchObject({ value: 'required', valueKind: { kind: 'choices', choices: ['text', 'json', 'github', 'gitlab'] } });
+    expect(lint.options.find((o) => o.long === '--format')).toMatchObject({
+      value: 'required',
+      valueKind: { kind: 'choices', choices: ['text', 'json', 'github', 'gitlab'] },
+    });
     expect(lint.arguments).toEqual([{ name: 'files', variadic: true, valueKind: { kind: 'file' } }]);
     expect(spec.globalOptions.find((o) => o.long === '--migrations-dir')?.valueKind).toEqual({ kind: 'dir' });
     expect(spec.globalOptions.some((o) => o.long === '--version')).toBe(false);
@@ -64,7 +74,8 @@ describe.each(SHELLS)('%s script', (shell) => {
         expect(text, `${command.name} ${long}`).toContain(shell === 'fish' ? `-l ${long.slice(2)}` : long);
       }
     }
-    for (const option of spec.globalOptions) expect(text).toContain(shell === 'fish' ? `-l ${option.long!.slice(2)}` : option.long!);
+    for (const option of spec.globalOptions)
+      expect(text).toContain(shell === 'fish' ? `-l ${option.long!.slice(2)}` : option.long!);
   });
 });
 
@@ -100,25 +111,43 @@ complete -p migrate tidemark
   });
 
   // zsh and fish are not part of the base image: where they are missing the check cannot run.
-  it.skipIf(!installed('zsh'))('zsh: the script parses and registers itself for both names after compinit (skipped without zsh)', () => {
-    expect(spawnSync('zsh', ['-n', scripts.zsh.path]).status).toBe(0);
-    const out = execFileSync('zsh', ['-f', '-c', `autoload -U compinit; compinit -u -D; source ${JSON.stringify(scripts.zsh.path)}; print -r -- "$_comps[migrate] $_comps[tidemark]"`], {
-      encoding: 'utf8',
-    });
-    expect(out.trim()).toBe('_migrate _migrate');
-  });
+  it.skipIf(!installed('zsh'))(
+    'zsh: the script parses and registers itself for both names after compinit (skipped without zsh)',
+    () => {
+      expect(spawnSync('zsh', ['-n', scripts.zsh.path]).status).toBe(0);
+      const out = execFileSync(
+        'zsh',
+        [
+          '-f',
+          '-c',
+          `autoload -U compinit; compinit -u -D; source ${JSON.stringify(scripts.zsh.path)}; print -r -- "$_comps[migrate] $_comps[tidemark]"`,
+        ],
+        {
+          encoding: 'utf8',
+        },
+      );
+      expect(out.trim()).toBe('_migrate _migrate');
+    },
+  );
 
-  it.skipIf(!installed('fish'))('fish: the script parses and completes commands and option values (skipped without fish)', () => {
-    expect(spawnSync('fish', ['--no-execute', scripts.fish.path]).status).toBe(0);
-    const ask = (line: string) =>
-      execFileSync('fish', ['--no-config', '-c', `source ${JSON.stringify(scripts.fish.path)}; complete -C ${JSON.stringify(line)}`], { encoding: 'utf8' })
-        .trimEnd()
-        .split('\n')
-        .map((l) => l.split('\t')[0]);
-    expect(ask('migrate stat')).toEqual(['status']);
-    expect(ask('migrate lint --format ')).toEqual(['github', 'gitlab', 'json', 'text']);
-    expect(ask('tidemark completion ')).toEqual(['bash', 'fish', 'zsh']);
-  });
+  it.skipIf(!installed('fish'))(
+    'fish: the script parses and completes commands and option values (skipped without fish)',
+    () => {
+      expect(spawnSync('fish', ['--no-execute', scripts.fish.path]).status).toBe(0);
+      const ask = (line: string) =>
+        execFileSync(
+          'fish',
+          ['--no-config', '-c', `source ${JSON.stringify(scripts.fish.path)}; complete -C ${JSON.stringify(line)}`],
+          { encoding: 'utf8' },
+        )
+          .trimEnd()
+          .split('\n')
+          .map((l) => l.split('\t')[0]);
+      expect(ask('migrate stat')).toEqual(['status']);
+      expect(ask('migrate lint --format ')).toEqual(['github', 'gitlab', 'json', 'text']);
+      expect(ask('tidemark completion ')).toEqual(['bash', 'fish', 'zsh']);
+    },
+  );
 });
 
 describe('migrate completion', () => {

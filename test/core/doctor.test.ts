@@ -14,11 +14,13 @@ import { loadSettings } from '../../src/config/settings.js';
 import { doctor, type DoctorCheck, type DoctorReport } from '../../src/core/doctor.js';
 import { freePort } from '../../src/db/embedded.js';
 import { paramsFromUrl } from '../../src/db/params.js';
-import { adminQuery, testDatabase, urlFor, type TestDatabase } from '../helpers/db.js';
+import { adminQuery, runPrefix, testDatabase, urlFor, type TestDatabase } from '../helpers/db.js';
 import { makeProject, runCli, writeFiles } from '../helpers/project.js';
 
 let db: TestDatabase;
-const role = `tm_doctor_${randomBytes(4).toString('hex')}`;
+// Named with the run's prefix: the role owns objects in databases the run retires (not drops) after each test,
+// so it can only go once they are gone; the run's teardown drops both (test/global-setup.ts).
+const role = `${runPrefix()}doctor_${randomBytes(4).toString('hex')}`;
 const rolePassword = randomBytes(8).toString('hex');
 
 beforeAll(async () => {
@@ -27,15 +29,21 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await db.drop();
-  await adminQuery(`drop role if exists ${role}`);
 });
 beforeEach(async () => {
   await db.reset();
 });
 
-const FILES = { 'migrations/001_users.sql': 'create table users (id bigint primary key);\n', 'rollback/001_users_rollback.sql': 'drop table users;\n' };
+const FILES = {
+  'migrations/001_users.sql': 'create table users (id bigint primary key);\n',
+  'rollback/001_users_rollback.sql': 'drop table users;\n',
+};
 
-function run(dir: string, env: Record<string, string>, extra: { freeSpace?: (dir: string) => Promise<number>; searchPath?: string; installRoots?: string[] } = {}): Promise<DoctorReport> {
+function run(
+  dir: string,
+  env: Record<string, string>,
+  extra: { freeSpace?: (dir: string) => Promise<number>; searchPath?: string; installRoots?: string[] } = {},
+): Promise<DoctorReport> {
   const full = { DATABASE_URL: db.url, ...env };
   return doctor({
     settings: () => loadSettings({}, full, dir),
@@ -78,10 +86,16 @@ describe('migrate doctor: everything in order', () => {
     expect(check(report, 'database').message).toMatch(/^PostgreSQL \d+/);
     expect(check(report, 'migrations').message).toMatch(/1 migration load from \.\/migrations \(newest 001_users\)/);
     expect(check(report, 'tracking-table').message).toMatch(/can create it \(tried in a transaction, rolled back\)/);
-    expect(check(report, 'backup-dir').message).toMatch(/\.\/backups does not exist yet and can be created and written/);
+    expect(check(report, 'backup-dir').message).toMatch(
+      /\.\/backups does not exist yet and can be created and written/,
+    );
     expect(await db.query(`select to_regclass('public.schema_migrations') as t`)).toEqual([{ t: null }]);
     expect(existsSync(join(dir, 'backups'))).toBe(false);
-    expect(await db.query(`select count(*)::int as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`)).toEqual([{ n: 0 }]);
+    // pg_locks lists the whole cluster: other test files' runners hold advisory locks in their own databases.
+    const locks = await db.query(
+      `select count(*)::int as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`,
+    );
+    expect(locks).toEqual([{ n: 0 }]);
   });
 
   it('checks the privileges on an existing tracking table, and prints one line per check and exit 0 in the CLI', async () => {
@@ -116,7 +130,10 @@ describe('migrate doctor: failing checks', () => {
     const doc = JSON.parse(result.stdout);
     expect(doc.ok).toBe(false);
     const tracking = doc.checks.find((c: { id: string }) => c.id === 'tracking-table');
-    expect(tracking).toMatchObject({ status: 'fail', message: expect.stringMatching(/cannot create schema_migrations: permission denied for schema public/) });
+    expect(tracking).toMatchObject({
+      status: 'fail',
+      message: expect.stringMatching(/cannot create schema_migrations: permission denied for schema public/),
+    });
     expect(tracking.hint).toMatch(/Grant CREATE on schema public/);
     expect(doc.checks.find((c: { id: string }) => c.id === 'advisory-lock').status).toBe('ok');
     expect(result.stdout).not.toContain(rolePassword);
@@ -143,7 +160,10 @@ describe('migrate doctor: failing checks', () => {
       settings: () => loadSettings({}, { DATABASE_URL: urlAs(role, rolePassword) }, makeProject(FILES)),
       connection: async (s) => paramsFromUrl(s.databaseUrl!),
     });
-    expect(check(report, 'tracking-table')).toMatchObject({ status: 'fail', message: 'schema_migrations exists, but the role lacks INSERT, UPDATE, DELETE on it' });
+    expect(check(report, 'tracking-table')).toMatchObject({
+      status: 'fail',
+      message: 'schema_migrations exists, but the role lacks INSERT, UPDATE, DELETE on it',
+    });
     expect(report.ok).toBe(false);
   });
 
@@ -159,7 +179,10 @@ describe('migrate doctor: failing checks', () => {
   it('migration files that do not load fail their check; the database checks still run', async () => {
     const dir = makeProject({ ...FILES, 'migrations/1_again.sql': 'select 1;\n' });
     const report = await run(dir, {});
-    expect(check(report, 'migrations')).toMatchObject({ status: 'fail', message: expect.stringMatching(/001_users\.sql.*1_again\.sql|1_again\.sql.*001_users\.sql/) });
+    expect(check(report, 'migrations')).toMatchObject({
+      status: 'fail',
+      message: expect.stringMatching(/001_users\.sql.*1_again\.sql|1_again\.sql.*001_users\.sql/),
+    });
     expect(check(report, 'database').status).toBe('ok');
     expect(report.ok).toBe(false);
   });
@@ -167,7 +190,10 @@ describe('migrate doctor: failing checks', () => {
   it('a server that does not answer fails the database check and skips the checks that need it', async () => {
     const port = await freePort();
     const report = await run(makeProject(FILES), { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/postgres` });
-    expect(check(report, 'database')).toMatchObject({ status: 'fail', message: expect.stringMatching(/Nothing accepts connections at 127\.0\.0\.1:\d+/) });
+    expect(check(report, 'database')).toMatchObject({
+      status: 'fail',
+      message: expect.stringMatching(/Nothing accepts connections at 127\.0\.0\.1:\d+/),
+    });
     expect(report.checks.slice(3).map((c) => c.status)).toEqual(['skip', 'skip', 'skip', 'skip', 'skip']);
   });
 
@@ -175,18 +201,30 @@ describe('migrate doctor: failing checks', () => {
     const dir = makeProject(FILES);
     const noTools = { searchPath: '', installRoots: [] as string[] };
     const missing = await run(dir, {}, noTools);
-    expect(check(missing, 'pg-dump')).toMatchObject({ status: 'fail', message: expect.stringMatching(/pg_dump was not found/) });
+    expect(check(missing, 'pg-dump')).toMatchObject({
+      status: 'fail',
+      message: expect.stringMatching(/pg_dump was not found/),
+    });
     const off = await run(dir, { BACKUP_BEFORE_MIGRATE: 'false' }, noTools);
-    expect(check(off, 'pg-dump')).toMatchObject({ status: 'warn', message: expect.stringMatching(/only a warning: BACKUP_BEFORE_MIGRATE=false/) });
+    expect(check(off, 'pg-dump')).toMatchObject({
+      status: 'warn',
+      message: expect.stringMatching(/only a warning: BACKUP_BEFORE_MIGRATE=false/),
+    });
     expect(off.ok).toBe(true);
 
     const full = await run(dir, {}, { freeSpace: async () => 1024 });
-    expect(check(full, 'backup-dir')).toMatchObject({ status: 'fail', message: expect.stringMatching(/Not enough room for a backup/) });
+    expect(check(full, 'backup-dir')).toMatchObject({
+      status: 'fail',
+      message: expect.stringMatching(/Not enough room for a backup/),
+    });
     expect(existsSync(join(dir, 'backups'))).toBe(false);
 
     writeFiles(dir, { 'not-a-folder': 'x' });
     const unwritable = await run(dir, { BACKUP_DIR: join(dir, 'not-a-folder', 'backups') });
-    expect(check(unwritable, 'backup-dir')).toMatchObject({ status: 'fail', message: expect.stringMatching(/ENOTDIR|EEXIST/) });
+    expect(check(unwritable, 'backup-dir')).toMatchObject({
+      status: 'fail',
+      message: expect.stringMatching(/ENOTDIR|EEXIST/),
+    });
   });
 });
 
@@ -227,7 +265,10 @@ async function startPgbouncer(mode: 'transaction' | 'session'): Promise<{ url: s
     gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
     for (const f of [dir, conf, join(dir, 'users.txt')]) chownSync(f, uid, gid);
   }
-  const child: ChildProcess = spawn('pgbouncer', [conf], { stdio: ['ignore', 'ignore', 'pipe'], ...(uid !== undefined ? { uid, gid } : {}) });
+  const child: ChildProcess = spawn('pgbouncer', [conf], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...(uid !== undefined ? { uid, gid } : {}),
+  });
   let log = '';
   child.stderr!.on('data', (d) => (log += d));
   const deadline = Date.now() + 15_000;
@@ -251,27 +292,30 @@ async function startPgbouncer(mode: 'transaction' | 'session'): Promise<{ url: s
 }
 
 // PgBouncer is a Debian package (apt-get install pgbouncer), not part of the base image.
-describe.skipIf(!pgbouncerInstalled())('migrate doctor through PgBouncer (skipped where pgbouncer is not installed)', () => {
-  it('fails the pooler check in transaction mode, naming why, and passes it in session mode', async () => {
-    const dir = makeProject(FILES);
-    const transaction = await startPgbouncer('transaction');
-    try {
-      const result = await runCli(['doctor', '--json'], { cwd: dir, env: { DATABASE_URL: transaction.url } });
-      expect(result.code, result.stderr).toBe(1);
-      const pooler = JSON.parse(result.stdout).checks.find((c: { id: string }) => c.id === 'pooler');
-      expect(pooler.status).toBe('fail');
-      expect(pooler.message).toMatch(/a pooler in transaction mode is between us and PostgreSQL/);
-      expect(pooler.hint).toMatch(/session mode/);
-    } finally {
-      transaction.stop();
-    }
-    const session = await startPgbouncer('session');
-    try {
-      const report = await run(dir, { DATABASE_URL: session.url });
-      expect(check(report, 'database').status).toBe('ok');
-      expect(check(report, 'pooler')).toMatchObject({ status: 'ok' });
-    } finally {
-      session.stop();
-    }
-  });
-});
+describe.skipIf(!pgbouncerInstalled())(
+  'migrate doctor through PgBouncer (skipped where pgbouncer is not installed)',
+  () => {
+    it('fails the pooler check in transaction mode, naming why, and passes it in session mode', async () => {
+      const dir = makeProject(FILES);
+      const transaction = await startPgbouncer('transaction');
+      try {
+        const result = await runCli(['doctor', '--json'], { cwd: dir, env: { DATABASE_URL: transaction.url } });
+        expect(result.code, result.stderr).toBe(1);
+        const pooler = JSON.parse(result.stdout).checks.find((c: { id: string }) => c.id === 'pooler');
+        expect(pooler.status).toBe('fail');
+        expect(pooler.message).toMatch(/a pooler in transaction mode is between us and PostgreSQL/);
+        expect(pooler.hint).toMatch(/session mode/);
+      } finally {
+        transaction.stop();
+      }
+      const session = await startPgbouncer('session');
+      try {
+        const report = await run(dir, { DATABASE_URL: session.url });
+        expect(check(report, 'database').status).toBe('ok');
+        expect(check(report, 'pooler')).toMatchObject({ status: 'ok' });
+      } finally {
+        session.stop();
+      }
+    });
+  },
+);

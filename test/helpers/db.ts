@@ -12,10 +12,8 @@
  * checkpoint and waits for it (dbcommands.c, dropdb), which flushes every dirty buffer of the server, other
  * runs' included. That was most of a reset (~200 ms quiet, seconds on a loaded shared server), paid before
  * every test of the CLI files. A reset now renames the used database aside (a catalog update) and clones the
- * template (CREATE DATABASE ... TEMPLATE, WAL-logged, no checkpoint). drop() in afterAll drops the database
- * and its retired copies together, 8 at a time (concurrent drops share their checkpoints), so that a role the
- * file created can be dropped after it; the run's teardown sweeps whatever a crashed file left
- * (test/global-setup.ts).
+ * template (CREATE DATABASE ... TEMPLATE, WAL-logged, no checkpoint); the run's databases are dropped together
+ * at the end of the run (test/global-setup.ts), where concurrent drops share their checkpoints.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -28,7 +26,7 @@ export interface TestDatabase {
   query<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]>;
   /** Replaces the database with a fresh clone of the empty template, under the same name and URL. */
   reset(): Promise<void>;
-  /** Drops the database and the copies its resets retired. */
+  /** Puts the database out of the way (renamed, no connections); the run drops it at the end. */
   drop(): Promise<void>;
 }
 
@@ -83,7 +81,7 @@ async function cloneTemplate(name: string): Promise<void> {
  * Renames `name` to a retired name. ALTER DATABASE RENAME refuses while anyone is connected (55006), and a
  * test may leave a connection behind, or a CLI child may still be closing its own: end them and try again.
  */
-async function retire(name: string): Promise<string> {
+async function retire(name: string): Promise<void> {
   const retired = `${runPrefix()}retired_${randomBytes(6).toString('hex')}`;
   const client = new pg.Client({ connectionString: adminUrl() });
   await client.connect();
@@ -92,10 +90,10 @@ async function retire(name: string): Promise<string> {
       await client.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
       try {
         await client.query(`alter database ${ident(name)} rename to ${ident(retired)}`);
-        return retired;
+        return;
       } catch (error) {
         const code = (error as { code?: string }).code;
-        if (code === '3D000') return retired; // already gone (a test dropped it itself)
+        if (code === '3D000') return; // already gone (a test dropped it itself)
         if (code !== '55006' || attempt >= 50) throw error;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
@@ -111,31 +109,15 @@ export async function testDatabase(topic: string): Promise<TestDatabase> {
   const name = `${runPrefix()}${slug}_${randomBytes(4).toString('hex')}`;
   await cloneTemplate(name);
   const url = urlFor(name);
-  const retired: string[] = [];
   return {
     name,
     url,
     adminUrl: adminUrl(),
     query: (text, values) => queryUrl(url, text, values),
     async reset() {
-      retired.push(await retire(name));
+      await retire(name);
       await cloneTemplate(name);
     },
-    drop: () => dropDatabases([name, ...retired.splice(0)]),
+    drop: () => retire(name),
   };
-}
-
-/** Drops `names`, 8 at a time: each DROP DATABASE waits for a forced checkpoint, and waiting drops share one. */
-export async function dropDatabases(names: readonly string[]): Promise<void> {
-  const queue = [...names];
-  const worker = async () => {
-    const client = new pg.Client({ connectionString: adminUrl() });
-    await client.connect();
-    try {
-      for (let name = queue.shift(); name !== undefined; name = queue.shift()) await client.query(`drop database if exists ${ident(name)} with (force)`);
-    } finally {
-      await client.end();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(8, names.length) }, worker));
 }

@@ -27,10 +27,18 @@ export async function doctor(ctx: CommandContext): Promise<number> {
   const report = await runDoctor({ settings: () => ctx.settings, connection: () => ctx.connection() });
   const out = ctx.output;
   if (out.mode === 'json') {
-    out.json({ ok: report.ok, checks: report.checks.map((c) => ({ id: c.id, status: c.status, message: c.message, hint: c.hint ?? null })) });
+    out.json({
+      ok: report.ok,
+      checks: report.checks.map((c) => ({ id: c.id, status: c.status, message: c.message, hint: c.hint ?? null })),
+    });
   } else {
     const c = out.c;
-    const label: Record<CheckStatus, string> = { ok: c.green('ok  '), warn: c.yellow('warn'), fail: c.red('FAIL'), skip: c.dim('skip') };
+    const label: Record<CheckStatus, string> = {
+      ok: c.green('ok  '),
+      warn: c.yellow('warn'),
+      fail: c.red('FAIL'),
+      skip: c.dim('skip'),
+    };
     const width = Math.max(...report.checks.map((check) => check.id.length));
     for (const check of report.checks) {
       out.line(`${label[check.status]}  ${check.id.padEnd(width)}  ${check.message}`);
@@ -38,7 +46,11 @@ export async function doctor(ctx: CommandContext): Promise<number> {
     }
     const failed = report.checks.filter((check) => check.status === 'fail').length;
     out.line();
-    out.line(failed === 0 ? c.green(`All checks passed (${report.checks.length}).`) : c.red(`${failed} of ${report.checks.length} checks failed.`));
+    out.line(
+      failed === 0
+        ? c.green(`All checks passed (${report.checks.length}).`)
+        : c.red(`${failed} of ${report.checks.length} checks failed.`),
+    );
   }
   return report.ok ? 0 : 1;
 }
