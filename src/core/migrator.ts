@@ -95,8 +95,10 @@ export class Migrator {
   async status(): Promise<StatusReport> {
     const migrations = await this.loadMigrations();
     return this.#session(async (session) => {
-      const tableExists = await session.history.exists();
-      const history = tableExists ? await session.history.read() : [];
+      // read() is optimistic (one query; [] when the table is missing): the catalog look-up of exists() runs
+      // only for an empty history. A fresh backend's first catalog queries are the slow part of `status`.
+      const history = await session.history.read();
+      const tableExists = history.length > 0 || (await session.history.exists());
       const repairs = tableExists ? await readRepairs(session) : [];
       return { entries: statusOf(migrations, history), tableExists, repairs };
     });
