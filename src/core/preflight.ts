@@ -99,12 +99,13 @@ export async function preflight(client: Client, settings: Settings, pending: rea
   const production = settings.migrateEnv === 'production';
   if (production && !settings.allowDdlInProduction) {
     const { parseStatementsSync } = await import('../sql/split.js');
-    const { loadParser } = await import('../sql/parser.js');
+    const { loadParser, MAX_PARSE_CHARS } = await import('../sql/parser.js');
     await loadParser();
     const ddl: string[] = [];
     for (const m of pending) {
       let kinds: string[];
       try {
+        if (m.up.text.length > MAX_PARSE_CHARS) throw new Error('too large to parse');
         kinds = parseStatementsSync(m.up.text, m.up.displayPath).map((s) => s.kind);
       } catch {
         kinds = ['(does not parse)'];
