@@ -91,7 +91,13 @@ export async function main(): Promise<never> {
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
-    if (signals > 1) process.exit(signal === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint); // a second signal: leave now
+    if (signals > 1) {
+      // A second signal: leave now, but say what that means (stderr writes to a pipe or file are synchronous).
+      process.stderr.write(
+        `${signal} again: leaving without waiting for the rollback. The server rolls back a migration still running when it notices tidemark is gone; migrate status shows what was applied.\n`,
+      );
+      process.exit(signal === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint);
+    }
     controller.abort(signal);
   };
   process.on('SIGINT', onSignal);

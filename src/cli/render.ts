@@ -1,7 +1,7 @@
 /** Human and JSON renderings of run results and errors: two views of the same data. */
 import type { RunResult, SqlFailure } from '../core/results.js';
 import { MigrationFailedError } from '../core/results.js';
-import { MigrateError, ValidationError } from '../errors.js';
+import { EXIT, MigrateError, ValidationError } from '../errors.js';
 import type { Finding } from '../sql/lint/types.js';
 import type { FileLocks } from '../sql/locks.js';
 import { formatBytes, type Output } from './output.js';
@@ -127,6 +127,12 @@ function failureLines(out: Output, f: SqlFailure): string[] {
 /** Renders any error once, at the edge. Returns the exit code. */
 export function renderError(out: Output, error: unknown): number {
   const c = out.c;
+  // An aborted step (pg_dump killed, a wait cut short) rejects with the AbortSignal's reason, the signal's name.
+  if (error === 'SIGINT' || error === 'SIGTERM') {
+    error = new MigrateError('interrupted', error === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint, `Interrupted by ${error} before the command finished; what it had started was stopped and cleaned up.`, {
+      hint: 'Run the command again.',
+    });
+  }
   if (!(error instanceof MigrateError)) {
     const message = error instanceof Error ? error.message : String(error);
     if (out.mode === 'json') out.json({ ok: false, error: { code: 'internal', message, exitCode: 1 } });

@@ -8,7 +8,8 @@ import { relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Settings } from '../config/settings.js';
-import { connect, connectionLostError, isConnectionLost, type Client } from '../db/connection.js';
+import { closeClient, connect, connectionLostError, isConnectionLost, sever, withDeadline, type Client } from '../db/connection.js';
+import { watchRunnerSession } from '../db/watch.js';
 import type pg from 'pg';
 import { HistoryStore, type HistoryRow } from '../db/history.js';
 import { quoteLiteral } from '../db/quote.js';
@@ -40,6 +41,11 @@ export const DEFAULT_LOCK_WAIT_MS = 60_000;
 const PREFIX_STATEMENTS = 4;
 const LOCK_NOT_AVAILABLE = '55P03';
 const QUERY_CANCELED = '57014';
+/**
+ * After a cancel (MIGRATION_TIMEOUT or a signal), how long the migration's query may take to come back before
+ * its connection is cut: the cancel travels over a second connection, perhaps on the same dead path.
+ */
+const CANCEL_GRACE_MS = 10_000;
 
 export interface MigratorOptions {
   readonly settings: Settings;
@@ -341,7 +347,7 @@ export class Migrator {
       if (isConnectionLost(error)) throw connectionLostError(error, this.#params);
       throw error;
     } finally {
-      await client.end().catch(() => {});
+      await closeClient(client);
     }
   }
 
@@ -365,6 +371,7 @@ export class Migrator {
     );
     if (waited) this.#emit({ type: 'lock-acquired', waitedMs: Date.now() - started });
     try {
+      await watchRunnerSession(client);
       return await fn();
     } finally {
       // A lost connection releases it on the server's side.
@@ -457,19 +464,22 @@ export class Migrator {
     const r = result(failed, index + 1);
     const what = label(runnable.ref);
     const cancelled = (error as { tidemarkCancel?: string }).tidemarkCancel;
+    // The connection died while the migration (with its commit) was in flight: find out, never assume.
+    const lost = !partial && isConnectionLost(error) ? await this.#lostOutcome(error, runnable, r.direction) : undefined;
     // A no-transaction migration is not rolled back: what ran stays, and its row is dirty.
-    const outcome = partial ? 'the statements before it stay applied and it is marked dirty' : 'it was rolled back';
+    const outcome = partial ? 'the statements before it stay applied and it is marked dirty' : (lost?.clause ?? 'it was rolled back');
     const dirtyHint = `Check the database by hand, then: migrate repair ${runnable.ref.version}`;
     if (cancelled === 'signal') {
       const signal = String(this.#signal?.reason ?? 'SIGINT');
-      return new MigrationFailedError('interrupted', interruptedExitCode(signal), `Interrupted by ${signal} during ${what}; ${outcome}.`, r, partial ? dirtyHint : 'Run the command again to continue.', error);
+      return new MigrationFailedError('interrupted', interruptedExitCode(signal), `Interrupted by ${signal} during ${what}; ${outcome}.`, r, partial ? dirtyHint : (lost?.hint ?? 'Run the command again to continue.'), error);
     }
     if (cancelled === 'timeout') {
       return new MigrationFailedError('migration-timeout', EXIT.unavailable, `${what} ran longer than MIGRATION_TIMEOUT (${this.#settings.migrationTimeoutSeconds} s) and was cancelled; ${outcome}.`, r, partial ? `${dirtyHint}. Raise MIGRATION_TIMEOUT for the next attempt.` : 'Raise MIGRATION_TIMEOUT, or split the migration (e.g. a batched backfill).', error);
     }
     if (isConnectionLost(error)) {
-      const lost = connectionLostError(error, this.#params);
-      return new MigrationFailedError(lost.code, EXIT.unavailable, `${lost.message} ${what} did not complete.`, r, lost.hint, error);
+      const gone = connectionLostError(error, this.#params);
+      if (lost) return new MigrationFailedError(gone.code, EXIT.unavailable, `${gone.message.replace(/\.$/, '')} during ${what}: ${lost.clause}.`, r, lost.hint, error);
+      return new MigrationFailedError(gone.code, EXIT.unavailable, `${gone.message} ${what} did not complete.`, r, gone.hint, error);
     }
     if (error instanceof MigrateError && !sqlFailure) {
       return new MigrationFailedError(error.code, error.exitCode, error.message, r, error.hint, error);
@@ -488,6 +498,25 @@ export class Migrator {
             ? `It ran outside a transaction: the statements before it stay applied and ${what} is marked dirty. Fix the database by hand, then: migrate repair ${runnable.ref.version}`
             : `Nothing of ${what} remains (its transaction was rolled back). Fix the file, then run migrate ${runnable.ref.file && r.direction === 'down' ? 'down' : 'up'} again.`;
     return new MigrationFailedError(code, exitCode, `${what} failed at ${f.file}:${f.line}:${f.column}: ${f.message}`, r, hint, error);
+  }
+
+  /** What became of a transactional migration whose connection was lost in flight (src/ops/outcome.ts), in words. */
+  async #lostOutcome(error: unknown, runnable: Runnable, direction: Direction): Promise<{ clause: string; hint: string }> {
+    const pid = (error as { backendPid?: number }).backendPid;
+    const { settleOutcome } = await import('../ops/outcome.js');
+    const outcome = pid === undefined ? 'unknown' : await settleOutcome(this.#params, this.#settings.migrationsTable, { pid, version: runnable.migration.version, direction });
+    const v = runnable.ref.version;
+    switch (outcome) {
+      case 'committed':
+        return { clause: 'it had committed (its history row is there, checked on a new connection)', hint: 'Nothing to undo: run the command again to continue with the next migrations.' };
+      case 'rolled-back':
+        return { clause: 'it was rolled back (checked on a new connection: its server session is gone and its history row is not there)', hint: 'Run the command again when the server is reachable.' };
+      default:
+        return {
+          clause: 'its commit may have been sent, so whether it was applied is unknown (the database could not be asked)',
+          hint: `Find out with migrate status once the database answers: ${v} applied means it committed, pending means it was rolled back. A server session still running it ends by itself when the server notices the connection is gone. Then run the command again.`,
+        };
+    }
   }
 
   /** A failed CREATE INDEX / REINDEX CONCURRENTLY leaves an INVALID index: the error names it and how to drop it. */
@@ -579,6 +608,7 @@ export class Migrator {
         const e = error as { position?: string };
         const position = e.position === undefined ? undefined : Number(e.position) - prefixLength;
         throw Object.assign(error as Error, {
+          backendPid: (client as unknown as { processID: number }).processID,
           statementIndex: Math.max(0, completed - prefixStatements),
           tidemarkCancel: cancelReason(),
           whole: true,
@@ -593,11 +623,13 @@ export class Migrator {
   /** Runs `fn` with MIGRATION_TIMEOUT and the abort signal wired to cancel the backend's running statement. */
   async #guarded<T>(client: Client, fn: (cancelReason: () => string | undefined) => Promise<T>): Promise<T> {
     let reason: string | undefined;
+    let grace: NodeJS.Timeout | undefined;
     const pid = (client as unknown as { processID: number }).processID;
     const cancel = (why: string) => {
       if (reason) return;
       reason = why;
       void this.#cancelBackend(pid);
+      grace = setTimeout(() => sever(client, `no answer ${CANCEL_GRACE_MS / 1000} s after the cancel`), CANCEL_GRACE_MS);
     };
     const timeoutMs = this.#settings.migrationTimeoutSeconds * 1000;
     const timer = timeoutMs > 0 ? setTimeout(() => cancel('timeout'), timeoutMs) : undefined;
@@ -607,9 +639,12 @@ export class Migrator {
       if (this.#signal?.aborted) {
         throw Object.assign(new Error(`cancelled (${String(this.#signal.reason)})`), { tidemarkCancel: 'signal', statementIndex: 0 });
       }
-      return await fn(() => reason);
+      // No per-query deadline here: a statement may rightly run for hours (MIGRATION_TIMEOUT=0); the cancel
+      // and its grace above bound it instead.
+      return await withDeadline(client, 0, () => fn(() => reason));
     } finally {
       if (timer) clearTimeout(timer);
+      if (grace) clearTimeout(grace);
       this.#signal?.removeEventListener('abort', onAbort);
     }
   }
@@ -672,11 +707,11 @@ export class Migrator {
   /** Cancels the running statement of `pid` from a second connection (the monitor). */
   async #cancelBackend(pid: number): Promise<void> {
     try {
-      const monitor = await connect(this.#params);
+      const monitor = await connect(this.#params, { applicationName: 'tidemark-cancel', connectTimeoutMs: 5_000 });
       try {
-        await monitor.query('select pg_cancel_backend($1)', [pid]);
+        await monitor.withDeadline(5_000, () => monitor.query('select pg_cancel_backend($1)', [pid]));
       } finally {
-        await monitor.end().catch(() => {});
+        await closeClient(monitor, 1_000);
       }
     } catch {
       // The server is gone or refuses: the statement's own timeouts still apply.

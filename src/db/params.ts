@@ -159,6 +159,11 @@ export function pgClientConfig(params: ConnectionParams, applicationName = 'tide
     ssl: sslConfig(params),
     application_name: applicationName,
     connectionTimeoutMillis: 10_000,
+    // The kernel probes an idle connection after 10 s, so a peer that vanished (a node that died, a NAT that
+    // forgot us) is noticed without traffic. It costs nothing while the connection works. A path that still
+    // answers probes but no longer carries data (a frozen proxy) is the client deadline's job (db/connection).
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   };
 }
 
