@@ -126,6 +126,9 @@ export class Migrator {
     this.#appliedBy = `${user}@${hostname()}`;
   }
 
+  /** What a pre-run read could not read exactly (src/db/catalog.ts), for the user. */
+  readonly #note = (message: string): void => this.#emit({ type: 'notice', message });
+
   loadMigrations(): Promise<Migration[]> {
     const s = this.#settings;
     return loadMigrations({ migrationsDir: s.migrationsDir, rollbackDir: s.rollbackDir, cwd: s.cwd });
@@ -155,7 +158,7 @@ export class Migrator {
       const first = planUp(migrations, seen, options);
       if (options.dryRun) {
         if (first.blockers.length > 0) throw blockedError('migrate up', first.blockers);
-        const locks = first.toApply.length > 0 ? await lockReport(first.toApply.map((m) => m.up), client) : [];
+        const locks = first.toApply.length > 0 ? await lockReport(first.toApply.map((m) => m.up), client, undefined, this.#note) : [];
         return { ...this.#dryResult('up', first.toApply, seen), locks, ...heldBack(first) };
       }
       // A dirty row seen without the lock may be another runner's no-transaction migration in progress:
@@ -163,7 +166,7 @@ export class Migrator {
       if (first.toApply.length === 0 && first.blockers.length === 0) return { ...this.#dryResult('up', [], seen, false), ...heldBack(first) };
       if (first.blockers.length === 0) {
         // Lint and guards run before the lock: they take time and must not hold other runners up.
-        const lint = await preflight(client, this.#settings, first.toApply, options);
+        const lint = await preflight(client, this.#settings, first.toApply, options, this.#note);
         this.#emit({ type: 'lint', summary: lint });
         return this.#locked(client, () => this.#upLocked(client, store, migrations, options, lint));
       }
@@ -177,7 +180,7 @@ export class Migrator {
     const plan = planUp(migrations, history, options);
     if (plan.blockers.length > 0) throw blockedError('migrate up', plan.blockers);
     if (lint === undefined && plan.toApply.length > 0) {
-      lint = await preflight(client, this.#settings, plan.toApply, options);
+      lint = await preflight(client, this.#settings, plan.toApply, options, this.#note);
       this.#emit({ type: 'lint', summary: lint });
     }
     const runnables = await this.#prepare(plan.toApply, 'up');

@@ -60,10 +60,13 @@ async function databaseIsEmpty(client: Client, settings: Settings): Promise<bool
   return rows[0]?.n === 0;
 }
 
-async function catalogContext(client: Client | undefined, pgVersion: number) {
+/** Told what a catalog read could not read exactly (e.g. a locked table's size), in a sentence. */
+export type NoteSink = (message: string) => void;
+
+async function catalogContext(client: Client | undefined, pgVersion: number, onNote?: NoteSink) {
   if (!client) return { pgVersion };
   const { readCatalog } = await import('../db/catalog.js');
-  const catalog = await readCatalog(client);
+  const catalog = await readCatalog(client, { onNote });
   return { pgVersion: catalog.serverVersionNum, catalog };
 }
 
@@ -72,18 +75,18 @@ async function catalogContext(client: Client | undefined, pgVersion: number) {
  * pending ones of one run, so a table an earlier file creates is new (empty) when a later one runs. Otherwise
  * (offline, --all, named files) each file is linted on its own: what earlier files created may be large now.
  */
-export async function lintMigrations(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000, oneRun = true): Promise<Finding[]> {
+export async function lintMigrations(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000, oneRun = true, onNote?: NoteSink): Promise<Finding[]> {
   const { lintFile, lintFiles } = await import('../sql/lint/index.js');
-  const context = await catalogContext(client, pgVersion);
+  const context = await catalogContext(client, pgVersion, onNote);
   if (oneRun) return lintFiles(files, context);
   const findings: Finding[] = [];
   for (const file of files) findings.push(...(await lintFile(file, context)));
   return findings;
 }
 
-export async function lockReport(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000): Promise<FileLocks[]> {
+export async function lockReport(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000, onNote?: NoteSink): Promise<FileLocks[]> {
   const { lockReportForFiles } = await import('../sql/locks.js');
-  return lockReportForFiles(files, await catalogContext(client, pgVersion));
+  return lockReportForFiles(files, await catalogContext(client, pgVersion, onNote));
 }
 
 /**
@@ -95,7 +98,7 @@ export async function lockReport(files: readonly Migration['up'][], client: Clie
  *   a migration touches is created by the same run, so there is nothing to lock, rewrite or lose, and
  *   bootstrapping a fresh database (every CI test database) does not pay the parser (~1 ms a file).
  */
-export async function preflight(client: Client, settings: Settings, pending: readonly Migration[], options: PreflightOptions): Promise<LintSummary> {
+export async function preflight(client: Client, settings: Settings, pending: readonly Migration[], options: PreflightOptions, onNote?: NoteSink): Promise<LintSummary> {
   const production = settings.migrateEnv === 'production';
   if (production && !settings.allowDdlInProduction) {
     const { parseStatementsSync } = await import('../sql/split.js');
@@ -125,7 +128,7 @@ export async function preflight(client: Client, settings: Settings, pending: rea
   else if (!production && (await databaseIsEmpty(client, settings))) skipped = 'the database has no tables yet';
   if (skipped) return { findings: [], skipped };
 
-  const findings = await lintMigrations(pending.map((m) => m.up), client);
+  const findings = await lintMigrations(pending.map((m) => m.up), client, undefined, true, onNote);
   const blocking = blockingFindings(findings);
   if (blocking.length > 0) {
     const lines = blocking.map((f) => `${f.file}:${f.line}:${f.column} ${f.rule}: ${f.message}`);
@@ -147,6 +150,7 @@ export interface LintRequest {
   readonly locks?: boolean | undefined;
   /** server_version_num to assume offline (e.g. 150000). */
   readonly pgVersion?: number | undefined;
+  readonly onNote?: NoteSink | undefined;
 }
 
 export interface LintReport {
@@ -194,7 +198,7 @@ export async function lintReport(settings: Settings, client: Client | undefined,
     files = chosen.map((m) => m.up);
   }
   const pgVersion = request.pgVersion ?? 150000;
-  const findings = await lintMigrations(files, client, pgVersion, oneRun);
+  const findings = await lintMigrations(files, client, pgVersion, oneRun, request.onNote);
   const locks = request.locks ? await lockReport(files, client, pgVersion).catch(() => undefined) : undefined;
   const serverVersion = client ? Number((await client.query<{ v: string }>(`select current_setting('server_version_num') as v`)).rows[0]?.v) : pgVersion;
   return { files: files.map((f) => f.displayPath), findings, locks, mode: client ? 'database' : 'offline', pgVersion: serverVersion };

@@ -50,7 +50,7 @@ export async function lint(ctx: CommandContext, flags: LintFlags, files: string[
   }
   let report;
   try {
-    report = await lintReport(s, client, { files, all: flags.all || !connected, locks: flags.locks, pgVersion: flags.pgVersion });
+    report = await lintReport(s, client, { files, all: flags.all || !connected, locks: flags.locks, pgVersion: flags.pgVersion, onNote: (message) => ctx.output.event({ type: 'notice', message }) });
   } finally {
     await client?.end().catch(() => {});
   }
