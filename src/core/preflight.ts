@@ -3,13 +3,14 @@
  * The policy lives here; the parser, the rules and the catalog reader live in src/sql and src/db and load
  * only when a check needs them.
  */
-import type { Settings } from '../config/settings.js';
+import type { Settings, TableRef } from '../config/settings.js';
 import type { Client } from '../db/connection.js';
 import { quoteTable } from '../db/quote.js';
 import { EXIT, MigrateError, usageError } from '../errors.js';
 import type { Migration } from '../source/types.js';
 import type { Finding } from '../sql/lint/types.js';
 import type { FileLocks } from '../sql/locks.js';
+import type { RunConfig } from './config.js';
 
 export interface LintSummary {
   readonly findings: readonly Finding[];
@@ -48,14 +49,14 @@ export function blockingFindings(findings: readonly Finding[]): Finding[] {
 }
 
 /** True when the database holds no relation besides our tracking table: nothing a migration could lock. */
-async function databaseIsEmpty(client: Client, settings: Settings): Promise<boolean> {
+async function databaseIsEmpty(client: Client, table: TableRef): Promise<boolean> {
   const { rows } = await client.query<{ n: number }>(
     `select count(*)::int as n
        from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
       where c.relkind in ('r', 'p', 'm', 'v', 'f')
         and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_%'
         and c.oid <> coalesce(to_regclass($1), 0)`,
-    [quoteTable(settings.migrationsTable)],
+    [quoteTable(table)],
   );
   return rows[0]?.n === 0;
 }
@@ -89,18 +90,23 @@ export async function lockReport(files: readonly Migration['up'][], client: Clie
   return lockReportForFiles(files, await catalogContext(client, pgVersion, onNote));
 }
 
+/** What the checks before `up` are told: the policies of the run (core/config). */
+export type PreflightPolicy = Pick<RunConfig, 'table' | 'lint' | 'production' | 'words'>;
+
 /**
- * The checks before `up` runs `pending`. Throws when the run must not start; returns the lint summary.
+ * The checks before `up` runs `pending`. Throws when the run must not start; returns the lint summary, or
+ * undefined when the policy has no lint.
  *
- * - Production (MIGRATE_ENV=production): DDL needs ALLOW_DDL_IN_PRODUCTION=true, and
+ * - Under the production guard (MIGRATE_ENV=production): DDL needs ALLOW_DDL_IN_PRODUCTION=true, and
  *   the lint always runs and always stops on an unacknowledged error (--skip-lint does not apply).
  * - Elsewhere the lint runs unless --skip-lint, or the database is empty: on an empty database every object
  *   a migration touches is created by the same run, so there is nothing to lock, rewrite or lose, and
  *   bootstrapping a fresh database (every CI test database) does not pay the parser (~1 ms a file).
  */
-export async function preflight(client: Client, settings: Settings, pending: readonly Migration[], options: PreflightOptions, onNote?: NoteSink): Promise<LintSummary> {
-  const production = settings.migrateEnv === 'production';
-  if (production && !settings.allowDdlInProduction) {
+export async function preflight(client: Client, policy: PreflightPolicy, pending: readonly Migration[], options: PreflightOptions, onNote?: NoteSink): Promise<LintSummary | undefined> {
+  const production = policy.production !== undefined;
+  const w = policy.words;
+  if (policy.production && !policy.production.allowDdl) {
     const { parseStatementsSync } = await import('../sql/split.js');
     const { loadParser, MAX_PARSE_CHARS } = await import('../sql/parser.js');
     await loadParser();
@@ -118,14 +124,15 @@ export async function preflight(client: Client, settings: Settings, pending: rea
     }
     if (ddl.length > 0) {
       throw usageError('ddl-in-production', `Refusing to run DDL in production: ${ddl.join('; ')}.`, {
-        hint: 'Set ALLOW_DDL_IN_PRODUCTION=true for this deploy once the change has been reviewed (migrate lint --locks shows what each statement locks).',
+        hint: `${w.allowDdlInProduction} once the change has been reviewed (migrate lint --locks shows what each statement locks).`,
       });
     }
   }
+  if (!production && !policy.lint) return undefined;
 
   let skipped: string | undefined;
-  if (options.skipLint && !production) skipped = '--skip-lint';
-  else if (!production && (await databaseIsEmpty(client, settings))) skipped = 'the database has no tables yet';
+  if (options.skipLint && !production) skipped = w.skipLint;
+  else if (!production && (await databaseIsEmpty(client, policy.table))) skipped = 'the database has no tables yet';
   if (skipped) return { findings: [], skipped };
 
   const findings = await lintMigrations(pending.map((m) => m.up), client, undefined, true, onNote);
@@ -134,8 +141,8 @@ export async function preflight(client: Client, settings: Settings, pending: rea
     const lines = blocking.map((f) => `${f.file}:${f.line}:${f.column} ${f.rule}: ${f.message}`);
     throw new MigrateError('lint-blocked', EXIT.failed, `migrate up cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`, {
       hint: production
-        ? 'Apply the safe alternative (migrate lint shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production --skip-lint does not apply.'
-        : 'Apply the safe alternative (migrate lint shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass --skip-lint.',
+        ? `Apply the safe alternative (migrate lint shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production ${w.skipLint} does not apply.`
+        : `Apply the safe alternative (migrate lint shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass ${w.skipLint}.`,
       details: { findings: blocking },
     });
   }
