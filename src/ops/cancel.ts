@@ -18,7 +18,7 @@ export type CancelReason = 'timeout' | 'signal';
  * travels over a second connection, perhaps on the same dead path, and a frozen path answers nothing. The
  * failure is then a lost connection, whose outcome core/failure finds out (ops/outcome) instead of assuming.
  */
-export const CANCEL_GRACE_MS = 10_000;
+export const CANCEL_GRACE_MS = 5_000;
 /** How long pg_cancel_backend itself may go unanswered. */
 const CANCEL_QUERY_DEADLINE_MS = 5_000;
 
