@@ -193,7 +193,7 @@ export async function runFailure(
     failure = new MigrationFailedError(
       'migration-timeout',
       EXIT.unavailable,
-      `${what} ran longer than ${w.migrationTimeout} (${ctx.migrationTimeoutSeconds} s) and was cancelled; ${outcome}.`,
+      `${what} ran longer than ${w.migrationTimeout} (${ctx.migrationTimeoutSeconds} s) and ${lost ? 'no answer came back after the cancel (connection cut)' : 'was cancelled'}; ${outcome}.`,
       r,
       partial ? `${dirtyHint}. Raise ${w.migrationTimeout} for the next attempt.` : `${lost ? `${lost.hint} ` : ''}Raise ${w.migrationTimeout}, or split the migration (e.g. a batched backfill).`,
       original,

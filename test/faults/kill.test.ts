@@ -29,8 +29,8 @@ function project(): { dir: string; steps: Step[]; fast: Step[] } {
 const env = () => ({ DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false' });
 
 describe('kill -9 of the runner mid-migration', () => {
-  it(`the server rolls the migration back and releases the runner lock, at once (x${REPEAT})`, async () => {
-    for (let i = 0; i < REPEAT; i += 1) {
+  for (let i = 1; i <= REPEAT; i += 1) {
+    it(`the server rolls the migration back and releases the runner lock, at once (run ${i}/${REPEAT})`, async () => {
       await db.reset();
       const { dir, steps, fast } = project();
       const run = start(['up'], dir, env());
@@ -42,13 +42,13 @@ describe('kill -9 of the runner mid-migration', () => {
       expect(await assertConsistent(db.url, steps)).toEqual(['001']);
       writeSteps(dir, fast);
       await nextUpFinishes(dir, env(), db.url, fast);
-    }
-  });
+    }, 120_000);
+  }
 });
 
 describe('two signals in quick succession', () => {
-  it(`the second one leaves at once with one line saying so, and the server still rolls back (x${REPEAT})`, async () => {
-    for (let i = 0; i < REPEAT; i += 1) {
+  for (let i = 1; i <= REPEAT; i += 1) {
+    it(`the second one leaves at once with one line saying so, and the server still rolls back (run ${i}/${REPEAT})`, async () => {
       await db.reset();
       const { dir, steps, fast } = project();
       // 002 shrugs off cancels (plpgsql may catch query_canceled) and says when it got one, so that the second
@@ -73,13 +73,13 @@ describe('two signals in quick succession', () => {
       expect(await assertConsistent(db.url, steps)).toEqual(['001']);
       writeSteps(dir, fast);
       await nextUpFinishes(dir, env(), db.url, fast);
-    }
-  });
+    }, 120_000);
+  }
 });
 
 describe('pg_terminate_backend of the runner mid-migration', () => {
-  it(`exit 3 saying it was rolled back, checked on a new connection (x${REPEAT})`, async () => {
-    for (let i = 0; i < REPEAT; i += 1) {
+  for (let i = 1; i <= REPEAT; i += 1) {
+    it(`exit 3 saying it was rolled back, checked on a new connection (run ${i}/${REPEAT})`, async () => {
       await db.reset();
       const { dir, steps, fast } = project();
       const run = start(['up'], dir, env());
@@ -92,13 +92,13 @@ describe('pg_terminate_backend of the runner mid-migration', () => {
       expect(await assertConsistent(db.url, steps)).toEqual(['001']);
       writeSteps(dir, fast);
       await nextUpFinishes(dir, env(), db.url, fast);
-    }
-  });
+    }, 120_000);
+  }
 });
 
 describe('a no-transaction migration killed between statements', () => {
-  it(`keeps what ran, is marked dirty, and after the manual fix and repair the next up finishes (x${REPEAT})`, async () => {
-    for (let i = 0; i < REPEAT; i += 1) {
+  for (let i = 1; i <= REPEAT; i += 1) {
+    it(`keeps what ran, is marked dirty, and after the manual fix and repair the next up finishes (run ${i}/${REPEAT})`, async () => {
       await db.reset();
       const dir = makeProject();
       const first = tableStep('001', 'first');
@@ -128,6 +128,6 @@ describe('a no-transaction migration killed between statements', () => {
       const repair = await start(['repair', '002', '--yes'], dir, env()).done;
       expect({ code: repair.code, stderr: repair.stderr }).toMatchObject({ code: 0 });
       await nextUpFinishes(dir, env(), db.url, [first, noTx]);
-    }
-  });
+    }, 120_000);
+  }
 });
