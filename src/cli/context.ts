@@ -4,16 +4,11 @@
  */
 import type { Settings } from '../config/settings.js';
 import { loadSettings } from '../config/settings.js';
-import { DEFAULT_LOCK_WAIT_MS, type RunConfig } from '../core/config.js';
-import { Migrator } from '../core/migrator.js';
-import { whoAmI } from '../core/repair.js';
-import { CLI_WORDING } from '../core/wording.js';
-import { paramsConnector } from '../db/connector.js';
 import type { EmbeddedServer } from '../db/embedded.js';
-import { exponentialLockRetry } from '../ops/lock-retry.js';
-import { folderSource } from '../source/source.js';
 import { paramsFromLibpq, paramsFromUrl, type ConnectionParams } from '../db/params.js';
+import { DEFAULT_DB_WAIT_SECONDS, waitForDatabase } from '../db/wait.js';
 import { usageError } from '../errors.js';
+import { createMigrator, type Migrator, type MigratorOptions } from '../index.js';
 import { Output } from './output.js';
 
 export interface GlobalFlags {
@@ -27,6 +22,9 @@ export interface GlobalFlags {
   readonly yes?: boolean;
   readonly verbose?: boolean;
   readonly embedded?: boolean;
+  /** A command's own `--format` (lint, verify): `--format json` is `--json`. */
+  readonly format?: string;
+  readonly waitForDb?: number | true;
 }
 
 export interface Io {
@@ -50,7 +48,7 @@ export class CommandContext {
     this.flags = flags;
     this.io = io;
     this.output = new Output({
-      json: Boolean(flags.json),
+      json: Boolean(flags.json) || flags.format === 'json',
       color: flags.color !== false,
       verbose: Boolean(flags.verbose) || Boolean(io.env.DEBUG),
       stdout: io.stdout as never,
@@ -68,6 +66,7 @@ export class CommandContext {
         seedsDir: this.flags.seedsDir,
         envFile: this.flags.envFile,
         embedded: this.flags.embedded,
+        dbWaitSeconds: this.flags.waitForDb === true ? DEFAULT_DB_WAIT_SECONDS : this.flags.waitForDb,
       },
       this.io.env,
       this.io.cwd,
@@ -102,15 +101,39 @@ export class CommandContext {
           'To try tidemark on a local throwaway PostgreSQL 15, add --embedded (data in .tidemark/embedded).',
       });
     }
+    if (!s.embedded && s.dbWaitSeconds > 0) await this.#waitForDatabase(this.#connection, s.dbWaitSeconds);
     return this.#connection;
   }
 
-  async migrator(options: { lockWaitMs?: number | undefined } = {}): Promise<Migrator> {
-    return new Migrator(runConfigOf(this.settings, await this.connection(), {
-      onEvent: (event) => this.output.event(event),
+  /** --wait-for-db: retry the first connection while the server comes up, saying what it waits for. */
+  async #waitForDatabase(params: ConnectionParams, seconds: number): Promise<void> {
+    let lastSaid = '';
+    let lastAt = 0;
+    await waitForDatabase(params, {
+      timeoutMs: seconds * 1000,
       signal: this.io.signal,
-      lockWaitMs: options.lockWaitMs,
-    }));
+      onWait: ({ reason, delayMs, remainingMs }) => {
+        // One line when the reason changes, then one every few seconds: an init container's log stays readable.
+        if (reason.code === lastSaid && Date.now() - lastAt < 5_000) return;
+        lastSaid = reason.code;
+        lastAt = Date.now();
+        this.output.info(
+          `Waiting for the database to come up: ${reason.message} Next try in ${(delayMs / 1000).toFixed(1)} s, ${Math.ceil(remainingMs / 1000)} s left.`,
+        );
+      },
+    });
+  }
+
+  /** The migrator of this command, built with the library's createMigrator (the CLI is its first client). */
+  async migrator(options: { lockWaitMs?: number | undefined; offline?: boolean | undefined } = {}): Promise<Migrator> {
+    return createMigrator(
+      migratorOptionsOf(this.settings, options.offline ? undefined : await this.connection(), {
+        onEvent: (event) => this.output.event(event),
+        signal: this.io.signal,
+        lockWaitMs: options.lockWaitMs,
+        env: this.io.env,
+      }),
+    );
   }
 
   async close(): Promise<void> {
@@ -121,30 +144,35 @@ export class CommandContext {
   }
 }
 
-/** The CLI's run: every policy follows the settings (backup on by default, lint on, the guard when MIGRATE_ENV=production). */
-export function runConfigOf(
+/** The CLI's migrator options: every policy follows the settings (backup on by default, lint on, the guard when MIGRATE_ENV=production). */
+export function migratorOptionsOf(
   s: Settings,
-  connection: ConnectionParams,
-  options: { onEvent: RunConfig['onEvent']; signal: AbortSignal | undefined; lockWaitMs: number | undefined },
-): RunConfig {
+  connection: ConnectionParams | undefined,
+  options: { onEvent: MigratorOptions['onEvent']; signal: AbortSignal | undefined; lockWaitMs: number | undefined; env: NodeJS.ProcessEnv },
+): MigratorOptions {
   return {
-    connector: paramsConnector(connection),
-    source: folderSource({ migrationsDir: s.migrationsDir, rollbackDir: s.rollbackDir, cwd: s.cwd }),
+    database: connection,
+    migrations: { directory: s.migrationsDir, rollbackDirectory: s.rollbackDir },
+    root: s.cwd,
     table: s.migrationsTable,
     timeouts: { lockWaitSeconds: s.maxLockWaitSeconds, statementMs: s.statementTimeoutMs, migrationSeconds: s.migrationTimeoutSeconds },
-    lockRetry: exponentialLockRetry(s.lockRetries),
-    runnerLockWaitMs: options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
+    lockRetries: s.lockRetries,
+    lockWaitMs: options.lockWaitMs,
     strategy: s.strategy,
-    backup: s.backupBeforeMigrate
-      ? { dir: s.backupDir, retentionDays: s.backupRetentionDays, keep: s.backupKeep, uploadCommand: s.backupUploadCommand, pgDumpPath: s.pgDumpPath, displayRoot: s.cwd }
-      : undefined,
-    backupOff: s.backupBeforeMigrate ? undefined : CLI_WORDING.backupOff,
+    backup: {
+      directory: s.backupDir,
+      beforeMigrate: s.backupBeforeMigrate,
+      retentionDays: s.backupRetentionDays,
+      keep: s.backupKeep,
+      uploadCommand: s.backupUploadCommand,
+      uploadEnv: options.env,
+      pgDumpPath: s.pgDumpPath,
+    },
     lint: true,
     production: s.migrateEnv === 'production' ? { allowDdl: s.allowDdlInProduction } : undefined,
-    seeds: { dir: s.seedsDir, cwd: s.cwd },
-    words: CLI_WORDING,
+    seeds: { directory: s.seedsDir },
+    wording: 'cli',
     onEvent: options.onEvent,
     signal: options.signal,
-    appliedBy: whoAmI(),
   };
 }

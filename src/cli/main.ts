@@ -2,10 +2,13 @@
  * The CLI's entry and its one error boundary: every error is rendered once here, and this is the only
  * process.exit of the program. Commands are thin (src/cli/commands/<verb>.ts).
  */
+import { writeSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT } from '../errors.js';
 import { CommandContext, type GlobalFlags, type Io } from './context.js';
 import { renderError } from './render.js';
+import { parseWait } from './commands/shared.js';
+import { DEFAULT_DB_WAIT_SECONDS } from '../db/wait.js';
 import * as backup from './commands/backup.js';
 import * as create from './commands/create.js';
 import * as down from './commands/down.js';
@@ -18,16 +21,21 @@ import * as up from './commands/up.js';
 import * as verify from './commands/verify.js';
 import * as repair from './commands/repair.js';
 import * as baseline from './commands/baseline.js';
+import * as completion from './commands/completion.js';
+import * as doctor from './commands/doctor.js';
 
 export type Handler = (ctx: CommandContext, flags: never, ...args: never[]) => Promise<number>;
 /** Wraps a command's handler into a commander action that records its exit code. */
 export type Action = (handler: Handler) => (...args: unknown[]) => Promise<void>;
 
-const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline, lint, backup, restore];
+const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline, lint, backup, restore, doctor, completion];
 
-export const VERSION = '0.1.0';
+/** package.json's version, put in by the build (scripts/build.mjs) and by vitest.config.ts. */
+declare const __TIDEMARK_VERSION__: string;
+export const VERSION: string = __TIDEMARK_VERSION__;
 
-function buildProgram(io: Io, setExit: (code: number) => void): Command {
+/** The commander program with every command; exported so completion and the CI-example test read its shape. */
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command('migrate');
   program
     .description('tidemark: the safest way to change a PostgreSQL schema')
@@ -42,6 +50,9 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('-y, --yes', 'answer yes to confirmations')
     .option('--verbose', 'show stack traces and more detail')
     .addOption(new Option('--embedded', 'use a local PostgreSQL 15 (data in .tidemark/embedded)'))
+    .addOption(
+      new Option('--wait-for-db [seconds]', `retry the first connection while the database comes up (default DB_WAIT_TIMEOUT; bare: ${DEFAULT_DB_WAIT_SECONDS} s)`).argParser(parseWait),
+    )
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -85,17 +96,34 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   return exitCode;
 }
 
+/**
+ * A reader that went away (`migrate up | head -3`) must not stop a run half-way: after EPIPE the stream is
+ * destroyed, later writes go nowhere, and the run finishes with its own exit code. Any other stream error is
+ * still thrown.
+ */
+function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+    throw error;
+  });
+}
+
 /** The process entry: signals become an abort, the exit code becomes the process's. */
 export async function main(): Promise<never> {
+  endQuietlyOnClosedPipe(process.stdout);
+  endQuietlyOnClosedPipe(process.stderr);
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
     if (signals > 1) {
-      // A second signal: leave now, but say what that means (stderr writes to a pipe or file are synchronous).
-      process.stderr.write(
-        `${signal} again: leaving without waiting for the rollback. The server rolls back a migration still running when it notices tidemark is gone; migrate status shows what was applied.\n`,
-      );
+      // A second signal: leave now. Written synchronously, or process.exit would drop it. The server rolls back
+      // the open transaction when the connection closes; only a no-transaction migration can be left dirty.
+      try {
+        writeSync(2, `Interrupted again by ${signal}: exiting without waiting for the rollback; check \`migrate status\` before the next run.\n`);
+      } catch {
+        // stderr is closed: exit all the same.
+      }
       process.exit(signal === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint);
     }
     controller.abort(signal);
@@ -107,7 +135,11 @@ export async function main(): Promise<never> {
     code = await run(process.argv.slice(2), {
       stdout: process.stdout,
       stderr: process.stderr,
-      stdin: process.stdin,
+      // A getter: touching process.stdin builds a TTY or socket stream (and loads their modules), which only a
+      // prompt needs; every no-op `up` of a pod start would pay for it.
+      get stdin() {
+        return process.stdin;
+      },
       env: process.env,
       cwd: process.cwd(),
       signal: controller.signal,

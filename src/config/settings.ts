@@ -46,6 +46,8 @@ export interface Settings {
   readonly migrateEnv: MigrateEnv;
   readonly allowDdlInProduction: boolean;
   readonly poolSize: number;
+  /** Seconds to keep retrying the first connection while the server comes up (db/wait); 0 = do not wait. */
+  readonly dbWaitSeconds: number;
   /** The folder settings were resolved against (the working directory). */
   readonly cwd: string;
 }
@@ -58,6 +60,7 @@ export interface SettingsFlags {
   readonly seedsDir?: string | undefined;
   readonly envFile?: string | undefined;
   readonly embedded?: boolean | undefined;
+  readonly dbWaitSeconds?: number | undefined;
 }
 
 /** The libpq variables tidemark honours when DATABASE_URL is absent (and passes on to pg_dump). */
@@ -152,6 +155,7 @@ const schema = z.object({
   ALLOW_DDL_IN_PRODUCTION: z._default(booleanText, false),
   DB_POOL_SIZE: z._default(integerText('a count of connections, e.g. 2', 1), 2),
   MIGRATE_EMBEDDED: z._default(booleanText, false),
+  DB_WAIT_TIMEOUT: z._default(integerText('seconds, e.g. 60 (0 = do not wait)', 0), 0),
 });
 
 type Raw = Record<string, string | undefined>;
@@ -193,6 +197,7 @@ export function loadSettings(flags: SettingsFlags = {}, env: NodeJS.ProcessEnv =
   if (flags.rollbackDir !== undefined) raw.ROLLBACK_DIR = flags.rollbackDir;
   if (flags.seedsDir !== undefined) raw.SEEDS_DIR = flags.seedsDir;
   if (flags.embedded) raw.MIGRATE_EMBEDDED = 'true';
+  if (flags.dbWaitSeconds !== undefined) raw.DB_WAIT_TIMEOUT = String(flags.dbWaitSeconds);
 
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
@@ -235,6 +240,7 @@ export function loadSettings(flags: SettingsFlags = {}, env: NodeJS.ProcessEnv =
     migrateEnv: s.MIGRATE_ENV,
     allowDdlInProduction: s.ALLOW_DDL_IN_PRODUCTION,
     poolSize: s.DB_POOL_SIZE,
+    dbWaitSeconds: s.DB_WAIT_TIMEOUT,
     cwd,
   });
 }

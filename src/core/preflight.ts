@@ -3,10 +3,11 @@
  * The policy lives here; the parser, the rules and the catalog reader live in src/sql and src/db and load
  * only when a check needs them.
  */
-import type { Settings, TableRef } from '../config/settings.js';
+import type { TableRef } from '../config/settings.js';
 import type { Client } from '../db/connection.js';
 import { quoteTable } from '../db/quote.js';
 import { EXIT, MigrateError, usageError } from '../errors.js';
+import type { MigrationSource } from '../source/source.js';
 import type { Migration } from '../source/types.js';
 import type { Finding } from '../sql/lint/types.js';
 import type { FileLocks } from '../sql/locks.js';
@@ -169,34 +170,47 @@ export interface LintReport {
   readonly pgVersion: number;
 }
 
+/** Where `lintReport` finds migrations and named files. */
+export interface LintContext {
+  readonly source: MigrationSource;
+  readonly table: TableRef;
+  /** Named files that are relative paths are resolved against, and shown relative to; none: absolute paths only. */
+  readonly root: string | undefined;
+}
+
 /**
  * `migrate lint`: the named files, else the pending migrations (every migration with --all, or offline where
  * nothing tells which are pending). Connected, rules see the live catalog; offline, they say what they could
  * not know.
  */
-export async function lintReport(settings: Settings, client: Client | undefined, request: LintRequest): Promise<LintReport> {
-  const { loadMigrations, readSqlFile } = await import('../source/files.js');
+export async function lintReport(context: LintContext, client: Client | undefined, request: LintRequest): Promise<LintReport> {
   let files: Migration['up'][];
   let oneRun = false;
   if (request.files && request.files.length > 0) {
-    const { resolve } = await import('node:path');
+    const { readSqlFile } = await import('../source/files.js');
+    const { dirname, isAbsolute, resolve } = await import('node:path');
     const problems: string[] = [];
     files = [];
     for (const name of request.files) {
+      if (!isAbsolute(name) && context.root === undefined) {
+        problems.push(`${name}: not an absolute path (there is no root folder to resolve it against)`);
+        continue;
+      }
+      const path = context.root === undefined ? name : resolve(context.root, name);
       try {
-        files.push(await readSqlFile(resolve(settings.cwd, name), settings.cwd, problems));
+        files.push(await readSqlFile(path, context.root ?? dirname(path), problems));
       } catch (error) {
         problems.push(`${name}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
       }
     }
     if (problems.length > 0) throw usageError('bad-lint-files', `Cannot lint:\n  ${problems.join('\n  ')}`);
   } else {
-    const migrations = await loadMigrations({ migrationsDir: settings.migrationsDir, rollbackDir: settings.rollbackDir, cwd: settings.cwd });
+    const migrations = await context.source.load();
     let chosen = migrations;
     if (client && !request.all) {
       const { HistoryStore } = await import('../db/history.js');
       const { statusOf } = await import('./plan.js');
-      const history = await new HistoryStore(client, settings.migrationsTable).read();
+      const history = await new HistoryStore(client, context.table).read();
       chosen = statusOf(migrations, history)
         .filter((e) => e.state === 'pending')
         .map((e) => e.migration!);

@@ -10,6 +10,7 @@ import type { Connector } from '../db/connector.js';
 import { HistoryStore } from '../db/history.js';
 import { Locker, lockKey } from '../db/lock.js';
 import { watchRunnerSession } from '../db/watch.js';
+import { MigrateError } from '../errors.js';
 import type { EventSink } from './results.js';
 
 export interface Session {
@@ -76,6 +77,8 @@ export async function withSession<T>(options: SessionOptions, fn: (session: Sess
       broken = true;
       throw connectionLostError(error, connector.params);
     }
+    // Already explained further down (a migration that lost its connection): still not a client to reuse.
+    if (error instanceof MigrateError && error.code === 'db-connection-lost') broken = true;
     throw error;
   } finally {
     await lease.release(broken);

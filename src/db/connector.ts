@@ -11,7 +11,7 @@
  *   pg_cancel_backend, a lock monitor). It never comes from the app's pool: a pool of size 1 would deadlock.
  */
 import pg from 'pg';
-import { closeClient, connect, type Client } from './connection.js';
+import { closeClient, connect, explain, type Client } from './connection.js';
 import { describeParams, paramsFromUrl, type ConnectionParams } from './params.js';
 import { configOfClient, configOfPool } from './pg-internals.js';
 
@@ -69,13 +69,18 @@ export function paramsOfConfig(config: pg.ClientConfig): ConnectionParams {
   };
 }
 
-/** How long a side connection (the canceller) may take to open. */
+/** How long a side connection (the canceller) may take to open: it must not hang on the path that froze the session. */
 const SIDE_CONNECT_TIMEOUT_MS = 5_000;
 
-async function sideClient(config: pg.ClientConfig): Promise<Lease> {
+async function sideClient(config: pg.ClientConfig, params: ConnectionParams): Promise<Lease> {
   const client = new pg.Client({ ...config, application_name: 'tidemark', connectionTimeoutMillis: SIDE_CONNECT_TIMEOUT_MS, keepAlive: true });
   client.on('error', () => {});
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => {});
+    throw explain(error, params);
+  }
   return ended(client);
 }
 
@@ -88,15 +93,22 @@ export function poolConnector(pool: pg.Pool): Connector {
     description: describeParams(params),
     database: undefined,
     async session() {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((error: unknown) => {
+        throw explain(error, params);
+      });
+      // A checked-out client has no listener of the pool's: a server that drops it (a terminate, a failover)
+      // would crash the app with an unhandled 'error' while tidemark holds it. The query's rejection reports it.
+      const onError = () => {};
+      client.on('error', onError);
       return {
         client,
         release: async (destroy) => {
+          client.off('error', onError);
           client.release(destroy === true);
         },
       };
     },
-    side: () => sideClient(config),
+    side: () => sideClient(config, params),
   };
 }
 
@@ -108,7 +120,12 @@ export function clientConnector(client: Client): Connector {
     params,
     description: describeParams(params),
     database: undefined,
-    session: async () => ({ client, release: async () => {} }),
-    side: () => sideClient(config),
+    session: async () => {
+      // As for a pool's client: while tidemark uses it, a dropped connection must not crash the app.
+      const onError = () => {};
+      client.on('error', onError);
+      return { client, release: async () => void client.off('error', onError) };
+    },
+    side: () => sideClient(config, params),
   };
 }

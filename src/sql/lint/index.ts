@@ -15,7 +15,7 @@ import { parseStatementsSync } from '../split.js';
 import type { PgNode } from '../parser.js';
 import { doBlockStatements } from './do-block.js';
 import { RULES, RULES_BY_ID } from './rules/index.js';
-import type { Finding, LintContext, LintInputFile, Rule, RuleContext, TransactionState } from './types.js';
+import type { Finding, LintContext, LintInputFile, RuleContext, TransactionState } from './types.js';
 
 export type { Finding, LintContext, LintInputFile, Rule, Severity } from './types.js';
 export { RULES, RULES_BY_ID } from './rules/index.js';
