@@ -86,6 +86,29 @@ describe('kill -9 of the runner while pg_dump runs', () => {
   }
 });
 
+describe('SIGTERM during `migrate backup`', () => {
+  it('exits 143 saying it was interrupted; pg_dump and the partial file are gone', async () => {
+    await db.reset();
+    const holder = await holdTable();
+    const backups = mkdtempSync(join(tmpdir(), 'tm-fault-backups-'));
+    try {
+      const run = start(['backup'], makeProject(), { DATABASE_URL: db.url, BACKUP_DIR: backups, MAX_LOCK_WAIT: '0' });
+      await pgDumpWaiting();
+      run.child.kill('SIGTERM');
+      const result = await run.done;
+      expect(result.code).toBe(143);
+      expect(result.stderr).toMatch(/Interrupted by SIGTERM/);
+      expect(result.stderr).not.toMatch(/Unexpected error/);
+      expect(processesMentioning(backups)).toEqual([]);
+      expect(readdirSync(backups)).toEqual([]);
+      await nothingLeft(db.adminUrl, db.name);
+    } finally {
+      await holder.query('rollback').catch(() => {});
+      await holder.end().catch(() => {});
+    }
+  }, 120_000);
+});
+
 describe('the snapshot session ends while pg_dump runs', () => {
   it('a database idle_in_transaction_session_timeout shorter than the dump does not end it', async () => {
     await db.reset();
