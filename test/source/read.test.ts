@@ -2,6 +2,7 @@
  * Migration files as they are mounted in the field (Kubernetes ConfigMap volumes are folders of symlinks) and
  * bytes that are never changed: src/source/read.ts through loadMigrations, and the CLI over such a folder.
  */
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { ValidationError } from '../../src/errors.js';
 import { loadMigrations } from '../../src/source/files.js';
 import { firstInvalidUtf8 } from '../../src/source/read.js';
 import { testDatabase, type TestDatabase } from '../helpers/db.js';
-import { makeProject, runCli } from '../helpers/project.js';
+import { CLI, makeProject, runCli } from '../helpers/project.js';
 
 function locations(dir: string) {
   return { migrationsDir: join(dir, 'migrations'), rollbackDir: join(dir, 'rollback'), cwd: dir };
@@ -57,12 +58,21 @@ describe('files as Kubernetes mounts them', () => {
     expect(problems.find((p) => p.includes('005_folder.sql'))).toMatch(/is a folder/);
   });
 
-  // Root reads any file whatever its mode, so EACCES can only be seen by another user.
-  it.skipIf(process.getuid?.() === 0)('names a file this user may not read (EACCES)', async () => {
-    const dir = makeProject({ 'migrations/001_secret.sql': 'select 1;' });
-    chmodSync(join(dir, 'migrations', '001_secret.sql'), 0o000);
-    const problems = await problemsOf(dir);
-    expect(problems).toEqual([expect.stringMatching(/001_secret\.sql: cannot be read by this user \(EACCES\)/)]);
+  it('names a file this user may not read (EACCES): exit 2, nothing run', () => {
+    const dir = makeProject({ 'migrations/001_ok.sql': 'select 1;', 'migrations/002_secret.sql': 'select 2;' });
+    chmodSync(dir, 0o755);
+    chmodSync(join(dir, 'migrations'), 0o755);
+    chmodSync(join(dir, 'migrations', '002_secret.sql'), 0o000);
+    // Root reads any file whatever its mode: run as root, the CLI runs as nobody so the check is real.
+    const asRoot = process.getuid?.() === 0;
+    const result = spawnSync(process.execPath, [CLI, 'lint', '--offline'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', HOME: '/tmp', CI: '1' },
+      encoding: 'utf8',
+      ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/migrations\/002_secret\.sql: cannot be read by this user \(EACCES\)/);
   });
 });
 
