@@ -33,14 +33,22 @@ const env = { ...process.env, PGHOST: host, PGPORT: port, PGUSER: user, PGDATABA
 const url = `postgres://${encodeURIComponent(user)}@${host}:${port}/${DB}`;
 const work = mkdtempSync(join(tmpdir(), 'tidemark-ops-bench-'));
 
-const psql = (sql, db = DB) => execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], { env, encoding: 'utf8' }).trim();
+const psql = (sql, db = DB) =>
+  execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], {
+    env,
+    encoding: 'utf8',
+  }).trim();
 const now = () => performance.now();
 const log = (...a) => console.error(...a);
 
 /** Runs a command to its end; resolves with its exit code and output. */
 function run(cmd, args, options = {}) {
   return new Promise((resolvePromise) => {
-    const child = spawn(cmd, args, { env: { ...env, ...(options.env ?? {}) }, cwd: options.cwd ?? work, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      env: { ...env, ...(options.env ?? {}) },
+      cwd: options.cwd ?? work,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -54,9 +62,25 @@ function run(cmd, args, options = {}) {
 async function writers(seconds, tag) {
   const dir = join(work, `pgbench-${tag}`);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(work, 'writer.sql'), `\\set id random(1, ${ROWS})\nupdate accounts set balance = balance + 1 where id = :id;\n`);
+  writeFileSync(
+    join(work, 'writer.sql'),
+    `\\set id random(1, ${ROWS})\nupdate accounts set balance = balance + 1 where id = :id;\n`,
+  );
   const started = Date.now();
-  const result = await run('pgbench', ['-n', '-c', String(CLIENTS), '-j', '2', '-T', String(seconds), '-f', join(work, 'writer.sql'), '-l', `--log-prefix=${join(dir, 'w')}`, DB]);
+  const result = await run('pgbench', [
+    '-n',
+    '-c',
+    String(CLIENTS),
+    '-j',
+    '2',
+    '-T',
+    String(seconds),
+    '-f',
+    join(work, 'writer.sql'),
+    '-l',
+    `--log-prefix=${join(dir, 'w')}`,
+    DB,
+  ]);
   if (result.code !== 0) throw new Error(`pgbench failed: ${result.err}`);
   const rows = [];
   for (const f of readdirSync(dir)) {
@@ -94,7 +118,10 @@ async function setup() {
 async function backfillBench() {
   log('(a) writers alone ...');
   const alone = await writers(SECONDS, 'alone');
-  const p99Alone = percentile(alone.rows.map((r) => r.latencyMs), 99);
+  const p99Alone = percentile(
+    alone.rows.map((r) => r.latencyMs),
+    99,
+  );
 
   psql('alter table accounts add column b int, add column b2 int');
   log('(a) writers + migrate backfill (batch 1000, no pause) ...');
@@ -103,13 +130,20 @@ async function backfillBench() {
   await sleep(2000);
   window.start = Date.now();
   const t0 = now();
-  const bf = await run('node', [CLI, 'backfill', 'accounts', '--set', 'b = balance', '--batch-size', '1000', '--pause', '0', '--json'], { env: { DATABASE_URL: url, CI: '1' } });
+  const bf = await run(
+    'node',
+    [CLI, 'backfill', 'accounts', '--set', 'b = balance', '--batch-size', '1000', '--pause', '0', '--json'],
+    { env: { DATABASE_URL: url, CI: '1' } },
+  );
   const backfillMs = now() - t0;
   window.end = Date.now();
   if (bf.code !== 0) throw new Error(`backfill failed: ${bf.err}`);
   // Every transaction that overlapped the window: one that waited through it ends after it.
   const during = (await load).rows.filter((r) => r.endMs >= window.start && r.startMs <= window.end);
-  const p99Backfill = percentile(during.map((r) => r.latencyMs), 99);
+  const p99Backfill = percentile(
+    during.map((r) => r.latencyMs),
+    99,
+  );
 
   log('(a) writers + one UPDATE of the whole table ...');
   const load2 = writers(SECONDS * 3, 'update');
@@ -120,9 +154,21 @@ async function backfillBench() {
   const updateMs = now() - t1;
   w2.end = Date.now();
   const during2 = (await load2).rows.filter((r) => r.endMs >= w2.start && r.startMs <= w2.end);
-  const p99Update = percentile(during2.map((r) => r.latencyMs), 99);
+  const p99Update = percentile(
+    during2.map((r) => r.latencyMs),
+    99,
+  );
   const stallUpdate = Math.max(...during2.map((r) => r.latencyMs));
-  return { p99Alone, p99Backfill, p99Update, stallUpdate, backfillMs, updateMs, txAlone: alone.rows.length / SECONDS, txBackfill: during.length / ((window.end - window.start) / 1000) };
+  return {
+    p99Alone,
+    p99Backfill,
+    p99Update,
+    stallUpdate,
+    backfillMs,
+    updateMs,
+    txAlone: alone.rows.length / SECONDS,
+    txBackfill: during.length / ((window.end - window.start) / 1000),
+  };
 }
 
 /** (b) one scenario: the writers' longest stall while `change` runs behind a 12 s reader. */
@@ -130,7 +176,14 @@ async function stallWith(tag, change) {
   const load = writers(25, tag);
   await sleep(3000);
   // The long transaction: ACCESS SHARE on accounts for 12 s (a report, a pg_dump, an idle-in-transaction bug).
-  const reader = run('psql', ['-X', '-q', '-d', DB, '-c', 'begin; select count(*) from accounts where id = 1; select pg_sleep(12); commit;']);
+  const reader = run('psql', [
+    '-X',
+    '-q',
+    '-d',
+    DB,
+    '-c',
+    'begin; select count(*) from accounts where id = 1; select pg_sleep(12); commit;',
+  ]);
   await sleep(1000);
   const started = Date.now();
   const result = await change();
@@ -138,7 +191,10 @@ async function stallWith(tag, change) {
   await reader;
   const rows = (await load).rows;
   const stall = Math.max(...rows.filter((r) => r.endMs >= started - 1000).map((r) => r.latencyMs));
-  const p99 = percentile(rows.map((r) => r.latencyMs), 99);
+  const p99 = percentile(
+    rows.map((r) => r.latencyMs),
+    99,
+  );
   return { stall, p99, changeMs: ended - started, outcome: result };
 }
 
@@ -166,7 +222,10 @@ async function queuedBench() {
   mkdirSync(join(dir, 'migrations'));
   writeFileSync(join(dir, 'migrations', '001_c3.sql'), 'alter table accounts add column c3 int;\n');
   results.tidemark = await stallWith('tidemark', async () => {
-    const r = await run('node', [CLI, 'up', '--no-backup', '--skip-lint'], { cwd: dir, env: { DATABASE_URL: url, CI: '1' } });
+    const r = await run('node', [CLI, 'up', '--no-backup', '--skip-lint'], {
+      cwd: dir,
+      env: { DATABASE_URL: url, CI: '1' },
+    });
     const retries = (r.err.match(/Lock timeout in/g) ?? []).length;
     return r.code === 0 ? `applied after ${retries} lock timeouts` : `exit ${r.code} after ${retries} lock timeouts`;
   });
@@ -193,16 +252,27 @@ async function monitorCost(poolSize) {
   const load = writers(40, `monitor-${poolSize}`);
   await sleep(2000);
   let child;
-  const done = run('node', [CLI, 'up', '--no-backup', '--skip-lint'], { cwd: dir, env: { DATABASE_URL: url, CI: '1', DB_POOL_SIZE: String(poolSize) }, onSpawn: (c) => (child = c) });
+  const done = run('node', [CLI, 'up', '--no-backup', '--skip-lint'], {
+    cwd: dir,
+    env: { DATABASE_URL: url, CI: '1', DB_POOL_SIZE: String(poolSize) },
+    onSpawn: (c) => (child = c),
+  });
   await sleep(5000);
-  const monitorPid = Number(psql(`select coalesce(max(pid), 0) from pg_stat_activity where application_name = 'tidemark-monitor'`));
+  const monitorPid = Number(
+    psql(`select coalesce(max(pid), 0) from pg_stat_activity where application_name = 'tidemark-monitor'`),
+  );
   const c0 = { node: cpuSeconds(child.pid), monitor: monitorPid ? cpuSeconds(monitorPid) : 0, t: now() };
   await sleep(20_000);
   const c1 = { node: cpuSeconds(child.pid), monitor: monitorPid ? cpuSeconds(monitorPid) : 0, t: now() };
   await done;
   await load;
   const wall = (c1.t - c0.t) / 1000;
-  return { nodePct: ((c1.node - c0.node) / wall) * 100, monitorPct: ((c1.monitor - c0.monitor) / wall) * 100, monitorPid, wall };
+  return {
+    nodePct: ((c1.node - c0.node) / wall) * 100,
+    monitorPct: ((c1.monitor - c0.monitor) / wall) * 100,
+    monitorPid,
+    wall,
+  };
 }
 
 await setup();

@@ -64,7 +64,7 @@ export async function prepare(source: MigrationSource, migrations: readonly Migr
   return runnables;
 }
 
-type ExecutorConfig = Pick<RunConfig, 'timeouts' | 'lockRetry' | 'appliedBy' | 'signal' | 'words' | 'ops'>;
+type ExecutorConfig = Pick<RunConfig, 'timeouts' | 'lockRetry' | 'appliedBy' | 'signal' | 'words' | 'table' | 'ops'>;
 
 export class Executor {
   readonly #session: Session;
@@ -99,13 +99,14 @@ export class Executor {
       migrationTimeoutSeconds: t.migrationSeconds,
       lockAttempts: this.#config.lockRetry.maxAttempts,
       words: this.#config.words,
+      settle: async (lost) => (await import('../ops/outcome.js')).settleOutcome(this.#session.connector.params, this.#config.table, lost),
     };
   }
 
-  /** Runs `runnables` in order; stops at the first failure with a MigrationFailedError carrying the partial result. */
   /**
-   * `options.fromStart`: a dirty no-transaction migration (resumable, see core/plan isResumable) runs from its
-   * first statement instead of resuming at the one that failed.
+   * Runs `runnables` in order; stops at the first failure with a MigrationFailedError carrying the partial
+   * result. `options.fromStart`: a dirty no-transaction migration (resumable, see core/plan isResumable) runs
+   * from its first statement instead of resuming at the one that failed.
    */
   async run(direction: Direction, runnables: readonly Runnable[], history: readonly HistoryRow[], options: { readonly fromStart?: boolean | undefined } = {}): Promise<RunResult> {
     const store = this.#session.history;
@@ -276,6 +277,7 @@ export class Executor {
           const raw = (error as { position?: string }).position;
           const position = raw === undefined ? undefined : Number(raw) - prefixLength;
           throw new ExecutionError(error, {
+            backendPid: backendPid(client),
             statementIndex: Math.max(0, completed - prefixStatements),
             cancelled: cancelReason(),
             whole: true,

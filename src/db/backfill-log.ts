@@ -93,7 +93,13 @@ export class BackfillLog {
   }
 
   /** A new row, or the existing one reset (--restart). */
-  async start(row: { name: string; tableName: string; keyColumn: string; setSql: string; whereSql: string | null }): Promise<void> {
+  async start(row: {
+    name: string;
+    tableName: string;
+    keyColumn: string;
+    setSql: string;
+    whereSql: string | null;
+  }): Promise<void> {
     await this.#client.query(
       `insert into ${this.table} (name, table_name, key_column, set_sql, where_sql) values ($1, $2, $3, $4, $5)
        on conflict (name) do update set table_name = excluded.table_name, key_column = excluded.key_column,
@@ -104,6 +110,8 @@ export class BackfillLog {
   }
 
   async finish(name: string): Promise<void> {
-    await this.#client.query(`update ${this.table} set finished_at = now(), updated_at = now() where name = $1`, [name]);
+    await this.#client.query(`update ${this.table} set finished_at = now(), updated_at = now() where name = $1`, [
+      name,
+    ]);
   }
 }

@@ -62,7 +62,17 @@ export function makeAlert(
   figures: Alert['figures'],
   now = new Date(),
 ): Alert {
-  return { source: 'tidemark', kind, severity: SEVERITY[kind], summary, database, migration, figures, host: hostname(), at: now.toISOString() };
+  return {
+    source: 'tidemark',
+    kind,
+    severity: SEVERITY[kind],
+    summary,
+    database,
+    migration,
+    figures,
+    host: hostname(),
+    at: now.toISOString(),
+  };
 }
 
 function webhookTarget(url: string): string {
@@ -74,7 +84,11 @@ function webhookTarget(url: string): string {
 }
 
 /** Runs the command with the alert on stdin; resolves with what happened (never rejects). */
-export function runAlertCommand(argv: readonly string[], alert: Alert, timeoutMs: number): Promise<{ ok: boolean; message: string }> {
+export function runAlertCommand(
+  argv: readonly string[],
+  alert: Alert,
+  timeoutMs: number,
+): Promise<{ ok: boolean; message: string }> {
   return new Promise((resolve) => {
     const [program, ...args] = argv;
     if (!program) {
@@ -98,10 +112,16 @@ export function runAlertCommand(argv: readonly string[], alert: Alert, timeoutMs
       done(false, `${program} did not finish within ${timeoutMs} ms and was killed`);
     }, timeoutMs);
     timer.unref();
-    child.once('error', (error: NodeJS.ErrnoException) => done(false, `could not start ${program}: ${error.code ?? error.message}`));
+    child.once('error', (error: NodeJS.ErrnoException) =>
+      done(false, `could not start ${program}: ${error.code ?? error.message}`),
+    );
     child.once('close', (code, signal) => {
       if (code === 0) done(true, `${program} exited 0`);
-      else done(false, `${program} ${code === null ? `was killed by ${signal}` : `exited ${code}`}${stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`);
+      else
+        done(
+          false,
+          `${program} ${code === null ? `was killed by ${signal}` : `exited ${code}`}${stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`,
+        );
     });
     // A receiver that does not read stdin must not fail the alert with EPIPE.
     child.stdin.on('error', () => {});
@@ -110,7 +130,11 @@ export function runAlertCommand(argv: readonly string[], alert: Alert, timeoutMs
 }
 
 /** POSTs the alert as JSON; one try, bounded by `timeoutMs`; resolves with what happened (never rejects). */
-export async function postAlert(url: string, alert: Alert, timeoutMs: number): Promise<{ ok: boolean; message: string }> {
+export async function postAlert(
+  url: string,
+  alert: Alert,
+  timeoutMs: number,
+): Promise<{ ok: boolean; message: string }> {
   const target = webhookTarget(url);
   try {
     const response = await fetch(url, {
@@ -121,11 +145,17 @@ export async function postAlert(url: string, alert: Alert, timeoutMs: number): P
       redirect: 'error',
     });
     await response.arrayBuffer().catch(() => undefined);
-    return response.ok ? { ok: true, message: `${target} answered ${response.status}` } : { ok: false, message: `${target} answered ${response.status} ${response.statusText}`.trim() };
+    return response.ok
+      ? { ok: true, message: `${target} answered ${response.status}` }
+      : { ok: false, message: `${target} answered ${response.status} ${response.statusText}`.trim() };
   } catch (error) {
     const e = error as { name?: string; cause?: { code?: string; message?: string }; message?: string };
-    if (e.name === 'TimeoutError' || e.name === 'AbortError') return { ok: false, message: `${target} did not answer within ${timeoutMs} ms` };
-    return { ok: false, message: `${target} could not be reached: ${e.cause?.code ?? e.cause?.message ?? e.message ?? String(error)}` };
+    if (e.name === 'TimeoutError' || e.name === 'AbortError')
+      return { ok: false, message: `${target} did not answer within ${timeoutMs} ms` };
+    return {
+      ok: false,
+      message: `${target} could not be reached: ${e.cause?.code ?? e.cause?.message ?? e.message ?? String(error)}`,
+    };
   }
 }
 
@@ -161,12 +191,18 @@ export class Alerter {
     if (this.#argv) {
       const argv = this.#argv;
       deliveries.push(
-        runAlertCommand(argv, alert, this.#config.timeoutMs).then((r) => this.#onDelivery({ kind: alert.kind, channel: 'command', target: argv[0] ?? '', ...r })),
+        runAlertCommand(argv, alert, this.#config.timeoutMs).then((r) =>
+          this.#onDelivery({ kind: alert.kind, channel: 'command', target: argv[0] ?? '', ...r }),
+        ),
       );
     }
     const url = this.#config.webhookUrl;
     if (url) {
-      deliveries.push(postAlert(url, alert, this.#config.timeoutMs).then((r) => this.#onDelivery({ kind: alert.kind, channel: 'webhook', target: webhookTarget(url), ...r })));
+      deliveries.push(
+        postAlert(url, alert, this.#config.timeoutMs).then((r) =>
+          this.#onDelivery({ kind: alert.kind, channel: 'webhook', target: webhookTarget(url), ...r }),
+        ),
+      );
     }
     const all = Promise.all(deliveries).then(
       () => undefined,

@@ -82,7 +82,13 @@ export type BackfillEvent =
       readonly resumed: { readonly rowsDone: number; readonly batches: number } | undefined;
     }
   | ({ readonly type: 'backfill-progress' } & BackfillProgress)
-  | { readonly type: 'backfill-throttled'; readonly name: string; readonly reason: 'replication-lag' | 'lock-waits'; readonly figure: number; readonly pauseMs: number };
+  | {
+      readonly type: 'backfill-throttled';
+      readonly name: string;
+      readonly reason: 'replication-lag' | 'lock-waits';
+      readonly figure: number;
+      readonly pauseMs: number;
+    };
 
 export interface BackfillResult {
   readonly name: string;
@@ -111,7 +117,10 @@ export function parseTable(text: string): TableRef | undefined {
 
 /** The default progress name: the table, and a hash of what it does (another SET is another backfill). */
 export function defaultName(table: TableRef, set: string, where: string | undefined): string {
-  const hash = createHash('sha256').update(`${set}\0${where ?? ''}`).digest('hex').slice(0, 8);
+  const hash = createHash('sha256')
+    .update(`${set}\0${where ?? ''}`)
+    .digest('hex')
+    .slice(0, 8);
   return `${table.schema}.${table.table}:${hash}`;
 }
 
@@ -120,7 +129,14 @@ export function defaultName(table: TableRef, set: string, where: string | undefi
  * (absent for the first batch; its type is inferred from the key column), `$2` the batch size, `$3` the name.
  * The bounds' columns have names no user table has, so the user's SET/WHERE cannot collide with them.
  */
-export function batchSql(table: string, key: string, set: string, where: string | undefined, log: string, first: boolean): string {
+export function batchSql(
+  table: string,
+  key: string,
+  set: string,
+  where: string | undefined,
+  log: string,
+  first: boolean,
+): string {
   const k = quoteIdent(key);
   const p = first ? { last: '', name: '$2', limit: '$1' } : { last: `${k} > $1 and `, name: '$3', limit: '$2' };
   return (
@@ -145,7 +161,12 @@ export function batchSql(table: string, key: string, set: string, where: string 
 }
 
 /** Speed and time left. */
-export function progressOf(done: number, doneBefore: number, estimate: number | undefined, elapsedMs: number): { rowsPerSecond: number; etaMs: number | undefined } {
+export function progressOf(
+  done: number,
+  doneBefore: number,
+  estimate: number | undefined,
+  elapsedMs: number,
+): { rowsPerSecond: number; etaMs: number | undefined } {
   const thisRun = done - doneBefore;
   const rowsPerSecond = elapsedMs > 0 ? Math.round((thisRun * 1000) / elapsedMs) : 0;
   if (estimate === undefined || rowsPerSecond === 0) return { rowsPerSecond, etaMs: undefined };
@@ -185,7 +206,9 @@ async function keyOf(client: Client, table: TableRef, qualified: string): Promis
     throw usageError(
       'backfill-no-key',
       `${table.schema}.${table.table} has ${rows.length === 0 ? 'no primary key' : `a primary key of ${rows.length} columns`}; migrate backfill walks a single-column primary key.`,
-      { hint: 'Add a single-column primary key (or an identity column with one) first, or update this table with your own batched script.' },
+      {
+        hint: 'Add a single-column primary key (or an identity column with one) first, or update this table with your own batched script.',
+      },
     );
   }
   return rows[0]!;
@@ -197,28 +220,41 @@ async function checkSql(client: Client, qualified: string, spec: BackfillSpec): 
     await client.query(`explain update ${qualified} set ${spec.set}${spec.where ? ` where (${spec.where})` : ''}`);
   } catch (error) {
     const e = error as { message?: string; code?: string };
-    throw usageError('backfill-bad-sql', `The backfill's --set/--where do not work on ${qualified}: ${e.message ?? String(error)}${e.code ? ` (SQLSTATE ${e.code})` : ''}.`, {
-      hint: `--set is what follows SET in "update ${qualified} set ...", --where a condition on its rows. Nothing was changed.`,
-    });
+    throw usageError(
+      'backfill-bad-sql',
+      `The backfill's --set/--where do not work on ${qualified}: ${e.message ?? String(error)}${e.code ? ` (SQLSTATE ${e.code})` : ''}.`,
+      {
+        hint: `--set is what follows SET in "update ${qualified} set ...", --where a condition on its rows. Nothing was changed.`,
+      },
+    );
   }
 }
 
 async function estimateOf(client: Client, qualified: string): Promise<number | undefined> {
-  const { rows } = await client.query<{ n: number }>('select reltuples::float8 as n from pg_catalog.pg_class where oid = $1::regclass', [qualified]);
+  const { rows } = await client.query<{ n: number }>(
+    'select reltuples::float8 as n from pg_catalog.pg_class where oid = $1::regclass',
+    [qualified],
+  );
   const n = rows[0]?.n;
   return n === undefined || n < 0 ? undefined : Math.round(n);
 }
 
 async function replicationLagMs(client: Client): Promise<number> {
   // replay_lag is NULL without replicas, and for a role without pg_read_all_stats: both read as "no lag".
-  const { rows } = await client.query<{ ms: number | null }>('select (max(extract(epoch from replay_lag)) * 1000)::float8 as ms from pg_catalog.pg_stat_replication');
+  const { rows } = await client.query<{ ms: number | null }>(
+    'select (max(extract(epoch from replay_lag)) * 1000)::float8 as ms from pg_catalog.pg_stat_replication',
+  );
   return Math.round(rows[0]?.ms ?? 0);
 }
 
 /** Runs (or resumes) a backfill on a session of its own. */
 export async function runBackfill(client: Client, ctx: BackfillContext, spec: BackfillSpec): Promise<BackfillResult> {
   const ref = parseTable(spec.table);
-  if (!ref) throw usageError('backfill-bad-table', `"${spec.table}" is not a table name; use name or schema.name (letters, digits, _).`);
+  if (!ref)
+    throw usageError(
+      'backfill-bad-table',
+      `"${spec.table}" is not a table name; use name or schema.name (letters, digits, _).`,
+    );
   const qualified = quoteTable(ref);
   const tableName = `${ref.schema}.${ref.table}`;
   const key = await keyOf(client, ref, qualified);
@@ -228,23 +264,49 @@ export async function runBackfill(client: Client, ctx: BackfillContext, spec: Ba
   await log.ensure();
 
   // One run per backfill at a time: a second one would walk the same keys.
-  const database = ctx.connector.database ?? (await client.query<{ db: string }>('select current_database() as db')).rows[0]!.db;
+  const database =
+    ctx.connector.database ?? (await client.query<{ db: string }>('select current_database() as db')).rows[0]!.db;
   const locker = new Locker(client, lockKey(database, { schema: 'tidemark-backfill', table: name }));
   if (!(await locker.tryAcquire())) {
     const holder = await locker.holder();
-    throw new MigrateError('backfill-running', EXIT.unavailable, `The backfill ${name} is already running${holder ? ` in process ${holder.pid} (${holder.applicationName || 'no application_name'}, user ${holder.user})` : ''}.`, {
-      hint: 'Let it finish, or stop it (SIGTERM finishes its batch) and run the command again to resume.',
-    });
+    throw new MigrateError(
+      'backfill-running',
+      EXIT.unavailable,
+      `The backfill ${name} is already running${holder ? ` in process ${holder.pid} (${holder.applicationName || 'no application_name'}, user ${holder.user})` : ''}.`,
+      {
+        hint: 'Let it finish, or stop it (SIGTERM finishes its batch) and run the command again to resume.',
+      },
+    );
   }
   try {
     let row = await log.read(name);
-    if (row && !spec.restart && (row.setSql !== spec.set || (row.whereSql ?? undefined) !== (spec.where ?? undefined) || row.tableName !== tableName)) {
-      throw usageError('backfill-changed', `A backfill named ${name} was recorded with another table or SET/WHERE (${row.tableName}: set ${row.setSql}${row.whereSql ? ` where ${row.whereSql}` : ''}).`, {
-        hint: 'Give this one another --name, or pass --restart to forget that one\'s progress and start over.',
-      });
+    if (
+      row &&
+      !spec.restart &&
+      (row.setSql !== spec.set ||
+        (row.whereSql ?? undefined) !== (spec.where ?? undefined) ||
+        row.tableName !== tableName)
+    ) {
+      throw usageError(
+        'backfill-changed',
+        `A backfill named ${name} was recorded with another table or SET/WHERE (${row.tableName}: set ${row.setSql}${row.whereSql ? ` where ${row.whereSql}` : ''}).`,
+        {
+          hint: "Give this one another --name, or pass --restart to forget that one's progress and start over.",
+        },
+      );
     }
     if (row?.finishedAt && !spec.restart) {
-      return { name, table: tableName, key: key.name, status: 'already-finished', rowsDone: row.rowsScanned, rowsUpdated: row.rowsUpdated, batches: row.batches, durationMs: 0, resumed: false };
+      return {
+        name,
+        table: tableName,
+        key: key.name,
+        status: 'already-finished',
+        rowsDone: row.rowsScanned,
+        rowsUpdated: row.rowsUpdated,
+        batches: row.batches,
+        durationMs: 0,
+        resumed: false,
+      };
     }
     if (!row || spec.restart) {
       await log.start({ name, tableName, keyColumn: key.name, setSql: spec.set, whereSql: spec.where ?? null });
@@ -253,7 +315,16 @@ export async function runBackfill(client: Client, ctx: BackfillContext, spec: Ba
     const resumed = row.batches > 0 ? { rowsDone: row.rowsScanned, batches: row.batches } : undefined;
     const estimate = await estimateOf(client, qualified);
     ctx.emit({ type: 'backfill-start', name, table: tableName, key: key.name, estimate, resumed });
-    return await walk(client, ctx, spec, { name, tableName, qualified, key, log, row, estimate, resumed: resumed !== undefined });
+    return await walk(client, ctx, spec, {
+      name,
+      tableName,
+      qualified,
+      key,
+      log,
+      row,
+      estimate,
+      resumed: resumed !== undefined,
+    });
   } finally {
     await locker.release().catch(() => {});
   }
@@ -265,7 +336,12 @@ interface Walk {
   readonly qualified: string;
   readonly key: KeyColumn;
   readonly log: BackfillLog;
-  readonly row: { readonly lastKey: string | null; readonly rowsScanned: number; readonly rowsUpdated: number; readonly batches: number };
+  readonly row: {
+    readonly lastKey: string | null;
+    readonly rowsScanned: number;
+    readonly rowsUpdated: number;
+    readonly batches: number;
+  };
   readonly estimate: number | undefined;
   readonly resumed: boolean;
 }
@@ -281,14 +357,23 @@ async function walk(client: Client, ctx: BackfillContext, spec: BackfillSpec, w:
   let pauseMs = spec.pauseMs;
   // The session's lock_timeout, set only when the attempt's differs (one round trip per batch, not three).
   const lockTimeout = { current: -1 };
-  const ops = ctx.ops && (await RunOps.start(ctx.connector, { ...ctx.ops, alerts: { command: undefined, webhookUrl: undefined, timeoutMs: 0 } }, ctx.emit));
+  const ops =
+    ctx.ops &&
+    (await RunOps.start(
+      ctx.connector,
+      { ...ctx.ops, alerts: { command: undefined, webhookUrl: undefined, timeoutMs: 0 } },
+      ctx.emit,
+    ));
   const pid = (client as unknown as { processID: number }).processID;
   // Batches are short: sampled four times a second, the monitor sees the sessions a batch makes wait.
   const watch = ops?.watch({ version: '', name: `backfill ${w.tableName}`, file: '' }, pid, 250);
   // synchronous_commit off: a batch's commit does not wait for its WAL flush (measured: most of a 1000-row
   // batch's time on an ordinary disk). A crash may lose the last few batches, but each lost one loses its data
   // and its progress row together (one statement), so the resume redoes exactly those: still exactly once.
-  await client.query(`select set_config('statement_timeout', $1, false), set_config('synchronous_commit', 'off', false)`, [String(ctx.statementMs)]);
+  await client.query(
+    `select set_config('statement_timeout', $1, false), set_config('synchronous_commit', 'off', false)`,
+    [String(ctx.statementMs)],
+  );
   const result = (status: BackfillResult['status'], stoppedBy?: string): BackfillResult => ({
     name: w.name,
     table: w.tableName,
@@ -305,25 +390,52 @@ async function walk(client: Client, ctx: BackfillContext, spec: BackfillSpec, w:
     for (;;) {
       if (ctx.signal?.aborted) return result('stopped', String(ctx.signal.reason));
       if (spec.maxLagMs !== undefined) {
-        for (let lag = await replicationLagMs(client); lag > spec.maxLagMs && !ctx.signal?.aborted; lag = await replicationLagMs(client)) {
+        for (
+          let lag = await replicationLagMs(client);
+          lag > spec.maxLagMs && !ctx.signal?.aborted;
+          lag = await replicationLagMs(client)
+        ) {
           ctx.emit({ type: 'backfill-throttled', name: w.name, reason: 'replication-lag', figure: lag, pauseMs: 1000 });
           await sleep(1000, undefined, { signal: ctx.signal }).catch(() => {});
         }
         if (ctx.signal?.aborted) return result('stopped', String(ctx.signal.reason));
       }
-      const batch = await runBatch(client, ctx.lockRetry, lockTimeout, lastKey === null ? firstSql : nextSql, lastKey === null ? [spec.batchSize, w.name] : [lastKey, spec.batchSize, w.name], w.name);
+      const batch = await runBatch(
+        client,
+        ctx.lockRetry,
+        lockTimeout,
+        lastKey === null ? firstSql : nextSql,
+        lastKey === null ? [spec.batchSize, w.name] : [lastKey, spec.batchSize, w.name],
+        w.name,
+      );
       if (batch.scanned === 0 || batch.hi === null) break;
       lastKey = batch.hi;
       done += batch.scanned;
       updated += batch.updated;
       batches += 1;
       const elapsed = performance.now() - started;
-      ctx.emit({ type: 'backfill-progress', name: w.name, table: w.tableName, rowsDone: done, rowsUpdated: updated, estimate: w.estimate, batches, ...progressOf(done, w.row.rowsScanned, w.estimate, elapsed) });
+      ctx.emit({
+        type: 'backfill-progress',
+        name: w.name,
+        table: w.tableName,
+        rowsDone: done,
+        rowsUpdated: updated,
+        estimate: w.estimate,
+        batches,
+        ...progressOf(done, w.row.rowsScanned, w.estimate, elapsed),
+      });
       if (batch.scanned < spec.batchSize) break;
       const caused = watch?.blockedSince();
       const waited = (caused?.blocked ?? 0) > 0;
       const next = nextPause(spec.pauseMs, pauseMs, waited);
-      if (waited && next > pauseMs) ctx.emit({ type: 'backfill-throttled', name: w.name, reason: 'lock-waits', figure: caused!.blocked, pauseMs: next });
+      if (waited && next > pauseMs)
+        ctx.emit({
+          type: 'backfill-throttled',
+          name: w.name,
+          reason: 'lock-waits',
+          figure: caused!.blocked,
+          pauseMs: next,
+        });
       pauseMs = next;
       if (pauseMs > 0 && !ctx.signal?.aborted) await sleep(pauseMs, undefined, { signal: ctx.signal }).catch(() => {});
     }
@@ -352,18 +464,33 @@ async function runBatch(
       lockTimeout.current = ms;
     }
     try {
-      const { rows } = await client.query<{ hi: string | null; scanned: number; updated: number; logged: number }>(sql, params);
+      const { rows } = await client.query<{ hi: string | null; scanned: number; updated: number; logged: number }>(
+        sql,
+        params,
+      );
       const r = rows[0]!;
-      if (r.logged !== 1) throw new MigrateError('backfill-log-lost', EXIT.failed, `The progress row of backfill ${name} disappeared while it ran; nothing of the last batch was kept.`, { hint: 'Run the command again: it starts over from the first key.' });
+      if (r.logged !== 1)
+        throw new MigrateError(
+          'backfill-log-lost',
+          EXIT.failed,
+          `The progress row of backfill ${name} disappeared while it ran; nothing of the last batch was kept.`,
+          { hint: 'Run the command again: it starts over from the first key.' },
+        );
       return { hi: r.hi, scanned: r.scanned, updated: r.updated };
     } catch (error) {
-      const wait = (error as { code?: string }).code === LOCK_NOT_AVAILABLE ? policy.retryAfterMs(attempt, error) : undefined;
+      const wait =
+        (error as { code?: string }).code === LOCK_NOT_AVAILABLE ? policy.retryAfterMs(attempt, error) : undefined;
       if (wait === undefined) {
         if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) {
-          throw new MigrateError('backfill-lock-timeout', EXIT.unavailable, `A batch of backfill ${name} could not lock its rows in ${attempt} attempts: writers held them.`, {
-            hint: 'Every finished batch is kept: run the same command again to resume, at a quieter time or with a smaller --batch-size.',
-            cause: error,
-          });
+          throw new MigrateError(
+            'backfill-lock-timeout',
+            EXIT.unavailable,
+            `A batch of backfill ${name} could not lock its rows in ${attempt} attempts: writers held them.`,
+            {
+              hint: 'Every finished batch is kept: run the same command again to resume, at a quieter time or with a smaller --batch-size.',
+              cause: error,
+            },
+          );
         }
         throw error;
       }

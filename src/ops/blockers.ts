@@ -25,7 +25,11 @@ const QUERY_CHARS = 120;
 
 /** The first non-empty line of a query, shortened: enough to recognise it, never a whole report. */
 export function firstLine(query: string | null | undefined): string {
-  const line = (query ?? '').split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? '';
+  const line =
+    (query ?? '')
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l.length > 0) ?? '';
   return line.length > QUERY_CHARS ? `${line.slice(0, QUERY_CHARS - 1)}…` : line;
 }
 
@@ -67,10 +71,16 @@ export async function blockersOf(client: Client, pid: number): Promise<LockBlock
 
 /** "pid 4242 (app billing, user app from 10.0.0.7, idle in transaction for 12.3 s: SELECT ...)" */
 export function describeBlocker(b: LockBlocker): string {
-  const who = [`app ${b.applicationName || '(no application_name)'}`, b.user ? `user ${b.user}` : '', b.clientAddress ? `from ${b.clientAddress}` : '']
+  const who = [
+    `app ${b.applicationName || '(no application_name)'}`,
+    b.user ? `user ${b.user}` : '',
+    b.clientAddress ? `from ${b.clientAddress}` : '',
+  ]
     .filter(Boolean)
     .join(', ');
   const age = b.transactionMs === null ? '' : ` for ${(b.transactionMs / 1000).toFixed(1)} s`;
-  const state = b.state ? `, ${b.state}${b.state.includes('transaction') || b.transactionMs === null ? age : ` in a transaction open${age}`}` : '';
+  const state = b.state
+    ? `, ${b.state}${b.state.includes('transaction') || b.transactionMs === null ? age : ` in a transaction open${age}`}`
+    : '';
   return `pid ${b.pid} (${who}${state}${b.query ? `: ${b.query}` : ''})`;
 }

@@ -64,10 +64,17 @@ export interface Attempt {
   readonly last: boolean;
 }
 
-export function lockSchedule(settings: { readonly maxLockWaitMs: number; readonly lockRetries: number; readonly lockFinalAttempt?: FinalAttempt | undefined }): LockSchedule {
+export function lockSchedule(settings: {
+  readonly maxLockWaitMs: number;
+  readonly lockRetries: number;
+  readonly lockFinalAttempt?: FinalAttempt | undefined;
+}): LockSchedule {
   return {
     attempts: settings.lockRetries + 1,
-    firstLockTimeoutMs: Math.min(DEFAULT_FIRST_LOCK_TIMEOUT_MS, settings.maxLockWaitMs || DEFAULT_FIRST_LOCK_TIMEOUT_MS),
+    firstLockTimeoutMs: Math.min(
+      DEFAULT_FIRST_LOCK_TIMEOUT_MS,
+      settings.maxLockWaitMs || DEFAULT_FIRST_LOCK_TIMEOUT_MS,
+    ),
     maxLockTimeoutMs: settings.maxLockWaitMs,
     final: settings.lockFinalAttempt ?? 'fail',
   };
@@ -94,7 +101,12 @@ export function sleepAfter(n: number, random: () => number = Math.random): numbe
 }
 
 /** The longest the whole retry sequence can take (every lock wait plus the longest sleeps), for messages and docs. */
-export function worstCase(policy: LockSchedule): { readonly lockWaitMs: number; readonly sleepMs: number; readonly totalMs: number; readonly longestStallMs: number } {
+export function worstCase(policy: LockSchedule): {
+  readonly lockWaitMs: number;
+  readonly sleepMs: number;
+  readonly totalMs: number;
+  readonly longestStallMs: number;
+} {
   let lockWaitMs = 0;
   let sleepMs = 0;
   let longestStallMs = 0;
@@ -119,7 +131,14 @@ export function formatMs(ms: number): string {
  * The default policy (CLI and library): short growing attempts, jittered sleeps, LOCK_RETRIES retries, and
  * the final attempt as LOCK_FINAL_ATTEMPT says.
  */
-export function oltpLockRetry(settings: { readonly maxLockWaitMs: number; readonly lockRetries: number; readonly lockFinalAttempt?: FinalAttempt | undefined }, random: () => number = Math.random): LockRetryPolicy & { readonly schedule: LockSchedule } {
+export function oltpLockRetry(
+  settings: {
+    readonly maxLockWaitMs: number;
+    readonly lockRetries: number;
+    readonly lockFinalAttempt?: FinalAttempt | undefined;
+  },
+  random: () => number = Math.random,
+): LockRetryPolicy & { readonly schedule: LockSchedule } {
   const schedule = lockSchedule(settings);
   let maxAttempts = 0;
   let longest = 0;
@@ -133,7 +152,8 @@ export function oltpLockRetry(settings: { readonly maxLockWaitMs: number; readon
     longestLockTimeoutMs: longest,
     lockTimeoutMs: (n) => attemptOf(schedule, n)?.lockTimeoutMs ?? settings.maxLockWaitMs,
     retryAfterMs(n, error) {
-      if ((error as { code?: string } | undefined)?.code !== LOCK_NOT_AVAILABLE || !attemptOf(schedule, n + 1)) return undefined;
+      if ((error as { code?: string } | undefined)?.code !== LOCK_NOT_AVAILABLE || !attemptOf(schedule, n + 1))
+        return undefined;
       return sleepAfter(n, random);
     },
   };

@@ -118,14 +118,23 @@ export class MonitorState {
 
   /** Who blocks the migration: reported when the set of blockers changes. */
   blockers(blockers: readonly LockBlocker[], elapsedMs: number): MonitorEvent[] {
-    const pids = blockers.map((b) => b.pid).sort((a, b) => a - b).join(',');
+    const pids = blockers
+      .map((b) => b.pid)
+      .sort((a, b) => a - b)
+      .join(',');
     if (pids === this.#blockerPids) return [];
     this.#blockerPids = pids;
     return blockers.length > 0 ? [{ type: 'waiting-on', blockers, elapsedMs }] : [];
   }
 
   summary(durationMs: number): MonitorSummary {
-    return { durationMs: Math.round(durationMs), maxBlocked: this.#maxBlocked, longestWaitMs: Math.round(this.#longestWaitMs), deadlocks: this.#deadlocks, samples: this.#samples };
+    return {
+      durationMs: Math.round(durationMs),
+      maxBlocked: this.#maxBlocked,
+      longestWaitMs: Math.round(this.#longestWaitMs),
+      deadlocks: this.#deadlocks,
+      samples: this.#samples,
+    };
   }
 }
 
@@ -134,7 +143,12 @@ export async function sample(client: Client, pid: number): Promise<MonitorSample
   // The CASE keeps pg_blocking_pids() to sessions already in a lock wait: the planner may reorder AND-ed
   // conditions, not a CASE's branches. query_start is when the waiting statement began: its wait, within a
   // statement's own run time.
-  const { rows } = await client.query<{ blocked: number; longest_ms: number | null; deadlocks: string | null; waiting: boolean | null }>(
+  const { rows } = await client.query<{
+    blocked: number;
+    longest_ms: number | null;
+    deadlocks: string | null;
+    waiting: boolean | null;
+  }>(
     `select count(*)::int as blocked,
             (max(extract(epoch from clock_timestamp() - a.query_start)) * 1000)::float8 as longest_ms,
             (select d.deadlocks from pg_catalog.pg_stat_database d where d.datname = current_database()) as deadlocks,
@@ -145,7 +159,12 @@ export async function sample(client: Client, pid: number): Promise<MonitorSample
     [pid],
   );
   const r = rows[0];
-  return { blocked: r?.blocked ?? 0, longestWaitMs: Math.max(0, Math.round(r?.longest_ms ?? 0)), deadlocks: Number(r?.deadlocks ?? 0), waiting: r?.waiting === true };
+  return {
+    blocked: r?.blocked ?? 0,
+    longestWaitMs: Math.max(0, Math.round(r?.longest_ms ?? 0)),
+    deadlocks: Number(r?.deadlocks ?? 0),
+    waiting: r?.waiting === true,
+  };
 }
 
 /** One watched migration (or backfill): sampling until stop(). */
@@ -211,7 +230,10 @@ export class Monitor {
       try {
         const s = await sample(this.#client, pid);
         if (stopped) return;
-        window = { blocked: Math.max(window.blocked, s.blocked), longestWaitMs: Math.max(window.longestWaitMs, s.longestWaitMs) };
+        window = {
+          blocked: Math.max(window.blocked, s.blocked),
+          longestWaitMs: Math.max(window.longestWaitMs, s.longestWaitMs),
+        };
         emit(state.add(s, performance.now() - started));
         if (s.waiting) await lookForBlockers();
       } catch {
@@ -235,9 +257,12 @@ export class Monitor {
         if (probe) clearTimeout(probe);
         if (lockTimeoutMs <= 0 || this.#failed) return;
         // Half-way through the wait the migration is queued (if it will be) and still waiting.
-        probe = setTimeout(() => {
-          if (!stopped) void lookForBlockers().catch(() => {});
-        }, Math.max(20, Math.round(lockTimeoutMs * 0.5)));
+        probe = setTimeout(
+          () => {
+            if (!stopped) void lookForBlockers().catch(() => {});
+          },
+          Math.max(20, Math.round(lockTimeoutMs * 0.5)),
+        );
         probe.unref();
       },
       attemptBlockers: () => {

@@ -6,7 +6,14 @@
 import type { Connector, Lease } from '../db/connector.js';
 import { Alerter, makeAlert, type AlertConfig, type AlertDelivery, type AlertKind } from './alerts.js';
 import type { LockBlocker } from './blockers.js';
-import { openMonitor, type Monitor, type MonitorEvent, type MonitorSummary, type MonitorThresholds, type Watch } from './monitor.js';
+import {
+  openMonitor,
+  type Monitor,
+  type MonitorEvent,
+  type MonitorSummary,
+  type MonitorThresholds,
+  type Watch,
+} from './monitor.js';
 
 /** What a run does beside its migrations (the CLI: from the settings; the library: off unless given). */
 export interface OpsPolicy {
@@ -50,7 +57,12 @@ export class RunOps {
   readonly #policy: OpsPolicy;
   readonly #emit: (event: OpsEvent) => void;
 
-  private constructor(monitor: Monitor | undefined, connector: Connector, policy: OpsPolicy, emit: (event: OpsEvent) => void) {
+  private constructor(
+    monitor: Monitor | undefined,
+    connector: Connector,
+    policy: OpsPolicy,
+    emit: (event: OpsEvent) => void,
+  ) {
     this.#monitor = monitor;
     this.#connector = connector;
     this.#policy = policy;
@@ -70,7 +82,10 @@ export class RunOps {
     if (!monitor) {
       emit({
         type: 'monitor-off',
-        reason: policy.connections < 2 ? 'DB_POOL_SIZE=1 leaves no connection for the lock monitor' : 'the monitor could not connect',
+        reason:
+          policy.connections < 2
+            ? 'DB_POOL_SIZE=1 leaves no connection for the lock monitor'
+            : 'the monitor could not connect',
       });
     }
     return new RunOps(monitor, connector, policy, emit);
@@ -100,10 +115,18 @@ export class RunOps {
   }
 
   /** A migration failed (or MIGRATION_TIMEOUT cancelled it): alert. Interruptions by a signal are the operator's own. */
-  failed(migration: OpsTarget, code: string, message: string, figures: Record<string, number | string | null> = {}): void {
+  failed(
+    migration: OpsTarget,
+    code: string,
+    message: string,
+    figures: Record<string, number | string | null> = {},
+  ): void {
     if (code === 'interrupted') return;
     const kind: AlertKind = code === 'migration-timeout' ? 'migration-timeout' : 'migration-failed';
-    this.#alert(kind, `${migration.version}_${migration.name}: ${message.split('\n')[0]}`, migration, { code, ...figures });
+    this.#alert(kind, `${migration.version}_${migration.name}: ${message.split('\n')[0]}`, migration, {
+      code,
+      ...figures,
+    });
   }
 
   /**
@@ -124,24 +147,47 @@ export class RunOps {
     const who = `${migration.version}_${migration.name}`;
     switch (event.type) {
       case 'blocked-alert':
-        this.#alert('sessions-blocked', `${event.sample.blocked} session(s) blocked by ${who}, the longest for ${(event.sample.longestWaitMs / 1000).toFixed(1)} s`, migration, {
-          blocked: event.sample.blocked,
-          longestWaitMs: event.sample.longestWaitMs,
-          thresholdMs: event.thresholdMs,
-        });
+        this.#alert(
+          'sessions-blocked',
+          `${event.sample.blocked} session(s) blocked by ${who}, the longest for ${(event.sample.longestWaitMs / 1000).toFixed(1)} s`,
+          migration,
+          {
+            blocked: event.sample.blocked,
+            longestWaitMs: event.sample.longestWaitMs,
+            thresholdMs: event.thresholdMs,
+          },
+        );
         break;
       case 'deadlock':
-        this.#alert('deadlock', `${event.deadlocks} deadlock(s) in the database while ${who} ran`, migration, { deadlocks: event.deadlocks });
+        this.#alert('deadlock', `${event.deadlocks} deadlock(s) in the database while ${who} ran`, migration, {
+          deadlocks: event.deadlocks,
+        });
         break;
       case 'long-run':
-        this.#alert('long-run', `${who} has run for ${Math.round(event.elapsedMs / 1000)} s`, migration, { elapsedMs: Math.round(event.elapsedMs), thresholdMs: event.thresholdMs });
+        this.#alert('long-run', `${who} has run for ${Math.round(event.elapsedMs / 1000)} s`, migration, {
+          elapsedMs: Math.round(event.elapsedMs),
+          thresholdMs: event.thresholdMs,
+        });
         break;
       default:
         break;
     }
   }
 
-  #alert(kind: AlertKind, summary: string, migration: OpsTarget, figures: Record<string, number | string | null>): void {
-    this.#alerter.send(makeAlert(kind, summary, this.#connector.description, { version: migration.version, name: migration.name, file: migration.file }, figures));
+  #alert(
+    kind: AlertKind,
+    summary: string,
+    migration: OpsTarget,
+    figures: Record<string, number | string | null>,
+  ): void {
+    this.#alerter.send(
+      makeAlert(
+        kind,
+        summary,
+        this.#connector.description,
+        { version: migration.version, name: migration.name, file: migration.file },
+        figures,
+      ),
+    );
   }
 }

@@ -20,11 +20,19 @@ beforeEach(async () => {
   await db.reset();
 });
 
-function cli(dir: string, args: string[], env: Record<string, string> = {}, onSpawn?: Parameters<typeof runCli>[1]['onSpawn']) {
+function cli(
+  dir: string,
+  args: string[],
+  env: Record<string, string> = {},
+  onSpawn?: Parameters<typeof runCli>[1]['onSpawn'],
+) {
   return runCli(args, { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', ...env }, onSpawn });
 }
 
-const BASE = { 'migrations/001_items.sql': "create table items (id int primary key, sku text);\ninsert into items select g, 'sku' || g from generate_series(1, 100) g;\n" };
+const BASE = {
+  'migrations/001_items.sql':
+    "create table items (id int primary key, sku text);\ninsert into items select g, 'sku' || g from generate_series(1, 100) g;\n",
+};
 
 /** Five statements; the third fails until fixed. Statements 1 and 2 would fail if run twice. */
 function fiveSteps(third: string): string {
@@ -38,12 +46,20 @@ create index concurrently step_four_idx on step_four (id);
 }
 
 async function row(version: string) {
-  return (await db.query<{ dirty: boolean; statements_done: number | null; checksum: string }>('select dirty, statements_done, checksum from schema_migrations where version = $1', [version]))[0];
+  return (
+    await db.query<{ dirty: boolean; statements_done: number | null; checksum: string }>(
+      'select dirty, statements_done, checksum from schema_migrations where version = $1',
+      [version],
+    )
+  )[0];
 }
 
 describe('a no-transaction migration that failed part-way', () => {
   it('failing at statement 3 of 5 records 2 done, and up after the fix resumes at statement 3', async () => {
-    const dir = makeProject({ ...BASE, 'migrations/002_steps.sql': fiveSteps('insert into missing_table values (1);') });
+    const dir = makeProject({
+      ...BASE,
+      'migrations/002_steps.sql': fiveSteps('insert into missing_table values (1);'),
+    });
     const failed = await cli(dir, ['up']);
     expect(failed.code, failed.stderr).toBe(1);
     expect(failed.stderr).toMatch(/\(statement 3 of 5 in the file\)/);
@@ -57,19 +73,35 @@ describe('a no-transaction migration that failed part-way', () => {
     expect(resumed.stderr).toMatch(/Resuming 002_steps at statement 3 of 5: statements 1-2 ran before and stay/);
     expect(JSON.parse(resumed.stdout).applied.map((m: { version: string }) => m.version)).toEqual(['002']);
     expect(await row('002')).toMatchObject({ dirty: false });
-    expect(await db.query("select tablename from pg_tables where tablename like 'step_%' order by 1")).toEqual([{ tablename: 'step_four' }, { tablename: 'step_one' }, { tablename: 'step_three' }]);
+    expect(await db.query("select tablename from pg_tables where tablename like 'step_%' order by 1")).toEqual([
+      { tablename: 'step_four' },
+      { tablename: 'step_one' },
+      { tablename: 'step_three' },
+    ]);
     // The row took the fixed file's checksum: status says applied, not changed.
-    const status = JSON.parse((await cli(dir, ['status', '--json'])).stdout) as { migrations: { version: string; state: string }[] };
+    const status = JSON.parse((await cli(dir, ['status', '--json'])).stdout) as {
+      migrations: { version: string; state: string }[];
+    };
     expect(status.migrations.find((m) => m.version === '002')?.state).toBe('applied');
   });
 
   it('refuses to resume when a statement that already ran was edited (exit 2, nothing run)', async () => {
-    const dir = makeProject({ ...BASE, 'migrations/002_steps.sql': fiveSteps('insert into missing_table values (1);') });
+    const dir = makeProject({
+      ...BASE,
+      'migrations/002_steps.sql': fiveSteps('insert into missing_table values (1);'),
+    });
     expect((await cli(dir, ['up'])).code).toBe(1);
-    writeFiles(dir, { 'migrations/002_steps.sql': fiveSteps('create table step_three (id int);').replace('create table step_one (id int);', 'create table step_one (id bigint);') });
+    writeFiles(dir, {
+      'migrations/002_steps.sql': fiveSteps('create table step_three (id int);').replace(
+        'create table step_one (id int);',
+        'create table step_one (id bigint);',
+      ),
+    });
     const refused = await cli(dir, ['up']);
     expect(refused.code, refused.stderr).toBe(2);
-    expect(refused.stderr).toMatch(/002_steps cannot resume: the 2 statements that already ran .* are no longer the same/);
+    expect(refused.stderr).toMatch(
+      /002_steps cannot resume: the 2 statements that already ran .* are no longer the same/,
+    );
     expect(await row('002')).toMatchObject({ dirty: true, statements_done: 2 });
     expect(await db.query("select 1 from pg_tables where tablename = 'step_three'")).toEqual([]);
   });
@@ -87,13 +119,17 @@ create table after_it (id int);
     writeFiles(dir, { 'migrations/002_dup.sql': file(false) });
     const refused = await cli(dir, ['up']);
     expect(refused.code, refused.stderr).toBe(2);
-    expect(refused.stderr).toMatch(/cannot resume at statement 2: its failed run left the INVALID index public\.dup_v_idx/);
+    expect(refused.stderr).toMatch(
+      /cannot resume at statement 2: its failed run left the INVALID index public\.dup_v_idx/,
+    );
     expect(refused.stderr).toContain('DROP INDEX CONCURRENTLY IF EXISTS "public"."dup_v_idx";');
     await db.query('drop index concurrently dup_v_idx');
     const resumed = await cli(dir, ['up']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/Resuming 002_dup at statement 2 of 3/);
-    expect(await db.query("select indisvalid as valid from pg_index where indexrelid = 'dup_v_idx'::regclass")).toEqual([{ valid: true }]);
+    expect(await db.query("select indisvalid as valid from pg_index where indexrelid = 'dup_v_idx'::regclass")).toEqual(
+      [{ valid: true }],
+    );
   });
 
   it('with --from-start runs the file again from its first statement', async () => {
@@ -115,10 +151,17 @@ ${third}
     await db.query(`create table schema_migrations (version text primary key, name text not null, checksum text not null,
       applied_at timestamptz not null default now(), execution_ms integer not null default 0, applied_by text not null default current_user,
       dirty boolean not null default false)`);
-    const dir = makeProject({ ...BASE, 'migrations/002_steps.sql': fiveSteps('insert into missing_table values (1);') });
+    const dir = makeProject({
+      ...BASE,
+      'migrations/002_steps.sql': fiveSteps('insert into missing_table values (1);'),
+    });
     expect((await cli(dir, ['up', '--to', '1'])).code).toBe(0);
     expect((await cli(dir, ['status'])).code).toBe(0);
-    expect(await db.query("select 1 from information_schema.columns where table_name = 'schema_migrations' and column_name = 'statements_done'")).toEqual([]);
+    expect(
+      await db.query(
+        "select 1 from information_schema.columns where table_name = 'schema_migrations' and column_name = 'statements_done'",
+      ),
+    ).toEqual([]);
     expect((await cli(dir, ['up'])).code).toBe(1);
     expect(await row('002')).toMatchObject({ dirty: true, statements_done: 2 });
   });
@@ -126,7 +169,11 @@ ${third}
 
 describe('a lock timeout in a no-transaction migration', () => {
   it('is retried when nothing of the statement took effect, and the migration completes once the lock is free', async () => {
-    const dir = makeProject({ ...BASE, 'migrations/002_alter.sql': '-- migrate:no-transaction\ncreate table first_it (id int);\nalter table items add column z int;\n' });
+    const dir = makeProject({
+      ...BASE,
+      'migrations/002_alter.sql':
+        '-- migrate:no-transaction\ncreate table first_it (id int);\nalter table items add column z int;\n',
+    });
     expect((await cli(dir, ['up', '--to', '1'])).code).toBe(0);
     const blocker = new pg.Client({ connectionString: db.url, application_name: 'long-report' });
     await blocker.connect();
@@ -145,6 +192,8 @@ describe('a lock timeout in a no-transaction migration', () => {
     expect(released).toBe(true);
     expect(result.code, result.stderr).toBe(0);
     expect(await row('002')).toMatchObject({ dirty: false });
-    expect(await db.query("select 1 as ok from information_schema.columns where table_name = 'items' and column_name = 'z'")).toEqual([{ ok: 1 }]);
+    expect(
+      await db.query("select 1 as ok from information_schema.columns where table_name = 'items' and column_name = 'z'"),
+    ).toEqual([{ ok: 1 }]);
   });
 });

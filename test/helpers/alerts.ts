@@ -17,6 +17,11 @@ export function recorder(exitCode = 0): { command: string; out: string } {
 }
 
 export function lines(path: string): Alert[] {
-  return existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Alert) : [];
+  return existsSync(path)
+    ? readFileSync(path, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Alert)
+    : [];
 }
-

@@ -16,7 +16,9 @@ interface Received {
 }
 
 /** An HTTP server answering `status` (or never, for 'hang'), recording what it receives. */
-async function receiver(status: number | 'hang' = 204): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
+async function receiver(
+  status: number | 'hang' = 204,
+): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
   const received: Received[] = [];
   const server: Server = createServer((req: IncomingMessage, res) => {
     let body = '';
@@ -41,7 +43,14 @@ async function receiver(status: number | 'hang' = 204): Promise<{ url: string; r
   };
 }
 
-const alert = () => makeAlert('deadlock', '1 deadlock', 'postgres://app:***@db:5432/app', { version: '004', name: 'orders', file: 'migrations/004_orders.sql' }, { deadlocks: 1 });
+const alert = () =>
+  makeAlert(
+    'deadlock',
+    '1 deadlock',
+    'postgres://app:***@db:5432/app',
+    { version: '004', name: 'orders', file: 'migrations/004_orders.sql' },
+    { deadlocks: 1 },
+  );
 
 describe('Alerter', () => {
   it('POSTs the JSON event to the webhook and gives it to the command on stdin, once per kind and migration', async () => {
@@ -55,10 +64,21 @@ describe('Alerter', () => {
       await alerter.flush();
       expect(server.received).toHaveLength(1);
       expect(server.received[0]!.contentType).toBe('application/json');
-      expect(server.received[0]!.body).toMatchObject({ source: 'tidemark', kind: 'deadlock', severity: 'critical', migration: { version: '004' }, figures: { deadlocks: 1 } });
+      expect(server.received[0]!.body).toMatchObject({
+        source: 'tidemark',
+        kind: 'deadlock',
+        severity: 'critical',
+        migration: { version: '004' },
+        figures: { deadlocks: 1 },
+      });
       expect(lines(out)).toHaveLength(1);
       expect(lines(out)[0]).toMatchObject({ kind: 'deadlock', database: 'postgres://app:***@db:5432/app' });
-      expect(deliveries.map((d) => [d.channel, d.ok])).toEqual(expect.arrayContaining([['webhook', true], ['command', true]]));
+      expect(deliveries.map((d) => [d.channel, d.ok])).toEqual(
+        expect.arrayContaining([
+          ['webhook', true],
+          ['command', true],
+        ]),
+      );
       // The webhook is named by its host: the path holds the secret.
       expect(JSON.stringify(deliveries)).not.toContain('secret-token');
     } finally {
@@ -71,7 +91,10 @@ describe('Alerter', () => {
     const hanging = await receiver('hang');
     const deliveries: AlertDelivery[] = [];
     try {
-      const a = new Alerter({ command: '/nonexistent/page-oncall --now', webhookUrl: failing.url, timeoutMs: 5000 }, (d) => deliveries.push(d));
+      const a = new Alerter(
+        { command: '/nonexistent/page-oncall --now', webhookUrl: failing.url, timeoutMs: 5000 },
+        (d) => deliveries.push(d),
+      );
       a.send(alert());
       await a.flush();
       const b = new Alerter({ command: undefined, webhookUrl: hanging.url, timeoutMs: 300 }, (d) => deliveries.push(d));
@@ -81,7 +104,11 @@ describe('Alerter', () => {
       expect(hanging.received).toHaveLength(1);
       expect(deliveries.every((d) => !d.ok)).toBe(true);
       expect(deliveries.map((d) => d.message)).toEqual(
-        expect.arrayContaining([expect.stringMatching(/answered 500/), expect.stringMatching(/could not start \/nonexistent\/page-oncall: ENOENT/), expect.stringMatching(/did not answer within 300 ms/)]),
+        expect.arrayContaining([
+          expect.stringMatching(/answered 500/),
+          expect.stringMatching(/could not start \/nonexistent\/page-oncall: ENOENT/),
+          expect.stringMatching(/did not answer within 300 ms/),
+        ]),
       );
     } finally {
       await failing.close();
@@ -99,7 +126,7 @@ afterAll(async () => {
 });
 
 describe('alerts from a run', () => {
-  it('alerts a failed migration to the webhook and the command, with the password masked; the exit code stays the failure\'s', async () => {
+  it("alerts a failed migration to the webhook and the command, with the password masked; the exit code stays the failure's", async () => {
     const server = await receiver(200);
     const { command, out } = recorder();
     try {
@@ -108,12 +135,22 @@ describe('alerts from a run', () => {
       url.password = 'hunter2-secret';
       const result = await runCli(['up'], {
         cwd: dir,
-        env: { DATABASE_URL: url.toString(), BACKUP_BEFORE_MIGRATE: 'false', ALERT_COMMAND: command, ALERT_WEBHOOK_URL: server.url },
+        env: {
+          DATABASE_URL: url.toString(),
+          BACKUP_BEFORE_MIGRATE: 'false',
+          ALERT_COMMAND: command,
+          ALERT_WEBHOOK_URL: server.url,
+        },
       });
       expect(result.code, result.stderr).toBe(1);
       expect(server.received).toHaveLength(1);
       const sent = server.received[0]!.body;
-      expect(sent).toMatchObject({ kind: 'migration-failed', severity: 'critical', migration: { version: '001', name: 'bad' }, figures: { code: 'migration-failed' } });
+      expect(sent).toMatchObject({
+        kind: 'migration-failed',
+        severity: 'critical',
+        migration: { version: '001', name: 'bad' },
+        figures: { code: 'migration-failed' },
+      });
       expect(sent.summary).toMatch(/001_bad: .*division by zero/);
       expect(sent.database).toMatch(/^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\//);
       expect(JSON.stringify(sent)).not.toContain('hunter2-secret');
@@ -129,12 +166,20 @@ describe('alerts from a run', () => {
     const { command, out } = recorder(3);
     const result = await runCli(['up'], {
       cwd: dir,
-      env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', MIGRATION_TIMEOUT: '1', ALERT_COMMAND: command, ALERT_WEBHOOK_URL: 'http://127.0.0.1:9/down' },
+      env: {
+        DATABASE_URL: db.url,
+        BACKUP_BEFORE_MIGRATE: 'false',
+        MIGRATION_TIMEOUT: '1',
+        ALERT_COMMAND: command,
+        ALERT_WEBHOOK_URL: 'http://127.0.0.1:9/down',
+      },
     });
     expect(result.code, result.stderr).toBe(3);
     expect(result.stderr).toMatch(/MIGRATION_TIMEOUT/);
     expect(lines(out).map((a) => [a.kind, a.severity])).toEqual([['migration-timeout', 'critical']]);
-    expect(result.stderr).toMatch(/Alert migration-timeout could not be sent to the webhook: 127\.0\.0\.1:9 could not be reached/);
+    expect(result.stderr).toMatch(
+      /Alert migration-timeout could not be sent to the webhook: 127\.0\.0\.1:9 could not be reached/,
+    );
     expect(result.stderr).toMatch(/Alert migration-timeout could not be sent to the command: .* exited 3/);
   });
 });

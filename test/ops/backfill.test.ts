@@ -98,7 +98,11 @@ function startWriters(count: number): { stop(): Promise<{ writes: number; errors
 }
 
 async function progressRow(): Promise<{ rows_scanned: string; batches: number; finished_at: Date | null } | undefined> {
-  const rows = await db.query<{ rows_scanned: string; batches: number; finished_at: Date | null }>('select rows_scanned, batches, finished_at from schema_migrations_backfills').catch(() => []);
+  const rows = await db
+    .query<{ rows_scanned: string; batches: number; finished_at: Date | null }>(
+      'select rows_scanned, batches, finished_at from schema_migrations_backfills',
+    )
+    .catch(() => []);
   return rows[0];
 }
 
@@ -136,21 +140,36 @@ describe('migrate backfill', () => {
       expect(mid!.finished_at).toBeNull();
       expect(Number(mid!.rows_scanned)).toBeLessThan(ROWS);
       // What the log says is done is exactly what was updated: the batch and its log row commit together.
-      const updated = (await db.query<{ updated: string }>('select count(*) as updated from big where n = 1'))[0]!.updated;
+      const updated = (await db.query<{ updated: string }>('select count(*) as updated from big where n = 1'))[0]!
+        .updated;
       expect(Number(updated)).toBe(Number(mid!.rows_scanned));
       expect(await db.query('select 1 from big where n > 1 limit 1')).toEqual([]);
 
       const second = await cli(dir, [...ARGS, '--json']);
       expect(second.code, second.stderr).toBe(0);
-      const result = JSON.parse(second.stdout) as { status: string; rowsDone: number; rowsUpdated: number; batches: number; resumed: boolean };
-      expect(result).toMatchObject({ status: 'finished', rowsDone: ROWS, rowsUpdated: ROWS, batches: ROWS / 1000, resumed: true });
+      const result = JSON.parse(second.stdout) as {
+        status: string;
+        rowsDone: number;
+        rowsUpdated: number;
+        batches: number;
+        resumed: boolean;
+      };
+      expect(result).toMatchObject({
+        status: 'finished',
+        rowsDone: ROWS,
+        rowsUpdated: ROWS,
+        batches: ROWS / 1000,
+        resumed: true,
+      });
       expect(second.stderr).toMatch(/resuming after [\d,]+ rows/);
     } finally {
       const { writes, errors } = await writers.stop();
       expect(errors).toEqual([]);
       expect(writes).toBeGreaterThan(0);
     }
-    expect(await db.query<{ n: number; count: string }>('select n, count(*) from big group by n')).toEqual([{ n: 1, count: String(ROWS) }]);
+    expect(await db.query<{ n: number; count: string }>('select n, count(*) from big group by n')).toEqual([
+      { n: 1, count: String(ROWS) },
+    ]);
     // Run again: already finished, nothing touched.
     const again = await cli(makeProject(), [...ARGS, '--json']);
     expect(JSON.parse(again.stdout)).toMatchObject({ status: 'already-finished' });
@@ -175,12 +194,15 @@ describe('migrate backfill', () => {
     expect(stopped.code, stopped.stderr).toBe(143);
     expect(stopped.stdout).toMatch(/stopped by SIGTERM after its running batch .*run the same command to resume/);
     const row = await progressRow();
-    const updated = (await db.query<{ updated: string }>('select count(*) as updated from big where n = 1'))[0]!.updated;
+    const updated = (await db.query<{ updated: string }>('select count(*) as updated from big where n = 1'))[0]!
+      .updated;
     expect(Number(updated)).toBe(Number(row!.rows_scanned));
     expect(Number(row!.rows_scanned) % 1000).toBe(0);
     const resumed = await cli(dir, ARGS);
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(await db.query<{ n: number; count: string }>('select n, count(*) from big group by n')).toEqual([{ n: 1, count: String(ROWS) }]);
+    expect(await db.query<{ n: number; count: string }>('select n, count(*) from big group by n')).toEqual([
+      { n: 1, count: String(ROWS) },
+    ]);
   });
 
   it('stops before changing anything on a table without a primary key or a --set that does not work (exit 2)', async () => {
@@ -193,7 +215,9 @@ describe('migrate backfill', () => {
     expect(noKey.stderr).toMatch(/public\.nokey has no primary key/);
     const bad = await cli(dir, ['backfill', 't', '--set', 'nope = 1']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--set\/--where do not work on "public"\."t": column "nope" of relation "t" does not exist/);
+    expect(bad.stderr).toMatch(
+      /--set\/--where do not work on "public"\."t": column "nope" of relation "t" does not exist/,
+    );
     const missing = await cli(dir, ['backfill', 'ghost', '--set', 'a = 1']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no table public\.ghost/);

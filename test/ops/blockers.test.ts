@@ -33,7 +33,12 @@ async function openBlocker(applicationName: string): Promise<{ client: pg.Client
   return { client, pid: rows[0]!.pid };
 }
 
-function cli(dir: string, args: string[], env: Record<string, string> = {}, onSpawn?: Parameters<typeof runCli>[1]['onSpawn']) {
+function cli(
+  dir: string,
+  args: string[],
+  env: Record<string, string> = {},
+  onSpawn?: Parameters<typeof runCli>[1]['onSpawn'],
+) {
   return runCli(args, { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', ...env }, onSpawn });
 }
 
@@ -57,13 +62,26 @@ describe('a migration blocked by an open transaction', () => {
           message: string;
           hint: string;
           attempts: { attempt: number; lockTimeoutMs: number; blockers: { pid: number }[] }[];
-          blockers: { pid: number; applicationName: string; state: string; user: string; transactionMs: number; query: string; waitingFor: string }[];
+          blockers: {
+            pid: number;
+            applicationName: string;
+            state: string;
+            user: string;
+            transactionMs: number;
+            query: string;
+            waitingFor: string;
+          }[];
         };
       };
       expect(doc.error.code).toBe('lock-timeout');
       expect(doc.error.message).toContain(`pid ${blocker.pid} (app billing-report`);
       expect(doc.error.hint).toContain(`pg_terminate_backend(${blocker.pid})`);
-      expect(doc.error.blockers[0]).toMatchObject({ pid: blocker.pid, applicationName: 'billing-report', state: 'idle in transaction', user: 'postgres' });
+      expect(doc.error.blockers[0]).toMatchObject({
+        pid: blocker.pid,
+        applicationName: 'billing-report',
+        state: 'idle in transaction',
+        user: 'postgres',
+      });
       expect(doc.error.blockers[0]!.query).toBe('select pg_backend_pid() as pid');
       expect(doc.error.blockers[0]!.waitingFor).toMatch(/^t \(AccessExclusiveLock\)$/);
       expect(doc.error.blockers[0]!.transactionMs).toBeGreaterThanOrEqual(0);
@@ -76,7 +94,9 @@ describe('a migration blocked by an open transaction', () => {
       await blocker.client.query('rollback');
       await blocker.client.end();
     }
-    expect(await db.query("select 1 from information_schema.columns where table_name = 't' and column_name = 'x'")).toEqual([]);
+    expect(
+      await db.query("select 1 from information_schema.columns where table_name = 't' and column_name = 'x'"),
+    ).toEqual([]);
   });
 
   it('retries until the blocker is gone, then applies the migration', async () => {
@@ -97,6 +117,8 @@ describe('a migration blocked by an open transaction', () => {
     expect(released).toBe(true);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/applied 002_alter/);
-    expect(await db.query("select 1 as ok from information_schema.columns where table_name = 't' and column_name = 'x'")).toEqual([{ ok: 1 }]);
+    expect(
+      await db.query("select 1 as ok from information_schema.columns where table_name = 't' and column_name = 'x'"),
+    ).toEqual([{ ok: 1 }]);
   });
 });

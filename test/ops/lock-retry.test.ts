@@ -1,6 +1,15 @@
 /** The lock-retry policies: the OLTP default's schedule (pure) and the pre-issue-14 exponential one. */
 import { describe, expect, it } from 'vitest';
-import { attemptOf, exponentialLockRetry, formatMs, LOCK_NOT_AVAILABLE, lockSchedule, oltpLockRetry, sleepAfter, worstCase } from '../../src/ops/lock-retry.js';
+import {
+  attemptOf,
+  exponentialLockRetry,
+  formatMs,
+  LOCK_NOT_AVAILABLE,
+  lockSchedule,
+  oltpLockRetry,
+  sleepAfter,
+  worstCase,
+} from '../../src/ops/lock-retry.js';
 
 const defaults = lockSchedule({ maxLockWaitMs: 400, lockRetries: 30 });
 
@@ -51,10 +60,12 @@ describe('the lock-retry policy', () => {
     const worst = worstCase(defaults);
     expect(worst.longestStallMs).toBe(400);
     expect(worst.totalMs).toBeLessThan(90_000);
-    expect(worst.lockWaitMs).toBe([1, 2, 3, 4].reduce((sum, n) => sum + attemptOf(defaults, n)!.lockTimeoutMs, 0) + 27 * 400);
+    expect(worst.lockWaitMs).toBe(
+      [1, 2, 3, 4].reduce((sum, n) => sum + attemptOf(defaults, n)!.lockTimeoutMs, 0) + 27 * 400,
+    );
   });
 
-  it('as the executor\'s policy: retries only 55P03, with the schedule\'s lock_timeouts, and stops after the last attempt', () => {
+  it("as the executor's policy: retries only 55P03, with the schedule's lock_timeouts, and stops after the last attempt", () => {
     const policy = oltpLockRetry({ maxLockWaitMs: 500, lockRetries: 2 }, () => 1);
     const timeout = { code: '55P03' };
     expect(policy.maxAttempts).toBe(3);
@@ -78,7 +89,12 @@ const lockTimeout = { code: LOCK_NOT_AVAILABLE, message: 'canceling statement du
 describe('exponentialLockRetry', () => {
   it('retries a lock timeout LOCK_RETRIES times, waiting 1, 2, 4 s, then gives up', () => {
     const policy = exponentialLockRetry(3);
-    expect([1, 2, 3, 4].map((attempt) => policy.retryAfterMs(attempt, lockTimeout))).toEqual([1000, 2000, 4000, undefined]);
+    expect([1, 2, 3, 4].map((attempt) => policy.retryAfterMs(attempt, lockTimeout))).toEqual([
+      1000,
+      2000,
+      4000,
+      undefined,
+    ]);
     expect(policy.maxAttempts).toBe(4);
   });
 

@@ -10,7 +10,12 @@ import { makeProject, runCli } from '../helpers/project.js';
 import { lines, recorder } from '../helpers/alerts.js';
 
 const thresholds = { warnBlockedMs: 5000, alertBlockedMs: 30_000, alertLongRunMs: 600_000 };
-const s = (blocked: number, longestWaitMs: number, deadlocks = 7, waiting = false): MonitorSample => ({ blocked, longestWaitMs, deadlocks, waiting });
+const s = (blocked: number, longestWaitMs: number, deadlocks = 7, waiting = false): MonitorSample => ({
+  blocked,
+  longestWaitMs,
+  deadlocks,
+  waiting,
+});
 
 describe('MonitorState', () => {
   it('reports a change of the picture, not every growing wait', () => {
@@ -30,12 +35,27 @@ describe('MonitorState', () => {
     expect(state.add(s(1, 31_000, 9), 31_000).map((e) => e.type)).toEqual(['blocked-alert', 'deadlock']);
     expect(state.add(s(1, 32_000, 9), 32_000)).toEqual([]);
     expect(state.add(s(0, 0, 9), 600_000).map((e) => e.type)).toEqual(['changed', 'long-run']);
-    expect(state.summary(600_123)).toEqual({ durationMs: 600_123, maxBlocked: 1, longestWaitMs: 32_000, deadlocks: 2, samples: 6 });
+    expect(state.summary(600_123)).toEqual({
+      durationMs: 600_123,
+      maxBlocked: 1,
+      longestWaitMs: 32_000,
+      deadlocks: 2,
+      samples: 6,
+    });
   });
 
   it('names the blockers when they change and stays quiet while they do not', () => {
     const state = new MonitorState(thresholds);
-    const b = { pid: 1, applicationName: 'a', user: 'u', clientAddress: null, state: 'idle in transaction', transactionMs: 1, query: 'x', waitingFor: 't' };
+    const b = {
+      pid: 1,
+      applicationName: 'a',
+      user: 'u',
+      clientAddress: null,
+      state: 'idle in transaction',
+      transactionMs: 1,
+      query: 'x',
+      waitingFor: 't',
+    };
     expect(state.blockers([b], 0).map((e) => e.type)).toEqual(['waiting-on']);
     expect(state.blockers([b], 10)).toEqual([]);
     expect(state.blockers([], 20)).toEqual([]);
@@ -54,7 +74,8 @@ afterAll(async () => {
 describe('the monitor against a migration that holds ACCESS EXCLUSIVE', () => {
   it('counts the three sessions queued behind it, in the CI lines and the --json summary', async () => {
     const dir = makeProject({
-      'migrations/001_t.sql': 'create table t (id int primary key);\ncreate table go (ok boolean);\ninsert into t values (1);\n',
+      'migrations/001_t.sql':
+        'create table t (id int primary key);\ncreate table go (ok boolean);\ninsert into t values (1);\n',
       // Holds the lock until the test says go (a row in `go`, visible to each new statement in READ COMMITTED),
       // for at most 60 s so that a broken test cannot hang.
       'migrations/002_hold.sql':
@@ -62,7 +83,12 @@ describe('the monitor against a migration that holds ACCESS EXCLUSIVE', () => {
         'do $$ begin for i in 1..600 loop exit when exists (select 1 from go); perform pg_sleep(0.1); end loop; end $$;\n',
     });
     const { command, out } = recorder();
-    const env = { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', ALERT_COMMAND: command, ALERT_BLOCKED_AFTER: '1ms' };
+    const env = {
+      DATABASE_URL: db.url,
+      BACKUP_BEFORE_MIGRATE: 'false',
+      ALERT_COMMAND: command,
+      ALERT_BLOCKED_AFTER: '1ms',
+    };
     expect((await runCli(['up', '--to', '1'], { cwd: dir, env })).code).toBe(0);
     const readers: pg.Client[] = [];
     const queries: Promise<unknown>[] = [];
@@ -85,7 +111,9 @@ describe('the monitor against a migration that holds ACCESS EXCLUSIVE', () => {
     });
     // Once the migration holds its lock, three application sessions queue behind it.
     for (let i = 0; i < 600; i += 1) {
-      const held = await db.query("select 1 from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 't' and l.mode = 'AccessExclusiveLock' and l.granted");
+      const held = await db.query(
+        "select 1 from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 't' and l.mode = 'AccessExclusiveLock' and l.granted",
+      );
       if (held.length > 0) break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -100,7 +128,12 @@ describe('the monitor against a migration that holds ACCESS EXCLUSIVE', () => {
     await Promise.all(readers.map((c) => c.end()));
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/002_hold: 3 sessions waiting on it \(longest \d+\.\d s\)\./);
-    const doc = JSON.parse(result.stdout) as { applied: { version: string; monitor?: { maxBlocked: number; longestWaitMs: number; deadlocks: number; samples: number } }[] };
+    const doc = JSON.parse(result.stdout) as {
+      applied: {
+        version: string;
+        monitor?: { maxBlocked: number; longestWaitMs: number; deadlocks: number; samples: number };
+      }[];
+    };
     const hold = doc.applied.find((m) => m.version === '002')!;
     expect(hold.monitor).toMatchObject({ maxBlocked: 3, deadlocks: 0 });
     expect(hold.monitor!.samples).toBeGreaterThan(0);
@@ -114,10 +147,18 @@ describe('the monitor against a migration that holds ACCESS EXCLUSIVE', () => {
 
   it('is off with DB_POOL_SIZE=1 (the budget leaves no second connection), and says so once', async () => {
     await db.reset();
-    const dir = makeProject({ 'migrations/001_a.sql': 'create table budget_a (id int);\n', 'migrations/002_b.sql': 'create table budget_b (id int);\n' });
-    const result = await runCli(['up', '--json'], { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', DB_POOL_SIZE: '1' } });
+    const dir = makeProject({
+      'migrations/001_a.sql': 'create table budget_a (id int);\n',
+      'migrations/002_b.sql': 'create table budget_b (id int);\n',
+    });
+    const result = await runCli(['up', '--json'], {
+      cwd: dir,
+      env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', DB_POOL_SIZE: '1' },
+    });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr.match(/Lock monitor off: DB_POOL_SIZE=1 leaves no connection for the lock monitor\./g)).toHaveLength(1);
+    expect(
+      result.stderr.match(/Lock monitor off: DB_POOL_SIZE=1 leaves no connection for the lock monitor\./g),
+    ).toHaveLength(1);
     const doc = JSON.parse(result.stdout) as { applied: { monitor?: unknown }[] };
     expect(doc.applied).toHaveLength(2);
     for (const m of doc.applied) expect(m.monitor).toBeUndefined();

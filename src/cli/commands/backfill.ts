@@ -6,13 +6,27 @@ import { parseCount } from './shared.js';
 export function define(program: Command, action: Action): void {
   program
     .command('backfill')
-    .description('update a large table in short batches walked by primary key: resumable, throttled, stops cleanly on SIGTERM')
+    .description(
+      'update a large table in short batches walked by primary key: resumable, throttled, stops cleanly on SIGTERM',
+    )
     .argument('<table>', 'the table, e.g. users or app.users (a single-column primary key)')
-    .requiredOption('--set <assignments>', "what follows SET in an UPDATE, e.g. \"full_name = first_name || ' ' || last_name\"")
+    .requiredOption(
+      '--set <assignments>',
+      'what follows SET in an UPDATE, e.g. "full_name = first_name || \' \' || last_name"',
+    )
     .option('--where <condition>', 'update only rows matching this, e.g. "full_name is null"')
     .option('--batch-size <n>', 'keys per batch (default 1000)', parseCount, 1000)
-    .option('--pause <duration>', 'pause between batches: seconds or with a unit, e.g. 0.1 or 100ms (default 100ms)', parseDuration, 100)
-    .option('--max-lag <duration>', 'wait while a replica replays further behind than this, e.g. 10 (seconds)', parseDuration)
+    .option(
+      '--pause <duration>',
+      'pause between batches: seconds or with a unit, e.g. 0.1 or 100ms (default 100ms)',
+      parseDuration,
+      100,
+    )
+    .option(
+      '--max-lag <duration>',
+      'wait while a replica replays further behind than this, e.g. 10 (seconds)',
+      parseDuration,
+    )
     .option('--name <name>', 'the name its progress is kept under (default: the table and a hash of --set/--where)')
     .option('--restart', 'forget recorded progress and start from the first key')
     .addHelpText(
@@ -66,8 +80,12 @@ export async function backfill(ctx: CommandContext, flags: BackfillFlags, table:
     return 0;
   }
   const rows = `${result.rowsDone.toLocaleString('en-US')} rows walked, ${result.rowsUpdated.toLocaleString('en-US')} updated, in ${result.batches} batches`;
-  if (result.status === 'already-finished') out.line(`Backfill ${result.name} already finished earlier (${rows}); --restart runs it again.`);
-  else if (result.status === 'stopped') out.line(`Backfill ${result.name} stopped by ${result.stoppedBy} after its running batch (${rows}); run the same command to resume.`);
+  if (result.status === 'already-finished')
+    out.line(`Backfill ${result.name} already finished earlier (${rows}); --restart runs it again.`);
+  else if (result.status === 'stopped')
+    out.line(
+      `Backfill ${result.name} stopped by ${result.stoppedBy} after its running batch (${rows}); run the same command to resume.`,
+    );
   else out.line(`Backfill ${result.name} finished: ${rows} (this run ${(result.durationMs / 1000).toFixed(1)} s).`);
   return 0;
 }
