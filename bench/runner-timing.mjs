@@ -1,7 +1,7 @@
 // A self-contained timing of `up` (N generated migrations, from an empty database) and the no-op `up` (every
 // pod start after the first), for one or more builds of the CLI side by side with the one-session psql floor,
 // interleaved run by run so that a noisy shared machine hits every candidate alike. It needs no harness
-// outside the repo: use it when ../shared/bench (run-runner.sh) is not there.
+// outside the repo (bench/run-runner.sh compares with peer tools and needs more).
 //
 //   node bench/runner-timing.mjs MIGDIR CLI [CLI...]       MIGDIR from gen.sh N MIGDIR (DIR/sql/migrations ...)
 //   RUNS=5 node bench/runner-timing.mjs /tmp/gen bin/migrate.js /tmp/ref/bin/migrate.js
