@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import * as z from 'zod/mini';
-import { isPostgresUrl } from '../db/params.js';
+import { urlProblem } from '../db/params.js';
 import { ValidationError, usageError } from '../errors.js';
 
 export type MigrateEnv = 'development' | 'staging' | 'production';
@@ -128,7 +128,7 @@ const tableText = z.pipe(
 
 const urlText = z.string().check(
   z.trim(),
-  z.refine((v) => isPostgresUrl(v), { message: 'is not a PostgreSQL URL; use postgres://user:password@host:5432/database' }),
+  z.refine((v) => urlProblem(v) === undefined, { error: (issue) => urlProblem(String(issue.input)) ?? 'is not a PostgreSQL URL' }),
 );
 
 const text = z.string().check(z.trim(), z.minLength(1));

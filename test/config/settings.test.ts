@@ -95,3 +95,20 @@ describe('.env.migrations.example', () => {
     expect(() => loadSettings({ envFile: '.env.migrations.example' }, {}, root)).not.toThrow();
   });
 });
+
+describe('DATABASE_URL problems are settings errors (exit 2) that never show the URL', () => {
+  it.each([
+    ['postgres://app:hunter@2@db/app', /more than one @/],
+    ['postgres://app:pass@db:99999/app', /port "99999"/],
+    ['postgres://app:pass@db/app?sslmode=bogus', /sslmode="bogus"/],
+  ])('%s', (url, message) => {
+    let error: unknown;
+    try {
+      loadSettings({ databaseUrl: url }, {}, '/nonexistent');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: 'bad-settings', exitCode: 2, message });
+    expect((error as Error).message).not.toMatch(/hunter|2@db|pass@/);
+  });
+});

@@ -31,3 +31,29 @@ describe('connection parameters', () => {
     expect(env.PGSERVICE).toBeUndefined();
   });
 });
+
+describe('URLs that do not parse', () => {
+  const secret = 'Sup3rS3cret';
+  const cases: [string, RegExp][] = [
+    [`postgres://app:${secret}@x@db.example.com/app`, /more than one @ before the host.*%40/],
+    [`postgres://app:${secret}@db.example.com:99999/app`, /port "99999", which is not a port number \(1-65535\)/],
+    [`postgres://app:${secret}@db.example.com:0/app`, /port "0"/],
+    [`postgres://app:${secret}@db.example.com/app?sslmode=bogus`, /sslmode="bogus", which is not one of disable, allow, prefer, require, verify-ca, verify-full/],
+  ];
+  it.each(cases)('%s is refused (exit 2) without any part of the password', (url, message) => {
+    let error: unknown;
+    try {
+      paramsFromUrl(url);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: 'bad-database-url', exitCode: 2, message });
+    const text = `${(error as Error).message} ${(error as { hint?: string }).hint}`;
+    for (const piece of [secret, 'Sup3r', 'x@db', 'S3cret']) expect(text).not.toContain(piece);
+  });
+
+  it('refuses PGPORT and PGSSLMODE values libpq would refuse', () => {
+    expect(() => paramsFromLibpq({ PGHOST: '/tmp', PGPORT: '65536' })).toThrow(/PGPORT="65536", which is not a port number/);
+    expect(() => paramsFromLibpq({ PGHOST: '/tmp', PGSSLMODE: 'on' })).toThrow(/PGSSLMODE="on", which is not one of/);
+  });
+});
