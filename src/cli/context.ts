@@ -22,6 +22,8 @@ export interface GlobalFlags {
   readonly yes?: boolean;
   readonly verbose?: boolean;
   readonly embedded?: boolean;
+  /** A command's own `--format` (lint, verify): `--format json` is `--json`. */
+  readonly format?: string;
   readonly waitForDb?: number | true;
 }
 
@@ -46,7 +48,7 @@ export class CommandContext {
     this.flags = flags;
     this.io = io;
     this.output = new Output({
-      json: Boolean(flags.json),
+      json: Boolean(flags.json) || flags.format === 'json',
       color: flags.color !== false,
       verbose: Boolean(flags.verbose) || Boolean(io.env.DEBUG),
       stdout: io.stdout as never,
