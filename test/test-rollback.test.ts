@@ -205,10 +205,12 @@ describe('test-rollback', () => {
 
   it('says the role needs CREATEDB when it lacks it (exit 2)', async () => {
     const role = `tm_nocreatedb_${process.pid}`;
-    await adminQuery(`create role ${role} login`);
+    // A password: the embedded server of a run without TEST_DATABASE_URL does not trust local connections.
+    await adminQuery(`create role ${role} login password 'nocreatedb'`);
     try {
       const url = new URL(db.url);
       url.username = role;
+      url.password = 'nocreatedb';
       const dir = makeProject(USERS);
       const result = await runCli(['test-rollback'], { cwd: dir, env: { DATABASE_URL: url.toString() } });
       expect(result.code).toBe(2);

@@ -1,10 +1,14 @@
 /** The backup module's own short-lived connections, opened from ConnectionParams (password masked in errors). */
 import pg from 'pg';
+import { closeClient } from '../db/connection.js';
 import { describeParams, maskPasswords, pgClientConfig, type ConnectionParams } from '../db/params.js';
 import { EXIT, MigrateError } from '../errors.js';
 
 export async function openClient(params: ConnectionParams, applicationName = 'tidemark-backup'): Promise<pg.Client> {
   const client = new pg.Client(pgClientConfig(params, applicationName));
+  // A connection that drops while idle (the snapshot session waits out the whole dump) emits 'error'; with no
+  // listener that crashed the process and left pg_dump running. The loss reaches whoever queries it next.
+  client.on('error', () => {});
   try {
     await client.connect();
   } catch (error) {
@@ -18,6 +22,7 @@ export async function openClient(params: ConnectionParams, applicationName = 'ti
   return client;
 }
 
+/** Ends the connection, bounded: on a dead path pg would wait for the server's goodbye forever. */
 export async function closeQuietly(client: pg.Client | undefined): Promise<void> {
-  await client?.end().catch(() => {});
+  await closeClient(client);
 }

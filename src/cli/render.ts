@@ -1,4 +1,5 @@
 /** Human and JSON renderings of run results and errors: two views of the same data. */
+import { EXIT } from '../errors.js';
 import { MigrateError, MigrationFailedError, ValidationError, type FileLocks, type LintFinding as Finding, type RunResult, type SqlFailure } from '../index.js';
 import { formatBytes, type Output } from './output.js';
 
@@ -123,6 +124,12 @@ function failureLines(out: Output, f: SqlFailure): string[] {
 /** Renders any error once, at the edge. Returns the exit code. */
 export function renderError(out: Output, error: unknown): number {
   const c = out.c;
+  // An aborted step (pg_dump killed, a wait cut short) rejects with the AbortSignal's reason, the signal's name.
+  if (error === 'SIGINT' || error === 'SIGTERM') {
+    error = new MigrateError('interrupted', error === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint, `Interrupted by ${error} before the command finished; what it had started was stopped and cleaned up.`, {
+      hint: 'Run the command again.',
+    });
+  }
   if (!(error instanceof MigrateError)) {
     const message = error instanceof Error ? error.message : String(error);
     if (out.mode === 'json') out.json({ ok: false, error: { code: 'internal', message, exitCode: 1 } });

@@ -95,8 +95,10 @@ export class Migrator {
   async status(): Promise<StatusReport> {
     const migrations = await this.loadMigrations();
     return this.#session(async (session) => {
-      const tableExists = await session.history.exists();
-      const history = tableExists ? await session.history.read() : [];
+      // read() is optimistic (one query; [] when the table is missing): the catalog look-up of exists() runs
+      // only for an empty history. A fresh backend's first catalog queries are the slow part of `status`.
+      const history = await session.history.read();
+      const tableExists = history.length > 0 || (await session.history.exists());
       const repairs = tableExists ? await readRepairs(session) : [];
       return { entries: statusOf(migrations, history), tableExists, repairs };
     });
@@ -114,7 +116,7 @@ export class Migrator {
       const first = planUp(migrations, seen, options);
       if (options.dryRun) {
         if (first.blockers.length > 0) throw blockedError('migrate up', first.blockers);
-        const locks = first.toApply.length > 0 ? await lockReport(first.toApply.map((m) => m.up), session.client) : [];
+        const locks = first.toApply.length > 0 ? await lockReport(first.toApply.map((m) => m.up), session.client, undefined, (message) => session.emit({ type: 'notice', message })) : [];
         return { ...dryResult('up', first.toApply, seen), locks, ...heldBackOf(first) };
       }
       // A dirty row seen without the lock may be another runner's no-transaction migration in progress:
@@ -142,7 +144,7 @@ export class Migrator {
   }
 
   async #preflight(session: Session, pending: readonly Migration[], options: PreflightOptions): Promise<LintSummary | undefined> {
-    const lint = await preflight(session.client, this.#config, pending, options);
+    const lint = await preflight(session.client, this.#config, pending, options, (message) => session.emit({ type: 'notice', message }));
     if (lint) this.#config.onEvent({ type: 'lint', summary: lint });
     return lint;
   }
@@ -275,7 +277,7 @@ export class Migrator {
     const c = this.#config;
     const context = { source: c.source, table: c.table, root: c.root };
     if (request.offline) return lintReport(context, undefined, request);
-    return this.#session((session) => lintReport(context, session.client, request));
+    return this.#session((session) => lintReport(context, session.client, { onNote: (message) => session.emit({ type: 'notice', message }), ...request }));
   }
 
   /** Takes, proves, uploads (when configured), records and prunes a backup now, whatever `beforeMigrate` says. */

@@ -3,6 +3,7 @@
  * The password lives only here and in the child's environment: never in a message or on a command line.
  */
 import type { ClientConfig } from 'pg';
+import { usageError } from '../errors.js';
 
 export interface ConnectionParams {
   readonly host: string;
@@ -27,8 +28,39 @@ const URL_SHAPE = /^postgres(?:ql)?:\/\/(?:([^:@/?]*)(?::([^@/?]*))?@)?(\[[^\]]*
 
 /** True when `text` is a postgres:// or postgresql:// URL that paramsFromUrl can read. */
 export function isPostgresUrl(text: string): boolean {
-  return URL_SHAPE.test(text.trim());
+  return urlProblem(text) === undefined;
 }
+
+/** libpq's sslmode values; anything else is refused by libpq ("invalid sslmode value"), and by us. */
+export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+const isPort = (port: string) => /^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535;
+const isSslMode = (mode: string) => (SSL_MODES as readonly string[]).includes(mode);
+const PORT_FORM = 'which is not a port number (1-65535)';
+const SSLMODE_FORM = `which is not one of ${SSL_MODES.join(', ')}`;
+
+/**
+ * What is wrong with a DATABASE_URL, as a clause ("has port ..."), or undefined when paramsFromUrl reads it.
+ * Never quotes the user, password or host: an unencoded `@` or `:` puts pieces of the password there.
+ */
+export function urlProblem(text: string): string | undefined {
+  const match = URL_SHAPE.exec(text.trim());
+  if (!match) {
+    if (/^postgres(?:ql)?:\/\/[^/?]*@[^/?]*@/.test(text.trim())) return AT_PROBLEM;
+    return 'is not a PostgreSQL URL; use postgres://user:password@host:5432/database';
+  }
+  const [, , , rawHost = '', rawPort, , rawQuery = ''] = match;
+  // postgres://u:p@ss@host/db: the regex stops the password at the first @ and the rest looks like a host.
+  if (rawHost.includes('@')) return AT_PROBLEM;
+  const query = new URLSearchParams(rawQuery);
+  const port = rawPort || query.get('port');
+  if (port && !isPort(port)) return `has port ${JSON.stringify(port)}, ${PORT_FORM}`;
+  const sslmode = query.get('sslmode');
+  if (sslmode !== null && !isSslMode(sslmode)) return `has sslmode=${JSON.stringify(sslmode)}, ${SSLMODE_FORM}`;
+  return undefined;
+}
+
+const AT_PROBLEM = 'has more than one @ before the host (the password or user name contains an unencoded @); write it as %40, e.g. postgres://app:s3%40cret@db:5432/app';
 
 /**
  * Reads a postgres:// URL the way libpq does: percent-decoded user, password and database; `host` and `port`
@@ -36,8 +68,9 @@ export function isPostgresUrl(text: string): boolean {
  * sslmode and friends from the query.
  */
 export function paramsFromUrl(text: string): ConnectionParams {
-  const match = URL_SHAPE.exec(text.trim());
-  if (!match) throw new Error('not a postgres:// URL');
+  const problem = urlProblem(text);
+  if (problem) throw usageError('bad-database-url', `DATABASE_URL ${problem}.`, { hint: 'Fix the URL (the message does not show it: it holds the password).' });
+  const match = URL_SHAPE.exec(text.trim())!;
   const [, rawUser = '', rawPassword, rawHost = '', rawPort, rawDatabase = '', rawQuery = ''] = match;
   const query = new URLSearchParams(rawQuery);
   const decode = (value: string) => {
@@ -64,6 +97,8 @@ export function paramsFromUrl(text: string): ConnectionParams {
 }
 
 export function paramsFromLibpq(vars: Readonly<Record<string, string>>): ConnectionParams {
+  if (vars.PGPORT !== undefined && !isPort(vars.PGPORT)) throw usageError('bad-database-url', `PGPORT=${JSON.stringify(vars.PGPORT)}, ${PORT_FORM}.`);
+  if (vars.PGSSLMODE !== undefined && !isSslMode(vars.PGSSLMODE)) throw usageError('bad-database-url', `PGSSLMODE=${JSON.stringify(vars.PGSSLMODE)}, ${SSLMODE_FORM}.`);
   const user = vars.PGUSER ?? osUser();
   return {
     host: vars.PGHOST ?? DEFAULT_HOST,
@@ -124,6 +159,11 @@ export function pgClientConfig(params: ConnectionParams, applicationName = 'tide
     ssl: sslConfig(params),
     application_name: applicationName,
     connectionTimeoutMillis: 10_000,
+    // The kernel probes an idle connection after 10 s, so a peer that vanished (a node that died, a NAT that
+    // forgot us) is noticed without traffic. It costs nothing while the connection works. A path that still
+    // answers probes but no longer carries data (a frozen proxy) is the client deadline's job (db/connection).
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   };
 }
 
