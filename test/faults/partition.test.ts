@@ -8,7 +8,16 @@ import { createServer, connect as tcpConnect, type Server, type Socket } from 'n
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabase, type TestDatabase } from '../helpers/db.js';
 import { makeProject } from '../helpers/project.js';
-import { REPEAT, activeRunner, assertConsistent, nextUpFinishes, nothingLeft, start, tableStep, writeSteps } from './helpers.js';
+import {
+  REPEAT,
+  activeRunner,
+  assertConsistent,
+  nextUpFinishes,
+  nothingLeft,
+  start,
+  tableStep,
+  writeSteps,
+} from './helpers.js';
 
 class Proxy {
   readonly #server: Server;
@@ -39,7 +48,9 @@ class Proxy {
   }
 
   listen(): Promise<number> {
-    return new Promise((resolve) => this.#server.listen(0, '127.0.0.1', () => resolve((this.#server.address() as { port: number }).port)));
+    return new Promise((resolve) =>
+      this.#server.listen(0, '127.0.0.1', () => resolve((this.#server.address() as { port: number }).port)),
+    );
   }
 
   /** Carries nothing more, in either direction, and closes nothing. */
@@ -76,12 +87,18 @@ describe('a network partition mid-migration (a frozen TCP proxy)', () => {
         const steps = [tableStep('001', 'first'), tableStep('002', 'second', 2), tableStep('003', 'third')];
         const dir = makeProject();
         writeSteps(dir, steps);
-        const run = start(['up'], dir, { DATABASE_URL: viaProxy.toString(), BACKUP_BEFORE_MIGRATE: 'false', MIGRATION_TIMEOUT: '1' });
+        const run = start(['up'], dir, {
+          DATABASE_URL: viaProxy.toString(),
+          BACKUP_BEFORE_MIGRATE: 'false',
+          MIGRATION_TIMEOUT: '1',
+        });
         await activeRunner(db.adminUrl, db.name, 'pg_sleep(2)');
         proxy.freeze();
         const result = await run.done;
         expect(result.code).toBe(3);
-        expect(result.stderr).toMatch(/002_create_second ran longer than MIGRATION_TIMEOUT \(1 s\) and no answer came back after the cancel \(connection cut\); its commit may have been sent, so whether it was applied is unknown/);
+        expect(result.stderr).toMatch(
+          /002_create_second ran longer than MIGRATION_TIMEOUT \(1 s\) and no answer came back after the cancel \(connection cut\); its commit may have been sent, so whether it was applied is unknown/,
+        );
         expect(result.stderr).toMatch(/migrate status once the database answers: 002 applied means it committed/);
         expect(result.stderr).not.toMatch(/; it was rolled back/);
         // The path goes away for good; the server notices its client left and ends the session.
