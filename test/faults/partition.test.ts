@@ -6,6 +6,8 @@
  */
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeClient, connect, isConnectionLost } from '../../src/db/connection.js';
+import { paramsFromUrl } from '../../src/db/params.js';
 import { testDatabase, type TestDatabase } from '../helpers/db.js';
 import { makeProject } from '../helpers/project.js';
 import {
@@ -112,4 +114,24 @@ describe('a network partition mid-migration (a frozen TCP proxy)', () => {
       }
     }, 120_000);
   }
+});
+
+describe('a query on a frozen path', () => {
+  it('fails at its client-side deadline as a lost connection, and closing the client does not hang', async () => {
+    const target = new URL(db.url);
+    const proxy = new Proxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const viaProxy = new URL(db.url);
+    viaProxy.port = String(await proxy.listen());
+    try {
+      const client = await connect(paramsFromUrl(viaProxy.toString()));
+      expect((await client.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+      proxy.freeze();
+      const error = await client.withDeadline(300, () => client.query('select 2')).catch((e: unknown) => e);
+      expect(isConnectionLost(error)).toBe(true);
+      expect(client.severed).toMatch(/no answer from the server within/);
+      await closeClient(client, 500);
+    } finally {
+      await proxy.close();
+    }
+  });
 });
