@@ -74,9 +74,12 @@ export function explain(error: unknown, params: ConnectionParams): MigrateError 
   }
 }
 
-/** Opens one connection (application_name tidemark) or throws a MigrateError with exit code 3. */
-export async function connect(params: ConnectionParams): Promise<Client> {
-  const client = new pg.Client(pgClientConfig(params));
+/**
+ * Opens one connection or throws a MigrateError with exit code 3. The one way tidemark connects from
+ * parameters: the runner, the backup and restore modules and doctor all explain a failure the same way.
+ */
+export async function connect(params: ConnectionParams, applicationName = 'tidemark'): Promise<Client> {
+  const client = new pg.Client(pgClientConfig(params, applicationName));
   // An idle client whose server goes away emits 'error'; without a listener Node would crash the process.
   client.on('error', () => {});
   try {
