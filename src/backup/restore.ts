@@ -16,7 +16,8 @@ import { stat } from 'node:fs/promises';
 import type pg from 'pg';
 import type { TableRef } from '../config/settings.js';
 import { libpqChildEnv, withDatabase, type ConnectionParams } from '../db/params.js';
-import { quoteIdent, quoteTable } from '../db/quote.js';
+import { HistoryStore } from '../db/history.js';
+import { quoteIdent } from '../db/quote.js';
 import { EXIT, MigrateError, usageError } from '../errors.js';
 import { ArchiveDefect, expectedLabel, parseTableDataLines, scanArchive, UnknownArchiveVersion } from './archive.js';
 import { utcStamp } from './naming.js';
@@ -113,16 +114,8 @@ async function isEmpty(params: ConnectionParams): Promise<boolean> {
  * The newest version in a tracking table (numeric order of the leading-digits versions); null when the table
  * is absent or empty. Used for the restored database, and for the version a backup is taken "before".
  */
-export async function latestTrackedVersion(client: pg.ClientBase, ref: TableRef): Promise<string | null> {
-  const { rows: exists } = await client.query('select to_regclass($1) as t', [quoteTable(ref)]);
-  if (exists[0]?.t === null || exists[0]?.t === undefined) return null;
-  const { rows } = await client.query<{ version: string }>(
-    `select version::text as version from ${quoteTable(ref)}
-      where version::text ~ '^[0-9]+$'
-      order by version::text::numeric desc
-      limit 1`,
-  );
-  return rows[0]?.version ?? null;
+export function latestTrackedVersion(client: pg.Client, ref: TableRef): Promise<string | null> {
+  return new HistoryStore(client, ref).latestVersion();
 }
 
 async function dropDatabase(admin: pg.Client, name: string): Promise<void> {

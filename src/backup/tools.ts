@@ -11,6 +11,7 @@ import { constants } from 'node:fs';
 import { access, readdir, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { ClientBase } from 'pg';
+import { serverVersionNum } from '../db/introspect.js';
 import { EXIT, MigrateError } from '../errors.js';
 import { runProgram, SpawnError } from './process.js';
 
@@ -77,8 +78,7 @@ export interface ServerVersion {
 
 /** The server's version, from a connection the caller owns. */
 export async function serverVersion(client: ClientBase): Promise<ServerVersion> {
-  const { rows } = await client.query<{ v: string }>("select current_setting('server_version_num') as v");
-  const num = Number(rows[0]?.v);
+  const num = await serverVersionNum(client);
   return { num, major: majorOf(num) };
 }
 

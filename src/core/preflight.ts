@@ -5,6 +5,7 @@
  */
 import type { TableRef } from '../config/settings.js';
 import type { Client } from '../db/connection.js';
+import { serverVersionNum } from '../db/introspect.js';
 import { quoteTable } from '../db/quote.js';
 import { EXIT, MigrateError, usageError } from '../errors.js';
 import type { MigrationSource } from '../source/source.js';
@@ -216,6 +217,6 @@ export async function lintReport(context: LintContext, client: Client | undefine
   const pgVersion = request.pgVersion ?? 150000;
   const findings = await lintMigrations(files, client, pgVersion, oneRun);
   const locks = request.locks ? await lockReport(files, client, pgVersion).catch(() => undefined) : undefined;
-  const serverVersion = client ? Number((await client.query<{ v: string }>(`select current_setting('server_version_num') as v`)).rows[0]?.v) : pgVersion;
+  const serverVersion = client ? await serverVersionNum(client) : pgVersion;
   return { files: files.map((f) => f.displayPath), findings, locks, mode: client ? 'database' : 'offline', pgVersion: serverVersion };
 }

@@ -9,6 +9,7 @@
 import { hostname, userInfo } from 'node:os';
 import type { HistoryRow } from '../db/history.js';
 import { RepairLog, type RepairAction, type RepairRow } from '../db/repair-log.js';
+import { inTransaction } from '../db/transaction.js';
 import { EXIT, MigrateError, usageError } from '../errors.js';
 import type { Migration } from '../source/types.js';
 import type { Session } from './session.js';
@@ -128,8 +129,7 @@ export async function repair(session: Session, migrations: readonly Migration[],
       });
     }
     const log = new RepairLog(client, store.ref);
-    await client.query('begin');
-    try {
+    await inTransaction(client, async () => {
       await log.ensure();
       if (expected.actions.includes('rerun')) {
         await store.delete(expected.version);
@@ -146,11 +146,7 @@ export async function repair(session: Session, migrations: readonly Migration[],
           repairedBy: by,
         });
       }
-      await client.query('commit');
-    } catch (error) {
-      await client.query('rollback').catch(() => {});
-      throw error;
-    }
+    });
     return expected;
   });
 }

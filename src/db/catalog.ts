@@ -4,6 +4,7 @@
  * This adapter only reads; deciding what the facts mean is `sql/lint` and `sql/locks`.
  */
 import type pg from 'pg';
+import { serverVersionNum } from './introspect.js';
 
 export interface CatalogColumn {
   readonly name: string;
@@ -64,7 +65,7 @@ const SYSTEM_SCHEMAS = ['pg_catalog', 'information_schema', 'pg_toast'];
  * @example const catalog = await readCatalog(client); catalog.tables.get('public.users')?.estimatedRows
  */
 export async function readCatalog(client: pg.Client | pg.PoolClient): Promise<Catalog> {
-  const version = await client.query<{ v: string }>(`select current_setting('server_version_num') as v`);
+  const version = await serverVersionNum(client);
   const tables = await client.query<{ oid: number; schema: string; name: string; reltuples: number; size: string }>(
     `select c.oid::int8 as oid, n.nspname as schema, c.relname as name, c.reltuples::float8 as reltuples,
             pg_total_relation_size(c.oid)::text as size
@@ -153,7 +154,7 @@ export async function readCatalog(client: pg.Client | pg.PoolClient): Promise<Ca
   }
   // ORDER of volatility codes: 'i' < 's' < 'v', so max() is the most volatile overload.
   const functionVolatility = new Map(functions.rows.map((f) => [f.name, f.volatility] as const));
-  return { serverVersionNum: Number(version.rows[0]?.v ?? 0), tables: result, indexTables, functionVolatility };
+  return { serverVersionNum: version, tables: result, indexTables, functionVolatility };
 }
 
 /**
