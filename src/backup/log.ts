@@ -10,7 +10,7 @@ import type { ClientBase } from 'pg';
 import type { TableRef } from '../config/settings.js';
 import { tableColumns } from '../db/introspect.js';
 import { quoteTable, sibling } from '../db/quote.js';
-import { EXIT, MigrateError } from '../errors.js';
+import { MigrateError } from '../errors.js';
 
 export const BACKUP_LOG_TABLE = 'db_backups';
 
@@ -59,7 +59,6 @@ export class BackupLog {
       const name = `${this.#ref.schema}.${this.#ref.table}`;
       throw new MigrateError(
         'backup-log-foreign',
-        EXIT.failed,
         `The table ${name} exists but is not tidemark's backup log (it lacks ${missing.join(', ')}); tidemark does not alter it.`,
         {
           hint: `Rename it (ALTER TABLE ${name} RENAME TO db_backups_old) so tidemark can create its own, or add the missing columns.`,

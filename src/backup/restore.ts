@@ -18,7 +18,7 @@ import type { TableRef } from '../config/settings.js';
 import { libpqChildEnv, withDatabase, type ConnectionParams } from '../db/params.js';
 import { HistoryStore } from '../db/history.js';
 import { quoteIdent } from '../db/quote.js';
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { MigrateError, usageError } from '../errors.js';
 import { ArchiveDefect, expectedLabel, parseTableDataLines, scanArchive, UnknownArchiveVersion } from './archive.js';
 import { utcStamp } from './naming.js';
 import { describeExit, runProgram } from './process.js';
@@ -160,7 +160,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     await scanArchive(file);
   } catch (error) {
     if (error instanceof ArchiveDefect) {
-      throw new MigrateError('restore-invalid-archive', EXIT.failed, `${file} is not a usable backup: ${error.message}.`, {
+      throw new MigrateError('restore-invalid-archive', `${file} is not a usable backup: ${error.message}.`, {
         hint: 'Nothing was changed. Use another backup (migrate backup --list shows them).',
         cause: error,
       });
@@ -179,7 +179,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
 
     const listing = await runProgram(tools.pgRestore.path, ['--list', file], { captureStdout: true, signal: options.signal });
     if (listing.code !== 0) {
-      throw new MigrateError('restore-invalid-archive', EXIT.failed, `pg_restore cannot read ${file}: ${listing.stderr || describeExit(listing)}.`, {
+      throw new MigrateError('restore-invalid-archive', `pg_restore cannot read ${file}: ${listing.stderr || describeExit(listing)}.`, {
         hint: 'Nothing was changed.',
       });
     }
@@ -218,7 +218,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       onSpawn: (pid) => emit({ type: 'spawn', program: 'pg_restore', pid }),
     });
     if (run.code !== 0) {
-      throw new MigrateError('restore-failed', EXIT.failed, `pg_restore failed (${describeExit(run)})${run.stderr ? `: ${run.stderr}` : '.'}`, {
+      throw new MigrateError('restore-failed', `pg_restore failed (${describeExit(run)})${run.stderr ? `: ${run.stderr}` : '.'}`, {
         hint: dropOnFailure ? 'The database tidemark created for the restore was dropped; nothing else changed.' : undefined,
         details: { stderr: run.stderr, database: target },
       });
@@ -241,7 +241,6 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     if (missing.length > 0 || extra.length > 0) {
       throw new MigrateError(
         'restore-mismatch',
-        EXIT.failed,
         `The restored database does not hold the tables of the backup: ${[
           missing.length ? `missing ${missing.join(', ')}` : '',
           extra.length ? `unexpected ${extra.join(', ')}` : '',

@@ -7,7 +7,7 @@ import type { TableRef } from '../config/settings.js';
 import type { Client } from '../db/connection.js';
 import { serverVersionNum } from '../db/introspect.js';
 import { quoteTable } from '../db/quote.js';
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { MigrateError, usageError } from '../errors.js';
 import type { MigrationSource } from '../source/source.js';
 import type { Migration } from '../source/types.js';
 import type { Finding } from '../sql/lint/types.js';
@@ -137,7 +137,7 @@ export async function preflight(client: Client, policy: PreflightPolicy, pending
   const blocking = blockingFindings(findings);
   if (blocking.length > 0) {
     const lines = blocking.map((f) => `${f.file}:${f.line}:${f.column} ${f.rule}: ${f.message}`);
-    throw new MigrateError('lint-blocked', EXIT.failed, `migrate up cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`, {
+    throw new MigrateError('lint-blocked', `migrate up cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`, {
       hint: production
         ? `Apply the safe alternative (migrate lint shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production ${w.skipLint} does not apply.`
         : `Apply the safe alternative (migrate lint shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass ${w.skipLint}.`,

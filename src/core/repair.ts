@@ -10,7 +10,7 @@ import { hostname, userInfo } from 'node:os';
 import type { HistoryRow } from '../db/history.js';
 import { RepairLog, type RepairAction, type RepairRow } from '../db/repair-log.js';
 import { inTransaction } from '../db/transaction.js';
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { MigrateError, usageError } from '../errors.js';
 import type { Migration } from '../source/types.js';
 import type { Session } from './session.js';
 import { statusOf } from './plan.js';
@@ -124,7 +124,7 @@ export async function repair(session: Session, migrations: readonly Migration[],
   return session.locked(async () => {
     const now = planRepair(migrations, await store.read(), expected.version, options);
     if (!samePlan(now, expected)) {
-      throw new MigrateError('repair-state-changed', EXIT.failed, `The state of ${expected.version}_${expected.name} changed while you were confirming; nothing was repaired.`, {
+      throw new MigrateError('repair-state-changed', `The state of ${expected.version}_${expected.name} changed while you were confirming; nothing was repaired.`, {
         hint: `Look at migrate status, then run migrate repair ${expected.version} again.`,
       });
     }

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { inTransaction } from '../db/transaction.js';
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { MigrateError, usageError } from '../errors.js';
 import { listSeeds, readSqlFile } from '../source/files.js';
 import type { SqlFile } from '../source/types.js';
 import type { SeedLocation } from './config.js';
@@ -62,7 +62,7 @@ export async function runSeed(session: Session, executor: Executor, name: string
   } catch (error) {
     const failure = await failureOf(error, file, undefined);
     if (failure) {
-      throw new MigrateError('seed-failed', EXIT.failed, `Seed ${file.displayPath} failed at ${failure.file}:${failure.line}:${failure.column}: ${failure.message}`, {
+      throw new MigrateError('seed-failed', `Seed ${file.displayPath} failed at ${failure.file}:${failure.line}:${failure.column}: ${failure.message}`, {
         hint: 'Nothing of the seed remains (it ran in one transaction). Fix the file and run it again.',
         details: { error: failure },
       });

@@ -3,7 +3,7 @@
  * (exit 3). The password never appears: messages show describeParams(), which masks it.
  */
 import pg from 'pg';
-import { EXIT, MigrateError } from '../errors.js';
+import { MigrateError, type ErrorCode } from '../errors.js';
 import { describeParams, maskPasswords, pgClientConfig, type ConnectionParams } from './params.js';
 
 export type Client = pg.Client;
@@ -13,8 +13,8 @@ export function explain(error: unknown, params: ConnectionParams): MigrateError 
   const where = describeParams(params);
   const e = error as { code?: string; message?: string };
   const raw = maskPasswords(String(e.message ?? error), params.password);
-  const make = (code: string, message: string, hint: string) =>
-    new MigrateError(code, EXIT.unavailable, message, { hint, cause: error, details: { database: where } });
+  const make = (code: ErrorCode, message: string, hint: string) =>
+    new MigrateError(code, message, { hint, cause: error, details: { database: where } });
   switch (e.code) {
     case '28P01':
       return make(
@@ -99,7 +99,7 @@ export function isConnectionLost(error: unknown): boolean {
 }
 
 export function connectionLostError(error: unknown, params: ConnectionParams): MigrateError {
-  return new MigrateError('db-connection-lost', EXIT.unavailable, `The connection to ${describeParams(params)} was lost.`, {
+  return new MigrateError('db-connection-lost', `The connection to ${describeParams(params)} was lost.`, {
     hint: 'The running migration, if any, was rolled back by the server. Run the command again when the server is back.',
     cause: error,
   });

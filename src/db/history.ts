@@ -5,7 +5,7 @@
  * migration's own transaction so that the row and the schema change commit together or not at all.
  */
 import type { TableRef } from '../config/settings.js';
-import { EXIT, MigrateError } from '../errors.js';
+import { MigrateError } from '../errors.js';
 import type { Client } from './connection.js';
 import { tableColumns } from './introspect.js';
 import { quoteIdent, quoteLiteral, quoteTable } from './quote.js';
@@ -102,7 +102,6 @@ export class HistoryStore {
       const name = describeTable(this.#ref);
       throw new MigrateError(
         'foreign-tracking-table',
-        EXIT.usage,
         `The table ${name} exists but is not tidemark's tracking table: it looks like ${guessOwner(columns)}'s ` +
           `(columns: ${[...columns.keys()].join(', ')}). tidemark left it untouched.`,
         {

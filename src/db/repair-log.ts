@@ -5,7 +5,7 @@
  * describes, so a repair and its record commit together or not at all.
  */
 import type { TableRef } from '../config/settings.js';
-import { EXIT, MigrateError } from '../errors.js';
+import { MigrateError } from '../errors.js';
 import type { Client } from './connection.js';
 import { describeTable, ensureSchema } from './history.js';
 import { tableColumns } from './introspect.js';
@@ -60,7 +60,6 @@ export class RepairLog {
     if (missing.length > 0) {
       throw new MigrateError(
         'foreign-repair-log',
-        EXIT.usage,
         `The table ${describeTable(this.#ref)} exists but is not tidemark's repairs log (it lacks ${missing.join(', ')}). tidemark left it untouched.`,
         { hint: 'Rename that table, or point tidemark at another tracking table with MIGRATIONS_TABLE (the log is named after it).' },
       );

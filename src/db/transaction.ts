@@ -16,7 +16,11 @@ export interface TransactionOptions {
  * Runs `work` between BEGIN and COMMIT; on any error rolls back (a failed ROLLBACK on a lost connection is
  * ignored: the server has already discarded the transaction) and rethrows the error of `work`.
  */
-export async function inTransaction<T>(client: ClientBase, work: () => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+export async function inTransaction<T>(
+  client: ClientBase,
+  work: () => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
   await client.query(options.mode ? `begin ${options.mode}` : 'begin');
   let result: T;
   try {

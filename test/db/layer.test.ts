@@ -55,14 +55,21 @@ describe('inTransaction', () => {
   it('rolls back a rehearsal that succeeded, and honours the BEGIN mode', async () => {
     await inTransaction(client, () => client.query('create table rehearsed (id int)'), { rollback: true });
     expect((await client.query(`select to_regclass('rehearsed') as t`)).rows[0].t).toBeNull();
-    const error = await inTransaction(client, () => client.query('create table ro (id int)'), { mode: 'read only' }).catch((e: unknown) => e);
+    const error = await inTransaction(client, () => client.query('create table ro (id int)'), {
+      mode: 'read only',
+    }).catch((e: unknown) => e);
     expect((error as { code?: string }).code).toBe('25006');
   });
 });
 
 describe('catalog reads', () => {
   it('tableColumns: names and types in column order, dropped columns left out', async () => {
-    expect(await tableColumns(client, { schema: 'other', table: 't' })).toEqual(new Map([['id', 'integer'], ['note', 'text']]));
+    expect(await tableColumns(client, { schema: 'other', table: 't' })).toEqual(
+      new Map([
+        ['id', 'integer'],
+        ['note', 'text'],
+      ]),
+    );
   });
 
   it('tableColumns: an empty map for a table without columns, undefined for no table', async () => {
