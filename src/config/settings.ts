@@ -45,7 +45,6 @@ export interface Settings {
   readonly strategy: Strategy;
   readonly migrateEnv: MigrateEnv;
   readonly allowDdlInProduction: boolean;
-  readonly poolSize: number;
   /** The folder settings were resolved against (the working directory). */
   readonly cwd: string;
 }
@@ -150,7 +149,6 @@ const schema = z.object({
   MIGRATION_STRATEGY: z._default(oneOf(['standard', 'expand_contract']), 'standard'),
   MIGRATE_ENV: z._default(oneOf(['development', 'staging', 'production']), 'development'),
   ALLOW_DDL_IN_PRODUCTION: z._default(booleanText, false),
-  DB_POOL_SIZE: z._default(integerText('a count of connections, e.g. 2', 1), 2),
   MIGRATE_EMBEDDED: z._default(booleanText, false),
 });
 
@@ -234,7 +232,6 @@ export function loadSettings(flags: SettingsFlags = {}, env: NodeJS.ProcessEnv =
     strategy: s.MIGRATION_STRATEGY,
     migrateEnv: s.MIGRATE_ENV,
     allowDdlInProduction: s.ALLOW_DDL_IN_PRODUCTION,
-    poolSize: s.DB_POOL_SIZE,
     cwd,
   });
 }

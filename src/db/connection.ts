@@ -4,7 +4,7 @@
  */
 import pg from 'pg';
 import { MigrateError, type ErrorCode } from '../errors.js';
-import { describeParams, maskPasswords, pgClientConfig, type ConnectionParams } from './params.js';
+import { connectTimeoutOf, describeParams, maskPasswords, pgClientConfig, type ConnectionParams } from './params.js';
 
 export type Client = pg.Client;
 
@@ -65,7 +65,7 @@ export function explain(error: unknown, params: ConnectionParams): MigrateError 
         return make('db-no-ssl', `The server at ${params.host}:${params.port} does not support SSL, but sslmode asks for it.`, 'Remove sslmode=require from DATABASE_URL or enable SSL on the server.');
       }
       if (/timeout/i.test(raw)) {
-        return make('db-timeout', `The database at ${params.host}:${params.port} did not answer within 10 seconds (${where}).`, 'Check the host, port, firewall rules and network policy between here and the server.');
+        return make('db-timeout', `The database at ${params.host}:${params.port} did not answer within ${connectTimeoutOf(params)} seconds (${where}).`, 'Check the host, port, firewall rules and network policy between here and the server.');
       }
       if (/SASL|password/i.test(raw)) {
         return make('db-auth-failed', `Authentication failed for user "${params.user}" (${where}): ${raw}.`, 'Check the password in DATABASE_URL (or PGPASSWORD / ~/.pgpass).');
