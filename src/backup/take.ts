@@ -88,7 +88,11 @@ function listSome(names: readonly string[]): string {
 async function exportSnapshot(client: pg.Client): Promise<string | undefined> {
   await client.query('begin isolation level repeatable read read only');
   try {
-    const { rows } = await client.query<{ id: string }>('select pg_export_snapshot() as id');
+    // The session idles in its transaction for the whole dump: a role's or database's
+    // idle_in_transaction_session_timeout shorter than the dump would end it (pg_dump sets the same for its own).
+    const { rows } = await client.query<{ id: string }>(
+      `select set_config('idle_in_transaction_session_timeout', '0', true), pg_export_snapshot() as id`,
+    );
     return rows[0]?.id;
   } catch {
     // e.g. a standby before PostgreSQL 10: list the tables just before the dump instead (a small race).

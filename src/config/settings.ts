@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import * as z from 'zod/mini';
-import { isPostgresUrl } from '../db/params.js';
+import { urlProblem } from '../db/params.js';
 import { ValidationError, usageError } from '../errors.js';
 
 export type MigrateEnv = 'development' | 'staging' | 'production';
@@ -45,6 +45,12 @@ export interface Settings {
   readonly strategy: Strategy;
   readonly migrateEnv: MigrateEnv;
   readonly allowDdlInProduction: boolean;
+  /** Seconds to keep retrying the first connection while the server comes up (db/wait); 0 = do not wait. */
+  readonly dbWaitSeconds: number;
+  /** SCHEMA_FILE: where `migrate schema dump` writes and `schema check` reads (default ./schema.sql). */
+  readonly schemaFile: string;
+  /** True when SCHEMA_FILE is set: then up, down and redo rewrite the file after they succeed. */
+  readonly schemaFileAuto: boolean;
   /** The folder settings were resolved against (the working directory). */
   readonly cwd: string;
 }
@@ -57,6 +63,7 @@ export interface SettingsFlags {
   readonly seedsDir?: string | undefined;
   readonly envFile?: string | undefined;
   readonly embedded?: boolean | undefined;
+  readonly dbWaitSeconds?: number | undefined;
 }
 
 /** The libpq variables tidemark honours when DATABASE_URL is absent (and passes on to pg_dump). */
@@ -120,7 +127,7 @@ const tableText = z.pipe(
 
 const urlText = z.string().check(
   z.trim(),
-  z.refine((v) => isPostgresUrl(v), { message: 'is not a PostgreSQL URL; use postgres://user:password@host:5432/database' }),
+  z.refine((v) => urlProblem(v) === undefined, { error: (issue) => urlProblem(String(issue.input)) ?? 'is not a PostgreSQL URL' }),
 );
 
 const text = z.string().check(z.trim(), z.minLength(1));
@@ -150,6 +157,8 @@ const schema = z.object({
   MIGRATE_ENV: z._default(oneOf(['development', 'staging', 'production']), 'development'),
   ALLOW_DDL_IN_PRODUCTION: z._default(booleanText, false),
   MIGRATE_EMBEDDED: z._default(booleanText, false),
+  DB_WAIT_TIMEOUT: z._default(integerText('seconds, e.g. 60 (0 = do not wait)', 0), 0),
+  SCHEMA_FILE: z.optional(text),
 });
 
 type Raw = Record<string, string | undefined>;
@@ -191,6 +200,7 @@ export function loadSettings(flags: SettingsFlags = {}, env: NodeJS.ProcessEnv =
   if (flags.rollbackDir !== undefined) raw.ROLLBACK_DIR = flags.rollbackDir;
   if (flags.seedsDir !== undefined) raw.SEEDS_DIR = flags.seedsDir;
   if (flags.embedded) raw.MIGRATE_EMBEDDED = 'true';
+  if (flags.dbWaitSeconds !== undefined) raw.DB_WAIT_TIMEOUT = String(flags.dbWaitSeconds);
 
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
@@ -232,6 +242,9 @@ export function loadSettings(flags: SettingsFlags = {}, env: NodeJS.ProcessEnv =
     strategy: s.MIGRATION_STRATEGY,
     migrateEnv: s.MIGRATE_ENV,
     allowDdlInProduction: s.ALLOW_DDL_IN_PRODUCTION,
+    dbWaitSeconds: s.DB_WAIT_TIMEOUT,
+    schemaFile: dir(s.SCHEMA_FILE ?? './schema.sql'),
+    schemaFileAuto: s.SCHEMA_FILE !== undefined,
     cwd,
   });
 }

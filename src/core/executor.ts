@@ -61,7 +61,7 @@ export async function prepare(source: MigrationSource, migrations: readonly Migr
   return runnables;
 }
 
-type ExecutorConfig = Pick<RunConfig, 'timeouts' | 'lockRetry' | 'appliedBy' | 'signal' | 'words'>;
+type ExecutorConfig = Pick<RunConfig, 'timeouts' | 'lockRetry' | 'appliedBy' | 'signal' | 'words' | 'table'>;
 
 export class Executor {
   readonly #session: Session;
@@ -91,6 +91,7 @@ export class Executor {
       migrationTimeoutSeconds: t.migrationSeconds,
       lockAttempts: this.#config.lockRetry.maxAttempts,
       words: this.#config.words,
+      settle: async (lost) => (await import('../ops/outcome.js')).settleOutcome(this.#session.connector.params, this.#config.table, lost),
     };
   }
 
@@ -210,6 +211,7 @@ export class Executor {
           const raw = (error as { position?: string }).position;
           const position = raw === undefined ? undefined : Number(raw) - prefixLength;
           throw new ExecutionError(error, {
+            backendPid: backendPid(client),
             statementIndex: Math.max(0, completed - prefixStatements),
             cancelled: cancelReason(),
             whole: true,

@@ -11,7 +11,7 @@
  *   pg_cancel_backend, a lock monitor). It never comes from the app's pool: a pool of size 1 would deadlock.
  */
 import pg from 'pg';
-import { connect, explain, type Client } from './connection.js';
+import { closeClient, connect, explain, type Client } from './connection.js';
 import { describeParams, paramsFromUrl, type ConnectionParams } from './params.js';
 import { configOfClient, configOfPool } from './pg-internals.js';
 
@@ -35,7 +35,8 @@ export interface Connector {
 }
 
 function ended(client: Client): Lease {
-  return { client, release: () => client.end().catch(() => {}) };
+  // Bounded: on a dead path pg's end() waits for the server's goodbye forever.
+  return { client, release: () => closeClient(client) };
 }
 
 /** The CLI's connector: every connection opened from `params` (errors explained, exit 3) and closed after. */
@@ -45,7 +46,8 @@ export function paramsConnector(params: ConnectionParams): Connector {
     description: describeParams(params),
     database: params.database,
     session: async () => ended(await connect(params)),
-    side: async () => ended(await connect(params)),
+    // The canceller must not hang on the path that froze the session: a short connect timeout.
+    side: async () => ended(await connect(params, { applicationName: 'tidemark-cancel', connectTimeoutMs: SIDE_CONNECT_TIMEOUT_MS })),
   };
 }
 
@@ -67,8 +69,11 @@ export function paramsOfConfig(config: pg.ClientConfig): ConnectionParams {
   };
 }
 
+/** How long a side connection (the canceller) may take to open: it must not hang on the path that froze the session. */
+const SIDE_CONNECT_TIMEOUT_MS = 5_000;
+
 async function sideClient(config: pg.ClientConfig, params: ConnectionParams): Promise<Lease> {
-  const client = new pg.Client({ ...config, application_name: 'tidemark' });
+  const client = new pg.Client({ ...config, application_name: 'tidemark', connectionTimeoutMillis: SIDE_CONNECT_TIMEOUT_MS, keepAlive: true });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -91,9 +96,14 @@ export function poolConnector(pool: pg.Pool): Connector {
       const client = await pool.connect().catch((error: unknown) => {
         throw explain(error, params);
       });
+      // A checked-out client has no listener of the pool's: a server that drops it (a terminate, a failover)
+      // would crash the app with an unhandled 'error' while tidemark holds it. The query's rejection reports it.
+      const onError = () => {};
+      client.on('error', onError);
       return {
         client,
         release: async (destroy) => {
+          client.off('error', onError);
           client.release(destroy === true);
         },
       };
@@ -110,7 +120,12 @@ export function clientConnector(client: Client): Connector {
     params,
     description: describeParams(params),
     database: undefined,
-    session: async () => ({ client, release: async () => {} }),
+    session: async () => {
+      // As for a pool's client: while tidemark uses it, a dropped connection must not crash the app.
+      const onError = () => {};
+      client.on('error', onError);
+      return { client, release: async () => void client.off('error', onError) };
+    },
     side: () => sideClient(config, params),
   };
 }

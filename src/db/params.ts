@@ -4,6 +4,7 @@
  */
 import type { ClientConfig } from 'pg';
 import { passwordFromFile } from './passfile.js';
+import { usageError } from '../errors.js';
 
 export interface ConnectionParams {
   readonly host: string;
@@ -38,7 +39,7 @@ const URL_SHAPE = /^postgres(?:ql)?:\/\/(?:([^:@/?]*)(?::([^@/?]*))?@)?(\[[^\]]*
 
 /** True when `text` is a postgres:// or postgresql:// URL that paramsFromUrl can read. */
 export function isPostgresUrl(text: string): boolean {
-  return URL_SHAPE.test(text.trim());
+  return urlProblem(text) === undefined;
 }
 
 /** libpq's keywords, as a URL's query or the PG* variables give them; undefined where not given. */
@@ -67,6 +68,20 @@ function keywordsOfVariables(vars: Readonly<Record<string, string | undefined>>)
   return out;
 }
 
+/**
+ * Refuses a PGPORT or PGSSLMODE that would be used (the URL does not give its own) and libpq would refuse;
+ * the message names the variable.
+ */
+function checkVariables(fromVars: Keywords, fromUrl: Keywords): Keywords {
+  if (fromUrl.port === undefined && fromVars.port !== undefined && !isPort(fromVars.port)) {
+    throw usageError('bad-database-url', `PGPORT=${JSON.stringify(fromVars.port)}, ${PORT_FORM}.`);
+  }
+  if (fromUrl.sslmode === undefined && fromVars.sslmode !== undefined && !isSslMode(fromVars.sslmode)) {
+    throw usageError('bad-database-url', `PGSSLMODE=${JSON.stringify(fromVars.sslmode)}, ${SSLMODE_FORM}.`);
+  }
+  return fromVars;
+}
+
 /** Built-in defaults last, as libpq: the database defaults to the user, the user to the OS user. */
 function resolveKeywords(k: Keywords): ConnectionParams {
   const user = k.user ?? osUser();
@@ -86,6 +101,37 @@ function resolveKeywords(k: Keywords): ConnectionParams {
   };
 }
 
+/** libpq's sslmode values; anything else is refused by libpq ("invalid sslmode value"), and by us. */
+export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+const isPort = (port: string) => /^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535;
+const isSslMode = (mode: string) => (SSL_MODES as readonly string[]).includes(mode);
+const PORT_FORM = 'which is not a port number (1-65535)';
+const SSLMODE_FORM = `which is not one of ${SSL_MODES.join(', ')}`;
+
+/**
+ * What is wrong with a DATABASE_URL, as a clause ("has port ..."), or undefined when paramsFromUrl reads it.
+ * Never quotes the user, password or host: an unencoded `@` or `:` puts pieces of the password there.
+ */
+export function urlProblem(text: string): string | undefined {
+  const match = URL_SHAPE.exec(text.trim());
+  if (!match) {
+    if (/^postgres(?:ql)?:\/\/[^/?]*@[^/?]*@/.test(text.trim())) return AT_PROBLEM;
+    return 'is not a PostgreSQL URL; use postgres://user:password@host:5432/database';
+  }
+  const [, , , rawHost = '', rawPort, , rawQuery = ''] = match;
+  // postgres://u:p@ss@host/db: the regex stops the password at the first @ and the rest looks like a host.
+  if (rawHost.includes('@')) return AT_PROBLEM;
+  const query = new URLSearchParams(rawQuery);
+  const port = rawPort || query.get('port');
+  if (port && !isPort(port)) return `has port ${JSON.stringify(port)}, ${PORT_FORM}`;
+  const sslmode = query.get('sslmode');
+  if (sslmode !== null && !isSslMode(sslmode)) return `has sslmode=${JSON.stringify(sslmode)}, ${SSLMODE_FORM}`;
+  return undefined;
+}
+
+const AT_PROBLEM = 'has more than one @ before the host (the password or user name contains an unencoded @); write it as %40, e.g. postgres://app:s3%40cret@db:5432/app';
+
 /**
  * Reads a postgres:// URL the way libpq does: percent-decoded user, password and database; `host` and `port`
  * may also come from the query (`postgres://app@/db?host=/var/run/postgresql`, which WHATWG URL rejects);
@@ -93,8 +139,9 @@ function resolveKeywords(k: Keywords): ConnectionParams {
  * URL leaves out, as they do for psql and pg_dump.
  */
 export function paramsFromUrl(text: string, vars: Readonly<Record<string, string | undefined>> = {}): ConnectionParams {
-  const match = URL_SHAPE.exec(text.trim());
-  if (!match) throw new Error('not a postgres:// URL');
+  const problem = urlProblem(text);
+  if (problem) throw usageError('bad-database-url', `DATABASE_URL ${problem}.`, { hint: 'Fix the URL (the message does not show it: it holds the password).' });
+  const match = URL_SHAPE.exec(text.trim())!;
   const [, rawUser = '', rawPassword, rawHost = '', rawPort, rawDatabase = '', rawQuery = ''] = match;
   const query = new URLSearchParams(rawQuery);
   const decode = (value: string) => {
@@ -115,12 +162,12 @@ export function paramsFromUrl(text: string, vars: Readonly<Record<string, string
   if (hostname) fromUrl.host = hostname;
   if (rawPort) fromUrl.port = rawPort;
   if (rawDatabase) fromUrl.dbname = decode(rawDatabase);
-  return resolveKeywords({ ...keywordsOfVariables(vars), ...fromUrl });
+  return resolveKeywords({ ...checkVariables(keywordsOfVariables(vars), fromUrl), ...fromUrl });
 }
 
 /** Connection parameters from libpq's PG* variables alone (no DATABASE_URL). */
 export function paramsFromLibpq(vars: Readonly<Record<string, string | undefined>>): ConnectionParams {
-  return resolveKeywords(keywordsOfVariables(vars));
+  return resolveKeywords(checkVariables(keywordsOfVariables(vars), {}));
 }
 
 /** The same server, another database (restore targets, test-rollback scratch databases). */
@@ -190,6 +237,11 @@ export function pgClientConfig(params: ConnectionParams, applicationName = 'tide
     ssl: sslConfig(params),
     application_name: applicationName,
     connectionTimeoutMillis: connectTimeoutOf(params) * 1000,
+    // The kernel probes an idle connection after 10 s, so a peer that vanished (a node that died, a NAT that
+    // forgot us) is noticed without traffic. It costs nothing while the connection works. A path that still
+    // answers probes but no longer carries data (a frozen proxy) is the client deadline's job (db/connection).
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   };
 }
 

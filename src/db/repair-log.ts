@@ -95,7 +95,19 @@ export class RepairLog {
 
   /** Every repair, oldest first; [] when the log does not exist yet. */
   async read(): Promise<RepairRow[]> {
-    if (!(await this.exists())) return [];
+    // Optimistic, like HistoryStore.read: one query; the catalog look-up only when it fails (a missing table is
+    // no repairs; a missing column is a foreign table, which exists() explains). `status` pays this every time.
+    try {
+      return await this.#select();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === '42P01' || code === '3F000') return [];
+      if (code === '42703' && !(await this.exists())) return [];
+      throw error;
+    }
+  }
+
+  async #select(): Promise<RepairRow[]> {
     const { rows } = await this.#client.query<{
       id: string;
       version: string;
