@@ -5,8 +5,9 @@
  */
 import type { TableRef } from '../config/settings.js';
 import type { Client } from '../db/connection.js';
+import { serverVersionNum } from '../db/introspect.js';
 import { quoteTable } from '../db/quote.js';
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { MigrateError, usageError } from '../errors.js';
 import type { MigrationSource } from '../source/source.js';
 import type { Migration } from '../source/types.js';
 import type { Finding } from '../sql/lint/types.js';
@@ -62,10 +63,13 @@ async function databaseIsEmpty(client: Client, table: TableRef): Promise<boolean
   return rows[0]?.n === 0;
 }
 
-async function catalogContext(client: Client | undefined, pgVersion: number) {
+/** Told what a catalog read could not read exactly (e.g. a locked table's size), in a sentence. */
+export type NoteSink = (message: string) => void;
+
+async function catalogContext(client: Client | undefined, pgVersion: number, onNote?: NoteSink) {
   if (!client) return { pgVersion };
   const { readCatalog } = await import('../db/catalog.js');
-  const catalog = await readCatalog(client);
+  const catalog = await readCatalog(client, { onNote });
   return { pgVersion: catalog.serverVersionNum, catalog };
 }
 
@@ -74,18 +78,18 @@ async function catalogContext(client: Client | undefined, pgVersion: number) {
  * pending ones of one run, so a table an earlier file creates is new (empty) when a later one runs. Otherwise
  * (offline, --all, named files) each file is linted on its own: what earlier files created may be large now.
  */
-export async function lintMigrations(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000, oneRun = true): Promise<Finding[]> {
+export async function lintMigrations(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000, oneRun = true, onNote?: NoteSink): Promise<Finding[]> {
   const { lintFile, lintFiles } = await import('../sql/lint/index.js');
-  const context = await catalogContext(client, pgVersion);
+  const context = await catalogContext(client, pgVersion, onNote);
   if (oneRun) return lintFiles(files, context);
   const findings: Finding[] = [];
   for (const file of files) findings.push(...(await lintFile(file, context)));
   return findings;
 }
 
-export async function lockReport(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000): Promise<FileLocks[]> {
+export async function lockReport(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000, onNote?: NoteSink): Promise<FileLocks[]> {
   const { lockReportForFiles } = await import('../sql/locks.js');
-  return lockReportForFiles(files, await catalogContext(client, pgVersion));
+  return lockReportForFiles(files, await catalogContext(client, pgVersion, onNote));
 }
 
 /** What the checks before `up` are told: the policies of the run (core/config). */
@@ -101,17 +105,18 @@ export type PreflightPolicy = Pick<RunConfig, 'table' | 'lint' | 'production' | 
  *   a migration touches is created by the same run, so there is nothing to lock, rewrite or lose, and
  *   bootstrapping a fresh database (every CI test database) does not pay the parser (~1 ms a file).
  */
-export async function preflight(client: Client, policy: PreflightPolicy, pending: readonly Migration[], options: PreflightOptions): Promise<LintSummary | undefined> {
+export async function preflight(client: Client, policy: PreflightPolicy, pending: readonly Migration[], options: PreflightOptions, onNote?: NoteSink): Promise<LintSummary | undefined> {
   const production = policy.production !== undefined;
   const w = policy.words;
   if (policy.production && !policy.production.allowDdl) {
     const { parseStatementsSync } = await import('../sql/split.js');
-    const { loadParser } = await import('../sql/parser.js');
+    const { loadParser, MAX_PARSE_CHARS } = await import('../sql/parser.js');
     await loadParser();
     const ddl: string[] = [];
     for (const m of pending) {
       let kinds: string[];
       try {
+        if (m.up.text.length > MAX_PARSE_CHARS) throw new Error('too large to parse');
         kinds = parseStatementsSync(m.up.text, m.up.displayPath).map((s) => s.kind);
       } catch {
         kinds = ['(does not parse)'];
@@ -132,11 +137,11 @@ export async function preflight(client: Client, policy: PreflightPolicy, pending
   else if (!production && (await databaseIsEmpty(client, policy.table))) skipped = 'the database has no tables yet';
   if (skipped) return { findings: [], skipped };
 
-  const findings = await lintMigrations(pending.map((m) => m.up), client);
+  const findings = await lintMigrations(pending.map((m) => m.up), client, undefined, true, onNote);
   const blocking = blockingFindings(findings);
   if (blocking.length > 0) {
     const lines = blocking.map((f) => `${f.file}:${f.line}:${f.column} ${f.rule}: ${f.message}`);
-    throw new MigrateError('lint-blocked', EXIT.failed, `migrate up cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`, {
+    throw new MigrateError('lint-blocked', `migrate up cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`, {
       hint: production
         ? `Apply the safe alternative (migrate lint shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production ${w.skipLint} does not apply.`
         : `Apply the safe alternative (migrate lint shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass ${w.skipLint}.`,
@@ -154,6 +159,7 @@ export interface LintRequest {
   readonly locks?: boolean | undefined;
   /** server_version_num to assume offline (e.g. 150000). */
   readonly pgVersion?: number | undefined;
+  readonly onNote?: NoteSink | undefined;
 }
 
 export interface LintReport {
@@ -214,8 +220,8 @@ export async function lintReport(context: LintContext, client: Client | undefine
     files = chosen.map((m) => m.up);
   }
   const pgVersion = request.pgVersion ?? 150000;
-  const findings = await lintMigrations(files, client, pgVersion, oneRun);
+  const findings = await lintMigrations(files, client, pgVersion, oneRun, request.onNote);
   const locks = request.locks ? await lockReport(files, client, pgVersion).catch(() => undefined) : undefined;
-  const serverVersion = client ? Number((await client.query<{ v: string }>(`select current_setting('server_version_num') as v`)).rows[0]?.v) : pgVersion;
+  const serverVersion = client ? await serverVersionNum(client) : pgVersion;
   return { files: files.map((f) => f.displayPath), findings, locks, mode: client ? 'database' : 'offline', pgVersion: serverVersion };
 }

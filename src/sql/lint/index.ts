@@ -7,7 +7,7 @@
  * `-- migrate:no-transaction`, in which case each statement is its own transaction unless it sits between
  * an explicit BEGIN and COMMIT.
  */
-import { SqlSyntaxError, loadParser } from '../parser.js';
+import { MAX_PARSE_CHARS, SqlSyntaxError, loadParser } from '../parser.js';
 import { statementLockFacts, type LockMode } from '../locks.js';
 import { TextIndex } from '../position.js';
 import { SchemaView } from '../schema.js';
@@ -25,7 +25,9 @@ export const ENGINE_FINDINGS = {
   syntaxError: 'syntax-error',
   allowMissingReason: 'allow-missing-reason',
   unknownRule: 'unknown-lint-rule',
+  tooLarge: 'too-large-to-lint',
 } as const;
+
 
 /**
  * Lints files in the order they will run, sharing schema knowledge across them.
@@ -60,6 +62,18 @@ export class LintRun {
   }
 
   lintFile(file: LintInputFile): Finding[] {
+    if (file.text.length > MAX_PARSE_CHARS) {
+      const mb = (n: number) => `${Math.round(n / 1024 / 102.4) / 10} MB`;
+      return [
+        {
+          ...engineFinding(file, 1, 1, ENGINE_FINDINGS.tooLarge,
+            `not linted: ${mb(file.text.length)} is more than the lint reads (${mb(MAX_PARSE_CHARS)}); nothing in this file was checked`,
+            'Keep bulk data loads apart from schema changes (e.g. a seed, or COPY from a file), so the schema change stays small enough to check.'),
+          severity: 'warning' as const,
+        },
+        ...this.#allowanceFindings(file),
+      ];
+    }
     const index = new TextIndex(file.text);
     const findings: Finding[] = [];
     let statements;
