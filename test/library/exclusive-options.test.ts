@@ -9,7 +9,12 @@ const migrations = [{ version: 1, name: 'one', up: 'select 1' }];
 
 describe('exclusive createMigrator options', () => {
   it('accepts the guard with a backup, and no guard with or without one', () => {
-    const guarded: MigratorOptions = { migrations, production: { allowDdl: true }, backup: { directory: '/b' }, lint: true };
+    const guarded: MigratorOptions = {
+      migrations,
+      production: { allowDdl: true },
+      backup: { directory: '/b' },
+      lint: true,
+    };
     const plain: MigratorOptions = { migrations, backup: false, lint: false };
     const off: MigratorOptions = { migrations, production: false, backup: false };
     expect([guarded, plain, off]).toHaveLength(3);
