@@ -21,7 +21,7 @@ import { diffSnapshots, type ColumnOrderWarning, type SchemaChange } from '../sc
 import { IncrementalSnapshot } from '../schema/incremental.js';
 import type { SchemaSnapshot } from '../schema/snapshot.js';
 import type { Migration } from '../source/types.js';
-import { Migrator, type Stepper } from './migrator.js';
+import type { Migrator, Stepper } from './migrator.js';
 
 export type RollbackMode = 'step' | 'chain';
 

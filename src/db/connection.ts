@@ -35,7 +35,7 @@ export class WatchedClient extends pg.Client {
       const result = query.apply(this, args);
       const ms = this.#deadlineMs;
       if (ms > 0 && result && typeof (result as Promise<unknown>).then === 'function') {
-        const timer = setTimeout(() => this.sever(`no answer from the server within ${Math.round(ms / 1000)} s`), ms);
+        const timer = setTimeout(() => this.sever(`no answer from the server within ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`}`), ms);
         const clear = () => clearTimeout(timer);
         (result as Promise<unknown>).then(clear, clear);
       }
