@@ -102,7 +102,8 @@ export interface BackupOptions {
   readonly pgDumpPath?: string | undefined;
 }
 
-export interface MigratorOptions {
+/** The options of createMigrator other than the production guard; see MigratorOptions. */
+export interface MigratorBaseOptions {
   /** Required for everything but `lint({ offline: true })`. */
   readonly database?: DatabaseOption | undefined;
   readonly migrations: MigrationsOption;
@@ -120,11 +121,6 @@ export interface MigratorOptions {
   readonly backup?: BackupOptions | false | undefined;
   /** Opt in to the safety lint before up(): unacknowledged errors stop the run. Off by default. */
   readonly lint?: boolean | undefined;
-  /**
-   * Opt in to the production guard: DDL refused unless `allowDdl`, the lint always runs and blocks, a
-   * backup is required, seeds are refused unless forced. Off by default.
-   */
-  readonly production?: boolean | { readonly allowDdl?: boolean | undefined } | undefined;
   /** Where seed(name) finds NAME.sql. */
   readonly seeds?: { readonly directory: string | URL } | undefined;
   /** Relative paths in these options (and lint's file names) are resolved against this folder. */
@@ -138,6 +134,21 @@ export interface MigratorOptions {
   /** Whose names hints use: the library's options (default), or the CLI's flags and variables (the CLI). */
   readonly wording?: 'library' | 'cli' | undefined;
 }
+
+/**
+ * The production guard, opt-in: DDL refused unless `allowDdl`, the lint always runs and blocks, a backup is
+ * required, seeds are refused unless forced. The types exclude what contradicts it: with `production` on,
+ * `backup` must be configured (not `false`: every change would be refused) and `lint` cannot be `false`.
+ */
+export type ProductionOptions =
+  | { readonly production?: false | undefined }
+  | {
+      readonly production: true | { readonly allowDdl?: boolean | undefined };
+      readonly backup: BackupOptions;
+      readonly lint?: true | undefined;
+    };
+
+export type MigratorOptions = MigratorBaseOptions & ProductionOptions;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*$/;
 

@@ -161,7 +161,7 @@ export function migratorOptionsOf(
   connection: ConnectionParams | undefined,
   options: { onEvent: MigratorOptions['onEvent']; signal: AbortSignal | undefined; lockWaitMs: number | undefined; env: NodeJS.ProcessEnv },
 ): MigratorOptions {
-  return {
+  const base = {
     database: connection,
     migrations: { directory: s.migrationsDir, rollbackDirectory: s.rollbackDir },
     root: s.cwd,
@@ -179,11 +179,11 @@ export function migratorOptionsOf(
       uploadEnv: options.env,
       pgDumpPath: s.pgDumpPath,
     },
-    lint: true,
-    production: s.migrateEnv === 'production' ? { allowDdl: s.allowDdlInProduction } : undefined,
+    lint: true as const,
     seeds: { directory: s.seedsDir },
-    wording: 'cli',
+    wording: 'cli' as const,
     onEvent: options.onEvent,
     signal: options.signal,
   };
+  return s.migrateEnv === 'production' ? { ...base, production: { allowDdl: s.allowDdlInProduction } } : base;
 }

@@ -114,7 +114,7 @@ describe('createMigrator at app start with the app pool', () => {
   });
 
   it('opt-in production guard refuses DDL and names the option that allows it', async () => {
-    const migrator = createMigrator({ database: pool, migrations: { directory: join(dir, 'migrations') }, production: true, backup: false });
+    const migrator = createMigrator({ database: pool, migrations: { directory: join(dir, 'migrations') }, production: true, backup: { directory: join(dir, 'backups') } });
     const error = (await migrator.up().catch((e: unknown) => e)) as MigrateError;
     expect(error.code).toBe('ddl-in-production');
     expect(error.hint).toContain('production: { allowDdl: true }');
