@@ -23,12 +23,14 @@ import * as repair from './commands/repair.js';
 import * as baseline from './commands/baseline.js';
 import * as completion from './commands/completion.js';
 import * as doctor from './commands/doctor.js';
+import * as schema from './commands/schema.js';
+import * as testRollback from './commands/test-rollback.js';
 
 export type Handler = (ctx: CommandContext, flags: never, ...args: never[]) => Promise<number>;
 /** Wraps a command's handler into a commander action that records its exit code. */
 export type Action = (handler: Handler) => (...args: unknown[]) => Promise<void>;
 
-const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline, lint, backup, restore, doctor, completion];
+const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline, lint, backup, restore, doctor, completion, schema, testRollback];
 
 /** package.json's version, put in by the build (scripts/build.mjs) and by vitest.config.ts. */
 declare const __TIDEMARK_VERSION__: string;

@@ -117,6 +117,15 @@ describe('verify', () => {
     expect(report.errors).toBe(0);
   });
 
+  it('reports an empty rollback file as a warning when the caller says which are empty', async () => {
+    const migrations = await project({ ...clean, 'migrations/003_value.sql': "alter type mood add value 'meh';\n", 'rollback/003_value_rollback.sql': '-- an enum value cannot be removed\n' });
+    const history = [...cleanHistory, row('003', 'value', "alter type mood add value 'meh';\n")];
+    const report = verify(migrations, history, { emptyRollbacks: new Set(['003']) });
+    expect(codes(report.findings)).toEqual(['warning empty-rollback 003']);
+    expect(report.findings[0]!.message).toMatch(/rollback holds no statement/);
+    expect(report.errors).toBe(0);
+  });
+
   it('reports pending migrations as warnings, errors with --no-pending', async () => {
     const migrations = await project(clean);
     expect(codes(verify(migrations, [cleanHistory[0]!]).findings)).toEqual(['warning pending 002']);

@@ -47,6 +47,16 @@ describe('migrate verify', () => {
     expect(human.stdout).toMatch(/Verified 2 migrations: 0 errors, 0 warnings/);
   });
 
+  it('warns about an empty rollback file (exit 0)', async () => {
+    const dir = await appliedProject();
+    writeFiles(dir, { 'rollback/002_email_rollback.sql': '-- cannot be undone\n' });
+    const result = await cli(dir, ['verify', '--json']);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).findings).toEqual([
+      expect.objectContaining({ severity: 'warning', code: 'empty-rollback', version: '002', file: 'migrations/002_email.sql' }),
+    ]);
+  });
+
   it('exits 1 on a changed file and lists the finding as JSON with severity, code, version, file and message', async () => {
     const dir = await appliedProject();
     writeFiles(dir, { 'migrations/002_email.sql': 'alter table users add column email varchar(100);\n' });
