@@ -11,7 +11,7 @@ import { queryUrl } from '../helpers/db.js';
 import { runCli, type CliResult } from '../helpers/project.js';
 
 /** How often a fault case runs; each repetition starts from a fresh database. */
-export const REPEAT = Number(process.env.TIDEMARK_FAULT_REPEAT ?? 3);
+export const REPEAT = Number(process.env.TIDEMARK_FAULT_REPEAT ?? 2);
 
 /**
  * Polls `probe` until it returns something truthy. The cap only turns a hang into a failure with a name: the
