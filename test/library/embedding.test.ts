@@ -149,6 +149,15 @@ describe('createMigrator at app start with the app pool', () => {
     expect(await db.query('select version from schema_migrations')).toEqual([]);
   });
 
+  it('explains an unreachable database in its own words: the database option, not DATABASE_URL or --embedded', async () => {
+    const migrator = createMigrator({ database: 'postgres://postgres@127.0.0.1:1/nothing', migrations: [] });
+    const error = (await migrator.status().catch((e: unknown) => e)) as MigrateError;
+    expect(error.code).toBe('db-refused');
+    expect(error.exitCode).toBe(3);
+    expect(error.hint).toContain('the database option');
+    expect(error.hint).not.toMatch(/DATABASE_URL|--embedded/);
+  });
+
   it('refuses relative folders (it does not read the working directory), naming the option', () => {
     let error: unknown;
     try {
