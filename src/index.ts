@@ -22,7 +22,7 @@ import type { EventSink } from './core/results.js';
 import { CLI_WORDING, LIBRARY_WORDING } from './core/wording.js';
 import { clientConnector, paramsConnector, poolConnector, type Connector } from './db/connector.js';
 import { isPostgresUrl, paramsFromUrl, type ConnectionParams } from './db/params.js';
-import { ValidationError, usageError } from './errors.js';
+import { MigrateError, ValidationError, usageError } from './errors.js';
 import { exponentialLockRetry, type LockRetryPolicy } from './ops/lock-retry.js';
 import { bundledSource, listSource, type MigrationDefinition } from './source/memory.js';
 import { folderSource, type MigrationSource } from './source/source.js';
@@ -228,6 +228,27 @@ function noDatabase(): Connector {
   };
 }
 
+/**
+ * db/ explains a failed connection in the CLI's words (DATABASE_URL, --embedded). Until the error catalogue
+ * gives those errors a hint per face, the library rewords them here, at its edge, to name its option.
+ */
+function inLibraryWords(connector: Connector): Connector {
+  const reword = (error: unknown): unknown => {
+    if (!(error instanceof MigrateError) || !error.code.startsWith('db-') || error.hint === undefined) return error;
+    const hint = error.hint.replace(/ ?To try tidemark on a local database, add --embedded\./, '').replaceAll('DATABASE_URL', 'the database option');
+    return new MigrateError(error.code, error.message, { hint, cause: error.cause, details: error.details, signal: error.signal });
+  };
+  return {
+    get params() {
+      return connector.params;
+    },
+    description: connector.description,
+    database: connector.database,
+    session: () => connector.session().catch((error: unknown) => Promise.reject(reword(error))),
+    side: () => connector.side().catch((error: unknown) => Promise.reject(reword(error))),
+  };
+}
+
 function sourceOf(migrations: MigrationsOption, root: string | undefined, problems: string[]): { source: MigrationSource; displayRoot: string | undefined } {
   if (Array.isArray(migrations)) return { source: listSource(migrations as readonly MigrationDefinition[]), displayRoot: root };
   const m = migrations as Exclude<MigrationsOption, readonly MigrationDefinition[]>;
@@ -266,7 +287,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
   const problems: string[] = [];
   const root = options.root;
   if (root !== undefined && !isAbsolute(root)) problems.push(`root: "${root}" must be an absolute path`);
-  const connector = connectorOf(options.database, problems);
+  const words = options.wording === 'cli' ? CLI_WORDING : LIBRARY_WORDING;
+  const connector = words === CLI_WORDING ? connectorOf(options.database, problems) : inLibraryWords(connectorOf(options.database, problems));
   const { source, displayRoot } = sourceOf(options.migrations, root, problems);
   const table = tableOf(options.table, problems);
   const t = options.timeouts ?? {};
@@ -276,7 +298,6 @@ export function createMigrator(options: MigratorOptions): Migrator {
     migrationSeconds: count(t.migrationSeconds, 'timeouts.migrationSeconds', 1800, problems),
   };
   const lockRetry = typeof options.lockRetries === 'object' ? options.lockRetries : exponentialLockRetry(count(options.lockRetries, 'lockRetries', 3, problems));
-  const words = options.wording === 'cli' ? CLI_WORDING : LIBRARY_WORDING;
   let backup: BackupPolicy | undefined;
   if (options.backup) {
     const b = options.backup;
