@@ -22,7 +22,7 @@ import type { EventSink } from './core/results.js';
 import { CLI_WORDING, LIBRARY_WORDING } from './core/wording.js';
 import { clientConnector, paramsConnector, poolConnector, type Connector } from './db/connector.js';
 import { isPostgresUrl, paramsFromUrl, type ConnectionParams } from './db/params.js';
-import { ValidationError, usageError } from './errors.js';
+import { MigrateError, ValidationError, usageError } from './errors.js';
 import { oltpLockRetry, type LockRetryPolicy } from './ops/lock-retry.js';
 import type { OpsPolicy } from './ops/run-ops.js';
 import { bundledSource, listSource, type MigrationDefinition } from './source/memory.js';
@@ -46,7 +46,7 @@ export type { HistoryRow } from './db/history.js';
 export type { LockHolder } from './db/lock.js';
 export type { ForeignTool } from './db/foreign-history.js';
 export { paramsFromLibpq, paramsFromUrl, describeParams, type ConnectionParams } from './db/params.js';
-export { EXIT, MigrateError, ValidationError, type ExitCode } from './errors.js';
+export { EXIT, ERROR_CODES, MigrateError, ValidationError, type ErrorCode, type ExitCode } from './errors.js';
 export { checksumOf, parseMigrationFileName } from './source/files.js';
 export type { MigrationSource } from './source/source.js';
 export type { MigrationDefinition } from './source/memory.js';
@@ -108,7 +108,8 @@ export interface BackupOptions {
   readonly pgDumpPath?: string | undefined;
 }
 
-export interface MigratorOptions {
+/** The options of createMigrator other than the production guard; see MigratorOptions. */
+export interface MigratorBaseOptions {
   /** Required for everything but `lint({ offline: true })`. */
   readonly database?: DatabaseOption | undefined;
   readonly migrations: MigrationsOption;
@@ -126,7 +127,7 @@ export interface MigratorOptions {
    * Opt in to the lock monitor (a second connection while migrations run: blocked sessions, deadlocks, who
    * blocks a lock attempt) and to alerts. `true`: the defaults (warn at 5 s, no alert channel). Off by default.
    */
-  readonly monitor?: boolean | { readonly connections?: number; readonly thresholds?: Partial<OpsPolicy['thresholds']>; readonly alerts?: Partial<OpsPolicy['alerts']> } | undefined;
+  readonly monitor?: boolean | { readonly thresholds?: Partial<OpsPolicy['thresholds']>; readonly alerts?: Partial<OpsPolicy['alerts']> } | undefined;
   /** How long to wait for another runner's lock, in milliseconds. Default 60000. */
   readonly lockWaitMs?: number | undefined;
   /** `expand_contract`: a plain up() stops before the first `-- migrate:phase contract` migration. */
@@ -135,11 +136,6 @@ export interface MigratorOptions {
   readonly backup?: BackupOptions | false | undefined;
   /** Opt in to the safety lint before up(): unacknowledged errors stop the run. Off by default. */
   readonly lint?: boolean | undefined;
-  /**
-   * Opt in to the production guard: DDL refused unless `allowDdl`, the lint always runs and blocks, a
-   * backup is required, seeds are refused unless forced. Off by default.
-   */
-  readonly production?: boolean | { readonly allowDdl?: boolean | undefined } | undefined;
   /** Where seed(name) finds NAME.sql. */
   readonly seeds?: { readonly directory: string | URL } | undefined;
   /** Relative paths in these options (and lint's file names) are resolved against this folder. */
@@ -156,6 +152,21 @@ export interface MigratorOptions {
 
 /** The library's default cap of one lock attempt, as the CLI's MAX_LOCK_WAIT default. */
 const DEFAULT_MAX_LOCK_WAIT_MS = 400;
+
+/**
+ * The production guard, opt-in: DDL refused unless `allowDdl`, the lint always runs and blocks, a backup is
+ * required, seeds are refused unless forced. The types exclude what contradicts it: with `production` on,
+ * `backup` must be configured (not `false`: every change would be refused) and `lint` cannot be `false`.
+ */
+export type ProductionOptions =
+  | { readonly production?: false | undefined }
+  | {
+      readonly production: true | { readonly allowDdl?: boolean | undefined };
+      readonly backup: BackupOptions;
+      readonly lint?: true | undefined;
+    };
+
+export type MigratorOptions = MigratorBaseOptions & ProductionOptions;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*$/;
 
@@ -235,6 +246,27 @@ function noDatabase(): Connector {
   };
 }
 
+/**
+ * db/ explains a failed connection in the CLI's words (DATABASE_URL, --embedded). Until the error catalogue
+ * gives those errors a hint per face, the library rewords them here, at its edge, to name its option.
+ */
+function inLibraryWords(connector: Connector): Connector {
+  const reword = (error: unknown): unknown => {
+    if (!(error instanceof MigrateError) || !error.code.startsWith('db-') || error.hint === undefined) return error;
+    const hint = error.hint.replace(/ ?To try tidemark on a local database, add --embedded\./, '').replaceAll('DATABASE_URL', 'the database option');
+    return new MigrateError(error.code, error.message, { hint, cause: error.cause, details: error.details, signal: error.signal });
+  };
+  return {
+    get params() {
+      return connector.params;
+    },
+    description: connector.description,
+    database: connector.database,
+    session: () => connector.session().catch((error: unknown) => Promise.reject(reword(error))),
+    side: () => connector.side().catch((error: unknown) => Promise.reject(reword(error))),
+  };
+}
+
 function sourceOf(migrations: MigrationsOption, root: string | undefined, problems: string[]): { source: MigrationSource; displayRoot: string | undefined } {
   if (Array.isArray(migrations)) return { source: listSource(migrations as readonly MigrationDefinition[]), displayRoot: root };
   const m = migrations as Exclude<MigrationsOption, readonly MigrationDefinition[]>;
@@ -279,7 +311,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
   const problems: string[] = [];
   const root = options.root;
   if (root !== undefined && !isAbsolute(root)) problems.push(`root: "${root}" must be an absolute path`);
-  const connector = connectorOf(options.database, problems);
+  const words = options.wording === 'cli' ? CLI_WORDING : LIBRARY_WORDING;
+  const connector = words === CLI_WORDING ? connectorOf(options.database, problems) : inLibraryWords(connectorOf(options.database, problems));
   const { source, displayRoot } = sourceOf(options.migrations, root, problems);
   const table = tableOf(options.table, problems);
   const t = options.timeouts ?? {};
@@ -292,16 +325,17 @@ export function createMigrator(options: MigratorOptions): Migrator {
   const lockRetry =
     typeof options.lockRetries === 'object'
       ? options.lockRetries
-      : oltpLockRetry({ maxLockWaitMs: t.lockWaitSeconds === undefined ? DEFAULT_MAX_LOCK_WAIT_MS : timeouts.lockWaitSeconds * 1000, lockRetries: count(options.lockRetries, 'lockRetries', 30, problems) });
+      : oltpLockRetry({
+          maxLockWaitMs: t.lockWaitSeconds === undefined ? DEFAULT_MAX_LOCK_WAIT_MS : timeouts.lockWaitSeconds * 1000,
+          lockRetries: count(options.lockRetries, 'lockRetries', 30, problems),
+        });
   const m = options.monitor;
   const ops: OpsPolicy | undefined = m
     ? {
-        connections: m === true ? 2 : count(m.connections, 'monitor.connections', 2, problems, 1),
         thresholds: { warnBlockedMs: 5000, alertBlockedMs: 30_000, alertLongRunMs: 600_000, ...(m === true ? {} : m.thresholds) },
         alerts: { command: undefined, webhookUrl: undefined, timeoutMs: 5000, ...(m === true ? {} : m.alerts) },
       }
     : undefined;
-  const words = options.wording === 'cli' ? CLI_WORDING : LIBRARY_WORDING;
   let backup: BackupPolicy | undefined;
   if (options.backup) {
     const b = options.backup;

@@ -1,5 +1,4 @@
 /** Human and JSON renderings of run results and errors: two views of the same data. */
-import { EXIT } from '../errors.js';
 import { MigrateError, MigrationFailedError, ValidationError, type FileLocks, type LintFinding as Finding, type RunResult, type SqlFailure } from '../index.js';
 import { formatBytes, type Output } from './output.js';
 
@@ -126,8 +125,9 @@ export function renderError(out: Output, error: unknown): number {
   const c = out.c;
   // An aborted step (pg_dump killed, a wait cut short) rejects with the AbortSignal's reason, the signal's name.
   if (error === 'SIGINT' || error === 'SIGTERM') {
-    error = new MigrateError('interrupted', error === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint, `Interrupted by ${error} before the command finished; what it had started was stopped and cleaned up.`, {
+    error = new MigrateError('interrupted', `Interrupted by ${error} before the command finished; what it had started was stopped and cleaned up.`, {
       hint: 'Run the command again.',
+      signal: error,
     });
   }
   if (!(error instanceof MigrateError)) {

@@ -11,7 +11,7 @@ import type { HistoryRow } from '../db/history.js';
 import { backendPid, onStatementComplete } from '../db/pg-internals.js';
 import { quoteLiteral } from '../db/quote.js';
 import { createHash } from 'node:crypto';
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { MigrateError, usageError } from '../errors.js';
 import { CancelledError, guarded, type CancelOptions } from '../ops/cancel.js';
 import { LOCK_NOT_AVAILABLE } from '../ops/lock-retry.js';
 import { RunOps, type MigrationWatch } from '../ops/run-ops.js';
@@ -19,7 +19,7 @@ import type { MigrationSource } from '../source/source.js';
 import type { Migration, SqlFile } from '../source/types.js';
 import type { RunConfig } from './config.js';
 import { ExecutionError, label, runFailure, statementsOf, type FailureContext, type LockAttempt, type Statement } from './failure.js';
-import { MigrationFailedError, interruptedExitCode, type AppliedMigration, type Direction, type FailedMigration, type MigrationRef, type RunResult } from './results.js';
+import { MigrationFailedError, type AppliedMigration, type Direction, type FailedMigration, type MigrationRef, type RunResult } from './results.js';
 import type { Session } from './session.js';
 
 /** begin + three set local statements precede the file in a transactional run. */
@@ -79,7 +79,7 @@ export class Executor {
     this.#session = session;
     this.#client = session.client;
     this.#config = config;
-    // A cancel borrows the monitor's connection when it runs: the run stays within DB_POOL_SIZE.
+    // A cancel borrows the monitor's connection when it runs: the run opens no third connection.
     this.#cancel = { timeoutMs: config.timeouts.migrationSeconds * 1000, signal: config.signal, side: () => (this.#ops ? this.#ops.side() : session.connector.side()) };
   }
 
@@ -155,7 +155,7 @@ export class Executor {
       const runnable = runnables[i]!;
       if (signal?.aborted) {
         const r = result(undefined, i);
-        throw new MigrationFailedError('interrupted', interruptedExitCode(String(signal.reason)), `Interrupted by ${String(signal.reason)} before ${label(runnable.ref)}; nothing of it ran.`, r);
+        throw new MigrationFailedError('interrupted', `Interrupted by ${String(signal.reason)} before ${label(runnable.ref)}; nothing of it ran.`, r, undefined, undefined, String(signal.reason));
       }
       emit({ type: 'migration-start', direction, migration: runnable.ref, statements: runnable.statements?.length ?? 0, backendPid: this.backendPid });
       this.#watch = this.#ops?.watch(runnable.ref, this.backendPid);
@@ -220,7 +220,7 @@ export class Executor {
         const results = await this.runText(sql, PREFIX_STATEMENTS, prefix.length, file.text.length);
         const recorded = results.at(-2);
         if (!recorded || recorded.rowCount !== 1) {
-          throw new MigrateError('transaction-ended', EXIT.failed, `${label(ref)} ended tidemark's transaction itself (it contains COMMIT, ROLLBACK or END); the statements before that point were committed and the migration is not recorded.`, {
+          throw new MigrateError('transaction-ended', `${label(ref)} ended tidemark's transaction itself (it contains COMMIT, ROLLBACK or END); the statements before that point were committed and the migration is not recorded.`, {
             hint: 'Remove transaction control from the file (tidemark wraps each migration in a transaction), or mark it -- migrate:no-transaction. Check the database by hand before running again.',
           });
         }

@@ -7,7 +7,7 @@
 import { connectionLostError, isConnectionLost } from '../db/connection.js';
 import type { InvalidIndex } from '../db/invalid-indexes.js';
 import type { ConnectionParams } from '../db/params.js';
-import { EXIT, MigrateError } from '../errors.js';
+import { MigrateError } from '../errors.js';
 import { LOCK_NOT_AVAILABLE, formatMs } from '../ops/lock-retry.js';
 import { describeBlocker, type LockBlocker } from '../ops/blockers.js';
 import type { MonitorSummary } from '../ops/monitor.js';
@@ -15,7 +15,7 @@ import type { CancelReason } from '../ops/cancel.js';
 import type { LostMigration, Outcome } from '../ops/outcome.js';
 import type { SqlFile } from '../source/types.js';
 import { charIndexFromPgPosition, lineColumnAt } from '../sql/position.js';
-import { MigrationFailedError, interruptedExitCode, type FailedMigration, type MigrationRef, type RunResult, type SqlFailure } from './results.js';
+import { MigrationFailedError, type FailedMigration, type MigrationRef, type RunResult, type SqlFailure } from './results.js';
 import type { Wording } from './wording.js';
 
 const QUERY_CANCELED = '57014';
@@ -210,11 +210,10 @@ export async function runFailure(
   let failure: MigrateError;
   if (exec?.cancelled === 'signal') {
     const signal = String(ctx.signal?.reason ?? 'SIGINT');
-    failure = new MigrationFailedError('interrupted', interruptedExitCode(signal), `Interrupted by ${signal} during ${what}; ${outcome}.`, r, partial ? dirtyHint : (lost?.hint ?? 'Run the command again to continue.'), original);
+    failure = new MigrationFailedError('interrupted', `Interrupted by ${signal} during ${what}; ${outcome}.`, r, partial ? dirtyHint : (lost?.hint ?? 'Run the command again to continue.'), original, signal);
   } else if (exec?.cancelled === 'timeout') {
     failure = new MigrationFailedError(
       'migration-timeout',
-      EXIT.unavailable,
       `${what} ran longer than ${w.migrationTimeout} (${ctx.migrationTimeoutSeconds} s) and ${lost ? 'no answer came back after the cancel (connection cut)' : 'was cancelled'}; ${outcome}.`,
       r,
       partial ? `${dirtyHint}. Raise ${w.migrationTimeout} for the next attempt.` : `${lost ? `${lost.hint} ` : ''}Raise ${w.migrationTimeout}, or split the migration (e.g. a batched backfill).`,
@@ -223,17 +222,16 @@ export async function runFailure(
   } else if (isConnectionLost(original)) {
     const gone = connectionLostError(original, ctx.params);
     failure = lost
-      ? new MigrationFailedError(gone.code, EXIT.unavailable, `${gone.message.replace(/\.$/, '')} during ${what}: ${lost.clause}.`, r, lost.hint, original)
-      : new MigrationFailedError(gone.code, EXIT.unavailable, `${gone.message} ${what} did not complete.`, r, gone.hint, original);
+      ? new MigrationFailedError(gone.code, `${gone.message.replace(/\.$/, '')} during ${what}: ${lost.clause}.`, r, lost.hint, original)
+      : new MigrationFailedError(gone.code, `${gone.message} ${what} did not complete.`, r, gone.hint, original);
   } else if (original instanceof MigrateError && !sqlFailure) {
-    failure = new MigrationFailedError(original.code, original.exitCode, original.message, r, original.hint, original);
+    failure = new MigrationFailedError(original.code, original.message, r, original.hint, original, original.signal);
   } else if (!sqlFailure) {
     // Not PostgreSQL's error about the file (e.g. writing the tracking row failed): say what it was.
-    failure = new MigrationFailedError('migration-failed', EXIT.failed, `${what} failed: ${(original as Error | undefined)?.message ?? String(original)}`, r, partial ? dirtyHint : undefined, original);
+    failure = new MigrationFailedError('migration-failed', `${what} failed: ${(original as Error | undefined)?.message ?? String(original)}`, r, partial ? dirtyHint : undefined, original);
   } else {
     const f = sqlFailure;
     const code = f.sqlstate === LOCK_NOT_AVAILABLE ? 'lock-timeout' : f.sqlstate === QUERY_CANCELED ? 'statement-timeout' : 'migration-failed';
-    const exitCode = code === 'migration-failed' ? EXIT.failed : EXIT.unavailable;
     if (code === 'lock-timeout' && !partial) return lockTimeoutFailure(what, exec?.lockAttempts ?? [], r, ctx, original);
     const hint =
       code === 'lock-timeout'
@@ -243,7 +241,7 @@ export async function runFailure(
           : partial
             ? `It ran outside a transaction: the statements before it stay applied and ${what} is marked dirty. ${dirtyHint}`
             : `Nothing of ${what} remains (its transaction was rolled back). Fix the file, then ${w.runAgain(run.ref.file && r.direction === 'down' ? 'down' : 'up')}.`;
-    failure = new MigrationFailedError(code, exitCode, `${what} failed at ${f.file}:${f.line}:${f.column}: ${f.message}`, r, hint, original);
+    failure = new MigrationFailedError(code, `${what} failed at ${f.file}:${f.line}:${f.column}: ${f.message}`, r, hint, original);
   }
   return withInvalidIndexes(failure, exec?.invalidIndexes, original);
 }
@@ -267,7 +265,7 @@ function lockTimeoutFailure(what: string, attempts: readonly LockAttempt[], r: R
   const hint =
     `Nothing of ${what} remains. Run it again when that session is done or at a quieter time, or allow more attempts (${w.lockRetries}); ` +
     `each attempt stalls the application at most ${w.maxLockWait} (${formatMs(ctx.maxLockWaitMs)}).${terminate}`;
-  return new MigrationFailedError('lock-timeout', EXIT.unavailable, message, r, hint, cause, { attempts, blockers });
+  return new MigrationFailedError('lock-timeout', message, r, hint, cause, undefined, { attempts, blockers });
 }
 
 /** What became of a transactional migration whose connection was lost in flight, in words (see ops/outcome). */
@@ -295,5 +293,5 @@ function withInvalidIndexes(failure: MigrateError, indexes: readonly InvalidInde
   const message = `${failure.message}\nIt left ${one ? 'an INVALID index' : `${indexes.length} INVALID indexes`} behind: ${names} (maintained on every write, never used by queries).`;
   // The human renderer shows the hint, not the message, under an SQL failure: the hint names the index too.
   const hint = `Drop the INVALID index${one ? '' : 'es'} it left, ${names}, first (a rerun with IF NOT EXISTS would keep ${one ? 'it' : 'them'}): ${indexes.map((i) => i.dropStatement).join(' ')} Then: ${failure.hint ?? ''}`;
-  return new MigrationFailedError(failure.code, failure.exitCode, message, failure.result, hint.trim(), cause);
+  return new MigrationFailedError(failure.code, message, failure.result, hint.trim(), cause, failure.signal);
 }

@@ -5,8 +5,9 @@
  */
 import type { TableRef } from '../config/settings.js';
 import type { Client } from '../db/connection.js';
+import { serverVersionNum } from '../db/introspect.js';
 import { quoteTable } from '../db/quote.js';
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { MigrateError, usageError } from '../errors.js';
 import type { MigrationSource } from '../source/source.js';
 import type { Migration } from '../source/types.js';
 import type { Finding } from '../sql/lint/types.js';
@@ -140,7 +141,7 @@ export async function preflight(client: Client, policy: PreflightPolicy, pending
   const blocking = blockingFindings(findings);
   if (blocking.length > 0) {
     const lines = blocking.map((f) => `${f.file}:${f.line}:${f.column} ${f.rule}: ${f.message}`);
-    throw new MigrateError('lint-blocked', EXIT.failed, `migrate up cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`, {
+    throw new MigrateError('lint-blocked', `migrate up cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`, {
       hint: production
         ? `Apply the safe alternative (migrate lint shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production ${w.skipLint} does not apply.`
         : `Apply the safe alternative (migrate lint shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass ${w.skipLint}.`,
@@ -221,6 +222,6 @@ export async function lintReport(context: LintContext, client: Client | undefine
   const pgVersion = request.pgVersion ?? 150000;
   const findings = await lintMigrations(files, client, pgVersion, oneRun, request.onNote);
   const locks = request.locks ? await lockReport(files, client, pgVersion).catch(() => undefined) : undefined;
-  const serverVersion = client ? Number((await client.query<{ v: string }>(`select current_setting('server_version_num') as v`)).rows[0]?.v) : pgVersion;
+  const serverVersion = client ? await serverVersionNum(client) : pgVersion;
   return { files: files.map((f) => f.displayPath), findings, locks, mode: client ? 'database' : 'offline', pgVersion: serverVersion };
 }

@@ -6,7 +6,7 @@ import type { LockBlocker } from '../ops/blockers.js';
 import type { MonitorSummary } from '../ops/monitor.js';
 import type { OpsEvent } from '../ops/run-ops.js';
 import type { BackfillEvent } from '../ops/backfill.js';
-import { EXIT, MigrateError, type ExitCode } from '../errors.js';
+import { EXIT, MigrateError, type ErrorCode, type ExitCode } from '../errors.js';
 
 export type Direction = 'up' | 'down';
 
@@ -118,8 +118,9 @@ export type EventSink = (event: MigratorEvent) => void;
 /** A run that stopped part-way: carries what was applied, what failed and what did not run. */
 export class MigrationFailedError extends MigrateError {
   readonly result: RunResult;
-  constructor(code: string, exitCode: ExitCode, message: string, result: RunResult, hint?: string, cause?: unknown, details?: Record<string, unknown>) {
-    super(code, exitCode, message, { hint, cause, details });
+  /** `signal`: for `interrupted`, the signal that stopped the run (its exit code is the signal's). `details`: facts for --json. */
+  constructor(code: ErrorCode, message: string, result: RunResult, hint?: string, cause?: unknown, signal?: string, details?: Record<string, unknown>) {
+    super(code, message, { hint, cause, signal, details });
     this.result = result;
   }
 }

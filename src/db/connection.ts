@@ -3,8 +3,8 @@
  * (exit 3). The password never appears: messages show describeParams(), which masks it.
  */
 import pg from 'pg';
-import { EXIT, MigrateError } from '../errors.js';
-import { describeParams, maskPasswords, pgClientConfig, type ConnectionParams } from './params.js';
+import { MigrateError, type ErrorCode } from '../errors.js';
+import { connectTimeoutOf, describeParams, maskPasswords, pgClientConfig, type ConnectionParams } from './params.js';
 
 export type Client = pg.Client;
 
@@ -35,7 +35,7 @@ export class WatchedClient extends pg.Client {
       const result = query.apply(this, args);
       const ms = this.#deadlineMs;
       if (ms > 0 && result && typeof (result as Promise<unknown>).then === 'function') {
-        const timer = setTimeout(() => this.sever(`no answer from the server within ${Math.round(ms / 1000)} s`), ms);
+        const timer = setTimeout(() => this.sever(`no answer from the server within ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`}`), ms);
         const clear = () => clearTimeout(timer);
         (result as Promise<unknown>).then(clear, clear);
       }
@@ -91,8 +91,8 @@ export function explain(error: unknown, params: ConnectionParams): MigrateError 
   const where = describeParams(params);
   const e = error as { code?: string; message?: string };
   const raw = maskPasswords(String(e.message ?? error), params.password);
-  const make = (code: string, message: string, hint: string) =>
-    new MigrateError(code, EXIT.unavailable, message, { hint, cause: error, details: { database: where } });
+  const make = (code: ErrorCode, message: string, hint: string) =>
+    new MigrateError(code, message, { hint, cause: error, details: { database: where } });
   switch (e.code) {
     case '28P01':
       return make(
@@ -143,7 +143,7 @@ export function explain(error: unknown, params: ConnectionParams): MigrateError 
         return make('db-no-ssl', `The server at ${params.host}:${params.port} does not support SSL, but sslmode asks for it.`, 'Remove sslmode=require from DATABASE_URL or enable SSL on the server.');
       }
       if (/timeout/i.test(raw)) {
-        return make('db-timeout', `The database at ${params.host}:${params.port} did not answer within 10 seconds (${where}).`, 'Check the host, port, firewall rules and network policy between here and the server.');
+        return make('db-timeout', `The database at ${params.host}:${params.port} did not answer within ${connectTimeoutOf(params)} seconds (${where}).`, 'Check the host, port, firewall rules and network policy between here and the server.');
       }
       if (/SASL|password/i.test(raw)) {
         return make('db-auth-failed', `Authentication failed for user "${params.user}" (${where}): ${raw}.`, 'Check the password in DATABASE_URL (or PGPASSWORD / ~/.pgpass).');
@@ -158,7 +158,10 @@ export interface ConnectOptions {
   readonly connectTimeoutMs?: number | undefined;
 }
 
-/** Opens one connection (application_name tidemark) or throws a MigrateError with exit code 3. */
+/**
+ * Opens one connection or throws a MigrateError with exit code 3. The one way tidemark connects from
+ * parameters: the runner, the backup and restore modules and doctor all explain a failure the same way.
+ */
 export async function connect(params: ConnectionParams, options: ConnectOptions = {}): Promise<WatchedClient> {
   const config = pgClientConfig(params, options.applicationName);
   const client = new WatchedClient(options.connectTimeoutMs === undefined ? config : { ...config, connectionTimeoutMillis: options.connectTimeoutMs });
@@ -182,7 +185,7 @@ export function isConnectionLost(error: unknown): boolean {
 }
 
 export function connectionLostError(error: unknown, params: ConnectionParams): MigrateError {
-  return new MigrateError('db-connection-lost', EXIT.unavailable, `The connection to ${describeParams(params)} was lost.`, {
+  return new MigrateError('db-connection-lost', `The connection to ${describeParams(params)} was lost.`, {
     hint: 'The running migration, if any, was rolled back by the server. Run the command again when the server is back.',
     cause: error,
   });

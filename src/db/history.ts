@@ -1,12 +1,23 @@
 /**
  * The tracking table. HistoryStore runs SQL and nothing else (STYLE 8): the migrator decides what to write.
+ * Every read and write of the tracking table goes through it (the backup module's included).
  *
- * Contract: read() returns every row ordered by version number; insertApplied() is called inside the
- * migration's own transaction so that the row and the schema change commit together or not at all.
+ * Contract, for whoever adds a method or another store:
+ * - It works on the connection it is given and never opens, ends or switches one; it begins no transaction
+ *   (callers wrap writes with db/transaction.ts inTransaction, or run them in the migration's own query).
+ * - read() returns every row ordered by version number; latestVersion() the newest numeric one or null.
+ * - For a transactional migration the row rides in the migration's own transaction, so the row and the
+ *   schema change commit together or not at all. For a no-transaction one, insertApplied({ dirty: true })
+ *   (up) or markDirty() (down) runs first, outside any transaction, so the mark survives a failure, and
+ *   markClean() (or delete()) after it succeeds.
+ * - exists() never alters a table of another shape: it throws foreign-tracking-table (exit 2) instead.
+ *   ensure() creates the schema and table only when missing.
+ * - Writes assume the caller holds the runner lock (db/lock.ts); reads do not need it.
  */
 import type { TableRef } from '../config/settings.js';
-import { EXIT, MigrateError } from '../errors.js';
+import { MigrateError } from '../errors.js';
 import type { Client } from './connection.js';
+import { tableColumns } from './introspect.js';
 import { quoteIdent, quoteLiteral, quoteTable } from './quote.js';
 
 export interface HistoryRow {
@@ -80,25 +91,25 @@ export class HistoryStore {
     return this.#ref;
   }
 
-  /** Column name -> data type of the table, or undefined when it does not exist. */
-  async columns(): Promise<Map<string, string> | undefined> {
-    const { rows } = await this.#client.query<{ column_name: string; data_type: string }>(
-      `select a.attname as column_name, format_type(a.atttypid, a.atttypmod) as data_type
-         from pg_catalog.pg_attribute a
-         join pg_catalog.pg_class c on c.oid = a.attrelid
-         join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = $1 and c.relname = $2 and a.attnum > 0 and not a.attisdropped`,
-      [this.#ref.schema, this.#ref.table],
+  /**
+   * The newest version recorded (numeric order of leading-digit versions); null when the table is absent or
+   * empty. Read by the backup module: the version a backup is taken "before", and a restored database's.
+   */
+  async latestVersion(): Promise<string | null> {
+    const { rows: exists } = await this.#client.query<{ t: string | null }>('select to_regclass($1)::text as t', [this.#table]);
+    if (exists[0]?.t === null || exists[0]?.t === undefined) return null;
+    const { rows } = await this.#client.query<{ version: string }>(
+      `select version::text as version from ${this.#table}
+        where version::text ~ '^[0-9]+$'
+        order by version::text::numeric desc
+        limit 1`,
     );
-    if (rows.length === 0) {
-      const exists = await this.#client.query(
-        `select 1 from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-          where n.nspname = $1 and c.relname = $2`,
-        [this.#ref.schema, this.#ref.table],
-      );
-      return exists.rowCount ? new Map() : undefined;
-    }
-    return new Map(rows.map((r) => [r.column_name, r.data_type]));
+    return rows[0]?.version ?? null;
+  }
+
+  /** Column name -> data type of the table, or undefined when it does not exist. */
+  columns(): Promise<Map<string, string> | undefined> {
+    return tableColumns(this.#client, this.#ref);
   }
 
   /** Throws (exit 2) when a table of this name exists with another tool's shape; never alters it. */
@@ -110,7 +121,6 @@ export class HistoryStore {
       const name = describeTable(this.#ref);
       throw new MigrateError(
         'foreign-tracking-table',
-        EXIT.usage,
         `The table ${name} exists but is not tidemark's tracking table: it looks like ${guessOwner(columns)}'s ` +
           `(columns: ${[...columns.keys()].join(', ')}). tidemark left it untouched.`,
         {

@@ -2,7 +2,9 @@
  * Where the database is, in one shape for both the pg driver and the libpq tools (pg_dump, pg_restore, psql).
  * The password lives only here and in the child's environment: never in a message or on a command line.
  */
+import { userInfo } from 'node:os';
 import type { ClientConfig } from 'pg';
+import { passwordFromFile } from './passfile.js';
 import { usageError } from '../errors.js';
 
 export interface ConnectionParams {
@@ -16,12 +18,30 @@ export interface ConnectionParams {
   readonly sslrootcert: string | undefined;
   readonly sslcert: string | undefined;
   readonly sslkey: string | undefined;
+  /**
+   * libpq's connect_timeout in seconds (PGCONNECT_TIMEOUT, `?connect_timeout=`): 0 or less waits for ever, 1
+   * means 2 (libpq's minimum). Unset: tidemark's own 10 s, so a wrong host fails a deploy instead of hanging it.
+   */
+  readonly connectTimeoutSeconds?: number | undefined;
+  /**
+   * The password file (PGPASSFILE, `?passfile=`, else ~/.pgpass as the CLI sets it), read as libpq does when
+   * no password is given and the server asks for one.
+   */
+  readonly passfile?: string | undefined;
 }
 
 const DEFAULT_HOST = '/var/run/postgresql';
 
+/**
+ * libpq's default user: the name of the effective OS user (getpwuid, as libpq's pg_fe_getauthname), not the
+ * USER variable; 'postgres' when the uid has no passwd entry (a container run under an arbitrary uid).
+ */
 function osUser(): string {
-  return process.env.USER ?? process.env.LOGNAME ?? 'postgres';
+  try {
+    return userInfo().username;
+  } catch {
+    return 'postgres';
+  }
 }
 
 const URL_SHAPE = /^postgres(?:ql)?:\/\/(?:([^:@/?]*)(?::([^@/?]*))?@)?(\[[^\]]*\]|[^:/?]*)(?::(\d*))?(?:\/([^?]*))?(?:\?(.*))?$/;
@@ -29,6 +49,65 @@ const URL_SHAPE = /^postgres(?:ql)?:\/\/(?:([^:@/?]*)(?::([^@/?]*))?@)?(\[[^\]]*
 /** True when `text` is a postgres:// or postgresql:// URL that paramsFromUrl can read. */
 export function isPostgresUrl(text: string): boolean {
   return urlProblem(text) === undefined;
+}
+
+/** libpq's keywords, as a URL's query or the PG* variables give them; undefined where not given. */
+type Keywords = Partial<Record<'host' | 'port' | 'user' | 'password' | 'dbname' | 'sslmode' | 'sslrootcert' | 'sslcert' | 'sslkey' | 'connect_timeout' | 'passfile', string>>;
+
+const VARIABLE_OF: Readonly<Record<keyof Keywords, string>> = {
+  host: 'PGHOST',
+  port: 'PGPORT',
+  user: 'PGUSER',
+  password: 'PGPASSWORD',
+  dbname: 'PGDATABASE',
+  sslmode: 'PGSSLMODE',
+  sslrootcert: 'PGSSLROOTCERT',
+  sslcert: 'PGSSLCERT',
+  sslkey: 'PGSSLKEY',
+  connect_timeout: 'PGCONNECT_TIMEOUT',
+  passfile: 'PGPASSFILE',
+};
+
+function keywordsOfVariables(vars: Readonly<Record<string, string | undefined>>): Keywords {
+  const out: Keywords = {};
+  for (const [key, name] of Object.entries(VARIABLE_OF) as [keyof Keywords, string][]) {
+    const value = vars[name];
+    if (value !== undefined && value !== '') out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * Refuses a PGPORT or PGSSLMODE that would be used (the URL does not give its own) and libpq would refuse;
+ * the message names the variable.
+ */
+function checkVariables(fromVars: Keywords, fromUrl: Keywords): Keywords {
+  if (fromUrl.port === undefined && fromVars.port !== undefined && !isPort(fromVars.port)) {
+    throw usageError('bad-database-url', `PGPORT=${JSON.stringify(fromVars.port)}, ${PORT_FORM}.`);
+  }
+  if (fromUrl.sslmode === undefined && fromVars.sslmode !== undefined && !isSslMode(fromVars.sslmode)) {
+    throw usageError('bad-database-url', `PGSSLMODE=${JSON.stringify(fromVars.sslmode)}, ${SSLMODE_FORM}.`);
+  }
+  return fromVars;
+}
+
+/** Built-in defaults last, as libpq: the database defaults to the user, the user to the OS user. */
+function resolveKeywords(k: Keywords): ConnectionParams {
+  const user = k.user ?? osUser();
+  const timeout = k.connect_timeout === undefined ? undefined : Number.parseInt(k.connect_timeout, 10);
+  return {
+    host: k.host ?? DEFAULT_HOST,
+    port: k.port ? Number(k.port) : 5432,
+    user,
+    password: k.password,
+    database: k.dbname ?? user,
+    sslmode: k.sslmode,
+    sslrootcert: k.sslrootcert,
+    sslcert: k.sslcert,
+    sslkey: k.sslkey,
+    connectTimeoutSeconds: timeout === undefined || Number.isNaN(timeout) ? undefined : timeout,
+    passfile: k.passfile,
+  };
 }
 
 /** libpq's sslmode values; anything else is refused by libpq ("invalid sslmode value"), and by us. */
@@ -65,9 +144,10 @@ const AT_PROBLEM = 'has more than one @ before the host (the password or user na
 /**
  * Reads a postgres:// URL the way libpq does: percent-decoded user, password and database; `host` and `port`
  * may also come from the query (`postgres://app@/db?host=/var/run/postgresql`, which WHATWG URL rejects);
- * sslmode and friends from the query.
+ * sslmode, connect_timeout, passfile and friends from the query. `vars` (the PG* variables) fill what the
+ * URL leaves out, as they do for psql and pg_dump.
  */
-export function paramsFromUrl(text: string): ConnectionParams {
+export function paramsFromUrl(text: string, vars: Readonly<Record<string, string | undefined>> = {}): ConnectionParams {
   const problem = urlProblem(text);
   if (problem) throw usageError('bad-database-url', `DATABASE_URL ${problem}.`, { hint: 'Fix the URL (the message does not show it: it holds the password).' });
   const match = URL_SHAPE.exec(text.trim())!;
@@ -80,37 +160,23 @@ export function paramsFromUrl(text: string): ConnectionParams {
       return value;
     }
   };
-  const user = rawUser ? decode(rawUser) : (query.get('user') ?? osUser());
+  const fromUrl: Keywords = {};
+  for (const key of Object.keys(VARIABLE_OF) as (keyof Keywords)[]) {
+    const value = query.get(key);
+    if (value !== null && value !== '') fromUrl[key] = value;
+  }
   const hostname = decode(rawHost.replace(/^\[(.*)\]$/, '$1'));
-  const port = rawPort || query.get('port');
-  return {
-    host: hostname || (query.get('host') ?? DEFAULT_HOST),
-    port: port ? Number(port) : 5432,
-    user,
-    password: rawPassword ? decode(rawPassword) : (query.get('password') ?? undefined),
-    database: rawDatabase ? decode(rawDatabase) : (query.get('dbname') ?? user),
-    sslmode: query.get('sslmode') ?? undefined,
-    sslrootcert: query.get('sslrootcert') ?? undefined,
-    sslcert: query.get('sslcert') ?? undefined,
-    sslkey: query.get('sslkey') ?? undefined,
-  };
+  if (rawUser) fromUrl.user = decode(rawUser);
+  if (rawPassword) fromUrl.password = decode(rawPassword);
+  if (hostname) fromUrl.host = hostname;
+  if (rawPort) fromUrl.port = rawPort;
+  if (rawDatabase) fromUrl.dbname = decode(rawDatabase);
+  return resolveKeywords({ ...checkVariables(keywordsOfVariables(vars), fromUrl), ...fromUrl });
 }
 
-export function paramsFromLibpq(vars: Readonly<Record<string, string>>): ConnectionParams {
-  if (vars.PGPORT !== undefined && !isPort(vars.PGPORT)) throw usageError('bad-database-url', `PGPORT=${JSON.stringify(vars.PGPORT)}, ${PORT_FORM}.`);
-  if (vars.PGSSLMODE !== undefined && !isSslMode(vars.PGSSLMODE)) throw usageError('bad-database-url', `PGSSLMODE=${JSON.stringify(vars.PGSSLMODE)}, ${SSLMODE_FORM}.`);
-  const user = vars.PGUSER ?? osUser();
-  return {
-    host: vars.PGHOST ?? DEFAULT_HOST,
-    port: vars.PGPORT ? Number(vars.PGPORT) : 5432,
-    user,
-    password: vars.PGPASSWORD,
-    database: vars.PGDATABASE ?? user,
-    sslmode: vars.PGSSLMODE,
-    sslrootcert: vars.PGSSLROOTCERT,
-    sslcert: vars.PGSSLCERT,
-    sslkey: vars.PGSSLKEY,
-  };
+/** Connection parameters from libpq's PG* variables alone (no DATABASE_URL). */
+export function paramsFromLibpq(vars: Readonly<Record<string, string | undefined>>): ConnectionParams {
+  return resolveKeywords(checkVariables(keywordsOfVariables(vars), {}));
 }
 
 /** The same server, another database (restore targets, test-rollback scratch databases). */
@@ -149,16 +215,37 @@ function sslConfig(params: ConnectionParams): ClientConfig['ssl'] {
   }
 }
 
+/**
+ * pg's password callback. pg's types ask for a string, but pg treats undefined as "no password" (the server
+ * then refuses the login, as libpq does when no password is supplied), which is what a file without a
+ * matching line must mean.
+ */
+function passwordLookup(passfile: string, params: ConnectionParams): () => Promise<string> {
+  return () => passwordFromFile(passfile, params) as Promise<string>;
+}
+
+/** tidemark's connect timeout when none is given (libpq's default would wait for ever). */
+export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10;
+
+/** The connect timeout in seconds as libpq applies connect_timeout: 0 (none) when <= 0, at least 2. */
+export function connectTimeoutOf(params: ConnectionParams): number {
+  const given = params.connectTimeoutSeconds;
+  if (given === undefined) return DEFAULT_CONNECT_TIMEOUT_SECONDS;
+  return given <= 0 ? 0 : Math.max(given, 2);
+}
+
 export function pgClientConfig(params: ConnectionParams, applicationName = 'tidemark'): ClientConfig {
+  const passfile = params.passfile;
   return {
     host: params.host,
     port: params.port,
     user: params.user,
-    ...(params.password === undefined ? {} : { password: params.password }),
+    // Without a password, the password file is read only when the server asks for one, as libpq does.
+    ...(params.password !== undefined ? { password: params.password } : passfile !== undefined ? { password: passwordLookup(passfile, params) } : {}),
     database: params.database,
     ssl: sslConfig(params),
     application_name: applicationName,
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: connectTimeoutOf(params) * 1000,
     // The kernel probes an idle connection after 10 s, so a peer that vanished (a node that died, a NAT that
     // forgot us) is noticed without traffic. It costs nothing while the connection works. A path that still
     // answers probes but no longer carries data (a frozen proxy) is the client deadline's job (db/connection).
@@ -184,5 +271,7 @@ export function libpqChildEnv(params: ConnectionParams, base: NodeJS.ProcessEnv 
   if (params.sslrootcert !== undefined) env.PGSSLROOTCERT = params.sslrootcert;
   if (params.sslcert !== undefined) env.PGSSLCERT = params.sslcert;
   if (params.sslkey !== undefined) env.PGSSLKEY = params.sslkey;
+  if (params.connectTimeoutSeconds !== undefined) env.PGCONNECT_TIMEOUT = String(params.connectTimeoutSeconds);
+  if (params.passfile !== undefined) env.PGPASSFILE = params.passfile;
   return env;
 }

@@ -22,7 +22,7 @@ import type { Connector } from '../db/connector.js';
 import { BackfillLog } from '../db/backfill-log.js';
 import { Locker, lockKey } from '../db/lock.js';
 import { quoteIdent, quoteTable } from '../db/quote.js';
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { MigrateError, usageError } from '../errors.js';
 import { LOCK_NOT_AVAILABLE, type LockRetryPolicy } from './lock-retry.js';
 import { RunOps, type OpsPolicy, type OpsEvent } from './run-ops.js';
 
@@ -271,7 +271,6 @@ export async function runBackfill(client: Client, ctx: BackfillContext, spec: Ba
     const holder = await locker.holder();
     throw new MigrateError(
       'backfill-running',
-      EXIT.unavailable,
       `The backfill ${name} is already running${holder ? ` in process ${holder.pid} (${holder.applicationName || 'no application_name'}, user ${holder.user})` : ''}.`,
       {
         hint: 'Let it finish, or stop it (SIGTERM finishes its batch) and run the command again to resume.',
@@ -472,7 +471,6 @@ async function runBatch(
       if (r.logged !== 1)
         throw new MigrateError(
           'backfill-log-lost',
-          EXIT.failed,
           `The progress row of backfill ${name} disappeared while it ran; nothing of the last batch was kept.`,
           { hint: 'Run the command again: it starts over from the first key.' },
         );
@@ -484,7 +482,6 @@ async function runBatch(
         if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) {
           throw new MigrateError(
             'backfill-lock-timeout',
-            EXIT.unavailable,
             `A batch of backfill ${name} could not lock its rows in ${attempt} attempts: writers held them.`,
             {
               hint: 'Every finished batch is kept: run the same command again to resume, at a quieter time or with a smaller --batch-size.',

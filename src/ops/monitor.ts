@@ -6,7 +6,7 @@
  * Only cheap queries: pg_stat_activity filtered to sessions in a lock wait before pg_blocking_pids() is called
  * for them (it briefly takes the lock manager's partition locks), and one pg_stat_database row.
  *
- * The monitor's connection is the run's second connection (DB_POOL_SIZE counts it); it also carries
+ * The monitor's connection is the run's second connection (README states the connection needs); it also carries
  * pg_cancel_backend for MIGRATION_TIMEOUT and signals, so a run never needs a third.
  */
 import type { Client } from '../db/connection.js';
@@ -293,12 +293,10 @@ export class Monitor {
 }
 
 /**
- * The run's second connection, budgeted: `connections` is DB_POOL_SIZE; with 1 there is no monitor (the caller
- * says so) and a cancellation opens a short-lived connection instead. A monitor that cannot connect never
- * fails the run.
+ * The run's second connection: the one place it is acquired. A monitor that cannot connect (max_connections
+ * reached, a role's limit) never fails the run; the caller says it is off.
  */
-export async function openMonitor(connector: Connector, connections: number): Promise<Monitor | undefined> {
-  if (connections < 2) return undefined;
+export async function openMonitor(connector: Connector): Promise<Monitor | undefined> {
   try {
     const lease = await connector.side();
     // Named, so that an operator looking at pg_stat_activity knows what this second session is.

@@ -17,8 +17,6 @@ import {
 
 /** What a run does beside its migrations (the CLI: from the settings; the library: off unless given). */
 export interface OpsPolicy {
-  /** DB_POOL_SIZE: connections the run may open; the monitor needs the second. */
-  readonly connections: number;
   readonly thresholds: MonitorThresholds;
   readonly alerts: AlertConfig;
 }
@@ -76,18 +74,10 @@ export class RunOps {
     });
   }
 
-  /** Opens the monitor's connection (the run's second one, within DB_POOL_SIZE). */
+  /** Opens the monitor's connection (the run's second one, also lent to the canceller). */
   static async start(connector: Connector, policy: OpsPolicy, emit: (event: OpsEvent) => void): Promise<RunOps> {
-    const monitor = await openMonitor(connector, policy.connections);
-    if (!monitor) {
-      emit({
-        type: 'monitor-off',
-        reason:
-          policy.connections < 2
-            ? 'DB_POOL_SIZE=1 leaves no connection for the lock monitor'
-            : 'the monitor could not connect',
-      });
-    }
+    const monitor = await openMonitor(connector);
+    if (!monitor) emit({ type: 'monitor-off', reason: 'the monitor could not connect' });
     return new RunOps(monitor, connector, policy, emit);
   }
 
@@ -131,7 +121,7 @@ export class RunOps {
 
   /**
    * The side connection for ops/cancel's pg_cancel_backend (MIGRATION_TIMEOUT, signals): the monitor's, lent,
-   * so a run stays within DB_POOL_SIZE; without a monitor a short-lived one.
+   * so a run opens no third connection; without a monitor a short-lived one.
    */
   side(): Promise<Lease> {
     return this.#monitor ? Promise.resolve(this.#monitor.lend()) : this.#connector.side();

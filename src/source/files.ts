@@ -3,7 +3,7 @@
  * (exit 2, nothing run): a name that does not parse, a duplicate version, a rollback without its up, a bad directive.
  */
 import { hash } from 'node:crypto';
-import { basename, dirname, join, relative, sep } from 'node:path';
+import { dirname, relative, sep } from 'node:path';
 import { ValidationError, usageError } from '../errors.js';
 import { scanHeader } from './directives.js';
 import { listSqlEntries, NotUtf8Error, readProblem, readUtf8Sync } from './read.js';

@@ -30,7 +30,9 @@ export async function listSqlEntries(dir: string, show: (path: string) => string
     entries = await readdir(dir, { withFileTypes: true });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw usageError('folder-unreadable', `Cannot read the folder ${dir}: ${(error as Error).message}.`, { cause: error });
+    throw usageError('folder-unreadable', `Cannot read the folder ${dir}: ${(error as Error).message}.`, {
+      cause: error,
+    });
   }
   const names: string[] = [];
   const problems: string[] = [];
@@ -163,7 +165,7 @@ export class NotUtf8Error extends Error {
   constructor(line: number, column: number, byte: number) {
     super(
       `${line}:${column}: is not valid UTF-8 (byte 0x${byte.toString(16).padStart(2, '0')}); tidemark runs files byte for byte and will not guess an encoding. ` +
-        'Convert it (e.g. iconv -f LATIN1 -t UTF-8), or write the character as an escape (E\'\\u00e9\')',
+        "Convert it (e.g. iconv -f LATIN1 -t UTF-8), or write the character as an escape (E'\\u00e9')",
     );
     this.line = line;
     this.column = column;

@@ -31,7 +31,8 @@ describe('settings', () => {
     expect(s.migrateEnv).toBe('development');
     expect(s.strategy).toBe('standard');
     expect(s.allowDdlInProduction).toBe(false);
-    expect(s.poolSize).toBe(2);
+    // DB_POOL_SIZE is gone (docs/decisions.md, issue 12 settings): no field, and an old value is not an error.
+    expect('poolSize' in s).toBe(false);
     expect(s.databaseUrl).toBeUndefined();
   });
 
@@ -116,7 +117,7 @@ describe('.env.migrations.example', () => {
     const { resolve } = await import('node:path');
     const root = resolve(import.meta.dirname, '..', '..');
     const text = readFileSync(resolve(root, '.env.migrations.example'), 'utf8');
-    const variables = ['DATABASE_URL', 'MIGRATIONS_DIR', 'ROLLBACK_DIR', 'SEEDS_DIR', 'MIGRATIONS_TABLE', 'MAX_LOCK_WAIT', 'DB_STATEMENT_TIMEOUT', 'MIGRATION_TIMEOUT', 'LOCK_RETRIES', 'BACKUP_BEFORE_MIGRATE', 'BACKUP_DIR', 'BACKUP_RETENTION_DAYS', 'BACKUP_KEEP', 'BACKUP_UPLOAD_COMMAND', 'PG_DUMP_PATH', 'MIGRATION_STRATEGY', 'MIGRATE_ENV', 'ALLOW_DDL_IN_PRODUCTION', 'DB_POOL_SIZE', 'MIGRATE_EMBEDDED', 'DB_WAIT_TIMEOUT', 'SCHEMA_FILE', 'LOCK_FINAL_ATTEMPT', 'BLOCKED_WARN', 'ALERT_COMMAND', 'ALERT_WEBHOOK_URL', 'ALERT_TIMEOUT', 'ALERT_BLOCKED_AFTER', 'ALERT_RUN_LONGER_THAN'];
+    const variables = ['DATABASE_URL', 'MIGRATIONS_DIR', 'ROLLBACK_DIR', 'SEEDS_DIR', 'MIGRATIONS_TABLE', 'MAX_LOCK_WAIT', 'DB_STATEMENT_TIMEOUT', 'MIGRATION_TIMEOUT', 'LOCK_RETRIES', 'BACKUP_BEFORE_MIGRATE', 'BACKUP_DIR', 'BACKUP_RETENTION_DAYS', 'BACKUP_KEEP', 'BACKUP_UPLOAD_COMMAND', 'PG_DUMP_PATH', 'MIGRATION_STRATEGY', 'MIGRATE_ENV', 'ALLOW_DDL_IN_PRODUCTION', 'MIGRATE_EMBEDDED', 'DB_WAIT_TIMEOUT', 'SCHEMA_FILE', 'LOCK_FINAL_ATTEMPT', 'BLOCKED_WARN', 'ALERT_COMMAND', 'ALERT_WEBHOOK_URL', 'ALERT_TIMEOUT', 'ALERT_BLOCKED_AFTER', 'ALERT_RUN_LONGER_THAN'];
     for (const name of variables) expect(text, name).toMatch(new RegExp(`^#? ?${name}=`, 'm'));
     expect(() => loadSettings({ envFile: '.env.migrations.example' }, {}, root)).not.toThrow();
   });

@@ -15,7 +15,9 @@ interface World {
 }
 
 /** Versions 1..30, each written with some zero padding (`7`, `007`): one number, however written. */
-const version = fc.record({ n: fc.integer({ min: 1, max: 30 }), pad: fc.integer({ min: 0, max: 3 }) }).map(({ n, pad }) => String(n).padStart(String(n).length + pad, '0'));
+const version = fc
+  .record({ n: fc.integer({ min: 1, max: 30 }), pad: fc.integer({ min: 0, max: 3 }) })
+  .map(({ n, pad }) => String(n).padStart(String(n).length + pad, '0'));
 
 function migration(v: string, contract: boolean, down: boolean): Migration {
   return {
@@ -23,7 +25,13 @@ function migration(v: string, contract: boolean, down: boolean): Migration {
     versionNumber: BigInt(v),
     name: `m${Number(v)}`,
     checksum: `sum${Number(v)}`,
-    up: { path: `/m/${v}.sql`, displayPath: `migrations/${v}_m.sql`, text: 'select 1;', empty: false, directives: { noTransaction: false, phase: contract ? 'contract' : undefined, allow: [] } },
+    up: {
+      path: `/m/${v}.sql`,
+      displayPath: `migrations/${v}_m.sql`,
+      text: 'select 1;',
+      empty: false,
+      directives: { noTransaction: false, phase: contract ? 'contract' : undefined, allow: [] },
+    },
     downPath: down ? `/r/${v}.sql` : undefined,
     downDisplayPath: down ? `rollback/${v}_m_rollback.sql` : undefined,
   };
@@ -31,7 +39,10 @@ function migration(v: string, contract: boolean, down: boolean): Migration {
 
 /** Files with distinct version numbers; a history whose rows may be clean, dirty, changed, or of files that are gone. */
 const world: fc.Arbitrary<World> = fc
-  .uniqueArray(fc.record({ v: version, contract: fc.boolean(), down: fc.boolean() }), { selector: (f) => Number(f.v), maxLength: 12 })
+  .uniqueArray(fc.record({ v: version, contract: fc.boolean(), down: fc.boolean() }), {
+    selector: (f) => Number(f.v),
+    maxLength: 12,
+  })
   .chain((fileSpecs) =>
     fc
       .uniqueArray(
@@ -43,18 +54,18 @@ const world: fc.Arbitrary<World> = fc
         { selector: (r) => Number(r.v), maxLength: 12 },
       )
       .map((rowSpecs) => {
-        const files = fileSpecs.map((f) => migration(f.v, f.contract, f.down)).sort((a, b) => (a.versionNumber < b.versionNumber ? -1 : 1));
-        const history = rowSpecs.map(
-          (r): HistoryRow => ({
-            version: r.v,
-            name: `m${Number(r.v)}`,
-            checksum: r.changed ? 'edited' : `sum${Number(r.v)}`,
-            appliedAt: new Date(0),
-            executionMs: 1,
-            appliedBy: 'prop',
-            dirty: r.dirtyRoll,
-          }),
-        );
+        const files = fileSpecs
+          .map((f) => migration(f.v, f.contract, f.down))
+          .sort((a, b) => (a.versionNumber < b.versionNumber ? -1 : 1));
+        const history = rowSpecs.map((r): HistoryRow => ({
+          version: r.v,
+          name: `m${Number(r.v)}`,
+          checksum: r.changed ? 'edited' : `sum${Number(r.v)}`,
+          appliedAt: new Date(0),
+          executionMs: 1,
+          appliedBy: 'prop',
+          dirty: r.dirtyRoll,
+        }));
         return { files, history };
       }),
   );
@@ -108,8 +119,13 @@ describe('planUp, for any history and any files', () => {
         const all = numbers(planUp(w.files, w.history).toApply);
         const stepped = numbers(planUp(w.files, w.history, { step }).toApply);
         expect(stepped).toEqual(all.slice(0, step));
-        const upTo = w.files.some((m) => m.versionNumber === BigInt(to)) || w.history.some((r) => BigInt(r.version) === BigInt(to));
-        if (upTo) expect(numbers(planUp(w.files, w.history, { to: String(to) }).toApply)).toEqual(all.filter((n) => n <= BigInt(to)));
+        const upTo =
+          w.files.some((m) => m.versionNumber === BigInt(to)) ||
+          w.history.some((r) => BigInt(r.version) === BigInt(to));
+        if (upTo)
+          expect(numbers(planUp(w.files, w.history, { to: String(to) }).toApply)).toEqual(
+            all.filter((n) => n <= BigInt(to)),
+          );
         const expand = planUp(w.files, w.history, { phase: 'expand' });
         expect([...numbers(expand.toApply), ...numbers(expand.heldBack)]).toEqual(all);
         if (expand.heldBack.length > 0) expect(expand.heldBack[0]!.up.directives.phase).toBe('contract');
@@ -123,7 +139,18 @@ describe('planUp, for any history and any files', () => {
     fc.assert(
       fc.property(world, (w) => {
         const plan = planUp(w.files, w.history);
-        const after = [...w.history, ...plan.toApply.map((m): HistoryRow => ({ version: m.version, name: m.name, checksum: m.checksum, appliedAt: new Date(0), executionMs: 1, appliedBy: 'prop', dirty: false }))];
+        const after = [
+          ...w.history,
+          ...plan.toApply.map((m): HistoryRow => ({
+            version: m.version,
+            name: m.name,
+            checksum: m.checksum,
+            appliedAt: new Date(0),
+            executionMs: 1,
+            appliedBy: 'prop',
+            dirty: false,
+          })),
+        ];
         expect(planUp(w.files, after).toApply).toEqual([]);
       }),
       { numRuns: 300 },
@@ -141,7 +168,10 @@ describe('planDown, for any history and any files', () => {
         expect(ascending([...reverted].reverse())).toBe(true);
         for (const m of plan.toRevert) expect(inHistory(w, m)).toBe(true);
         // The `step` newest rows are each either reverted or named by a blocker.
-        const newest = [...w.history].map((r) => BigInt(r.version)).sort((a, b) => (a > b ? -1 : a < b ? 1 : 0)).slice(0, step);
+        const newest = [...w.history]
+          .map((r) => BigInt(r.version))
+          .sort((a, b) => (a > b ? -1 : a < b ? 1 : 0))
+          .slice(0, step);
         const blocked = new Set(plan.blockers.map((b) => BigInt(b.version)));
         for (const n of newest) expect(reverted.includes(n) || blocked.has(n)).toBe(true);
       }),

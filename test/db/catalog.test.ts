@@ -13,7 +13,9 @@ let holder: pg.Client;
 
 beforeAll(async () => {
   db = await testDatabase('catalog_locks');
-  await db.query('create table busy (id bigint primary key, v text); insert into busy select g, md5(g::text) from generate_series(1, 2000) g');
+  await db.query(
+    'create table busy (id bigint primary key, v text); insert into busy select g, md5(g::text) from generate_series(1, 2000) g',
+  );
   await db.query('vacuum analyze busy');
   await db.query('create table other (id bigint primary key)');
   holder = new pg.Client({ connectionString: db.url, application_name: 'the-holder' });
@@ -34,7 +36,11 @@ describe('a catalog read while another session holds ACCESS EXCLUSIVE on a table
     try {
       const notes: string[] = [];
       const catalog = await readCatalog(client, { onNote: (m) => notes.push(m) });
-      expect(notes).toEqual([expect.stringMatching(/did not wait for locked tables: public\.busy is locked \(ACCESS EXCLUSIVE\) by pid \d+ \(the-holder\): begin; lock table busy.*sizes are estimates/)]);
+      expect(notes).toEqual([
+        expect.stringMatching(
+          /did not wait for locked tables: public\.busy is locked \(ACCESS EXCLUSIVE\) by pid \d+ \(the-holder\): begin; lock table busy.*sizes are estimates/,
+        ),
+      ]);
       // What it could not read without waiting is left out, the rest is read as usual.
       expect(catalog.tables.get('public.busy')?.indexes).toEqual([]);
       expect(catalog.tables.get('public.other')?.indexes.map((i) => i.name)).toEqual(['other_pkey']);
@@ -57,6 +63,10 @@ describe('a catalog read while another session holds ACCESS EXCLUSIVE on a table
     const up = await runCli(['up'], { cwd: dir, env });
     expect(up.code).toBe(0);
     expect(up.stderr).toMatch(/did not wait for locked tables: public\.busy is locked/);
-    expect(await db.query(`select count(*)::int as n from information_schema.columns where table_name = 'other' and column_name = 'note'`)).toEqual([{ n: 1 }]);
+    expect(
+      await db.query(
+        `select count(*)::int as n from information_schema.columns where table_name = 'other' and column_name = 'note'`,
+      ),
+    ).toEqual([{ n: 1 }]);
   });
 });

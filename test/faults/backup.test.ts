@@ -11,7 +11,16 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminQuery, testDatabase, type TestDatabase } from '../helpers/db.js';
 import { makeProject } from '../helpers/project.js';
-import { REPEAT, assertConsistent, nextUpFinishes, nothingLeft, start, tableStep, until, writeSteps } from './helpers.js';
+import {
+  REPEAT,
+  assertConsistent,
+  nextUpFinishes,
+  nothingLeft,
+  start,
+  tableStep,
+  until,
+  writeSteps,
+} from './helpers.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -47,13 +56,15 @@ async function holdTable(): Promise<pg.Client> {
 }
 
 function pgDumpWaiting(): Promise<boolean> {
-  return until('pg_dump waiting for the held table', async () =>
-    (
-      await db.query(
-        `select 1 from pg_locks l join pg_class c on c.oid = l.relation join pg_stat_activity a on a.pid = l.pid
+  return until(
+    'pg_dump waiting for the held table',
+    async () =>
+      (
+        await db.query(
+          `select 1 from pg_locks l join pg_class c on c.oid = l.relation join pg_stat_activity a on a.pid = l.pid
           where c.relname = 'held' and not l.granted and a.query ilike 'lock table%'`,
-      )
-    ).length > 0,
+        )
+      ).length > 0,
   );
 }
 
@@ -117,15 +128,28 @@ describe('the snapshot session ends while pg_dump runs', () => {
     try {
       const dir = makeProject();
       writeSteps(dir, steps);
-      const env = { DATABASE_URL: db.url, BACKUP_DIR: mkdtempSync(join(tmpdir(), 'tm-fault-backups-')), MAX_LOCK_WAIT: '0' };
+      const env = {
+        DATABASE_URL: db.url,
+        BACKUP_DIR: mkdtempSync(join(tmpdir(), 'tm-fault-backups-')),
+        MAX_LOCK_WAIT: '0',
+      };
       const run = start(['up'], dir, env);
       await pgDumpWaiting();
       // The snapshot session idles in its transaction all this while: four times the database's timeout.
       await new Promise((resolve) => setTimeout(resolve, 2_000));
-      expect((await db.query(`select 1 from pg_stat_activity where application_name = 'tidemark-backup' and state = 'idle in transaction'`)).length).toBe(1);
+      expect(
+        (
+          await db.query(
+            `select 1 from pg_stat_activity where application_name = 'tidemark-backup' and state = 'idle in transaction'`,
+          )
+        ).length,
+      ).toBe(1);
       await holder.query('rollback');
       const result = await run.done;
-      expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0, stderr: expect.stringMatching(/backup .*validated/) });
+      expect({ code: result.code, stderr: result.stderr }).toMatchObject({
+        code: 0,
+        stderr: expect.stringMatching(/backup .*validated/),
+      });
       expect(await assertConsistent(db.url, steps)).toEqual(['001', '002']);
     } finally {
       await holder.end().catch(() => {});
@@ -138,10 +162,17 @@ describe('the snapshot session ends while pg_dump runs', () => {
     try {
       const dir = makeProject();
       writeSteps(dir, steps);
-      const env = { DATABASE_URL: db.url, BACKUP_DIR: mkdtempSync(join(tmpdir(), 'tm-fault-backups-')), MAX_LOCK_WAIT: '0' };
+      const env = {
+        DATABASE_URL: db.url,
+        BACKUP_DIR: mkdtempSync(join(tmpdir(), 'tm-fault-backups-')),
+        MAX_LOCK_WAIT: '0',
+      };
       const run = start(['up'], dir, env);
       await pgDumpWaiting();
-      await adminQuery(`select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and application_name = 'tidemark-backup'`, [db.name]);
+      await adminQuery(
+        `select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and application_name = 'tidemark-backup'`,
+        [db.name],
+      );
       await holder.query('rollback');
       const result = await run.done;
       expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });

@@ -22,7 +22,12 @@ afterAll(async () => {
 function steps(): Step[] {
   const log = (v: string) => `insert into runs values ('${v}');`;
   return [
-    { version: '001', name: 'runs', sql: `create table runs (version text not null);\n${log('001')}\nselect pg_sleep(0.2);\n`, probe: `select to_regclass('public.runs') is not null as applied` },
+    {
+      version: '001',
+      name: 'runs',
+      sql: `create table runs (version text not null);\n${log('001')}\nselect pg_sleep(0.2);\n`,
+      probe: `select to_regclass('public.runs') is not null as applied`,
+    },
     ...['002', '003', '004', '005'].map((v) => ({
       version: v,
       name: `t${v}`,
@@ -52,11 +57,15 @@ describe(`${RUNNERS} runners at once, ${KILLED} killed at random`, () => {
       await nothingLeft(db.adminUrl, db.name);
       const applied = await assertConsistent(db.url, all);
       if (applied.length > 0) {
-        const counts = await db.query<{ version: string; n: number }>('select version, count(*)::int as n from runs group by version order by version');
+        const counts = await db.query<{ version: string; n: number }>(
+          'select version, count(*)::int as n from runs group by version order by version',
+        );
         expect(counts).toEqual(applied.map((v) => ({ version: v, n: 1 })));
       }
       await nextUpFinishes(dir, env, db.url, all);
-      const counts = await db.query<{ version: string; n: number }>('select version, count(*)::int as n from runs group by version order by version');
+      const counts = await db.query<{ version: string; n: number }>(
+        'select version, count(*)::int as n from runs group by version order by version',
+      );
       expect(counts).toEqual(all.map((s) => ({ version: s.version, n: 1 })));
     }, 180_000);
   }

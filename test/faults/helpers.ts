@@ -11,13 +11,17 @@ import { queryUrl } from '../helpers/db.js';
 import { runCli, type CliResult } from '../helpers/project.js';
 
 /** How often a fault case runs; each repetition starts from a fresh database. */
-export const REPEAT = Number(process.env.TIDEMARK_FAULT_REPEAT ?? 3);
+export const REPEAT = Number(process.env.TIDEMARK_FAULT_REPEAT ?? 2);
 
 /**
  * Polls `probe` until it returns something truthy. The cap only turns a hang into a failure with a name: the
  * states waited for arrive in milliseconds when the code is right, so it is no timing assertion.
  */
-export async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, capMs = 45_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  capMs = 45_000,
+): Promise<T> {
   const deadline = Date.now() + capMs;
   for (;;) {
     const value = await probe();
@@ -92,7 +96,10 @@ export function tableStep(version: string, table: string, sleepSeconds = 0): Ste
  * for the applied ones. Returns the versions applied.
  */
 export async function assertConsistent(url: string, steps: readonly Step[]): Promise<string[]> {
-  const rows = await queryUrl<{ version: string; dirty: boolean }>(url, `select version, dirty from public.schema_migrations`).catch((error: { code?: string }) => {
+  const rows = await queryUrl<{ version: string; dirty: boolean }>(
+    url,
+    `select version, dirty from public.schema_migrations`,
+  ).catch((error: { code?: string }) => {
     if (error.code === '42P01') return [];
     throw error;
   });
@@ -106,7 +113,10 @@ export async function assertConsistent(url: string, steps: readonly Step[]): Pro
       recorded: recorded.has(step.version),
     });
     if (recorded.has(step.version)) {
-      expect({ version: step.version, dirty: recorded.get(step.version) }).toEqual({ version: step.version, dirty: false });
+      expect({ version: step.version, dirty: recorded.get(step.version) }).toEqual({
+        version: step.version,
+        dirty: false,
+      });
       applied.push(step.version);
     }
   }
@@ -115,7 +125,12 @@ export async function assertConsistent(url: string, steps: readonly Step[]): Pro
 }
 
 /** The next `up` finishes (exit 0) and leaves every step applied. */
-export async function nextUpFinishes(dir: string, env: Record<string, string | undefined>, url: string, steps: readonly Step[]): Promise<void> {
+export async function nextUpFinishes(
+  dir: string,
+  env: Record<string, string | undefined>,
+  url: string,
+  steps: readonly Step[],
+): Promise<void> {
   const up = await runCli(['up'], { cwd: dir, env });
   expect({ code: up.code, stderr: up.stderr }).toMatchObject({ code: 0 });
   expect(await assertConsistent(url, steps)).toEqual(steps.map((s) => s.version));

@@ -7,7 +7,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminQuery, testDatabase, type TestDatabase } from '../helpers/db.js';
 import { makeProject } from '../helpers/project.js';
-import { REPEAT, activeRunner, assertConsistent, nextUpFinishes, nothingLeft, start, tableStep, until, writeSteps, type Step } from './helpers.js';
+import {
+  REPEAT,
+  activeRunner,
+  assertConsistent,
+  nextUpFinishes,
+  nothingLeft,
+  start,
+  tableStep,
+  until,
+  writeSteps,
+  type Step,
+} from './helpers.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -63,11 +74,17 @@ describe('two signals in quick succession', () => {
       const run = start(['up'], dir, env());
       await activeRunner(db.adminUrl, db.name, 'pg_sleep(60)');
       run.child.kill('SIGTERM');
-      await until('the first SIGTERM to cancel the statement', async () => (await db.query(`select 1 from pg_stat_activity where application_name = 'tidemark-cancelled'`)).length > 0);
+      await until(
+        'the first SIGTERM to cancel the statement',
+        async () =>
+          (await db.query(`select 1 from pg_stat_activity where application_name = 'tidemark-cancelled'`)).length > 0,
+      );
       run.child.kill('SIGTERM');
       const result = await run.done;
       expect(result.code).toBe(143);
-      expect(result.stderr).toMatch(/Interrupted again by SIGTERM: exiting without waiting for the rollback; check `migrate status`/);
+      expect(result.stderr).toMatch(
+        /Interrupted again by SIGTERM: exiting without waiting for the rollback; check `migrate status`/,
+      );
       // The statement ignores cancels, not a closed socket: the server still ends it and rolls back.
       await nothingLeft(db.adminUrl, db.name);
       expect(await assertConsistent(db.url, steps)).toEqual(['001']);

@@ -6,9 +6,20 @@
  */
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeClient, connect, isConnectionLost } from '../../src/db/connection.js';
+import { paramsFromUrl } from '../../src/db/params.js';
 import { testDatabase, type TestDatabase } from '../helpers/db.js';
 import { makeProject } from '../helpers/project.js';
-import { REPEAT, activeRunner, assertConsistent, nextUpFinishes, nothingLeft, start, tableStep, writeSteps } from './helpers.js';
+import {
+  REPEAT,
+  activeRunner,
+  assertConsistent,
+  nextUpFinishes,
+  nothingLeft,
+  start,
+  tableStep,
+  writeSteps,
+} from './helpers.js';
 
 class Proxy {
   readonly #server: Server;
@@ -39,7 +50,9 @@ class Proxy {
   }
 
   listen(): Promise<number> {
-    return new Promise((resolve) => this.#server.listen(0, '127.0.0.1', () => resolve((this.#server.address() as { port: number }).port)));
+    return new Promise((resolve) =>
+      this.#server.listen(0, '127.0.0.1', () => resolve((this.#server.address() as { port: number }).port)),
+    );
   }
 
   /** Carries nothing more, in either direction, and closes nothing. */
@@ -76,12 +89,18 @@ describe('a network partition mid-migration (a frozen TCP proxy)', () => {
         const steps = [tableStep('001', 'first'), tableStep('002', 'second', 2), tableStep('003', 'third')];
         const dir = makeProject();
         writeSteps(dir, steps);
-        const run = start(['up'], dir, { DATABASE_URL: viaProxy.toString(), BACKUP_BEFORE_MIGRATE: 'false', MIGRATION_TIMEOUT: '1' });
+        const run = start(['up'], dir, {
+          DATABASE_URL: viaProxy.toString(),
+          BACKUP_BEFORE_MIGRATE: 'false',
+          MIGRATION_TIMEOUT: '1',
+        });
         await activeRunner(db.adminUrl, db.name, 'pg_sleep(2)');
         proxy.freeze();
         const result = await run.done;
         expect(result.code).toBe(3);
-        expect(result.stderr).toMatch(/002_create_second ran longer than MIGRATION_TIMEOUT \(1 s\) and no answer came back after the cancel \(connection cut\); its commit may have been sent, so whether it was applied is unknown/);
+        expect(result.stderr).toMatch(
+          /002_create_second ran longer than MIGRATION_TIMEOUT \(1 s\) and no answer came back after the cancel \(connection cut\); its commit may have been sent, so whether it was applied is unknown/,
+        );
         expect(result.stderr).toMatch(/migrate status once the database answers: 002 applied means it committed/);
         expect(result.stderr).not.toMatch(/; it was rolled back/);
         // The path goes away for good; the server notices its client left and ends the session.
@@ -95,4 +114,24 @@ describe('a network partition mid-migration (a frozen TCP proxy)', () => {
       }
     }, 120_000);
   }
+});
+
+describe('a query on a frozen path', () => {
+  it('fails at its client-side deadline as a lost connection, and closing the client does not hang', async () => {
+    const target = new URL(db.url);
+    const proxy = new Proxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const viaProxy = new URL(db.url);
+    viaProxy.port = String(await proxy.listen());
+    try {
+      const client = await connect(paramsFromUrl(viaProxy.toString()));
+      expect((await client.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+      proxy.freeze();
+      const error = await client.withDeadline(300, () => client.query('select 2')).catch((e: unknown) => e);
+      expect(isConnectionLost(error)).toBe(true);
+      expect(client.severed).toMatch(/no answer from the server within/);
+      await closeClient(client, 500);
+    } finally {
+      await proxy.close();
+    }
+  });
 });

@@ -12,23 +12,38 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/db/embedded.js';
 import { queryUrl } from '../helpers/db.js';
 import { makeProject, ROOT } from '../helpers/project.js';
-import { REPEAT, activeRunner, assertConsistent, nextUpFinishes, nothingLeft, start, tableStep, writeSteps } from './helpers.js';
+import {
+  REPEAT,
+  activeRunner,
+  assertConsistent,
+  nextUpFinishes,
+  nothingLeft,
+  start,
+  tableStep,
+  writeSteps,
+} from './helpers.js';
 
 let root: string;
 let port: number;
 let server: ChildProcess | undefined;
 
 async function startServer(): Promise<void> {
-  const child = spawn(process.execPath, [join(ROOT, 'test', 'helpers', 'embedded-server.mjs'), join(root, 'data'), String(port), 'keep'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'test', 'helpers', 'embedded-server.mjs'), join(root, 'data'), String(port), 'keep'],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       if (out.includes('ready')) resolve();
     });
-    child.once('exit', (code) => reject(new Error(`the test's PostgreSQL exited with code ${code} before it was ready`)));
+    child.once('exit', (code) =>
+      reject(new Error(`the test's PostgreSQL exited with code ${code} before it was ready`)),
+    );
   });
   server = child;
 }
@@ -73,7 +88,9 @@ describe('a server restart during a run', () => {
       await stopServer();
       const result = await run.done;
       expect(result.code).toBe(3);
-      expect(result.stderr).toMatch(/was lost during 002_create_second: its commit may have been sent, so whether it was applied is unknown/);
+      expect(result.stderr).toMatch(
+        /was lost during 002_create_second: its commit may have been sent, so whether it was applied is unknown/,
+      );
       await startServer();
       await nothingLeft(url('postgres'), name);
       // Not committed when the server stopped: the restarted server has it rolled back.

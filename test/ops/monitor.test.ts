@@ -144,23 +144,4 @@ describe('the monitor against a migration that holds ACCESS EXCLUSIVE', () => {
     expect(alerts[0]).toMatchObject({ severity: 'warning', migration: { version: '002', name: 'hold' } });
     expect(alerts[0]!.figures.blocked).toBeGreaterThanOrEqual(1);
   });
-
-  it('is off with DB_POOL_SIZE=1 (the budget leaves no second connection), and says so once', async () => {
-    await db.reset();
-    const dir = makeProject({
-      'migrations/001_a.sql': 'create table budget_a (id int);\n',
-      'migrations/002_b.sql': 'create table budget_b (id int);\n',
-    });
-    const result = await runCli(['up', '--json'], {
-      cwd: dir,
-      env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', DB_POOL_SIZE: '1' },
-    });
-    expect(result.code, result.stderr).toBe(0);
-    expect(
-      result.stderr.match(/Lock monitor off: DB_POOL_SIZE=1 leaves no connection for the lock monitor\./g),
-    ).toHaveLength(1);
-    const doc = JSON.parse(result.stdout) as { applied: { monitor?: unknown }[] };
-    expect(doc.applied).toHaveLength(2);
-    for (const m of doc.applied) expect(m.monitor).toBeUndefined();
-  });
 });

@@ -79,17 +79,26 @@ describe('files as Kubernetes mounts them', () => {
 describe('bytes are never changed', () => {
   it('refuses a file that is not UTF-8, naming the line and column of the first bad byte', async () => {
     const dir = makeProject();
-    writeFileSync(join(dir, 'migrations', '001_latin1.sql'), Buffer.concat([Buffer.from("select 1;\ninsert into t values ('caf"), Buffer.from([0xe9]), Buffer.from("');\n")]));
+    writeFileSync(
+      join(dir, 'migrations', '001_latin1.sql'),
+      Buffer.concat([Buffer.from("select 1;\ninsert into t values ('caf"), Buffer.from([0xe9]), Buffer.from("');\n")]),
+    );
     const problems = await problemsOf(dir);
-    expect(problems).toEqual([expect.stringMatching(/^migrations\/001_latin1\.sql:2:27: is not valid UTF-8 \(byte 0xe9\)/)]);
+    expect(problems).toEqual([
+      expect.stringMatching(/^migrations\/001_latin1\.sql:2:27: is not valid UTF-8 \(byte 0xe9\)/),
+    ]);
   });
 
   it('still accepts a BOM, and multi-byte characters count as one column', async () => {
-    const dir = makeProject({ 'migrations/001_bom.sql': '\uFEFFselect \'café ☕ 𝄞\';' });
+    const dir = makeProject({ 'migrations/001_bom.sql': "\uFEFFselect 'café ☕ 𝄞';" });
     const [migration] = await loadMigrations(locations(dir));
     expect(migration!.up.text).toBe("select 'café ☕ 𝄞';");
     expect(firstInvalidUtf8(Buffer.from('é\nab\u00e9', 'utf8'))).toBeUndefined();
-    expect(firstInvalidUtf8(Buffer.concat([Buffer.from('é\nab☕'), Buffer.from([0xc3])]))).toEqual({ offset: 8, line: 2, column: 4 });
+    expect(firstInvalidUtf8(Buffer.concat([Buffer.from('é\nab☕'), Buffer.from([0xc3])]))).toEqual({
+      offset: 8,
+      line: 2,
+      column: 4,
+    });
     // Overlong '/' (0xc0 0xaf) and an encoded surrogate (U+D800) are invalid, as PostgreSQL says.
     expect(firstInvalidUtf8(Buffer.from([0x61, 0xc0, 0xaf]))?.column).toBe(2);
     expect(firstInvalidUtf8(Buffer.from([0xed, 0xa0, 0x80]))?.column).toBe(1);
@@ -107,7 +116,10 @@ describe('the CLI over such folders (real PostgreSQL)', () => {
 
   it('migrate up applies a ConfigMap volume and verify --no-pending passes afterwards', async () => {
     const dir = makeProject();
-    configMapFolder(join(dir, 'migrations'), { '001_t.sql': 'create table cm (id int);', '002_row.sql': 'insert into cm values (1);' });
+    configMapFolder(join(dir, 'migrations'), {
+      '001_t.sql': 'create table cm (id int);',
+      '002_row.sql': 'insert into cm values (1);',
+    });
     const env = { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false' };
     const up = await runCli(['up'], { cwd: dir, env });
     expect(up.code).toBe(0);
@@ -120,7 +132,10 @@ describe('the CLI over such folders (real PostgreSQL)', () => {
     await db.reset();
     const dir = makeProject({ 'migrations/001_t.sql': 'create table never (id int);' });
     symlinkSync('../nowhere.sql', join(dir, 'migrations', '002_gone.sql'));
-    writeFileSync(join(dir, 'migrations', '003_bad.sql'), Buffer.from([0x73, 0x65, 0x6c, 0x65, 0x63, 0x74, 0x20, 0x27, 0xe9, 0x27, 0x3b]));
+    writeFileSync(
+      join(dir, 'migrations', '003_bad.sql'),
+      Buffer.from([0x73, 0x65, 0x6c, 0x65, 0x63, 0x74, 0x20, 0x27, 0xe9, 0x27, 0x3b]),
+    );
     const up = await runCli(['up'], { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false' } });
     expect(up.code).toBe(2);
     expect(up.stderr).toMatch(/002_gone\.sql: is a symbolic link to \.\.\/nowhere\.sql, which does not exist/);

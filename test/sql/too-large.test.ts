@@ -7,7 +7,12 @@ import { MAX_PARSE_CHARS } from '../../src/sql/parser.js';
 const row = "insert into t values (1, 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');\n";
 
 function file(text: string) {
-  return { displayPath: 'migrations/001_load.sql', text, empty: false, directives: { noTransaction: false, phase: undefined, allow: [] } };
+  return {
+    displayPath: 'migrations/001_load.sql',
+    text,
+    empty: false,
+    directives: { noTransaction: false, phase: undefined, allow: [] },
+  };
 }
 
 describe('a migration too large to lint', () => {
@@ -15,13 +20,22 @@ describe('a migration too large to lint', () => {
     const big = file(row.repeat(Math.ceil((MAX_PARSE_CHARS + 1) / row.length)));
     const findings = await lintFiles([big], { pgVersion: 150000 });
     expect(findings).toEqual([
-      expect.objectContaining({ rule: 'too-large-to-lint', severity: 'warning', line: 1, message: expect.stringMatching(/^not linted: 2(\.\d)? MB is more than the lint reads \(2 MB\)/) }),
+      expect.objectContaining({
+        rule: 'too-large-to-lint',
+        severity: 'warning',
+        line: 1,
+        message: expect.stringMatching(/^not linted: 2(\.\d)? MB is more than the lint reads \(2 MB\)/),
+      }),
     ]);
-    expect(await lockReportForFiles([big], { pgVersion: 150000 })).toEqual([{ file: 'migrations/001_load.sql', statements: [] }]);
+    expect(await lockReportForFiles([big], { pgVersion: 150000 })).toEqual([
+      { file: 'migrations/001_load.sql', statements: [] },
+    ]);
   });
 
   it('just under the limit is linted as usual', async () => {
-    const text = 'create table t (id bigint primary key, v text);\n' + row.repeat(Math.floor((MAX_PARSE_CHARS - 100) / row.length));
+    const text =
+      'create table t (id bigint primary key, v text);\n' +
+      row.repeat(Math.floor((MAX_PARSE_CHARS - 100) / row.length));
     const findings = await lintFiles([file(text)], { pgVersion: 150000 });
     expect(findings.map((f) => f.rule)).not.toContain('too-large-to-lint');
   });
