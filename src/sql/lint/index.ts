@@ -89,9 +89,16 @@ export class LintRun {
         }
       }
       for (const item of located) {
+        this.schema.qualify(item.kind, item.node);
+        // `DROP ... IF EXISTS` of what provably is not there is skipped by PostgreSQL: nothing to judge.
+        const node = this.schema.present(item.kind, item.node);
+        if (node === undefined) {
+          this.#after(item.kind, item.node, transaction);
+          continue;
+        }
         const ruleContext: RuleContext = {
           kind: item.kind,
-          node: item.node,
+          node,
           pgVersion: this.#context.pgVersion,
           schema: this.schema,
           transaction: transaction.view(),
@@ -129,6 +136,7 @@ export class LintRun {
         }
       }
     }
+    this.schema.endFile();
     return acknowledge(findings, file).concat(this.#allowanceFindings(file));
   }
 

@@ -9,7 +9,9 @@ export const rule: Rule = {
   help: 'Drop the objects you mean to drop one by one, or acknowledge with -- migrate:allow ban-drop-schema -- reason.',
   check(context) {
     if (context.kind !== 'DropStmt' || context.node.removeType !== 'OBJECT_SCHEMA') return [];
-    const names = stringList(context.node.objects);
+    // A schema this run created holds only what the run put there.
+    const names = stringList(context.node.objects).filter((name) => !context.schema.isNewSchema(name));
+    if (names.length === 0) return [];
     return [{ message: `DROP SCHEMA ${names.join(', ')}${context.node.behavior === 'DROP_CASCADE' ? ' CASCADE' : ''} destroys its objects` }];
   },
 };
