@@ -95,3 +95,26 @@ describe('.env.migrations.example', () => {
     expect(() => loadSettings({ envFile: '.env.migrations.example' }, {}, root)).not.toThrow();
   });
 });
+
+describe('lint settings (issue 10)', () => {
+  it('defaults: a 10 MB size threshold, no start-after version, no rule overrides', () => {
+    const s = loadSettings({}, {}, folder());
+    expect(s.lintSizeThresholdBytes).toBe(10 * 1024 * 1024);
+    expect(s.lintStartAfter).toBeUndefined();
+    expect(s.lintRules.size).toBe(0);
+  });
+
+  it('reads LINT_SIZE_THRESHOLD with units, LINT_START_AFTER and LINT_RULES from .env.migrations', () => {
+    const cwd = folder({ '.env.migrations': 'LINT_SIZE_THRESHOLD=50kB\nLINT_START_AFTER=042\nLINT_RULES=prefer-text-field:off, ban-drop-column=warning\n' });
+    const s = loadSettings({}, {}, cwd);
+    expect(s.lintSizeThresholdBytes).toBe(50 * 1024);
+    expect(s.lintStartAfter).toBe(42n);
+    expect([...s.lintRules]).toEqual([['prefer-text-field', 'off'], ['ban-drop-column', 'warning']]);
+  });
+
+  it('names each bad lint setting and the accepted form', () => {
+    expect(() => loadSettings({}, { LINT_SIZE_THRESHOLD: 'big', LINT_RULES: 'nonsense', LINT_START_AFTER: 'v3' }, folder())).toThrow(
+      /LINT_SIZE_THRESHOLD="big" is not a size[\s\S]*LINT_START_AFTER="v3" is not a version[\s\S]*LINT_RULES="nonsense" is not a list/,
+    );
+  });
+});

@@ -19,7 +19,7 @@ import { EXIT, MigrateError, usageError } from '../errors.js';
 import { listSeeds, loadMigrations, readDown, readSqlFile } from '../source/files.js';
 import { charIndexFromPgPosition, lineColumnAt } from '../sql/position.js';
 import type { Migration, SqlFile } from '../source/types.js';
-import { lockReport, preflight, type LintSummary, type PreflightOptions } from './preflight.js';
+import { backupGuard, lockReport, preflight, upFiles, type LintSummary, type PreflightFile, type PreflightOptions } from './preflight.js';
 import { planDown, planUp, statusOf, type Blocker, type DownOptions, type StatusEntry, type UpOptions } from './plan.js';
 import {
   MigrationFailedError,
@@ -120,6 +120,11 @@ export class Migrator {
     this.#appliedBy = `${user}@${hostname()}`;
   }
 
+  /** The settings this migrator runs with (read-only). */
+  get settings(): Settings {
+    return this.#settings;
+  }
+
   loadMigrations(): Promise<Migration[]> {
     const s = this.#settings;
     return loadMigrations({ migrationsDir: s.migrationsDir, rollbackDir: s.rollbackDir, cwd: s.cwd });
@@ -149,15 +154,18 @@ export class Migrator {
       const first = planUp(migrations, seen, options);
       if (options.dryRun) {
         if (first.blockers.length > 0) throw blockedError('migrate up', first.blockers);
+        // The same checks as the real run, so the dry run exits with the code the real run would have.
+        const lint = await preflight(client, this.#settings, upFiles(first.toApply), { ...options, command: 'migrate up' });
+        if (first.toApply.length > 0) backupGuard(this.#settings, options.noBackup);
         const locks = first.toApply.length > 0 ? await lockReport(first.toApply.map((m) => m.up), client) : [];
-        return { ...this.#dryResult('up', first.toApply, seen), locks, ...heldBack(first) };
+        return { ...this.#dryResult('up', first.toApply, seen), locks, lint, ...heldBack(first) };
       }
       // A dirty row seen without the lock may be another runner's no-transaction migration in progress:
       // blockers are only final under the lock.
       if (first.toApply.length === 0 && first.blockers.length === 0) return { ...this.#dryResult('up', [], seen, false), ...heldBack(first) };
       if (first.blockers.length === 0) {
         // Lint and guards run before the lock: they take time and must not hold other runners up.
-        const lint = await preflight(client, this.#settings, first.toApply, options);
+        const lint = await preflight(client, this.#settings, upFiles(first.toApply), { ...options, command: 'migrate up' });
         this.#emit({ type: 'lint', summary: lint });
         return this.#locked(client, () => this.#upLocked(client, store, migrations, options, lint));
       }
@@ -171,7 +179,7 @@ export class Migrator {
     const plan = planUp(migrations, history, options);
     if (plan.blockers.length > 0) throw blockedError('migrate up', plan.blockers);
     if (lint === undefined && plan.toApply.length > 0) {
-      lint = await preflight(client, this.#settings, plan.toApply, options);
+      lint = await preflight(client, this.#settings, upFiles(plan.toApply), { ...options, command: 'migrate up' });
       this.#emit({ type: 'lint', summary: lint });
     }
     const runnables = await this.#prepare(plan.toApply, 'up');
@@ -234,26 +242,46 @@ export class Migrator {
     }
   }
 
-  async down(options: DownOptions & RunOptions & { readonly noBackup?: boolean | undefined } = {}): Promise<RunResult> {
+  async down(options: DownOptions & RunOptions & PreflightOptions = {}): Promise<RunResult> {
     const migrations = await this.loadMigrations();
     if (options.dryRun) {
-      const history = await this.#withClient((client) => new HistoryStore(client, this.#settings.migrationsTable).read());
-      const plan = planDown(migrations, history, options);
-      if (plan.blockers.length > 0) throw blockedError('migrate down', plan.blockers);
-      return this.#dryResult('down', plan.toRevert, history);
+      return this.#withClient(async (client) => {
+        const history = await new HistoryStore(client, this.#settings.migrationsTable).read();
+        const plan = planDown(migrations, history, options);
+        if (plan.blockers.length > 0) throw blockedError('migrate down', plan.blockers);
+        const runnables = await this.#prepare(plan.toRevert, 'down');
+        const lint = await this.#preflightOf(client, runnables, 'migrate down', options);
+        if (runnables.length > 0) backupGuard(this.#settings, options.noBackup);
+        return { ...this.#dryResult('down', plan.toRevert, history), lint };
+      });
     }
     return this.#withLock(async (client, store) => {
       const history = await store.read();
       const plan = planDown(migrations, history, options);
       if (plan.blockers.length > 0) throw blockedError('migrate down', plan.blockers);
       const runnables = await this.#prepare(plan.toRevert, 'down');
+      const lint = await this.#preflightOf(client, runnables, 'migrate down', options);
+      this.#emit({ type: 'lint', summary: lint });
       const backup = runnables.length > 0 ? await this.#backupFirst(history, options.noBackup) : {};
-      return { ...(await this.#run(client, store, 'down', runnables, history)), ...backup };
+      return { ...(await this.#run(client, store, 'down', runnables, history)), ...backup, lint };
     });
   }
 
+  /**
+   * The preflight of runnables in the order and direction they run. `reapplied`: versions whose up file ran
+   * before and is run again right after its rollback (redo): reported, not refused.
+   */
+  #preflightOf(client: Client, runnables: readonly Runnable[], command: string, options: PreflightOptions, reapplied?: (r: Runnable) => boolean): Promise<LintSummary> {
+    const files: PreflightFile[] = runnables.map((r) => ({
+      file: r.file,
+      version: r.migration.versionNumber,
+      exempt: reapplied?.(r) ? 're-applied by redo: it was applied until the rollback just before it' : undefined,
+    }));
+    return preflight(client, this.#settings, files, { ...options, command });
+  }
+
   /** Rolls back the newest applied migration and applies it again, under one lock. */
-  async redo(options: { readonly noBackup?: boolean | undefined } = {}): Promise<{ down: RunResult; up: RunResult }> {
+  async redo(options: PreflightOptions & RunOptions = {}): Promise<{ down: RunResult; up: RunResult }> {
     const migrations = await this.loadMigrations();
     return this.#withLock(async (client, store) => {
       const history = await store.read();
@@ -268,8 +296,14 @@ export class Migrator {
       if (blockers.length > 0) throw blockedError('migrate redo', blockers);
       const downRunnables = await this.#prepare([target], 'down');
       const upRunnables = await this.#prepare([target], 'up');
+      const lint = await this.#preflightOf(client, [...downRunnables, ...upRunnables], 'migrate redo', options, (r) => upRunnables.includes(r));
+      this.#emit({ type: 'lint', summary: lint });
+      if (options.dryRun) {
+        backupGuard(this.#settings, options.noBackup);
+        return { down: { ...this.#dryResult('down', [target], history), lint }, up: this.#dryResult('up', [target], history) };
+      }
       const backup = await this.#backupFirst(history, options.noBackup);
-      const down = { ...(await this.#run(client, store, 'down', downRunnables, history)), ...backup };
+      const down = { ...(await this.#run(client, store, 'down', downRunnables, history)), ...backup, lint };
       const up = await this.#run(client, store, 'up', upRunnables, await store.read());
       return { down, up };
     });
@@ -309,6 +343,8 @@ export class Migrator {
     }
     const ref: MigrationRef = { version: '', name, file: file.displayPath };
     return this.#withLock(async (client, store) => {
+      const lint = await preflight(client, this.#settings, [{ file, version: undefined }], { command: `migrate seed ${name}` });
+      this.#emit({ type: 'lint', summary: lint });
       await store.ensure();
       const started = performance.now();
       await client.query('begin');

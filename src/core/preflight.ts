@@ -8,7 +8,7 @@ import type { Client } from '../db/connection.js';
 import { quoteTable } from '../db/quote.js';
 import { EXIT, MigrateError, usageError } from '../errors.js';
 import type { Migration } from '../source/types.js';
-import type { Finding } from '../sql/lint/types.js';
+import type { Finding, LintContext } from '../sql/lint/types.js';
 import type { FileLocks } from '../sql/locks.js';
 
 export interface LintSummary {
@@ -21,6 +21,27 @@ export interface PreflightOptions {
   readonly skipLint?: boolean | undefined;
   /** --no-backup: refused in production by the migrator's backup step, under the runner lock. */
   readonly noBackup?: boolean | undefined;
+}
+
+/** One file a command is about to run, in the order and direction it runs. */
+export interface PreflightFile {
+  readonly file: Migration['up'];
+  /** The migration's version; undefined for a seed. */
+  readonly version: bigint | undefined;
+  /** Why this file's findings must not stop the run (they are still reported), e.g. `re-applied by redo`. */
+  readonly exempt?: string | undefined;
+}
+
+export interface PreflightRequest extends PreflightOptions {
+  /** What is asking, for messages: `migrate up`, `migrate down`, `migrate seed`. */
+  readonly command: string;
+  /** Only the production guard (for commands that arrange for SQL to run later, e.g. repair --rerun). */
+  readonly guardOnly?: boolean | undefined;
+}
+
+/** The files of migrations run forward. */
+export function upFiles(migrations: readonly Migration[]): PreflightFile[] {
+  return migrations.map((m) => ({ file: m.up, version: m.versionNumber }));
 }
 
 /** Statement kinds that change no schema: data changes and session commands. Anything else counts as DDL. */
@@ -44,7 +65,7 @@ const NOT_DDL = new Set([
 ]);
 
 export function blockingFindings(findings: readonly Finding[]): Finding[] {
-  return findings.filter((f) => f.severity === 'error' && !f.acknowledged);
+  return findings.filter((f) => f.severity === 'error' && !f.acknowledged && f.exempt === undefined);
 }
 
 /** True when the database holds no relation besides our tracking table: nothing a migration could lock. */
@@ -60,11 +81,27 @@ async function databaseIsEmpty(client: Client, settings: Settings): Promise<bool
   return rows[0]?.n === 0;
 }
 
-async function catalogContext(client: Client | undefined, pgVersion: number) {
-  if (!client) return { pgVersion };
+/** What the project's settings say about lint: the size threshold and per-rule overrides (ids checked). */
+export async function lintPolicy(settings: Settings | undefined): Promise<Pick<LintContext, 'sizeThresholdBytes' | 'ruleSeverity'>> {
+  if (settings === undefined) return {};
+  if (settings.lintRules.size > 0) {
+    const { RULES_BY_ID } = await import('../sql/lint/rules/index.js');
+    const unknown = [...settings.lintRules.keys()].filter((id) => !RULES_BY_ID.has(id));
+    if (unknown.length > 0) {
+      throw usageError('bad-settings', `LINT_RULES names ${unknown.length === 1 ? 'an unknown rule' : 'unknown rules'}: ${unknown.join(', ')}.`, {
+        hint: 'Use rule ids as migrate lint prints them (docs/rules/ has one page per rule), e.g. LINT_RULES=prefer-text-field:off.',
+      });
+    }
+  }
+  return { sizeThresholdBytes: settings.lintSizeThresholdBytes, ruleSeverity: settings.lintRules };
+}
+
+async function catalogContext(client: Client | undefined, pgVersion: number, settings?: Settings): Promise<LintContext> {
+  const policy = await lintPolicy(settings);
+  if (!client) return { pgVersion, ...policy };
   const { readCatalog } = await import('../db/catalog.js');
   const catalog = await readCatalog(client);
-  return { pgVersion: catalog.serverVersionNum, catalog };
+  return { pgVersion: catalog.serverVersionNum, catalog, ...policy };
 }
 
 /**
@@ -72,9 +109,9 @@ async function catalogContext(client: Client | undefined, pgVersion: number) {
  * pending ones of one run, so a table an earlier file creates is new (empty) when a later one runs. Otherwise
  * (offline, --all, named files) each file is linted on its own: what earlier files created may be large now.
  */
-export async function lintMigrations(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000, oneRun = true): Promise<Finding[]> {
+export async function lintMigrations(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000, oneRun = true, settings?: Settings): Promise<Finding[]> {
   const { lintFile, lintFiles } = await import('../sql/lint/index.js');
-  const context = await catalogContext(client, pgVersion);
+  const context = await catalogContext(client, pgVersion, settings);
   if (oneRun) return lintFiles(files, context);
   const findings: Finding[] = [];
   for (const file of files) findings.push(...(await lintFile(file, context)));
@@ -86,49 +123,79 @@ export async function lockReport(files: readonly Migration['up'][], client: Clie
   return lockReportForFiles(files, await catalogContext(client, pgVersion));
 }
 
+/** Why findings of a file at `version` do not stop a run, when LINT_START_AFTER covers it. */
+export function startAfterExemption(settings: Settings, version: bigint | undefined): string | undefined {
+  const after = settings.lintStartAfter;
+  return after !== undefined && version !== undefined && version <= after ? `at or before LINT_START_AFTER=${after}` : undefined;
+}
+
+/** The production guard alone: DDL needs ALLOW_DDL_IN_PRODUCTION=true. Throws `ddl-in-production` (exit 2). */
+export async function productionGuard(settings: Settings, files: readonly PreflightFile[], command: string): Promise<void> {
+  if (settings.migrateEnv !== 'production' || settings.allowDdlInProduction || files.length === 0) return;
+  const { parseStatementsSync } = await import('../sql/split.js');
+  const { loadParser } = await import('../sql/parser.js');
+  await loadParser();
+  const ddl: string[] = [];
+  for (const { file } of files) {
+    let kinds: string[];
+    try {
+      kinds = parseStatementsSync(file.text, file.displayPath).map((s) => s.kind);
+    } catch {
+      kinds = ['(does not parse)'];
+    }
+    const found = kinds.filter((k) => !NOT_DDL.has(k));
+    if (found.length > 0) ddl.push(`${file.displayPath} (${[...new Set(found)].join(', ')})`);
+  }
+  if (ddl.length > 0) {
+    throw usageError('ddl-in-production', `${command}: refusing to run DDL in production: ${ddl.join('; ')}. Nothing was changed.`, {
+      hint: 'Set ALLOW_DDL_IN_PRODUCTION=true for this deploy once the change has been reviewed (migrate lint --locks shows what each statement locks).',
+    });
+  }
+}
+
+/** Production refuses a change without a backup; the same check the migrator makes, for --dry-run. */
+export function backupGuard(settings: Settings, noBackup: boolean | undefined): void {
+  const skipped = noBackup ? '--no-backup' : settings.backupBeforeMigrate ? undefined : 'BACKUP_BEFORE_MIGRATE=false';
+  if (skipped && settings.migrateEnv === 'production') {
+    throw usageError('backup-required-in-production', `Refusing to migrate production without a backup (${skipped}).`, {
+      hint: 'Let tidemark take and validate the backup, or set MIGRATE_ENV to staging or development if this is not production.',
+    });
+  }
+}
+
 /**
- * The checks before `up` runs `pending`. Throws when the run must not start; returns the lint summary.
+ * The checks before any command runs SQL (`up`, `down`, `redo`, `seed`; `--dry-run` of each runs them too
+ * and fails the same way). Throws when the run must not start; returns the lint summary.
  *
  * - Production (MIGRATE_ENV=production): DDL needs ALLOW_DDL_IN_PRODUCTION=true, and
  *   the lint always runs and always stops on an unacknowledged error (--skip-lint does not apply).
  * - Elsewhere the lint runs unless --skip-lint, or the database is empty: on an empty database every object
  *   a migration touches is created by the same run, so there is nothing to lock, rewrite or lose, and
  *   bootstrapping a fresh database (every CI test database) does not pay the parser (~1 ms a file).
+ * - Files are linted in the order and direction they run (a rollback file as itself), as one run.
+ * - Findings of a file at or before LINT_START_AFTER, or marked exempt by the caller, are reported, not refused.
  */
-export async function preflight(client: Client, settings: Settings, pending: readonly Migration[], options: PreflightOptions): Promise<LintSummary> {
+export async function preflight(client: Client, settings: Settings, files: readonly PreflightFile[], request: PreflightRequest): Promise<LintSummary> {
   const production = settings.migrateEnv === 'production';
-  if (production && !settings.allowDdlInProduction) {
-    const { parseStatementsSync } = await import('../sql/split.js');
-    const { loadParser } = await import('../sql/parser.js');
-    await loadParser();
-    const ddl: string[] = [];
-    for (const m of pending) {
-      let kinds: string[];
-      try {
-        kinds = parseStatementsSync(m.up.text, m.up.displayPath).map((s) => s.kind);
-      } catch {
-        kinds = ['(does not parse)'];
-      }
-      const found = kinds.filter((k) => !NOT_DDL.has(k));
-      if (found.length > 0) ddl.push(`${m.up.displayPath} (${[...new Set(found)].join(', ')})`);
-    }
-    if (ddl.length > 0) {
-      throw usageError('ddl-in-production', `Refusing to run DDL in production: ${ddl.join('; ')}.`, {
-        hint: 'Set ALLOW_DDL_IN_PRODUCTION=true for this deploy once the change has been reviewed (migrate lint --locks shows what each statement locks).',
-      });
-    }
-  }
+  await productionGuard(settings, files, request.command);
+  if (request.guardOnly) return { findings: [], skipped: 'nothing runs now' };
 
   let skipped: string | undefined;
-  if (options.skipLint && !production) skipped = '--skip-lint';
+  if (files.length === 0) skipped = 'nothing to run';
+  else if (request.skipLint && !production) skipped = '--skip-lint';
   else if (!production && (await databaseIsEmpty(client, settings))) skipped = 'the database has no tables yet';
   if (skipped) return { findings: [], skipped };
 
-  const findings = await lintMigrations(pending.map((m) => m.up), client);
+  const linted = await lintMigrations(files.map((f) => f.file), client, 150000, true, settings);
+  const exemptOf = new Map(files.map((f) => [f.file.displayPath, f.exempt ?? startAfterExemption(settings, f.version)]));
+  const findings = linted.map((f) => {
+    const exempt = exemptOf.get(f.file);
+    return exempt === undefined ? f : { ...f, exempt };
+  });
   const blocking = blockingFindings(findings);
   if (blocking.length > 0) {
     const lines = blocking.map((f) => `${f.file}:${f.line}:${f.column} ${f.rule}: ${f.message}`);
-    throw new MigrateError('lint-blocked', EXIT.failed, `migrate up cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`, {
+    throw new MigrateError('lint-blocked', EXIT.failed, `${request.command} cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`, {
       hint: production
         ? 'Apply the safe alternative (migrate lint shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production --skip-lint does not apply.'
         : 'Apply the safe alternative (migrate lint shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass --skip-lint.',
@@ -165,6 +232,7 @@ export interface LintReport {
 export async function lintReport(settings: Settings, client: Client | undefined, request: LintRequest): Promise<LintReport> {
   const { loadMigrations, readSqlFile } = await import('../source/files.js');
   let files: Migration['up'][];
+  let chosenVersions: [string, bigint][] = [];
   let oneRun = false;
   if (request.files && request.files.length > 0) {
     const { resolve } = await import('node:path');
@@ -191,9 +259,14 @@ export async function lintReport(settings: Settings, client: Client | undefined,
       oneRun = true;
     }
     files = chosen.map((m) => m.up);
+    chosenVersions = chosen.map((m) => [m.up.displayPath, m.versionNumber]);
   }
   const pgVersion = request.pgVersion ?? 150000;
-  const findings = await lintMigrations(files, client, pgVersion, oneRun);
+  const versions = new Map(chosenVersions.map(([path, version]) => [path, version] as const));
+  const findings = (await lintMigrations(files, client, pgVersion, oneRun, settings)).map((f) => {
+    const exempt = startAfterExemption(settings, versions.get(f.file));
+    return exempt === undefined ? f : { ...f, exempt };
+  });
   const locks = request.locks ? await lockReport(files, client, pgVersion).catch(() => undefined) : undefined;
   const serverVersion = client ? Number((await client.query<{ v: string }>(`select current_setting('server_version_num') as v`)).rows[0]?.v) : pgVersion;
   return { files: files.map((f) => f.displayPath), findings, locks, mode: client ? 'database' : 'offline', pgVersion: serverVersion };

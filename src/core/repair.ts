@@ -15,6 +15,7 @@ import { EXIT, MigrateError, usageError } from '../errors.js';
 import type { Migration } from '../source/types.js';
 import type { Migrator } from './migrator.js';
 import { statusOf } from './plan.js';
+import { productionGuard } from './preflight.js';
 
 /** `user@host` of this process, as the tracking table's applied_by records it. */
 export function whoAmI(): string {
@@ -132,6 +133,12 @@ function samePlan(a: RepairPlan | undefined, b: RepairPlan | undefined): boolean
 export async function repair(migrator: Migrator, expected: RepairPlan, options: RepairOptions = {}): Promise<RepairPlan> {
   const migrations = await migrator.loadMigrations();
   const by = whoAmI();
+  if (options.rerun) {
+    // --rerun arranges for the file to run again at the next up: production refuses its DDL now, before
+    // the history changes, as it would refuse the up.
+    const m = migrations.find((x) => x.versionNumber === BigInt(expected.version));
+    if (m !== undefined) await productionGuard(migrator.settings, [{ file: m.up, version: m.versionNumber }], `migrate repair ${expected.version} --rerun`);
+  }
   return migrator.withRunnerLock(async (client, store) => {
     const now = planRepair(migrations, await store.read(), expected.version, options);
     if (!samePlan(now, expected)) {

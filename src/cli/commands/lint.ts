@@ -65,7 +65,7 @@ export async function lint(ctx: CommandContext, flags: LintFlags, files: string[
       renderLocks(out, report.locks);
     }
     const errors = blocking.length;
-    const warnings = report.findings.filter((f) => f.severity === 'warning' && !f.acknowledged).length;
+    const warnings = report.findings.filter((f) => (f.severity === 'warning' || f.exempt !== undefined) && !f.acknowledged).length;
     out.info(
       `${report.files.length} file${report.files.length === 1 ? '' : 's'} linted (${report.mode === 'database' ? 'against the database' : `offline, PostgreSQL ${Math.floor(report.pgVersion / 10000)}`}): ` +
         `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}.`,

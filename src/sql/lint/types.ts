@@ -22,6 +22,13 @@ export interface LintContext {
   readonly pgVersion: number;
   /** The live catalog, when connected. Offline, rules say what they could not know. */
   readonly catalog?: Catalog;
+  /**
+   * Connected only: a size-bound finding (see `Rule.sizeBound`) on a table smaller than this many bytes
+   * (pg_total_relation_size) is a warning that says the size. Default `DEFAULT_SIZE_THRESHOLD_BYTES`.
+   */
+  readonly sizeThresholdBytes?: number;
+  /** Per-rule overrides from the project's lint config: `off`, or another severity. */
+  readonly ruleSeverity?: ReadonlyMap<string, Severity | 'off'>;
 }
 
 export interface Finding {
@@ -40,6 +47,11 @@ export interface Finding {
   readonly table: string | undefined;
   /** Set when a `-- migrate:allow RULE -- reason` in the file acknowledges this finding. */
   readonly acknowledged?: { readonly reason: string; readonly line: number };
+  /**
+   * Set by the run's preflight when the finding must not stop the run although it is an error: the file is at
+   * or before LINT_START_AFTER (an adopted history), or is re-applied by `redo`. Reported, never refused.
+   */
+  readonly exempt?: string;
 }
 
 /** The transaction facts the engine tracks while walking a file. */
@@ -90,5 +102,10 @@ export interface Rule {
   readonly lock: LockMode | undefined;
   /** The safe alternative, one or two sentences. */
   readonly help: string;
+  /**
+   * True when the harm is a lock held or a rewrite/scan whose length grows with the table: connected, on a
+   * table below the size threshold, the finding is a warning. Rules about lost data or broken code leave it unset.
+   */
+  readonly sizeBound?: boolean;
   check(context: RuleContext): Hit[];
 }
