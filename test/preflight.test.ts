@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { testDatabase, type TestDatabase } from './helpers/db.js';
-import { makeProject, runCli } from './helpers/project.js';
+import { makeProject, runCli, writeFiles } from './helpers/project.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -102,6 +102,24 @@ describe('the lint before down, redo and up --dry-run', () => {
     const dry = await cli(dir, ['down', '--dry-run'], strict);
     expect(dry.code).toBe(1);
     expect((await cli(dir, ['down', '--skip-lint'], strict)).code).toBe(0);
+    expect(await applied()).toEqual(['001']);
+  });
+
+  it('a rollback may drop what its own up created; dropping anything else is still a finding', async () => {
+    const dir = makeProject({
+      'migrations/001_users.sql': 'create table users (id bigint primary key, name text);\ncreate table keep (id bigint);\n',
+      'migrations/002_email.sql': 'alter table users add column email text;\n',
+      'rollback/002_email_rollback.sql': 'alter table users drop column email;\n',
+      'migrations/003_audit.sql': 'create table audit (id bigint);\n',
+      'rollback/003_audit_rollback.sql': 'drop table audit;\ndrop table keep;\n',
+    });
+    expect((await cli(dir, ['up'])).code).toBe(0);
+    const refused = await cli(dir, ['down'], strict);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/ban-drop-table: DROP TABLE public\.keep/);
+    expect(refused.stderr).not.toMatch(/DROP TABLE public\.audit/);
+    writeFiles(dir, { 'rollback/003_audit_rollback.sql': 'drop table audit;\n' });
+    expect((await cli(dir, ['down', '--to', '1'], strict)).code).toBe(0);
     expect(await applied()).toEqual(['001']);
   });
 

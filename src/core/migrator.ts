@@ -275,6 +275,7 @@ export class Migrator {
     const files: PreflightFile[] = runnables.map((r) => ({
       file: r.file,
       version: r.migration.versionNumber,
+      undoes: r.file === r.migration.up ? undefined : r.migration.up,
       exempt: reapplied?.(r) ? 're-applied by redo: it was applied until the rollback just before it' : undefined,
     }));
     return preflight(client, this.#settings, files, { ...options, command });

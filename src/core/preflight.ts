@@ -8,7 +8,7 @@ import type { Client } from '../db/connection.js';
 import { quoteTable } from '../db/quote.js';
 import { EXIT, MigrateError, usageError } from '../errors.js';
 import type { Migration } from '../source/types.js';
-import type { Finding, LintContext } from '../sql/lint/types.js';
+import type { Finding, LintContext, LintInputFile } from '../sql/lint/types.js';
 import type { FileLocks } from '../sql/locks.js';
 
 export interface LintSummary {
@@ -28,6 +28,8 @@ export interface PreflightFile {
   readonly file: Migration['up'];
   /** The migration's version; undefined for a seed. */
   readonly version: bigint | undefined;
+  /** For a rollback file: the up file it undoes (dropping what that created is its purpose). */
+  readonly undoes?: Migration['up'] | undefined;
   /** Why this file's findings must not stop the run (they are still reported), e.g. `re-applied by redo`. */
   readonly exempt?: string | undefined;
 }
@@ -109,7 +111,7 @@ async function catalogContext(client: Client | undefined, pgVersion: number, set
  * pending ones of one run, so a table an earlier file creates is new (empty) when a later one runs. Otherwise
  * (offline, --all, named files) each file is linted on its own: what earlier files created may be large now.
  */
-export async function lintMigrations(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000, oneRun = true, settings?: Settings): Promise<Finding[]> {
+export async function lintMigrations(files: readonly LintInputFile[], client: Client | undefined, pgVersion = 150000, oneRun = true, settings?: Settings): Promise<Finding[]> {
   const { lintFile, lintFiles } = await import('../sql/lint/index.js');
   const context = await catalogContext(client, pgVersion, settings);
   if (oneRun) return lintFiles(files, context);
@@ -186,7 +188,7 @@ export async function preflight(client: Client, settings: Settings, files: reado
   else if (!production && (await databaseIsEmpty(client, settings))) skipped = 'the database has no tables yet';
   if (skipped) return { findings: [], skipped };
 
-  const linted = await lintMigrations(files.map((f) => f.file), client, 150000, true, settings);
+  const linted = await lintMigrations(files.map((f) => (f.undoes ? { ...f.file, undoes: f.undoes.text } : f.file)), client, 150000, true, settings);
   const exemptOf = new Map(files.map((f) => [f.file.displayPath, f.exempt ?? startAfterExemption(settings, f.version)]));
   const findings = linted.map((f) => {
     const exempt = exemptOf.get(f.file);

@@ -23,27 +23,30 @@ interface ParsedName {
   readonly kind: 'up' | 'down';
 }
 
-const UP_DOWN = /^(\d+)_(.+)\.(up|down)\.sql$/;
-const PLAIN = /^(\d+)_(.+)\.sql$/;
+/**
+ * A name that says which way it runs: `.up`/`_up`, or `.down`, `_down`, `.rollback`, `_rollback`, `.undo`,
+ * `_undo`, in any case. A file whose name says down is never taken for an up (issue 10: `003_x_down.sql` in
+ * the migrations folder once ran forward and dropped a table).
+ */
+const DIRECTED = /^(\d+)_(.+?)[._](up|down|rollback|undo)\.sql$/i;
+const PLAIN = /^(\d+)_(.+)\.sql$/i;
 
 /**
- * Parses a migration file name. In the migrations folder: `001_name.sql` and `001_name.up.sql` are ups,
- * `001_name.down.sql` a down. In the rollback folder every file is a down: `001_name_rollback.sql`
- * (the seed's layout), `001_name.down.sql` or `001_name.sql`. Returns undefined when the name does not parse.
+ * Parses a migration file name. In the migrations folder: `001_name.sql`, `001_name.up.sql` and
+ * `001_name_up.sql` are ups; a name ending in a down word (`001_name.down.sql`, `001_name_rollback.sql`,
+ * `001_name_undo.sql`, any case) is a down, paired with the up of its version. In the rollback folder every
+ * file is a down. Returns undefined when the name does not parse.
  */
 export function parseMigrationFileName(fileName: string, folder: 'migrations' | 'rollback'): ParsedName | undefined {
-  const upDown = UP_DOWN.exec(fileName);
-  if (upDown) {
-    const [, version = '', name = '', direction] = upDown;
-    return { version, name, kind: folder === 'rollback' || direction === 'down' ? 'down' : 'up' };
+  const directed = DIRECTED.exec(fileName);
+  if (directed) {
+    const [, version = '', name = '', direction = ''] = directed;
+    return { version, name, kind: folder === 'rollback' || direction.toLowerCase() !== 'up' ? 'down' : 'up' };
   }
   const plain = PLAIN.exec(fileName);
   if (!plain) return undefined;
-  const [, version = '', rawName = ''] = plain;
-  const name = rawName.endsWith('_rollback') ? rawName.slice(0, -'_rollback'.length) : rawName;
-  if (name === '') return undefined;
-  if (folder === 'rollback' || rawName.endsWith('_rollback')) return { version, name, kind: 'down' };
-  return { version, name, kind: 'up' };
+  const [, version = '', name = ''] = plain;
+  return { version, name, kind: folder === 'rollback' ? 'down' : 'up' };
 }
 
 /** sha256 of the text with a BOM removed and CRLF normalised to LF: a checkout on Windows is not drift. */
@@ -62,10 +65,15 @@ export function stripBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-async function listSqlFiles(dir: string): Promise<string[] | undefined> {
+/** Folders inside a migrations folder whose name reads like a migration (`001_init`, `002_x.sql`). */
+const MIGRATION_LIKE_DIR = /^\d+_/;
+
+async function listSqlFiles(dir: string, migrationLikeDirs?: string[]): Promise<string[] | undefined> {
   try {
     const entries = await readdir(dir, { withFileTypes: true });
-    return entries.filter((e) => e.isFile() && !e.name.startsWith('.') && e.name.endsWith('.sql')).map((e) => e.name);
+    // A folder per migration (other tools' layout) would otherwise be skipped in silence.
+    for (const e of entries) if (e.isDirectory() && MIGRATION_LIKE_DIR.test(e.name)) migrationLikeDirs?.push(e.name);
+    return entries.filter((e) => e.isFile() && !e.name.startsWith('.') && /\.sql$/i.test(e.name)).map((e) => e.name);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw usageError('folder-unreadable', `Cannot read the folder ${dir}: ${(error as Error).message}.`, { cause: error });
@@ -116,7 +124,8 @@ interface Entry {
 export async function loadMigrations(locations: SourceLocations): Promise<Migration[]> {
   const { migrationsDir, rollbackDir, cwd } = locations;
   const show = displayPaths(cwd);
-  const migrationFiles = await listSqlFiles(migrationsDir);
+  const folders: string[] = [];
+  const migrationFiles = await listSqlFiles(migrationsDir, folders);
   if (migrationFiles === undefined) {
     throw usageError('no-migrations-dir', `The migrations folder ${show(migrationsDir)} does not exist.`, {
       hint: 'Create it (migrate create NAME does), or point to it with --migrations-dir or MIGRATIONS_DIR.',
@@ -125,6 +134,9 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
   const rollbackFiles = rollbackDir === migrationsDir ? [] : ((await listSqlFiles(rollbackDir)) ?? []);
 
   const problems: string[] = [];
+  for (const folder of folders) {
+    problems.push(`${show(`${migrationsDir}${sep}${folder}`)}: a folder named like a migration; tidemark runs only .sql files in ${show(migrationsDir) || '.'} itself (VERSION_name.sql), so it would be skipped. Move its SQL into a file, or rename the folder`);
+  }
   const byVersion = new Map<bigint, Entry>();
   const add = (dir: string, fileName: string, folder: 'migrations' | 'rollback') => {
     const parsed = parseMigrationFileName(fileName, folder);

@@ -92,6 +92,7 @@ export class SchemaView {
   /** A file ended: the runner resets the session between migrations, so its SET search_path ends too. */
   endFile(): void {
     this.#searchPath = this.#basePath;
+    this.#undoTargets = new Set();
   }
 
   /** The column's type, from this run first, then from the catalog; undefined when not known. */
@@ -123,6 +124,41 @@ export class SchemaView {
     // An index of a table this run dropped went with it.
     const table = this.catalog.indexTables.get(key);
     return table === undefined || this.#relations.get(table) !== false;
+  }
+
+  /** What the up file a rollback undoes created: `table:schema.name`, `column:schema.name/col`, ... */
+  #undoTargets: ReadonlySet<string> = new Set();
+
+  /**
+   * Before a rollback file: reads what its up file created (tables, columns, types, schemas), resolved as
+   * the rollback will resolve them. `statements` are the up file's parsed statements.
+   */
+  beginUndo(statements: readonly { kind: string; node: PgNode }[]): void {
+    const targets = new Set<string>();
+    for (const { kind, node } of statements) {
+      if (kind === 'CreateStmt' || kind === 'CreateTableAsStmt') {
+        const relation = rangeVar(kind === 'CreateStmt' ? node.relation : node.into?.rel);
+        if (relation !== undefined) targets.add(`table:${this.resolve(relation)}`);
+      } else if (kind === 'AlterTableStmt') {
+        const relation = rangeVar(node.relation);
+        if (relation === undefined) continue;
+        const table = this.resolve(relation);
+        for (const item of node.cmds ?? []) {
+          const cmd = item?.AlterTableCmd;
+          if (cmd?.subtype === 'AT_AddColumn' && typeof cmd.def?.ColumnDef?.colname === 'string') {
+            targets.add(`column:${table}/${cmd.def.ColumnDef.colname}`);
+          }
+        }
+      } else if (kind === 'CreateSchemaStmt' && typeof node.schemaname === 'string') {
+        targets.add(`schema:${node.schemaname}`);
+      }
+    }
+    this.#undoTargets = targets;
+  }
+
+  /** True when the rollback being linted drops what its own up created (`kind:key` as in beginUndo). */
+  undoes(target: string): boolean {
+    return this.#undoTargets.has(target);
   }
 
   /** True for a schema created by this run: nothing outside the run can depend on it yet. */

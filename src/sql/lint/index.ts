@@ -105,6 +105,13 @@ export class LintRun {
       ];
     }
 
+    if (file.undoes !== undefined) {
+      try {
+        this.schema.beginUndo(parseStatementsSync(file.undoes));
+      } catch {
+        // An up file that does not parse undoes nothing we can name: the rollback is judged on its own.
+      }
+    }
     const runnerWrapped = !file.directives.noTransaction;
     let inExplicit = false;
     let transaction = this.#newTransaction(runnerWrapped);

@@ -15,6 +15,11 @@ export interface LintInputFile {
     readonly noTransaction: boolean;
     readonly allow: readonly Allowance[];
   };
+  /**
+   * For a rollback file: the text of the up file it undoes. Dropping exactly what that up created (its
+   * tables, columns, types, schemas) is the rollback's purpose, not a loss of someone else's data.
+   */
+  readonly undoes?: string | undefined;
 }
 
 export interface LintContext {

@@ -10,7 +10,7 @@ export const rule: Rule = {
   check(context) {
     const hits: Hit[] = [];
     for (const { cmd, table, isNew } of alterCommands(context)) {
-      if (!isNew && cmd.subtype === 'AT_DropColumn') {
+      if (!isNew && cmd.subtype === 'AT_DropColumn' && !context.schema.undoes(`column:${table}/${String(cmd.name)}`)) {
         hits.push({ table, message: `dropping ${table}.${String(cmd.name)} breaks code that still uses it` });
       }
     }
