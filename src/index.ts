@@ -8,7 +8,8 @@
  * const result = await migrator.up();
  */
 export { loadSettings, type Settings, type SettingsFlags } from './config/settings.js';
-export { Migrator, type MigratorOptions, type StatusReport } from './core/migrator.js';
+export { Migrator, type StatusReport } from './core/migrator.js';
+export type { RunConfig } from './core/config.js';
 export { planDown, planUp, statusOf, type MigrationState, type StatusEntry } from './core/plan.js';
 export * from './core/results.js';
 export { paramsFromLibpq, paramsFromUrl, describeParams, type ConnectionParams } from './db/params.js';

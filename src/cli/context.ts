@@ -4,11 +4,18 @@
  */
 import type { Settings } from '../config/settings.js';
 import { loadSettings } from '../config/settings.js';
+import { DEFAULT_LOCK_WAIT_MS, type RunConfig } from '../core/config.js';
 import { Migrator } from '../core/migrator.js';
+import { whoAmI } from '../core/repair.js';
+import { CLI_WORDING } from '../core/wording.js';
+import { paramsConnector } from '../db/connector.js';
 import type { EmbeddedServer } from '../db/embedded.js';
+import { exponentialLockRetry } from '../ops/lock-retry.js';
+import { folderSource } from '../source/source.js';
 import { paramsFromLibpq, paramsFromUrl, type ConnectionParams } from '../db/params.js';
 import { usageError } from '../errors.js';
 import { Output } from './output.js';
+import { lintRulesOf } from '../core/preflight.js';
 
 export interface GlobalFlags {
   readonly databaseUrl?: string;
@@ -100,13 +107,11 @@ export class CommandContext {
   }
 
   async migrator(options: { lockWaitMs?: number | undefined } = {}): Promise<Migrator> {
-    return new Migrator({
-      settings: this.settings,
-      connection: await this.connection(),
+    return new Migrator(runConfigOf(this.settings, await this.connection(), {
       onEvent: (event) => this.output.event(event),
       signal: this.io.signal,
       lockWaitMs: options.lockWaitMs,
-    });
+    }));
   }
 
   async close(): Promise<void> {
@@ -115,4 +120,33 @@ export class CommandContext {
     this.#embedded = undefined;
     if (embedded) await embedded.stop().catch(() => {});
   }
+}
+
+/** The CLI's run: every policy follows the settings (backup on by default, lint on, the guard when MIGRATE_ENV=production). */
+export function runConfigOf(
+  s: Settings,
+  connection: ConnectionParams,
+  options: { onEvent: RunConfig['onEvent']; signal: AbortSignal | undefined; lockWaitMs: number | undefined },
+): RunConfig {
+  return {
+    connector: paramsConnector(connection),
+    source: folderSource({ migrationsDir: s.migrationsDir, rollbackDir: s.rollbackDir, cwd: s.cwd }),
+    table: s.migrationsTable,
+    timeouts: { lockWaitSeconds: s.maxLockWaitSeconds, statementMs: s.statementTimeoutMs, migrationSeconds: s.migrationTimeoutSeconds },
+    lockRetry: exponentialLockRetry(s.lockRetries),
+    runnerLockWaitMs: options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
+    strategy: s.strategy,
+    backup: s.backupBeforeMigrate
+      ? { dir: s.backupDir, retentionDays: s.backupRetentionDays, keep: s.backupKeep, uploadCommand: s.backupUploadCommand, pgDumpPath: s.pgDumpPath, displayRoot: s.cwd }
+      : undefined,
+    backupOff: s.backupBeforeMigrate ? undefined : CLI_WORDING.backupOff,
+    lint: true,
+    lintRules: lintRulesOf(s),
+    production: s.migrateEnv === 'production' ? { allowDdl: s.allowDdlInProduction } : undefined,
+    seeds: { dir: s.seedsDir, cwd: s.cwd },
+    words: CLI_WORDING,
+    onEvent: options.onEvent,
+    signal: options.signal,
+    appliedBy: whoAmI(),
+  };
 }

@@ -3,13 +3,13 @@
  * recording migrations as applied without running them. The rules are pure (`planBaseline`); `baseline()` reads
  * the other tool's table read-only, then writes tidemark's own history under the runner lock.
  */
-import type { Settings, TableRef } from '../config/settings.js';
+import type { TableRef } from '../config/settings.js';
 import { DEFAULT_FOREIGN_TABLES, readForeignHistory, type ForeignHistory, type ForeignTool } from '../db/foreign-history.js';
-import { HistoryStore, describeTable, type HistoryRow } from '../db/history.js';
+import { describeTable, type HistoryRow } from '../db/history.js';
 import { RepairLog } from '../db/repair-log.js';
 import { usageError } from '../errors.js';
 import type { Migration } from '../source/types.js';
-import type { Migrator } from './migrator.js';
+import type { Session } from './session.js';
 import { whoAmI } from './repair.js';
 
 export type BaselineTarget = { readonly version: string } | { readonly foreign: ForeignHistory };
@@ -81,14 +81,18 @@ export interface BaselineResult extends BaselinePlan {
   readonly foreignTable: TableRef | undefined;
 }
 
-/** Reads the other tool's history (if any), then records the plan under the runner lock. */
-export async function baseline(migrator: Migrator, settings: Settings, options: BaselineOptions): Promise<BaselineResult> {
+/**
+ * Reads the other tool's history (if any) on `session`, then records the plan under the runner lock.
+ * `ourTable` is tidemark's tracking table (MIGRATIONS_TABLE).
+ */
+export async function baseline(session: Session, migrations: readonly Migration[], options: BaselineOptions): Promise<BaselineResult> {
   let target: BaselineTarget;
   let foreignTable: TableRef | undefined;
+  const { client, history: store } = session;
   if (options.from !== undefined) {
     const table = options.fromTable ?? DEFAULT_FOREIGN_TABLES[options.from];
     foreignTable = table;
-    const ours = settings.migrationsTable;
+    const ours = store.ref;
     if (ours.schema === table.schema && ours.table === table.table) {
       throw usageError(
         'baseline-same-table',
@@ -96,20 +100,18 @@ export async function baseline(migrator: Migrator, settings: Settings, options: 
         { hint: `Set MIGRATIONS_TABLE to another name, e.g. MIGRATIONS_TABLE=tidemark_migrations (keep it set for every later command), and run migrate baseline --from ${options.from} again.` },
       );
     }
-    const foreign = await migrator.withConnection((client) => readForeignHistory(client, options.from!, table));
+    const foreign = await readForeignHistory(client, options.from, table);
     target = { foreign };
   } else {
     if (options.version === undefined) throw usageError('baseline-no-version', 'Say which version to adopt: migrate baseline V, or migrate baseline --from TOOL.');
     target = { version: options.version };
   }
 
-  const migrations = await migrator.loadMigrations();
   if (options.dryRun) {
-    const history = await migrator.withConnection((client) => new HistoryStore(client, settings.migrationsTable).read());
-    return { ...planBaseline(migrations, history, target), dryRun: true, foreignTable };
+    return { ...planBaseline(migrations, await store.read(), target), dryRun: true, foreignTable };
   }
   const by = whoAmI();
-  return migrator.withRunnerLock(async (client, store) => {
+  return session.locked(async () => {
     const plan = planBaseline(migrations, await store.read(), target);
     await store.ensure();
     const log = new RepairLog(client, store.ref);

@@ -1,15 +1,17 @@
 /**
- * What `up` checks before it runs anything: the safety lint of the pending files and the production guard.
+ * What every command that runs SQL checks before it runs anything (up, down, redo, seed; repair --rerun for
+ * the guard): the safety lint of the files in the direction they run, and the production guard.
  * The policy lives here; the parser, the rules and the catalog reader live in src/sql and src/db and load
  * only when a check needs them.
  */
-import type { Settings } from '../config/settings.js';
+import type { Settings, TableRef } from '../config/settings.js';
 import type { Client } from '../db/connection.js';
 import { quoteTable } from '../db/quote.js';
 import { EXIT, MigrateError, usageError } from '../errors.js';
 import type { Migration } from '../source/types.js';
 import type { Finding, LintContext, LintInputFile } from '../sql/lint/types.js';
 import type { FileLocks } from '../sql/locks.js';
+import type { LintRules, RunConfig } from './config.js';
 
 export interface LintSummary {
   readonly findings: readonly Finding[];
@@ -71,35 +73,38 @@ export function blockingFindings(findings: readonly Finding[]): Finding[] {
 }
 
 /** True when the database holds no relation besides our tracking table: nothing a migration could lock. */
-async function databaseIsEmpty(client: Client, settings: Settings): Promise<boolean> {
+async function databaseIsEmpty(client: Client, table: TableRef): Promise<boolean> {
   const { rows } = await client.query<{ n: number }>(
     `select count(*)::int as n
        from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
       where c.relkind in ('r', 'p', 'm', 'v', 'f')
         and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_%'
         and c.oid <> coalesce(to_regclass($1), 0)`,
-    [quoteTable(settings.migrationsTable)],
+    [quoteTable(table)],
   );
   return rows[0]?.n === 0;
 }
 
-/** What the project's settings say about lint: the size threshold and per-rule overrides (ids checked). */
-export async function lintPolicy(settings: Settings | undefined): Promise<Pick<LintContext, 'sizeThresholdBytes' | 'ruleSeverity'>> {
-  if (settings === undefined) return {};
-  if (settings.lintRules.size > 0) {
+/** What the project says about lint: the size threshold and per-rule overrides (ids checked). */
+export async function lintPolicy(rules: LintRules | undefined): Promise<Pick<LintContext, 'sizeThresholdBytes' | 'ruleSeverity'>> {
+  if (rules === undefined) return {};
+  if (rules.severity !== undefined && rules.severity.size > 0) {
     const { RULES_BY_ID } = await import('../sql/lint/rules/index.js');
-    const unknown = [...settings.lintRules.keys()].filter((id) => !RULES_BY_ID.has(id));
+    const unknown = [...rules.severity.keys()].filter((id) => !RULES_BY_ID.has(id));
     if (unknown.length > 0) {
       throw usageError('bad-settings', `LINT_RULES names ${unknown.length === 1 ? 'an unknown rule' : 'unknown rules'}: ${unknown.join(', ')}.`, {
         hint: 'Use rule ids as migrate lint prints them (docs/rules/ has one page per rule), e.g. LINT_RULES=prefer-text-field:off.',
       });
     }
   }
-  return { sizeThresholdBytes: settings.lintSizeThresholdBytes, ruleSeverity: settings.lintRules };
+  return {
+    ...(rules.sizeThresholdBytes !== undefined ? { sizeThresholdBytes: rules.sizeThresholdBytes } : {}),
+    ...(rules.severity !== undefined ? { ruleSeverity: rules.severity } : {}),
+  };
 }
 
-async function catalogContext(client: Client | undefined, pgVersion: number, settings?: Settings): Promise<LintContext> {
-  const policy = await lintPolicy(settings);
+async function catalogContext(client: Client | undefined, pgVersion: number, rules?: LintRules): Promise<LintContext> {
+  const policy = await lintPolicy(rules);
   if (!client) return { pgVersion, ...policy };
   const { readCatalog } = await import('../db/catalog.js');
   const catalog = await readCatalog(client);
@@ -111,9 +116,9 @@ async function catalogContext(client: Client | undefined, pgVersion: number, set
  * pending ones of one run, so a table an earlier file creates is new (empty) when a later one runs. Otherwise
  * (offline, --all, named files) each file is linted on its own: what earlier files created may be large now.
  */
-export async function lintMigrations(files: readonly LintInputFile[], client: Client | undefined, pgVersion = 150000, oneRun = true, settings?: Settings): Promise<Finding[]> {
+export async function lintMigrations(files: readonly LintInputFile[], client: Client | undefined, pgVersion = 150000, oneRun = true, rules?: LintRules): Promise<Finding[]> {
   const { lintFile, lintFiles } = await import('../sql/lint/index.js');
-  const context = await catalogContext(client, pgVersion, settings);
+  const context = await catalogContext(client, pgVersion, rules);
   if (oneRun) return lintFiles(files, context);
   const findings: Finding[] = [];
   for (const file of files) findings.push(...(await lintFile(file, context)));
@@ -125,15 +130,18 @@ export async function lockReport(files: readonly Migration['up'][], client: Clie
   return lockReportForFiles(files, await catalogContext(client, pgVersion));
 }
 
-/** Why findings of a file at `version` do not stop a run, when LINT_START_AFTER covers it. */
-export function startAfterExemption(settings: Settings, version: bigint | undefined): string | undefined {
-  const after = settings.lintStartAfter;
-  return after !== undefined && version !== undefined && version <= after ? `at or before LINT_START_AFTER=${after}` : undefined;
+/** Why findings of a file at `version` do not stop a run, when the start-after version covers it. */
+export function startAfterExemption(rules: LintRules | undefined, version: bigint | undefined): string | undefined {
+  const after = rules?.startAfter;
+  return after !== undefined && version !== undefined && version <= after ? `at or before ${rules?.startAfterName ?? 'startAfter'}=${after}` : undefined;
 }
 
+/** What the checks are told: the policies of the run (core/config). */
+export type PreflightPolicy = Pick<RunConfig, 'table' | 'lint' | 'lintRules' | 'production' | 'words' | 'backup' | 'backupOff'>;
+
 /** The production guard alone: DDL needs ALLOW_DDL_IN_PRODUCTION=true. Throws `ddl-in-production` (exit 2). */
-export async function productionGuard(settings: Settings, files: readonly PreflightFile[], command: string): Promise<void> {
-  if (settings.migrateEnv !== 'production' || settings.allowDdlInProduction || files.length === 0) return;
+export async function productionGuard(policy: Pick<RunConfig, 'production' | 'words'>, files: readonly PreflightFile[], command: string): Promise<void> {
+  if (!policy.production || policy.production.allowDdl || files.length === 0) return;
   const { parseStatementsSync } = await import('../sql/split.js');
   const { loadParser } = await import('../sql/parser.js');
   await loadParser();
@@ -150,19 +158,19 @@ export async function productionGuard(settings: Settings, files: readonly Prefli
   }
   if (ddl.length > 0) {
     throw usageError('ddl-in-production', `${command}: refusing to run DDL in production: ${ddl.join('; ')}. Nothing was changed.`, {
-      hint: 'Set ALLOW_DDL_IN_PRODUCTION=true for this deploy once the change has been reviewed (migrate lint --locks shows what each statement locks).',
+      hint: `${policy.words.allowDdlInProduction} once the change has been reviewed (migrate lint --locks shows what each statement locks).`,
     });
   }
 }
 
-/** Production refuses a change without a backup; the same check the migrator makes, for --dry-run. */
-export function backupGuard(settings: Settings, noBackup: boolean | undefined): void {
-  const skipped = noBackup ? '--no-backup' : settings.backupBeforeMigrate ? undefined : 'BACKUP_BEFORE_MIGRATE=false';
-  if (skipped && settings.migrateEnv === 'production') {
-    throw usageError('backup-required-in-production', `Refusing to migrate production without a backup (${skipped}).`, {
-      hint: 'Let tidemark take and validate the backup, or set MIGRATE_ENV to staging or development if this is not production.',
-    });
-  }
+/** The production guard refuses a change without a backup; backup-first's check, for --dry-run. */
+export function backupGuard(policy: PreflightPolicy, noBackup: boolean | undefined): void {
+  const w = policy.words;
+  if (!policy.production || (policy.backup && !noBackup)) return;
+  const skipped = noBackup ? w.noBackup : (policy.backupOff ?? w.backupOff);
+  throw usageError('backup-required-in-production', `Refusing to migrate production without a backup (${skipped}).`, {
+    hint: `Let tidemark take and validate the backup, or ${w.notProduction}.`,
+  });
 }
 
 /**
@@ -177,19 +185,21 @@ export function backupGuard(settings: Settings, noBackup: boolean | undefined): 
  * - Files are linted in the order and direction they run (a rollback file as itself), as one run.
  * - Findings of a file at or before LINT_START_AFTER, or marked exempt by the caller, are reported, not refused.
  */
-export async function preflight(client: Client, settings: Settings, files: readonly PreflightFile[], request: PreflightRequest): Promise<LintSummary> {
-  const production = settings.migrateEnv === 'production';
-  await productionGuard(settings, files, request.command);
+export async function preflight(client: Client, policy: PreflightPolicy, files: readonly PreflightFile[], request: PreflightRequest): Promise<LintSummary | undefined> {
+  const production = policy.production !== undefined;
+  const w = policy.words;
+  await productionGuard(policy, files, request.command);
   if (request.guardOnly) return { findings: [], skipped: 'nothing runs now' };
+  if (!production && !policy.lint) return undefined;
 
   let skipped: string | undefined;
   if (files.length === 0) skipped = 'nothing to run';
-  else if (request.skipLint && !production) skipped = '--skip-lint';
-  else if (!production && (await databaseIsEmpty(client, settings))) skipped = 'the database has no tables yet';
+  else if (request.skipLint && !production) skipped = w.skipLint;
+  else if (!production && (await databaseIsEmpty(client, policy.table))) skipped = 'the database has no tables yet';
   if (skipped) return { findings: [], skipped };
 
-  const linted = await lintMigrations(files.map((f) => (f.undoes ? { ...f.file, undoes: f.undoes.text } : f.file)), client, 150000, true, settings);
-  const exemptOf = new Map(files.map((f) => [f.file.displayPath, f.exempt ?? startAfterExemption(settings, f.version)]));
+  const linted = await lintMigrations(files.map((f) => (f.undoes ? { ...f.file, undoes: f.undoes.text } : f.file)), client, 150000, true, policy.lintRules);
+  const exemptOf = new Map(files.map((f) => [f.file.displayPath, f.exempt ?? startAfterExemption(policy.lintRules, f.version)]));
   const findings = linted.map((f) => {
     const exempt = exemptOf.get(f.file);
     return exempt === undefined ? f : { ...f, exempt };
@@ -199,8 +209,8 @@ export async function preflight(client: Client, settings: Settings, files: reado
     const lines = blocking.map((f) => `${f.file}:${f.line}:${f.column} ${f.rule}: ${f.message}`);
     throw new MigrateError('lint-blocked', EXIT.failed, `${request.command} cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`, {
       hint: production
-        ? 'Apply the safe alternative (migrate lint shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production --skip-lint does not apply.'
-        : 'Apply the safe alternative (migrate lint shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass --skip-lint.',
+        ? `Apply the safe alternative (migrate lint shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production ${w.skipLint} does not apply.`
+        : `Apply the safe alternative (migrate lint shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass ${w.skipLint}.`,
       details: { findings: blocking },
     });
   }
@@ -264,12 +274,23 @@ export async function lintReport(settings: Settings, client: Client | undefined,
     chosenVersions = chosen.map((m) => [m.up.displayPath, m.versionNumber]);
   }
   const pgVersion = request.pgVersion ?? 150000;
-  const versions = new Map(chosenVersions.map(([path, version]) => [path, version] as const));
-  const findings = (await lintMigrations(files, client, pgVersion, oneRun, settings)).map((f) => {
-    const exempt = startAfterExemption(settings, versions.get(f.file));
+  const rules = lintRulesOf(settings);
+  const versions = new Map(chosenVersions);
+  const findings = (await lintMigrations(files, client, pgVersion, oneRun, rules)).map((f) => {
+    const exempt = startAfterExemption(rules, versions.get(f.file));
     return exempt === undefined ? f : { ...f, exempt };
   });
   const locks = request.locks ? await lockReport(files, client, pgVersion).catch(() => undefined) : undefined;
   const serverVersion = client ? Number((await client.query<{ v: string }>(`select current_setting('server_version_num') as v`)).rows[0]?.v) : pgVersion;
   return { files: files.map((f) => f.displayPath), findings, locks, mode: client ? 'database' : 'offline', pgVersion: serverVersion };
+}
+
+/** The lint part of the settings, as the run's policy. */
+export function lintRulesOf(settings: Settings): LintRules {
+  return {
+    sizeThresholdBytes: settings.lintSizeThresholdBytes,
+    startAfter: settings.lintStartAfter,
+    startAfterName: 'LINT_START_AFTER',
+    severity: settings.lintRules,
+  };
 }

@@ -7,15 +7,12 @@
  * the repair in one transaction.
  */
 import { hostname, userInfo } from 'node:os';
-import type { Settings } from '../config/settings.js';
 import type { HistoryRow } from '../db/history.js';
-import { HistoryStore } from '../db/history.js';
 import { RepairLog, type RepairAction, type RepairRow } from '../db/repair-log.js';
 import { EXIT, MigrateError, usageError } from '../errors.js';
 import type { Migration } from '../source/types.js';
-import type { Migrator } from './migrator.js';
+import type { Session } from './session.js';
 import { statusOf } from './plan.js';
-import { productionGuard } from './preflight.js';
 
 /** `user@host` of this process, as the tracking table's applied_by records it. */
 export function whoAmI(): string {
@@ -34,20 +31,16 @@ export interface HistoryState {
   readonly repairs: readonly RepairRow[];
 }
 
-/** Files, history and repairs as they are now, read without the runner lock and without creating anything. */
-export async function readState(migrator: Migrator, settings: Settings): Promise<HistoryState> {
-  const migrations = await migrator.loadMigrations();
-  return migrator.withConnection(async (client) => {
-    const store = new HistoryStore(client, settings.migrationsTable);
-    const history = await store.read();
-    const repairs = await new RepairLog(client, settings.migrationsTable).read();
-    return { migrations, history, repairs };
-  });
+/** Files, history and repairs as they are now, read on `session` without the runner lock and without creating anything. */
+export async function readState(session: Session, migrations: readonly Migration[]): Promise<HistoryState> {
+  const history = await session.history.read();
+  const repairs = await new RepairLog(session.client, session.history.ref).read();
+  return { migrations, history, repairs };
 }
 
 /** The repairs recorded so far, oldest first ([] before the first one). */
-export async function readRepairs(migrator: Migrator, settings: Settings): Promise<RepairRow[]> {
-  return migrator.withConnection((client) => new RepairLog(client, settings.migrationsTable).read());
+export async function readRepairs(session: Session): Promise<RepairRow[]> {
+  return new RepairLog(session.client, session.history.ref).read();
 }
 
 export interface RepairOptions {
@@ -116,30 +109,18 @@ export function planRepair(migrations: readonly Migration[], history: readonly H
   return { ...base, actions, newChecksum: m.checksum, description: parts.join(', and ') };
 }
 
-/** What `repair V` would do now, read without the lock (to show before asking). */
-export async function previewRepair(migrator: Migrator, settings: Settings, version: string, options: RepairOptions = {}): Promise<RepairPlan | undefined> {
-  const state = await readState(migrator, settings);
-  return planRepair(state.migrations, state.history, version, options);
-}
-
 function samePlan(a: RepairPlan | undefined, b: RepairPlan | undefined): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /**
- * Carries out `expected` (what the operator saw and confirmed) under the runner lock. Refuses (exit 1) when the
+ * Carries out `expected` (what the operator saw and confirmed) under the runner lock on `session`. Refuses (exit 1) when the
  * history or the file changed in between: the confirmation was for another state.
  */
-export async function repair(migrator: Migrator, expected: RepairPlan, options: RepairOptions = {}): Promise<RepairPlan> {
-  const migrations = await migrator.loadMigrations();
+export async function repair(session: Session, migrations: readonly Migration[], expected: RepairPlan, options: RepairOptions = {}): Promise<RepairPlan> {
   const by = whoAmI();
-  if (options.rerun) {
-    // --rerun arranges for the file to run again at the next up: production refuses its DDL now, before
-    // the history changes, as it would refuse the up.
-    const m = migrations.find((x) => x.versionNumber === BigInt(expected.version));
-    if (m !== undefined) await productionGuard(migrator.settings, [{ file: m.up, version: m.versionNumber }], `migrate repair ${expected.version} --rerun`);
-  }
-  return migrator.withRunnerLock(async (client, store) => {
+  const { client, history: store } = session;
+  return session.locked(async () => {
     const now = planRepair(migrations, await store.read(), expected.version, options);
     if (!samePlan(now, expected)) {
       throw new MigrateError('repair-state-changed', EXIT.failed, `The state of ${expected.version}_${expected.name} changed while you were confirming; nothing was repaired.`, {

@@ -73,7 +73,14 @@ export type MigratorEvent =
   | { readonly type: 'lock-waiting'; readonly holder: LockHolder | undefined }
   | { readonly type: 'lock-acquired'; readonly waitedMs: number }
   | { readonly type: 'plan'; readonly direction: Direction; readonly migrations: readonly MigrationRef[] }
-  | { readonly type: 'migration-start'; readonly direction: Direction; readonly migration: MigrationRef; readonly statements: number }
+  | {
+      readonly type: 'migration-start';
+      readonly direction: Direction;
+      readonly migration: MigrationRef;
+      readonly statements: number;
+      /** The backend pid that runs it: what a monitor of locks and blocked sessions watches. */
+      readonly backendPid: number;
+    }
   | { readonly type: 'statement-start'; readonly migration: MigrationRef; readonly index: number; readonly line: number }
   | {
       readonly type: 'migration-retry';

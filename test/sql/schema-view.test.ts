@@ -33,7 +33,7 @@ async function lintConnected(setup: string, texts: string[], options: { searchPa
   await client.connect();
   try {
     const catalog = await readCatalog(client);
-    return await lintFiles(texts.map((t, i) => file(t, `migrations/00${i + 2}_x.sql`)), { pgVersion: catalog.serverVersionNum, catalog });
+    return await lintFiles(texts.map((t, i) => file(t, `migrations/00${i + 2}_x.sql`)), { pgVersion: catalog.serverVersionNum, catalog, sizeThresholdBytes: 0 });
   } finally {
     await client.end();
   }

@@ -1,5 +1,4 @@
 import { Option, InvalidArgumentError, type Command } from 'commander';
-import { baseline as adopt } from '../../core/baseline.js';
 import type { TableRef } from '../../config/settings.js';
 import { FOREIGN_TOOLS, type ForeignTool } from '../../db/foreign-history.js';
 import { describeTable } from '../../db/history.js';
@@ -48,7 +47,7 @@ export async function baseline(ctx: CommandContext, flags: BaselineFlags, versio
   if (version === undefined && flags.from === undefined) throw usageError('baseline-no-version', 'Say what the database already has: migrate baseline V, or migrate baseline --from TOOL.');
   if (flags.fromTable !== undefined && flags.from === undefined) throw usageError('conflicting-flags', '--from-table needs --from TOOL.');
   const migrator = await ctx.migrator();
-  const result = await adopt(migrator, ctx.settings, { version, from: flags.from, fromTable: flags.fromTable, dryRun: flags.dryRun });
+  const result = await migrator.baseline({ version, from: flags.from, fromTable: flags.fromTable, dryRun: flags.dryRun });
   const out = ctx.output;
   const names = (ms: readonly { version: string; name: string }[]) => ms.map((m) => `${m.version}_${m.name}`).join(', ');
   if (out.mode === 'json') {

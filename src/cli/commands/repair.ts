@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { previewRepair, repair as carryOut, type RepairPlan } from '../../core/repair.js';
+import type { RepairPlan } from '../../core/repair.js';
 import { usageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
@@ -44,7 +44,7 @@ export async function repair(ctx: CommandContext, flags: { rerun?: boolean }, ve
   const out = ctx.output;
   const migrator = await ctx.migrator();
   const options = { rerun: flags.rerun };
-  const plan = await previewRepair(migrator, ctx.settings, version, options);
+  const plan = await migrator.previewRepair(version, options);
   if (!plan) {
     if (out.mode === 'json') out.json(resultJson(undefined));
     else out.line(`${version} is applied, clean and unchanged: nothing to repair.`);
@@ -63,7 +63,7 @@ export async function repair(ctx: CommandContext, flags: { rerun?: boolean }, ve
       return 1;
     }
   }
-  const done = await carryOut(migrator, plan, options);
+  const done = await migrator.repair(plan, options);
   if (out.mode === 'json') out.json(resultJson(done));
   else out.line(`Repaired ${done.version}_${done.name}: ${done.description}. Recorded in the repairs log (migrate status shows it).`);
   return 0;

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { StatusEntry } from '../../core/plan.js';
-import { readRepairs } from '../../core/repair.js';
 import type { RepairRow } from '../../db/repair-log.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
@@ -66,7 +65,7 @@ function repairLine(r: RepairRow): string {
 export async function status(ctx: CommandContext): Promise<number> {
   const migrator = await ctx.migrator();
   const report = await migrator.status();
-  const repairs = report.tableExists ? await readRepairs(migrator, ctx.settings) : [];
+  const repairs = report.repairs;
   const out = ctx.output;
   if (out.mode === 'json') {
     out.json({ ...statusJson(report.entries), repairs: repairsJson(repairs) });

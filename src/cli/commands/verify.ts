@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { readState } from '../../core/repair.js';
-import { verify as verifyState, type Finding } from '../../core/verify.js';
+import type { Finding } from '../../core/verify.js';
 import { relative } from 'node:path';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
@@ -32,8 +31,7 @@ interface VerifyFlags {
 export async function verify(ctx: CommandContext, flags: VerifyFlags): Promise<number> {
   const s = ctx.settings;
   const migrator = await ctx.migrator();
-  const state = await readState(migrator, s);
-  const report = verifyState(state.migrations, state.history, {
+  const report = await migrator.verify({
     noPending: flags.pending === false,
     allowMissingRollback: flags.allowMissingRollback,
     allowOutOfOrder: flags.allowOutOfOrder,

@@ -1,0 +1,228 @@
+/**
+ * Failure location: what failed, where in the user's file, and what to do about it. The executor wraps what
+ * went wrong in one typed ExecutionError (which statement, whether it was cancelled and why, what a
+ * no-transaction run left behind); this module turns it into the file:line:col of an SqlFailure and the
+ * MigrationFailedError the caller sees, with the hint that fits.
+ */
+import { connectionLostError, isConnectionLost } from '../db/connection.js';
+import type { InvalidIndex } from '../db/invalid-indexes.js';
+import type { ConnectionParams } from '../db/params.js';
+import { EXIT, MigrateError } from '../errors.js';
+import { LOCK_NOT_AVAILABLE } from '../ops/lock-retry.js';
+import type { CancelReason } from '../ops/cancel.js';
+import type { SqlFile } from '../source/types.js';
+import { charIndexFromPgPosition, lineColumnAt } from '../sql/position.js';
+import { MigrationFailedError, interruptedExitCode, type FailedMigration, type MigrationRef, type RunResult, type SqlFailure } from './results.js';
+import type { Wording } from './wording.js';
+
+const QUERY_CANCELED = '57014';
+
+/** One statement of a file, where it starts (character index, line, column). */
+export interface Statement {
+  readonly text: string;
+  readonly start: number;
+  readonly line: number;
+  readonly column: number;
+}
+
+/** PostgreSQL's fields of an error (pg's DatabaseError), as far as failure location reads them. */
+interface PgErrorFields {
+  readonly code?: string;
+  readonly severity?: string;
+  readonly position?: string;
+  readonly message?: string;
+  readonly detail?: string;
+  readonly hint?: string;
+  readonly where?: string;
+}
+
+export interface ExecutionErrorFacts {
+  /** 0-based index of the statement of the file that failed (or was about to run when cancelled). */
+  readonly statementIndex: number;
+  /** Set when the timeout or a signal cancelled the work. */
+  readonly cancelled?: CancelReason | undefined;
+  /** The file went to the server as one query (a transactional run, a seed); positions are the file's. */
+  readonly whole?: boolean | undefined;
+  /** PostgreSQL's error position, relative to the file (whole) or to the statement; undefined when outside it. */
+  readonly position?: string | undefined;
+  /** No-transaction run: the statements that ran (and stay) before the failure. */
+  readonly statementsRun?: readonly { readonly line: number; readonly text: string }[] | undefined;
+  /** No-transaction run: INVALID indexes the failed statement left behind. */
+  readonly invalidIndexes?: readonly InvalidIndex[] | undefined;
+}
+
+/** What went wrong while a file ran: the original error (`cause`) and where it happened. */
+export class ExecutionError extends Error implements ExecutionErrorFacts {
+  readonly statementIndex: number;
+  readonly cancelled: CancelReason | undefined;
+  readonly whole: boolean;
+  readonly position: string | undefined;
+  readonly statementsRun: readonly { readonly line: number; readonly text: string }[] | undefined;
+  readonly invalidIndexes: readonly InvalidIndex[] | undefined;
+
+  constructor(cause: unknown, facts: ExecutionErrorFacts) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'ExecutionError';
+    this.statementIndex = facts.statementIndex;
+    this.cancelled = facts.cancelled;
+    this.whole = facts.whole ?? false;
+    this.position = facts.position;
+    this.statementsRun = facts.statementsRun;
+    this.invalidIndexes = facts.invalidIndexes;
+  }
+
+  /** The same failure with more facts (what a no-transaction run left behind). */
+  with(facts: Partial<ExecutionErrorFacts>): ExecutionError {
+    return new ExecutionError(this.cause, { ...this, ...facts });
+  }
+}
+
+/** The error as thrown by pg (or ours), whether or not the executor wrapped it. */
+export function originalError(error: unknown): unknown {
+  return error instanceof ExecutionError ? error.cause : error;
+}
+
+/** Maps PostgreSQL's error position (characters, relative to the statement sent) to the file's line:col. */
+export function locateFailure(file: SqlFile, statement: Statement, index: number, count: number, e: PgErrorFields): SqlFailure {
+  let charIndex = statement.start;
+  if (e.position) charIndex = statement.start + charIndexFromPgPosition(statement.text, Number(e.position));
+  const { line, column } = lineColumnAt(file.text, charIndex);
+  const sourceLine = file.text.split('\n')[line - 1]?.replace(/\r$/, '');
+  return {
+    file: file.displayPath,
+    line,
+    column,
+    sqlstate: e.code,
+    message: e.message ?? 'unknown error',
+    detail: e.detail,
+    hint: e.hint,
+    where: e.where,
+    statement: index + 1,
+    statements: count,
+    sourceLine,
+  };
+}
+
+/** Splits with the real grammar (loaded on first use); a file that does not parse stops the run before it starts. */
+export async function statementsOf(file: SqlFile): Promise<Statement[]> {
+  if (file.empty) return [];
+  const { splitStatements } = await import('../sql/split.js');
+  return splitStatements(file.text, file.displayPath);
+}
+
+/** The user's file, line and column of an SQL error; undefined for errors that are not PostgreSQL's. */
+export async function failureOf(error: unknown, file: SqlFile, statements: readonly Statement[] | undefined): Promise<SqlFailure | undefined> {
+  if (!(error instanceof ExecutionError)) return undefined;
+  const cause = error.cause;
+  if (cause instanceof MigrateError) return undefined;
+  const pgError = { ...(cause as PgErrorFields), message: (cause as Error | undefined)?.message, position: error.position };
+  if (pgError.severity === undefined && !pgError.code) return undefined;
+  if (error.whole) {
+    // The file went whole: split it now (the only time a transactional run loads the parser) to name the
+    // statement. A file the parser rejects still gets PostgreSQL's position, which is relative to the file.
+    const split = await statementsOf(file).catch(() => undefined);
+    const statement = split?.[error.statementIndex];
+    const wholeFile: Statement = { text: file.text, start: 0, line: 1, column: 1 };
+    return locateFailure(file, pgError.position || !statement ? wholeFile : statement, error.statementIndex, split?.length ?? 0, pgError);
+  }
+  const statement = statements?.[error.statementIndex];
+  if (!statement) return undefined;
+  return locateFailure(file, statement, error.statementIndex, statements!.length, pgError);
+}
+
+export function label(ref: MigrationRef): string {
+  return `${ref.version}_${ref.name}`;
+}
+
+/** What the failure message needs to know about the run. */
+export interface FailureContext {
+  readonly params: ConnectionParams;
+  readonly signal: AbortSignal | undefined;
+  readonly maxLockWaitSeconds: number;
+  readonly statementTimeoutMs: number;
+  readonly migrationTimeoutSeconds: number;
+  /** Attempts a transactional migration gets on lock_timeout. */
+  readonly lockAttempts: number;
+  readonly words: Wording;
+}
+
+/** What ran: the file, its statements (no-transaction runs) and its reference. */
+export interface FailedRun {
+  readonly ref: MigrationRef;
+  readonly file: SqlFile;
+  readonly statements: readonly Statement[] | undefined;
+  readonly noTransaction: boolean;
+}
+
+/**
+ * The MigrationFailedError for `error` thrown while `run` ran: a cancellation, a lost connection, one of our
+ * own errors, or an SQL error located in the file. `result` builds the partial run result around the failure.
+ */
+export async function runFailure(
+  error: unknown,
+  run: FailedRun,
+  result: (failed: FailedMigration) => RunResult,
+  ctx: FailureContext,
+): Promise<MigrateError> {
+  const exec = error instanceof ExecutionError ? error : undefined;
+  const original = originalError(error);
+  const partial = exec?.statementsRun;
+  const dirty = run.noTransaction && !(original instanceof MigrateError && original.code === 'transaction-ended');
+  const sqlFailure = await failureOf(error, run.file, run.statements);
+  const failed: FailedMigration = { ...run.ref, error: sqlFailure, ...(partial ? { statementsRun: partial, dirty } : {}) };
+  const r = result(failed);
+  const what = label(run.ref);
+  const w = ctx.words;
+  // A no-transaction migration is not rolled back: what ran stays, and its row is dirty.
+  const outcome = partial ? 'the statements before it stay applied and it is marked dirty' : 'it was rolled back';
+  const dirtyHint = `Check the database by hand, then: ${w.repair(run.ref.version)}`;
+  let failure: MigrateError;
+  if (exec?.cancelled === 'signal') {
+    const signal = String(ctx.signal?.reason ?? 'SIGINT');
+    failure = new MigrationFailedError('interrupted', interruptedExitCode(signal), `Interrupted by ${signal} during ${what}; ${outcome}.`, r, partial ? dirtyHint : 'Run the command again to continue.', original);
+  } else if (exec?.cancelled === 'timeout') {
+    failure = new MigrationFailedError(
+      'migration-timeout',
+      EXIT.unavailable,
+      `${what} ran longer than ${w.migrationTimeout} (${ctx.migrationTimeoutSeconds} s) and was cancelled; ${outcome}.`,
+      r,
+      partial ? `${dirtyHint}. Raise ${w.migrationTimeout} for the next attempt.` : `Raise ${w.migrationTimeout}, or split the migration (e.g. a batched backfill).`,
+      original,
+    );
+  } else if (isConnectionLost(original)) {
+    const lost = connectionLostError(original, ctx.params);
+    failure = new MigrationFailedError(lost.code, EXIT.unavailable, `${lost.message} ${what} did not complete.`, r, lost.hint, original);
+  } else if (original instanceof MigrateError && !sqlFailure) {
+    failure = new MigrationFailedError(original.code, original.exitCode, original.message, r, original.hint, original);
+  } else if (!sqlFailure) {
+    // Not PostgreSQL's error about the file (e.g. writing the tracking row failed): say what it was.
+    failure = new MigrationFailedError('migration-failed', EXIT.failed, `${what} failed: ${(original as Error | undefined)?.message ?? String(original)}`, r, partial ? dirtyHint : undefined, original);
+  } else {
+    const f = sqlFailure;
+    const code = f.sqlstate === LOCK_NOT_AVAILABLE ? 'lock-timeout' : f.sqlstate === QUERY_CANCELED ? 'statement-timeout' : 'migration-failed';
+    const exitCode = code === 'migration-failed' ? EXIT.failed : EXIT.unavailable;
+    const hint =
+      code === 'lock-timeout'
+        ? partial
+          ? `Another session held a lock longer than ${w.maxLockWait} (${ctx.maxLockWaitSeconds} s); a no-transaction migration is not retried. ${dirtyHint}`
+          : `Another session held a lock longer than ${w.maxLockWait} (${ctx.maxLockWaitSeconds} s) on each of ${ctx.lockAttempts} attempts. Find it in pg_stat_activity, or retry at a quieter time.`
+        : code === 'statement-timeout'
+          ? `A statement ran longer than ${w.statementTimeout} (${ctx.statementTimeoutMs} ms). Raise it for this run, or make the statement cheaper.`
+          : partial
+            ? `It ran outside a transaction: the statements before it stay applied and ${what} is marked dirty. Fix the database by hand, then: ${w.repair(run.ref.version)}`
+            : `Nothing of ${what} remains (its transaction was rolled back). Fix the file, then ${w.runAgain(run.ref.file && r.direction === 'down' ? 'down' : 'up')}.`;
+    failure = new MigrationFailedError(code, exitCode, `${what} failed at ${f.file}:${f.line}:${f.column}: ${f.message}`, r, hint, original);
+  }
+  return withInvalidIndexes(failure, exec?.invalidIndexes, original);
+}
+
+/** A failed CREATE INDEX / REINDEX CONCURRENTLY leaves an INVALID index: the error names it and how to drop it. */
+function withInvalidIndexes(failure: MigrateError, indexes: readonly InvalidIndex[] | undefined, cause: unknown): MigrateError {
+  if (!indexes || indexes.length === 0 || !(failure instanceof MigrationFailedError)) return failure;
+  const names = indexes.map((i) => `${i.schema}.${i.name}`).join(', ');
+  const one = indexes.length === 1;
+  const message = `${failure.message}\nIt left ${one ? 'an INVALID index' : `${indexes.length} INVALID indexes`} behind: ${names} (maintained on every write, never used by queries).`;
+  // The human renderer shows the hint, not the message, under an SQL failure: the hint names the index too.
+  const hint = `Drop the INVALID index${one ? '' : 'es'} it left, ${names}, first (a rerun with IF NOT EXISTS would keep ${one ? 'it' : 'them'}): ${indexes.map((i) => i.dropStatement).join(' ')} Then: ${failure.hint ?? ''}`;
+  return new MigrationFailedError(failure.code, failure.exitCode, message, failure.result, hint.trim(), cause);
+}
