@@ -220,3 +220,39 @@ describe('adopting a history: LINT_START_AFTER', () => {
     expect(result.stdout).toMatch(/add to \.env\.migrations:\n {2}LINT_START_AFTER=001/);
   });
 });
+
+describe('isolation between migrations', () => {
+  async function schemaOf(table: string): Promise<string[]> {
+    return (await db.query<{ s: string }>('select table_schema as s from information_schema.tables where table_name = $1', [table])).map((r) => r.s);
+  }
+
+  it('a session-level SET search_path in one migration does not reach the next (transactional file)', async () => {
+    const dir = makeProject({
+      'migrations/001_other.sql': 'create schema other;\nset search_path = other;\ncreate table inside (id bigint);\n',
+      'migrations/002_t.sql': 'create table landed (id bigint);\n',
+    });
+    const result = await cli(dir, ['up']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await schemaOf('inside')).toEqual(['other']);
+    expect(await schemaOf('landed')).toEqual(['public']);
+  });
+
+  it('nor from a no-transaction file, and the runner keeps its lock to the end', async () => {
+    const dir = makeProject({
+      'migrations/001_other.sql': '-- migrate:no-transaction\ncreate schema other;\nset search_path = other;\nset statement_timeout = 1;\n',
+      'migrations/002_t.sql': 'create table landed (id bigint);\nselect pg_sleep(0.05);\n',
+      'migrations/003_u.sql': 'create table landed_too (id bigint);\n',
+    });
+    const result = await cli(dir, ['up']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await schemaOf('landed')).toEqual(['public']);
+    expect(await schemaOf('landed_too')).toEqual(['public']);
+    expect(await applied()).toEqual(['001', '002', '003']);
+  });
+
+  it('lint warns about the session-level SET in a transactional file', async () => {
+    const dir = makeProject({ 'migrations/001_other.sql': 'set search_path = other;\ncreate table x (id bigint);\n' });
+    const result = await runCli(['lint', '--json'], { cwd: dir });
+    expect(JSON.parse(result.stdout).findings).toEqual([expect.objectContaining({ rule: 'session-set-in-transaction', severity: 'warning', line: 1 })]);
+  });
+});

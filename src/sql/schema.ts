@@ -64,6 +64,8 @@ export class SchemaView {
   readonly notValid = new Map<string, PendingConstraint>();
   /** Columns with a validated `CHECK (col IS NOT NULL)` from this run: `table/column`. */
   readonly #validatedNotNull = new Set<string>();
+  /** Tables that got a validated CHECK constraint (not a NOT NULL check) in this run. */
+  readonly #validatedChecks = new Set<string>();
   #catalogNotNullChecks: Set<string> | undefined;
   /** The search_path a file starts with: the server's when connected, PostgreSQL's default offline. */
   readonly #basePath: readonly string[];
@@ -290,6 +292,16 @@ export class SchemaView {
     return undefined;
   }
 
+  /**
+   * True when the table has a validated CHECK constraint other than a NOT NULL check, from the catalog or
+   * added validated in this run: the one ATTACH PARTITION can use to skip its scan. Whether it implies the
+   * bound is PostgreSQL's proof; tidemark only checks that one is there.
+   */
+  hasValidatedCheck(table: string): boolean {
+    if (this.#validatedChecks.has(table)) return true;
+    return this.table(table)?.constraints.some((c) => c.type === 'c' && c.validated && !/IS NOT NULL\)+$/i.test(c.definition)) ?? false;
+  }
+
   /** True when a validated `CHECK (column IS NOT NULL)` exists in the catalog or was validated in this run. */
   hasValidatedNotNullCheck(table: string, column: string): boolean {
     if (this.#validatedNotNull.has(`${table}/${column}`)) return true;
@@ -445,10 +457,13 @@ export class SchemaView {
           });
         } else if (notNullColumn !== undefined) {
           this.#validatedNotNull.add(`${table}/${notNullColumn}`);
+        } else if (constraint.contype === 'CONSTR_CHECK') {
+          this.#validatedChecks.add(table);
         }
       } else if (cmd.subtype === 'AT_ValidateConstraint' && typeof cmd.name === 'string') {
         const pending = this.notValid.get(`${table}/${cmd.name}`);
         if (pending?.notNullColumn !== undefined) this.#validatedNotNull.add(`${table}/${pending.notNullColumn}`);
+        else if (pending?.kind === 'check') this.#validatedChecks.add(table);
         this.notValid.delete(`${table}/${cmd.name}`);
       } else if (cmd.subtype === 'AT_DropConstraint' && typeof cmd.name === 'string') {
         this.#constraints.set(`${table}/${cmd.name}`, false);
