@@ -148,3 +148,28 @@ describe('the lock report', () => {
     expect(human.stdout).toMatch(/rewrites the table/);
   });
 });
+
+describe('lint config for CI (issue 10)', () => {
+  it('--pg-version accepts only what the parser knows, and says so', async () => {
+    const dir = makeProject(BASE);
+    const tooNew = await runCli(['lint', '--offline', '--pg-version', '18'], { cwd: dir });
+    expect(tooNew.code).toBe(2);
+    expect(tooNew.stderr).toMatch(/from 10 to 17: tidemark parses with PostgreSQL 17's grammar/);
+    expect((await runCli(['lint', '--offline', '--pg-version', '9'], { cwd: dir })).code).toBe(2);
+    expect((await runCli(['lint', '--offline', '--pg-version', '16'], { cwd: dir })).code).toBe(0);
+  });
+
+  it('LINT_RULES turns a rule off or changes its severity; an unknown rule id is refused', async () => {
+    const dir = makeProject({ 'migrations/001_t.sql': 'create table t (id serial primary key, name varchar(20));\nalter table users drop column legacy;\n' });
+    const before = JSON.parse((await runCli(['lint', '--json'], { cwd: dir })).stdout).findings.map((f: { rule: string; severity: string }) => `${f.rule}:${f.severity}`);
+    expect(before).toEqual(expect.arrayContaining(['prefer-text-field:warning', 'ban-drop-column:error']));
+    const configured = await runCli(['lint', '--json'], { cwd: dir, env: { LINT_RULES: 'prefer-text-field:off,ban-drop-column:warning' } });
+    expect(configured.code).toBe(0);
+    const after = JSON.parse(configured.stdout).findings.map((f: { rule: string; severity: string }) => `${f.rule}:${f.severity}`);
+    expect(after).not.toContain('prefer-text-field:warning');
+    expect(after).toContain('ban-drop-column:warning');
+    const unknown = await runCli(['lint'], { cwd: dir, env: { LINT_RULES: 'no-such-rule:off' } });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/LINT_RULES names an unknown rule: no-such-rule/);
+  });
+});
