@@ -54,6 +54,27 @@ export function parseStatementsSync(text: string, displayPath?: string, index = 
   return statementsOf(parseSync(text, displayPath), text, index);
 }
 
+/** Where a statement starts, its kind and node: what lint needs, without the end-of-statement scan. */
+export interface StatementHead {
+  readonly kind: string;
+  readonly node: PgNode;
+  /** JS index of the statement's first character in the file text. */
+  readonly start: number;
+}
+
+/** Parses `text` (parser loaded) into statement heads: lint's cheaper cousin of `parseStatementsSync`. */
+export function parseStatementHeadsSync(text: string, displayPath: string | undefined, index: TextIndex): StatementHead[] {
+  const out: StatementHead[] = [];
+  for (const raw of parseSync(text, displayPath).stmts) {
+    const byteStart = raw.stmt_location ?? 0;
+    const sliceStart = index.charIndexFromByte(byteStart);
+    const sliceEnd = raw.stmt_len === undefined || raw.stmt_len === 0 ? text.length : index.charIndexFromByte(byteStart + raw.stmt_len);
+    const kind = Object.keys(raw.stmt as object)[0] ?? 'Unknown';
+    out.push({ kind, node: (raw.stmt as Record<string, PgNode>)[kind], start: skipSpaceAndComments(text, sliceStart, sliceEnd) });
+  }
+  return out;
+}
+
 /** The statements of a parse of `text`. */
 export function statementsOf(tree: ParseTree, text: string, index = new TextIndex(text)): ParsedStatement[] {
   const out: ParsedStatement[] = [];

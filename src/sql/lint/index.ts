@@ -11,7 +11,7 @@ import { SqlSyntaxError, loadParser } from '../parser.js';
 import { statementLockFacts, type LockMode } from '../locks.js';
 import { TextIndex } from '../position.js';
 import { SchemaView } from '../schema.js';
-import { parseStatementsSync } from '../split.js';
+import { parseStatementHeadsSync, parseStatementsSync } from '../split.js';
 import type { PgNode } from '../parser.js';
 import { doBlockStatements } from './do-block.js';
 import { RULES, RULES_BY_ID } from './rules/index.js';
@@ -83,6 +83,18 @@ export class LintRun {
     this.#sizeThreshold = context.sizeThresholdBytes ?? DEFAULT_SIZE_THRESHOLD_BYTES;
   }
 
+  readonly #byKind = new Map<string, readonly Rule[]>();
+
+  /** The rules that look at statements of `kind`, in id order (computed once per kind). */
+  #rulesFor(kind: string): readonly Rule[] {
+    let rules = this.#byKind.get(kind);
+    if (rules === undefined) {
+      rules = this.#rules.filter((r) => r.kinds === undefined || r.kinds.includes(kind));
+      this.#byKind.set(kind, rules);
+    }
+    return rules;
+  }
+
   /** Connected, the size of `table` when it is in the catalog and below the threshold; undefined otherwise. */
   #smallTable(table: string | undefined): number | undefined {
     if (table === undefined || this.#context.catalog === undefined) return undefined;
@@ -95,7 +107,7 @@ export class LintRun {
     const findings: Finding[] = [];
     let statements;
     try {
-      statements = parseStatementsSync(file.text, file.displayPath, index);
+      statements = parseStatementHeadsSync(file.text, file.displayPath, index);
     } catch (error) {
       if (!(error instanceof SqlSyntaxError)) throw error;
       return [
@@ -142,7 +154,7 @@ export class LintRun {
           transaction: transaction.view(),
           inDoBlock: item.inDo,
         };
-        for (const rule of this.#rules) {
+        for (const rule of this.#rulesFor(item.kind)) {
           for (const hit of rule.check(ruleContext)) {
             const at = hit.location === undefined || hit.location < 0
               ? item.start

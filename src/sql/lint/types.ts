@@ -112,5 +112,7 @@ export interface Rule {
    * table below the size threshold, the finding is a warning. Rules about lost data or broken code leave it unset.
    */
   readonly sizeBound?: boolean;
+  /** The statement kinds the rule looks at (`AlterTableStmt`, ...); absent: every statement. */
+  readonly kinds?: readonly string[];
   check(context: RuleContext): Hit[];
 }

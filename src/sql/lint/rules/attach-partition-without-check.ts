@@ -7,6 +7,7 @@ export const rule: Rule = {
   reason: 'ATTACH PARTITION scans the whole partition under ACCESS EXCLUSIVE to check its rows fit the bound, unless a validated CHECK constraint already proves it',
   lock: 'ACCESS EXCLUSIVE',
   help: 'Before attaching, add a CHECK constraint matching the partition bound NOT VALID, VALIDATE it (no exclusive lock), then ATTACH PARTITION: PostgreSQL skips the scan. Drop the CHECK afterwards.',
+  kinds: ['AlterTableStmt'],
   sizeBound: true,
   check(context) {
     const hits: Hit[] = [];

@@ -7,6 +7,7 @@ export const rule: Rule = {
   reason: 'updating rows after DDL on the same table in one transaction keeps the ACCESS EXCLUSIVE lock for the whole backfill',
   lock: 'ACCESS EXCLUSIVE',
   help: 'Commit the DDL first: move the UPDATE/DELETE to a later migration, batched by key range (one migration per batch, or a -- migrate:no-transaction file with one UPDATE per range).',
+  kinds: ['DeleteStmt', 'UpdateStmt'],
   sizeBound: true,
   check(context) {
     if (context.kind !== 'UpdateStmt' && context.kind !== 'DeleteStmt') return [];

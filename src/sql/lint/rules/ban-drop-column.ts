@@ -7,6 +7,7 @@ export const rule: Rule = {
   reason: 'dropping a column breaks running code that still selects or inserts it, and loses its data',
   lock: 'ACCESS EXCLUSIVE',
   help: 'Deploy code that no longer uses the column first (ignore it in the ORM), then drop it in a contract-phase migration.',
+  kinds: ['AlterTableStmt'],
   check(context) {
     const hits: Hit[] = [];
     for (const { cmd, table, isNew } of alterCommands(context)) {

@@ -7,6 +7,7 @@ export const rule: Rule = {
   reason: 'DROP SCHEMA destroys every object in it',
   lock: 'ACCESS EXCLUSIVE',
   help: 'Drop the objects you mean to drop one by one, or acknowledge with -- migrate:allow ban-drop-schema -- reason.',
+  kinds: ['DropStmt'],
   check(context) {
     if (context.kind !== 'DropStmt' || context.node.removeType !== 'OBJECT_SCHEMA') return [];
     // A schema this run created holds only what the run put there.

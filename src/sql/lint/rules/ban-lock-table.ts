@@ -9,6 +9,7 @@ export const rule: Rule = {
   reason: 'LOCK TABLE holds a lock that blocks writes (or reads) until the migration\'s transaction ends',
   lock: 'ACCESS EXCLUSIVE',
   help: 'Let each statement take the lock it needs, briefly; if ordering matters, split the migration. Acknowledge a deliberate lock with -- migrate:allow ban-lock-table -- reason.',
+  kinds: ['LockStmt'],
   check(context) {
     if (context.kind !== 'LockStmt') return [];
     // LockStmt.mode is the lock level's number (1 ACCESS SHARE ... 8 ACCESS EXCLUSIVE); absent means 8.

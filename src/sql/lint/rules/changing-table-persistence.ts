@@ -7,6 +7,7 @@ export const rule: Rule = {
   reason: 'SET LOGGED / SET UNLOGGED rewrites the whole table under ACCESS EXCLUSIVE',
   lock: 'ACCESS EXCLUSIVE',
   help: 'Decide persistence when the table is created; on a large live table change it in a maintenance window.',
+  kinds: ['AlterTableStmt'],
   sizeBound: true,
   check(context) {
     const hits: Hit[] = [];

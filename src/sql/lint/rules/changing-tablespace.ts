@@ -8,6 +8,7 @@ export const rule: Rule = {
   reason: 'SET TABLESPACE copies the whole table (or index) to the new tablespace under ACCESS EXCLUSIVE',
   lock: 'ACCESS EXCLUSIVE',
   help: 'Move a large table in a maintenance window, or with a tool that copies online (pg_repack --tablespace); new tables can be created in the tablespace directly.',
+  kinds: ['AlterTableStmt'],
   sizeBound: true,
   check(context) {
     if (context.kind !== 'AlterTableStmt') return [];

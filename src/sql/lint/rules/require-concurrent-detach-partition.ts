@@ -7,6 +7,7 @@ export const rule: Rule = {
   reason: 'DETACH PARTITION without CONCURRENTLY takes ACCESS EXCLUSIVE on the partitioned table: every query on it waits',
   lock: 'ACCESS EXCLUSIVE',
   help: 'DETACH PARTITION ... CONCURRENTLY (PostgreSQL 14+) in a file with -- migrate:no-transaction.',
+  kinds: ['AlterTableStmt'],
   check(context) {
     const hits: Hit[] = [];
     for (const { cmd, table, isNew } of alterCommands(context)) {

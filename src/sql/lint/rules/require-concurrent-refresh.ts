@@ -7,6 +7,7 @@ export const rule: Rule = {
   reason: 'REFRESH MATERIALIZED VIEW without CONCURRENTLY blocks every read of the view until the query finishes',
   lock: 'ACCESS EXCLUSIVE',
   help: 'REFRESH MATERIALIZED VIEW CONCURRENTLY (the view needs a unique index on plain columns): readers keep the old rows meanwhile.',
+  kinds: ['RefreshMatViewStmt'],
   sizeBound: true,
   check(context) {
     if (context.kind !== 'RefreshMatViewStmt' || context.node.concurrent === true) return [];

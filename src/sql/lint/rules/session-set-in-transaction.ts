@@ -6,6 +6,7 @@ export const rule: Rule = {
   reason: 'SET without LOCAL in a transactional file changes the whole session, not just this migration',
   lock: undefined,
   help: 'Use SET LOCAL (it ends with the migration\'s transaction). tidemark resets the session after each migration, so a session SET never reaches the next one, but SET LOCAL says what is meant.',
+  kinds: ['VariableSetStmt'],
   check(context) {
     if (context.kind !== 'VariableSetStmt' || context.node.is_local === true || context.inDoBlock) return [];
     if (!context.transaction.runnerWrapped) return [];
