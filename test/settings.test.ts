@@ -90,7 +90,7 @@ describe('.env.migrations.example', () => {
     const { resolve } = await import('node:path');
     const root = resolve(import.meta.dirname, '..');
     const text = readFileSync(resolve(root, '.env.migrations.example'), 'utf8');
-    const variables = ['DATABASE_URL', 'MIGRATIONS_DIR', 'ROLLBACK_DIR', 'SEEDS_DIR', 'MIGRATIONS_TABLE', 'MAX_LOCK_WAIT', 'DB_STATEMENT_TIMEOUT', 'MIGRATION_TIMEOUT', 'LOCK_RETRIES', 'BACKUP_BEFORE_MIGRATE', 'BACKUP_DIR', 'BACKUP_RETENTION_DAYS', 'BACKUP_KEEP', 'BACKUP_UPLOAD_COMMAND', 'PG_DUMP_PATH', 'MIGRATION_STRATEGY', 'MIGRATE_ENV', 'ALLOW_DDL_IN_PRODUCTION', 'DB_POOL_SIZE', 'MIGRATE_EMBEDDED'];
+    const variables = ['DATABASE_URL', 'MIGRATIONS_DIR', 'ROLLBACK_DIR', 'SEEDS_DIR', 'MIGRATIONS_TABLE', 'MAX_LOCK_WAIT', 'DB_STATEMENT_TIMEOUT', 'MIGRATION_TIMEOUT', 'LOCK_RETRIES', 'BACKUP_BEFORE_MIGRATE', 'BACKUP_DIR', 'BACKUP_RETENTION_DAYS', 'BACKUP_KEEP', 'BACKUP_UPLOAD_COMMAND', 'PG_DUMP_PATH', 'MIGRATION_STRATEGY', 'MIGRATE_ENV', 'ALLOW_DDL_IN_PRODUCTION', 'DB_POOL_SIZE', 'MIGRATE_EMBEDDED', 'LINT_SIZE_THRESHOLD', 'LINT_START_AFTER', 'LINT_RULES'];
     for (const name of variables) expect(text, name).toMatch(new RegExp(`^#? ?${name}=`, 'm'));
     expect(() => loadSettings({ envFile: '.env.migrations.example' }, {}, root)).not.toThrow();
   });
