@@ -1,11 +1,12 @@
 /** The CLI as users and pipelines meet it: connection problems, settings, secrets, signals, many runners. */
-import { chmodSync, existsSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lockKey } from '../src/db/lock.js';
 import { adminQuery, testDatabase, urlFor, type TestDatabase } from './helpers/db.js';
-import { makeProject, runCli } from './helpers/project.js';
+import { CLI, ROOT, makeProject, onceServerShows, runCli } from './helpers/project.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -129,21 +130,16 @@ describe('secrets', () => {
 });
 
 describe('signals', () => {
-  /** Runs `up` on a migration that sleeps, and sends `signal` once the sleep runs on the server. */
+  const sleeping = (marker: string) => async () =>
+    (await db.query("select 1 from pg_stat_activity where query like $1 and application_name = 'tidemark'", [`%${marker}%`])).length > 0;
+
+  /** Runs `up` on a migration that sleeps, and sends `signal` once (only once) when the sleep runs on the server. */
   function upInterruptedBy(signal: NodeJS.Signals, sql: string) {
     const dir = makeProject({ 'migrations/001_slow.sql': sql });
     return runCli(['up', '--no-backup'], {
       cwd: dir,
       env: { DATABASE_URL: db.url },
-      onSpawn: (child) => {
-        const poll = setInterval(async () => {
-          const rows = await db.query("select 1 from pg_stat_activity where query like '%pg_sleep(20)%' and application_name = 'tidemark'").catch(() => []);
-          if (rows.length > 0) {
-            clearInterval(poll);
-            child.kill(signal);
-          }
-        }, 100);
-      },
+      onSpawn: (child) => onceServerShows(child, sleeping('pg_sleep(20)'), () => child.kill(signal)),
     });
   }
 
@@ -161,6 +157,90 @@ describe('signals', () => {
     const result = await upInterruptedBy('SIGTERM', 'select pg_sleep(20);\n');
     expect(result.code).toBe(143);
     expect(result.stderr).toMatch(/Interrupted by SIGTERM/);
+  });
+
+  it('a second signal exits at once with one line saying so', async () => {
+    await db.reset();
+    // The migration swallows the first cancel and sleeps on, so the CLI is still waiting for its rollback when
+    // the second signal comes; the handler's application_name tells the test the first cancel arrived.
+    const dir = makeProject({
+      'migrations/001_stubborn.sql': [
+        'create table stubborn (id int);',
+        'do $$ begin perform pg_sleep(20);',
+        "exception when query_canceled then perform set_config('application_name', 'tidemark-cancel-swallowed', false); perform pg_sleep(30);",
+        'end $$;',
+        '',
+      ].join('\n'),
+    });
+    const swallowed = async () => (await db.query("select 1 from pg_stat_activity where application_name = 'tidemark-cancel-swallowed'")).length > 0;
+    try {
+      const result = await runCli(['up', '--no-backup'], {
+        cwd: dir,
+        env: { DATABASE_URL: db.url },
+        onSpawn: (child) =>
+          onceServerShows(child, sleeping('pg_sleep(20)'), () => {
+            child.kill('SIGINT');
+            onceServerShows(child, swallowed, () => child.kill('SIGINT'));
+          }),
+      });
+      expect(result.code).toBe(130);
+      const lines = result.stderr.split('\n').filter((line) => /Interrupted again by SIGINT/.test(line));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/exiting without waiting for the rollback; check `migrate status`/);
+    } finally {
+      // The backend would sleep on after its client left: end it, which rolls the migration back.
+      await adminQuery("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'tidemark-cancel-swallowed'");
+    }
+    expect(await db.query("select 1 from information_schema.tables where table_name = 'stubborn'")).toEqual([]);
+  });
+});
+
+describe('a closed stdout', () => {
+  it('`migrate up 2>&1 | head -3` applies all 20 migrations, prints nothing more, and exits 0 quietly', async () => {
+    await db.reset();
+    const files: Record<string, string> = {};
+    for (let i = 1; i <= 20; i += 1) files[`migrations/${String(i).padStart(3, '0')}_m${i}.sql`] = `create table p${i} (id int);\nselect pg_sleep(0.02);\n`;
+    const dir = makeProject(files);
+    const result = await new Promise<{ out: string; err: string; code: number | null }>((resolvePromise, reject) => {
+      const shell = spawn('bash', ['-c', `"$NODE" -- "$CLI" up --no-backup 2>&1 | head -3; echo "migrate exited $\{PIPESTATUS[0]}" >&2`], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: '1', DATABASE_URL: db.url, NODE: process.execPath, CLI },
+      });
+      let out = '';
+      let err = '';
+      shell.stdout.on('data', (d) => (out += d));
+      shell.stderr.on('data', (d) => (err += d));
+      shell.on('error', reject);
+      shell.on('close', (code) => resolvePromise({ out, err, code }));
+    });
+    expect(result.out.trimEnd().split('\n')).toHaveLength(3);
+    expect(result.err).toBe('migrate exited 0\n');
+    const rows = await db.query<{ n: number }>('select count(*)::int as n from schema_migrations');
+    expect(rows[0]!.n).toBe(20);
+  });
+});
+
+describe('--env-file and --version', () => {
+  it('a missing --env-file gets tidemark\'s message and exit 2, run as `migrate` is run (bin/migrate.js itself)', async () => {
+    const dir = makeProject(SIMPLE);
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolvePromise, reject) => {
+      const child = spawn(CLI, ['--env-file', 'missing.env', 'status'], { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: '1' } });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => resolvePromise({ code, stderr }));
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/Cannot read the settings file .*missing\.env/);
+    expect(result.stderr).toMatch(/--env-file/);
+    expect(result.stderr).not.toMatch(/^node:/m);
+  });
+
+  it('--version prints the version in package.json', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const result = await runCli(['--version'], { cwd: makeProject() });
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe(version);
   });
 });
 
@@ -217,8 +297,12 @@ describe('a signal while waiting for the runner lock', () => {
         cwd: dir,
         env: { DATABASE_URL: db.url },
         onSpawn: (child) => {
+          let sent = false; // one signal: the wait message may come in more than one chunk
           child.stderr?.on('data', (chunk: Buffer) => {
-            if (chunk.toString().includes('Waiting for the runner lock')) child.kill('SIGTERM');
+            if (!sent && chunk.toString().includes('Waiting for the runner lock')) {
+              sent = true;
+              child.kill('SIGTERM');
+            }
           });
         },
       });

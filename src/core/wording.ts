@@ -13,6 +13,8 @@ export interface Wording {
   readonly noBackup: string;
   /** How the user says the backup is off for good (as the result reports it). */
   readonly backupOff: string;
+  /** Why the production guard applies. */
+  readonly productionOn: string;
   /** Turning the production guard off (or saying this is not production). */
   readonly notProduction: string;
   readonly allowDdlInProduction: string;
@@ -30,6 +32,7 @@ export const CLI_WORDING: Wording = {
   skipLint: '--skip-lint',
   noBackup: '--no-backup',
   backupOff: 'BACKUP_BEFORE_MIGRATE=false',
+  productionOn: 'MIGRATE_ENV is production',
   notProduction: 'set MIGRATE_ENV to staging or development if this is not production',
   allowDdlInProduction: 'Set ALLOW_DDL_IN_PRODUCTION=true for this deploy',
   forceSeed: 'add --force',
@@ -43,7 +46,8 @@ export const LIBRARY_WORDING: Wording = {
   statementTimeout: 'the timeouts.statementMs option',
   skipLint: 'up({ skipLint: true })',
   noBackup: 'up({ noBackup: true })',
-  backupOff: 'no backup option',
+  backupOff: 'backup is off (backup.beforeMigrate: false)',
+  productionOn: 'the production option is on',
   notProduction: 'leave out the production option if this is not production',
   allowDdlInProduction: 'Pass production: { allowDdl: true } for this deploy',
   forceSeed: 'pass seed(name, { force: true })',

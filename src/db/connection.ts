@@ -8,7 +8,8 @@ import { describeParams, maskPasswords, pgClientConfig, type ConnectionParams } 
 
 export type Client = pg.Client;
 
-function explain(error: unknown, params: ConnectionParams): MigrateError {
+/** Why a connection to `params` failed, as one MigrateError (exit 3) naming the cause and the fix. */
+export function explain(error: unknown, params: ConnectionParams): MigrateError {
   const where = describeParams(params);
   const e = error as { code?: string; message?: string };
   const raw = maskPasswords(String(e.message ?? error), params.password);

@@ -11,7 +11,7 @@
  *   pg_cancel_backend, a lock monitor). It never comes from the app's pool: a pool of size 1 would deadlock.
  */
 import pg from 'pg';
-import { connect, type Client } from './connection.js';
+import { connect, explain, type Client } from './connection.js';
 import { describeParams, paramsFromUrl, type ConnectionParams } from './params.js';
 import { configOfClient, configOfPool } from './pg-internals.js';
 
@@ -67,10 +67,15 @@ export function paramsOfConfig(config: pg.ClientConfig): ConnectionParams {
   };
 }
 
-async function sideClient(config: pg.ClientConfig): Promise<Lease> {
+async function sideClient(config: pg.ClientConfig, params: ConnectionParams): Promise<Lease> {
   const client = new pg.Client({ ...config, application_name: 'tidemark' });
   client.on('error', () => {});
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => {});
+    throw explain(error, params);
+  }
   return ended(client);
 }
 
@@ -83,7 +88,9 @@ export function poolConnector(pool: pg.Pool): Connector {
     description: describeParams(params),
     database: undefined,
     async session() {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((error: unknown) => {
+        throw explain(error, params);
+      });
       return {
         client,
         release: async (destroy) => {
@@ -91,7 +98,7 @@ export function poolConnector(pool: pg.Pool): Connector {
         },
       };
     },
-    side: () => sideClient(config),
+    side: () => sideClient(config, params),
   };
 }
 
@@ -104,6 +111,6 @@ export function clientConnector(client: Client): Connector {
     description: describeParams(params),
     database: undefined,
     session: async () => ({ client, release: async () => {} }),
-    side: () => sideClient(config),
+    side: () => sideClient(config, params),
   };
 }

@@ -45,6 +45,17 @@ export function guessOwner(columns: ReadonlyMap<string, string>): string {
   return 'another tool';
 }
 
+/**
+ * Creates `schema` when it does not exist. Not `create schema if not exists` alone: PostgreSQL checks the
+ * database's CREATE privilege before it looks, so a role granted CREATE on an existing schema (the usual
+ * least-privilege setup since PostgreSQL 15: `grant create on schema public to app`) would be refused.
+ */
+export async function ensureSchema(client: Client, schema: string): Promise<void> {
+  const { rowCount } = await client.query('select 1 from pg_catalog.pg_namespace where nspname = $1', [schema]);
+  if (rowCount) return;
+  await client.query(`create schema if not exists ${quoteIdent(schema)}`);
+}
+
 export class HistoryStore {
   readonly #client: Client;
   readonly #ref: TableRef;
@@ -106,7 +117,7 @@ export class HistoryStore {
   /** Creates the schema and table when absent; checks the shape when present. */
   async ensure(): Promise<void> {
     if (await this.exists()) return;
-    await this.#client.query(`create schema if not exists ${quoteIdent(this.#ref.schema)}`);
+    await ensureSchema(this.#client, this.#ref.schema);
     await this.#client.query(
       `create table if not exists ${this.#table} (
          version text primary key,

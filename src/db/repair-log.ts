@@ -7,8 +7,8 @@
 import type { TableRef } from '../config/settings.js';
 import { EXIT, MigrateError } from '../errors.js';
 import type { Client } from './connection.js';
-import { describeTable } from './history.js';
-import { quoteIdent, quoteTable, sibling } from './quote.js';
+import { describeTable, ensureSchema } from './history.js';
+import { quoteTable, sibling } from './quote.js';
 
 export type RepairAction = 'clear-dirty' | 'accept-checksum' | 'rerun' | 'baseline';
 
@@ -76,7 +76,7 @@ export class RepairLog {
 
   async ensure(): Promise<void> {
     if (await this.exists()) return;
-    await this.#client.query(`create schema if not exists ${quoteIdent(this.#ref.schema)}`);
+    await ensureSchema(this.#client, this.#ref.schema);
     await this.#client.query(
       `create table if not exists ${this.#table} (
          id bigint generated always as identity primary key,

@@ -102,7 +102,8 @@ export function displayPaths(cwd: string): (path: string) => string {
   };
 }
 
-function sqlFileOf(path: string, raw: string, displayPath: string, problems?: string[]): SqlFile {
+/** A SqlFile of `raw` text: BOM removed, header directives read; directive problems are pushed to `problems`. */
+export function sqlFileOf(path: string, raw: string, displayPath: string, problems?: string[]): SqlFile {
   const text = stripBom(raw);
   const header = scanHeader(text);
   for (const problem of header.problems) problems?.push(`${displayPath} ${problem}`);

@@ -39,7 +39,8 @@ export interface CliOptions {
 }
 
 /**
- * Runs `node bin/migrate.js ...args` (the built bundle) in `cwd` with a clean environment: only what the
+ * Runs `node -- bin/migrate.js ...args` (the built bundle; `--` as bin/migrate.js's own first lines do, so that
+ * Node leaves `--env-file` to tidemark) in `cwd` with a clean environment: only what the
  * test passes, plus PATH and HOME. CI=1 so the output is plain lines.
  */
 export function runCli(args: readonly string[], options: CliOptions): Promise<CliResult> {
@@ -49,7 +50,7 @@ export function runCli(args: readonly string[], options: CliOptions): Promise<Cl
     else env[k] = v;
   }
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--', CLI, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -62,4 +63,23 @@ export function runCli(args: readonly string[], options: CliOptions): Promise<Cl
     });
     options.onSpawn?.(child);
   });
+}
+
+/**
+ * Polls `probe` one call at a time (never two in flight) until it returns true, then calls `then` exactly once.
+ * Stops when `child` exits first. For tests that act on a child once the server shows a state: a signal sent
+ * twice because two overlapping polls both saw the state makes such a test fail under load.
+ */
+export function onceServerShows(child: ReturnType<typeof spawn>, probe: () => Promise<boolean>, then: () => void): void {
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  void (async () => {
+    while (!exited) {
+      if (await probe().catch(() => false)) {
+        if (!exited) then();
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
 }

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import type { BackupEvent, BackupReport, LoggedBackup } from '../../backup/index.js';
+import type { BackupEvent, BackupReport, LoggedBackup } from '../../index.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
-import { loadBackup } from './shared.js';
 import { formatBytes } from '../output.js';
 import { parseCount } from './shared.js';
 
@@ -65,11 +64,10 @@ export function backupProgress(ctx: CommandContext): (event: BackupEvent) => voi
 }
 
 export async function backup(ctx: CommandContext, flags: { list?: boolean; limit?: number }): Promise<number> {
-  const s = ctx.settings;
-  const params = await ctx.connection();
+  const migrator = await ctx.migrator();
   const out = ctx.output;
   if (flags.list) {
-    const rows = await (await loadBackup()).listBackups(params, s.migrationsTable, flags.limit ?? 100);
+    const rows = await migrator.listBackups(flags.limit ?? 100);
     if (out.mode === 'json') {
       out.json({ backups: rows.map(loggedJson) });
       return 0;
@@ -85,21 +83,8 @@ export async function backup(ctx: CommandContext, flags: { list?: boolean; limit
     return 0;
   }
 
-  const versionBefore = await (await loadBackup()).currentVersion(params, s.migrationsTable);
   await out.progress('Taking a backup');
-  const report = await (await loadBackup()).backupDatabase({
-    params,
-    dir: s.backupDir,
-    versionBefore,
-    pgDumpPath: s.pgDumpPath,
-    trackingTable: s.migrationsTable,
-    retentionDays: s.backupRetentionDays,
-    keep: s.backupKeep,
-    uploadCommand: s.backupUploadCommand,
-    uploadEnv: ctx.io.env,
-    signal: ctx.io.signal,
-    onEvent: backupProgress(ctx),
-  });
+  const report = await migrator.backup({ onEvent: backupProgress(ctx) });
   out.done(
     `backup ${report.path} ${out.c.dim(`(${formatBytes(report.sizeBytes)}, ${(report.durationMs / 1000).toFixed(1)} s, ${report.tables.length} tables, validated${report.uploadedWith ? ', uploaded' : ''})`)}`,
   );

@@ -1,8 +1,10 @@
-import { type Command, InvalidArgumentError } from 'commander';
-import { blockingFindings, lintReport } from '../../core/preflight.js';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { relative } from 'node:path';
+import { blockingFindings } from '../../index.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
 import { findingJson, renderFinding, renderLocks } from '../render.js';
+import { FORMATS, githubAnnotations, gitlabCodeQuality, lintItems, reportFormat, type ReportFormat } from '../reporters.js';
 
 export function define(program: Command, action: Action): void {
   program
@@ -13,6 +15,7 @@ export function define(program: Command, action: Action): void {
     .option('--locks', 'also report the lock each statement takes, on which table, and whether it rewrites or scans it')
     .option('--pg-version <major>', `server version to assume offline, ${LINT_PG_VERSIONS.min} to ${LINT_PG_VERSIONS.max} (default 15; connected, the server says)`, parsePgVersion)
     .option('--offline', 'do not connect, even when DATABASE_URL is set')
+    .addOption(new Option('--format <format>', 'text, json (= --json), github (workflow annotations) or gitlab (Code Quality JSON)').choices(FORMATS))
     .addHelpText(
       'after',
       `
@@ -23,7 +26,9 @@ Examples:
   $ migrate lint                               pending migrations, against the live catalog
   $ migrate lint --offline --all --pg-version 16
   $ migrate lint migrations/007_add_index.sql --locks
-  $ migrate lint --json | jq '.findings[] | select(.severity == "error")'`,
+  $ migrate lint --json | jq '.findings[] | select(.severity == "error")'
+  $ migrate lint --format github               annotations on the pull request's diff (GitHub Actions)
+  $ migrate lint --format gitlab > gl-code-quality-report.json`,
     )
     .action(action(lint));
 }
@@ -45,25 +50,29 @@ interface LintFlags {
   locks?: boolean;
   pgVersion?: number;
   offline?: boolean;
+  format?: ReportFormat;
 }
 
 export async function lint(ctx: CommandContext, flags: LintFlags, files: string[] = []): Promise<number> {
+  const format = reportFormat(flags, ctx.flags.json);
   const s = ctx.settings;
   const connected = !flags.offline && (s.databaseUrl !== undefined || s.embedded || s.libpqEnv.PGHOST !== undefined || s.libpqEnv.PGDATABASE !== undefined);
-  let client: import('../../db/connection.js').Client | undefined;
-  if (connected) {
-    const { connect } = await import('../../db/connection.js');
-    client = await connect(await ctx.connection());
-  }
-  let report;
-  try {
-    report = await lintReport(s, client, { files, all: flags.all || !connected, locks: flags.locks, pgVersion: flags.pgVersion });
-  } finally {
-    await client?.end().catch(() => {});
-  }
+  const migrator = await ctx.migrator({ offline: !connected });
+  const report = await migrator.lint({ files, all: flags.all || !connected, locks: flags.locks, pgVersion: flags.pgVersion, offline: !connected });
   const blocking = blockingFindings(report.findings);
   const out = ctx.output;
-  if (out.mode === 'json') {
+  const errors = blocking.length;
+  const warnings = report.findings.filter((f) => (f.severity === 'warning' || f.exempt !== undefined) && !f.acknowledged).length;
+  const summary =
+    `${report.files.length} file${report.files.length === 1 ? '' : 's'} linted (${report.mode === 'database' ? 'against the database' : `offline, PostgreSQL ${Math.floor(report.pgVersion / 10000)}`}): ` +
+    `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}.`;
+  if (format === 'github') {
+    for (const line of githubAnnotations(lintItems(report.findings), 'tidemark lint')) out.line(line);
+    out.info(summary);
+  } else if (format === 'gitlab') {
+    out.json(gitlabCodeQuality(lintItems(report.findings), 'tidemark-lint', relative(s.cwd, s.migrationsDir) || s.migrationsDir));
+    out.info(summary);
+  } else if (out.mode === 'json') {
     out.json({ findings: report.findings.map(findingJson), ...(report.locks ? { locks: report.locks } : {}), files: report.files, mode: report.mode, pgVersion: report.pgVersion });
   } else {
     for (const f of report.findings) renderFinding(out, f);
@@ -71,12 +80,7 @@ export async function lint(ctx: CommandContext, flags: LintFlags, files: string[
       if (report.findings.length > 0) out.line();
       renderLocks(out, report.locks);
     }
-    const errors = blocking.length;
-    const warnings = report.findings.filter((f) => (f.severity === 'warning' || f.exempt !== undefined) && !f.acknowledged).length;
-    out.info(
-      `${report.files.length} file${report.files.length === 1 ? '' : 's'} linted (${report.mode === 'database' ? 'against the database' : `offline, PostgreSQL ${Math.floor(report.pgVersion / 10000)}`}): ` +
-        `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}.`,
-    );
+    out.info(summary);
   }
   return blocking.length > 0 ? 1 : 0;
 }

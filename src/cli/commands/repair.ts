@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import type { RepairPlan } from '../../core/repair.js';
+import type { RepairPlan } from '../../index.js';
 import { usageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';

@@ -1,10 +1,9 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import type { RestoreResult } from '../../backup/index.js';
+import type { RestoreResult } from '../../index.js';
 import { usageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
-import { loadBackup } from './shared.js';
 
 export function define(program: Command, action: Action): void {
   program
@@ -49,8 +48,7 @@ function resultJson(file: string, r: RestoreResult): Record<string, unknown> {
 
 export async function restore(ctx: CommandContext, flags: { into: string; force?: boolean }, file: string): Promise<number> {
   const out = ctx.output;
-  const s = ctx.settings;
-  const params = await ctx.connection();
+  const migrator = await ctx.migrator();
   if (flags.force && !ctx.flags.yes) {
     if (!ctx.interactive) {
       throw usageError('confirmation-required', `migrate restore --force would replace the database "${flags.into}", and there is no terminal to confirm on. Nothing was changed.`, {
@@ -63,15 +61,7 @@ export async function restore(ctx: CommandContext, flags: { into: string; force?
     }
   }
   await out.progress(`Restoring ${file} into ${flags.into}`);
-  const result = await (await loadBackup()).restoreBackup({
-    file,
-    params,
-    into: flags.into,
-    force: flags.force,
-    trackingTable: s.migrationsTable,
-    pgDumpPath: s.pgDumpPath,
-    signal: ctx.io.signal,
-  });
+  const result = await migrator.restore({ file, into: flags.into, force: flags.force });
   out.done(`restored into ${result.database} ${out.c.dim(`(${result.tables.length} tables checked, ${(result.durationMs / 1000).toFixed(1)} s)`)}`);
   if (out.mode === 'json') {
     out.json({ restore: resultJson(file, result) });

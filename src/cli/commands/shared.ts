@@ -15,8 +15,3 @@ export function parseWait(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('use a whole number of seconds, e.g. 120.');
   return Number(value);
 }
-
-/** The backup module (pg_dump, archive walking) loads only in the commands that use it: every pod pays start-up. */
-export function loadBackup(): Promise<typeof import('../../backup/index.js')> {
-  return import('../../backup/index.js');
-}

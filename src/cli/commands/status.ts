@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import type { StatusEntry } from '../../core/plan.js';
-import type { RepairRow } from '../../db/repair-log.js';
+import type { RepairRow, StatusEntry } from '../../index.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
 
@@ -8,12 +7,14 @@ export function define(program: Command, action: Action): void {
   program
     .command('status')
     .description('every known migration and its state: applied, pending, changed, missing, dirty')
+    .option('--exit-code', 'exit 1 while any migration is pending or dirty (a deploy gate); 0 when all have run')
     .addHelpText(
       'after',
       `
 Examples:
   $ migrate status
-  $ migrate status --json | jq '.migrations[] | select(.state != "applied")'`,
+  $ migrate status --json | jq '.migrations[] | select(.state != "applied")'
+  $ migrate status --exit-code > /dev/null && echo "schema ready"`,
     )
     .action(action(status));
 }
@@ -62,18 +63,29 @@ function repairLine(r: RepairRow): string {
   return `  ${when}  ${r.version}  ${what}, by ${r.repairedBy} (database user ${r.dbUser})`;
 }
 
-export async function status(ctx: CommandContext): Promise<number> {
+/** States that mean the database has not caught up with the files: what `--exit-code` gates on. */
+const NOT_RUN = new Set(['pending', 'dirty']);
+
+interface StatusFlags {
+  exitCode?: boolean;
+}
+
+export async function status(ctx: CommandContext, flags: StatusFlags = {}): Promise<number> {
   const migrator = await ctx.migrator();
   const report = await migrator.status();
   const repairs = report.repairs;
   const out = ctx.output;
+  // dbmate's `status --exit-code` convention: 1 while anything is left to run, so a deploy gate is one command.
+  const notRun = report.entries.filter((e) => NOT_RUN.has(e.state)).length;
+  const code = flags.exitCode && notRun > 0 ? 1 : 0;
+  if (code !== 0) out.info(`${notRun} migration${notRun === 1 ? '' : 's'} not run yet (pending or dirty): exit 1 (--exit-code).`);
   if (out.mode === 'json') {
     out.json({ ...statusJson(report.entries), repairs: repairsJson(repairs) });
-    return 0;
+    return code;
   }
   if (report.entries.length === 0) {
     out.line('No migrations yet: migrate create NAME writes the first one.');
-    return 0;
+    return code;
   }
   const c = out.c;
   const paint: Record<string, (s: string) => string> = {
@@ -111,5 +123,5 @@ export async function status(ctx: CommandContext): Promise<number> {
     out.line(c.bold('Repairs (oldest first):'));
     for (const r of repairs) out.line(repairLine(r));
   }
-  return 0;
+  return code;
 }

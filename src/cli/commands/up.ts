@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { DEFAULT_LOCK_WAIT_MS } from '../../core/migrator.js';
+import { DEFAULT_LOCK_WAIT_MS } from '../../index.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
 import { renderRunSummary, runResultJson } from '../render.js';

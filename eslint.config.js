@@ -1,0 +1,35 @@
+// ESLint (flat config) with typescript-eslint: `npm run lint`. The recommended sets, plus the promise rules
+// that need types on src/ (a forgotten await in the runner loses a rollback or a lock release). A rule
+// switched off or tuned here says why.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const nodeGlobals = Object.fromEntries(
+  ['process', 'console', 'Buffer', 'URL', 'performance', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate'].map((name) => [name, 'readonly']),
+);
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '.tidemark/', 'backups/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: nodeGlobals },
+    rules: {
+      // `const { dropped: _dropped, ...kept } = x` and `(_unused, used) =>` are how the code omits on purpose.
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+    },
+  },
+  {
+    // Terminal tests match ANSI escapes (\x1b) on purpose.
+    files: ['test/**/*.ts'],
+    rules: { 'no-control-regex': 'off' },
+  },
+);

@@ -1,0 +1,87 @@
+/**
+ * The shipped declarations: a TypeScript app that installs tidemark compiles against dist/index.d.ts (via
+ * package.json `exports`/`types`, as `import ... from 'tidemark'`), with strict checks and without
+ * skipLibCheck, and wrong options are compile errors. Needs `npm run build` first, as every spawned-CLI test.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const repo = resolve(import.meta.dirname, '../..');
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+let app: string;
+
+const CONSUMER = `
+import pg from 'pg';
+import { createMigrator, MigrateError, type MigratorEvent, type RunResult, type StatusReport } from 'tidemark';
+
+const pool = new pg.Pool({ connectionString: 'postgres://app@localhost/app' });
+export const atStart = createMigrator({
+  database: pool,
+  migrations: { directory: new URL('./migrations', import.meta.url) },
+  backup: { directory: '/var/backups/app', retentionDays: 3 },
+  lint: true,
+  production: { allowDdl: false },
+  onEvent: (event: MigratorEvent) => void event.type,
+});
+export const applied: Promise<RunResult> = atStart.up({ to: '003', skipLint: false });
+export const status: Promise<StatusReport> = atStart.status();
+
+export const inTests = createMigrator({
+  database: 'postgres://postgres@localhost:5432/app_test',
+  migrations: [{ version: 1, name: 'users', up: 'create table users (id bigint)', down: 'drop table users' }],
+});
+export const bundled = createMigrator({ database: new pg.Client(), migrations: { files: { '001_users.sql': 'select 1' } } });
+export async function reset(): Promise<number> {
+  try {
+    return (await inTests.down({ all: true })).applied.length;
+  } catch (error) {
+    return error instanceof MigrateError ? error.exitCode : -1;
+  }
+}
+
+// @ts-expect-error lint is a boolean
+createMigrator({ database: pool, migrations: [], lint: 'yes' });
+// @ts-expect-error migrations are required
+createMigrator({ database: pool });
+// @ts-expect-error a migration needs its up SQL
+createMigrator({ database: pool, migrations: [{ version: 1, name: 'x' }] });
+`;
+
+beforeAll(async () => {
+  app = await mkdtemp(join(tmpdir(), 'tidemark-consumer-'));
+  await mkdir(join(app, 'node_modules', '@types'), { recursive: true });
+  await symlink(repo, join(app, 'node_modules', 'tidemark'), 'dir');
+  await symlink(join(repo, 'node_modules', 'pg'), join(app, 'node_modules', 'pg'), 'dir');
+  for (const types of ['node', 'pg']) await symlink(join(repo, 'node_modules', '@types', types), join(app, 'node_modules', '@types', types), 'dir');
+  await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', type: 'module', private: true }));
+  await writeFile(
+    join(app, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] }, files: ['app.ts'] }),
+  );
+  await writeFile(join(app, 'app.ts'), CONSUMER);
+});
+
+afterAll(async () => {
+  if (app) await rm(app, { recursive: true, force: true });
+});
+
+describe('the emitted declarations', () => {
+  it('are where package.json says', () => {
+    expect(existsSync(join(repo, 'dist', 'index.d.ts'))).toBe(true);
+  });
+
+  it('compile a strict TypeScript consumer that imports tidemark by name', async () => {
+    const run = await promisify(execFile)(process.execPath, [tsc, '-p', app], { cwd: app }).then(
+      () => ({ code: 0, out: '' }),
+      (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, out: `${error.stdout}${error.stderr}` }),
+    );
+    expect(run.out).toBe('');
+    expect(run.code).toBe(0);
+  });
+});
