@@ -11,7 +11,7 @@ import { SqlSyntaxError, loadParser } from '../parser.js';
 import { statementLockFacts, type LockMode } from '../locks.js';
 import { TextIndex } from '../position.js';
 import { SchemaView } from '../schema.js';
-import { parseStatementHeadsSync, parseStatementsSync } from '../split.js';
+import { parseFilesHeadsSync, parseStatementHeadsSync, parseStatementsSync, type FileHeads } from '../split.js';
 import type { PgNode } from '../parser.js';
 import { doBlockStatements } from './do-block.js';
 import { RULES, RULES_BY_ID } from './rules/index.js';
@@ -56,8 +56,21 @@ export const ENGINE_FINDINGS = {
 export async function lintFiles(files: readonly LintInputFile[], context: LintContext): Promise<Finding[]> {
   await loadParser();
   const run = new LintRun(context);
-  return files.flatMap((file) => run.lintFile(file));
+  const findings: Finding[] = [];
+  // Parsed in batches (see parseFilesHeadsSync); a batch that cannot be trusted is parsed file by file.
+  for (let from = 0; from < files.length; from += BATCH_FILES) {
+    const batch = files.slice(from, from + BATCH_FILES);
+    const parsed = batch.length > 1 ? parseFilesHeadsSync(batch.map((f) => f.text)) : undefined;
+    batch.forEach((file, i) => findings.push(...run.lintFile(file, parsed?.[i])));
+  }
+  return findings;
 }
+
+/**
+ * Files parsed per call of the grammar: enough to spread its fixed cost per call, few enough that the trees
+ * of one batch (alive together) stay a few MB.
+ */
+const BATCH_FILES = 50;
 
 /** Lints one file on its own (what it creates is forgotten afterwards). */
 export async function lintFile(file: LintInputFile, context: LintContext): Promise<Finding[]> {
@@ -102,12 +115,17 @@ export class LintRun {
     return known !== undefined && known.sizeBytes < this.#sizeThreshold ? known.sizeBytes : undefined;
   }
 
-  lintFile(file: LintInputFile): Finding[] {
-    const index = new TextIndex(file.text);
+  /** Lints one file; `parsed`: its statements from a batched parse (parsed here when absent). */
+  lintFile(file: LintInputFile, parsed?: FileHeads): Finding[] {
+    const index = parsed?.index ?? new TextIndex(file.text);
+    // Node locations of a batched parse count from the batch's start: shift them back to the file.
+    const nodeIndex = parsed === undefined || parsed.byteBase === 0
+      ? index
+      : { charIndexFromByte: (byte: number) => index.charIndexFromByte(byte - parsed.byteBase) };
     const findings: Finding[] = [];
     let statements;
     try {
-      statements = parseStatementHeadsSync(file.text, file.displayPath, index);
+      statements = parsed?.heads ?? parseStatementHeadsSync(file.text, file.displayPath, index);
     } catch (error) {
       if (!(error instanceof SqlSyntaxError)) throw error;
       return [
@@ -131,10 +149,10 @@ export class LintRun {
     for (const statement of statements) {
       if (!runnerWrapped && !inExplicit) transaction = this.#newTransaction(false);
       const located = [
-        { kind: statement.kind, node: statement.node, start: statement.start, base: 0, baseIndex: index, inDo: false },
+        { kind: statement.kind, node: statement.node, start: statement.start, base: 0, baseIndex: nodeIndex, inDo: false },
       ];
       if (statement.kind === 'DoStmt') {
-        for (const inner of doBlockStatements(statement.node, file.text, index, statement.start)) {
+        for (const inner of doBlockStatements(statement.node, file.text, nodeIndex, statement.start)) {
           located.push({ ...inner, inDo: true });
         }
       }
