@@ -117,9 +117,16 @@ async function catalogContext(client: Client | undefined, pgVersion: number, rul
  * pending ones of one run, so a table an earlier file creates is new (empty) when a later one runs. Otherwise
  * (offline, --all, named files) each file is linted on its own: what earlier files created may be large now.
  */
-export async function lintMigrations(files: readonly LintInputFile[], client: Client | undefined, pgVersion = 150000, oneRun = true, rules?: LintRules): Promise<Finding[]> {
+export async function lintMigrations(
+  files: readonly LintInputFile[],
+  client: Client | undefined,
+  pgVersion = 150000,
+  oneRun = true,
+  rules?: LintRules,
+  onStatementKinds?: RuleContextOptions['onStatementKinds'],
+): Promise<Finding[]> {
   const { lintFile, lintFiles } = await import('../sql/lint/index.js');
-  const context = await catalogContext(client, pgVersion, rules);
+  const context = { ...(await catalogContext(client, pgVersion, rules)), ...(onStatementKinds ? { onStatementKinds } : {}) };
   if (oneRun) return lintFiles(files, context);
   const findings: Finding[] = [];
   for (const file of files) findings.push(...(await lintFile(file, context)));
@@ -141,18 +148,25 @@ export function startAfterExemption(rules: LintRules | undefined, version: bigin
 export type PreflightPolicy = Pick<RunConfig, 'table' | 'lint' | 'lintRules' | 'production' | 'words' | 'backup' | 'backupOff'>;
 
 /** The production guard alone: DDL needs ALLOW_DDL_IN_PRODUCTION=true. Throws `ddl-in-production` (exit 2). */
-export async function productionGuard(policy: Pick<RunConfig, 'production' | 'words'>, files: readonly PreflightFile[], command: string): Promise<void> {
+export async function productionGuard(
+  policy: Pick<RunConfig, 'production' | 'words'>,
+  files: readonly PreflightFile[],
+  command: string,
+  known?: ReadonlyMap<string, readonly string[]>,
+): Promise<void> {
   if (!policy.production || policy.production.allowDdl || files.length === 0) return;
   const { parseStatementsSync } = await import('../sql/split.js');
   const { loadParser } = await import('../sql/parser.js');
   await loadParser();
   const ddl: string[] = [];
   for (const { file } of files) {
-    let kinds: string[];
-    try {
-      kinds = parseStatementsSync(file.text, file.displayPath).map((s) => s.kind);
-    } catch {
-      kinds = ['(does not parse)'];
+    let kinds = known?.get(file.displayPath);
+    if (kinds === undefined) {
+      try {
+        kinds = parseStatementsSync(file.text, file.displayPath).map((s) => s.kind);
+      } catch {
+        kinds = ['(does not parse)'];
+      }
     }
     const found = kinds.filter((k) => !NOT_DDL.has(k));
     if (found.length > 0) ddl.push(`${file.displayPath} (${[...new Set(found)].join(', ')})`);
@@ -189,17 +203,24 @@ export function backupGuard(policy: PreflightPolicy, noBackup: boolean | undefin
 export async function preflight(client: Client, policy: PreflightPolicy, files: readonly PreflightFile[], request: PreflightRequest): Promise<LintSummary | undefined> {
   const production = policy.production !== undefined;
   const w = policy.words;
-  await productionGuard(policy, files, request.command);
+  // Under the guard the lint always runs: it parses first, and the guard reads the statement kinds of that
+  // parse instead of parsing every file again. The guard's refusal (exit 2) still comes before the lint's.
+  if (!production || request.guardOnly) await productionGuard(policy, files, request.command);
   if (request.guardOnly) return { findings: [], skipped: 'nothing runs now' };
   if (!production && !policy.lint) return undefined;
 
   let skipped: string | undefined;
-  if (files.length === 0) skipped = 'nothing to run';
+  if (files.length === 0) {
+    await productionGuard(policy, files, request.command);
+    skipped = 'nothing to run';
+  }
   else if (request.skipLint && !production) skipped = w.skipLint;
   else if (!production && (await databaseIsEmpty(client, policy.table))) skipped = 'the database has no tables yet';
   if (skipped) return { findings: [], skipped };
 
-  const linted = await lintMigrations(files.map((f) => (f.undoes ? { ...f.file, undoes: f.undoes.text } : f.file)), client, 150000, true, policy.lintRules);
+  const kinds = new Map<string, readonly string[]>();
+  const linted = await lintMigrations(files.map((f) => (f.undoes ? { ...f.file, undoes: f.undoes.text } : f.file)), client, 150000, true, policy.lintRules, (file, k) => kinds.set(file, k));
+  if (production) await productionGuard(policy, files, request.command, kinds);
   const exemptOf = new Map(files.map((f) => [f.file.displayPath, f.exempt ?? startAfterExemption(policy.lintRules, f.version)]));
   const findings = linted.map((f) => {
     const exempt = exemptOf.get(f.file);

@@ -135,6 +135,7 @@ export class LintRun {
       ];
     }
 
+    this.#context.onStatementKinds?.(file.displayPath, statements.map((st) => st.kind));
     if (file.undoes !== undefined) {
       try {
         this.schema.beginUndo(parseStatementsSync(file.undoes));

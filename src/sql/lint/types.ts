@@ -34,6 +34,8 @@ export interface LintContext {
   readonly sizeThresholdBytes?: number;
   /** Per-rule overrides from the project's lint config: `off`, or another severity. */
   readonly ruleSeverity?: ReadonlyMap<string, Severity | 'off'>;
+  /** Told the statement kinds of each file that parsed (the production guard reads them: one parse). */
+  readonly onStatementKinds?: (displayPath: string, kinds: readonly string[]) => void;
 }
 
 export interface Finding {
