@@ -1,21 +1,13 @@
 #!/usr/bin/env bash
-# The runner benchmark: tidemark's bundled CLI against the psql floors, a bare node+pg connect, and the peer
-# tools (node-pg-migrate, postgrator, knex, dbmate), on the same generated migrations, in one run.
-# It drives the shared harness (../shared/bench/run-peers.sh; see its README for what each phase measures).
+# The runner benchmark from a clone: builds dist/, then times tidemark's no-op `up` and `status` against a bare
+# node+pg connect and dbmate (installed from npm into a temporary folder), on N generated migrations, in one run.
+# Needs only node/npm and a PostgreSQL superuser (libpq variables or BENCH_DATABASE_URL); see
+# bench/runner-bench.mjs for the settings (N, RUNS, BENCH_PEERS, BENCH_JSON).
 #
-#   npm i --prefix /tmp/peers node-pg-migrate postgrator pg knex dbmate   # peers, once, outside the repo
-#   apt-get install -y hyperfine time                                     # timer and peak RSS
-#   bench/run-runner.sh                                                   # N = 100 and 1000, every tool
-#   NS=1000 RUNS=3 TOOLS="psql-session node-pg-bare tidemark" bench/run-runner.sh
-#
-# Connection: libpq variables (PGHOST 127.0.0.1, PGPORT 5432, PGUSER = you; a superuser: it creates databases).
+#   bench/run-runner.sh                  # N=1000, 7 runs each
+#   N=100 RUNS=5 bench/run-runner.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-harness=${BENCH_HARNESS:-$here/../shared/bench}
-if [ ! -x "$harness/run-peers.sh" ]; then
-  echo "run-runner: the shared harness is not at $harness (set BENCH_HARNESS)" >&2
-  exit 2
-fi
-(cd "$here" && npm run --silent build)
-export TIDEMARK_CLI="$here/bin/migrate.js"
-exec "$harness/run-peers.sh" "$@"
+cd "$here"
+npm run --silent build
+exec node bench/runner-bench.mjs "$@"

@@ -14,11 +14,13 @@ import { loadSettings } from '../src/config/settings.js';
 import { doctor, type DoctorCheck, type DoctorReport } from '../src/core/doctor.js';
 import { freePort } from '../src/db/embedded.js';
 import { paramsFromUrl } from '../src/db/params.js';
-import { adminQuery, testDatabase, urlFor, type TestDatabase } from './helpers/db.js';
+import { adminQuery, runPrefix, testDatabase, urlFor, type TestDatabase } from './helpers/db.js';
 import { makeProject, runCli, writeFiles } from './helpers/project.js';
 
 let db: TestDatabase;
-const role = `tm_doctor_${randomBytes(4).toString('hex')}`;
+// Named with the run's prefix: the role owns objects in databases the run retires (not drops) after each test,
+// so it can only go once they are gone; the run's teardown drops both (test/global-setup.ts).
+const role = `${runPrefix()}doctor_${randomBytes(4).toString('hex')}`;
 const rolePassword = randomBytes(8).toString('hex');
 
 beforeAll(async () => {
@@ -27,7 +29,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await db.drop();
-  await adminQuery(`drop role if exists ${role}`);
 });
 beforeEach(async () => {
   await db.reset();

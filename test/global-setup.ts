@@ -63,6 +63,11 @@ async function dropDatabases(url: string, prefix: string): Promise<void> {
       }
     });
   await Promise.all(Array.from({ length: Math.min(8, names.length) }, worker));
+  // Roles a test made with the run's prefix may own objects in those databases: they can go only now.
+  await withAdmin(url, async (c) => {
+    const roles = await c.query<{ rolname: string }>('select rolname from pg_roles where starts_with(rolname, $1)', [prefix]);
+    for (const { rolname } of roles.rows) await c.query(`drop role if exists "${rolname}"`);
+  });
 }
 
 function dockerMayAnswer(): boolean {

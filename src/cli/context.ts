@@ -6,6 +6,7 @@ import type { Settings } from '../config/settings.js';
 import { loadSettings } from '../config/settings.js';
 import type { EmbeddedServer } from '../db/embedded.js';
 import { paramsFromLibpq, paramsFromUrl, type ConnectionParams } from '../db/params.js';
+import { DEFAULT_DB_WAIT_SECONDS, waitForDatabase } from '../db/wait.js';
 import { usageError } from '../errors.js';
 import { createMigrator, type LintRules, type Migrator, type MigratorOptions } from '../index.js';
 import { Output } from './output.js';
@@ -23,6 +24,7 @@ export interface GlobalFlags {
   readonly embedded?: boolean;
   /** A command's own `--format` (lint, verify): `--format json` is `--json`. */
   readonly format?: string;
+  readonly waitForDb?: number | true;
 }
 
 export interface Io {
@@ -64,6 +66,7 @@ export class CommandContext {
         seedsDir: this.flags.seedsDir,
         envFile: this.flags.envFile,
         embedded: this.flags.embedded,
+        dbWaitSeconds: this.flags.waitForDb === true ? DEFAULT_DB_WAIT_SECONDS : this.flags.waitForDb,
       },
       this.io.env,
       this.io.cwd,
@@ -98,7 +101,27 @@ export class CommandContext {
           'To try tidemark on a local throwaway PostgreSQL 15, add --embedded (data in .tidemark/embedded).',
       });
     }
+    if (!s.embedded && s.dbWaitSeconds > 0) await this.#waitForDatabase(this.#connection, s.dbWaitSeconds);
     return this.#connection;
+  }
+
+  /** --wait-for-db: retry the first connection while the server comes up, saying what it waits for. */
+  async #waitForDatabase(params: ConnectionParams, seconds: number): Promise<void> {
+    let lastSaid = '';
+    let lastAt = 0;
+    await waitForDatabase(params, {
+      timeoutMs: seconds * 1000,
+      signal: this.io.signal,
+      onWait: ({ reason, delayMs, remainingMs }) => {
+        // One line when the reason changes, then one every few seconds: an init container's log stays readable.
+        if (reason.code === lastSaid && Date.now() - lastAt < 5_000) return;
+        lastSaid = reason.code;
+        lastAt = Date.now();
+        this.output.info(
+          `Waiting for the database to come up: ${reason.message} Next try in ${(delayMs / 1000).toFixed(1)} s, ${Math.ceil(remainingMs / 1000)} s left.`,
+        );
+      },
+    });
   }
 
   /** The migrator of this command, built with the library's createMigrator (the CLI is its first client). */

@@ -7,6 +7,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT } from '../errors.js';
 import { CommandContext, type GlobalFlags, type Io } from './context.js';
 import { renderError } from './render.js';
+import { parseWait } from './commands/shared.js';
+import { DEFAULT_DB_WAIT_SECONDS } from '../db/wait.js';
 import * as backup from './commands/backup.js';
 import * as create from './commands/create.js';
 import * as down from './commands/down.js';
@@ -21,12 +23,14 @@ import * as repair from './commands/repair.js';
 import * as baseline from './commands/baseline.js';
 import * as completion from './commands/completion.js';
 import * as doctor from './commands/doctor.js';
+import * as schema from './commands/schema.js';
+import * as testRollback from './commands/test-rollback.js';
 
 export type Handler = (ctx: CommandContext, flags: never, ...args: never[]) => Promise<number>;
 /** Wraps a command's handler into a commander action that records its exit code. */
 export type Action = (handler: Handler) => (...args: unknown[]) => Promise<void>;
 
-const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline, lint, backup, restore, doctor, completion];
+const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline, lint, backup, restore, doctor, completion, schema, testRollback];
 
 /** package.json's version, put in by the build (scripts/build.mjs) and by vitest.config.ts. */
 declare const __TIDEMARK_VERSION__: string;
@@ -48,6 +52,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('-y, --yes', 'answer yes to confirmations')
     .option('--verbose', 'show stack traces and more detail')
     .addOption(new Option('--embedded', 'use a local PostgreSQL 15 (data in .tidemark/embedded)'))
+    .addOption(
+      new Option('--wait-for-db [seconds]', `retry the first connection while the database comes up (default DB_WAIT_TIMEOUT; bare: ${DEFAULT_DB_WAIT_SECONDS} s)`).argParser(parseWait),
+    )
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -130,7 +137,11 @@ export async function main(): Promise<never> {
     code = await run(process.argv.slice(2), {
       stdout: process.stdout,
       stderr: process.stderr,
-      stdin: process.stdin,
+      // A getter: touching process.stdin builds a TTY or socket stream (and loads their modules), which only a
+      // prompt needs; every no-op `up` of a pod start would pay for it.
+      get stdin() {
+        return process.stdin;
+      },
       env: process.env,
       cwd: process.cwd(),
       signal: controller.signal,

@@ -46,6 +46,12 @@ export interface Settings {
   readonly migrateEnv: MigrateEnv;
   readonly allowDdlInProduction: boolean;
   readonly poolSize: number;
+  /** Seconds to keep retrying the first connection while the server comes up (db/wait); 0 = do not wait. */
+  readonly dbWaitSeconds: number;
+  /** SCHEMA_FILE: where `migrate schema dump` writes and `schema check` reads (default ./schema.sql). */
+  readonly schemaFile: string;
+  /** True when SCHEMA_FILE is set: then up, down and redo rewrite the file after they succeed. */
+  readonly schemaFileAuto: boolean;
   /** Connected lint: a lock/rewrite finding on a table smaller than this (bytes) is a warning. */
   readonly lintSizeThresholdBytes: number;
   /** Files at or before this version are not refused by the lint before a run (an adopted history). */
@@ -64,6 +70,7 @@ export interface SettingsFlags {
   readonly seedsDir?: string | undefined;
   readonly envFile?: string | undefined;
   readonly embedded?: boolean | undefined;
+  readonly dbWaitSeconds?: number | undefined;
 }
 
 /** The libpq variables tidemark honours when DATABASE_URL is absent (and passes on to pg_dump). */
@@ -188,6 +195,8 @@ const schema = z.object({
   ALLOW_DDL_IN_PRODUCTION: z._default(booleanText, false),
   DB_POOL_SIZE: z._default(integerText('a count of connections, e.g. 2', 1), 2),
   MIGRATE_EMBEDDED: z._default(booleanText, false),
+  DB_WAIT_TIMEOUT: z._default(integerText('seconds, e.g. 60 (0 = do not wait)', 0), 0),
+  SCHEMA_FILE: z.optional(text),
   LINT_SIZE_THRESHOLD: z._default(sizeText, 10 * 1024 * 1024),
   LINT_START_AFTER: z.optional(z.pipe(z.string().check(z.trim(), z.regex(/^\d+$/, { message: 'is not a version; use the leading digits of a migration file name, e.g. 042' })), z.transform((v: string) => BigInt(v)))),
   LINT_RULES: z._default(lintRulesText, new Map()),
@@ -232,6 +241,7 @@ export function loadSettings(flags: SettingsFlags = {}, env: NodeJS.ProcessEnv =
   if (flags.rollbackDir !== undefined) raw.ROLLBACK_DIR = flags.rollbackDir;
   if (flags.seedsDir !== undefined) raw.SEEDS_DIR = flags.seedsDir;
   if (flags.embedded) raw.MIGRATE_EMBEDDED = 'true';
+  if (flags.dbWaitSeconds !== undefined) raw.DB_WAIT_TIMEOUT = String(flags.dbWaitSeconds);
 
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
@@ -274,6 +284,9 @@ export function loadSettings(flags: SettingsFlags = {}, env: NodeJS.ProcessEnv =
     migrateEnv: s.MIGRATE_ENV,
     allowDdlInProduction: s.ALLOW_DDL_IN_PRODUCTION,
     poolSize: s.DB_POOL_SIZE,
+    dbWaitSeconds: s.DB_WAIT_TIMEOUT,
+    schemaFile: dir(s.SCHEMA_FILE ?? './schema.sql'),
+    schemaFileAuto: s.SCHEMA_FILE !== undefined,
     lintSizeThresholdBytes: s.LINT_SIZE_THRESHOLD,
     lintStartAfter: s.LINT_START_AFTER,
     lintRules: s.LINT_RULES,

@@ -16,6 +16,8 @@ import type { HistoryRow } from '../db/history.js';
 import { usageError, type MigrateError } from '../errors.js';
 import type { Migration } from '../source/types.js';
 import type { RepairRow } from '../db/repair-log.js';
+import { paramsConnector } from '../db/connector.js';
+import { exponentialLockRetry } from '../ops/lock-retry.js';
 import { backupFirst } from './backup-first.js';
 import { baseline, type BaselineOptions, type BaselineResult } from './baseline.js';
 import type { BackupEvent, BackupReport, LoggedBackup, RestoreResult } from '../backup/index.js';
@@ -42,6 +44,15 @@ import { withLockedSession, withSession, type Session, type SessionOptions } fro
 import { verify, type VerifyOptions, type VerifyReport } from './verify.js';
 
 export { DEFAULT_LOCK_WAIT_MS } from './config.js';
+
+/** What `Migrator.stepper` hands out: one migration at a time, on the session it holds (`client`). */
+export interface Stepper {
+  apply(migration: Migration): Promise<RunResult>;
+  revert(migration: Migration): Promise<RunResult>;
+  /** The rollback file, from the migrator's source. */
+  readDown(migration: Migration): Promise<import('../source/types.js').SqlFile>;
+  readonly client: import('../db/connection.js').Client;
+}
 
 export interface RunOptions {
   readonly dryRun?: boolean | undefined;
@@ -83,13 +94,9 @@ function heldBackOf(plan: { heldBack: readonly Migration[] }) {
 export class Migrator {
   readonly #config: RunConfig;
 
+  /** Built by createMigrator (src/index.ts) or the CLI's options; not meant to be called with a hand-made config. */
   constructor(config: RunConfig) {
     this.#config = config;
-  }
-
-  /** The configuration this migrator was built with. */
-  get config(): RunConfig {
-    return this.#config;
   }
 
   loadMigrations(): Promise<Migration[]> {
@@ -194,6 +201,41 @@ export class Migrator {
     });
   }
 
+  /**
+   * One locked session for many single-migration runs, without plan, lint or backup: `migrate test-rollback`
+   * applies and rolls back thousands of migrations in its scratch database, and a session per step cost ~3x
+   * the migration itself. Each run goes through the same executor as up and down.
+   */
+  async stepper<T>(fn: (steps: Stepper) => Promise<T>): Promise<T> {
+    return this.#lockedSession(async (session) => {
+      const executor = this.#executor(session);
+      const run = async (m: Migration, direction: Direction) =>
+        executor.run(direction, await prepare(this.#config.source, [m], direction), await session.history.read());
+      return fn({ apply: (m) => run(m, 'up'), revert: (m) => run(m, 'down'), readDown: (m) => this.#config.source.readDown(m), client: session.client });
+    });
+  }
+
+  /**
+   * A migrator on another database of the same server (test-rollback's scratch database) with this one's
+   * source (the list given, loaded once), table and timeouts, and no backup, lint, production guard, lock
+   * retries, expand/contract phase or events: that database is nobody's production.
+   */
+  scratch(params: import('../db/params.js').ConnectionParams, migrations: readonly Migration[]): Migrator {
+    const c = this.#config;
+    return new Migrator({
+      ...c,
+      connector: paramsConnector(params),
+      source: { load: () => Promise.resolve([...migrations]), readDown: (m) => c.source.readDown(m) },
+      backup: undefined,
+      backupOff: 'test-rollback',
+      lint: false,
+      production: undefined,
+      strategy: 'standard',
+      lockRetry: exponentialLockRetry(0),
+      onEvent: () => {},
+    });
+  }
+
   /** Rolls back the newest applied migration and applies it again, under one lock. */
   async redo(options: PreflightOptions & RunOptions = {}): Promise<{ down: RunResult; up: RunResult }> {
     const migrations = await this.loadMigrations();
@@ -243,7 +285,11 @@ export class Migrator {
   /** Does the tracking table say exactly what the files say? (`migrate verify`) */
   async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
     const state = await this.state();
-    return verify(state.migrations, state.history, options);
+    const emptyRollbacks = new Set<string>();
+    for (const m of state.migrations) {
+      if (m.downPath !== undefined && (await this.#config.source.readDown(m)).empty) emptyRollbacks.add(m.version);
+    }
+    return verify(state.migrations, state.history, { ...options, emptyRollbacks });
   }
 
   /** What `repair(version)` would do now, read without the lock (to show before asking); undefined: nothing to do. */

@@ -9,6 +9,7 @@ import { connectionLostError, isConnectionLost, type Client } from '../db/connec
 import type { Connector } from '../db/connector.js';
 import { HistoryStore } from '../db/history.js';
 import { Locker, lockKey } from '../db/lock.js';
+import { MigrateError } from '../errors.js';
 import type { EventSink } from './results.js';
 
 export interface Session {
@@ -72,6 +73,8 @@ export async function withSession<T>(options: SessionOptions, fn: (session: Sess
       broken = true;
       throw connectionLostError(error, connector.params);
     }
+    // Already explained further down (a migration that lost its connection): still not a client to reuse.
+    if (error instanceof MigrateError && error.code === 'db-connection-lost') broken = true;
     throw error;
   } finally {
     await lease.release(broken);

@@ -18,6 +18,7 @@ export type FindingCode =
   | 'out-of-order'
   | 'rollback-missing'
   | 'empty-migration'
+  | 'empty-rollback'
   | 'pending';
 
 export interface Finding {
@@ -38,6 +39,8 @@ export interface VerifyOptions {
   readonly allowOutOfOrder?: boolean | undefined;
   /** The rollback folder as shown to the user, to say where a missing rollback file belongs. */
   readonly rollbackDir?: string | undefined;
+  /** Versions whose rollback file holds no statement (read by the caller: verify itself does no I/O). */
+  readonly emptyRollbacks?: ReadonlySet<string> | undefined;
 }
 
 export interface VerifyReport {
@@ -94,6 +97,9 @@ export function verify(migrations: readonly Migration[], history: readonly Histo
     }
     if (m && m.up.empty) {
       add('warning', 'empty-migration', `${label} holds no statement (empty or comments only); it is a valid no-op. Is its body missing?`);
+    }
+    if (m && m.downPath !== undefined && options.emptyRollbacks?.has(m.version)) {
+      add('warning', 'empty-rollback', `${label}'s rollback holds no statement: rolling it back changes nothing. Fine when it cannot be undone (say so in a comment); otherwise write it. migrate test-rollback shows what it leaves.`);
     }
     findings.push(...own.filter((f) => f.severity === 'error'), ...own.filter((f) => f.severity === 'warning'));
   }

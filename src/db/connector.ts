@@ -91,9 +91,14 @@ export function poolConnector(pool: pg.Pool): Connector {
       const client = await pool.connect().catch((error: unknown) => {
         throw explain(error, params);
       });
+      // A checked-out client has no listener of the pool's: a server that drops it (a terminate, a failover)
+      // would crash the app with an unhandled 'error' while tidemark holds it. The query's rejection reports it.
+      const onError = () => {};
+      client.on('error', onError);
       return {
         client,
         release: async (destroy) => {
+          client.off('error', onError);
           client.release(destroy === true);
         },
       };
@@ -110,7 +115,12 @@ export function clientConnector(client: Client): Connector {
     params,
     description: describeParams(params),
     database: undefined,
-    session: async () => ({ client, release: async () => {} }),
+    session: async () => {
+      // As for a pool's client: while tidemark uses it, a dropped connection must not crash the app.
+      const onError = () => {};
+      client.on('error', onError);
+      return { client, release: async () => void client.off('error', onError) };
+    },
     side: () => sideClient(config, params),
   };
 }

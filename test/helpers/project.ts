@@ -1,5 +1,11 @@
-/** Throwaway project folders with migration files, and the CLI run as a user runs it. */
+/**
+ * Throwaway project folders with migration files, and the CLI run as a user runs it: in this process by
+ * default (src/cli/main.ts's `run` with captured streams, as fast as a function call), or as a real child
+ * process (bin/migrate.js, the built bundle) where a test needs one: signals, concurrent runners, terminals,
+ * the embedded server.
+ */
 import { spawn } from 'node:child_process';
+import { Readable, Writable } from 'node:stream';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -33,22 +39,59 @@ export interface CliResult {
 export interface CliOptions {
   readonly cwd: string;
   readonly env?: Record<string, string | undefined>;
+  /** Run bin/migrate.js as a child process (implied by onSpawn and by --embedded). Needs `npm run build`. */
+  readonly spawn?: boolean;
   /** Called with the child right after it starts (to send signals). */
   readonly onSpawn?: (child: ReturnType<typeof spawn>) => void;
+  /** A child process is killed after this long (in-process runs are bounded by the test's timeout). */
   readonly timeoutMs?: number;
 }
 
-/**
- * Runs `node -- bin/migrate.js ...args` (the built bundle; `--` as bin/migrate.js's own first lines do, so that
- * Node leaves `--env-file` to tidemark) in `cwd` with a clean environment: only what the
- * test passes, plus PATH and HOME. CI=1 so the output is plain lines.
- */
-export function runCli(args: readonly string[], options: CliOptions): Promise<CliResult> {
+/** The environment a run sees: only what the test passes, plus PATH and HOME; CI=1 so output is plain lines. */
+function cliEnv(options: CliOptions): Record<string, string> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: '1' };
   for (const [k, v] of Object.entries(options.env ?? {})) {
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
+  return env;
+}
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+/**
+ * `migrate ...args` through the CLI's own entry (`run` in src/cli/main.ts) with captured streams: what
+ * bin/migrate.js does, minus the process (its signal handlers, EPIPE handling and process.exit are covered by
+ * the spawned tests). An error that escapes `run` is reported as main() reports it: exit 1, "Unexpected error".
+ */
+async function runInProcess(args: readonly string[], options: CliOptions): Promise<CliResult> {
+  const { run } = await import('../../src/cli/main.js');
+  const stdout = new Capture();
+  const stderr = new Capture();
+  let code: number;
+  try {
+    code = await run(args, { stdout, stderr, stdin: Readable.from([]), env: cliEnv(options), cwd: options.cwd, signal: new AbortController().signal });
+  } catch (error) {
+    stderr.text += `Unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`;
+    code = 1;
+  }
+  return { code, signal: null, stdout: stdout.text, stderr: stderr.text };
+}
+
+/**
+ * Runs `migrate ...args` in `cwd` with a clean environment (cliEnv): in process by default; with `spawn`,
+ * `onSpawn` or `--embedded` as `node -- bin/migrate.js ...args` (the built bundle; `--` as bin/migrate.js's own
+ * first lines do, so that Node leaves `--env-file` to tidemark).
+ */
+export function runCli(args: readonly string[], options: CliOptions): Promise<CliResult> {
+  if (!options.spawn && !options.onSpawn && !args.includes('--embedded')) return runInProcess(args, options);
+  const env = cliEnv(options);
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--', CLI, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -83,7 +83,7 @@ describe('createMigrator at app start with the app pool', () => {
     // The pool is the app's: its client came back, it still answers, and no runner lock is left on it.
     expect(pool.totalCount).toBe(pool.idleCount);
     expect((await pool.query('select count(*)::int as n from users')).rows[0].n).toBe(1);
-    expect((await pool.query("select count(*)::int as n from pg_locks where locktype = 'advisory'")).rows[0].n).toBe(0);
+    expect((await pool.query("select count(*)::int as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())")).rows[0].n).toBe(0);
     expect(pool.ending).toBe(false);
   });
 
@@ -127,6 +127,26 @@ describe('createMigrator at app start with the app pool', () => {
     const result = await migrator.up();
     expect(result.backup?.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(readdirSync(join(dir, 'backups')).filter((f) => f.endsWith('.dump'))).toHaveLength(1);
+  });
+
+  it('announces the backend it migrates on, and does not give a terminated connection back to the pool', async () => {
+    const terminated: number[] = [];
+    const migrator = createMigrator({
+      database: pool,
+      migrations: [{ version: 1, name: 'slow', up: 'select pg_sleep(30);' }],
+      onEvent: (e) => {
+        if (e.type !== 'migration-start') return;
+        terminated.push(e.backendPid);
+        // A second connection, as an operator (or the live monitor) would use.
+        setTimeout(() => void db.query('select pg_terminate_backend($1)', [e.backendPid]), 300);
+      },
+    });
+    const error = (await migrator.up().catch((e: unknown) => e)) as MigrateError;
+    expect(error.code).toBe('db-connection-lost');
+    expect(terminated).toHaveLength(1);
+    // The dead client was destroyed, not handed out again: the pool opens a fresh one and works.
+    expect((await pool.query('select pg_backend_pid() as pid')).rows[0].pid).not.toBe(terminated[0]);
+    expect(await db.query('select version from schema_migrations')).toEqual([]);
   });
 
   it('refuses relative folders (it does not read the working directory), naming the option', () => {

@@ -4,7 +4,7 @@ import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
 import { renderRunSummary, runResultJson } from '../render.js';
 import { lockWait } from './up.js';
-import { parseCount, parseVersion, parseWait } from './shared.js';
+import { parseCount, parseVersion, parseWait, refreshSchemaFile } from './shared.js';
 
 export function define(program: Command, action: Action): void {
   program
@@ -44,6 +44,7 @@ export async function down(ctx: CommandContext, flags: DownFlags): Promise<numbe
   if (chosen > 1) throw usageError('conflicting-flags', 'Use only one of --step, --to and --all.');
   const migrator = await ctx.migrator({ lockWaitMs: lockWait(ctx, flags.wait) });
   const result = await migrator.down({ step: flags.step, to: flags.to, all: flags.all, dryRun: flags.dryRun, skipLint: flags.skipLint, noBackup: flags.backup === false });
+  await refreshSchemaFile(ctx, !result.dryRun && result.applied.length > 0);
   if (ctx.output.mode === 'json') ctx.output.json(runResultJson(result));
   else renderRunSummary(ctx.output, result);
   return 0;

@@ -3,7 +3,7 @@ import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
 import { renderRunSummary, runResultJson } from '../render.js';
 import { lockWait } from './up.js';
-import { parseWait } from './shared.js';
+import { parseWait, refreshSchemaFile } from './shared.js';
 
 export function define(program: Command, action: Action): void {
   program
@@ -20,6 +20,7 @@ export function define(program: Command, action: Action): void {
 export async function redo(ctx: CommandContext, flags: { wait?: number | true; backup?: boolean; dryRun?: boolean; skipLint?: boolean }): Promise<number> {
   const migrator = await ctx.migrator({ lockWaitMs: lockWait(ctx, flags.wait) });
   const { down, up } = await migrator.redo({ noBackup: flags.backup === false, dryRun: flags.dryRun, skipLint: flags.skipLint });
+  await refreshSchemaFile(ctx, !flags.dryRun);
   if (ctx.output.mode === 'json') ctx.output.json({ down: runResultJson(down), up: runResultJson(up) });
   else {
     renderRunSummary(ctx.output, down);

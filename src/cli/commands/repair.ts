@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { RepairPlan } from '../../index.js';
 import { usageError } from '../../errors.js';
@@ -27,6 +26,8 @@ Without a terminal (CI, scripts) add --yes once you checked.`,
 }
 
 async function confirm(ctx: CommandContext, question: string): Promise<boolean> {
+  // Loaded here, not at the top: only a prompt needs readline, and every command's start-up would pay for it.
+  const { createInterface } = await import('node:readline/promises');
   const rl = createInterface({ input: ctx.io.stdin, output: ctx.io.stderr as NodeJS.WritableStream, terminal: false });
   try {
     const answer = await rl.question(`${question} [y/N] `);

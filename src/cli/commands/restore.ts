@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { RestoreResult } from '../../index.js';
 import { usageError } from '../../errors.js';
@@ -23,6 +22,8 @@ Examples:
 }
 
 async function typedConfirmation(ctx: CommandContext, database: string): Promise<boolean> {
+  // Loaded here, not at the top: only a prompt needs readline, and every command's start-up would pay for it.
+  const { createInterface } = await import('node:readline/promises');
   const rl = createInterface({ input: ctx.io.stdin, output: ctx.io.stderr as NodeJS.WritableStream, terminal: false });
   try {
     const answer = await rl.question(

@@ -3,7 +3,7 @@ import { DEFAULT_LOCK_WAIT_MS } from '../../index.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
 import { renderRunSummary, runResultJson } from '../render.js';
-import { parseCount, parseVersion, parseWait } from './shared.js';
+import { parseCount, parseVersion, parseWait, refreshSchemaFile } from './shared.js';
 
 export function define(program: Command, action: Action): void {
   program
@@ -54,6 +54,7 @@ export async function up(ctx: CommandContext, flags: UpFlags): Promise<number> {
     phase: flags.phase,
     noBackup: flags.backup === false,
   });
+  await refreshSchemaFile(ctx, !result.dryRun && result.applied.length > 0);
   if (ctx.output.mode === 'json') ctx.output.json(runResultJson(result));
   else renderRunSummary(ctx.output, result);
   return 0;

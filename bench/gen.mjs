@@ -1,0 +1,91 @@
+// gen.mjs N DIR - writes N small, realistic PostgreSQL migrations and their exact rollbacks, laid out for
+// tidemark (DIR/sql/migrations, DIR/sql/rollback) and for dbmate (DIR/dbmate, "-- migrate:up"/"-- migrate:down"
+// in one file), with byte-identical SQL bodies. Each migration creates a table with six columns, a CHECK and two
+// indexes, adds a column to the previous table, creates a plpgsql function with a $$ body and inserts three
+// rows; one string literal and the body hold a ';' (naive splitters are exercised). "Apply all, roll back all"
+// leaves an empty public schema. NNN is zero-padded to max(3, digits of N).
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export function generate(n, dir) {
+  const width = Math.max(3, String(n).length);
+  const words = [
+    'accounts',
+    'orders',
+    'invoices',
+    'shipments',
+    'products',
+    'reviews',
+    'sessions',
+    'events',
+    'coupons',
+    'payments',
+    'tenants',
+    'audit_log',
+    'webhooks',
+    'teams',
+    'projects',
+    'tickets',
+  ];
+  const pad = (i) => String(i).padStart(width, '0');
+  const table = (i) => `${words[(i - 1) % words.length]}_${pad(i)}`;
+  for (const sub of ['sql', 'dbmate']) rmSync(join(dir, sub), { recursive: true, force: true });
+  for (const sub of ['sql/migrations', 'sql/rollback', 'dbmate']) mkdirSync(join(dir, sub), { recursive: true });
+  for (let i = 1; i <= n; i += 1) {
+    const v = pad(i);
+    const t = table(i);
+    const name = `create_${t.replace(/_\d+$/, '')}_${v}`;
+    const prev = i > 1 ? table(i - 1) : t;
+    const up = [
+      `-- ${v}: ${t} with an index, a column on the previous table, a function and a few rows`,
+      `CREATE TABLE ${t} (`,
+      '    id          bigserial PRIMARY KEY,',
+      '    external_id uuid NOT NULL DEFAULT gen_random_uuid(),',
+      '    name        text NOT NULL,',
+      "    status      text NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'active', 'closed')),",
+      '    amount      numeric(12,2) NOT NULL DEFAULT 0,',
+      '    created_at  timestamptz NOT NULL DEFAULT now()',
+      ');',
+      `CREATE INDEX ${t}_status_created_idx ON ${t} (status, created_at);`,
+      `CREATE UNIQUE INDEX ${t}_external_id_key ON ${t} (external_id);`,
+      `ALTER TABLE ${prev} ADD COLUMN note_${v} text;`,
+      '',
+      `CREATE FUNCTION ${t}_total(p_status text) RETURNS numeric`,
+      'LANGUAGE plpgsql STABLE AS $$',
+      'DECLARE',
+      '    v_total numeric;',
+      'BEGIN',
+      `    SELECT coalesce(sum(amount), 0) INTO v_total FROM ${t} WHERE status = p_status;`,
+      "    RETURN v_total;  -- a ';' inside the body",
+      'END;',
+      '$$;',
+      '',
+      `INSERT INTO ${t} (name, status, amount) VALUES`,
+      "    ('alpha', 'new', 10.50),",
+      "    ('beta; with a semicolon', 'active', 20.00),",
+      "    ('gamma', 'closed', 30.25);",
+      '',
+    ].join('\n');
+    const down = [
+      `-- ${v}: undo ${name}`,
+      `DROP FUNCTION ${t}_total(text);`,
+      `ALTER TABLE ${prev} DROP COLUMN note_${v};`,
+    ];
+    if (i > 1) down.push(`DROP TABLE ${t};`);
+    else down.splice(2, 1, `DROP TABLE ${t};`); // the first migration's column sits on its own table
+    const downText = `${down.join('\n')}\n`;
+    writeFileSync(join(dir, 'sql/migrations', `${v}_${name}.sql`), up);
+    writeFileSync(join(dir, 'sql/rollback', `${v}_${name}_rollback.sql`), downText);
+    writeFileSync(join(dir, 'dbmate', `${v}_${name}.sql`), `-- migrate:up\n${up}\n-- migrate:down\n${downText}`);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [n, dir] = process.argv.slice(2);
+  if (!/^[1-9]\d*$/.test(n ?? '') || !dir) {
+    console.error('usage: node bench/gen.mjs N DIR');
+    process.exit(2);
+  }
+  generate(Number(n), dir);
+  console.log(`gen.mjs: ${n} migrations in ${dir}`);
+}

