@@ -2,7 +2,8 @@
 // so that a noisy neighbour hits every tool alike), on N migrations already applied:
 //   node-pg-bare    node + pg: connect, `select 1`, exit (the floor of any Node.js CLI)
 //   tidemark up     no-op `migrate up` (bin/migrate.js: the bundled CLI, as the package and the image run it)
-//   dbmate up       dbmate's no-op `up` (a Go binary)
+//   dbmate up       dbmate's no-op `up` as npm installs it (node_modules/.bin/dbmate: a Node.js launcher that
+//                   spawns the Go binary); dbmate-go: the Go binary alone, for scale
 //   tidemark status / dbmate status
 // and prints medians, min/max and the ratios against the targets of issue 9.
 //
@@ -99,6 +100,7 @@ async function main() {
   // Apply everything once (untimed): the cells below all time "nothing to do".
   must(process.execPath, [cli, 'up', '--skip-lint'], { env: tmEnv });
   must(dbmateBin, [...dbmateArgs, 'up']);
+  const dbmateGo = join(peers, 'node_modules', '@dbmate', `${process.platform}-${process.arch}`, 'bin', 'dbmate');
 
   const cells = [
     {
@@ -110,6 +112,9 @@ async function main() {
     },
     { tool: 'tidemark', phase: 'noop up', cmd: process.execPath, args: [cli, 'up'], env: tmEnv },
     { tool: 'dbmate', phase: 'noop up', cmd: dbmateBin, args: [...dbmateArgs, 'up'] },
+    // What `npx dbmate` / node_modules/.bin/dbmate runs: a Node.js launcher that spawns the Go binary (the
+    // reference of the targets); and the Go binary alone, for scale.
+    { tool: 'dbmate-go', phase: 'noop up', cmd: dbmateGo, args: [...dbmateArgs, 'up'] },
     { tool: 'tidemark', phase: 'status', cmd: process.execPath, args: [cli, 'status'], env: tmEnv },
     { tool: 'dbmate', phase: 'status', cmd: dbmateBin, args: [...dbmateArgs, 'status'] },
   ];

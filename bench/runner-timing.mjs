@@ -1,21 +1,34 @@
-// A self-contained timing of `up` (N generated migrations, from an empty database) and the no-op `up` (every
-// pod start after the first), for one or more builds of the CLI side by side with the one-session psql floor,
-// interleaved run by run so that a noisy shared machine hits every candidate alike. It needs no harness
-// outside the repo: use it when ../shared/bench (run-runner.sh) is not there.
+// Compares builds of the CLI: `up` of N generated migrations (bench/gen.mjs) from an empty database, and the
+// no-op `up` (every pod start after the first), beside the one-session psql floor (BEGIN; \i file; COMMIT;
+// per migration) and psql's bare connect, interleaved run by run so that a noisy shared machine hits every
+// candidate alike. For a before/after of a change: copy dist/ bin/ package.json of the old build elsewhere
+// (with a node_modules symlink), rebuild, and pass both.
 //
-//   node bench/runner-timing.mjs MIGDIR CLI [CLI...]       MIGDIR from gen.sh N MIGDIR (DIR/sql/migrations ...)
-//   RUNS=5 node bench/runner-timing.mjs /tmp/gen bin/migrate.js /tmp/ref/bin/migrate.js
+//   N=1000 RUNS=5 node bench/runner-timing.mjs /tmp/before/bin/migrate.js bin/migrate.js
 //
 // Connection: PG* variables (default 127.0.0.1:5432, user postgres); databases bench_t_* are dropped at the end.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { resolve } from 'node:path';
+import { generate } from './gen.mjs';
 
-const [migDir, ...clis] = process.argv.slice(2);
-if (!migDir || clis.length === 0) {
-  console.error('usage: node bench/runner-timing.mjs MIGDIR CLI [CLI...]');
+const clis = process.argv.slice(2);
+if (clis.length === 0) {
+  console.error('usage: node bench/runner-timing.mjs CLI [CLI...]   (N, RUNS, PG* in the environment)');
   process.exit(2);
 }
+const migDir = mkdtempSync(join(tmpdir(), 'tidemark-timing-'));
+generate(Number(process.env.N ?? 1000), migDir);
+const sessionScript = join(migDir, 'up-session.sql');
+writeFileSync(
+  sessionScript,
+  readdirSync(join(migDir, 'sql', 'migrations'))
+    .sort()
+    .map((f) => `BEGIN;\n\\i ${join(migDir, 'sql', 'migrations', f)}\nCOMMIT;\n`)
+    .join(''),
+);
 const runs = Number(process.env.RUNS ?? 5);
 const host = process.env.PGHOST ?? '127.0.0.1';
 const port = process.env.PGPORT ?? '5432';
@@ -23,7 +36,7 @@ const user = process.env.PGUSER ?? 'postgres';
 const psqlEnv = { ...process.env, PGHOST: host, PGPORT: port, PGUSER: user };
 const psql = (db, ...args) => execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db, ...args], { env: psqlEnv, stdio: ['ignore', 'ignore', 'inherit'] });
 const recreate = (db) => {
-  psql('postgres', '-c', `drop database if exists ${db}`);
+  psql('postgres', '-c', `drop database if exists ${db} with (force)`);
   psql('postgres', '-c', `create database ${db}`);
 };
 const timed = (cmd, args, env, cwd) => {
@@ -37,7 +50,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const sqlDir = resolve(migDir, 'sql');
 const candidates = [
-  { name: 'psql-session', db: 'bench_t_floor', up: (db) => timed('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db, '-f', resolve(migDir, 'psql/up-session.sql')], psqlEnv, resolve(migDir, 'psql')), noop: (db) => timed('psql', ['-X', '-q', '-d', db, '-c', 'select 1'], psqlEnv) },
+  { name: 'psql-session', db: 'bench_t_floor', up: (db) => timed('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db, '-f', sessionScript], psqlEnv), noop: (db) => timed('psql', ['-X', '-q', '-d', db, '-c', 'select 1'], psqlEnv) },
   ...clis.map((cli, i) => {
     const db = `bench_t_cli${i}`;
     const env = { ...process.env, DATABASE_URL: `postgres://${user}@${host}:${port}/${db}`, BACKUP_BEFORE_MIGRATE: 'false', CI: '1' };
@@ -56,7 +69,8 @@ try {
     }
   }
 } finally {
-  for (const c of candidates) psql('postgres', '-c', `drop database if exists ${c.db}`);
+  for (const c of candidates) psql('postgres', '-c', `drop database if exists ${c.db} with (force)`);
+  rmSync(migDir, { recursive: true, force: true });
 }
 const floor = results.get('psql-session');
 console.log(`| tool | up median ms | x floor | no-op up median ms | x connect floor |`);

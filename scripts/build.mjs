@@ -6,7 +6,9 @@
 // is incremental with its output in node_modules/.cache (dist/ is wiped on every build, and tsc would not
 // notice its outputs gone), then copied: an unchanged tree costs about a second instead of a full emit.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, readFile, rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
@@ -49,4 +51,9 @@ await build({
   logLevel: 'warning',
 });
 await declarations;
-await cp(typesCache, 'dist', { recursive: true });
+// The cache keeps the declarations of a source file since deleted (tsc never removes outputs): copy only
+// those whose source is still there, so none ships stale.
+await cp(typesCache, 'dist', {
+  recursive: true,
+  filter: (from) => !from.endsWith('.d.ts') || existsSync(join('src', relative(typesCache, from)).replace(/\.d\.ts$/, '.ts')),
+});

@@ -1,7 +1,12 @@
 /**
  * The one error family of tidemark. Code throws a MigrateError where the fact is known; `cli/main.ts`
- * renders it once and exits with its `exitCode`. `code` is a stable kebab-case id that scripts may match on.
+ * renders it once and exits with its `exitCode`. `code` is a stable kebab-case id that scripts may match on,
+ * one of the catalogue in error-codes.ts, which also fixes its exit code and its entry in docs/errors.md.
  */
+import { ERROR_CODES, docsAnchor, type ErrorCode } from './error-codes.js';
+
+export { ERROR_CODES, type ErrorCode } from './error-codes.js';
+
 export const EXIT = {
   ok: 0,
   failed: 1, // a migration or a check failed
@@ -14,38 +19,80 @@ export const EXIT = {
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export interface MigrateErrorOptions {
-  readonly hint?: string;
+  readonly hint?: string | undefined;
   readonly cause?: unknown;
   /** Extra structured facts, rendered in --json output (never a password). */
-  readonly details?: Record<string, unknown>;
+  readonly details?: Record<string, unknown> | undefined;
+  /** The signal that stopped the work, for the codes whose exit code is the signal's (`interrupted`). */
+  readonly signal?: string | undefined;
 }
 
-export class MigrateError extends Error {
-  readonly code: string;
-  readonly exitCode: ExitCode;
-  readonly hint: string | undefined;
-  readonly details: Record<string, unknown> | undefined;
-
-  constructor(code: string, exitCode: ExitCode, message: string, options: MigrateErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'MigrateError';
-    this.code = code;
-    this.exitCode = exitCode;
-    this.hint = options.hint;
-    this.details = options.details;
+/** The exit code of `code`, as the catalogue says; a signal's code exits 143 for SIGTERM, else 130. */
+export function exitCodeOf(code: ErrorCode, signal?: string): ExitCode {
+  // A code from plain JavaScript that is not in the table: a failure, never a crash while reporting one.
+  const spec: { exit: string } | undefined = ERROR_CODES[code];
+  switch (spec?.exit) {
+    case 'usage':
+      return EXIT.usage;
+    case 'failed':
+      return EXIT.failed;
+    case 'unavailable':
+      return EXIT.unavailable;
+    case 'signal':
+      return signal === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
+    default:
+      return EXIT.failed;
   }
 }
 
-/** Bad usage, settings or files: exit 2, nothing was run. */
-export function usageError(code: string, message: string, options?: MigrateErrorOptions): MigrateError {
-  return new MigrateError(code, EXIT.usage, message, options);
+export class MigrateError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: ExitCode;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+  readonly signal: string | undefined;
+
+  /** The exit code comes from the catalogue (error-codes.ts): a code means one exit code everywhere. */
+  constructor(code: ErrorCode, message: string, options: MigrateErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'MigrateError';
+    this.code = code;
+    this.exitCode = exitCodeOf(code, options.signal);
+    this.hint = options.hint;
+    this.details = options.details;
+    this.signal = options.signal;
+  }
+
+  /** Where docs/errors.md explains this code. */
+  get docs(): string {
+    return docsAnchor(this.code);
+  }
+}
+
+/** A MigrateError: the factory the code uses (the exit code follows from `code`). */
+export function migrateError(code: ErrorCode, message: string, options?: MigrateErrorOptions): MigrateError {
+  return new MigrateError(code, message, options);
+}
+
+/** Bad usage, settings or files (the catalogue gives these codes exit 2; nothing was run). */
+export function usageError(code: ErrorCode, message: string, options?: MigrateErrorOptions): MigrateError {
+  return new MigrateError(code, message, options);
+}
+
+/** Work stopped by SIGINT or SIGTERM: code `interrupted`, exit 130 or 143. */
+export function interruptedError(
+  signal: string,
+  message: string,
+  options?: Omit<MigrateErrorOptions, 'signal'>,
+): MigrateError {
+  return new MigrateError('interrupted', message, { ...options, signal });
 }
 
 /** Several problems found while validating input, reported together. */
 export class ValidationError extends MigrateError {
   readonly problems: readonly string[];
-  constructor(code: string, message: string, problems: readonly string[], options?: MigrateErrorOptions) {
-    super(code, EXIT.usage, message, options);
+  constructor(code: ErrorCode, message: string, problems: readonly string[], options?: MigrateErrorOptions) {
+    super(code, message, options);
     this.problems = problems;
   }
 }

@@ -45,7 +45,7 @@ export type { HistoryRow } from './db/history.js';
 export type { LockHolder } from './db/lock.js';
 export type { ForeignTool } from './db/foreign-history.js';
 export { paramsFromLibpq, paramsFromUrl, describeParams, type ConnectionParams } from './db/params.js';
-export { EXIT, MigrateError, ValidationError, type ExitCode } from './errors.js';
+export { EXIT, ERROR_CODES, MigrateError, ValidationError, type ErrorCode, type ExitCode } from './errors.js';
 export { checksumOf, parseMigrationFileName } from './source/files.js';
 export type { MigrationSource } from './source/source.js';
 export type { MigrationDefinition } from './source/memory.js';

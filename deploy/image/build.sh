@@ -6,6 +6,7 @@
 #   apt-get install -y buildah debootstrap        # once
 #   deploy/image/build.sh                          # build + checks; PG_MAJOR=15 (Debian's own client)
 #   CHECKS=0 deploy/image/build.sh                 # build only
+#   BUILD=0 deploy/image/build.sh                  # checks only, on the image built before
 #
 # No registry is reachable here, so the two base images the Dockerfile names are made locally, under the same
 # names (the Dockerfile is not changed): debian:bookworm-slim from debootstrap (Debian's packages), and
@@ -76,6 +77,7 @@ if ! bh inspect --type image docker.io/library/node:20-bookworm-slim >/dev/null 
 fi
 
 # ---- the image -----------------------------------------------------------------------------------------------
+if [ "${BUILD:-1}" = 1 ]; then
 step "buildah bud -f deploy/image/Dockerfile --build-arg PG_MAJOR=$PG_MAJOR -t $IMAGE"
 started=$(date +%s)
 secret=()
@@ -84,6 +86,7 @@ secret=()
 bh bud --pull=never --network host --layers "${secret[@]}" --build-arg "PG_MAJOR=$PG_MAJOR" -f "$here/deploy/image/Dockerfile" -t "$IMAGE" "$here" \
   >"$CACHE/bud.log" 2>&1 || { tail -40 "$CACHE/bud.log" >&2; echo "build.sh: the build failed; log in $CACHE/bud.log" >&2; exit 1; }
 echo "built in $(( $(date +%s) - started )) s (log: $CACHE/bud.log)"
+fi
 size=$(bh images --format '{{.Size}}' "$IMAGE" | head -1)
 echo "image $IMAGE: $size"
 bh inspect --type image --format 'entrypoint {{.OCIv1.Config.Entrypoint}} cmd {{.OCIv1.Config.Cmd}} user {{.OCIv1.Config.User}} workdir {{.OCIv1.Config.WorkingDir}}' "$IMAGE"
@@ -137,7 +140,8 @@ wait_url=$(node -e 'const u=new URL(process.argv[1]);u.host="127.0.0.1:"+process
   ' "$port" "$pg_host" "$pg_port" ) &
 proxy_pid=$!
 expect_code 0 "migrate up --wait-for-db 60 (a backup taken by pg_dump $PG_MAJOR inside the image)" run_migrate "$tmp/ok" "$wait_url" up --wait-for-db 60
-grep -E "Waiting for the database|Applied|Backup" "$tmp/out" | sed 's/^/     /'
+grep -iE "Waiting for the database|Applied|backup" "$tmp/out" | sed 's/^/     /'
+bh run "$ctr" -- sh -c 'ls -l /backups | tail -n +2' | sed 's/^/     in \/backups: /'
 kill "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true; proxy_pid=
 
 step "exit codes"

@@ -8,8 +8,9 @@
  */
 import type { ClientBase } from 'pg';
 import type { TableRef } from '../config/settings.js';
+import { tableColumns } from '../db/introspect.js';
 import { quoteTable, sibling } from '../db/quote.js';
-import { EXIT, MigrateError } from '../errors.js';
+import { MigrateError } from '../errors.js';
 
 export const BACKUP_LOG_TABLE = 'db_backups';
 
@@ -45,15 +46,8 @@ export class BackupLog {
   }
 
   async #columns(): Promise<Set<string> | undefined> {
-    const { rows } = await this.#client.query<{ column_name: string }>(
-      `select a.attname as column_name
-         from pg_attribute a
-         join pg_class c on c.oid = a.attrelid
-         join pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = $1 and c.relname = $2 and a.attnum > 0 and not a.attisdropped`,
-      [this.#ref.schema, this.#ref.table],
-    );
-    return rows.length === 0 ? undefined : new Set(rows.map((r) => r.column_name));
+    const columns = await tableColumns(this.#client, this.#ref);
+    return columns === undefined ? undefined : new Set(columns.keys());
   }
 
   /** Throws `backup-log-foreign` (exit 1) when a db_backups table exists without tidemark's columns. */
@@ -65,7 +59,6 @@ export class BackupLog {
       const name = `${this.#ref.schema}.${this.#ref.table}`;
       throw new MigrateError(
         'backup-log-foreign',
-        EXIT.failed,
         `The table ${name} exists but is not tidemark's backup log (it lacks ${missing.join(', ')}); tidemark does not alter it.`,
         {
           hint: `Rename it (ALTER TABLE ${name} RENAME TO db_backups_old) so tidemark can create its own, or add the missing columns.`,

@@ -3,14 +3,33 @@
  * the error message (its tail, with any password masked), and an AbortSignal that kills the child.
  */
 import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { maskPasswords } from '../db/params.js';
+
+/**
+ * A child must never outlive tidemark: a pg_dump left behind keeps its locks and blocks the next run. An exit
+ * handler cannot run after kill -9, and prctl(PR_SET_PDEATHSIG) is Linux-only and out of Node's reach. So the
+ * program runs under a small /bin/sh watchdog whose fd 3 is a pipe from us: however tidemark ends, the
+ * kernel closes our end, `read` returns, and the watchdog stops the program. When the program ends first,
+ * the watchdog is stopped instead. The arguments reach the program as "$@", unquoted by nobody.
+ */
+const WATCHDOG =
+  'exec 3<&0 </dev/null; "$0" "$@" & child=$!; ' +
+  '{ read _ <&3; kill -TERM $child 2>/dev/null; } & watcher=$!; ' +
+  'wait $child; status=$?; kill $watcher 2>/dev/null; exit $status';
+const SHELL = '/bin/sh';
+let shellChecked: boolean | undefined;
 
 export interface RunOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly signal?: AbortSignal;
   /** Collect stdout (pg_restore --list); otherwise it is discarded. */
   readonly captureStdout?: boolean;
-  /** Called once the child exists, with its pid (progress rendering, and the test that reads /proc/PID). */
+  /**
+   * Called once the child exists, with its pid (progress rendering, and the test that reads /proc/PID): the
+   * watchdog shell's, whose command line and environment are the program's own plus the script.
+   */
   readonly onSpawn?: (pid: number) => void;
   /** Secrets to mask in the captured output, besides any postgres:// URL password. */
   readonly secrets?: readonly (string | undefined)[];
@@ -42,10 +61,15 @@ export function runProgram(program: string, args: readonly string[], options: Ru
       reject(options.signal.reason);
       return;
     }
-    const child = spawn(program, args, {
-      env: options.env,
-      stdio: ['ignore', options.captureStdout ? 'pipe' : 'ignore', 'pipe'],
-    });
+    shellChecked ??= existsSync(SHELL);
+    // A program that cannot start is still reported by spawn itself (SpawnError: ENOENT, EACCES), not as
+    // the shell's exit 127: the watchdog is used for programs known to be there.
+    const watched = shellChecked && canRun(program);
+    const child = watched
+      ? spawn(SHELL, ['-c', WATCHDOG, program, ...args], { env: options.env, stdio: ['pipe', options.captureStdout ? 'pipe' : 'ignore', 'pipe'] })
+      : spawn(program, args, { env: options.env, stdio: ['ignore', options.captureStdout ? 'pipe' : 'ignore', 'pipe'] });
+    // Nothing is ever written to the watchdog's pipe; an error on it (EPIPE once the child is gone) is moot.
+    child.stdin?.on('error', () => {});
     const out: Buffer[] = [];
     let err = Buffer.alloc(0);
     child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
@@ -53,7 +77,8 @@ export function runProgram(program: string, args: readonly string[], options: Ru
       err = Buffer.concat([err, chunk]);
       if (err.length > STDERR_KEEP * 2) err = err.subarray(err.length - STDERR_KEEP);
     });
-    const onAbort = () => child.kill('SIGTERM');
+    // Closing the pipe is what the watchdog waits for; without one, the program itself is signalled.
+    const onAbort = () => (watched ? child.stdin?.destroy() : child.kill('SIGTERM'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
     let spawnFailed = false;
     child.once('error', (error: NodeJS.ErrnoException) => {
@@ -66,6 +91,7 @@ export function runProgram(program: string, args: readonly string[], options: Ru
     });
     child.once('close', (code, signal) => {
       options.signal?.removeEventListener('abort', onAbort);
+      child.stdin?.destroy();
       if (spawnFailed) return;
       if (options.signal?.aborted) {
         reject(options.signal.reason);
@@ -80,6 +106,16 @@ export function runProgram(program: string, args: readonly string[], options: Ru
       });
     });
   });
+}
+
+function canRun(program: string): boolean {
+  if (!isAbsolute(program)) return false;
+  try {
+    accessSync(program, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** "exit code 1" / "killed by SIGKILL", for messages. */

@@ -16,8 +16,9 @@ import { stat } from 'node:fs/promises';
 import type pg from 'pg';
 import type { TableRef } from '../config/settings.js';
 import { libpqChildEnv, withDatabase, type ConnectionParams } from '../db/params.js';
-import { quoteIdent, quoteTable } from '../db/quote.js';
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { HistoryStore } from '../db/history.js';
+import { quoteIdent } from '../db/quote.js';
+import { MigrateError, usageError } from '../errors.js';
 import { ArchiveDefect, expectedLabel, parseTableDataLines, scanArchive, UnknownArchiveVersion } from './archive.js';
 import { utcStamp } from './naming.js';
 import { describeExit, runProgram } from './process.js';
@@ -113,16 +114,8 @@ async function isEmpty(params: ConnectionParams): Promise<boolean> {
  * The newest version in a tracking table (numeric order of the leading-digits versions); null when the table
  * is absent or empty. Used for the restored database, and for the version a backup is taken "before".
  */
-export async function latestTrackedVersion(client: pg.ClientBase, ref: TableRef): Promise<string | null> {
-  const { rows: exists } = await client.query('select to_regclass($1) as t', [quoteTable(ref)]);
-  if (exists[0]?.t === null || exists[0]?.t === undefined) return null;
-  const { rows } = await client.query<{ version: string }>(
-    `select version::text as version from ${quoteTable(ref)}
-      where version::text ~ '^[0-9]+$'
-      order by version::text::numeric desc
-      limit 1`,
-  );
-  return rows[0]?.version ?? null;
+export function latestTrackedVersion(client: pg.Client, ref: TableRef): Promise<string | null> {
+  return new HistoryStore(client, ref).latestVersion();
 }
 
 async function dropDatabase(admin: pg.Client, name: string): Promise<void> {
@@ -167,7 +160,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     await scanArchive(file);
   } catch (error) {
     if (error instanceof ArchiveDefect) {
-      throw new MigrateError('restore-invalid-archive', EXIT.failed, `${file} is not a usable backup: ${error.message}.`, {
+      throw new MigrateError('restore-invalid-archive', `${file} is not a usable backup: ${error.message}.`, {
         hint: 'Nothing was changed. Use another backup (migrate backup --list shows them).',
         cause: error,
       });
@@ -186,7 +179,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
 
     const listing = await runProgram(tools.pgRestore.path, ['--list', file], { captureStdout: true, signal: options.signal });
     if (listing.code !== 0) {
-      throw new MigrateError('restore-invalid-archive', EXIT.failed, `pg_restore cannot read ${file}: ${listing.stderr || describeExit(listing)}.`, {
+      throw new MigrateError('restore-invalid-archive', `pg_restore cannot read ${file}: ${listing.stderr || describeExit(listing)}.`, {
         hint: 'Nothing was changed.',
       });
     }
@@ -225,7 +218,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       onSpawn: (pid) => emit({ type: 'spawn', program: 'pg_restore', pid }),
     });
     if (run.code !== 0) {
-      throw new MigrateError('restore-failed', EXIT.failed, `pg_restore failed (${describeExit(run)})${run.stderr ? `: ${run.stderr}` : '.'}`, {
+      throw new MigrateError('restore-failed', `pg_restore failed (${describeExit(run)})${run.stderr ? `: ${run.stderr}` : '.'}`, {
         hint: dropOnFailure ? 'The database tidemark created for the restore was dropped; nothing else changed.' : undefined,
         details: { stderr: run.stderr, database: target },
       });
@@ -248,7 +241,6 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     if (missing.length > 0 || extra.length > 0) {
       throw new MigrateError(
         'restore-mismatch',
-        EXIT.failed,
         `The restored database does not hold the tables of the backup: ${[
           missing.length ? `missing ${missing.join(', ')}` : '',
           extra.length ? `unexpected ${extra.join(', ')}` : '',

@@ -8,7 +8,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, open, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClientBase } from 'pg';
-import { EXIT, MigrateError } from '../errors.js';
+import { MigrateError } from '../errors.js';
 
 /** Free bytes available to this user in `dir`. Injectable so tests can simulate a full disk. */
 export type FreeSpaceProbe = (dir: string) => Promise<number>;
@@ -31,7 +31,7 @@ export function formatBytes(bytes: number): string {
 
 function unwritable(dir: string, cause: unknown): MigrateError {
   const why = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
-  return new MigrateError('backup-dir-unwritable', EXIT.failed, `Cannot write backups to ${dir} (${why}).`, {
+  return new MigrateError('backup-dir-unwritable', `Cannot write backups to ${dir} (${why}).`, {
     hint: 'Point BACKUP_DIR at a folder this user can write, or fix its permissions.',
     cause,
     details: { dir },
@@ -72,7 +72,6 @@ export async function checkRoom(client: ClientBase, dir: string, probe: FreeSpac
   if (databaseBytes > freeBytes) {
     throw new MigrateError(
       'backup-no-room',
-      EXIT.failed,
       `Not enough room for a backup in ${dir}: the database ${rows[0]?.db ?? ''} is ${formatBytes(databaseBytes)}, ${formatBytes(freeBytes)} is free.`,
       {
         hint: 'Free space, point BACKUP_DIR at a larger volume, or lower BACKUP_RETENTION_DAYS / BACKUP_KEEP.',

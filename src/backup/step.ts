@@ -5,7 +5,7 @@
  * last, only after a new backup exists everywhere it should.
  */
 import type { TableRef } from '../config/settings.js';
-import { EXIT, MigrateError } from '../errors.js';
+import { MigrateError } from '../errors.js';
 import { BackupLog } from './log.js';
 import { latestTrackedVersion } from './restore.js';
 import { applyRetention } from './retention.js';
@@ -77,7 +77,7 @@ export async function backupDatabase(options: BackupStepOptions): Promise<Backup
     await new BackupLog(client, options.trackingTable).record({ ...backup, durationMs: Date.now() - since });
   } catch (error) {
     if (error instanceof MigrateError) throw error;
-    throw new MigrateError('backup-log-failed', EXIT.failed, `The backup ${backup.fileName} is valid but could not be recorded in db_backups: ${(error as Error).message}.`, {
+    throw new MigrateError('backup-log-failed', `The backup ${backup.fileName} is valid but could not be recorded in db_backups: ${(error as Error).message}.`, {
       cause: error,
       hint: 'The file is kept. Check that the user may create tables in the tracking table\'s schema.',
     });

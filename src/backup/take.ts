@@ -10,7 +10,7 @@ import { chmod, link, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { libpqChildEnv, type ConnectionParams } from '../db/params.js';
-import { EXIT, MigrateError } from '../errors.js';
+import { MigrateError } from '../errors.js';
 import { ArchiveDefect, parseTableDataLines, scanArchive, sha256File, UnknownArchiveVersion } from './archive.js';
 import { describeExit, runProgram, SpawnError, type RunResult } from './process.js';
 import { checkRoom, ensureBackupDir, statfsProbe, type FreeSpaceProbe } from './room.js';
@@ -73,7 +73,7 @@ export interface Backup {
 }
 
 function invalid(message: string, details: Record<string, unknown>, cause?: unknown): MigrateError {
-  return new MigrateError('backup-invalid', EXIT.failed, `The backup failed validation and was removed: ${message}.`, {
+  return new MigrateError('backup-invalid', `The backup failed validation and was removed: ${message}.`, {
     hint: 'Nothing was changed. Check the disk and the pg_dump binary (PG_DUMP_PATH), then run again.',
     details,
     cause,
@@ -88,7 +88,11 @@ function listSome(names: readonly string[]): string {
 async function exportSnapshot(client: pg.Client): Promise<string | undefined> {
   await client.query('begin isolation level repeatable read read only');
   try {
-    const { rows } = await client.query<{ id: string }>('select pg_export_snapshot() as id');
+    // The session idles in its transaction for the whole dump: a role's or database's
+    // idle_in_transaction_session_timeout shorter than the dump would end it (pg_dump sets the same for its own).
+    const { rows } = await client.query<{ id: string }>(
+      `select set_config('idle_in_transaction_session_timeout', '0', true), pg_export_snapshot() as id`,
+    );
     return rows[0]?.id;
   } catch {
     // e.g. a standby before PostgreSQL 10: list the tables just before the dump instead (a small race).
@@ -167,7 +171,7 @@ export async function takeBackup(options: TakeBackupOptions): Promise<Backup> {
       });
     } catch (error) {
       if (error instanceof SpawnError) {
-        throw new MigrateError('backup-dump-failed', EXIT.failed, `Could not start ${tools.pgDump.path}: ${error.errno}.`, { cause: error });
+        throw new MigrateError('backup-dump-failed', `Could not start ${tools.pgDump.path}: ${error.errno}.`, { cause: error });
       }
       throw error;
     } finally {
@@ -179,7 +183,6 @@ export async function takeBackup(options: TakeBackupOptions): Promise<Backup> {
     if (dump.code !== 0) {
       throw new MigrateError(
         'backup-dump-failed',
-        EXIT.failed,
         `pg_dump failed (${describeExit(dump)})${dump.stderr ? `: ${dump.stderr}` : '.'}`,
         {
           hint: 'Nothing was changed. The message above is pg_dump\'s own; fix its cause and run again.',

@@ -11,7 +11,8 @@ import { constants } from 'node:fs';
 import { access, readdir, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { ClientBase } from 'pg';
-import { EXIT, MigrateError } from '../errors.js';
+import { serverVersionNum } from '../db/introspect.js';
+import { MigrateError } from '../errors.js';
 import { runProgram, SpawnError } from './process.js';
 
 export const DEFAULT_INSTALL_ROOT = '/usr/lib/postgresql';
@@ -77,8 +78,7 @@ export interface ServerVersion {
 
 /** The server's version, from a connection the caller owns. */
 export async function serverVersion(client: ClientBase): Promise<ServerVersion> {
-  const { rows } = await client.query<{ v: string }>("select current_setting('server_version_num') as v");
-  const num = Number(rows[0]?.v);
+  const num = await serverVersionNum(client);
   return { num, major: majorOf(num) };
 }
 
@@ -138,14 +138,18 @@ async function installed(name: ToolName, roots: readonly string[]): Promise<stri
   return found.sort((a, b) => b.order - a.order).map((f) => f.path);
 }
 
+/** The tool's name as it appears in error codes (pg-dump-too-old). */
+function slug(name: ToolName): 'pg-dump' | 'pg-restore' {
+  return name === 'pg_dump' ? 'pg-dump' : 'pg-restore';
+}
+
 function tooOld(tool: PgTool, server: ServerVersion, explicit: boolean): MigrateError {
   const what =
     tool.name === 'pg_dump'
       ? `pg_dump ${tool.version.major} cannot dump a PostgreSQL ${server.major} server`
       : `pg_restore ${tool.version.major} cannot read an archive written by pg_dump ${server.major}`;
   return new MigrateError(
-    `${tool.name.replace('_', '-')}-too-old`,
-    EXIT.failed,
+    `${slug(tool.name)}-too-old` as const,
     `${what}: install ${clientPackage(server.major)} or set PG_DUMP_PATH.`,
     {
       hint: explicit
@@ -158,8 +162,7 @@ function tooOld(tool: PgTool, server: ServerVersion, explicit: boolean): Migrate
 
 function notFound(name: ToolName, wantMajor: string, looked: string): MigrateError {
   return new MigrateError(
-    `${name.replace('_', '-')}-not-found`,
-    EXIT.failed,
+    `${slug(name)}-not-found` as const,
     `${name} was not found (${looked}): install ${clientPackage(wantMajor)} (Debian/Ubuntu; postgresql${wantMajor} on Fedora/RHEL, postgresql${wantMajor}-client on Alpine, libpq on Homebrew) or set PG_DUMP_PATH.`,
     { hint: 'tidemark runs pg_dump before migrating; set BACKUP_BEFORE_MIGRATE=false or pass --no-backup to skip the backup.' },
   );
@@ -170,13 +173,13 @@ async function explicitTool(name: ToolName, given: string): Promise<string> {
   try {
     info = await stat(given);
   } catch {
-    throw new MigrateError('pg-dump-path-invalid', EXIT.usage, `PG_DUMP_PATH=${given} does not exist.`, {
+    throw new MigrateError('pg-dump-path-invalid', `PG_DUMP_PATH=${given} does not exist.`, {
       hint: 'Point PG_DUMP_PATH at the pg_dump binary (or the folder holding pg_dump and pg_restore), or unset it to search PATH.',
     });
   }
   const path = info.isDirectory() ? join(given, name) : given;
   if (!(await isExecutable(path))) {
-    throw new MigrateError('pg-dump-path-invalid', EXIT.usage, `PG_DUMP_PATH=${given}: ${path} is not an executable file.`, {
+    throw new MigrateError('pg-dump-path-invalid', `PG_DUMP_PATH=${given}: ${path} is not an executable file.`, {
       hint: 'Point PG_DUMP_PATH at the pg_dump binary (or the folder holding pg_dump and pg_restore), or unset it to search PATH.',
     });
   }
@@ -187,8 +190,7 @@ async function versioned(name: ToolName, path: string): Promise<PgTool> {
   const version = await readToolVersion(path);
   if (version === undefined) {
     throw new MigrateError(
-      `${name.replace('_', '-')}-unusable`,
-      EXIT.failed,
+      `${slug(name)}-unusable` as const,
       `${path} did not print a PostgreSQL version for \`${name} --version\`; it cannot be used as ${name}.`,
       { hint: 'Point PG_DUMP_PATH at a real pg_dump, or install the PostgreSQL client tools.' },
     );

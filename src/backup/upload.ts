@@ -4,7 +4,7 @@
  * or a setting can never inject a command. A word `{file}` marks where the path goes (`aws s3 cp {file}
  * s3://bucket/`); without one, the path is the last argument.
  */
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { MigrateError, usageError } from '../errors.js';
 import { describeExit, runProgram, SpawnError } from './process.js';
 
 export const FILE_PLACEHOLDER = '{file}';
@@ -76,7 +76,7 @@ export async function runUpload(options: UploadOptions): Promise<UploadResult> {
     result = await runProgram(program, args, { env: options.env, signal: options.signal, onSpawn: options.onSpawn });
   } catch (error) {
     if (error instanceof SpawnError) {
-      throw new MigrateError('backup-upload-failed', EXIT.failed, `The upload command ${program} could not start (${error.errno}).`, {
+      throw new MigrateError('backup-upload-failed', `The upload command ${program} could not start (${error.errno}).`, {
         hint: 'Check BACKUP_UPLOAD_COMMAND: its first word must be a program on PATH or a path. The backup file is kept.',
         cause: error,
       });
@@ -86,7 +86,6 @@ export async function runUpload(options: UploadOptions): Promise<UploadResult> {
   if (result.code !== 0) {
     throw new MigrateError(
       'backup-upload-failed',
-      EXIT.failed,
       `The upload command failed (${describeExit(result)})${result.stderr ? `: ${result.stderr}` : '.'}`,
       {
         hint: `The validated backup is kept at ${options.file}; fix the upload (or unset BACKUP_UPLOAD_COMMAND) and run again.`,

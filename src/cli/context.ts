@@ -2,6 +2,7 @@
  * What every command gets: the settings (flags > environment > .env.migrations > defaults), the output, the
  * abort signal of SIGINT/SIGTERM, and the database it should talk to, resolved once.
  */
+import { join } from 'node:path';
 import type { Settings } from '../config/settings.js';
 import { loadSettings } from '../config/settings.js';
 import type { EmbeddedServer } from '../db/embedded.js';
@@ -91,9 +92,9 @@ export class CommandContext {
       this.output.stop();
       this.#connection = this.#embedded.params;
     } else if (s.databaseUrl !== undefined) {
-      this.#connection = paramsFromUrl(s.databaseUrl);
+      this.#connection = paramsFromUrl(s.databaseUrl, this.#libpqVariables());
     } else if (s.libpqEnv.PGHOST !== undefined || s.libpqEnv.PGDATABASE !== undefined) {
-      this.#connection = paramsFromLibpq(s.libpqEnv);
+      this.#connection = paramsFromLibpq(this.#libpqVariables());
     } else {
       throw usageError('no-database', 'No database to migrate: DATABASE_URL is not set.', {
         hint:
@@ -103,6 +104,16 @@ export class CommandContext {
     }
     if (!s.embedded && s.dbWaitSeconds > 0) await this.#waitForDatabase(this.#connection, s.dbWaitSeconds);
     return this.#connection;
+  }
+
+  /**
+   * The PG* variables as libpq applies them: defaults for whatever DATABASE_URL leaves out, and the password
+   * file ~/.pgpass unless PGPASSFILE names another (libpq reads it only when no password is given).
+   */
+  #libpqVariables(): Record<string, string | undefined> {
+    const vars = this.settings.libpqEnv;
+    const home = this.io.env.HOME;
+    return { ...vars, PGPASSFILE: vars.PGPASSFILE ?? (home ? join(home, '.pgpass') : undefined) };
   }
 
   /** --wait-for-db: retry the first connection while the server comes up, saying what it waits for. */

@@ -131,6 +131,13 @@ function failureLines(out: Output, f: SqlFailure): string[] {
 /** Renders any error once, at the edge. Returns the exit code. */
 export function renderError(out: Output, error: unknown): number {
   const c = out.c;
+  // An aborted step (pg_dump killed, a wait cut short) rejects with the AbortSignal's reason, the signal's name.
+  if (error === 'SIGINT' || error === 'SIGTERM') {
+    error = new MigrateError('interrupted', `Interrupted by ${error} before the command finished; what it had started was stopped and cleaned up.`, {
+      hint: 'Run the command again.',
+      signal: error,
+    });
+  }
   if (!(error instanceof MigrateError)) {
     const message = error instanceof Error ? error.message : String(error);
     if (out.mode === 'json') out.json({ ok: false, error: { code: 'internal', message, exitCode: 1 } });

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import * as z from 'zod/mini';
-import { isPostgresUrl } from '../db/params.js';
+import { urlProblem } from '../db/params.js';
 import { ValidationError, usageError } from '../errors.js';
 
 export type MigrateEnv = 'development' | 'staging' | 'production';
@@ -45,7 +45,6 @@ export interface Settings {
   readonly strategy: Strategy;
   readonly migrateEnv: MigrateEnv;
   readonly allowDdlInProduction: boolean;
-  readonly poolSize: number;
   /** Seconds to keep retrying the first connection while the server comes up (db/wait); 0 = do not wait. */
   readonly dbWaitSeconds: number;
   /** SCHEMA_FILE: where `migrate schema dump` writes and `schema check` reads (default ./schema.sql). */
@@ -134,7 +133,7 @@ const tableText = z.pipe(
 
 const urlText = z.string().check(
   z.trim(),
-  z.refine((v) => isPostgresUrl(v), { message: 'is not a PostgreSQL URL; use postgres://user:password@host:5432/database' }),
+  z.refine((v) => urlProblem(v) === undefined, { error: (issue) => urlProblem(String(issue.input)) ?? 'is not a PostgreSQL URL' }),
 );
 
 const text = z.string().check(z.trim(), z.minLength(1));
@@ -193,7 +192,6 @@ const schema = z.object({
   MIGRATION_STRATEGY: z._default(oneOf(['standard', 'expand_contract']), 'standard'),
   MIGRATE_ENV: z._default(oneOf(['development', 'staging', 'production']), 'development'),
   ALLOW_DDL_IN_PRODUCTION: z._default(booleanText, false),
-  DB_POOL_SIZE: z._default(integerText('a count of connections, e.g. 2', 1), 2),
   MIGRATE_EMBEDDED: z._default(booleanText, false),
   DB_WAIT_TIMEOUT: z._default(integerText('seconds, e.g. 60 (0 = do not wait)', 0), 0),
   SCHEMA_FILE: z.optional(text),
@@ -283,7 +281,6 @@ export function loadSettings(flags: SettingsFlags = {}, env: NodeJS.ProcessEnv =
     strategy: s.MIGRATION_STRATEGY,
     migrateEnv: s.MIGRATE_ENV,
     allowDdlInProduction: s.ALLOW_DDL_IN_PRODUCTION,
-    poolSize: s.DB_POOL_SIZE,
     dbWaitSeconds: s.DB_WAIT_TIMEOUT,
     schemaFile: dir(s.SCHEMA_FILE ?? './schema.sql'),
     schemaFileAuto: s.SCHEMA_FILE !== undefined,

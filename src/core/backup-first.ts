@@ -5,9 +5,9 @@
  */
 import { relative } from 'node:path';
 import type { HistoryRow } from '../db/history.js';
-import { MigrateError, usageError } from '../errors.js';
+import { interruptedError, usageError } from '../errors.js';
 import type { RunConfig } from './config.js';
-import { interruptedExitCode, type BackupSummary } from './results.js';
+import type { BackupSummary } from './results.js';
 
 export async function backupFirst(config: RunConfig, history: readonly HistoryRow[], noBackup: boolean | undefined): Promise<{ backup?: BackupSummary; backupSkipped?: string }> {
   const policy = config.backup?.beforeMigrate ? config.backup : undefined;
@@ -53,7 +53,7 @@ export async function backupFirst(config: RunConfig, history: readonly HistoryRo
   } catch (error) {
     if (signal?.aborted) {
       const name = String(signal.reason);
-      throw new MigrateError('interrupted', interruptedExitCode(name), `Interrupted by ${name} while taking the backup; nothing was changed.`, {
+      throw interruptedError(name, `Interrupted by ${name} while taking the backup; nothing was changed.`, {
         hint: 'Run the command again.',
         cause: error,
       });

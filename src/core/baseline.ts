@@ -7,6 +7,7 @@ import type { TableRef } from '../config/settings.js';
 import { DEFAULT_FOREIGN_TABLES, readForeignHistory, type ForeignHistory, type ForeignTool } from '../db/foreign-history.js';
 import { describeTable, type HistoryRow } from '../db/history.js';
 import { RepairLog } from '../db/repair-log.js';
+import { inTransaction } from '../db/transaction.js';
 import { usageError } from '../errors.js';
 import type { Migration } from '../source/types.js';
 import type { Session } from './session.js';
@@ -115,18 +116,13 @@ export async function baseline(session: Session, migrations: readonly Migration[
     const plan = planBaseline(migrations, await store.read(), target);
     await store.ensure();
     const log = new RepairLog(client, store.ref);
-    await client.query('begin');
-    try {
+    await inTransaction(client, async () => {
       for (const m of plan.record) {
         await store.insertApplied({ version: m.version, name: m.name, checksum: m.checksum, executionMs: 0, appliedBy: `${by} (baseline)` });
       }
       await log.ensure();
       await log.record({ version: plan.version, action: 'baseline', oldChecksum: null, newChecksum: null, wasDirty: false, repairedBy: by });
-      await client.query('commit');
-    } catch (error) {
-      await client.query('rollback').catch(() => {});
-      throw error;
-    }
+    });
     return { ...plan, dryRun: false, foreignTable };
   });
 }

@@ -1,8 +1,8 @@
 /**
  * Everything a run is told, resolved once: where the connections and migrations come from, the timeouts,
- * and which policies are on. The CLI builds it from its settings (backup, lint and the production guard
- * follow the settings); the library builds it from createMigrator's options (each policy off unless asked
- * for). The core reads nothing else: no environment, no working directory.
+ * and which policies are on. createMigrator (src/index.ts) builds it from its options, each policy off unless
+ * asked for; the CLI passes options made from its settings (cli/context.ts), so there the settings decide. The
+ * core reads nothing else: no environment, no working directory.
  */
 import type { Strategy, TableRef } from '../config/settings.js';
 import type { Connector } from '../db/connector.js';

@@ -11,7 +11,9 @@ import type { Settings } from '../config/settings.js';
 import { connect, type Client } from '../db/connection.js';
 import { describeTable, HistoryStore } from '../db/history.js';
 import { describeParams, type ConnectionParams } from '../db/params.js';
+import { serverVersionNum } from '../db/introspect.js';
 import { quoteTable } from '../db/quote.js';
+import { inTransaction } from '../db/transaction.js';
 import { MigrateError, ValidationError } from '../errors.js';
 import { loadMigrations } from '../source/files.js';
 
@@ -116,11 +118,11 @@ export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
     return done();
   }
   try {
-    const { rows } = await client.query<{ version: string; num: string; usr: string }>(
-      "select split_part(version(), ' on ', 1) as version, current_setting('server_version_num') as num, current_user as usr",
+    const { rows } = await client.query<{ version: string; usr: string }>(
+      "select split_part(version(), ' on ', 1) as version, current_user as usr",
     );
     const server = rows[0]!;
-    const serverNum = Number(server.num);
+    const serverNum = await serverVersionNum(client);
     checks.push({
       id: 'database',
       status: 'ok',
@@ -186,13 +188,14 @@ async function checkTrackingTable(client: Client, settings: Settings): Promise<D
       }
       return { id: 'tracking-table', status: 'ok', message: `${name} exists and the role can read and write it` };
     }
-    await client.query('begin');
-    try {
-      await client.query("set local lock_timeout = '5s'");
-      await store.ensure();
-    } finally {
-      await client.query('rollback');
-    }
+    await inTransaction(
+      client,
+      async () => {
+        await client.query("set local lock_timeout = '5s'");
+        await store.ensure();
+      },
+      { rollback: true },
+    );
     return {
       id: 'tracking-table',
       status: 'ok',

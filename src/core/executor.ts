@@ -10,13 +10,13 @@ import { isConnectionLost, type Client } from '../db/connection.js';
 import type { HistoryRow } from '../db/history.js';
 import { backendPid, onStatementComplete } from '../db/pg-internals.js';
 import { quoteLiteral } from '../db/quote.js';
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { MigrateError, usageError } from '../errors.js';
 import { CancelledError, guarded, type CancelOptions } from '../ops/cancel.js';
 import type { MigrationSource } from '../source/source.js';
 import type { Migration, SqlFile } from '../source/types.js';
 import type { RunConfig } from './config.js';
 import { ExecutionError, label, runFailure, statementsOf, type FailureContext, type Statement } from './failure.js';
-import { MigrationFailedError, interruptedExitCode, type AppliedMigration, type Direction, type FailedMigration, type MigrationRef, type RunResult } from './results.js';
+import { MigrationFailedError, type AppliedMigration, type Direction, type FailedMigration, type MigrationRef, type RunResult } from './results.js';
 import type { Session } from './session.js';
 
 /** begin + three set local statements precede the file in a transactional run. */
@@ -61,7 +61,7 @@ export async function prepare(source: MigrationSource, migrations: readonly Migr
   return runnables;
 }
 
-type ExecutorConfig = Pick<RunConfig, 'timeouts' | 'lockRetry' | 'appliedBy' | 'signal' | 'words'>;
+type ExecutorConfig = Pick<RunConfig, 'timeouts' | 'lockRetry' | 'appliedBy' | 'signal' | 'words' | 'table'>;
 
 export class Executor {
   readonly #session: Session;
@@ -91,6 +91,7 @@ export class Executor {
       migrationTimeoutSeconds: t.migrationSeconds,
       lockAttempts: this.#config.lockRetry.maxAttempts,
       words: this.#config.words,
+      settle: async (lost) => (await import('../ops/outcome.js')).settleOutcome(this.#session.connector.params, this.#config.table, lost),
     };
   }
 
@@ -120,7 +121,7 @@ export class Executor {
       const runnable = runnables[i]!;
       if (signal?.aborted) {
         const r = result(undefined, i);
-        throw new MigrationFailedError('interrupted', interruptedExitCode(String(signal.reason)), `Interrupted by ${String(signal.reason)} before ${label(runnable.ref)}; nothing of it ran.`, r);
+        throw new MigrationFailedError('interrupted', `Interrupted by ${String(signal.reason)} before ${label(runnable.ref)}; nothing of it ran.`, r, undefined, undefined, String(signal.reason));
       }
       emit({ type: 'migration-start', direction, migration: runnable.ref, statements: runnable.statements?.length ?? 0, backendPid: this.backendPid });
       try {
@@ -170,7 +171,7 @@ export class Executor {
         const results = await this.runText(sql, PREFIX_STATEMENTS, prefix.length, file.text.length);
         const recorded = results.at(-3);
         if (!recorded || recorded.rowCount !== 1) {
-          throw new MigrateError('transaction-ended', EXIT.failed, `${label(ref)} ended tidemark's transaction itself (it contains COMMIT, ROLLBACK or END); the statements before that point were committed and the migration is not recorded.`, {
+          throw new MigrateError('transaction-ended', `${label(ref)} ended tidemark's transaction itself (it contains COMMIT, ROLLBACK or END); the statements before that point were committed and the migration is not recorded.`, {
             hint: 'Remove transaction control from the file (tidemark wraps each migration in a transaction), or mark it -- migrate:no-transaction. Check the database by hand before running again.',
           });
         }
@@ -212,6 +213,7 @@ export class Executor {
           const raw = (error as { position?: string }).position;
           const position = raw === undefined ? undefined : Number(raw) - prefixLength;
           throw new ExecutionError(error, {
+            backendPid: backendPid(client),
             statementIndex: Math.max(0, completed - prefixStatements),
             cancelled: cancelReason(),
             whole: true,

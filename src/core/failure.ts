@@ -7,12 +7,13 @@
 import { connectionLostError, isConnectionLost } from '../db/connection.js';
 import type { InvalidIndex } from '../db/invalid-indexes.js';
 import type { ConnectionParams } from '../db/params.js';
-import { EXIT, MigrateError } from '../errors.js';
+import { MigrateError } from '../errors.js';
 import { LOCK_NOT_AVAILABLE } from '../ops/lock-retry.js';
 import type { CancelReason } from '../ops/cancel.js';
+import type { LostMigration, Outcome } from '../ops/outcome.js';
 import type { SqlFile } from '../source/types.js';
 import { charIndexFromPgPosition, lineColumnAt } from '../sql/position.js';
-import { MigrationFailedError, interruptedExitCode, type FailedMigration, type MigrationRef, type RunResult, type SqlFailure } from './results.js';
+import { MigrationFailedError, type FailedMigration, type MigrationRef, type RunResult, type SqlFailure } from './results.js';
 import type { Wording } from './wording.js';
 
 const QUERY_CANCELED = '57014';
@@ -49,6 +50,8 @@ export interface ExecutionErrorFacts {
   readonly statementsRun?: readonly { readonly line: number; readonly text: string }[] | undefined;
   /** No-transaction run: INVALID indexes the failed statement left behind. */
   readonly invalidIndexes?: readonly InvalidIndex[] | undefined;
+  /** The backend that ran it: asked about (ended, then its history row read) when the connection was lost. */
+  readonly backendPid?: number | undefined;
 }
 
 /** What went wrong while a file ran: the original error (`cause`) and where it happened. */
@@ -59,6 +62,7 @@ export class ExecutionError extends Error implements ExecutionErrorFacts {
   readonly position: string | undefined;
   readonly statementsRun: readonly { readonly line: number; readonly text: string }[] | undefined;
   readonly invalidIndexes: readonly InvalidIndex[] | undefined;
+  readonly backendPid: number | undefined;
 
   constructor(cause: unknown, facts: ExecutionErrorFacts) {
     super(cause instanceof Error ? cause.message : String(cause), { cause });
@@ -69,6 +73,7 @@ export class ExecutionError extends Error implements ExecutionErrorFacts {
     this.position = facts.position;
     this.statementsRun = facts.statementsRun;
     this.invalidIndexes = facts.invalidIndexes;
+    this.backendPid = facts.backendPid;
   }
 
   /** The same failure with more facts (what a no-transaction run left behind). */
@@ -144,6 +149,8 @@ export interface FailureContext {
   /** Attempts a transactional migration gets on lock_timeout. */
   readonly lockAttempts: number;
   readonly words: Wording;
+  /** Finds out what became of a transactional migration whose connection was lost (ops/outcome). */
+  readonly settle?: ((lost: LostMigration) => Promise<Outcome>) | undefined;
 }
 
 /** What ran: the file, its statements (no-transaction runs) and its reference. */
@@ -173,34 +180,36 @@ export async function runFailure(
   const r = result(failed);
   const what = label(run.ref);
   const w = ctx.words;
+  // The connection died while the migration (with its commit) was in flight: find out, never assume.
+  const lost = !partial && isConnectionLost(original) ? await lostOutcome(exec, run, r.direction, ctx) : undefined;
   // A no-transaction migration is not rolled back: what ran stays, and its row is dirty.
-  const outcome = partial ? 'the statements before it stay applied and it is marked dirty' : 'it was rolled back';
+  const outcome = partial ? 'the statements before it stay applied and it is marked dirty' : (lost?.clause ?? 'it was rolled back');
   const dirtyHint = `Check the database by hand, then: ${w.repair(run.ref.version)}`;
   let failure: MigrateError;
   if (exec?.cancelled === 'signal') {
     const signal = String(ctx.signal?.reason ?? 'SIGINT');
-    failure = new MigrationFailedError('interrupted', interruptedExitCode(signal), `Interrupted by ${signal} during ${what}; ${outcome}.`, r, partial ? dirtyHint : 'Run the command again to continue.', original);
+    failure = new MigrationFailedError('interrupted', `Interrupted by ${signal} during ${what}; ${outcome}.`, r, partial ? dirtyHint : (lost?.hint ?? 'Run the command again to continue.'), original, signal);
   } else if (exec?.cancelled === 'timeout') {
     failure = new MigrationFailedError(
       'migration-timeout',
-      EXIT.unavailable,
-      `${what} ran longer than ${w.migrationTimeout} (${ctx.migrationTimeoutSeconds} s) and was cancelled; ${outcome}.`,
+      `${what} ran longer than ${w.migrationTimeout} (${ctx.migrationTimeoutSeconds} s) and ${lost ? 'no answer came back after the cancel (connection cut)' : 'was cancelled'}; ${outcome}.`,
       r,
-      partial ? `${dirtyHint}. Raise ${w.migrationTimeout} for the next attempt.` : `Raise ${w.migrationTimeout}, or split the migration (e.g. a batched backfill).`,
+      partial ? `${dirtyHint}. Raise ${w.migrationTimeout} for the next attempt.` : `${lost ? `${lost.hint} ` : ''}Raise ${w.migrationTimeout}, or split the migration (e.g. a batched backfill).`,
       original,
     );
   } else if (isConnectionLost(original)) {
-    const lost = connectionLostError(original, ctx.params);
-    failure = new MigrationFailedError(lost.code, EXIT.unavailable, `${lost.message} ${what} did not complete.`, r, lost.hint, original);
+    const gone = connectionLostError(original, ctx.params);
+    failure = lost
+      ? new MigrationFailedError(gone.code, `${gone.message.replace(/\.$/, '')} during ${what}: ${lost.clause}.`, r, lost.hint, original)
+      : new MigrationFailedError(gone.code, `${gone.message} ${what} did not complete.`, r, gone.hint, original);
   } else if (original instanceof MigrateError && !sqlFailure) {
-    failure = new MigrationFailedError(original.code, original.exitCode, original.message, r, original.hint, original);
+    failure = new MigrationFailedError(original.code, original.message, r, original.hint, original, original.signal);
   } else if (!sqlFailure) {
     // Not PostgreSQL's error about the file (e.g. writing the tracking row failed): say what it was.
-    failure = new MigrationFailedError('migration-failed', EXIT.failed, `${what} failed: ${(original as Error | undefined)?.message ?? String(original)}`, r, partial ? dirtyHint : undefined, original);
+    failure = new MigrationFailedError('migration-failed', `${what} failed: ${(original as Error | undefined)?.message ?? String(original)}`, r, partial ? dirtyHint : undefined, original);
   } else {
     const f = sqlFailure;
     const code = f.sqlstate === LOCK_NOT_AVAILABLE ? 'lock-timeout' : f.sqlstate === QUERY_CANCELED ? 'statement-timeout' : 'migration-failed';
-    const exitCode = code === 'migration-failed' ? EXIT.failed : EXIT.unavailable;
     const hint =
       code === 'lock-timeout'
         ? partial
@@ -211,9 +220,26 @@ export async function runFailure(
           : partial
             ? `It ran outside a transaction: the statements before it stay applied and ${what} is marked dirty. Fix the database by hand, then: ${w.repair(run.ref.version)}`
             : `Nothing of ${what} remains (its transaction was rolled back). Fix the file, then ${w.runAgain(run.ref.file && r.direction === 'down' ? 'down' : 'up')}.`;
-    failure = new MigrationFailedError(code, exitCode, `${what} failed at ${f.file}:${f.line}:${f.column}: ${f.message}`, r, hint, original);
+    failure = new MigrationFailedError(code, `${what} failed at ${f.file}:${f.line}:${f.column}: ${f.message}`, r, hint, original);
   }
   return withInvalidIndexes(failure, exec?.invalidIndexes, original);
+}
+
+/** What became of a transactional migration whose connection was lost in flight, in words (see ops/outcome). */
+async function lostOutcome(exec: ExecutionError | undefined, run: FailedRun, direction: 'up' | 'down', ctx: FailureContext): Promise<{ clause: string; hint: string }> {
+  const pid = exec?.backendPid;
+  const outcome = pid === undefined || !ctx.settle ? 'unknown' : await ctx.settle({ pid, version: run.ref.version, direction });
+  switch (outcome) {
+    case 'committed':
+      return { clause: 'it had committed (its history row is there, checked on a new connection)', hint: 'Nothing to undo: run the command again to continue with the next migrations.' };
+    case 'rolled-back':
+      return { clause: 'it was rolled back (checked on a new connection: its server session is gone and its history row is not there)', hint: 'Run the command again when the server is reachable.' };
+    default:
+      return {
+        clause: 'its commit may have been sent, so whether it was applied is unknown (the database could not be asked)',
+        hint: `Find out with migrate status once the database answers: ${run.ref.version} applied means it committed, pending means it was rolled back. A server session still running it ends by itself once the server notices the connection is gone. Then run the command again.`,
+      };
+  }
 }
 
 /** A failed CREATE INDEX / REINDEX CONCURRENTLY leaves an INVALID index: the error names it and how to drop it. */
@@ -224,5 +250,5 @@ function withInvalidIndexes(failure: MigrateError, indexes: readonly InvalidInde
   const message = `${failure.message}\nIt left ${one ? 'an INVALID index' : `${indexes.length} INVALID indexes`} behind: ${names} (maintained on every write, never used by queries).`;
   // The human renderer shows the hint, not the message, under an SQL failure: the hint names the index too.
   const hint = `Drop the INVALID index${one ? '' : 'es'} it left, ${names}, first (a rerun with IF NOT EXISTS would keep ${one ? 'it' : 'them'}): ${indexes.map((i) => i.dropStatement).join(' ')} Then: ${failure.hint ?? ''}`;
-  return new MigrationFailedError(failure.code, failure.exitCode, message, failure.result, hint.trim(), cause);
+  return new MigrationFailedError(failure.code, message, failure.result, hint.trim(), cause, failure.signal);
 }

@@ -107,8 +107,10 @@ export class Migrator {
   async status(): Promise<StatusReport> {
     const migrations = await this.loadMigrations();
     return this.#session(async (session) => {
-      const tableExists = await session.history.exists();
-      const history = tableExists ? await session.history.read() : [];
+      // read() is optimistic (one query; [] when the table is missing): the catalog look-up of exists() runs
+      // only for an empty history. A fresh backend's first catalog queries are the slow part of `status`.
+      const history = await session.history.read();
+      const tableExists = history.length > 0 || (await session.history.exists());
       const repairs = tableExists ? await readRepairs(session) : [];
       return { entries: statusOf(migrations, history), tableExists, repairs };
     });
@@ -129,7 +131,7 @@ export class Migrator {
         // The same checks as the real run, so the dry run exits with the code the real run would have.
         const lint = await preflight(session.client, c, upFiles(first.toApply), { ...options, command: 'migrate up' });
         if (first.toApply.length > 0) backupGuard(c, options.noBackup);
-        const locks = first.toApply.length > 0 ? await lockReport(first.toApply.map((m) => m.up), session.client) : [];
+        const locks = first.toApply.length > 0 ? await lockReport(first.toApply.map((m) => m.up), session.client, undefined, (message) => session.emit({ type: 'notice', message })) : [];
         return { ...dryResult('up', first.toApply, seen), locks, ...(lint ? { lint } : {}), ...heldBackOf(first) };
       }
       // A dirty row seen without the lock may be another runner's no-transaction migration in progress:
@@ -157,7 +159,7 @@ export class Migrator {
   }
 
   async #preflight(session: Session, files: readonly PreflightFile[], command: string, options: PreflightOptions): Promise<LintSummary | undefined> {
-    const lint = await preflight(session.client, this.#config, files, { ...options, command });
+    const lint = await preflight(session.client, this.#config, files, { ...options, command }, (message) => session.emit({ type: 'notice', message }));
     if (lint) this.#config.onEvent({ type: 'lint', summary: lint });
     return lint;
   }
@@ -324,7 +326,7 @@ export class Migrator {
     const c = this.#config;
     const context = { source: c.source, table: c.table, root: c.root, lintRules: c.lintRules };
     if (request.offline) return lintReport(context, undefined, request);
-    return this.#session((session) => lintReport(context, session.client, request));
+    return this.#session((session) => lintReport(context, session.client, { onNote: (message) => session.emit({ type: 'notice', message }), ...request }));
   }
 
   /** Takes, proves, uploads (when configured), records and prunes a backup now, whatever `beforeMigrate` says. */

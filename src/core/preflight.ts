@@ -6,8 +6,9 @@
  */
 import type { TableRef } from '../config/settings.js';
 import type { Client } from '../db/connection.js';
+import { serverVersionNum } from '../db/introspect.js';
 import { quoteTable } from '../db/quote.js';
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { MigrateError, usageError } from '../errors.js';
 import type { MigrationSource } from '../source/source.js';
 import type { Migration } from '../source/types.js';
 import type { Finding, LintContext as RuleContextOptions, LintInputFile } from '../sql/lint/types.js';
@@ -104,11 +105,14 @@ export async function lintPolicy(rules: LintRules | undefined): Promise<Pick<Rul
   };
 }
 
-async function catalogContext(client: Client | undefined, pgVersion: number, rules?: LintRules): Promise<RuleContextOptions> {
+/** Told what a catalog read could not read exactly (e.g. a locked table's size), in a sentence. */
+export type NoteSink = (message: string) => void;
+
+async function catalogContext(client: Client | undefined, pgVersion: number, rules?: LintRules, onNote?: NoteSink): Promise<RuleContextOptions> {
   const policy = await lintPolicy(rules);
   if (!client) return { pgVersion, ...policy };
   const { readCatalog } = await import('../db/catalog.js');
-  const catalog = await readCatalog(client);
+  const catalog = await readCatalog(client, { onNote });
   return { pgVersion: catalog.serverVersionNum, catalog, ...policy };
 }
 
@@ -124,18 +128,19 @@ export async function lintMigrations(
   oneRun = true,
   rules?: LintRules,
   onStatementKinds?: RuleContextOptions['onStatementKinds'],
+  onNote?: NoteSink,
 ): Promise<Finding[]> {
   const { lintFile, lintFiles } = await import('../sql/lint/index.js');
-  const context = { ...(await catalogContext(client, pgVersion, rules)), ...(onStatementKinds ? { onStatementKinds } : {}) };
+  const context = { ...(await catalogContext(client, pgVersion, rules, onNote)), ...(onStatementKinds ? { onStatementKinds } : {}) };
   if (oneRun) return lintFiles(files, context);
   const findings: Finding[] = [];
   for (const file of files) findings.push(...(await lintFile(file, context)));
   return findings;
 }
 
-export async function lockReport(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000): Promise<FileLocks[]> {
+export async function lockReport(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000, onNote?: NoteSink): Promise<FileLocks[]> {
   const { lockReportForFiles } = await import('../sql/locks.js');
-  return lockReportForFiles(files, await catalogContext(client, pgVersion));
+  return lockReportForFiles(files, await catalogContext(client, pgVersion, undefined, onNote));
 }
 
 /** Why findings of a file at `version` do not stop a run, when the start-after version covers it. */
@@ -156,13 +161,14 @@ export async function productionGuard(
 ): Promise<void> {
   if (!policy.production || policy.production.allowDdl || files.length === 0) return;
   const { parseStatementsSync } = await import('../sql/split.js');
-  const { loadParser } = await import('../sql/parser.js');
+  const { loadParser, MAX_PARSE_CHARS } = await import('../sql/parser.js');
   await loadParser();
   const ddl: string[] = [];
   for (const { file } of files) {
     let kinds = known?.get(file.displayPath);
     if (kinds === undefined) {
       try {
+        if (file.text.length > MAX_PARSE_CHARS) throw new Error('too large to parse');
         kinds = parseStatementsSync(file.text, file.displayPath).map((s) => s.kind);
       } catch {
         kinds = ['(does not parse)'];
@@ -200,7 +206,7 @@ export function backupGuard(policy: PreflightPolicy, noBackup: boolean | undefin
  * - Files are linted in the order and direction they run (a rollback file as itself), as one run.
  * - Findings of a file at or before LINT_START_AFTER, or marked exempt by the caller, are reported, not refused.
  */
-export async function preflight(client: Client, policy: PreflightPolicy, files: readonly PreflightFile[], request: PreflightRequest): Promise<LintSummary | undefined> {
+export async function preflight(client: Client, policy: PreflightPolicy, files: readonly PreflightFile[], request: PreflightRequest, onNote?: NoteSink): Promise<LintSummary | undefined> {
   const production = policy.production !== undefined;
   const w = policy.words;
   // Under the guard the lint always runs: it parses first, and the guard reads the statement kinds of that
@@ -219,7 +225,7 @@ export async function preflight(client: Client, policy: PreflightPolicy, files: 
   if (skipped) return { findings: [], skipped };
 
   const kinds = new Map<string, readonly string[]>();
-  const linted = await lintMigrations(files.map((f) => (f.undoes ? { ...f.file, undoes: f.undoes.text } : f.file)), client, 150000, true, policy.lintRules, (file, k) => kinds.set(file, k));
+  const linted = await lintMigrations(files.map((f) => (f.undoes ? { ...f.file, undoes: f.undoes.text } : f.file)), client, 150000, true, policy.lintRules, (file, k) => kinds.set(file, k), onNote);
   if (production) await productionGuard(policy, files, request.command, kinds);
   const exemptOf = new Map(files.map((f) => [f.file.displayPath, f.exempt ?? startAfterExemption(policy.lintRules, f.version)]));
   const findings = linted.map((f) => {
@@ -229,7 +235,7 @@ export async function preflight(client: Client, policy: PreflightPolicy, files: 
   const blocking = blockingFindings(findings);
   if (blocking.length > 0) {
     const lines = blocking.map((f) => `${f.file}:${f.line}:${f.column} ${f.rule}: ${f.message}`);
-    throw new MigrateError('lint-blocked', EXIT.failed, `${request.command} cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`, {
+    throw new MigrateError('lint-blocked', `${request.command} cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`, {
       hint: production
         ? `Apply the safe alternative (migrate lint shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production ${w.skipLint} does not apply.`
         : `Apply the safe alternative (migrate lint shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass ${w.skipLint}.`,
@@ -247,6 +253,7 @@ export interface LintRequest {
   readonly locks?: boolean | undefined;
   /** server_version_num to assume offline (e.g. 150000). */
   readonly pgVersion?: number | undefined;
+  readonly onNote?: NoteSink | undefined;
 }
 
 export interface LintReport {
@@ -313,11 +320,11 @@ export async function lintReport(context: LintContext, client: Client | undefine
   const pgVersion = request.pgVersion ?? 150000;
   const rules = context.lintRules;
   const versions = new Map(chosenVersions);
-  const findings = (await lintMigrations(files, client, pgVersion, oneRun, rules)).map((f) => {
+  const findings = (await lintMigrations(files, client, pgVersion, oneRun, rules, undefined, request.onNote)).map((f) => {
     const exempt = startAfterExemption(rules, versions.get(f.file));
     return exempt === undefined ? f : { ...f, exempt };
   });
   const locks = request.locks ? await lockReport(files, client, pgVersion).catch(() => undefined) : undefined;
-  const serverVersion = client ? Number((await client.query<{ v: string }>(`select current_setting('server_version_num') as v`)).rows[0]?.v) : pgVersion;
+  const serverVersion = client ? await serverVersionNum(client) : pgVersion;
   return { files: files.map((f) => f.displayPath), findings, locks, mode: client ? 'database' : 'offline', pgVersion: serverVersion };
 }

@@ -9,7 +9,8 @@
 import { hostname, userInfo } from 'node:os';
 import type { HistoryRow } from '../db/history.js';
 import { RepairLog, type RepairAction, type RepairRow } from '../db/repair-log.js';
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { inTransaction } from '../db/transaction.js';
+import { MigrateError, usageError } from '../errors.js';
 import type { Migration } from '../source/types.js';
 import type { Session } from './session.js';
 import { statusOf } from './plan.js';
@@ -123,13 +124,12 @@ export async function repair(session: Session, migrations: readonly Migration[],
   return session.locked(async () => {
     const now = planRepair(migrations, await store.read(), expected.version, options);
     if (!samePlan(now, expected)) {
-      throw new MigrateError('repair-state-changed', EXIT.failed, `The state of ${expected.version}_${expected.name} changed while you were confirming; nothing was repaired.`, {
+      throw new MigrateError('repair-state-changed', `The state of ${expected.version}_${expected.name} changed while you were confirming; nothing was repaired.`, {
         hint: `Look at migrate status, then run migrate repair ${expected.version} again.`,
       });
     }
     const log = new RepairLog(client, store.ref);
-    await client.query('begin');
-    try {
+    await inTransaction(client, async () => {
       await log.ensure();
       if (expected.actions.includes('rerun')) {
         await store.delete(expected.version);
@@ -146,11 +146,7 @@ export async function repair(session: Session, migrations: readonly Migration[],
           repairedBy: by,
         });
       }
-      await client.query('commit');
-    } catch (error) {
-      await client.query('rollback').catch(() => {});
-      throw error;
-    }
+    });
     return expected;
   });
 }

@@ -2,7 +2,7 @@
 import type { LockHolder } from '../db/lock.js';
 import type { FileLocks } from '../sql/locks.js';
 import type { LintSummary } from './preflight.js';
-import { EXIT, MigrateError, type ExitCode } from '../errors.js';
+import { EXIT, MigrateError, type ErrorCode, type ExitCode } from '../errors.js';
 
 export type Direction = 'up' | 'down';
 
@@ -101,8 +101,9 @@ export type EventSink = (event: MigratorEvent) => void;
 /** A run that stopped part-way: carries what was applied, what failed and what did not run. */
 export class MigrationFailedError extends MigrateError {
   readonly result: RunResult;
-  constructor(code: string, exitCode: ExitCode, message: string, result: RunResult, hint?: string, cause?: unknown) {
-    super(code, exitCode, message, { hint, cause });
+  /** `signal`: for `interrupted`, the signal that stopped the run (its exit code is the signal's). */
+  constructor(code: ErrorCode, message: string, result: RunResult, hint?: string, cause?: unknown, signal?: string) {
+    super(code, message, { hint, cause, signal });
     this.result = result;
   }
 }

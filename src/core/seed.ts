@@ -5,7 +5,8 @@
  */
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { inTransaction } from '../db/transaction.js';
+import { MigrateError, usageError } from '../errors.js';
 import { listSeeds, readSqlFile } from '../source/files.js';
 import type { SqlFile } from '../source/types.js';
 import type { SeedLocation } from './config.js';
@@ -53,16 +54,15 @@ export async function runSeed(session: Session, executor: Executor, name: string
   const client = session.client;
   await session.history.ensure();
   const started = performance.now();
-  await client.query('begin');
   try {
-    await executor.setLocalTimeouts('seed');
-    if (!file.empty) await executor.runText(file.text, 0, 0, file.text.length);
-    await client.query('commit');
+    await inTransaction(client, async () => {
+      await executor.setLocalTimeouts('seed');
+      if (!file.empty) await executor.runText(file.text, 0, 0, file.text.length);
+    });
   } catch (error) {
-    await client.query('rollback').catch(() => {});
     const failure = await failureOf(error, file, undefined);
     if (failure) {
-      throw new MigrateError('seed-failed', EXIT.failed, `Seed ${file.displayPath} failed at ${failure.file}:${failure.line}:${failure.column}: ${failure.message}`, {
+      throw new MigrateError('seed-failed', `Seed ${file.displayPath} failed at ${failure.file}:${failure.line}:${failure.column}: ${failure.message}`, {
         hint: 'Nothing of the seed remains (it ran in one transaction). Fix the file and run it again.',
         details: { error: failure },
       });

@@ -9,6 +9,7 @@ import { connectionLostError, isConnectionLost, type Client } from '../db/connec
 import type { Connector } from '../db/connector.js';
 import { HistoryStore } from '../db/history.js';
 import { Locker, lockKey } from '../db/lock.js';
+import { watchRunnerSession } from '../db/watch.js';
 import { MigrateError } from '../errors.js';
 import type { EventSink } from './results.js';
 
@@ -57,6 +58,9 @@ export async function withSession<T>(options: SessionOptions, fn: (session: Sess
       );
       if (waited) options.emit({ type: 'lock-acquired', waitedMs: Date.now() - started });
       try {
+        // The session that holds the lock is the one the server must watch: if we vanish, it rolls back and
+        // lets go of the lock (db/watch.ts).
+        await watchRunnerSession(client);
         return await run();
       } finally {
         // A lost connection releases it on the server's side; a pooled client that kept it must not go back.

@@ -21,7 +21,7 @@ import { diffSnapshots, type ColumnOrderWarning, type SchemaChange } from '../sc
 import { IncrementalSnapshot } from '../schema/incremental.js';
 import type { SchemaSnapshot } from '../schema/snapshot.js';
 import type { Migration } from '../source/types.js';
-import { Migrator, type Stepper } from './migrator.js';
+import type { Migrator, Stepper } from './migrator.js';
 
 export type RollbackMode = 'step' | 'chain';
 
@@ -254,7 +254,7 @@ class Run {
           await this.migrator.up({ to: this.#options.from });
         } catch (error) {
           if (isFatal(error)) throw error;
-          throw new MigrateError('test-rollback-start-failed', EXIT.failed, `Could not reach the starting point (--from ${this.#options.from}): ${messageOf(error)}`, {
+          throw new MigrateError('test-rollback-start-failed', `Could not reach the starting point (--from ${this.#options.from}): ${messageOf(error)}`, {
             hint: 'The migrations up to --from are applied without being tested; fix the one named, or start later.',
             cause: error,
           });

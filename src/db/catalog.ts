@@ -67,6 +67,47 @@ export interface Catalog {
   readonly searchPath?: readonly string[];
 }
 
+/**
+ * How long a catalog read may wait for a table lock. pg_total_relation_size opens each table (ACCESS SHARE),
+ * so one `LOCK TABLE` anywhere stalled `up` and `--dry-run` for the holder's whole duration. Past this, the
+ * sizes come from pg_class instead (an estimate, lock-free) and a note says which table, and who held it.
+ */
+export const CATALOG_LOCK_TIMEOUT_MS = 1_000;
+const LOCK_NOT_AVAILABLE = '55P03';
+
+export interface ReadCatalogOptions {
+  /** Told, in a sentence, what the read could not read exactly and why (e.g. a table locked by another session). */
+  readonly onNote?: ((message: string) => void) | undefined;
+}
+
+type TableRow = { oid: number; schema: string; name: string; reltuples: number; size: string };
+
+const TABLES_SQL = (size: string) =>
+  `select c.oid::int8 as oid, n.nspname as schema, c.relname as name, c.reltuples::float8 as reltuples, ${size} as size
+     from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where c.relkind in ('r', 'p', 'm') and n.nspname <> all($1::text[]) and n.nspname not like 'pg_temp%'`;
+
+/** pg_total_relation_size without opening the table: pages of the heap, its TOAST and its indexes, as of the last VACUUM/ANALYZE. */
+const ESTIMATED_SIZE = `((c.relpages::int8 + coalesce((select t.relpages from pg_class t where t.oid = c.reltoastrelid), 0)
+      + coalesce((select sum(ic.relpages) from pg_index i join pg_class ic on ic.oid = i.indexrelid where i.indrelid = c.oid), 0))
+      * current_setting('block_size')::int8)::text`;
+
+/** Tables other sessions hold ACCESS EXCLUSIVE on (what the catalog functions would wait for), with the holder in words. */
+async function lockedTables(client: pg.Client | pg.PoolClient): Promise<{ oids: number[]; who: string }> {
+  const { rows } = await client.query<{ oid: number; rel: string; pid: number; app: string; query: string }>(
+    `select l.relation::int8 as oid, format('%s.%s', n.nspname, c.relname) as rel, a.pid, a.application_name as app,
+            left(regexp_replace(a.query, '\\s+', ' ', 'g'), 60) as query
+       from pg_locks l join pg_stat_activity a on a.pid = l.pid
+       join pg_class c on c.oid = l.relation join pg_namespace n on n.oid = c.relnamespace
+      where l.locktype = 'relation' and l.granted and l.mode = 'AccessExclusiveLock' and a.pid <> pg_backend_pid()
+        and l.database = (select oid from pg_database where datname = current_database())
+      order by 2`,
+  );
+  const shown = rows.slice(0, 3).map((r) => `${r.rel} is locked (ACCESS EXCLUSIVE) by pid ${r.pid}${r.app ? ` (${r.app})` : ''}: ${r.query}`);
+  if (rows.length > 3) shown.push(`and ${rows.length - 3} more`);
+  return { oids: rows.map((r) => Number(r.oid)), who: shown.join('; ') || 'a table was locked by another session' };
+}
+
 /** Schemas tidemark never reads tables of. */
 const SYSTEM_SCHEMAS = ['pg_catalog', 'information_schema', 'pg_toast'];
 
@@ -75,16 +116,40 @@ const SYSTEM_SCHEMAS = ['pg_catalog', 'information_schema', 'pg_toast'];
  *
  * @example const catalog = await readCatalog(client); catalog.tables.get('public.users')?.estimatedRows
  */
-export async function readCatalog(client: pg.Client | pg.PoolClient): Promise<Catalog> {
-  const version = await client.query<{ v: string }>(`select current_setting('server_version_num') as v`);
-  const tables = await client.query<{ oid: number; schema: string; name: string; reltuples: number; size: string }>(
-    `select c.oid::int8 as oid, n.nspname as schema, c.relname as name, c.reltuples::float8 as reltuples,
-            pg_total_relation_size(c.oid)::text as size
-       from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where c.relkind in ('r', 'p', 'm') and n.nspname <> all($1::text[]) and n.nspname not like 'pg_temp%'`,
-    [SYSTEM_SCHEMAS],
+export async function readCatalog(client: pg.Client | pg.PoolClient, options: ReadCatalogOptions = {}): Promise<Catalog> {
+  // Session-level and put back afterwards: the caller may or may not be inside a transaction.
+  const version = await client.query<{ v: string; previous: string }>(
+    `select current_setting('server_version_num') as v, current_setting('lock_timeout') as previous, set_config('lock_timeout', $1, false)`,
+    [`${CATALOG_LOCK_TIMEOUT_MS}ms`],
   );
-  const columns = await client.query<{
+  try {
+    return await readCatalogBounded(client, Number(version.rows[0]?.v ?? 0), options);
+  } finally {
+    await client.query(`select set_config('lock_timeout', $1, false)`, [version.rows[0]?.previous ?? '0']).catch(() => {});
+  }
+}
+
+async function readCatalogBounded(client: pg.Client | pg.PoolClient, serverVersionNum: number, options: ReadCatalogOptions): Promise<Catalog> {
+  // Tables another session holds ACCESS EXCLUSIVE on, found once a query could not get its lock in time:
+  // their size is then estimated and their indexes and constraints left out (pg_get_indexdef opens the table).
+  let locked: number[] = [];
+  const bounded = async <T extends pg.QueryResultRow>(sql: string): Promise<pg.QueryResult<T>> => {
+    try {
+      return await client.query<T>(sql, [SYSTEM_SCHEMAS, locked]);
+    } catch (error) {
+      if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+      const found = await lockedTables(client);
+      locked = [...new Set([...locked, ...found.oids])];
+      options.onNote?.(
+        `The catalog read did not wait for locked tables: ${found.who}. Their sizes are estimates from pg_class (as of the last VACUUM/ANALYZE) and their indexes and constraints are not known to the lint.`,
+      );
+      return client.query<T>(sql, [SYSTEM_SCHEMAS, locked]);
+    }
+  };
+  const tables = await bounded<TableRow>(
+    TABLES_SQL(`case when c.oid = any($2::oid[]) then ${ESTIMATED_SIZE} else pg_total_relation_size(c.oid)::text end`),
+  );
+  const columns = await bounded<{
     oid: number; name: string; type: string; typname: string; typmod: number; notnull: boolean; numeric: boolean;
   }>(
     `select a.attrelid::int8 as oid, a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
@@ -92,25 +157,22 @@ export async function readCatalog(client: pg.Client | pg.PoolClient): Promise<Ca
        from pg_attribute a join pg_type t on t.oid = a.atttypid
        join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
       where a.attnum > 0 and not a.attisdropped and c.relkind in ('r', 'p', 'm')
-        and n.nspname <> all($1::text[])
+        and n.nspname <> all($1::text[]) and cardinality($2::oid[]) >= 0
       order by a.attrelid, a.attnum`,
-    [SYSTEM_SCHEMAS],
   );
-  const constraints = await client.query<{ oid: number; name: string; type: string; validated: boolean; def: string }>(
+  const constraints = await bounded<{ oid: number; name: string; type: string; validated: boolean; def: string }>(
     `select co.conrelid::int8 as oid, co.conname as name, co.contype::text as type, co.convalidated as validated,
             pg_get_constraintdef(co.oid) as def
        from pg_constraint co join pg_class c on c.oid = co.conrelid join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname <> all($1::text[])`,
-    [SYSTEM_SCHEMAS],
+      where n.nspname <> all($1::text[]) and co.conrelid <> all($2::oid[]) and co.confrelid <> all($2::oid[])`,
   );
-  const indexes = await client.query<{
+  const indexes = await bounded<{
     oid: number; schema: string; name: string; unique: boolean; valid: boolean; def: string;
   }>(
     `select i.indrelid::int8 as oid, n.nspname as schema, ic.relname as name, i.indisunique as unique,
             i.indisvalid as valid, pg_get_indexdef(i.indexrelid) as def
        from pg_index i join pg_class ic on ic.oid = i.indexrelid join pg_namespace n on n.oid = ic.relnamespace
-      where n.nspname <> all($1::text[])`,
-    [SYSTEM_SCHEMAS],
+      where n.nspname <> all($1::text[]) and i.indrelid <> all($2::oid[])`,
   );
   const functions = await client.query<{ name: string; volatility: string }>(
     `select lower(proname) as name, max(provolatile::text) as volatility from pg_proc group by lower(proname)`,
@@ -181,7 +243,7 @@ export async function readCatalog(client: pg.Client | pg.PoolClient): Promise<Ca
   // ORDER of volatility codes: 'i' < 's' < 'v', so max() is the most volatile overload.
   const functionVolatility = new Map(functions.rows.map((f) => [f.name, f.volatility] as const));
   return {
-    serverVersionNum: Number(version.rows[0]?.v ?? 0),
+    serverVersionNum,
     tables: result,
     indexTables,
     functionVolatility,

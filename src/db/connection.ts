@@ -3,18 +3,96 @@
  * (exit 3). The password never appears: messages show describeParams(), which masks it.
  */
 import pg from 'pg';
-import { EXIT, MigrateError } from '../errors.js';
-import { describeParams, maskPasswords, pgClientConfig, type ConnectionParams } from './params.js';
+import { MigrateError, type ErrorCode } from '../errors.js';
+import { connectTimeoutOf, describeParams, maskPasswords, pgClientConfig, type ConnectionParams } from './params.js';
 
 export type Client = pg.Client;
+
+/**
+ * How long an ordinary query (history, lock polls, catalog) may go unanswered before the connection is cut.
+ * These queries are short, and those that wait for a lock run under a server-side lock_timeout; no answer
+ * for this long means the path is dead, not the query slow. Migrations set their own (see withDeadline).
+ */
+export const DEFAULT_QUERY_DEADLINE_MS = 60_000;
+
+/**
+ * A pg client whose promise queries carry a client-side deadline: when no answer arrives in time, the socket
+ * is destroyed, the query fails as a lost connection and `severed` says why. Keepalives cannot catch a path
+ * that still acknowledges probes but carries no data (a frozen proxy or load balancer); this does.
+ * The deadline costs one timer per query.
+ */
+export class WatchedClient extends pg.Client {
+  #deadlineMs = DEFAULT_QUERY_DEADLINE_MS;
+  /** Why the connection was cut by us, when it was. */
+  severed: string | undefined;
+
+  constructor(config: pg.ClientConfig) {
+    super(config);
+    // An own property rather than an override: pg's query() has a dozen typed overloads, and every promise
+    // form returns a thenable, which is all the deadline needs.
+    const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+    this.query = ((...args: unknown[]) => {
+      const result = query.apply(this, args);
+      const ms = this.#deadlineMs;
+      if (ms > 0 && result && typeof (result as Promise<unknown>).then === 'function') {
+        const timer = setTimeout(() => this.sever(`no answer from the server within ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`}`), ms);
+        const clear = () => clearTimeout(timer);
+        (result as Promise<unknown>).then(clear, clear);
+      }
+      return result;
+    }) as pg.Client['query'];
+  }
+
+  /** Runs `fn` with another deadline for each query it sends (0: none, e.g. MIGRATION_TIMEOUT=0). */
+  async withDeadline<T>(ms: number, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#deadlineMs;
+    this.#deadlineMs = ms;
+    try {
+      return await fn();
+    } finally {
+      this.#deadlineMs = previous;
+    }
+  }
+
+  /** Cuts the connection now: the running query fails at once; the server notices when it next writes or probes. */
+  sever(reason: string): void {
+    this.severed ??= reason;
+    (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+  }
+}
+
+/** The client-side deadline of queries on `client`, when it is ours (a library user's pool client is not). */
+export function withDeadline<T>(client: Client, ms: number, fn: () => Promise<T>): Promise<T> {
+  return client instanceof WatchedClient ? client.withDeadline(ms, fn) : fn();
+}
+
+/** Cuts `client`'s connection at once (see WatchedClient.sever). */
+export function sever(client: Client, reason: string): void {
+  if (client instanceof WatchedClient) client.sever(reason);
+  else (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+}
+
+/** end() with a bound: on a dead path pg would wait for the server's goodbye forever. */
+export async function closeClient(client: Client | undefined, ms = 2_000): Promise<void> {
+  if (!client) return;
+  let timer: NodeJS.Timeout | undefined;
+  const ended = client.end().catch(() => {});
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms);
+  });
+  if ((await Promise.race([ended, late])) === 'late') {
+    (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+  }
+  clearTimeout(timer);
+}
 
 /** Why a connection to `params` failed, as one MigrateError (exit 3) naming the cause and the fix. */
 export function explain(error: unknown, params: ConnectionParams): MigrateError {
   const where = describeParams(params);
   const e = error as { code?: string; message?: string };
   const raw = maskPasswords(String(e.message ?? error), params.password);
-  const make = (code: string, message: string, hint: string) =>
-    new MigrateError(code, EXIT.unavailable, message, { hint, cause: error, details: { database: where } });
+  const make = (code: ErrorCode, message: string, hint: string) =>
+    new MigrateError(code, message, { hint, cause: error, details: { database: where } });
   switch (e.code) {
     case '28P01':
       return make(
@@ -65,7 +143,7 @@ export function explain(error: unknown, params: ConnectionParams): MigrateError 
         return make('db-no-ssl', `The server at ${params.host}:${params.port} does not support SSL, but sslmode asks for it.`, 'Remove sslmode=require from DATABASE_URL or enable SSL on the server.');
       }
       if (/timeout/i.test(raw)) {
-        return make('db-timeout', `The database at ${params.host}:${params.port} did not answer within 10 seconds (${where}).`, 'Check the host, port, firewall rules and network policy between here and the server.');
+        return make('db-timeout', `The database at ${params.host}:${params.port} did not answer within ${connectTimeoutOf(params)} seconds (${where}).`, 'Check the host, port, firewall rules and network policy between here and the server.');
       }
       if (/SASL|password/i.test(raw)) {
         return make('db-auth-failed', `Authentication failed for user "${params.user}" (${where}): ${raw}.`, 'Check the password in DATABASE_URL (or PGPASSWORD / ~/.pgpass).');
@@ -74,10 +152,21 @@ export function explain(error: unknown, params: ConnectionParams): MigrateError 
   }
 }
 
-/** Opens one connection (application_name tidemark) or throws a MigrateError with exit code 3. */
-export async function connect(params: ConnectionParams): Promise<Client> {
-  const client = new pg.Client(pgClientConfig(params));
+export interface ConnectOptions {
+  readonly applicationName?: string | undefined;
+  /** How long connecting may take (default 10 s); shorter for a canceller that must not hang. */
+  readonly connectTimeoutMs?: number | undefined;
+}
+
+/**
+ * Opens one connection or throws a MigrateError with exit code 3. The one way tidemark connects from
+ * parameters: the runner, the backup and restore modules and doctor all explain a failure the same way.
+ */
+export async function connect(params: ConnectionParams, options: ConnectOptions = {}): Promise<WatchedClient> {
+  const config = pgClientConfig(params, options.applicationName);
+  const client = new WatchedClient(options.connectTimeoutMs === undefined ? config : { ...config, connectionTimeoutMillis: options.connectTimeoutMs });
   // An idle client whose server goes away emits 'error'; without a listener Node would crash the process.
+  // The failure itself reaches whoever awaits a query on it.
   client.on('error', () => {});
   try {
     await client.connect();
@@ -92,11 +181,11 @@ export async function connect(params: ConnectionParams): Promise<Client> {
 export function isConnectionLost(error: unknown): boolean {
   const e = error as { code?: string; message?: string };
   if (e.code && /^(08|57P0[12])/.test(e.code)) return true;
-  return /Connection terminated|ECONNRESET|not queryable|Client was closed/i.test(String(e.message ?? ''));
+  return /Connection terminated|ECONNRESET|EPIPE|ETIMEDOUT|not queryable|Client was closed/i.test(String(e.message ?? ''));
 }
 
 export function connectionLostError(error: unknown, params: ConnectionParams): MigrateError {
-  return new MigrateError('db-connection-lost', EXIT.unavailable, `The connection to ${describeParams(params)} was lost.`, {
+  return new MigrateError('db-connection-lost', `The connection to ${describeParams(params)} was lost.`, {
     hint: 'The running migration, if any, was rolled back by the server. Run the command again when the server is back.',
     cause: error,
   });

@@ -11,7 +11,7 @@
  *   pg_cancel_backend, a lock monitor). It never comes from the app's pool: a pool of size 1 would deadlock.
  */
 import pg from 'pg';
-import { connect, explain, type Client } from './connection.js';
+import { closeClient, connect, explain, type Client } from './connection.js';
 import { describeParams, paramsFromUrl, type ConnectionParams } from './params.js';
 import { configOfClient, configOfPool } from './pg-internals.js';
 
@@ -35,7 +35,8 @@ export interface Connector {
 }
 
 function ended(client: Client): Lease {
-  return { client, release: () => client.end().catch(() => {}) };
+  // Bounded: on a dead path pg's end() waits for the server's goodbye forever.
+  return { client, release: () => closeClient(client) };
 }
 
 /** The CLI's connector: every connection opened from `params` (errors explained, exit 3) and closed after. */
@@ -45,7 +46,8 @@ export function paramsConnector(params: ConnectionParams): Connector {
     description: describeParams(params),
     database: params.database,
     session: async () => ended(await connect(params)),
-    side: async () => ended(await connect(params)),
+    // The canceller must not hang on the path that froze the session: a short connect timeout.
+    side: async () => ended(await connect(params, { applicationName: 'tidemark-cancel', connectTimeoutMs: SIDE_CONNECT_TIMEOUT_MS })),
   };
 }
 
@@ -67,8 +69,11 @@ export function paramsOfConfig(config: pg.ClientConfig): ConnectionParams {
   };
 }
 
+/** How long a side connection (the canceller) may take to open: it must not hang on the path that froze the session. */
+const SIDE_CONNECT_TIMEOUT_MS = 5_000;
+
 async function sideClient(config: pg.ClientConfig, params: ConnectionParams): Promise<Lease> {
-  const client = new pg.Client({ ...config, application_name: 'tidemark' });
+  const client = new pg.Client({ ...config, application_name: 'tidemark', connectionTimeoutMillis: SIDE_CONNECT_TIMEOUT_MS, keepAlive: true });
   client.on('error', () => {});
   try {
     await client.connect();

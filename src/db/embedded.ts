@@ -10,7 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { MigrateError, usageError } from '../errors.js';
 import type { ConnectionParams } from './params.js';
 
 export const EMBEDDED_DIR = join('.tidemark', 'embedded');
@@ -92,7 +92,6 @@ export async function startEmbedded(cwd: string): Promise<EmbeddedServer> {
     const denied = /Permission denied/i.test(`${text} ${(error as Error).message}`);
     throw new MigrateError(
       busy ? 'embedded-busy' : 'embedded-failed',
-      EXIT.unavailable,
       busy
         ? `The embedded server in ${EMBEDDED_DIR} is already in use by another tidemark command.`
         : `The embedded PostgreSQL server in ${EMBEDDED_DIR} did not start: ${(error as Error).message ?? error}`,

@@ -13,9 +13,11 @@
  *   rows (`success = false`), repeatable migrations (no version), baselines, undo and delete markers.
  */
 import type { TableRef } from '../config/settings.js';
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { MigrateError, usageError } from '../errors.js';
 import type { Client } from './connection.js';
 import { describeTable } from './history.js';
+import { tableColumns } from './introspect.js';
+import { inTransaction } from './transaction.js';
 import { quoteTable } from './quote.js';
 
 export const FOREIGN_TOOLS = ['golang-migrate', 'dbmate', 'node-pg-migrate', 'flyway'] as const;
@@ -49,7 +51,7 @@ export interface ForeignHistory {
 }
 
 function bad(tool: ForeignTool, table: TableRef, message: string, hint: string): MigrateError {
-  return new MigrateError('foreign-history-unusable', EXIT.usage, `${tool}'s history in ${describeTable(table)}: ${message}`, { hint });
+  return new MigrateError('foreign-history-unusable', `${tool}'s history in ${describeTable(table)}: ${message}`, { hint });
 }
 
 function digits(tool: ForeignTool, table: TableRef, value: string, what: string): bigint {
@@ -67,31 +69,17 @@ function digits(tool: ForeignTool, table: TableRef, value: string, what: string)
 
 /** Reads `tool`'s history from `table` without changing anything. */
 export async function readForeignHistory(client: Client, tool: ForeignTool, table: TableRef): Promise<ForeignHistory> {
-  await client.query('begin transaction read only');
-  try {
-    const history = await read(client, tool, table);
-    await client.query('commit');
-    return history;
-  } catch (error) {
-    await client.query('rollback').catch(() => {});
-    throw error;
-  }
+  return inTransaction(client, () => read(client, tool, table), { mode: 'transaction read only' });
 }
 
 async function read(client: Client, tool: ForeignTool, table: TableRef): Promise<ForeignHistory> {
-  const { rows: cols } = await client.query<{ attname: string }>(
-    `select a.attname from pg_catalog.pg_attribute a
-       join pg_catalog.pg_class c on c.oid = a.attrelid
-       join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = $1 and c.relname = $2 and a.attnum > 0 and not a.attisdropped`,
-    [table.schema, table.table],
-  );
-  if (cols.length === 0) {
+  const columns = await tableColumns(client, table);
+  if (columns === undefined || columns.size === 0) {
     throw usageError('foreign-history-not-found', `There is no table ${describeTable(table)}, where ${tool} keeps its history.`, {
       hint: `If ${tool} was configured with another table, pass it: --from-table schema.name`,
     });
   }
-  const have = new Set(cols.map((c) => c.attname));
+  const have = new Set(columns.keys());
   const missing = REQUIRED[tool].filter((c) => !have.has(c));
   if (missing.length > 0) {
     throw bad(tool, table, `the table has no ${missing.join(', ')} column (it has ${[...have].join(', ')}), so it is not ${tool}'s.`, 'Check --from and --from-table.');

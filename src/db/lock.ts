@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TableRef } from '../config/settings.js';
-import { EXIT, MigrateError } from '../errors.js';
+import { interruptedError, MigrateError } from '../errors.js';
 import type { Client } from './connection.js';
 
 export interface LockHolder {
@@ -95,7 +95,7 @@ export class Locker {
     while (Date.now() < deadline) {
       if (signal?.aborted) {
         const name = String(signal.reason);
-        throw new MigrateError('interrupted', name === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint, `Interrupted by ${name} while waiting for the runner lock; nothing was run.`);
+        throw interruptedError(name, `Interrupted by ${name} while waiting for the runner lock; nothing was run.`);
       }
       await sleep(Math.min(pause + Math.random() * 100, Math.max(0, deadline - Date.now())));
       if (await this.tryAcquire()) return;
@@ -108,8 +108,7 @@ export class Locker {
         })`
       : 'another runner';
     throw new MigrateError(
-      'lock-timeout',
-      EXIT.unavailable,
+      'runner-lock-timeout',
       `Another migration run holds the runner lock: ${who}; gave up after ${Math.round(waitMs / 1000)} s.`,
       {
         hint: holder

@@ -3,6 +3,8 @@
  * The password lives only here and in the child's environment: never in a message or on a command line.
  */
 import type { ClientConfig } from 'pg';
+import { passwordFromFile } from './passfile.js';
+import { usageError } from '../errors.js';
 
 export interface ConnectionParams {
   readonly host: string;
@@ -15,6 +17,16 @@ export interface ConnectionParams {
   readonly sslrootcert: string | undefined;
   readonly sslcert: string | undefined;
   readonly sslkey: string | undefined;
+  /**
+   * libpq's connect_timeout in seconds (PGCONNECT_TIMEOUT, `?connect_timeout=`): 0 or less waits for ever, 1
+   * means 2 (libpq's minimum). Unset: tidemark's own 10 s, so a wrong host fails a deploy instead of hanging it.
+   */
+  readonly connectTimeoutSeconds?: number | undefined;
+  /**
+   * The password file (PGPASSFILE, `?passfile=`, else ~/.pgpass as the CLI sets it), read as libpq does when
+   * no password is given and the server asks for one.
+   */
+  readonly passfile?: string | undefined;
 }
 
 const DEFAULT_HOST = '/var/run/postgresql';
@@ -27,17 +39,109 @@ const URL_SHAPE = /^postgres(?:ql)?:\/\/(?:([^:@/?]*)(?::([^@/?]*))?@)?(\[[^\]]*
 
 /** True when `text` is a postgres:// or postgresql:// URL that paramsFromUrl can read. */
 export function isPostgresUrl(text: string): boolean {
-  return URL_SHAPE.test(text.trim());
+  return urlProblem(text) === undefined;
 }
+
+/** libpq's keywords, as a URL's query or the PG* variables give them; undefined where not given. */
+type Keywords = Partial<Record<'host' | 'port' | 'user' | 'password' | 'dbname' | 'sslmode' | 'sslrootcert' | 'sslcert' | 'sslkey' | 'connect_timeout' | 'passfile', string>>;
+
+const VARIABLE_OF: Readonly<Record<keyof Keywords, string>> = {
+  host: 'PGHOST',
+  port: 'PGPORT',
+  user: 'PGUSER',
+  password: 'PGPASSWORD',
+  dbname: 'PGDATABASE',
+  sslmode: 'PGSSLMODE',
+  sslrootcert: 'PGSSLROOTCERT',
+  sslcert: 'PGSSLCERT',
+  sslkey: 'PGSSLKEY',
+  connect_timeout: 'PGCONNECT_TIMEOUT',
+  passfile: 'PGPASSFILE',
+};
+
+function keywordsOfVariables(vars: Readonly<Record<string, string | undefined>>): Keywords {
+  const out: Keywords = {};
+  for (const [key, name] of Object.entries(VARIABLE_OF) as [keyof Keywords, string][]) {
+    const value = vars[name];
+    if (value !== undefined && value !== '') out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * Refuses a PGPORT or PGSSLMODE that would be used (the URL does not give its own) and libpq would refuse;
+ * the message names the variable.
+ */
+function checkVariables(fromVars: Keywords, fromUrl: Keywords): Keywords {
+  if (fromUrl.port === undefined && fromVars.port !== undefined && !isPort(fromVars.port)) {
+    throw usageError('bad-database-url', `PGPORT=${JSON.stringify(fromVars.port)}, ${PORT_FORM}.`);
+  }
+  if (fromUrl.sslmode === undefined && fromVars.sslmode !== undefined && !isSslMode(fromVars.sslmode)) {
+    throw usageError('bad-database-url', `PGSSLMODE=${JSON.stringify(fromVars.sslmode)}, ${SSLMODE_FORM}.`);
+  }
+  return fromVars;
+}
+
+/** Built-in defaults last, as libpq: the database defaults to the user, the user to the OS user. */
+function resolveKeywords(k: Keywords): ConnectionParams {
+  const user = k.user ?? osUser();
+  const timeout = k.connect_timeout === undefined ? undefined : Number.parseInt(k.connect_timeout, 10);
+  return {
+    host: k.host ?? DEFAULT_HOST,
+    port: k.port ? Number(k.port) : 5432,
+    user,
+    password: k.password,
+    database: k.dbname ?? user,
+    sslmode: k.sslmode,
+    sslrootcert: k.sslrootcert,
+    sslcert: k.sslcert,
+    sslkey: k.sslkey,
+    connectTimeoutSeconds: timeout === undefined || Number.isNaN(timeout) ? undefined : timeout,
+    passfile: k.passfile,
+  };
+}
+
+/** libpq's sslmode values; anything else is refused by libpq ("invalid sslmode value"), and by us. */
+export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+const isPort = (port: string) => /^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535;
+const isSslMode = (mode: string) => (SSL_MODES as readonly string[]).includes(mode);
+const PORT_FORM = 'which is not a port number (1-65535)';
+const SSLMODE_FORM = `which is not one of ${SSL_MODES.join(', ')}`;
+
+/**
+ * What is wrong with a DATABASE_URL, as a clause ("has port ..."), or undefined when paramsFromUrl reads it.
+ * Never quotes the user, password or host: an unencoded `@` or `:` puts pieces of the password there.
+ */
+export function urlProblem(text: string): string | undefined {
+  const match = URL_SHAPE.exec(text.trim());
+  if (!match) {
+    if (/^postgres(?:ql)?:\/\/[^/?]*@[^/?]*@/.test(text.trim())) return AT_PROBLEM;
+    return 'is not a PostgreSQL URL; use postgres://user:password@host:5432/database';
+  }
+  const [, , , rawHost = '', rawPort, , rawQuery = ''] = match;
+  // postgres://u:p@ss@host/db: the regex stops the password at the first @ and the rest looks like a host.
+  if (rawHost.includes('@')) return AT_PROBLEM;
+  const query = new URLSearchParams(rawQuery);
+  const port = rawPort || query.get('port');
+  if (port && !isPort(port)) return `has port ${JSON.stringify(port)}, ${PORT_FORM}`;
+  const sslmode = query.get('sslmode');
+  if (sslmode !== null && !isSslMode(sslmode)) return `has sslmode=${JSON.stringify(sslmode)}, ${SSLMODE_FORM}`;
+  return undefined;
+}
+
+const AT_PROBLEM = 'has more than one @ before the host (the password or user name contains an unencoded @); write it as %40, e.g. postgres://app:s3%40cret@db:5432/app';
 
 /**
  * Reads a postgres:// URL the way libpq does: percent-decoded user, password and database; `host` and `port`
  * may also come from the query (`postgres://app@/db?host=/var/run/postgresql`, which WHATWG URL rejects);
- * sslmode and friends from the query.
+ * sslmode, connect_timeout, passfile and friends from the query. `vars` (the PG* variables) fill what the
+ * URL leaves out, as they do for psql and pg_dump.
  */
-export function paramsFromUrl(text: string): ConnectionParams {
-  const match = URL_SHAPE.exec(text.trim());
-  if (!match) throw new Error('not a postgres:// URL');
+export function paramsFromUrl(text: string, vars: Readonly<Record<string, string | undefined>> = {}): ConnectionParams {
+  const problem = urlProblem(text);
+  if (problem) throw usageError('bad-database-url', `DATABASE_URL ${problem}.`, { hint: 'Fix the URL (the message does not show it: it holds the password).' });
+  const match = URL_SHAPE.exec(text.trim())!;
   const [, rawUser = '', rawPassword, rawHost = '', rawPort, rawDatabase = '', rawQuery = ''] = match;
   const query = new URLSearchParams(rawQuery);
   const decode = (value: string) => {
@@ -47,35 +151,23 @@ export function paramsFromUrl(text: string): ConnectionParams {
       return value;
     }
   };
-  const user = rawUser ? decode(rawUser) : (query.get('user') ?? osUser());
+  const fromUrl: Keywords = {};
+  for (const key of Object.keys(VARIABLE_OF) as (keyof Keywords)[]) {
+    const value = query.get(key);
+    if (value !== null && value !== '') fromUrl[key] = value;
+  }
   const hostname = decode(rawHost.replace(/^\[(.*)\]$/, '$1'));
-  const port = rawPort || query.get('port');
-  return {
-    host: hostname || (query.get('host') ?? DEFAULT_HOST),
-    port: port ? Number(port) : 5432,
-    user,
-    password: rawPassword ? decode(rawPassword) : (query.get('password') ?? undefined),
-    database: rawDatabase ? decode(rawDatabase) : (query.get('dbname') ?? user),
-    sslmode: query.get('sslmode') ?? undefined,
-    sslrootcert: query.get('sslrootcert') ?? undefined,
-    sslcert: query.get('sslcert') ?? undefined,
-    sslkey: query.get('sslkey') ?? undefined,
-  };
+  if (rawUser) fromUrl.user = decode(rawUser);
+  if (rawPassword) fromUrl.password = decode(rawPassword);
+  if (hostname) fromUrl.host = hostname;
+  if (rawPort) fromUrl.port = rawPort;
+  if (rawDatabase) fromUrl.dbname = decode(rawDatabase);
+  return resolveKeywords({ ...checkVariables(keywordsOfVariables(vars), fromUrl), ...fromUrl });
 }
 
-export function paramsFromLibpq(vars: Readonly<Record<string, string>>): ConnectionParams {
-  const user = vars.PGUSER ?? osUser();
-  return {
-    host: vars.PGHOST ?? DEFAULT_HOST,
-    port: vars.PGPORT ? Number(vars.PGPORT) : 5432,
-    user,
-    password: vars.PGPASSWORD,
-    database: vars.PGDATABASE ?? user,
-    sslmode: vars.PGSSLMODE,
-    sslrootcert: vars.PGSSLROOTCERT,
-    sslcert: vars.PGSSLCERT,
-    sslkey: vars.PGSSLKEY,
-  };
+/** Connection parameters from libpq's PG* variables alone (no DATABASE_URL). */
+export function paramsFromLibpq(vars: Readonly<Record<string, string | undefined>>): ConnectionParams {
+  return resolveKeywords(checkVariables(keywordsOfVariables(vars), {}));
 }
 
 /** The same server, another database (restore targets, test-rollback scratch databases). */
@@ -114,16 +206,42 @@ function sslConfig(params: ConnectionParams): ClientConfig['ssl'] {
   }
 }
 
+/**
+ * pg's password callback. pg's types ask for a string, but pg treats undefined as "no password" (the server
+ * then refuses the login, as libpq does when no password is supplied), which is what a file without a
+ * matching line must mean.
+ */
+function passwordLookup(passfile: string, params: ConnectionParams): () => Promise<string> {
+  return () => passwordFromFile(passfile, params) as Promise<string>;
+}
+
+/** tidemark's connect timeout when none is given (libpq's default would wait for ever). */
+export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10;
+
+/** The connect timeout in seconds as libpq applies connect_timeout: 0 (none) when <= 0, at least 2. */
+export function connectTimeoutOf(params: ConnectionParams): number {
+  const given = params.connectTimeoutSeconds;
+  if (given === undefined) return DEFAULT_CONNECT_TIMEOUT_SECONDS;
+  return given <= 0 ? 0 : Math.max(given, 2);
+}
+
 export function pgClientConfig(params: ConnectionParams, applicationName = 'tidemark'): ClientConfig {
+  const passfile = params.passfile;
   return {
     host: params.host,
     port: params.port,
     user: params.user,
-    ...(params.password === undefined ? {} : { password: params.password }),
+    // Without a password, the password file is read only when the server asks for one, as libpq does.
+    ...(params.password !== undefined ? { password: params.password } : passfile !== undefined ? { password: passwordLookup(passfile, params) } : {}),
     database: params.database,
     ssl: sslConfig(params),
     application_name: applicationName,
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: connectTimeoutOf(params) * 1000,
+    // The kernel probes an idle connection after 10 s, so a peer that vanished (a node that died, a NAT that
+    // forgot us) is noticed without traffic. It costs nothing while the connection works. A path that still
+    // answers probes but no longer carries data (a frozen proxy) is the client deadline's job (db/connection).
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   };
 }
 
@@ -144,5 +262,7 @@ export function libpqChildEnv(params: ConnectionParams, base: NodeJS.ProcessEnv 
   if (params.sslrootcert !== undefined) env.PGSSLROOTCERT = params.sslrootcert;
   if (params.sslcert !== undefined) env.PGSSLCERT = params.sslcert;
   if (params.sslkey !== undefined) env.PGSSLKEY = params.sslkey;
+  if (params.connectTimeoutSeconds !== undefined) env.PGCONNECT_TIMEOUT = String(params.connectTimeoutSeconds);
+  if (params.passfile !== undefined) env.PGPASSFILE = params.passfile;
   return env;
 }

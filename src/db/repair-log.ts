@@ -5,9 +5,10 @@
  * describes, so a repair and its record commit together or not at all.
  */
 import type { TableRef } from '../config/settings.js';
-import { EXIT, MigrateError } from '../errors.js';
+import { MigrateError } from '../errors.js';
 import type { Client } from './connection.js';
 import { describeTable, ensureSchema } from './history.js';
+import { tableColumns } from './introspect.js';
 import { quoteTable, sibling } from './quote.js';
 
 export type RepairAction = 'clear-dirty' | 'accept-checksum' | 'rerun' | 'baseline';
@@ -53,20 +54,12 @@ export class RepairLog {
 
   /** False when the table does not exist; throws (exit 2) when a table of that name has another shape. */
   async exists(): Promise<boolean> {
-    const { rows } = await this.#client.query<{ attname: string }>(
-      `select a.attname from pg_catalog.pg_attribute a
-         join pg_catalog.pg_class c on c.oid = a.attrelid
-         join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = $1 and c.relname = $2 and a.attnum > 0 and not a.attisdropped`,
-      [this.#ref.schema, this.#ref.table],
-    );
-    if (rows.length === 0) return false;
-    const have = new Set(rows.map((r) => r.attname));
+    const have = await tableColumns(this.#client, this.#ref);
+    if (have === undefined) return false;
     const missing = COLUMNS.filter((c) => !have.has(c));
     if (missing.length > 0) {
       throw new MigrateError(
         'foreign-repair-log',
-        EXIT.usage,
         `The table ${describeTable(this.#ref)} exists but is not tidemark's repairs log (it lacks ${missing.join(', ')}). tidemark left it untouched.`,
         { hint: 'Rename that table, or point tidemark at another tracking table with MIGRATIONS_TABLE (the log is named after it).' },
       );
@@ -102,7 +95,19 @@ export class RepairLog {
 
   /** Every repair, oldest first; [] when the log does not exist yet. */
   async read(): Promise<RepairRow[]> {
-    if (!(await this.exists())) return [];
+    // Optimistic, like HistoryStore.read: one query; the catalog look-up only when it fails (a missing table is
+    // no repairs; a missing column is a foreign table, which exists() explains). `status` pays this every time.
+    try {
+      return await this.#select();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === '42P01' || code === '3F000') return [];
+      if (code === '42703' && !(await this.exists())) return [];
+      throw error;
+    }
+  }
+
+  async #select(): Promise<RepairRow[]> {
     const { rows } = await this.#client.query<{
       id: string;
       version: string;

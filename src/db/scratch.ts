@@ -5,7 +5,7 @@
  * exits). Only a second signal (immediate exit) or a kill -9 can leave one: the name says whose it is.
  */
 import { randomBytes } from 'node:crypto';
-import { EXIT, MigrateError } from '../errors.js';
+import { MigrateError } from '../errors.js';
 import { connect, type Client } from './connection.js';
 import { withDatabase, type ConnectionParams } from './params.js';
 import { quoteIdent } from './quote.js';
@@ -36,7 +36,6 @@ async function assertCanCreate(admin: Client, purpose: string): Promise<void> {
   if (row && !row.ok) {
     throw new MigrateError(
       'createdb-required',
-      EXIT.usage,
       `${purpose} works in a scratch database that tidemark creates and drops, but the role "${row.role}" may not create databases (it lacks CREATEDB).`,
       {
         hint: `Grant it (ALTER ROLE ${quoteIdent(row.role)} CREATEDB), or point --database-url at a server where the role may, such as the PostgreSQL of a CI job. The database itself is never changed.`,
@@ -58,7 +57,7 @@ export async function withScratchDatabase<T>(params: ConnectionParams, purpose: 
   } catch (error) {
     await admin.end().catch(() => {});
     if ((error as { code?: string }).code === '42501') {
-      throw new MigrateError('createdb-required', EXIT.usage, `${purpose} could not create its scratch database: ${(error as Error).message}.`, {
+      throw new MigrateError('createdb-required', `${purpose} could not create its scratch database: ${(error as Error).message}.`, {
         hint: 'Grant the role CREATEDB, or point --database-url at a server where it may create databases.',
         cause: error,
       });

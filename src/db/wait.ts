@@ -8,7 +8,7 @@
  * missing role or database, a refused SSL request or a bad URL will not fix themselves: they are thrown at once,
  * with the reason, instead of burning the whole deadline.
  */
-import { EXIT, MigrateError } from '../errors.js';
+import { interruptedError, MigrateError } from '../errors.js';
 import { connect, isConnectionLost } from './connection.js';
 import { describeParams, type ConnectionParams } from './params.js';
 
@@ -98,7 +98,6 @@ export async function waitForDatabase(params: ConnectionParams, options: WaitOpt
       if (remainingMs <= 0) {
         throw new MigrateError(
           'db-wait-timeout',
-          EXIT.unavailable,
           `The database did not come up within ${Math.round(options.timeoutMs / 1000)} s (${target}); the last attempt said: ${reason.message}`,
           {
             hint: `${reason.hint ?? 'Check DATABASE_URL.'} To wait longer, raise --wait-for-db or DB_WAIT_TIMEOUT.`,
@@ -118,7 +117,8 @@ export async function waitForDatabase(params: ConnectionParams, options: WaitOpt
 /** The same error, its hint saying why the wait gave up at once (a wrong password does not fix itself). */
 function notRetried(error: unknown): unknown {
   if (!(error instanceof MigrateError)) return error;
-  return new MigrateError(error.code, error.exitCode, error.message, {
+  return new MigrateError(error.code, error.message, {
+    signal: error.signal,
     hint: `${error.hint ?? ''} Not retried by --wait-for-db: waiting cannot fix this.`.trim(),
     cause: error.cause,
     details: error.details,
@@ -127,9 +127,5 @@ function notRetried(error: unknown): unknown {
 
 function interrupted(signal: AbortSignal): MigrateError {
   const name = String(signal.reason);
-  return new MigrateError(
-    'interrupted',
-    name === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint,
-    `Interrupted by ${name} while waiting for the database to come up; nothing was run.`,
-  );
+  return interruptedError(name, `Interrupted by ${name} while waiting for the database to come up; nothing was run.`);
 }

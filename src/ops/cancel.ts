@@ -7,11 +7,20 @@
  * A live monitor of locks and blocked sessions (ops/) watches the same backend: the executor announces it in
  * its `migration-start` event (`backendPid`).
  */
-import type { Client } from '../db/connection.js';
+import { sever, withDeadline, type Client } from '../db/connection.js';
 import type { Lease } from '../db/connector.js';
 import { backendPid } from '../db/pg-internals.js';
 
 export type CancelReason = 'timeout' | 'signal';
+
+/**
+ * After a cancel, how long the statement may take to come back before its connection is cut: the cancel
+ * travels over a second connection, perhaps on the same dead path, and a frozen path answers nothing. The
+ * failure is then a lost connection, whose outcome core/failure finds out (ops/outcome) instead of assuming.
+ */
+export const CANCEL_GRACE_MS = 5_000;
+/** How long pg_cancel_backend itself may go unanswered. */
+const CANCEL_QUERY_DEADLINE_MS = 5_000;
 
 export interface CancelOptions {
   /** MIGRATION_TIMEOUT in milliseconds; 0 = no limit. */
@@ -37,7 +46,7 @@ export async function cancelBackend(side: () => Promise<Lease>, pid: number): Pr
   try {
     const lease = await side();
     try {
-      await lease.client.query('select pg_cancel_backend($1)', [pid]);
+      await withDeadline(lease.client, CANCEL_QUERY_DEADLINE_MS, () => lease.client.query('select pg_cancel_backend($1)', [pid]));
     } finally {
       await lease.release();
     }
@@ -53,11 +62,13 @@ export async function cancelBackend(side: () => Promise<Lease>, pid: number): Pr
  */
 export async function guarded<T>(client: Client, options: CancelOptions, fn: (cancelReason: () => CancelReason | undefined) => Promise<T>): Promise<T> {
   let reason: CancelReason | undefined;
+  let grace: NodeJS.Timeout | undefined;
   const pid = backendPid(client);
   const cancel = (why: CancelReason) => {
     if (reason) return;
     reason = why;
     void cancelBackend(options.side, pid);
+    grace = setTimeout(() => sever(client, `no answer ${CANCEL_GRACE_MS / 1000} s after the cancel`), CANCEL_GRACE_MS);
   };
   const { signal, timeoutMs } = options;
   const timer = timeoutMs > 0 ? setTimeout(() => cancel('timeout'), timeoutMs) : undefined;
@@ -65,9 +76,12 @@ export async function guarded<T>(client: Client, options: CancelOptions, fn: (ca
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     if (signal?.aborted) throw new CancelledError('signal', String(signal.reason));
-    return await fn(() => reason);
+    // No per-query deadline inside: a statement may rightly run for hours (MIGRATION_TIMEOUT=0); the cancel
+    // and its grace bound it instead.
+    return await withDeadline(client, 0, () => fn(() => reason));
   } finally {
     if (timer) clearTimeout(timer);
+    if (grace) clearTimeout(grace);
     signal?.removeEventListener('abort', onAbort);
   }
 }

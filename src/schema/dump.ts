@@ -21,7 +21,7 @@ import { findPgTools, serverVersion } from '../backup/tools.js';
 import { connect } from '../db/connection.js';
 import { libpqChildEnv, type ConnectionParams } from '../db/params.js';
 import { withScratchDatabase } from '../db/scratch.js';
-import { EXIT, MigrateError, usageError } from '../errors.js';
+import { MigrateError, usageError } from '../errors.js';
 import { diffSnapshots, type SchemaDiff } from './diff.js';
 import { normaliseVolatileLiterals, snapshotSchema, tidemarkTables } from './snapshot.js';
 
@@ -82,7 +82,7 @@ export async function dumpSchema(options: SchemaFileOptions): Promise<string> {
   for (const table of tidemarkTables(options.trackingTable)) args.push(`--exclude-table=${exactPattern(table)}`);
   const run = await runProgram(pgDump, args, { env: libpqChildEnv(options.params), captureStdout: true, signal: options.signal, secrets: [options.params.password] });
   if (run.code !== 0) {
-    throw new MigrateError('schema-dump-failed', EXIT.failed, `pg_dump --schema-only failed (${describeExit(run)})${run.stderr ? `: ${run.stderr}` : '.'}`, {
+    throw new MigrateError('schema-dump-failed', `pg_dump --schema-only failed (${describeExit(run)})${run.stderr ? `: ${run.stderr}` : '.'}`, {
       hint: 'Nothing was written. Check that the role may read every schema, or set PG_DUMP_PATH to a pg_dump at least as new as the server.',
     });
   }
@@ -133,7 +133,7 @@ export async function checkSchema(options: SchemaFileOptions & { readonly text: 
       try {
         await c.query(options.text);
       } catch (error) {
-        throw new MigrateError('schema-file-invalid', EXIT.failed, `The schema file ${options.displayPath} does not load into an empty database: ${(error as Error).message}.`, {
+        throw new MigrateError('schema-file-invalid', `The schema file ${options.displayPath} does not load into an empty database: ${(error as Error).message}.`, {
           hint: 'Write it again with migrate schema dump; a hand edit or a merge conflict may have broken it.',
           cause: error,
         });

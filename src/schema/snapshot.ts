@@ -129,8 +129,17 @@ const qualified = (schema: string, name: string) => `quote_ident(${schema}) || '
  */
 function queries(grants: boolean): Record<string, string> {
   return {
+    // Scoped: the comments of the roots re-read (a constraint's, trigger's or index's belongs to its relation)
+    // and of schemas, which are always read whole.
     comments: `select d.classoid::regclass::text as catalog, d.objoid::int8::text as oid, d.objsubid as subid, d.description
-                 from pg_description d where d.objoid >= 16384`,
+                 from pg_description d
+                 left join pg_constraint co on $2::oid[] is not null and d.classoid = 'pg_constraint'::regclass and co.oid = d.objoid
+                 left join pg_trigger t on $2::oid[] is not null and d.classoid = 'pg_trigger'::regclass and t.oid = d.objoid
+                 left join pg_index i on $2::oid[] is not null and d.classoid = 'pg_class'::regclass and i.indexrelid = d.objoid
+                where d.objoid >= 16384 and d.objoid <> all($1::oid[])
+                  and ($2::oid[] is null or d.classoid = 'pg_namespace'::regclass
+                       or coalesce(co.conrelid, co.contypid, t.tgrelid, i.indrelid, d.objoid) = any($2::oid[])
+                       or (d.classoid = 'pg_constraint'::regclass and co.contypid <> 0 and co.contypid = any($2::oid[])))`,
     schemas: `select n.oid::int8::text as oid, quote_ident(n.nspname) as name, ${grantsSql('n.nspacl', 'n.nspowner', null, grants)} as grants
                 from pg_namespace n
                where ${USER_SCHEMA}
@@ -142,6 +151,7 @@ function queries(grants: boolean): Record<string, string> {
           from pg_depend d join pg_class tc on tc.oid = d.refobjid join pg_namespace tn on tn.oid = tc.relnamespace
           join pg_attribute a on a.attrelid = d.refobjid and a.attnum = d.refobjsubid
          where d.classid = 'pg_class'::regclass and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i') and d.refobjsubid > 0
+           and d.objid in (select oid from rels where relkind = 'S')
       ), parents as (
         select i.inhrelid, ${qualified('pn.nspname', 'pc.relname')} as parent
           from pg_inherits i join pg_class pc on pc.oid = i.inhparent join pg_namespace pn on pn.oid = pc.relnamespace

@@ -5,7 +5,7 @@
  * WebAssembly instantiation) takes 25-70 ms; then parsing and splitting 1000 statements takes 7-16 ms
  * (bench/sql-bench.mjs).
  */
-import { EXIT, MigrateError } from '../errors.js';
+import { MigrateError } from '../errors.js';
 import { charIndexFromPgPosition, lineColumnAt } from './position.js';
 
 /**
@@ -37,6 +37,14 @@ interface LibPgQuery {
 let loaded: LibPgQuery | undefined;
 let loading: Promise<LibPgQuery> | undefined;
 let loadMs: number | undefined;
+
+/**
+ * Texts longer than this (characters) are not parsed: libpg-query holds the whole parse tree as JSON, some
+ * fifty times the text (8 MB took 450 MB of memory; 50 MB took ~950 MB, then failed with "Parse result is
+ * null"). Such files are data loads, not schema changes: the lint says it did not read them, and they still
+ * run (PostgreSQL parses them itself). 2 MB lints in ~220 MB.
+ */
+export const MAX_PARSE_CHARS = 2 * 1024 * 1024;
 
 /** Loads the parser once; later calls return at once. Safe to call concurrently. */
 export function loadParser(): Promise<void> {
@@ -76,7 +84,7 @@ export class SqlSyntaxError extends MigrateError {
   constructor(reason: string, text: string, charIndex: number, displayPath: string | undefined, cause: unknown) {
     const { line, column } = lineColumnAt(text, charIndex);
     const where = `${displayPath ?? '<sql>'}:${line}:${column}`;
-    super('sql-syntax-error', EXIT.usage, `${where}: ${reason}`, {
+    super('sql-syntax-error', `${where}: ${reason}`, {
       cause,
       hint: 'Fix the SQL at that position; tidemark parses with the PostgreSQL 17 grammar.',
       details: { file: displayPath, line, column },
@@ -103,7 +111,7 @@ export async function parse(text: string, displayPath?: string): Promise<ParseTr
 /** `parse` for callers that already awaited `loadParser()` (lint runs thousands of small parses). */
 export function parseSync(text: string, displayPath?: string): ParseTree {
   if (loaded === undefined) {
-    throw new MigrateError('parser-not-loaded', EXIT.failed, 'the SQL parser was used before loadParser() finished');
+    throw new MigrateError('parser-not-loaded', 'the SQL parser was used before loadParser() finished');
   }
   // libpg-query refuses empty input instead of returning no statements.
   if (text.trim() === '') return { version: 0, stmts: [] };

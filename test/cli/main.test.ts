@@ -40,6 +40,21 @@ describe('choosing the database', () => {
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout).migrations).toHaveLength(2);
   });
+
+  it('lets libpq PG* variables fill what DATABASE_URL leaves out, as psql does', async () => {
+    const url = new URL(db.url);
+    const result = await runCli(['status', '--json'], {
+      cwd: makeProject(SIMPLE),
+      env: {
+        DATABASE_URL: `postgres://${url.hostname}:${url.port || '5432'}`,
+        PGUSER: decodeURIComponent(url.username),
+        PGPASSWORD: decodeURIComponent(url.password),
+        PGDATABASE: db.name,
+      },
+    });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).migrations).toHaveLength(2);
+  });
 });
 
 describe('connection failures: one paragraph, exit 3, no stack, no password', () => {

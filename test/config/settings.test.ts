@@ -24,7 +24,8 @@ describe('settings', () => {
     expect(s.migrateEnv).toBe('development');
     expect(s.strategy).toBe('standard');
     expect(s.allowDdlInProduction).toBe(false);
-    expect(s.poolSize).toBe(2);
+    // DB_POOL_SIZE is gone (docs/decisions.md, issue 12 settings): no field, and an old value is not an error.
+    expect('poolSize' in s).toBe(false);
     expect(s.databaseUrl).toBeUndefined();
   });
 
@@ -90,9 +91,26 @@ describe('.env.migrations.example', () => {
     const { resolve } = await import('node:path');
     const root = resolve(import.meta.dirname, '..', '..');
     const text = readFileSync(resolve(root, '.env.migrations.example'), 'utf8');
-    const variables = ['DATABASE_URL', 'MIGRATIONS_DIR', 'ROLLBACK_DIR', 'SEEDS_DIR', 'MIGRATIONS_TABLE', 'MAX_LOCK_WAIT', 'DB_STATEMENT_TIMEOUT', 'MIGRATION_TIMEOUT', 'LOCK_RETRIES', 'BACKUP_BEFORE_MIGRATE', 'BACKUP_DIR', 'BACKUP_RETENTION_DAYS', 'BACKUP_KEEP', 'BACKUP_UPLOAD_COMMAND', 'PG_DUMP_PATH', 'MIGRATION_STRATEGY', 'MIGRATE_ENV', 'ALLOW_DDL_IN_PRODUCTION', 'DB_POOL_SIZE', 'MIGRATE_EMBEDDED', 'DB_WAIT_TIMEOUT', 'SCHEMA_FILE', 'LINT_SIZE_THRESHOLD', 'LINT_START_AFTER', 'LINT_RULES'];
+    const variables = ['DATABASE_URL', 'MIGRATIONS_DIR', 'ROLLBACK_DIR', 'SEEDS_DIR', 'MIGRATIONS_TABLE', 'MAX_LOCK_WAIT', 'DB_STATEMENT_TIMEOUT', 'MIGRATION_TIMEOUT', 'LOCK_RETRIES', 'BACKUP_BEFORE_MIGRATE', 'BACKUP_DIR', 'BACKUP_RETENTION_DAYS', 'BACKUP_KEEP', 'BACKUP_UPLOAD_COMMAND', 'PG_DUMP_PATH', 'MIGRATION_STRATEGY', 'MIGRATE_ENV', 'ALLOW_DDL_IN_PRODUCTION', 'MIGRATE_EMBEDDED', 'DB_WAIT_TIMEOUT', 'SCHEMA_FILE', 'LINT_SIZE_THRESHOLD', 'LINT_START_AFTER', 'LINT_RULES'];
     for (const name of variables) expect(text, name).toMatch(new RegExp(`^#? ?${name}=`, 'm'));
     expect(() => loadSettings({ envFile: '.env.migrations.example' }, {}, root)).not.toThrow();
+  });
+});
+
+describe('DATABASE_URL problems are settings errors (exit 2) that never show the URL', () => {
+  it.each([
+    ['postgres://app:hunter@2@db/app', /more than one @/],
+    ['postgres://app:pass@db:99999/app', /port "99999"/],
+    ['postgres://app:pass@db/app?sslmode=bogus', /sslmode="bogus"/],
+  ])('%s', (url, message) => {
+    let error: unknown;
+    try {
+      loadSettings({ databaseUrl: url }, {}, '/nonexistent');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: 'bad-settings', exitCode: 2, message });
+    expect((error as Error).message).not.toMatch(/hunter|2@db|pass@/);
   });
 });
 

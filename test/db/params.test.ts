@@ -1,5 +1,9 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeParams, libpqChildEnv, maskPasswords, paramsFromLibpq, paramsFromUrl } from '../../src/db/params.js';
+import { connectTimeoutOf, describeParams, libpqChildEnv, maskPasswords, paramsFromLibpq, paramsFromUrl, pgClientConfig } from '../../src/db/params.js';
+import { parsePassfileLine, passwordFromFile, passwordFromText } from '../../src/db/passfile.js';
 
 describe('connection parameters', () => {
   it('reads a URL as libpq does: percent-decoding once, sslmode from the query', () => {
@@ -29,5 +33,95 @@ describe('connection parameters', () => {
     const env = libpqChildEnv(params, { PATH: '/bin', PGSERVICE: 'stale' });
     expect(env).toMatchObject({ PGHOST: 'h', PGUSER: 'u', PGPASSWORD: 's3cr:t', PGDATABASE: 'd', PATH: '/bin' });
     expect(env.PGSERVICE).toBeUndefined();
+  });
+});
+
+describe('libpq settings applied as libpq applies them', () => {
+  it('lets PG* variables fill what the URL leaves out, and the URL win where it speaks', () => {
+    const params = paramsFromUrl('postgres://app@db.example.com/shop?sslmode=verify-full', {
+      PGUSER: 'ignored',
+      PGPASSWORD: 'from-env',
+      PGPORT: '6432',
+      PGSSLMODE: 'disable',
+      PGSSLROOTCERT: '/etc/ca.pem',
+      PGCONNECT_TIMEOUT: '7',
+      PGPASSFILE: '/secrets/pgpass',
+    });
+    expect(params).toMatchObject({
+      user: 'app',
+      password: 'from-env',
+      host: 'db.example.com',
+      port: 6432,
+      database: 'shop',
+      sslmode: 'verify-full',
+      sslrootcert: '/etc/ca.pem',
+      connectTimeoutSeconds: 7,
+      passfile: '/secrets/pgpass',
+    });
+    expect(paramsFromUrl('postgres://h/d?connect_timeout=3&passfile=/p').connectTimeoutSeconds).toBe(3);
+    expect(paramsFromUrl('postgres://h/d?connect_timeout=3&passfile=/p').passfile).toBe('/p');
+  });
+
+  it('applies connect_timeout: 0 waits for ever, 1 means 2, unset is 10 s; pg_dump gets it too', () => {
+    const at = (connectTimeoutSeconds: number | undefined) => ({ ...paramsFromUrl('postgres://u@h/d'), connectTimeoutSeconds });
+    expect([undefined, 0, -1, 1, 2, 30].map((t) => connectTimeoutOf(at(t)))).toEqual([10, 0, 0, 2, 2, 30]);
+    expect(pgClientConfig(at(30)).connectionTimeoutMillis).toBe(30_000);
+    expect(pgClientConfig(at(0)).connectionTimeoutMillis).toBe(0);
+    expect(libpqChildEnv({ ...at(30), passfile: '/p' }, {})).toMatchObject({ PGCONNECT_TIMEOUT: '30', PGPASSFILE: '/p' });
+  });
+
+  it('reads a password file as libpq: wildcards, escapes, comments, first match, localhost for the default socket', () => {
+    const text = ['# comment', 'other:5432:*:u:nope', 'h:5432:d:u:pw\\:with\\\\escapes', '*:*:*:u:fallback', 'localhost:5432:*:*:socket'].join('\n');
+    const params = { host: 'h', port: 5432, database: 'd', user: 'u' };
+    expect(passwordFromText(text, params)).toBe('pw:with\\escapes');
+    expect(passwordFromText(text, { ...params, database: 'x' })).toBe('fallback');
+    expect(passwordFromText(text, { host: '/var/run/postgresql', port: 5432, database: 'd', user: 'v' })).toBe('socket');
+    expect(passwordFromText(text, { ...params, user: 'v' })).toBeUndefined();
+    expect(parsePassfileLine('a:b:c:d')).toBeUndefined();
+  });
+
+  it('uses the file only when private (0600), and only when no password is given', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tidemark-pgpass-'));
+    try {
+      const file = join(dir, 'pgpass');
+      writeFileSync(file, '*:*:*:*:from-file\n');
+      chmodSync(file, 0o644);
+      const params = { ...paramsFromUrl('postgres://u@h/d'), passfile: file };
+      expect(await passwordFromFile(file, params)).toBeUndefined();
+      chmodSync(file, 0o600);
+      expect(await passwordFromFile(file, params)).toBe('from-file');
+      const lookup = pgClientConfig(params).password as () => Promise<string>;
+      expect(await lookup()).toBe('from-file');
+      expect(pgClientConfig({ ...params, password: 'given' }).password).toBe('given');
+      expect(await passwordFromFile(join(dir, 'missing'), params)).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('URLs that do not parse', () => {
+  const secret = 'Sup3rS3cret';
+  const cases: [string, RegExp][] = [
+    [`postgres://app:${secret}@x@db.example.com/app`, /more than one @ before the host.*%40/],
+    [`postgres://app:${secret}@db.example.com:99999/app`, /port "99999", which is not a port number \(1-65535\)/],
+    [`postgres://app:${secret}@db.example.com:0/app`, /port "0"/],
+    [`postgres://app:${secret}@db.example.com/app?sslmode=bogus`, /sslmode="bogus", which is not one of disable, allow, prefer, require, verify-ca, verify-full/],
+  ];
+  it.each(cases)('%s is refused (exit 2) without any part of the password', (url, message) => {
+    let error: unknown;
+    try {
+      paramsFromUrl(url);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: 'bad-database-url', exitCode: 2, message });
+    const text = `${(error as Error).message} ${(error as { hint?: string }).hint}`;
+    for (const piece of [secret, 'Sup3r', 'x@db', 'S3cret']) expect(text).not.toContain(piece);
+  });
+
+  it('refuses PGPORT and PGSSLMODE values libpq would refuse', () => {
+    expect(() => paramsFromLibpq({ PGHOST: '/tmp', PGPORT: '65536' })).toThrow(/PGPORT="65536", which is not a port number/);
+    expect(() => paramsFromLibpq({ PGHOST: '/tmp', PGSSLMODE: 'on' })).toThrow(/PGSSLMODE="on", which is not one of/);
   });
 });

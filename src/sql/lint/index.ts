@@ -7,7 +7,7 @@
  * `-- migrate:no-transaction`, in which case each statement is its own transaction unless it sits between
  * an explicit BEGIN and COMMIT.
  */
-import { SqlSyntaxError, loadParser } from '../parser.js';
+import { MAX_PARSE_CHARS, SqlSyntaxError, loadParser } from '../parser.js';
 import { statementLockFacts, type LockMode } from '../locks.js';
 import { TextIndex } from '../position.js';
 import { SchemaView } from '../schema.js';
@@ -44,7 +44,9 @@ export const ENGINE_FINDINGS = {
   syntaxError: 'syntax-error',
   allowMissingReason: 'allow-missing-reason',
   unknownRule: 'unknown-lint-rule',
+  tooLarge: 'too-large-to-lint',
 } as const;
+
 
 /**
  * Lints files in the order they will run, sharing schema knowledge across them.
@@ -117,6 +119,18 @@ export class LintRun {
 
   /** Lints one file; `parsed`: its statements from a batched parse (parsed here when absent). */
   lintFile(file: LintInputFile, parsed?: FileHeads): Finding[] {
+    if (file.text.length > MAX_PARSE_CHARS) {
+      const mb = (n: number) => `${Math.round(n / 1024 / 102.4) / 10} MB`;
+      return [
+        {
+          ...engineFinding(file, 1, 1, ENGINE_FINDINGS.tooLarge,
+            `not linted: ${mb(file.text.length)} is more than the lint reads (${mb(MAX_PARSE_CHARS)}); nothing in this file was checked`,
+            'Keep bulk data loads apart from schema changes (e.g. a seed, or COPY from a file), so the schema change stays small enough to check.'),
+          severity: 'warning' as const,
+        },
+        ...this.#allowanceFindings(file),
+      ];
+    }
     const index = parsed?.index ?? new TextIndex(file.text);
     // Node locations of a batched parse count from the batch's start: shift them back to the file.
     const nodeIndex = parsed === undefined || parsed.byteBase === 0

@@ -95,4 +95,15 @@ describe('migrate backup / restore handlers', () => {
     expect((error as MigrateError).code).toBe('confirmation-required');
     expect((error as MigrateError).exitCode).toBe(2);
   });
+
+  it('backup of a missing database is db-not-found (exit 3), as status says, not a vaguer code of its own', async () => {
+    const url = new URL(db.url);
+    url.pathname = '/tidemark_no_such_db';
+    const { ctx } = context({ databaseUrl: url.toString() });
+    const error = await backup(ctx, {}).catch((e: unknown) => e);
+    await ctx.close();
+    expect((error as MigrateError).code).toBe('db-not-found');
+    expect((error as MigrateError).exitCode).toBe(3);
+    expect((error as MigrateError).message).toMatch(/The database "tidemark_no_such_db" does not exist/);
+  });
 });

@@ -10,12 +10,12 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { connect as netConnect } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadSettings } from '../src/config/settings.js';
-import { doctor, type DoctorCheck, type DoctorReport } from '../src/core/doctor.js';
-import { freePort } from '../src/db/embedded.js';
-import { paramsFromUrl } from '../src/db/params.js';
-import { adminQuery, runPrefix, testDatabase, urlFor, type TestDatabase } from './helpers/db.js';
-import { makeProject, runCli, writeFiles } from './helpers/project.js';
+import { loadSettings } from '../../src/config/settings.js';
+import { doctor, type DoctorCheck, type DoctorReport } from '../../src/core/doctor.js';
+import { freePort } from '../../src/db/embedded.js';
+import { paramsFromUrl } from '../../src/db/params.js';
+import { adminQuery, runPrefix, testDatabase, urlFor, type TestDatabase } from '../helpers/db.js';
+import { makeProject, runCli, writeFiles } from '../helpers/project.js';
 
 let db: TestDatabase;
 // Named with the run's prefix: the role owns objects in databases the run retires (not drops) after each test,

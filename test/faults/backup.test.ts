@@ -1,0 +1,185 @@
+/**
+ * Faults during the backup before a migration: the runner killed while pg_dump runs (pg_dump must not outlive
+ * it, or it keeps its locks and blocks the next run), and the snapshot session's connection ending under the
+ * dump (a short idle_in_transaction_session_timeout, or pg_terminate_backend): the backup survives it.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminQuery, testDatabase, type TestDatabase } from '../helpers/db.js';
+import { makeProject } from '../helpers/project.js';
+import {
+  REPEAT,
+  assertConsistent,
+  nextUpFinishes,
+  nothingLeft,
+  start,
+  tableStep,
+  until,
+  writeSteps,
+} from './helpers.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await testDatabase('faults_backup');
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+/** Pids of live processes whose command line mentions `text` (pg_dump's --file= names our backup folder). */
+function processesMentioning(text: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+/** A table another session holds ACCESS EXCLUSIVE on: pg_dump waits for it (MAX_LOCK_WAIT=0: without a limit). */
+async function holdTable(): Promise<pg.Client> {
+  await db.query('create table held (id int)');
+  const holder = new pg.Client({ connectionString: db.url, application_name: 'holder' });
+  await holder.connect();
+  holder.on('error', () => {});
+  // Its own transaction idles too: exempt it from the database's idle timeout of the test below.
+  await holder.query(`set idle_in_transaction_session_timeout = 0; begin; lock table held in access exclusive mode`);
+  return holder;
+}
+
+function pgDumpWaiting(): Promise<boolean> {
+  return until(
+    'pg_dump waiting for the held table',
+    async () =>
+      (
+        await db.query(
+          `select 1 from pg_locks l join pg_class c on c.oid = l.relation join pg_stat_activity a on a.pid = l.pid
+          where c.relname = 'held' and not l.granted and a.query ilike 'lock table%'`,
+        )
+      ).length > 0,
+  );
+}
+
+const steps = [tableStep('001', 'first'), tableStep('002', 'second')];
+
+describe('kill -9 of the runner while pg_dump runs', () => {
+  for (let i = 1; i <= REPEAT; i += 1) {
+    it(`pg_dump dies with it, its session and the runner lock are gone, and the next up finishes (run ${i}/${REPEAT})`, async () => {
+      await db.reset();
+      const holder = await holdTable();
+      const backups = mkdtempSync(join(tmpdir(), 'tm-fault-backups-'));
+      try {
+        const dir = makeProject();
+        writeSteps(dir, steps);
+        const env = { DATABASE_URL: db.url, BACKUP_DIR: backups, MAX_LOCK_WAIT: '0' };
+        const run = start(['up'], dir, env);
+        await pgDumpWaiting();
+        expect(processesMentioning(backups).length).toBeGreaterThan(0);
+        run.child.kill('SIGKILL');
+        await run.done;
+        await until('no pg_dump of this run left', async () => processesMentioning(backups).length === 0);
+        await nothingLeft(db.adminUrl, db.name);
+        expect(await assertConsistent(db.url, steps)).toEqual([]);
+        await holder.query('rollback');
+        await nextUpFinishes(dir, env, db.url, steps);
+      } finally {
+        await holder.end().catch(() => {});
+      }
+    }, 120_000);
+  }
+});
+
+describe('SIGTERM during `migrate backup`', () => {
+  it('exits 143 saying it was interrupted; pg_dump and the partial file are gone', async () => {
+    await db.reset();
+    const holder = await holdTable();
+    const backups = mkdtempSync(join(tmpdir(), 'tm-fault-backups-'));
+    try {
+      const run = start(['backup'], makeProject(), { DATABASE_URL: db.url, BACKUP_DIR: backups, MAX_LOCK_WAIT: '0' });
+      await pgDumpWaiting();
+      run.child.kill('SIGTERM');
+      const result = await run.done;
+      expect(result.code).toBe(143);
+      expect(result.stderr).toMatch(/Interrupted by SIGTERM/);
+      expect(result.stderr).not.toMatch(/Unexpected error/);
+      expect(processesMentioning(backups)).toEqual([]);
+      expect(readdirSync(backups)).toEqual([]);
+      await nothingLeft(db.adminUrl, db.name);
+    } finally {
+      await holder.query('rollback').catch(() => {});
+      await holder.end().catch(() => {});
+    }
+  }, 120_000);
+});
+
+describe('the snapshot session ends while pg_dump runs', () => {
+  it('a database idle_in_transaction_session_timeout shorter than the dump does not end it', async () => {
+    await db.reset();
+    await adminQuery(`alter database "${db.name}" set idle_in_transaction_session_timeout = '500ms'`);
+    const holder = await holdTable();
+    try {
+      const dir = makeProject();
+      writeSteps(dir, steps);
+      const env = {
+        DATABASE_URL: db.url,
+        BACKUP_DIR: mkdtempSync(join(tmpdir(), 'tm-fault-backups-')),
+        MAX_LOCK_WAIT: '0',
+      };
+      const run = start(['up'], dir, env);
+      await pgDumpWaiting();
+      // The snapshot session idles in its transaction all this while: four times the database's timeout.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      expect(
+        (
+          await db.query(
+            `select 1 from pg_stat_activity where application_name = 'tidemark-backup' and state = 'idle in transaction'`,
+          )
+        ).length,
+      ).toBe(1);
+      await holder.query('rollback');
+      const result = await run.done;
+      expect({ code: result.code, stderr: result.stderr }).toMatchObject({
+        code: 0,
+        stderr: expect.stringMatching(/backup .*validated/),
+      });
+      expect(await assertConsistent(db.url, steps)).toEqual(['001', '002']);
+    } finally {
+      await holder.end().catch(() => {});
+    }
+  }, 120_000);
+
+  it('pg_terminate_backend of the snapshot session once pg_dump holds the snapshot: the backup completes', async () => {
+    await db.reset();
+    const holder = await holdTable();
+    try {
+      const dir = makeProject();
+      writeSteps(dir, steps);
+      const env = {
+        DATABASE_URL: db.url,
+        BACKUP_DIR: mkdtempSync(join(tmpdir(), 'tm-fault-backups-')),
+        MAX_LOCK_WAIT: '0',
+      };
+      const run = start(['up'], dir, env);
+      await pgDumpWaiting();
+      await adminQuery(
+        `select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and application_name = 'tidemark-backup'`,
+        [db.name],
+      );
+      await holder.query('rollback');
+      const result = await run.done;
+      expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
+      expect(await assertConsistent(db.url, steps)).toEqual(['001', '002']);
+      await nothingLeft(db.adminUrl, db.name);
+    } finally {
+      await holder.end().catch(() => {});
+    }
+  }, 120_000);
+});
