@@ -15,7 +15,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Strategy, TableRef } from './config/settings.js';
-import { DEFAULT_LOCK_WAIT_MS, type BackupPolicy, type RunConfig, type Timeouts } from './core/config.js';
+import { DEFAULT_LOCK_WAIT_MS, type BackupPolicy, type LintRules, type RunConfig, type Timeouts } from './core/config.js';
 import { Migrator } from './core/migrator.js';
 import { whoAmI } from './core/repair.js';
 import type { EventSink } from './core/results.js';
@@ -29,7 +29,7 @@ import { bundledSource, listSource, type MigrationDefinition } from './source/me
 import { folderSource, type MigrationSource } from './source/source.js';
 
 export { Migrator, type RunOptions, type StatusReport } from './core/migrator.js';
-export { DEFAULT_LOCK_WAIT_MS, type Timeouts } from './core/config.js';
+export { DEFAULT_LOCK_WAIT_MS, type LintRules, type Timeouts } from './core/config.js';
 export { planDown, planUp, statusOf, type DownOptions, type MigrationState, type StatusEntry, type UpOptions } from './core/plan.js';
 export type { PreflightOptions, LintSummary, LintRequest, LintReport } from './core/preflight.js';
 export { blockingFindings } from './core/preflight.js';
@@ -134,8 +134,14 @@ export interface MigratorBaseOptions {
   readonly strategy?: Strategy | undefined;
   /** Opt in to backups (pg_dump, validated) before each change, and to backup()/restore(). Off by default. */
   readonly backup?: BackupOptions | false | undefined;
-  /** Opt in to the safety lint before up(): unacknowledged errors stop the run. Off by default. */
+  /** Opt in to the safety lint before up(), down(), redo() and seed(): unacknowledged errors stop the run. Off by default. */
   readonly lint?: boolean | undefined;
+  /**
+   * How the lint judges: `sizeThresholdBytes` (connected, lock/rewrite findings on smaller tables are
+   * warnings; default 10 MB), `startAfter` (files at or before this version are reported, not refused),
+   * `severity` (rule id -> 'off' | 'warning' | 'error').
+   */
+  readonly lintRules?: LintRules | undefined;
   /** Where seed(name) finds NAME.sql. */
   readonly seeds?: { readonly directory: string | URL } | undefined;
   /** Relative paths in these options (and lint's file names) are resolved against this folder. */
@@ -370,6 +376,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     backup,
     backupOff: options.backup === false || (backup && !backup.beforeMigrate) ? words.backupOff : undefined,
     lint: options.lint === true,
+    lintRules: options.lintRules,
     production,
     seeds,
     root: root ?? displayRoot,

@@ -10,7 +10,7 @@ import { oltpLockRetry } from '../ops/lock-retry.js';
 import { paramsFromLibpq, paramsFromUrl, type ConnectionParams } from '../db/params.js';
 import { DEFAULT_DB_WAIT_SECONDS, waitForDatabase } from '../db/wait.js';
 import { usageError } from '../errors.js';
-import { createMigrator, type Migrator, type MigratorOptions } from '../index.js';
+import { createMigrator, type LintRules, type Migrator, type MigratorOptions } from '../index.js';
 import { Output } from './output.js';
 
 export interface GlobalFlags {
@@ -185,10 +185,21 @@ export function migratorOptionsOf(
       pgDumpPath: s.pgDumpPath,
     },
     lint: true as const,
+    lintRules: lintRulesOf(s),
     seeds: { directory: s.seedsDir },
     wording: 'cli' as const,
     onEvent: options.onEvent,
     signal: options.signal,
   };
   return s.migrateEnv === 'production' ? { ...base, production: { allowDdl: s.allowDdlInProduction } } : base;
+}
+
+/** The lint part of the settings, as the run's lint rules. */
+export function lintRulesOf(s: Settings): LintRules {
+  return {
+    sizeThresholdBytes: s.lintSizeThresholdBytes,
+    startAfter: s.lintStartAfter,
+    startAfterName: 'LINT_START_AFTER',
+    severity: s.lintRules,
+  };
 }
