@@ -34,7 +34,11 @@ const host = process.env.PGHOST ?? '127.0.0.1';
 const port = process.env.PGPORT ?? '5432';
 const user = process.env.PGUSER ?? 'postgres';
 const psqlEnv = { ...process.env, PGHOST: host, PGPORT: port, PGUSER: user };
-const psql = (db, ...args) => execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db, ...args], { env: psqlEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+const psql = (db, ...args) =>
+  execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db, ...args], {
+    env: psqlEnv,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 const recreate = (db) => {
   psql('postgres', '-c', `drop database if exists ${db} with (force)`);
   psql('postgres', '-c', `create database ${db}`);
@@ -50,10 +54,20 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const sqlDir = resolve(migDir, 'sql');
 const candidates = [
-  { name: 'psql-session', db: 'bench_t_floor', up: (db) => timed('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db, '-f', sessionScript], psqlEnv), noop: (db) => timed('psql', ['-X', '-q', '-d', db, '-c', 'select 1'], psqlEnv) },
+  {
+    name: 'psql-session',
+    db: 'bench_t_floor',
+    up: (db) => timed('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db, '-f', sessionScript], psqlEnv),
+    noop: (db) => timed('psql', ['-X', '-q', '-d', db, '-c', 'select 1'], psqlEnv),
+  },
   ...clis.map((cli, i) => {
     const db = `bench_t_cli${i}`;
-    const env = { ...process.env, DATABASE_URL: `postgres://${user}@${host}:${port}/${db}`, BACKUP_BEFORE_MIGRATE: 'false', CI: '1' };
+    const env = {
+      ...process.env,
+      DATABASE_URL: `postgres://${user}@${host}:${port}/${db}`,
+      BACKUP_BEFORE_MIGRATE: 'false',
+      CI: '1',
+    };
     const run = () => timed(process.execPath, [resolve(cli), 'up', '--json'], env, sqlDir);
     return { name: cli, db, up: run, noop: run };
   }),
@@ -78,6 +92,10 @@ console.log(`| --- | --- | --- | --- | --- |`);
 for (const [name, r] of results) {
   const up = median(r.up);
   const noop = median(r.noop);
-  console.log(`| ${name} | ${up.toFixed(0)} | ${(up / median(floor.up)).toFixed(2)} | ${noop.toFixed(0)} | ${(noop / median(floor.noop)).toFixed(2)} |`);
+  console.log(
+    `| ${name} | ${up.toFixed(0)} | ${(up / median(floor.up)).toFixed(2)} | ${noop.toFixed(0)} | ${(noop / median(floor.noop)).toFixed(2)} |`,
+  );
 }
-console.log(`(medians of ${runs}; min/max up: ${[...results].map(([n, r]) => `${n} ${Math.min(...r.up).toFixed(0)}/${Math.max(...r.up).toFixed(0)}`).join(', ')})`);
+console.log(
+  `(medians of ${runs}; min/max up: ${[...results].map(([n, r]) => `${n} ${Math.min(...r.up).toFixed(0)}/${Math.max(...r.up).toFixed(0)}`).join(', ')})`,
+);

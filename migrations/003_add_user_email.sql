@@ -1,6 +1,10 @@
--- A nullable column is a catalog-only change: no rewrite, a brief lock.
-ALTER TABLE users ADD COLUMN email text;
+-- migrate:no-transaction
+-- users exists and may be large by now: nothing here may block its readers or writers for long.
 
--- The table is new in this example; on a large existing table use CREATE INDEX CONCURRENTLY
--- in a file of its own marked "-- migrate:no-transaction".
-CREATE UNIQUE INDEX users_email_key ON users (lower(email));
+-- A nullable column is a catalog-only change: no rewrite, a brief lock.
+-- (IF NOT EXISTS: this file runs statement by statement, so a rerun after a failure must not trip on it.)
+ALTER TABLE users ADD COLUMN IF NOT EXISTS email text;
+
+-- CONCURRENTLY builds the index without blocking writes; it cannot run inside a transaction, hence
+-- "-- migrate:no-transaction" above.
+CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (lower(email));

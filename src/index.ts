@@ -15,20 +15,20 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Strategy, TableRef } from './config/settings.js';
-import { DEFAULT_LOCK_WAIT_MS, type BackupPolicy, type RunConfig, type Timeouts } from './core/config.js';
+import { DEFAULT_LOCK_WAIT_MS, type BackupPolicy, type LintRules, type RunConfig, type Timeouts } from './core/config.js';
 import { Migrator } from './core/migrator.js';
 import { whoAmI } from './core/repair.js';
 import type { EventSink } from './core/results.js';
 import { CLI_WORDING, LIBRARY_WORDING } from './core/wording.js';
 import { clientConnector, paramsConnector, poolConnector, type Connector } from './db/connector.js';
 import { isPostgresUrl, paramsFromUrl, type ConnectionParams } from './db/params.js';
-import { ValidationError, usageError } from './errors.js';
+import { MigrateError, ValidationError, usageError } from './errors.js';
 import { exponentialLockRetry, type LockRetryPolicy } from './ops/lock-retry.js';
 import { bundledSource, listSource, type MigrationDefinition } from './source/memory.js';
 import { folderSource, type MigrationSource } from './source/source.js';
 
 export { Migrator, type RunOptions, type StatusReport } from './core/migrator.js';
-export { DEFAULT_LOCK_WAIT_MS, type Timeouts } from './core/config.js';
+export { DEFAULT_LOCK_WAIT_MS, type LintRules, type Timeouts } from './core/config.js';
 export { planDown, planUp, statusOf, type DownOptions, type MigrationState, type StatusEntry, type UpOptions } from './core/plan.js';
 export type { PreflightOptions, LintSummary, LintRequest, LintReport } from './core/preflight.js';
 export { blockingFindings } from './core/preflight.js';
@@ -102,7 +102,8 @@ export interface BackupOptions {
   readonly pgDumpPath?: string | undefined;
 }
 
-export interface MigratorOptions {
+/** The options of createMigrator other than the production guard; see MigratorOptions. */
+export interface MigratorBaseOptions {
   /** Required for everything but `lint({ offline: true })`. */
   readonly database?: DatabaseOption | undefined;
   readonly migrations: MigrationsOption;
@@ -118,13 +119,14 @@ export interface MigratorOptions {
   readonly strategy?: Strategy | undefined;
   /** Opt in to backups (pg_dump, validated) before each change, and to backup()/restore(). Off by default. */
   readonly backup?: BackupOptions | false | undefined;
-  /** Opt in to the safety lint before up(): unacknowledged errors stop the run. Off by default. */
+  /** Opt in to the safety lint before up(), down(), redo() and seed(): unacknowledged errors stop the run. Off by default. */
   readonly lint?: boolean | undefined;
   /**
-   * Opt in to the production guard: DDL refused unless `allowDdl`, the lint always runs and blocks, a
-   * backup is required, seeds are refused unless forced. Off by default.
+   * How the lint judges: `sizeThresholdBytes` (connected, lock/rewrite findings on smaller tables are
+   * warnings; default 10 MB), `startAfter` (files at or before this version are reported, not refused),
+   * `severity` (rule id -> 'off' | 'warning' | 'error').
    */
-  readonly production?: boolean | { readonly allowDdl?: boolean | undefined } | undefined;
+  readonly lintRules?: LintRules | undefined;
   /** Where seed(name) finds NAME.sql. */
   readonly seeds?: { readonly directory: string | URL } | undefined;
   /** Relative paths in these options (and lint's file names) are resolved against this folder. */
@@ -138,6 +140,21 @@ export interface MigratorOptions {
   /** Whose names hints use: the library's options (default), or the CLI's flags and variables (the CLI). */
   readonly wording?: 'library' | 'cli' | undefined;
 }
+
+/**
+ * The production guard, opt-in: DDL refused unless `allowDdl`, the lint always runs and blocks, a backup is
+ * required, seeds are refused unless forced. The types exclude what contradicts it: with `production` on,
+ * `backup` must be configured (not `false`: every change would be refused) and `lint` cannot be `false`.
+ */
+export type ProductionOptions =
+  | { readonly production?: false | undefined }
+  | {
+      readonly production: true | { readonly allowDdl?: boolean | undefined };
+      readonly backup: BackupOptions;
+      readonly lint?: true | undefined;
+    };
+
+export type MigratorOptions = MigratorBaseOptions & ProductionOptions;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*$/;
 
@@ -217,6 +234,27 @@ function noDatabase(): Connector {
   };
 }
 
+/**
+ * db/ explains a failed connection in the CLI's words (DATABASE_URL, --embedded). Until the error catalogue
+ * gives those errors a hint per face, the library rewords them here, at its edge, to name its option.
+ */
+function inLibraryWords(connector: Connector): Connector {
+  const reword = (error: unknown): unknown => {
+    if (!(error instanceof MigrateError) || !error.code.startsWith('db-') || error.hint === undefined) return error;
+    const hint = error.hint.replace(/ ?To try tidemark on a local database, add --embedded\./, '').replaceAll('DATABASE_URL', 'the database option');
+    return new MigrateError(error.code, error.message, { hint, cause: error.cause, details: error.details, signal: error.signal });
+  };
+  return {
+    get params() {
+      return connector.params;
+    },
+    description: connector.description,
+    database: connector.database,
+    session: () => connector.session().catch((error: unknown) => Promise.reject(reword(error))),
+    side: () => connector.side().catch((error: unknown) => Promise.reject(reword(error))),
+  };
+}
+
 function sourceOf(migrations: MigrationsOption, root: string | undefined, problems: string[]): { source: MigrationSource; displayRoot: string | undefined } {
   if (Array.isArray(migrations)) return { source: listSource(migrations as readonly MigrationDefinition[]), displayRoot: root };
   const m = migrations as Exclude<MigrationsOption, readonly MigrationDefinition[]>;
@@ -255,7 +293,8 @@ export function createMigrator(options: MigratorOptions): Migrator {
   const problems: string[] = [];
   const root = options.root;
   if (root !== undefined && !isAbsolute(root)) problems.push(`root: "${root}" must be an absolute path`);
-  const connector = connectorOf(options.database, problems);
+  const words = options.wording === 'cli' ? CLI_WORDING : LIBRARY_WORDING;
+  const connector = words === CLI_WORDING ? connectorOf(options.database, problems) : inLibraryWords(connectorOf(options.database, problems));
   const { source, displayRoot } = sourceOf(options.migrations, root, problems);
   const table = tableOf(options.table, problems);
   const t = options.timeouts ?? {};
@@ -265,7 +304,6 @@ export function createMigrator(options: MigratorOptions): Migrator {
     migrationSeconds: count(t.migrationSeconds, 'timeouts.migrationSeconds', 1800, problems),
   };
   const lockRetry = typeof options.lockRetries === 'object' ? options.lockRetries : exponentialLockRetry(count(options.lockRetries, 'lockRetries', 3, problems));
-  const words = options.wording === 'cli' ? CLI_WORDING : LIBRARY_WORDING;
   let backup: BackupPolicy | undefined;
   if (options.backup) {
     const b = options.backup;
@@ -299,6 +337,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
     backup,
     backupOff: options.backup === false || (backup && !backup.beforeMigrate) ? words.backupOff : undefined,
     lint: options.lint === true,
+    lintRules: options.lintRules,
     production,
     seeds,
     root: root ?? displayRoot,

@@ -9,7 +9,7 @@ import type { EmbeddedServer } from '../db/embedded.js';
 import { paramsFromLibpq, paramsFromUrl, type ConnectionParams } from '../db/params.js';
 import { DEFAULT_DB_WAIT_SECONDS, waitForDatabase } from '../db/wait.js';
 import { usageError } from '../errors.js';
-import { createMigrator, type Migrator, type MigratorOptions } from '../index.js';
+import { createMigrator, type LintRules, type Migrator, type MigratorOptions } from '../index.js';
 import { Output } from './output.js';
 
 export interface GlobalFlags {
@@ -161,7 +161,7 @@ export function migratorOptionsOf(
   connection: ConnectionParams | undefined,
   options: { onEvent: MigratorOptions['onEvent']; signal: AbortSignal | undefined; lockWaitMs: number | undefined; env: NodeJS.ProcessEnv },
 ): MigratorOptions {
-  return {
+  const base = {
     database: connection,
     migrations: { directory: s.migrationsDir, rollbackDirectory: s.rollbackDir },
     root: s.cwd,
@@ -179,11 +179,22 @@ export function migratorOptionsOf(
       uploadEnv: options.env,
       pgDumpPath: s.pgDumpPath,
     },
-    lint: true,
-    production: s.migrateEnv === 'production' ? { allowDdl: s.allowDdlInProduction } : undefined,
+    lint: true as const,
+    lintRules: lintRulesOf(s),
     seeds: { directory: s.seedsDir },
-    wording: 'cli',
+    wording: 'cli' as const,
     onEvent: options.onEvent,
     signal: options.signal,
+  };
+  return s.migrateEnv === 'production' ? { ...base, production: { allowDdl: s.allowDdlInProduction } } : base;
+}
+
+/** The lint part of the settings, as the run's lint rules. */
+export function lintRulesOf(s: Settings): LintRules {
+  return {
+    sizeThresholdBytes: s.lintSizeThresholdBytes,
+    startAfter: s.lintStartAfter,
+    startAfterName: 'LINT_START_AFTER',
+    severity: s.lintRules,
   };
 }

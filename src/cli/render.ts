@@ -31,16 +31,18 @@ export function findingJson(f: Finding): Record<string, unknown> {
     lock: f.lock ?? null,
     table: f.table ?? null,
     ...(f.acknowledged ? { acknowledged: f.acknowledged } : {}),
+    ...(f.exempt ? { exempt: f.exempt } : {}),
   };
 }
 
 /** One finding as a human reads it: where, what, the safe alternative, the lock. */
 export function renderFinding(out: Output, f: Finding, write: (line: string) => void = (l) => out.line(l)): void {
   const c = out.c;
-  const severity = f.acknowledged ? c.dim('allowed') : f.severity === 'error' ? c.red('error') : c.yellow('warning');
+  const severity = f.acknowledged ? c.dim('allowed') : f.exempt ? c.dim('not refused') : f.severity === 'error' ? c.red('error') : c.yellow('warning');
   write(`${c.bold(`${f.file}:${f.line}:${f.column}`)} ${severity} ${c.cyan(f.rule)}: ${f.message}`);
   if (f.acknowledged) write(`    ${c.dim(`allowed on line ${f.acknowledged.line}: ${f.acknowledged.reason}`)}`);
   else {
+    if (f.exempt) write(`    ${c.dim(`${f.severity}, not refused: ${f.exempt}`)}`);
     write(`    ${c.dim('help:')} ${f.help}`);
     if (f.lock) write(`    ${c.dim('lock:')} ${f.lock}${f.table ? ` on ${f.table}` : ''}`);
   }
@@ -85,6 +87,12 @@ export function renderRunSummary(out: Output, result: RunResult): void {
     else {
       out.line(`Would ${result.direction === 'up' ? 'apply' : 'roll back'} ${result.notRun.length} migration${result.notRun.length === 1 ? '' : 's'} (dry run, nothing changed):`);
       for (const m of result.notRun) out.line(`  ${m.version}_${m.name}  ${out.c.dim(m.file)}`);
+      if (result.lint?.skipped) out.info(out.c.dim(`Lint skipped: ${result.lint.skipped}.`));
+      else if (result.lint && result.lint.findings.length > 0) {
+        out.line();
+        out.line('Lint (nothing refuses this run):');
+        for (const f of result.lint.findings) renderFinding(out, f);
+      }
       if (result.locks && result.locks.length > 0) {
         out.line();
         out.line('Locks each statement will take:');

@@ -51,6 +51,12 @@ export interface Settings {
   readonly schemaFile: string;
   /** True when SCHEMA_FILE is set: then up, down and redo rewrite the file after they succeed. */
   readonly schemaFileAuto: boolean;
+  /** Connected lint: a lock/rewrite finding on a table smaller than this (bytes) is a warning. */
+  readonly lintSizeThresholdBytes: number;
+  /** Files at or before this version are not refused by the lint before a run (an adopted history). */
+  readonly lintStartAfter: bigint | undefined;
+  /** LINT_RULES: per-rule `off`, `warning` or `error`, keyed by rule id (ids are checked by the lint). */
+  readonly lintRules: ReadonlyMap<string, 'off' | 'warning' | 'error'>;
   /** The folder settings were resolved against (the working directory). */
   readonly cwd: string;
 }
@@ -132,6 +138,36 @@ const urlText = z.string().check(
 
 const text = z.string().check(z.trim(), z.minLength(1));
 
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
+const sizeText = z.pipe(
+  z.string().check(
+    z.trim(),
+    z.regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb|tb)?$/i, { message: 'is not a size; use bytes or a number with kB, MB or GB, e.g. 10MB (0 = always an error)' }),
+  ),
+  z.transform((v: string) => {
+    const [, n = '0', unit = ''] = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(v) ?? [];
+    return Math.round(Number(n) * (SIZE_UNITS[unit.toLowerCase()] ?? 1));
+  }),
+);
+
+const LINT_RULE_SETTING = /^[a-z0-9-]+\s*[:=]\s*(off|warning|error)$/i;
+const lintRulesText = z.pipe(
+  z.string().check(
+    z.trim(),
+    z.refine((v) => v.split(',').every((part) => part.trim() === '' || LINT_RULE_SETTING.test(part.trim())), {
+      message: 'is not a list of rule settings; use rule-id:off|warning|error, comma-separated (e.g. prefer-text-field:off,ban-drop-column:warning)',
+    }),
+  ),
+  z.transform((v: string) => {
+    const out = new Map<string, 'off' | 'warning' | 'error'>();
+    for (const part of v.split(',')) {
+      const [id = '', level = ''] = part.trim().split(/\s*[:=]\s*/);
+      if (id !== '') out.set(id.toLowerCase(), level.toLowerCase() as 'off' | 'warning' | 'error');
+    }
+    return out;
+  }),
+);
+
 function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, { message: `must be ${values.slice(0, -1).join(', ')} or ${values.at(-1)}` });
 }
@@ -159,6 +195,9 @@ const schema = z.object({
   MIGRATE_EMBEDDED: z._default(booleanText, false),
   DB_WAIT_TIMEOUT: z._default(integerText('seconds, e.g. 60 (0 = do not wait)', 0), 0),
   SCHEMA_FILE: z.optional(text),
+  LINT_SIZE_THRESHOLD: z._default(sizeText, 10 * 1024 * 1024),
+  LINT_START_AFTER: z.optional(z.pipe(z.string().check(z.trim(), z.regex(/^\d+$/, { message: 'is not a version; use the leading digits of a migration file name, e.g. 042' })), z.transform((v: string) => BigInt(v)))),
+  LINT_RULES: z._default(lintRulesText, new Map()),
 });
 
 type Raw = Record<string, string | undefined>;
@@ -245,6 +284,9 @@ export function loadSettings(flags: SettingsFlags = {}, env: NodeJS.ProcessEnv =
     dbWaitSeconds: s.DB_WAIT_TIMEOUT,
     schemaFile: dir(s.SCHEMA_FILE ?? './schema.sql'),
     schemaFileAuto: s.SCHEMA_FILE !== undefined,
+    lintSizeThresholdBytes: s.LINT_SIZE_THRESHOLD,
+    lintStartAfter: s.LINT_START_AFTER,
+    lintRules: s.LINT_RULES,
     cwd,
   });
 }

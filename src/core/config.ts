@@ -43,6 +43,17 @@ export interface SeedLocation {
   readonly cwd: string;
 }
 
+export interface LintRules {
+  /** Connected, a lock/rewrite finding on a table smaller than this (bytes) is a warning. */
+  readonly sizeThresholdBytes?: number | undefined;
+  /** Files at or before this version are reported, not refused (a history adopted with baseline). */
+  readonly startAfter?: bigint | undefined;
+  /** How messages name `startAfter` (`LINT_START_AFTER` in the CLI). */
+  readonly startAfterName?: string | undefined;
+  /** Per rule id: `off`, or the severity to report it with. */
+  readonly severity?: ReadonlyMap<string, 'off' | 'warning' | 'error'> | undefined;
+}
+
 export interface RunConfig {
   readonly connector: Connector;
   readonly source: MigrationSource;
@@ -58,8 +69,10 @@ export interface RunConfig {
   readonly backupOff: string | undefined;
   /** Relative file names (lint FILE...) are resolved against this folder and paths shown relative to it. */
   readonly root: string | undefined;
-  /** Lint pending migrations before `up` and refuse unacknowledged errors. */
+  /** Lint the files a command runs (up, down, redo, seed) and refuse unacknowledged errors. */
   readonly lint: boolean;
+  /** How the lint judges (size threshold, adopted history, per-rule severities); undefined: the defaults. */
+  readonly lintRules?: LintRules | undefined;
   /** The production guard: DDL needs allowDdl, lint always runs and blocks, a backup is required, seeds refused. */
   readonly production: { readonly allowDdl: boolean } | undefined;
   readonly seeds: SeedLocation | undefined;

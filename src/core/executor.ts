@@ -142,7 +142,7 @@ export class Executor {
 
   /**
    * One round trip per migration, like a psql script: `begin; set local ...;` + the file + the tracking row +
-   * `commit` go as one simple query. PostgreSQL parses the whole string before running any of it, stops at the
+   * `commit; reset all` go as one simple query. PostgreSQL parses the whole string before running any of it, stops at the
    * first error (we then roll back), and reports positions relative to the string: we subtract the prefix.
    * The row is written only if the transaction-local marker is still set, so a file that ended our
    * transaction itself (its own COMMIT or ROLLBACK) is noticed instead of recorded.
@@ -162,12 +162,14 @@ export class Executor {
         : store.deleteSql(migration.version, 'tidemark.migration');
     // The newline ends a trailing line comment; the `;` ends a last statement written without one.
     const body = file.empty ? '' : `${file.text}\n;\n`;
-    const sql = `${prefix}${body}${record};\ncommit;`;
+    // `reset all` after the commit, in the same round trip: a session-level SET in the file (search_path
+    // included) must not reach the next migration. Not DISCARD ALL: it would release the runner's advisory lock.
+    const sql = `${prefix}${body}${record};\ncommit;\nreset all;`;
     for (let attempt = 1; ; attempt += 1) {
       const started = performance.now();
       try {
         const results = await this.runText(sql, PREFIX_STATEMENTS, prefix.length, file.text.length);
-        const recorded = results.at(-2);
+        const recorded = results.at(-3);
         if (!recorded || recorded.rowCount !== 1) {
           throw new MigrateError('transaction-ended', `${label(ref)} ended tidemark's transaction itself (it contains COMMIT, ROLLBACK or END); the statements before that point were committed and the migration is not recorded.`, {
             hint: 'Remove transaction control from the file (tidemark wraps each migration in a transaction), or mark it -- migrate:no-transaction. Check the database by hand before running again.',
@@ -267,7 +269,8 @@ export class Executor {
           : undefined;
       throw failure.with({ statementsRun, invalidIndexes });
     } finally {
-      await client.query('reset lock_timeout; reset statement_timeout').catch(() => {});
+      // Our timeouts and whatever the file SET for the session (search_path included) end with the migration.
+      await client.query('reset all').catch(() => {});
     }
     const executionMs = performance.now() - started;
     if (direction === 'up') await store.markClean(migration.version, executionMs);

@@ -22,8 +22,20 @@ import { backupFirst } from './backup-first.js';
 import { baseline, type BaselineOptions, type BaselineResult } from './baseline.js';
 import type { BackupEvent, BackupReport, LoggedBackup, RestoreResult } from '../backup/index.js';
 import type { BackupPolicy, RunConfig } from './config.js';
-import { Executor, prepare, refOf } from './executor.js';
-import { lintReport, lockReport, preflight, type LintReport, type LintRequest, type LintSummary, type PreflightOptions } from './preflight.js';
+import { Executor, prepare, refOf, type Runnable } from './executor.js';
+import {
+  backupGuard,
+  lintReport,
+  lockReport,
+  preflight,
+  productionGuard,
+  upFiles,
+  type LintReport,
+  type LintRequest,
+  type LintSummary,
+  type PreflightFile,
+  type PreflightOptions,
+} from './preflight.js';
 import { planDown, planUp, statusOf, type Blocker, type DownOptions, type StatusEntry, type UpOptions } from './plan.js';
 import { planRepair, readRepairs, readState, repair, type HistoryState, type RepairOptions, type RepairPlan } from './repair.js';
 import type { Direction, RunResult } from './results.js';
@@ -116,8 +128,11 @@ export class Migrator {
       const first = planUp(migrations, seen, options);
       if (options.dryRun) {
         if (first.blockers.length > 0) throw blockedError('migrate up', first.blockers);
+        // The same checks as the real run, so the dry run exits with the code the real run would have.
+        const lint = await preflight(session.client, c, upFiles(first.toApply), { ...options, command: 'migrate up' });
+        if (first.toApply.length > 0) backupGuard(c, options.noBackup);
         const locks = first.toApply.length > 0 ? await lockReport(first.toApply.map((m) => m.up), session.client, undefined, (message) => session.emit({ type: 'notice', message })) : [];
-        return { ...dryResult('up', first.toApply, seen), locks, ...heldBackOf(first) };
+        return { ...dryResult('up', first.toApply, seen), locks, ...(lint ? { lint } : {}), ...heldBackOf(first) };
       }
       // A dirty row seen without the lock may be another runner's no-transaction migration in progress:
       // blockers are only final under the lock.
@@ -126,7 +141,7 @@ export class Migrator {
       let linted = false;
       if (first.blockers.length === 0) {
         // Lint and guards run before the lock: they take time and must not hold other runners up.
-        lint = await this.#preflight(session, first.toApply, options);
+        lint = await this.#preflight(session, upFiles(first.toApply), 'migrate up', options);
         linted = true;
       }
       return session.locked(async () => {
@@ -134,7 +149,7 @@ export class Migrator {
         const history = await session.history.read();
         const plan = planUp(migrations, history, options);
         if (plan.blockers.length > 0) throw blockedError('migrate up', plan.blockers);
-        if (!linted && plan.toApply.length > 0) lint = await this.#preflight(session, plan.toApply, options);
+        if (!linted && plan.toApply.length > 0) lint = await this.#preflight(session, upFiles(plan.toApply), 'migrate up', options);
         const runnables = await prepare(c.source, plan.toApply, 'up');
         const backup = runnables.length > 0 ? await backupFirst(c, history, options.noBackup) : {};
         const result = await this.#executor(session).run('up', runnables, history);
@@ -143,28 +158,48 @@ export class Migrator {
     });
   }
 
-  async #preflight(session: Session, pending: readonly Migration[], options: PreflightOptions): Promise<LintSummary | undefined> {
-    const lint = await preflight(session.client, this.#config, pending, options, (message) => session.emit({ type: 'notice', message }));
+  async #preflight(session: Session, files: readonly PreflightFile[], command: string, options: PreflightOptions): Promise<LintSummary | undefined> {
+    const lint = await preflight(session.client, this.#config, files, { ...options, command }, (message) => session.emit({ type: 'notice', message }));
     if (lint) this.#config.onEvent({ type: 'lint', summary: lint });
     return lint;
   }
 
-  async down(options: DownOptions & RunOptions & { readonly noBackup?: boolean | undefined } = {}): Promise<RunResult> {
+  /**
+   * The preflight files of runnables, in the order and direction they run: a rollback file is linted as
+   * itself, knowing the up it undoes. `reapplied`: up files that ran until the rollback just before them
+   * (redo): reported, not refused.
+   */
+  #filesOf(runnables: readonly Runnable[], reapplied: readonly Runnable[] = []): PreflightFile[] {
+    return runnables.map((r) => ({
+      file: r.file,
+      version: r.migration.versionNumber,
+      undoes: r.file === r.migration.up ? undefined : r.migration.up,
+      exempt: reapplied.includes(r) ? 're-applied by redo: it was applied until the rollback just before it' : undefined,
+    }));
+  }
+
+  async down(options: DownOptions & RunOptions & PreflightOptions = {}): Promise<RunResult> {
     const migrations = await this.loadMigrations();
     const c = this.#config;
     if (options.dryRun) {
-      const history = await this.#session((session) => session.history.read());
-      const plan = planDown(migrations, history, options);
-      if (plan.blockers.length > 0) throw blockedError('migrate down', plan.blockers);
-      return dryResult('down', plan.toRevert, history);
+      return this.#session(async (session) => {
+        const history = await session.history.read();
+        const plan = planDown(migrations, history, options);
+        if (plan.blockers.length > 0) throw blockedError('migrate down', plan.blockers);
+        const runnables = await prepare(c.source, plan.toRevert, 'down');
+        const lint = await preflight(session.client, c, this.#filesOf(runnables), { ...options, command: 'migrate down' });
+        if (runnables.length > 0) backupGuard(c, options.noBackup);
+        return { ...dryResult('down', plan.toRevert, history), ...(lint ? { lint } : {}) };
+      });
     }
     return this.#lockedSession(async (session) => {
       const history = await session.history.read();
       const plan = planDown(migrations, history, options);
       if (plan.blockers.length > 0) throw blockedError('migrate down', plan.blockers);
       const runnables = await prepare(c.source, plan.toRevert, 'down');
+      const lint = await this.#preflight(session, this.#filesOf(runnables), 'migrate down', options);
       const backup = runnables.length > 0 ? await backupFirst(c, history, options.noBackup) : {};
-      return { ...(await this.#executor(session).run('down', runnables, history)), ...backup };
+      return { ...(await this.#executor(session).run('down', runnables, history)), ...backup, lint };
     });
   }
 
@@ -204,7 +239,7 @@ export class Migrator {
   }
 
   /** Rolls back the newest applied migration and applies it again, under one lock. */
-  async redo(options: { readonly noBackup?: boolean | undefined } = {}): Promise<{ down: RunResult; up: RunResult }> {
+  async redo(options: PreflightOptions & RunOptions = {}): Promise<{ down: RunResult; up: RunResult }> {
     const migrations = await this.loadMigrations();
     const c = this.#config;
     return this.#lockedSession(async (session) => {
@@ -220,9 +255,14 @@ export class Migrator {
       if (blockers.length > 0) throw blockedError('migrate redo', blockers);
       const downRunnables = await prepare(c.source, [target], 'down');
       const upRunnables = await prepare(c.source, [target], 'up');
+      const lint = await this.#preflight(session, this.#filesOf([...downRunnables, ...upRunnables], upRunnables), 'migrate redo', options);
+      if (options.dryRun) {
+        backupGuard(c, options.noBackup);
+        return { down: { ...dryResult('down', [target], history), lint }, up: dryResult('up', [target], history) };
+      }
       const backup = await backupFirst(c, history, options.noBackup);
       const executor = this.#executor(session);
-      const down = { ...(await executor.run('down', downRunnables, history)), ...backup };
+      const down = { ...(await executor.run('down', downRunnables, history)), ...backup, lint };
       const up = await executor.run('up', upRunnables, await session.history.read());
       return { down, up };
     });
@@ -232,7 +272,10 @@ export class Migrator {
   async seed(name: string, options: SeedOptions = {}): Promise<SeedResult> {
     const c = this.#config;
     const file = await readSeed(c.seeds, name, c.production !== undefined, options, c.words);
-    return this.#lockedSession((session) => runSeed(session, this.#executor(session), name, file));
+    return this.#lockedSession(async (session) => {
+      await this.#preflight(session, [{ file, version: undefined }], `migrate seed ${name}`, {});
+      return runSeed(session, this.#executor(session), name, file);
+    });
   }
 
   /** Files, history and repairs as they are now; creates nothing. */
@@ -260,6 +303,12 @@ export class Migrator {
   /** Carries out `expected` (from previewRepair) under the runner lock; refuses when the state changed since. */
   async repair(expected: RepairPlan, options: RepairOptions = {}): Promise<RepairPlan> {
     const migrations = await this.loadMigrations();
+    if (options.rerun) {
+      // --rerun arranges for the file to run again at the next up: the production guard refuses its DDL now,
+      // before the history changes, as it would refuse that up.
+      const m = migrations.find((x) => x.versionNumber === BigInt(expected.version));
+      if (m !== undefined) await productionGuard(this.#config, [{ file: m.up, version: m.versionNumber }], `migrate repair ${expected.version} --rerun`);
+    }
     return this.#session((session) => repair(session, migrations, expected, options));
   }
 
@@ -275,7 +324,7 @@ export class Migrator {
    */
   async lint(request: LintRequest & { readonly offline?: boolean | undefined } = {}): Promise<LintReport> {
     const c = this.#config;
-    const context = { source: c.source, table: c.table, root: c.root };
+    const context = { source: c.source, table: c.table, root: c.root, lintRules: c.lintRules };
     if (request.offline) return lintReport(context, undefined, request);
     return this.#session((session) => lintReport(context, session.client, { onNote: (message) => session.emit({ type: 'notice', message }), ...request }));
   }

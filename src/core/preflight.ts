@@ -1,5 +1,6 @@
 /**
- * What `up` checks before it runs anything: the safety lint of the pending files and the production guard.
+ * What every command that runs SQL checks before it runs anything (up, down, redo, seed; repair --rerun for
+ * the guard): the safety lint of the files in the direction they run, and the production guard.
  * The policy lives here; the parser, the rules and the catalog reader live in src/sql and src/db and load
  * only when a check needs them.
  */
@@ -10,9 +11,9 @@ import { quoteTable } from '../db/quote.js';
 import { MigrateError, usageError } from '../errors.js';
 import type { MigrationSource } from '../source/source.js';
 import type { Migration } from '../source/types.js';
-import type { Finding } from '../sql/lint/types.js';
+import type { Finding, LintContext as RuleContextOptions, LintInputFile } from '../sql/lint/types.js';
 import type { FileLocks } from '../sql/locks.js';
-import type { RunConfig } from './config.js';
+import type { LintRules, RunConfig } from './config.js';
 
 export interface LintSummary {
   readonly findings: readonly Finding[];
@@ -24,6 +25,29 @@ export interface PreflightOptions {
   readonly skipLint?: boolean | undefined;
   /** --no-backup: refused in production by the migrator's backup step, under the runner lock. */
   readonly noBackup?: boolean | undefined;
+}
+
+/** One file a command is about to run, in the order and direction it runs. */
+export interface PreflightFile {
+  readonly file: Migration['up'];
+  /** The migration's version; undefined for a seed. */
+  readonly version: bigint | undefined;
+  /** For a rollback file: the up file it undoes (dropping what that created is its purpose). */
+  readonly undoes?: Migration['up'] | undefined;
+  /** Why this file's findings must not stop the run (they are still reported), e.g. `re-applied by redo`. */
+  readonly exempt?: string | undefined;
+}
+
+export interface PreflightRequest extends PreflightOptions {
+  /** What is asking, for messages: `migrate up`, `migrate down`, `migrate seed`. */
+  readonly command: string;
+  /** Only the production guard (for commands that arrange for SQL to run later, e.g. repair --rerun). */
+  readonly guardOnly?: boolean | undefined;
+}
+
+/** The files of migrations run forward. */
+export function upFiles(migrations: readonly Migration[]): PreflightFile[] {
+  return migrations.map((m) => ({ file: m.up, version: m.versionNumber }));
 }
 
 /** Statement kinds that change no schema: data changes and session commands. Anything else counts as DDL. */
@@ -47,7 +71,7 @@ const NOT_DDL = new Set([
 ]);
 
 export function blockingFindings(findings: readonly Finding[]): Finding[] {
-  return findings.filter((f) => f.severity === 'error' && !f.acknowledged);
+  return findings.filter((f) => f.severity === 'error' && !f.acknowledged && f.exempt === undefined);
 }
 
 /** True when the database holds no relation besides our tracking table: nothing a migration could lock. */
@@ -63,14 +87,33 @@ async function databaseIsEmpty(client: Client, table: TableRef): Promise<boolean
   return rows[0]?.n === 0;
 }
 
+/** What the project says about lint: the size threshold and per-rule overrides (ids checked). */
+export async function lintPolicy(rules: LintRules | undefined): Promise<Pick<RuleContextOptions, 'sizeThresholdBytes' | 'ruleSeverity'>> {
+  if (rules === undefined) return {};
+  if (rules.severity !== undefined && rules.severity.size > 0) {
+    const { RULES_BY_ID } = await import('../sql/lint/rules/index.js');
+    const unknown = [...rules.severity.keys()].filter((id) => !RULES_BY_ID.has(id));
+    if (unknown.length > 0) {
+      throw usageError('bad-settings', `LINT_RULES names ${unknown.length === 1 ? 'an unknown rule' : 'unknown rules'}: ${unknown.join(', ')}.`, {
+        hint: 'Use rule ids as migrate lint prints them (docs/rules/ has one page per rule), e.g. LINT_RULES=prefer-text-field:off.',
+      });
+    }
+  }
+  return {
+    ...(rules.sizeThresholdBytes !== undefined ? { sizeThresholdBytes: rules.sizeThresholdBytes } : {}),
+    ...(rules.severity !== undefined ? { ruleSeverity: rules.severity } : {}),
+  };
+}
+
 /** Told what a catalog read could not read exactly (e.g. a locked table's size), in a sentence. */
 export type NoteSink = (message: string) => void;
 
-async function catalogContext(client: Client | undefined, pgVersion: number, onNote?: NoteSink) {
-  if (!client) return { pgVersion };
+async function catalogContext(client: Client | undefined, pgVersion: number, rules?: LintRules, onNote?: NoteSink): Promise<RuleContextOptions> {
+  const policy = await lintPolicy(rules);
+  if (!client) return { pgVersion, ...policy };
   const { readCatalog } = await import('../db/catalog.js');
   const catalog = await readCatalog(client, { onNote });
-  return { pgVersion: catalog.serverVersionNum, catalog };
+  return { pgVersion: catalog.serverVersionNum, catalog, ...policy };
 }
 
 /**
@@ -78,9 +121,17 @@ async function catalogContext(client: Client | undefined, pgVersion: number, onN
  * pending ones of one run, so a table an earlier file creates is new (empty) when a later one runs. Otherwise
  * (offline, --all, named files) each file is linted on its own: what earlier files created may be large now.
  */
-export async function lintMigrations(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000, oneRun = true, onNote?: NoteSink): Promise<Finding[]> {
+export async function lintMigrations(
+  files: readonly LintInputFile[],
+  client: Client | undefined,
+  pgVersion = 150000,
+  oneRun = true,
+  rules?: LintRules,
+  onStatementKinds?: RuleContextOptions['onStatementKinds'],
+  onNote?: NoteSink,
+): Promise<Finding[]> {
   const { lintFile, lintFiles } = await import('../sql/lint/index.js');
-  const context = await catalogContext(client, pgVersion, onNote);
+  const context = { ...(await catalogContext(client, pgVersion, rules, onNote)), ...(onStatementKinds ? { onStatementKinds } : {}) };
   if (oneRun) return lintFiles(files, context);
   const findings: Finding[] = [];
   for (const file of files) findings.push(...(await lintFile(file, context)));
@@ -89,59 +140,102 @@ export async function lintMigrations(files: readonly Migration['up'][], client: 
 
 export async function lockReport(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000, onNote?: NoteSink): Promise<FileLocks[]> {
   const { lockReportForFiles } = await import('../sql/locks.js');
-  return lockReportForFiles(files, await catalogContext(client, pgVersion, onNote));
+  return lockReportForFiles(files, await catalogContext(client, pgVersion, undefined, onNote));
 }
 
-/** What the checks before `up` are told: the policies of the run (core/config). */
-export type PreflightPolicy = Pick<RunConfig, 'table' | 'lint' | 'production' | 'words'>;
+/** Why findings of a file at `version` do not stop a run, when the start-after version covers it. */
+export function startAfterExemption(rules: LintRules | undefined, version: bigint | undefined): string | undefined {
+  const after = rules?.startAfter;
+  return after !== undefined && version !== undefined && version <= after ? `at or before ${rules?.startAfterName ?? 'startAfter'}=${after}` : undefined;
+}
+
+/** What the checks are told: the policies of the run (core/config). */
+export type PreflightPolicy = Pick<RunConfig, 'table' | 'lint' | 'lintRules' | 'production' | 'words' | 'backup' | 'backupOff'>;
+
+/** The production guard alone: DDL needs ALLOW_DDL_IN_PRODUCTION=true. Throws `ddl-in-production` (exit 2). */
+export async function productionGuard(
+  policy: Pick<RunConfig, 'production' | 'words'>,
+  files: readonly PreflightFile[],
+  command: string,
+  known?: ReadonlyMap<string, readonly string[]>,
+): Promise<void> {
+  if (!policy.production || policy.production.allowDdl || files.length === 0) return;
+  const { parseStatementsSync } = await import('../sql/split.js');
+  const { loadParser, MAX_PARSE_CHARS } = await import('../sql/parser.js');
+  await loadParser();
+  const ddl: string[] = [];
+  for (const { file } of files) {
+    let kinds = known?.get(file.displayPath);
+    if (kinds === undefined) {
+      try {
+        if (file.text.length > MAX_PARSE_CHARS) throw new Error('too large to parse');
+        kinds = parseStatementsSync(file.text, file.displayPath).map((s) => s.kind);
+      } catch {
+        kinds = ['(does not parse)'];
+      }
+    }
+    const found = kinds.filter((k) => !NOT_DDL.has(k));
+    if (found.length > 0) ddl.push(`${file.displayPath} (${[...new Set(found)].join(', ')})`);
+  }
+  if (ddl.length > 0) {
+    throw usageError('ddl-in-production', `${command}: refusing to run DDL in production: ${ddl.join('; ')}. Nothing was changed.`, {
+      hint: `${policy.words.allowDdlInProduction} once the change has been reviewed (migrate lint --locks shows what each statement locks).`,
+    });
+  }
+}
+
+/** The production guard refuses a change without a backup; backup-first's check, for --dry-run. */
+export function backupGuard(policy: PreflightPolicy, noBackup: boolean | undefined): void {
+  const w = policy.words;
+  if (!policy.production || (policy.backup && !noBackup)) return;
+  const skipped = noBackup ? w.noBackup : (policy.backupOff ?? w.backupOff);
+  throw usageError('backup-required-in-production', `Refusing to migrate production without a backup (${skipped}).`, {
+    hint: `Let tidemark take and validate the backup, or ${w.notProduction}.`,
+  });
+}
 
 /**
- * The checks before `up` runs `pending`. Throws when the run must not start; returns the lint summary, or
- * undefined when the policy has no lint.
+ * The checks before any command runs SQL (`up`, `down`, `redo`, `seed`; `--dry-run` of each runs them too
+ * and fails the same way). Throws when the run must not start; returns the lint summary.
  *
- * - Under the production guard (MIGRATE_ENV=production): DDL needs ALLOW_DDL_IN_PRODUCTION=true, and
+ * - Production (MIGRATE_ENV=production): DDL needs ALLOW_DDL_IN_PRODUCTION=true, and
  *   the lint always runs and always stops on an unacknowledged error (--skip-lint does not apply).
  * - Elsewhere the lint runs unless --skip-lint, or the database is empty: on an empty database every object
  *   a migration touches is created by the same run, so there is nothing to lock, rewrite or lose, and
  *   bootstrapping a fresh database (every CI test database) does not pay the parser (~1 ms a file).
+ * - Files are linted in the order and direction they run (a rollback file as itself), as one run.
+ * - Findings of a file at or before LINT_START_AFTER, or marked exempt by the caller, are reported, not refused.
  */
-export async function preflight(client: Client, policy: PreflightPolicy, pending: readonly Migration[], options: PreflightOptions, onNote?: NoteSink): Promise<LintSummary | undefined> {
+export async function preflight(client: Client, policy: PreflightPolicy, files: readonly PreflightFile[], request: PreflightRequest, onNote?: NoteSink): Promise<LintSummary | undefined> {
   const production = policy.production !== undefined;
   const w = policy.words;
-  if (policy.production && !policy.production.allowDdl) {
-    const { parseStatementsSync } = await import('../sql/split.js');
-    const { loadParser, MAX_PARSE_CHARS } = await import('../sql/parser.js');
-    await loadParser();
-    const ddl: string[] = [];
-    for (const m of pending) {
-      let kinds: string[];
-      try {
-        if (m.up.text.length > MAX_PARSE_CHARS) throw new Error('too large to parse');
-        kinds = parseStatementsSync(m.up.text, m.up.displayPath).map((s) => s.kind);
-      } catch {
-        kinds = ['(does not parse)'];
-      }
-      const found = kinds.filter((k) => !NOT_DDL.has(k));
-      if (found.length > 0) ddl.push(`${m.up.displayPath} (${[...new Set(found)].join(', ')})`);
-    }
-    if (ddl.length > 0) {
-      throw usageError('ddl-in-production', `Refusing to run DDL in production: ${ddl.join('; ')}.`, {
-        hint: `${w.allowDdlInProduction} once the change has been reviewed (migrate lint --locks shows what each statement locks).`,
-      });
-    }
-  }
+  // Under the guard the lint always runs: it parses first, and the guard reads the statement kinds of that
+  // parse instead of parsing every file again. The guard's refusal (exit 2) still comes before the lint's.
+  if (!production || request.guardOnly) await productionGuard(policy, files, request.command);
+  if (request.guardOnly) return { findings: [], skipped: 'nothing runs now' };
   if (!production && !policy.lint) return undefined;
 
   let skipped: string | undefined;
-  if (options.skipLint && !production) skipped = w.skipLint;
+  if (files.length === 0) {
+    await productionGuard(policy, files, request.command);
+    skipped = 'nothing to run';
+  }
+  else if (request.skipLint && !production) skipped = w.skipLint;
   else if (!production && (await databaseIsEmpty(client, policy.table))) skipped = 'the database has no tables yet';
   if (skipped) return { findings: [], skipped };
 
-  const findings = await lintMigrations(pending.map((m) => m.up), client, undefined, true, onNote);
+  const kinds = new Map<string, readonly string[]>();
+  const linted = await lintMigrations(files.map((f) => (f.undoes ? { ...f.file, undoes: f.undoes.text } : f.file)), client, 150000, true, policy.lintRules, (file, k) => kinds.set(file, k), onNote);
+  if (production) await productionGuard(policy, files, request.command, kinds);
+  const exemptOf = new Map(files.map((f) => [f.file.displayPath, f.exempt ?? startAfterExemption(policy.lintRules, f.version)]));
+  const findings = linted.map((f) => {
+    const exempt = exemptOf.get(f.file);
+    return exempt === undefined ? f : { ...f, exempt };
+  });
   const blocking = blockingFindings(findings);
   if (blocking.length > 0) {
     const lines = blocking.map((f) => `${f.file}:${f.line}:${f.column} ${f.rule}: ${f.message}`);
-    throw new MigrateError('lint-blocked', `migrate up cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`, {
+    throw new MigrateError('lint-blocked', `${request.command} cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`, {
       hint: production
         ? `Apply the safe alternative (migrate lint shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production ${w.skipLint} does not apply.`
         : `Apply the safe alternative (migrate lint shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass ${w.skipLint}.`,
@@ -177,6 +271,8 @@ export interface LintContext {
   readonly table: TableRef;
   /** Named files that are relative paths are resolved against, and shown relative to; none: absolute paths only. */
   readonly root: string | undefined;
+  /** How the lint judges (size threshold, start-after version, per-rule severities). */
+  readonly lintRules?: LintRules | undefined;
 }
 
 /**
@@ -186,6 +282,7 @@ export interface LintContext {
  */
 export async function lintReport(context: LintContext, client: Client | undefined, request: LintRequest): Promise<LintReport> {
   let files: Migration['up'][];
+  let chosenVersions: [string, bigint][] = [];
   let oneRun = false;
   if (request.files && request.files.length > 0) {
     const { readSqlFile } = await import('../source/files.js');
@@ -218,9 +315,15 @@ export async function lintReport(context: LintContext, client: Client | undefine
       oneRun = true;
     }
     files = chosen.map((m) => m.up);
+    chosenVersions = chosen.map((m) => [m.up.displayPath, m.versionNumber]);
   }
   const pgVersion = request.pgVersion ?? 150000;
-  const findings = await lintMigrations(files, client, pgVersion, oneRun, request.onNote);
+  const rules = context.lintRules;
+  const versions = new Map(chosenVersions);
+  const findings = (await lintMigrations(files, client, pgVersion, oneRun, rules, undefined, request.onNote)).map((f) => {
+    const exempt = startAfterExemption(rules, versions.get(f.file));
+    return exempt === undefined ? f : { ...f, exempt };
+  });
   const locks = request.locks ? await lockReport(files, client, pgVersion).catch(() => undefined) : undefined;
   const serverVersion = client ? await serverVersionNum(client) : pgVersion;
   return { files: files.map((f) => f.displayPath), findings, locks, mode: client ? 'database' : 'offline', pgVersion: serverVersion };

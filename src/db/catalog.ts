@@ -53,6 +53,18 @@ export interface Catalog {
   readonly indexTables: ReadonlyMap<string, string>;
   /** Function name (lower case, unqualified) -> pg_proc.provolatile ('i', 's', 'v'); 'v' if any overload is. */
   readonly functionVolatility: ReadonlyMap<string, string>;
+  /**
+   * Every relation outside the system schemas (tables, indexes, sequences, views, ...): `schema.name` ->
+   * pg_class.relkind. With `schemas` and `types` it lets lint prove that a `DROP ... IF EXISTS` target is
+   * absent. Absent (a hand-made catalog in a test): existence is judged from `tables` and `indexTables`.
+   */
+  readonly relations?: ReadonlyMap<string, string>;
+  /** Schema names (system schemas included: a name there exists). */
+  readonly schemas?: ReadonlySet<string>;
+  /** User-defined types (enums, domains, ranges, composites) as `schema.name`. */
+  readonly types?: ReadonlySet<string>;
+  /** `current_schemas(false)`: where the runner's session resolves an unqualified name. */
+  readonly searchPath?: readonly string[];
 }
 
 /**
@@ -166,6 +178,21 @@ async function readCatalogBounded(client: pg.Client | pg.PoolClient, serverVersi
     `select lower(proname) as name, max(provolatile::text) as volatility from pg_proc group by lower(proname)`,
   );
 
+  // Existence of every named object lint may see dropped or renamed, and the search_path of this session
+  // (the runner's: the same connection settings), in one round trip.
+  const names = await client.query<{ relations: [string, string][] | null; schemas: string[]; types: string[] | null; path: string[] }>(
+    `select (select json_agg(json_build_array(n.nspname || '.' || c.relname, c.relkind::text))
+               from pg_class c join pg_namespace n on n.oid = c.relnamespace
+              where n.nspname <> all($1::text[]) and n.nspname not like 'pg_temp%' and n.nspname not like 'pg_toast%') as relations,
+            (select array_agg(nspname::text) from pg_namespace) as schemas,
+            (select json_agg(n.nspname || '.' || t.typname)
+               from pg_type t join pg_namespace n on n.oid = t.typnamespace
+              where t.typtype in ('e', 'd', 'r', 'm') and n.nspname <> all($1::text[])) as types,
+            current_schemas(false)::text[] as path`,
+    [SYSTEM_SCHEMAS],
+  );
+  const nameRow = names.rows[0];
+
   const byOid = new Map<number, { schema: string; name: string; reltuples: number; size: string }>();
   for (const row of tables.rows) byOid.set(Number(row.oid), row);
   const group = <T extends { oid: number }>(rows: T[]): Map<number, T[]> => {
@@ -215,7 +242,16 @@ async function readCatalogBounded(client: pg.Client | pg.PoolClient, serverVersi
   }
   // ORDER of volatility codes: 'i' < 's' < 'v', so max() is the most volatile overload.
   const functionVolatility = new Map(functions.rows.map((f) => [f.name, f.volatility] as const));
-  return { serverVersionNum, tables: result, indexTables, functionVolatility };
+  return {
+    serverVersionNum,
+    tables: result,
+    indexTables,
+    functionVolatility,
+    relations: new Map(nameRow?.relations ?? []),
+    schemas: new Set(nameRow?.schemas ?? []),
+    types: new Set(nameRow?.types ?? []),
+    searchPath: nameRow?.path ?? ['public'],
+  };
 }
 
 /**

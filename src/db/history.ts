@@ -1,8 +1,18 @@
 /**
  * The tracking table. HistoryStore runs SQL and nothing else (STYLE 8): the migrator decides what to write.
+ * Every read and write of the tracking table goes through it (the backup module's included).
  *
- * Contract: read() returns every row ordered by version number; insertApplied() is called inside the
- * migration's own transaction so that the row and the schema change commit together or not at all.
+ * Contract, for whoever adds a method or another store:
+ * - It works on the connection it is given and never opens, ends or switches one; it begins no transaction
+ *   (callers wrap writes with db/transaction.ts inTransaction, or run them in the migration's own query).
+ * - read() returns every row ordered by version number; latestVersion() the newest numeric one or null.
+ * - For a transactional migration the row rides in the migration's own transaction, so the row and the
+ *   schema change commit together or not at all. For a no-transaction one, insertApplied({ dirty: true })
+ *   (up) or markDirty() (down) runs first, outside any transaction, so the mark survives a failure, and
+ *   markClean() (or delete()) after it succeeds.
+ * - exists() never alters a table of another shape: it throws foreign-tracking-table (exit 2) instead.
+ *   ensure() creates the schema and table only when missing.
+ * - Writes assume the caller holds the runner lock (db/lock.ts); reads do not need it.
  */
 import type { TableRef } from '../config/settings.js';
 import { MigrateError } from '../errors.js';

@@ -2,6 +2,7 @@
  * Where the database is, in one shape for both the pg driver and the libpq tools (pg_dump, pg_restore, psql).
  * The password lives only here and in the child's environment: never in a message or on a command line.
  */
+import { userInfo } from 'node:os';
 import type { ClientConfig } from 'pg';
 import { passwordFromFile } from './passfile.js';
 import { usageError } from '../errors.js';
@@ -31,8 +32,16 @@ export interface ConnectionParams {
 
 const DEFAULT_HOST = '/var/run/postgresql';
 
+/**
+ * libpq's default user: the name of the effective OS user (getpwuid, as libpq's pg_fe_getauthname), not the
+ * USER variable; 'postgres' when the uid has no passwd entry (a container run under an arbitrary uid).
+ */
 function osUser(): string {
-  return process.env.USER ?? process.env.LOGNAME ?? 'postgres';
+  try {
+    return userInfo().username;
+  } catch {
+    return 'postgres';
+  }
 }
 
 const URL_SHAPE = /^postgres(?:ql)?:\/\/(?:([^:@/?]*)(?::([^@/?]*))?@)?(\[[^\]]*\]|[^:/?]*)(?::(\d*))?(?:\/([^?]*))?(?:\?(.*))?$/;

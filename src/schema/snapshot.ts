@@ -408,9 +408,18 @@ export async function readSnapshot(
     const p = { type: CONSTRAINT_TYPE[String(r.type)] ?? String(r.type), ...props(r, { definition: 'definition' }) };
     add('constraint', `${String(r.parent)}.${String(r.name)}`, withComment('pg_constraint', r, p), parentOf(r));
   }
-  for (const r of indexes!) (root = String(r.root)), add('index', String(r.name), withComment('pg_class', r, props(r, { definition: 'definition', expressions: 'expressions', valid: 'valid' })), parentOf(r));
-  for (const r of functions!) (root = String(r.oid)), add(FUNCTION_KIND[String(r.kind)] ?? 'function', String(r.name), withComment('pg_proc', r, props(r, { definition: 'definition', grants: 'grants' })));
-  for (const r of triggers!) (root = String(r.root)), add('trigger', `${String(r.parent)}.${String(r.name)}`, withComment('pg_trigger', r, props(r, { definition: 'definition', enabled: 'enabled' })), parentOf(r));
+  for (const r of indexes!) {
+    root = String(r.root);
+    add('index', String(r.name), withComment('pg_class', r, props(r, { definition: 'definition', expressions: 'expressions', valid: 'valid' })), parentOf(r));
+  }
+  for (const r of functions!) {
+    root = String(r.oid);
+    add(FUNCTION_KIND[String(r.kind)] ?? 'function', String(r.name), withComment('pg_proc', r, props(r, { definition: 'definition', grants: 'grants' })));
+  }
+  for (const r of triggers!) {
+    root = String(r.root);
+    add('trigger', `${String(r.parent)}.${String(r.name)}`, withComment('pg_trigger', r, props(r, { definition: 'definition', enabled: 'enabled' })), parentOf(r));
+  }
   for (const r of policies!) {
     root = String(r.root);
     add('policy', `${String(r.parent)}.${String(r.name)}`, props(r, { command: 'command', permissive: 'permissive', roles: 'roles', using: 'using', 'with check': 'with_check' }), parentOf(r));

@@ -3,7 +3,8 @@
  * (exit 2, nothing run): a name that does not parse, a duplicate version, a rollback without its up, a bad directive.
  */
 import { hash } from 'node:crypto';
-import { basename, dirname, join, relative, sep } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { dirname, relative, sep } from 'node:path';
 import { ValidationError, usageError } from '../errors.js';
 import { scanHeader } from './directives.js';
 import { listSqlEntries, NotUtf8Error, readProblem, readUtf8Sync } from './read.js';
@@ -22,27 +23,30 @@ interface ParsedName {
   readonly kind: 'up' | 'down';
 }
 
-const UP_DOWN = /^(\d+)_(.+)\.(up|down)\.sql$/;
-const PLAIN = /^(\d+)_(.+)\.sql$/;
+/**
+ * A name that says which way it runs: `.up`/`_up`, or `.down`, `_down`, `.rollback`, `_rollback`, `.undo`,
+ * `_undo`, in any case. A file whose name says down is never taken for an up (issue 10: `003_x_down.sql` in
+ * the migrations folder once ran forward and dropped a table).
+ */
+const DIRECTED = /^(\d+)_(.+?)[._](up|down|rollback|undo)\.sql$/i;
+const PLAIN = /^(\d+)_(.+)\.sql$/i;
 
 /**
- * Parses a migration file name. In the migrations folder: `001_name.sql` and `001_name.up.sql` are ups,
- * `001_name.down.sql` a down. In the rollback folder every file is a down: `001_name_rollback.sql`
- * (the seed's layout), `001_name.down.sql` or `001_name.sql`. Returns undefined when the name does not parse.
+ * Parses a migration file name. In the migrations folder: `001_name.sql`, `001_name.up.sql` and
+ * `001_name_up.sql` are ups; a name ending in a down word (`001_name.down.sql`, `001_name_rollback.sql`,
+ * `001_name_undo.sql`, any case) is a down, paired with the up of its version. In the rollback folder every
+ * file is a down. Returns undefined when the name does not parse.
  */
 export function parseMigrationFileName(fileName: string, folder: 'migrations' | 'rollback'): ParsedName | undefined {
-  const upDown = UP_DOWN.exec(fileName);
-  if (upDown) {
-    const [, version = '', name = '', direction] = upDown;
-    return { version, name, kind: folder === 'rollback' || direction === 'down' ? 'down' : 'up' };
+  const directed = DIRECTED.exec(fileName);
+  if (directed) {
+    const [, version = '', name = '', direction = ''] = directed;
+    return { version, name, kind: folder === 'rollback' || direction.toLowerCase() !== 'up' ? 'down' : 'up' };
   }
   const plain = PLAIN.exec(fileName);
   if (!plain) return undefined;
-  const [, version = '', rawName = ''] = plain;
-  const name = rawName.endsWith('_rollback') ? rawName.slice(0, -'_rollback'.length) : rawName;
-  if (name === '') return undefined;
-  if (folder === 'rollback' || rawName.endsWith('_rollback')) return { version, name, kind: 'down' };
-  return { version, name, kind: 'up' };
+  const [, version = '', name = ''] = plain;
+  return { version, name, kind: folder === 'rollback' ? 'down' : 'up' };
 }
 
 /** sha256 of the text with a BOM removed and CRLF normalised to LF: a checkout on Windows is not drift. */
@@ -65,6 +69,22 @@ async function listSqlFiles(dir: string, problems?: string[], show: (path: strin
   const listing = await listSqlEntries(dir, show);
   if (listing) problems?.push(...listing.problems);
   return listing?.names;
+}
+
+/** Folders inside a migrations folder whose name reads like a migration (`001_init`): another tool's layout. */
+const MIGRATION_LIKE_DIR = /^\d+_/;
+
+/**
+ * Folders named like a migration (a folder per migration, as Prisma and others lay them out): reported, not
+ * skipped in silence. Folders named `*.sql` are the listing's own problem (source/read.ts).
+ */
+async function migrationLikeFolders(dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory() && MIGRATION_LIKE_DIR.test(e.name) && !e.name.endsWith('.sql')).map((e) => e.name);
+  } catch {
+    return [];
+  }
 }
 
 /**
@@ -149,6 +169,9 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
   }
   const rollbackFiles = rollbackDir === migrationsDir ? [] : ((await listSqlFiles(rollbackDir, problems, show)) ?? []);
 
+  for (const folder of await migrationLikeFolders(migrationsDir)) {
+    problems.push(`${show(`${migrationsDir}${sep}${folder}`)}: a folder named like a migration; tidemark runs only .sql files in ${show(migrationsDir) || '.'} itself (VERSION_name.sql), so it would be skipped. Move its SQL into a file, or rename the folder`);
+  }
   const byVersion = new Map<bigint, Entry>();
   const add = (dir: string, fileName: string, folder: 'migrations' | 'rollback') => {
     const parsed = parseMigrationFileName(fileName, folder);

@@ -423,6 +423,7 @@ export function lockReport(
   const out: StatementLocks[] = [];
   let transaction = 0;
   for (const statement of statements) {
+    options.schema.qualify(statement.kind, statement.node);
     const facts = statementLockFacts(statement.kind, statement.node, options.schema, options.pgVersion);
     out.push({
       line: statement.line,
@@ -435,6 +436,7 @@ export function lockReport(
     });
     options.schema.apply(statement.kind, statement.node, transaction++);
   }
+  options.schema.endFile();
   return out;
 }
 

@@ -54,6 +54,77 @@ export function parseStatementsSync(text: string, displayPath?: string, index = 
   return statementsOf(parseSync(text, displayPath), text, index);
 }
 
+/** Where a statement starts, its kind and node: what lint needs, without the end-of-statement scan. */
+export interface StatementHead {
+  readonly kind: string;
+  readonly node: PgNode;
+  /** JS index of the statement's first character in the file text. */
+  readonly start: number;
+}
+
+/** Parses `text` (parser loaded) into statement heads: lint's cheaper cousin of `parseStatementsSync`. */
+export function parseStatementHeadsSync(text: string, displayPath: string | undefined, index: TextIndex): StatementHead[] {
+  const out: StatementHead[] = [];
+  for (const raw of parseSync(text, displayPath).stmts) {
+    const byteStart = raw.stmt_location ?? 0;
+    const sliceStart = index.charIndexFromByte(byteStart);
+    const sliceEnd = raw.stmt_len === undefined || raw.stmt_len === 0 ? text.length : index.charIndexFromByte(byteStart + raw.stmt_len);
+    const kind = Object.keys(raw.stmt as object)[0] ?? 'Unknown';
+    out.push({ kind, node: (raw.stmt as Record<string, PgNode>)[kind], start: skipSpaceAndComments(text, sliceStart, sliceEnd) });
+  }
+  return out;
+}
+
+/** Statement heads of one file, from a batched parse: node `location`s count from `byteBase`, not from 0. */
+export interface FileHeads {
+  readonly heads: StatementHead[];
+  /** Subtract from a node's `location` to get the byte offset in the file. */
+  readonly byteBase: number;
+  readonly index: TextIndex;
+}
+
+/**
+ * Parses many files in one call of the grammar: each WebAssembly call has a fixed cost (memory contexts, the
+ * JSON buffer) that dominates for small files, so 100 migrations parsed together take about half the time of
+ * 100 calls. The files are joined with `\n;` (the newline ends a trailing line comment, the `;` a last
+ * statement written without one), and each statement is given back to the file it starts in. Returns
+ * undefined when the batch cannot be trusted (a syntax error, or a statement that crosses a file boundary,
+ * e.g. an unterminated quote): the caller then parses file by file, which names the error in its file.
+ */
+export function parseFilesHeadsSync(texts: readonly string[]): FileHeads[] | undefined {
+  const indexes = texts.map((t) => new TextIndex(t));
+  const bases: number[] = [];
+  let joined = '';
+  let bytes = 0;
+  for (let i = 0; i < texts.length; i++) {
+    bases.push(bytes);
+    joined += texts[i] + '\n;';
+    bytes += indexes[i]!.byteLength + 2;
+  }
+  let tree: ParseTree;
+  try {
+    tree = parseSync(joined);
+  } catch {
+    return undefined;
+  }
+  const out: FileHeads[] = indexes.map((index, i) => ({ heads: [], byteBase: bases[i]!, index }));
+  let file = 0;
+  for (const raw of tree.stmts) {
+    const location = raw.stmt_location ?? 0;
+    while (file + 1 < bases.length && location >= bases[file + 1]!) file += 1;
+    const base = bases[file]!;
+    const index = indexes[file]!;
+    const length = raw.stmt_len === undefined || raw.stmt_len === 0 ? bytes - location : raw.stmt_len;
+    // A statement must end inside its file (the separator's `;` ends the last one).
+    if (location - base + length > index.byteLength + 1) return undefined;
+    const sliceStart = index.charIndexFromByte(location - base);
+    const sliceEnd = index.charIndexFromByte(Math.min(location - base + length, index.byteLength));
+    const kind = Object.keys(raw.stmt as object)[0] ?? 'Unknown';
+    out[file]!.heads.push({ kind, node: (raw.stmt as Record<string, PgNode>)[kind], start: skipSpaceAndComments(index.text, sliceStart, sliceEnd) });
+  }
+  return out;
+}
+
 /** The statements of a parse of `text`. */
 export function statementsOf(tree: ParseTree, text: string, index = new TextIndex(text)): ParsedStatement[] {
   const out: ParsedStatement[] = [];

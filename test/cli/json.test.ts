@@ -141,3 +141,23 @@ describe('--json documents of baseline, backup and restore', () => {
     expect(normalise(JSON.parse(result.stdout), dir)).toMatchSnapshot();
   });
 });
+
+describe('--json of test-rollback and schema dump | check', () => {
+  it('test-rollback with a rollback that forgets an index', async () => {
+    const dir = makeProject({
+      ...FILES,
+      'migrations/003_index.sql': 'create index users_name_idx on users (name);\n',
+      'rollback/003_index_rollback.sql': '-- forgotten\n',
+    });
+    expect(await json(['test-rollback'], dir, 1)).toMatchSnapshot();
+  });
+
+  it('schema dump, then schema check after a hand-made change', async () => {
+    await db.reset();
+    const dir = makeProject(FILES);
+    await json(['up'], dir);
+    expect(await json(['schema', 'dump'], dir)).toMatchSnapshot();
+    await db.query('alter table users add column nick text');
+    expect(await json(['schema', 'check'], dir, 1)).toMatchSnapshot();
+  });
+});

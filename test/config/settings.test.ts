@@ -91,7 +91,7 @@ describe('.env.migrations.example', () => {
     const { resolve } = await import('node:path');
     const root = resolve(import.meta.dirname, '..', '..');
     const text = readFileSync(resolve(root, '.env.migrations.example'), 'utf8');
-    const variables = ['DATABASE_URL', 'MIGRATIONS_DIR', 'ROLLBACK_DIR', 'SEEDS_DIR', 'MIGRATIONS_TABLE', 'MAX_LOCK_WAIT', 'DB_STATEMENT_TIMEOUT', 'MIGRATION_TIMEOUT', 'LOCK_RETRIES', 'BACKUP_BEFORE_MIGRATE', 'BACKUP_DIR', 'BACKUP_RETENTION_DAYS', 'BACKUP_KEEP', 'BACKUP_UPLOAD_COMMAND', 'PG_DUMP_PATH', 'MIGRATION_STRATEGY', 'MIGRATE_ENV', 'ALLOW_DDL_IN_PRODUCTION', 'MIGRATE_EMBEDDED', 'DB_WAIT_TIMEOUT', 'SCHEMA_FILE'];
+    const variables = ['DATABASE_URL', 'MIGRATIONS_DIR', 'ROLLBACK_DIR', 'SEEDS_DIR', 'MIGRATIONS_TABLE', 'MAX_LOCK_WAIT', 'DB_STATEMENT_TIMEOUT', 'MIGRATION_TIMEOUT', 'LOCK_RETRIES', 'BACKUP_BEFORE_MIGRATE', 'BACKUP_DIR', 'BACKUP_RETENTION_DAYS', 'BACKUP_KEEP', 'BACKUP_UPLOAD_COMMAND', 'PG_DUMP_PATH', 'MIGRATION_STRATEGY', 'MIGRATE_ENV', 'ALLOW_DDL_IN_PRODUCTION', 'MIGRATE_EMBEDDED', 'DB_WAIT_TIMEOUT', 'SCHEMA_FILE', 'LINT_SIZE_THRESHOLD', 'LINT_START_AFTER', 'LINT_RULES'];
     for (const name of variables) expect(text, name).toMatch(new RegExp(`^#? ?${name}=`, 'm'));
     expect(() => loadSettings({ envFile: '.env.migrations.example' }, {}, root)).not.toThrow();
   });
@@ -111,5 +111,28 @@ describe('DATABASE_URL problems are settings errors (exit 2) that never show the
     }
     expect(error).toMatchObject({ code: 'bad-settings', exitCode: 2, message });
     expect((error as Error).message).not.toMatch(/hunter|2@db|pass@/);
+  });
+});
+
+describe('lint settings (issue 10)', () => {
+  it('defaults: a 10 MB size threshold, no start-after version, no rule overrides', () => {
+    const s = loadSettings({}, {}, folder());
+    expect(s.lintSizeThresholdBytes).toBe(10 * 1024 * 1024);
+    expect(s.lintStartAfter).toBeUndefined();
+    expect(s.lintRules.size).toBe(0);
+  });
+
+  it('reads LINT_SIZE_THRESHOLD with units, LINT_START_AFTER and LINT_RULES from .env.migrations', () => {
+    const cwd = folder({ '.env.migrations': 'LINT_SIZE_THRESHOLD=50kB\nLINT_START_AFTER=042\nLINT_RULES=prefer-text-field:off, ban-drop-column=warning\n' });
+    const s = loadSettings({}, {}, cwd);
+    expect(s.lintSizeThresholdBytes).toBe(50 * 1024);
+    expect(s.lintStartAfter).toBe(42n);
+    expect([...s.lintRules]).toEqual([['prefer-text-field', 'off'], ['ban-drop-column', 'warning']]);
+  });
+
+  it('names each bad lint setting and the accepted form', () => {
+    expect(() => loadSettings({}, { LINT_SIZE_THRESHOLD: 'big', LINT_RULES: 'nonsense', LINT_START_AFTER: 'v3' }, folder())).toThrow(
+      /LINT_SIZE_THRESHOLD="big" is not a size[\s\S]*LINT_START_AFTER="v3" is not a version[\s\S]*LINT_RULES="nonsense" is not a list/,
+    );
   });
 });

@@ -33,7 +33,7 @@ export const KNOWN: readonly { rule: Rule; file: string; why: string }[] = [
   {
     rule: 'adapters-read-no-environment',
     file: 'src/db/params.ts',
-    why: "libpq's default user (USER/LOGNAME) and pg_dump's child environment; issue 12 (one database layer) moves both to config/",
+    why: "pg_dump's child environment defaults to process.env (PATH, HOME, locale); the callers should pass it in from the CLI",
   },
   {
     rule: 'adapters-read-no-environment',

@@ -34,7 +34,10 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tidemark-app-'));
   await mkdir(join(dir, 'migrations'));
   await writeFile(join(dir, 'migrations', '001_users.sql'), USERS);
-  await writeFile(join(dir, 'migrations', '002_seed_users.sql'), "insert into users (email) values ('a@example.com');\n");
+  await writeFile(
+    join(dir, 'migrations', '002_seed_users.sql'),
+    "insert into users (email) values ('a@example.com');\n",
+  );
   await writeFile(join(dir, 'migrations', '003_users_email.sql'), INDEX);
   // What the CLI would obey; the library must not see any of it.
   Object.assign(process.env, {
@@ -64,7 +67,11 @@ describe('createMigrator at app start with the app pool', () => {
   it('applies the folder, creates only the tracking table, writes no file, and leaves the pool usable', async () => {
     const cwdBefore = readdirSync(process.cwd());
     const events: MigratorEvent['type'][] = [];
-    const migrator = createMigrator({ database: pool, migrations: { directory: pathToFileURL(join(dir, 'migrations')) }, onEvent: (e) => events.push(e.type) });
+    const migrator = createMigrator({
+      database: pool,
+      migrations: { directory: pathToFileURL(join(dir, 'migrations')) },
+      onEvent: (e) => events.push(e.type),
+    });
     const result = await migrator.up();
 
     expect(result.applied.map((m) => m.version)).toEqual(['001', '002', '003']);
@@ -83,7 +90,13 @@ describe('createMigrator at app start with the app pool', () => {
     // The pool is the app's: its client came back, it still answers, and no runner lock is left on it.
     expect(pool.totalCount).toBe(pool.idleCount);
     expect((await pool.query('select count(*)::int as n from users')).rows[0].n).toBe(1);
-    expect((await pool.query("select count(*)::int as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())")).rows[0].n).toBe(0);
+    expect(
+      (
+        await pool.query(
+          "select count(*)::int as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())",
+        )
+      ).rows[0].n,
+    ).toBe(0);
     expect(pool.ending).toBe(false);
   });
 
@@ -99,10 +112,17 @@ describe('createMigrator at app start with the app pool', () => {
   });
 
   it('opt-in lint stops the run with a hint that names the option, not a CLI flag', async () => {
-    await createMigrator({ database: pool, migrations: [{ version: 1, name: 'users', up: USERS }, { version: 2, name: 'seed', up: "insert into users (email) values ('a')" }] }).up();
+    await createMigrator({
+      database: pool,
+      migrations: [
+        { version: 1, name: 'users', up: USERS },
+        { version: 2, name: 'seed', up: "insert into users (email) values ('a')" },
+      ],
+    }).up();
     await writeFile(join(dir, 'migrations', '002_seed.sql'), "insert into users (email) values ('a')");
     await rm(join(dir, 'migrations', '002_seed_users.sql'));
-    const migrator = createMigrator({ database: pool, migrations: { directory: join(dir, 'migrations') }, lint: true });
+    // sizeThresholdBytes 0: users is tiny, and this is about a refusal as on a big table.
+    const migrator = createMigrator({ database: pool, migrations: { directory: join(dir, 'migrations') }, lint: true, lintRules: { sizeThresholdBytes: 0 } });
     const error = await migrator.up().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MigrateError);
     expect((error as MigrateError).code).toBe('lint-blocked');
@@ -114,7 +134,7 @@ describe('createMigrator at app start with the app pool', () => {
   });
 
   it('opt-in production guard refuses DDL and names the option that allows it', async () => {
-    const migrator = createMigrator({ database: pool, migrations: { directory: join(dir, 'migrations') }, production: true, backup: false });
+    const migrator = createMigrator({ database: pool, migrations: { directory: join(dir, 'migrations') }, production: true, backup: { directory: join(dir, 'backups') } });
     const error = (await migrator.up().catch((e: unknown) => e)) as MigrateError;
     expect(error.code).toBe('ddl-in-production');
     expect(error.hint).toContain('production: { allowDdl: true }');
@@ -122,7 +142,11 @@ describe('createMigrator at app start with the app pool', () => {
   });
 
   it('opt-in backup takes a validated pg_dump from the pool configuration into the given folder', async () => {
-    const migrator = createMigrator({ database: pool, migrations: { directory: join(dir, 'migrations') }, backup: { directory: join(dir, 'backups') } });
+    const migrator = createMigrator({
+      database: pool,
+      migrations: { directory: join(dir, 'migrations') },
+      backup: { directory: join(dir, 'backups') },
+    });
     await createMigrator({ database: pool, migrations: [{ version: 1, name: 'users', up: USERS }] }).up();
     const result = await migrator.up();
     expect(result.backup?.sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -147,6 +171,15 @@ describe('createMigrator at app start with the app pool', () => {
     // The dead client was destroyed, not handed out again: the pool opens a fresh one and works.
     expect((await pool.query('select pg_backend_pid() as pid')).rows[0].pid).not.toBe(terminated[0]);
     expect(await db.query('select version from schema_migrations')).toEqual([]);
+  });
+
+  it('explains an unreachable database in its own words: the database option, not DATABASE_URL or --embedded', async () => {
+    const migrator = createMigrator({ database: 'postgres://postgres@127.0.0.1:1/nothing', migrations: [] });
+    const error = (await migrator.status().catch((e: unknown) => e)) as MigrateError;
+    expect(error.code).toBe('db-refused');
+    expect(error.exitCode).toBe(3);
+    expect(error.hint).toContain('the database option');
+    expect(error.hint).not.toMatch(/DATABASE_URL|--embedded/);
   });
 
   it('refuses relative folders (it does not read the working directory), naming the option', () => {

@@ -20,13 +20,31 @@ beforeEach(async () => {
 });
 
 const MIGRATIONS: MigrationDefinition[] = [
-  { version: 2, name: 'orders', up: 'create table orders (id bigint primary key, user_id bigint references users);', down: 'drop table orders;' },
-  { version: 1, name: 'users', up: 'create table users (id bigint primary key, email text);', down: 'drop table users;' },
-  { version: 3, name: 'users_email', up: 'create index concurrently users_email on users (email);', down: 'drop index concurrently users_email;', noTransaction: true },
+  {
+    version: 2,
+    name: 'orders',
+    up: 'create table orders (id bigint primary key, user_id bigint references users);',
+    down: 'drop table orders;',
+  },
+  {
+    version: 1,
+    name: 'users',
+    up: 'create table users (id bigint primary key, email text);',
+    down: 'drop table users;',
+  },
+  {
+    version: 3,
+    name: 'users_email',
+    up: 'create index concurrently users_email on users (email);',
+    down: 'drop index concurrently users_email;',
+    noTransaction: true,
+  },
 ];
 
 async function relations(): Promise<string[]> {
-  const rows = await db.query<{ relname: string }>("select relname from pg_class where relnamespace = 'public'::regnamespace and relkind in ('r', 'i') and relname not like '%pkey' order by 1");
+  const rows = await db.query<{ relname: string }>(
+    "select relname from pg_class where relnamespace = 'public'::regnamespace and relkind in ('r', 'i') and relname not like '%pkey' order by 1",
+  );
   return rows.map((r) => r.relname);
 }
 
@@ -47,7 +65,9 @@ describe('createMigrator with migrations in memory', () => {
       database: db.url,
       migrations: [MIGRATIONS[1]!, { version: 2, name: 'broken', up: 'select 1;\nselect nosuchcolumn from users;' }],
     });
-    const error = (await migrator.up().catch((e: unknown) => e)) as MigrateError & { result: { applied: { version: string }[]; failed: { error: { file: string; line: number; column: number } } } };
+    const error = (await migrator.up().catch((e: unknown) => e)) as MigrateError & {
+      result: { applied: { version: string }[]; failed: { error: { file: string; line: number; column: number } } };
+    };
     expect(error.code).toBe('migration-failed');
     expect(error.result.applied.map((m) => m.version)).toEqual(['1']);
     expect(error.result.failed.error).toMatchObject({ file: '2_broken', line: 2, column: 8 });
@@ -67,7 +87,9 @@ describe('createMigrator with migrations in memory', () => {
     const error = (await migrator.up().catch((e: unknown) => e)) as MigrateError & { problems: string[] };
     expect(error.code).toBe('bad-migration-files');
     expect(error.problems).toHaveLength(3);
-    expect(error.problems.join('\n')).toMatch(/not digits[\s\S]*used by several migrations: 1_a, 001_b[\s\S]*path separator/);
+    expect(error.problems.join('\n')).toMatch(
+      /not digits[\s\S]*used by several migrations: 1_a, 001_b[\s\S]*path separator/,
+    );
   });
 });
 
@@ -90,7 +112,11 @@ describe('createMigrator with files bundled with the app', () => {
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     try {
-      const migrator = createMigrator({ database: client, migrations: { files: bundled }, table: 'app.migrations_history' });
+      const migrator = createMigrator({
+        database: client,
+        migrations: { files: bundled },
+        table: 'app.migrations_history',
+      });
       await client.query('create schema app');
       await migrator.up();
       expect((await client.query('select count(*)::int as n from app.migrations_history')).rows[0].n).toBe(2);
@@ -102,7 +128,10 @@ describe('createMigrator with files bundled with the app', () => {
   });
 
   it('names a bundled file whose name does not parse', async () => {
-    const migrator = createMigrator({ database: db.url, migrations: { files: { ...bundled, 'migrations/readme.sql': '' } } });
+    const migrator = createMigrator({
+      database: db.url,
+      migrations: { files: { ...bundled, 'migrations/readme.sql': '' } },
+    });
     const error = (await migrator.status().catch((e: unknown) => e)) as MigrateError;
     expect(error.code).toBe('bad-migration-files');
     expect(error.message).toContain('migrations/readme.sql');

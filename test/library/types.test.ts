@@ -58,11 +58,23 @@ beforeAll(async () => {
   await mkdir(join(app, 'node_modules', '@types'), { recursive: true });
   await symlink(repo, join(app, 'node_modules', 'tidemark'), 'dir');
   await symlink(join(repo, 'node_modules', 'pg'), join(app, 'node_modules', 'pg'), 'dir');
-  for (const types of ['node', 'pg']) await symlink(join(repo, 'node_modules', '@types', types), join(app, 'node_modules', '@types', types), 'dir');
+  for (const types of ['node', 'pg'])
+    await symlink(join(repo, 'node_modules', '@types', types), join(app, 'node_modules', '@types', types), 'dir');
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', type: 'module', private: true }));
   await writeFile(
     join(app, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] }, files: ['app.ts'] }),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        types: ['node'],
+      },
+      files: ['app.ts'],
+    }),
   );
   await writeFile(join(app, 'app.ts'), CONSUMER);
 });
@@ -79,7 +91,10 @@ describe('the emitted declarations', () => {
   it('compile a strict TypeScript consumer that imports tidemark by name', async () => {
     const run = await promisify(execFile)(process.execPath, [tsc, '-p', app], { cwd: app }).then(
       () => ({ code: 0, out: '' }),
-      (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, out: `${error.stdout}${error.stderr}` }),
+      (error: { code: number; stdout: string; stderr: string }) => ({
+        code: error.code,
+        out: `${error.stdout}${error.stderr}`,
+      }),
     );
     expect(run.out).toBe('');
     expect(run.code).toBe(0);

@@ -7,7 +7,12 @@ const lockTimeout = { code: LOCK_NOT_AVAILABLE, message: 'canceling statement du
 describe('exponentialLockRetry', () => {
   it('retries a lock timeout LOCK_RETRIES times, waiting 1, 2, 4 s, then gives up', () => {
     const policy = exponentialLockRetry(3);
-    expect([1, 2, 3, 4].map((attempt) => policy.retryAfterMs(attempt, lockTimeout))).toEqual([1000, 2000, 4000, undefined]);
+    expect([1, 2, 3, 4].map((attempt) => policy.retryAfterMs(attempt, lockTimeout))).toEqual([
+      1000,
+      2000,
+      4000,
+      undefined,
+    ]);
     expect(policy.maxAttempts).toBe(4);
   });
 

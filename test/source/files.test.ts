@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../src/errors.js';
+import { MigrateError, ValidationError } from '../../src/errors.js';
 import { firstStatementIndex, scanHeader } from '../../src/source/directives.js';
 import { checksumOf, loadMigrations, parseMigrationFileName } from '../../src/source/files.js';
 import { createMigration, nextVersion } from '../../src/source/create.js';
@@ -161,5 +161,37 @@ describe('create', () => {
     const created = await createMigration(locations(dir), 'next', { timestamp: true, now: new Date('2026-01-02T03:04:05Z') });
     expect(created.up).toBe(join('migrations', '20260102030405_next.up.sql'));
     expect(created.down).toBe(join('migrations', '20260102030405_next.down.sql'));
+  });
+});
+
+describe('file names that cannot be misread (issue 10)', () => {
+  it('takes a name ending in a down word, in any case, as a down: _down, .down, _rollback, _undo', () => {
+    for (const fileName of ['003_x_down.sql', '003_x.down.sql', '003_x_DOWN.sql', '003_x_rollback.sql', '003_x.Rollback.sql', '003_x_undo.sql', '003_x.UNDO.sql']) {
+      expect(parseMigrationFileName(fileName, 'migrations'), fileName).toEqual({ version: '003', name: 'x', kind: 'down' });
+    }
+    expect(parseMigrationFileName('003_x_up.sql', 'migrations')).toEqual({ version: '003', name: 'x', kind: 'up' });
+    expect(parseMigrationFileName('003_x.UP.sql', 'migrations')).toEqual({ version: '003', name: 'x', kind: 'up' });
+  });
+
+  it('pairs a _down file with the up of its version; never runs it forward', async () => {
+    const dir = makeProject({ 'migrations/003_x_up.sql': 'create table x (id int);', 'migrations/003_x_down.sql': 'drop table x;' });
+    const migrations = await loadMigrations(locations(dir));
+    expect(migrations).toHaveLength(1);
+    expect(migrations[0]!.up.displayPath).toBe(join('migrations', '003_x_up.sql'));
+    expect(migrations[0]!.downDisplayPath).toBe(join('migrations', '003_x_down.sql'));
+  });
+
+  it('refuses a down-named file with no up of its version (exit 2), instead of running it', async () => {
+    const dir = makeProject({ 'migrations/001_a.sql': 'select 1;', 'migrations/003_x_down.sql': 'drop table a;' });
+    const error = await loadMigrations(locations(dir)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MigrateError);
+    expect((error as MigrateError).exitCode).toBe(2);
+    expect((error as MigrateError).message).toMatch(/003_x_down\.sql: a rollback with no migration of version 003/);
+  });
+
+  it('reports a folder named like a migration instead of skipping it', async () => {
+    const dir = makeProject({ 'migrations/001_a.sql': 'select 1;', 'migrations/002_init/migration.sql': 'create table b (id int);' });
+    const problems = await problemsOf(dir);
+    expect(problems.join('\n')).toMatch(/002_init: a folder named like a migration/);
   });
 });

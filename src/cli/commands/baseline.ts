@@ -58,6 +58,7 @@ export async function baseline(ctx: CommandContext, flags: BaselineFlags, versio
       foreignTable: result.foreignTable ? describeTable(result.foreignTable) : null,
       recorded: result.record.map((m) => ({ version: m.version, name: m.name, file: m.up.displayPath })),
       leftPending: result.leftPending.map((m) => ({ version: m.version, name: m.name, file: m.up.displayPath })),
+      suggestedSetting: startAfterLine(ctx, result.version) ?? null,
     });
     return 0;
   }
@@ -70,5 +71,16 @@ export async function baseline(ctx: CommandContext, flags: BaselineFlags, versio
     out.info(out.c.yellow(`${result.from} never applied ${names(result.leftPending)}: ${result.leftPending.length === 1 ? 'it stays' : 'they stay'} pending, out of order (migrate up --allow-out-of-order runs ${result.leftPending.length === 1 ? 'it' : 'them'}).`));
   }
   if (!result.dryRun) out.line('migrate status shows the history; migrate up runs what is newer.');
+  const line = startAfterLine(ctx, result.version);
+  if (line) {
+    out.line(`The lint judges files written before tidemark by today's rules; to report them without refusing them (after a down, or with migrate lint --all), add to .env.migrations:\n  ${line}`);
+  }
   return 0;
+}
+
+/** The LINT_START_AFTER line that covers an adopted history up to `version`, unless it is set that far already. */
+function startAfterLine(ctx: CommandContext, version: string | undefined): string | undefined {
+  if (version === undefined) return undefined;
+  const current = ctx.settings.lintStartAfter;
+  return current !== undefined && current >= BigInt(version) ? undefined : `LINT_START_AFTER=${version}`;
 }

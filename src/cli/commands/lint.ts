@@ -13,7 +13,7 @@ export function define(program: Command, action: Action): void {
     .argument('[files...]', 'SQL files to lint (default: the pending migrations)')
     .option('--all', 'lint every migration, not only the pending ones')
     .option('--locks', 'also report the lock each statement takes, on which table, and whether it rewrites or scans it')
-    .option('--pg-version <major>', 'server version to assume offline (default 15; connected, the server says)', parsePgVersion)
+    .option('--pg-version <major>', `server version to assume offline, ${LINT_PG_VERSIONS.min} to ${LINT_PG_VERSIONS.max} (default 15; connected, the server says)`, parsePgVersion)
     .option('--offline', 'do not connect, even when DATABASE_URL is set')
     .addOption(new Option('--format <format>', 'text, json (= --json), github (workflow annotations) or gitlab (Code Quality JSON)').choices(FORMATS))
     .addHelpText(
@@ -33,9 +33,16 @@ Examples:
     .action(action(lint));
 }
 
+/** The majors the lint can judge: its rules know 10 and later, and it parses with PostgreSQL 17's grammar. */
+export const LINT_PG_VERSIONS = { min: 10, max: 17 } as const;
+
 function parsePgVersion(value: string): number {
-  if (!/^\d{2}$/.test(value) || Number(value) < 10) throw new InvalidArgumentError('use a major version such as 15 or 16.');
-  return Number(value) * 10000;
+  const { min, max } = LINT_PG_VERSIONS;
+  const major = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!(major >= min && major <= max)) {
+    throw new InvalidArgumentError(`use a major version from ${min} to ${max}: tidemark parses with PostgreSQL ${max}'s grammar and knows nothing newer.`);
+  }
+  return major * 10000;
 }
 
 interface LintFlags {
@@ -55,7 +62,7 @@ export async function lint(ctx: CommandContext, flags: LintFlags, files: string[
   const blocking = blockingFindings(report.findings);
   const out = ctx.output;
   const errors = blocking.length;
-  const warnings = report.findings.filter((f) => f.severity === 'warning' && !f.acknowledged).length;
+  const warnings = report.findings.filter((f) => (f.severity === 'warning' || f.exempt !== undefined) && !f.acknowledged).length;
   const summary =
     `${report.files.length} file${report.files.length === 1 ? '' : 's'} linted (${report.mode === 'database' ? 'against the database' : `offline, PostgreSQL ${Math.floor(report.pgVersion / 10000)}`}): ` +
     `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}.`;

@@ -62,7 +62,7 @@ export async function testRollback(ctx: CommandContext, flags: Flags): Promise<n
   out.stop();
   const ok = report.problems.length === 0;
   if (out.mode === 'json') {
-    out.json({ ok, ...report, start: start.kind === 'empty' ? { kind: 'empty' } : { kind: start.kind, file: start.file } });
+    out.json({ ok, ...report, startVersion: report.startVersion ?? null, start: start.kind === 'empty' ? { kind: 'empty' } : { kind: start.kind, file: start.file } });
     return ok ? 0 : 1;
   }
   for (const p of report.problems) {

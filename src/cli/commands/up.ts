@@ -11,7 +11,7 @@ export function define(program: Command, action: Action): void {
     .description('apply pending migrations, oldest first, each in its own transaction')
     .option('--to <version>', 'apply up to and including this version', parseVersion)
     .option('--step <n>', 'apply at most N migrations', parseCount)
-    .option('--dry-run', 'list what would run; change nothing')
+    .option('--dry-run', 'list what would run and run the same checks (lint, production guard); change nothing')
     .addOption(
       new Option('--phase <phase>', 'expand: stop before the first -- migrate:phase contract migration; contract: apply everything').choices(['expand', 'contract']),
     )

@@ -30,7 +30,7 @@ const STATEMENT_WORDS = new Set([
  * The SQL statements of a DoStmt's PL/pgSQL body. `doStart` is the DO statement's JS index in `text`;
  * positions are exact when the body is dollar-quoted, and the DO statement's start otherwise.
  */
-export function doBlockStatements(node: PgNode, text: string, index: TextIndex, doStart: number): InnerStatement[] {
+export function doBlockStatements(node: PgNode, text: string, index: Pick<TextIndex, 'charIndexFromByte'>, doStart: number): InnerStatement[] {
   let body: string | undefined;
   let location: number | undefined;
   let language = 'plpgsql';

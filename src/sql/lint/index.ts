@@ -11,14 +11,33 @@ import { MAX_PARSE_CHARS, SqlSyntaxError, loadParser } from '../parser.js';
 import { statementLockFacts, type LockMode } from '../locks.js';
 import { TextIndex } from '../position.js';
 import { SchemaView } from '../schema.js';
-import { parseStatementsSync } from '../split.js';
+import { parseFilesHeadsSync, parseStatementHeadsSync, parseStatementsSync, type FileHeads } from '../split.js';
 import type { PgNode } from '../parser.js';
 import { doBlockStatements } from './do-block.js';
 import { RULES, RULES_BY_ID } from './rules/index.js';
-import type { Finding, LintContext, LintInputFile, RuleContext, TransactionState } from './types.js';
+import type { Finding, LintContext, LintInputFile, Rule, RuleContext, TransactionState } from './types.js';
 
 export type { Finding, LintContext, LintInputFile, Rule, Severity } from './types.js';
 export { RULES, RULES_BY_ID } from './rules/index.js';
+
+/**
+ * Below this size (pg_total_relation_size) a lock or rewrite finding is a warning when connected: 10 MB is
+ * read, rewritten or indexed in well under a second on any server, shorter than the runner's default
+ * lock_timeout (MAX_LOCK_WAIT=5 s), so the lock is over before a queue behind it matters.
+ */
+export const DEFAULT_SIZE_THRESHOLD_BYTES = 10 * 1024 * 1024;
+
+/** `8192` -> `8 kB`, as pg_size_pretty would say it. */
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 10 * 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${Math.round(value)} ${units[unit]}`;
+}
 
 /** Ids of findings the engine itself reports (not rules; they cannot be acknowledged). */
 export const ENGINE_FINDINGS = {
@@ -39,8 +58,21 @@ export const ENGINE_FINDINGS = {
 export async function lintFiles(files: readonly LintInputFile[], context: LintContext): Promise<Finding[]> {
   await loadParser();
   const run = new LintRun(context);
-  return files.flatMap((file) => run.lintFile(file));
+  const findings: Finding[] = [];
+  // Parsed in batches (see parseFilesHeadsSync); a batch that cannot be trusted is parsed file by file.
+  for (let from = 0; from < files.length; from += BATCH_FILES) {
+    const batch = files.slice(from, from + BATCH_FILES);
+    const parsed = batch.length > 1 ? parseFilesHeadsSync(batch.map((f) => f.text)) : undefined;
+    batch.forEach((file, i) => findings.push(...run.lintFile(file, parsed?.[i])));
+  }
+  return findings;
 }
+
+/**
+ * Files parsed per call of the grammar: enough to spread its fixed cost per call, few enough that the trees
+ * of one batch (alive together) stay a few MB.
+ */
+const BATCH_FILES = 50;
 
 /** Lints one file on its own (what it creates is forgotten afterwards). */
 export async function lintFile(file: LintInputFile, context: LintContext): Promise<Finding[]> {
@@ -56,12 +88,37 @@ export class LintRun {
   readonly schema: SchemaView;
   #transactionCounter = 0;
 
+  readonly #rules: readonly Rule[];
+  readonly #sizeThreshold: number;
+
   constructor(context: LintContext, schema = new SchemaView(context.catalog)) {
     this.#context = context;
     this.schema = schema;
+    this.#rules = context.ruleSeverity === undefined ? RULES : RULES.filter((r) => context.ruleSeverity!.get(r.id) !== 'off');
+    this.#sizeThreshold = context.sizeThresholdBytes ?? DEFAULT_SIZE_THRESHOLD_BYTES;
   }
 
-  lintFile(file: LintInputFile): Finding[] {
+  readonly #byKind = new Map<string, readonly Rule[]>();
+
+  /** The rules that look at statements of `kind`, in id order (computed once per kind). */
+  #rulesFor(kind: string): readonly Rule[] {
+    let rules = this.#byKind.get(kind);
+    if (rules === undefined) {
+      rules = this.#rules.filter((r) => r.kinds === undefined || r.kinds.includes(kind));
+      this.#byKind.set(kind, rules);
+    }
+    return rules;
+  }
+
+  /** Connected, the size of `table` when it is in the catalog and below the threshold; undefined otherwise. */
+  #smallTable(table: string | undefined): number | undefined {
+    if (table === undefined || this.#context.catalog === undefined) return undefined;
+    const known = this.schema.table(table);
+    return known !== undefined && known.sizeBytes < this.#sizeThreshold ? known.sizeBytes : undefined;
+  }
+
+  /** Lints one file; `parsed`: its statements from a batched parse (parsed here when absent). */
+  lintFile(file: LintInputFile, parsed?: FileHeads): Finding[] {
     if (file.text.length > MAX_PARSE_CHARS) {
       const mb = (n: number) => `${Math.round(n / 1024 / 102.4) / 10} MB`;
       return [
@@ -74,11 +131,15 @@ export class LintRun {
         ...this.#allowanceFindings(file),
       ];
     }
-    const index = new TextIndex(file.text);
+    const index = parsed?.index ?? new TextIndex(file.text);
+    // Node locations of a batched parse count from the batch's start: shift them back to the file.
+    const nodeIndex = parsed === undefined || parsed.byteBase === 0
+      ? index
+      : { charIndexFromByte: (byte: number) => index.charIndexFromByte(byte - parsed.byteBase) };
     const findings: Finding[] = [];
     let statements;
     try {
-      statements = parseStatementsSync(file.text, file.displayPath, index);
+      statements = parsed?.heads ?? parseStatementHeadsSync(file.text, file.displayPath, index);
     } catch (error) {
       if (!(error instanceof SqlSyntaxError)) throw error;
       return [
@@ -88,6 +149,14 @@ export class LintRun {
       ];
     }
 
+    this.#context.onStatementKinds?.(file.displayPath, statements.map((st) => st.kind));
+    if (file.undoes !== undefined) {
+      try {
+        this.schema.beginUndo(parseStatementsSync(file.undoes));
+      } catch {
+        // An up file that does not parse undoes nothing we can name: the rollback is judged on its own.
+      }
+    }
     const runnerWrapped = !file.directives.noTransaction;
     let inExplicit = false;
     let transaction = this.#newTransaction(runnerWrapped);
@@ -95,35 +164,50 @@ export class LintRun {
     for (const statement of statements) {
       if (!runnerWrapped && !inExplicit) transaction = this.#newTransaction(false);
       const located = [
-        { kind: statement.kind, node: statement.node, start: statement.start, base: 0, baseIndex: index, inDo: false },
+        { kind: statement.kind, node: statement.node, start: statement.start, base: 0, baseIndex: nodeIndex, inDo: false },
       ];
       if (statement.kind === 'DoStmt') {
-        for (const inner of doBlockStatements(statement.node, file.text, index, statement.start)) {
+        for (const inner of doBlockStatements(statement.node, file.text, nodeIndex, statement.start)) {
           located.push({ ...inner, inDo: true });
         }
       }
       for (const item of located) {
+        this.schema.qualify(item.kind, item.node);
+        // `DROP ... IF EXISTS` of what provably is not there is skipped by PostgreSQL: nothing to judge.
+        const node = this.schema.present(item.kind, item.node);
+        if (node === undefined) {
+          this.#after(item.kind, item.node, transaction);
+          continue;
+        }
         const ruleContext: RuleContext = {
           kind: item.kind,
-          node: item.node,
+          node,
           pgVersion: this.#context.pgVersion,
           schema: this.schema,
           transaction: transaction.view(),
           inDoBlock: item.inDo,
         };
-        for (const rule of RULES) {
+        for (const rule of this.#rulesFor(item.kind)) {
           for (const hit of rule.check(ruleContext)) {
             const at = hit.location === undefined || hit.location < 0
               ? item.start
               : item.base + item.baseIndex.charIndexFromByte(hit.location);
             const { line, column } = index.lineColumn(at);
+            const configured = this.#context.ruleSeverity?.get(rule.id);
+            let severity = configured === undefined || configured === 'off' ? hit.severity ?? rule.severity : configured;
+            let message = hit.message ?? rule.reason;
+            const small = severity === 'error' && rule.sizeBound === true ? this.#smallTable(hit.table) : undefined;
+            if (small !== undefined) {
+              severity = 'warning';
+              message = `${message} (${hit.table} is ${formatBytes(small)}, below the lint size threshold of ${formatBytes(this.#sizeThreshold)}: brief)`;
+            }
             findings.push({
               file: file.displayPath,
               line,
               column,
               rule: rule.id,
-              severity: hit.severity ?? rule.severity,
-              message: hit.message ?? rule.reason,
+              severity,
+              message,
               help: rule.help,
               lock: rule.lock,
               table: hit.table,
@@ -143,6 +227,7 @@ export class LintRun {
         }
       }
     }
+    this.schema.endFile();
     return acknowledge(findings, file).concat(this.#allowanceFindings(file));
   }
 

@@ -15,6 +15,11 @@ export interface LintInputFile {
     readonly noTransaction: boolean;
     readonly allow: readonly Allowance[];
   };
+  /**
+   * For a rollback file: the text of the up file it undoes. Dropping exactly what that up created (its
+   * tables, columns, types, schemas) is the rollback's purpose, not a loss of someone else's data.
+   */
+  readonly undoes?: string | undefined;
 }
 
 export interface LintContext {
@@ -22,6 +27,15 @@ export interface LintContext {
   readonly pgVersion: number;
   /** The live catalog, when connected. Offline, rules say what they could not know. */
   readonly catalog?: Catalog;
+  /**
+   * Connected only: a size-bound finding (see `Rule.sizeBound`) on a table smaller than this many bytes
+   * (pg_total_relation_size) is a warning that says the size. Default `DEFAULT_SIZE_THRESHOLD_BYTES`.
+   */
+  readonly sizeThresholdBytes?: number;
+  /** Per-rule overrides from the project's lint config: `off`, or another severity. */
+  readonly ruleSeverity?: ReadonlyMap<string, Severity | 'off'>;
+  /** Told the statement kinds of each file that parsed (the production guard reads them: one parse). */
+  readonly onStatementKinds?: (displayPath: string, kinds: readonly string[]) => void;
 }
 
 export interface Finding {
@@ -40,6 +54,11 @@ export interface Finding {
   readonly table: string | undefined;
   /** Set when a `-- migrate:allow RULE -- reason` in the file acknowledges this finding. */
   readonly acknowledged?: { readonly reason: string; readonly line: number };
+  /**
+   * Set by the run's preflight when the finding must not stop the run although it is an error: the file is at
+   * or before LINT_START_AFTER (an adopted history), or is re-applied by `redo`. Reported, never refused.
+   */
+  readonly exempt?: string;
 }
 
 /** The transaction facts the engine tracks while walking a file. */
@@ -90,5 +109,12 @@ export interface Rule {
   readonly lock: LockMode | undefined;
   /** The safe alternative, one or two sentences. */
   readonly help: string;
+  /**
+   * True when the harm is a lock held or a rewrite/scan whose length grows with the table: connected, on a
+   * table below the size threshold, the finding is a warning. Rules about lost data or broken code leave it unset.
+   */
+  readonly sizeBound?: boolean;
+  /** The statement kinds the rule looks at (`AlterTableStmt`, ...); absent: every statement. */
+  readonly kinds?: readonly string[];
   check(context: RuleContext): Hit[];
 }

@@ -18,7 +18,8 @@ const BASE = { 'migrations/001_users.sql': 'create table users (id bigint primar
 const RISKY = { ...BASE, 'migrations/002_index.sql': 'create index users_name_idx on users (name);\n' };
 
 function cli(dir: string, args: string[], env: Record<string, string | undefined> = {}) {
-  return runCli(args, { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', ...env } });
+  // LINT_SIZE_THRESHOLD=0: the tables here are tiny, and these tests are about a refusal as on a big one.
+  return runCli(args, { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', LINT_SIZE_THRESHOLD: '0', ...env } });
 }
 
 async function applied(): Promise<string[]> {
@@ -98,7 +99,7 @@ describe('the production guard', () => {
     const dir = makeProject(BASE);
     const refused = await cli(dir, ['up'], production);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/Refusing to run DDL in production: migrations\/001_users\.sql \(CreateStmt\)/);
+    expect(refused.stderr).toMatch(/migrate up: refusing to run DDL in production: migrations\/001_users\.sql \(CreateStmt\)/);
     expect(refused.stderr).toMatch(/ALLOW_DDL_IN_PRODUCTION=true/);
     expect(await db.query("select 1 from information_schema.tables where table_name = 'users'")).toEqual([]);
   });
@@ -108,7 +109,7 @@ describe('the production guard', () => {
     expect((await cli(dir, ['up', '--to', '1'])).code).toBe(0);
     const result = await cli(dir, ['up', '--json'], { ...production, BACKUP_BEFORE_MIGRATE: 'true' });
     // A backup is required in production; whether it succeeds is the backup's business, not the guard's.
-    expect(result.stderr).not.toMatch(/Refusing to run DDL/);
+    expect(result.stderr).not.toMatch(/refusing to run DDL/);
   });
 
   it('refuses --no-backup and BACKUP_BEFORE_MIGRATE=false in production', async () => {
@@ -135,14 +136,40 @@ describe('the lock report', () => {
     expect((await cli(dir, ['up', '--to', '1'])).code).toBe(0);
     await db.query("insert into users select g, 'n' from generate_series(1, 5000) g");
     await db.query('analyze users');
-    const result = await cli(dir, ['up', '--dry-run', '--json']);
+    // The default size threshold: users is small, so the dry run (like the real one) is not refused.
+    const result = await cli(dir, ['up', '--dry-run', '--json'], { LINT_SIZE_THRESHOLD: undefined });
     expect(result.code).toBe(0);
     const statement = JSON.parse(result.stdout).locks[0].statements[0];
     expect(statement).toMatchObject({ line: 1, rewrite: true });
     expect(statement.locks[0]).toMatchObject({ relation: 'public.users', mode: 'ACCESS EXCLUSIVE', estimatedRows: 5000 });
     expect(statement.locks[0].sizeBytes).toBeGreaterThan(0);
-    const human = await cli(dir, ['up', '--dry-run']);
+    const human = await cli(dir, ['up', '--dry-run'], { LINT_SIZE_THRESHOLD: undefined });
     expect(human.stdout).toMatch(/ACCESS EXCLUSIVE on public\.users \(~5,000 rows/);
     expect(human.stdout).toMatch(/rewrites the table/);
+  });
+});
+
+describe('lint config for CI (issue 10)', () => {
+  it('--pg-version accepts only what the parser knows, and says so', async () => {
+    const dir = makeProject(BASE);
+    const tooNew = await runCli(['lint', '--offline', '--pg-version', '18'], { cwd: dir });
+    expect(tooNew.code).toBe(2);
+    expect(tooNew.stderr).toMatch(/from 10 to 17: tidemark parses with PostgreSQL 17's grammar/);
+    expect((await runCli(['lint', '--offline', '--pg-version', '9'], { cwd: dir })).code).toBe(2);
+    expect((await runCli(['lint', '--offline', '--pg-version', '16'], { cwd: dir })).code).toBe(0);
+  });
+
+  it('LINT_RULES turns a rule off or changes its severity; an unknown rule id is refused', async () => {
+    const dir = makeProject({ 'migrations/001_t.sql': 'create table t (id serial primary key, name varchar(20));\nalter table users drop column legacy;\n' });
+    const before = JSON.parse((await runCli(['lint', '--json'], { cwd: dir })).stdout).findings.map((f: { rule: string; severity: string }) => `${f.rule}:${f.severity}`);
+    expect(before).toEqual(expect.arrayContaining(['prefer-text-field:warning', 'ban-drop-column:error']));
+    const configured = await runCli(['lint', '--json'], { cwd: dir, env: { LINT_RULES: 'prefer-text-field:off,ban-drop-column:warning' } });
+    expect(configured.code).toBe(0);
+    const after = JSON.parse(configured.stdout).findings.map((f: { rule: string; severity: string }) => `${f.rule}:${f.severity}`);
+    expect(after).not.toContain('prefer-text-field:warning');
+    expect(after).toContain('ban-drop-column:warning');
+    const unknown = await runCli(['lint'], { cwd: dir, env: { LINT_RULES: 'no-such-rule:off' } });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/LINT_RULES names an unknown rule: no-such-rule/);
   });
 });

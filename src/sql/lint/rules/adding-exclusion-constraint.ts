@@ -7,6 +7,8 @@ export const rule: Rule = {
   reason: 'adding an exclusion constraint builds its index and checks every row under ACCESS EXCLUSIVE; it cannot be added NOT VALID',
   lock: 'ACCESS EXCLUSIVE',
   help: 'Add it when the table is created, or in a maintenance window; there is no concurrent form (consider a trigger-based check for a large live table).',
+  kinds: ['AlterTableStmt'],
+  sizeBound: true,
   check(context) {
     const hits: Hit[] = [];
     for (const { cmd, table, isNew } of alterCommands(context)) {

@@ -10,6 +10,8 @@ export const rule: Rule = {
   reason: 'adding a column whose default must be computed per row rewrites the whole table under ACCESS EXCLUSIVE',
   lock: 'ACCESS EXCLUSIVE',
   help: 'Add the column without a default (or with a constant or STABLE one), set the default for new rows, then backfill existing rows in batches.',
+  kinds: ['AlterTableStmt'],
+  sizeBound: true,
   check(context) {
     const hits: Hit[] = [];
     for (const { cmd, table, isNew } of alterCommands(context)) {

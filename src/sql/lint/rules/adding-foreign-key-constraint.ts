@@ -8,6 +8,8 @@ export const rule: Rule = {
   reason: 'adding a foreign key validates every row while holding SHARE ROW EXCLUSIVE on both tables (writes blocked)',
   lock: 'SHARE ROW EXCLUSIVE',
   help: 'ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID, then VALIDATE CONSTRAINT in a separate transaction (SHARE UPDATE EXCLUSIVE: writes go on).',
+  kinds: ['AlterTableStmt'],
+  sizeBound: true,
   check(context) {
     const hits: Hit[] = [];
     for (const { cmd, table, isNew } of alterCommands(context)) {

@@ -7,6 +7,8 @@ export const rule: Rule = {
   reason: 'SET NOT NULL scans the whole table under ACCESS EXCLUSIVE to check for NULLs',
   lock: 'ACCESS EXCLUSIVE',
   help: 'First ADD CONSTRAINT c CHECK (col IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT c in a later transaction; on PostgreSQL 12+ SET NOT NULL then uses it and skips the scan (drop the CHECK afterwards).',
+  kinds: ['AlterTableStmt'],
+  sizeBound: true,
   check(context) {
     const hits: Hit[] = [];
     for (const { cmd, table, isNew } of alterCommands(context)) {

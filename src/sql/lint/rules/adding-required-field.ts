@@ -9,6 +9,7 @@ export const rule: Rule = {
   reason: 'adding a NOT NULL column without a default fails on a table that has rows',
   lock: 'ACCESS EXCLUSIVE',
   help: 'Add the column with a constant DEFAULT (no rewrite since PostgreSQL 11), or add it nullable, backfill, then SET NOT NULL via a validated CHECK.',
+  kinds: ['AlterTableStmt'],
   check(context) {
     const hits: Hit[] = [];
     for (const { cmd, table, isNew } of alterCommands(context)) {

@@ -8,6 +8,8 @@ export const rule: Rule = {
   reason: 'adding a stored generated column computes it for every row: a table rewrite under ACCESS EXCLUSIVE',
   lock: 'ACCESS EXCLUSIVE',
   help: 'Add a plain nullable column, fill it with a trigger for new rows and a batched backfill for old ones, or compute the value in a view or query.',
+  kinds: ['AlterTableStmt'],
+  sizeBound: true,
   check(context) {
     const hits: Hit[] = [];
     for (const { cmd, table, isNew } of alterCommands(context)) {

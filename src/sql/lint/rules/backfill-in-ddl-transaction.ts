@@ -6,7 +6,9 @@ export const rule: Rule = {
   severity: 'error',
   reason: 'updating rows after DDL on the same table in one transaction keeps the ACCESS EXCLUSIVE lock for the whole backfill',
   lock: 'ACCESS EXCLUSIVE',
-  help: 'Commit the DDL first: move the UPDATE/DELETE to a later migration (or migrate backfill, in batches).',
+  help: 'Commit the DDL first: move the UPDATE/DELETE to a later migration, batched by key range (one migration per batch, or a -- migrate:no-transaction file with one UPDATE per range).',
+  kinds: ['DeleteStmt', 'UpdateStmt'],
+  sizeBound: true,
   check(context) {
     if (context.kind !== 'UpdateStmt' && context.kind !== 'DeleteStmt') return [];
     if (!context.transaction.inTransaction) return [];

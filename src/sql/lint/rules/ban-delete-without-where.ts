@@ -7,6 +7,7 @@ export const rule: Rule = {
   reason: 'DELETE without WHERE removes every row',
   lock: 'ROW EXCLUSIVE',
   help: 'Add a WHERE clause (delete in batches on a large table), or acknowledge with -- migrate:allow ban-delete-without-where -- reason.',
+  kinds: ['DeleteStmt'],
   check(context) {
     if (context.kind !== 'DeleteStmt' || context.node.whereClause !== undefined) return [];
     const table = tableOf(context.node.relation);

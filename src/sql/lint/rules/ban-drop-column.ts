@@ -7,10 +7,11 @@ export const rule: Rule = {
   reason: 'dropping a column breaks running code that still selects or inserts it, and loses its data',
   lock: 'ACCESS EXCLUSIVE',
   help: 'Deploy code that no longer uses the column first (ignore it in the ORM), then drop it in a contract-phase migration.',
+  kinds: ['AlterTableStmt'],
   check(context) {
     const hits: Hit[] = [];
     for (const { cmd, table, isNew } of alterCommands(context)) {
-      if (!isNew && cmd.subtype === 'AT_DropColumn') {
+      if (!isNew && cmd.subtype === 'AT_DropColumn' && !context.schema.undoes(`column:${table}/${String(cmd.name)}`)) {
         hits.push({ table, message: `dropping ${table}.${String(cmd.name)} breaks code that still uses it` });
       }
     }

@@ -6,6 +6,7 @@ export const rule: Rule = {
   reason: 'DROP DATABASE in a migration destroys a whole database',
   lock: undefined,
   help: 'Databases are created and dropped by operators, not by migrations.',
+  kinds: ['DropdbStmt'],
   check(context) {
     if (context.kind !== 'DropdbStmt') return [];
     return [{ message: `DROP DATABASE ${String(context.node.dbname ?? '')} in a migration` }];

@@ -8,12 +8,13 @@ export const rule: Rule = {
   reason: 'DROP TABLE destroys data that running code may still read or write',
   lock: 'ACCESS EXCLUSIVE',
   help: 'Stop using the table in a deploy first; rename it or revoke access and keep a backup; drop it in a later contract-phase migration acknowledged with -- migrate:allow ban-drop-table -- reason.',
+  kinds: ['DropStmt'],
   check(context) {
     if (context.kind !== 'DropStmt' || context.node.removeType !== 'OBJECT_TABLE') return [];
     const hits: Hit[] = [];
     for (const name of dropNames(context.node)) {
       const table = relationKey(name);
-      if (!context.schema.isNew(table)) hits.push({ table, message: `DROP TABLE ${table} destroys its data` });
+      if (!context.schema.isNew(table) && !context.schema.undoes(`table:${table}`)) hits.push({ table, message: `DROP TABLE ${table} destroys its data` });
     }
     return hits;
   },

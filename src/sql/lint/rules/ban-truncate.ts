@@ -8,6 +8,7 @@ export const rule: Rule = {
   reason: 'TRUNCATE deletes every row under ACCESS EXCLUSIVE',
   lock: 'ACCESS EXCLUSIVE',
   help: 'Delete the rows you mean to delete with a WHERE clause in batches, or acknowledge with -- migrate:allow ban-truncate -- reason.',
+  kinds: ['TruncateStmt'],
   check(context) {
     if (context.kind !== 'TruncateStmt') return [];
     const hits: Hit[] = [];

@@ -8,6 +8,8 @@ export const rule: Rule = {
   reason: 'changing a column type rewrites the table and its indexes under ACCESS EXCLUSIVE',
   lock: 'ACCESS EXCLUSIVE',
   help: 'Add a new column of the new type, write both from the application, backfill in batches, then switch reads and drop the old column (expand/contract). Widening varchar, varchar -> text and raising numeric precision are safe.',
+  kinds: ['AlterTableStmt'],
+  sizeBound: true,
   check(context) {
     const hits: Hit[] = [];
     for (const { cmd, table, isNew } of alterCommands(context)) {

@@ -9,6 +9,8 @@ export const rule: Rule = {
   reason: 'adding a CHECK constraint validates every row while holding ACCESS EXCLUSIVE',
   lock: 'ACCESS EXCLUSIVE',
   help: 'ADD CONSTRAINT ... NOT VALID (instant), then VALIDATE CONSTRAINT in a separate transaction (a later file, or a -- migrate:no-transaction file): VALIDATE only takes SHARE UPDATE EXCLUSIVE.',
+  kinds: ['AlterTableStmt'],
+  sizeBound: true,
   check(context) {
     const hits: Hit[] = [];
     for (const { cmd, table, isNew } of alterCommands(context)) {

@@ -8,6 +8,8 @@ export const rule: Rule = {
   reason: 'adding a UNIQUE or PRIMARY KEY constraint builds its index while holding ACCESS EXCLUSIVE',
   lock: 'ACCESS EXCLUSIVE',
   help: 'CREATE UNIQUE INDEX CONCURRENTLY in a -- migrate:no-transaction file, then ADD CONSTRAINT ... UNIQUE USING INDEX (or PRIMARY KEY USING INDEX), which is instant.',
+  kinds: ['AlterTableStmt'],
+  sizeBound: true,
   check(context) {
     const hits: Hit[] = [];
     for (const { cmd, table, isNew } of alterCommands(context)) {

@@ -1,5 +1,13 @@
 /** Every lint rule, in the order findings of one statement are reported. */
 import type { Rule } from '../types.js';
+import { rule as attachPartitionWithoutCheck } from './attach-partition-without-check.js';
+import { rule as banLockTable } from './ban-lock-table.js';
+import { rule as changingTablePersistence } from './changing-table-persistence.js';
+import { rule as changingTablespace } from './changing-tablespace.js';
+import { rule as notInTransaction } from './not-in-transaction.js';
+import { rule as requireConcurrentDetachPartition } from './require-concurrent-detach-partition.js';
+import { rule as requireConcurrentRefresh } from './require-concurrent-refresh.js';
+import { rule as sessionSetInTransaction } from './session-set-in-transaction.js';
 import { rule as addingExclusionConstraint } from './adding-exclusion-constraint.js';
 import { rule as addingFieldWithDefault } from './adding-field-with-default.js';
 import { rule as addingForeignKeyConstraint } from './adding-foreign-key-constraint.js';
@@ -31,7 +39,16 @@ import { rule as requireConcurrentIndexDeletion } from './require-concurrent-ind
 import { rule as requireConcurrentReindex } from './require-concurrent-reindex.js';
 import { rule as transactionNesting } from './transaction-nesting.js';
 
+// Sorted by id: the order findings of one statement are reported in.
 export const RULES: readonly Rule[] = [
+  attachPartitionWithoutCheck,
+  banLockTable,
+  changingTablePersistence,
+  changingTablespace,
+  notInTransaction,
+  requireConcurrentDetachPartition,
+  requireConcurrentRefresh,
+  sessionSetInTransaction,
   addingExclusionConstraint,
   addingFieldWithDefault,
   addingForeignKeyConstraint,
@@ -62,6 +79,6 @@ export const RULES: readonly Rule[] = [
   requireConcurrentIndexDeletion,
   requireConcurrentReindex,
   transactionNesting,
-];
+].sort((a, b) => (a.id < b.id ? -1 : 1));
 
 export const RULES_BY_ID: ReadonlyMap<string, Rule> = new Map(RULES.map((rule) => [rule.id, rule]));

@@ -9,6 +9,7 @@ export const rule: Rule = {
   reason: 'integer ids and counters overflow at 2^31; changing the type later rewrites the table',
   lock: undefined,
   help: 'Use bigint (8 bytes, no practical limit) for ids, foreign keys and counters.',
+  kinds: ['CreateStmt', 'AlterTableStmt'],
   check(context) {
     const hits: Hit[] = [];
     for (const { def, type, table, location } of definedColumns(context)) {

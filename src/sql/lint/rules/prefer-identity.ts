@@ -8,6 +8,7 @@ export const rule: Rule = {
   reason: 'serial creates a loosely attached sequence with separate permissions and ownership',
   lock: undefined,
   help: 'Use bigint GENERATED ALWAYS AS IDENTITY (or BY DEFAULT).',
+  kinds: ['CreateStmt', 'AlterTableStmt'],
   check(context) {
     const hits: Hit[] = [];
     for (const { def, type, table, location } of definedColumns(context)) {

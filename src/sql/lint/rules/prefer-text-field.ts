@@ -7,6 +7,7 @@ export const rule: Rule = {
   reason: 'varchar(n) gains nothing over text, and raising n later may need a migration',
   lock: undefined,
   help: 'Use text, with a CHECK (length(col) <= n) constraint if the limit matters (a CHECK can be changed with NOT VALID).',
+  kinds: ['CreateStmt', 'AlterTableStmt'],
   check(context) {
     const hits: Hit[] = [];
     for (const { def, type, table, location } of definedColumns(context)) {

@@ -7,6 +7,7 @@ export const rule: Rule = {
   reason: 'timestamp without time zone stores wall-clock time: values change meaning with the session TimeZone',
   lock: undefined,
   help: 'Use timestamptz (timestamp with time zone): same size, stores an instant.',
+  kinds: ['CreateStmt', 'AlterTableStmt'],
   check(context) {
     const hits: Hit[] = [];
     for (const { def, type, table, location } of definedColumns(context)) {

@@ -7,6 +7,7 @@ export const rule: Rule = {
   reason: 'renaming a column breaks running code that uses the old name',
   lock: 'ACCESS EXCLUSIVE',
   help: 'Expand/contract: add the new column, write both, backfill, move reads, then drop the old column; or acknowledge when no running code uses it.',
+  kinds: ['RenameStmt'],
   check(context) {
     if (context.kind !== 'RenameStmt' || context.node.renameType !== 'OBJECT_COLUMN') return [];
     if (context.node.relationType !== 'OBJECT_TABLE') return [];

@@ -7,6 +7,8 @@ export const rule: Rule = {
   reason: 'CREATE INDEX without CONCURRENTLY blocks every write to the table (SHARE lock) for the whole build',
   lock: 'SHARE',
   help: 'CREATE INDEX CONCURRENTLY in a file with -- migrate:no-transaction (it cannot run in a transaction).',
+  kinds: ['IndexStmt'],
+  sizeBound: true,
   check(context) {
     if (context.kind !== 'IndexStmt' || context.node.concurrent === true) return [];
     const table = tableOf(context.node.relation);

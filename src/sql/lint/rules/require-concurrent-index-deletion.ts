@@ -8,6 +8,8 @@ export const rule: Rule = {
   reason: 'DROP INDEX without CONCURRENTLY takes ACCESS EXCLUSIVE on the table: reads and writes wait',
   lock: 'ACCESS EXCLUSIVE',
   help: 'DROP INDEX CONCURRENTLY in a file with -- migrate:no-transaction.',
+  kinds: ['DropStmt'],
+  sizeBound: true,
   check(context) {
     if (context.kind !== 'DropStmt' || context.node.removeType !== 'OBJECT_INDEX' || context.node.concurrent === true) return [];
     const hits: Hit[] = [];

@@ -8,6 +8,8 @@ export const rule: Rule = {
   reason: 'REINDEX without CONCURRENTLY blocks writes to the table and reads through the index for the whole rebuild',
   lock: 'SHARE',
   help: 'REINDEX ... CONCURRENTLY (PostgreSQL 12+) in a file with -- migrate:no-transaction; before 12, CREATE INDEX CONCURRENTLY a copy and swap.',
+  kinds: ['ReindexStmt'],
+  sizeBound: true,
   check(context) {
     if (context.kind !== 'ReindexStmt') return [];
     if ((context.node.params ?? []).some((p: PgNode) => p?.DefElem?.defname === 'concurrently')) return [];

@@ -11,6 +11,7 @@ export const rule: Rule = {
   reason: 'the runner already wraps this file in a transaction: BEGIN warns and COMMIT/ROLLBACK ends it early, so the history row and the rest of the file run outside it',
   lock: undefined,
   help: 'Remove BEGIN/COMMIT/ROLLBACK; to control transactions yourself, put -- migrate:no-transaction at the top of the file.',
+  kinds: ['TransactionStmt'],
   check(context) {
     if (context.kind !== 'TransactionStmt' || !context.transaction.runnerWrapped) return [];
     const kind = String(context.node.kind ?? 'TRANS_STMT_BEGIN');

@@ -3,17 +3,17 @@
  * CLI for the exit code, --json and SIGTERM. Every run must leave no scratch database behind.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migratorOptionsOf } from '../src/cli/context.js';
-import { createMigrator } from '../src/index.js';
-import { loadSettings, type Settings } from '../src/config/settings.js';
-import { rollbackStart, testRollback, type RollbackMode, type TestRollbackReport } from '../src/core/test-rollback.js';
-import { paramsFromUrl } from '../src/db/params.js';
-import { SCRATCH_PREFIX } from '../src/db/scratch.js';
-import { describeChange } from '../src/schema/diff.js';
-import { loadMigrations } from '../src/source/files.js';
-import type { Migration } from '../src/source/types.js';
-import { adminQuery, testDatabase, type TestDatabase } from './helpers/db.js';
-import { makeProject, runCli } from './helpers/project.js';
+import { migratorOptionsOf } from '../../src/cli/context.js';
+import { createMigrator } from '../../src/index.js';
+import { loadSettings, type Settings } from '../../src/config/settings.js';
+import { rollbackStart, testRollback, type RollbackMode, type TestRollbackReport } from '../../src/core/test-rollback.js';
+import { paramsFromUrl } from '../../src/db/params.js';
+import { SCRATCH_PREFIX } from '../../src/db/scratch.js';
+import { describeChange } from '../../src/schema/diff.js';
+import { loadMigrations } from '../../src/source/files.js';
+import type { Migration } from '../../src/source/types.js';
+import { adminQuery, testDatabase, type TestDatabase } from '../helpers/db.js';
+import { makeProject, runCli } from '../helpers/project.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -192,7 +192,7 @@ describe('test-rollback', () => {
     // The real database at 001, backed up the way `up` does it.
     await db.reset();
     await contextOf(settings, migrations).migrator.up({ to: '001', noBackup: true });
-    const { takeBackup } = await import('../src/backup/index.js');
+    const { takeBackup } = await import('../../src/backup/index.js');
     await takeBackup({ params: paramsFromUrl(db.url), dir: settings.backupDir, versionBefore: '001' });
     const start = await rollbackStart(settings, db.name, { fromBackup: true });
     expect(start.kind).toBe('backup');

@@ -1,0 +1,258 @@
+/**
+ * One preflight for every command that runs SQL (issue 10): the production guard and the lint of the files
+ * that will run, in the direction they run, on up, down, redo, seed and repair --rerun; --dry-run exits as
+ * the real run would; size-aware severity; LINT_START_AFTER for an adopted history.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { makeProject, runCli, writeFiles } from '../helpers/project.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await testDatabase('preflight');
+});
+afterAll(async () => {
+  await db.drop();
+});
+beforeEach(async () => {
+  await db.reset();
+});
+
+const production = { MIGRATE_ENV: 'production', BACKUP_BEFORE_MIGRATE: 'true' };
+/** A threshold of 0 makes every lock/rewrite finding an error, as on a big table. */
+const strict = { LINT_SIZE_THRESHOLD: '0' };
+
+function cli(dir: string, args: string[], env: Record<string, string | undefined> = {}) {
+  return runCli(args, { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', ...env } });
+}
+
+async function applied(): Promise<string[]> {
+  return (await db.query<{ version: string }>('select version from schema_migrations order by version')).map((r) => r.version);
+}
+
+async function indexExists(name: string): Promise<boolean> {
+  return (await db.query('select 1 from pg_class where relname = $1', [name])).length === 1;
+}
+
+const PROJECT = {
+  'migrations/001_users.sql': 'create table users (id bigint primary key, name text);\n',
+  'rollback/001_users_rollback.sql': '-- migrate:allow ban-drop-table -- the rollback drops what 001 created\ndrop table users;\n',
+  'migrations/002_index.sql': 'create index users_name_idx on users (name);\n',
+  'rollback/002_index_rollback.sql': 'drop index users_name_idx;\n',
+};
+
+describe('the production guard on every command that runs SQL', () => {
+  it('refuses down without ALLOW_DDL_IN_PRODUCTION, and changes nothing', async () => {
+    const dir = makeProject(PROJECT);
+    expect((await cli(dir, ['up', '--skip-lint'])).code).toBe(0);
+    const result = await cli(dir, ['down'], production);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/migrate down: refusing to run DDL in production: rollback\/002_index_rollback\.sql \(DropStmt\)/);
+    expect(await indexExists('users_name_idx')).toBe(true);
+    expect(await applied()).toEqual(['001', '002']);
+  });
+
+  it('refuses redo without ALLOW_DDL_IN_PRODUCTION, and changes nothing', async () => {
+    const dir = makeProject(PROJECT);
+    expect((await cli(dir, ['up', '--skip-lint'])).code).toBe(0);
+    const result = await cli(dir, ['redo'], production);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/migrate redo: refusing to run DDL in production/);
+    expect(await indexExists('users_name_idx')).toBe(true);
+    expect(await applied()).toEqual(['001', '002']);
+  });
+
+  it('refuses a seed with DDL in production even with --force, and changes nothing', async () => {
+    const dir = makeProject({ ...PROJECT, 'seeds/demo.sql': 'create table demo (id bigint);\ninsert into demo values (1);\n' });
+    expect((await cli(dir, ['up', '--skip-lint'])).code).toBe(0);
+    const result = await cli(dir, ['seed', 'demo', '--force'], production);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/migrate seed demo: refusing to run DDL in production: seeds\/demo\.sql \(CreateStmt\)/);
+    expect(await db.query("select 1 from pg_class where relname = 'demo'")).toEqual([]);
+  });
+
+  it('refuses repair --rerun of a migration with DDL in production, and changes nothing', async () => {
+    const dir = makeProject({
+      ...PROJECT,
+      'migrations/003_half.sql': '-- migrate:no-transaction\ncreate table half (id bigint);\nselect 1 / 0;\n',
+    });
+    expect((await cli(dir, ['up', '--skip-lint'])).code).toBe(1);
+    const result = await cli(dir, ['repair', '003', '--rerun', '--yes'], production);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/migrate repair 003 --rerun: refusing to run DDL in production: migrations\/003_half\.sql/);
+    expect(await db.query<{ dirty: boolean }>("select dirty from schema_migrations where version = '003'")).toEqual([{ dirty: true }]);
+  });
+
+  it('up --dry-run exits 2 where the real up is refused by the guard', async () => {
+    const dir = makeProject(PROJECT);
+    const result = await cli(dir, ['up', '--dry-run'], production);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/refusing to run DDL in production/);
+  });
+});
+
+describe('the lint before down, redo and up --dry-run', () => {
+  it('lints the rollback files of down: refused on an error (exit 1, nothing run), runs with --skip-lint', async () => {
+    const dir = makeProject(PROJECT);
+    expect((await cli(dir, ['up', '--skip-lint'])).code).toBe(0);
+    const refused = await cli(dir, ['down'], strict);
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stderr).toMatch(/migrate down cannot start: 1 unacknowledged lint error[\s\S]*rollback\/002_index_rollback\.sql:1:1 require-concurrent-index-deletion/);
+    expect(await applied()).toEqual(['001', '002']);
+    const dry = await cli(dir, ['down', '--dry-run'], strict);
+    expect(dry.code).toBe(1);
+    expect((await cli(dir, ['down', '--skip-lint'], strict)).code).toBe(0);
+    expect(await applied()).toEqual(['001']);
+  });
+
+  it('a rollback may drop what its own up created; dropping anything else is still a finding', async () => {
+    const dir = makeProject({
+      'migrations/001_users.sql': 'create table users (id bigint primary key, name text);\ncreate table keep (id bigint);\n',
+      'migrations/002_email.sql': 'alter table users add column email text;\n',
+      'rollback/002_email_rollback.sql': 'alter table users drop column email;\n',
+      'migrations/003_audit.sql': 'create table audit (id bigint);\n',
+      'rollback/003_audit_rollback.sql': 'drop table audit;\ndrop table keep;\n',
+    });
+    expect((await cli(dir, ['up'])).code).toBe(0);
+    const refused = await cli(dir, ['down'], strict);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/ban-drop-table: DROP TABLE public\.keep/);
+    expect(refused.stderr).not.toMatch(/DROP TABLE public\.audit/);
+    writeFiles(dir, { 'rollback/003_audit_rollback.sql': 'drop table audit;\n' });
+    expect((await cli(dir, ['down', '--to', '1'], strict)).code).toBe(0);
+    expect(await applied()).toEqual(['001']);
+  });
+
+  it('up --dry-run exits 1 where the real up is refused by the lint, and 0 with its findings where it is not', async () => {
+    const dir = makeProject(PROJECT);
+    expect((await cli(dir, ['up', '--to', '1'])).code).toBe(0);
+    const refused = await cli(dir, ['up', '--dry-run'], strict);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/require-concurrent-index-creation/);
+    const allowed = await cli(dir, ['up', '--dry-run', '--json']);
+    expect(allowed.code).toBe(0);
+    expect(JSON.parse(allowed.stdout).lint.findings[0]).toMatchObject({ rule: 'require-concurrent-index-creation', severity: 'warning' });
+  });
+
+  it('redo lints its rollback; the migration it re-applies is reported, not refused', async () => {
+    const dir = makeProject({ ...PROJECT, 'rollback/002_index_rollback.sql': '-- migrate:allow require-concurrent-index-deletion -- users is small\ndrop index users_name_idx;\n' });
+    expect((await cli(dir, ['up', '--skip-lint'])).code).toBe(0);
+    const result = await cli(dir, ['redo', '--json'], strict);
+    expect(result.code, result.stderr).toBe(0);
+    const doc = JSON.parse(result.stdout);
+    expect(doc.down.lint.findings.map((f: { rule: string; exempt?: string }) => [f.rule, f.exempt ?? null])).toEqual([
+      ['require-concurrent-index-deletion', null],
+      ['require-concurrent-index-creation', 're-applied by redo: it was applied until the rollback just before it'],
+    ]);
+  });
+
+  it('after down --to V, the next up is not refused for the small tables it touches again', async () => {
+    const dir = makeProject({
+      ...PROJECT,
+      'rollback/002_index_rollback.sql': '-- migrate:allow require-concurrent-index-deletion -- users is small\ndrop index users_name_idx;\n',
+    });
+    expect((await cli(dir, ['up'])).code).toBe(0);
+    await db.query("insert into users select g, 'n' || g from generate_series(1, 1000) g");
+    expect((await cli(dir, ['down', '--to', '1'])).code).toBe(0);
+    const again = await cli(dir, ['up', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    const finding = JSON.parse(again.stdout).lint.findings[0];
+    expect(finding).toMatchObject({ rule: 'require-concurrent-index-creation', severity: 'warning' });
+    expect(finding.message).toMatch(/public\.users is \d+ kB, below the lint size threshold of 10 MB/);
+  });
+});
+
+describe('size-aware severity when connected', () => {
+  const FILES = {
+    'migrations/001_big.sql': 'create table big (id bigint not null, pad text);\n',
+    'migrations/002_pk.sql': 'alter table big add primary key (id);\n',
+  };
+
+  it('the same file is a warning on an empty table and an error on a populated (>= 50 MB) one', async () => {
+    const dir = makeProject(FILES);
+    expect((await cli(dir, ['up', '--to', '1'])).code).toBe(0);
+    const empty = await cli(dir, ['lint', '--json']);
+    expect(empty.code).toBe(0);
+    const warning = JSON.parse(empty.stdout).findings.find((f: { rule: string }) => f.rule === 'disallowed-unique-constraint');
+    expect(warning).toMatchObject({ severity: 'warning', table: 'public.big' });
+    expect(warning.message).toMatch(/public\.big is \d+ bytes, below the lint size threshold/);
+
+    await db.query("insert into big select g, repeat('x', 120) from generate_series(1, 400000) g");
+    const size = await db.query<{ bytes: string }>("select pg_total_relation_size('big')::text as bytes");
+    expect(Number(size[0]!.bytes)).toBeGreaterThanOrEqual(50 * 1024 * 1024);
+    const populated = await cli(dir, ['lint', '--json']);
+    expect(populated.code).toBe(1);
+    expect(JSON.parse(populated.stdout).findings.find((f: { rule: string }) => f.rule === 'disallowed-unique-constraint')).toMatchObject({ severity: 'error' });
+    const refused = await cli(dir, ['up']);
+    expect(refused.code).toBe(1);
+  });
+
+  it('offline, the judgement does not depend on size (an error)', async () => {
+    const dir = makeProject(FILES);
+    const result = await runCli(['lint', '--json'], { cwd: dir });
+    expect(JSON.parse(result.stdout).findings.find((f: { rule: string }) => f.rule === 'disallowed-unique-constraint')).toMatchObject({ severity: 'error' });
+  });
+});
+
+describe('adopting a history: LINT_START_AFTER', () => {
+  it('files at or before it are reported, not refused; newer files still are', async () => {
+    const dir = makeProject(PROJECT);
+    expect((await cli(dir, ['up', '--to', '1'])).code).toBe(0);
+    const refused = await cli(dir, ['up'], strict);
+    expect(refused.code).toBe(1);
+    const adopted = await cli(dir, ['up', '--json'], { ...strict, LINT_START_AFTER: '2' });
+    expect(adopted.code, adopted.stderr).toBe(0);
+    expect(JSON.parse(adopted.stdout).lint.findings[0]).toMatchObject({ rule: 'require-concurrent-index-creation', severity: 'error', exempt: 'at or before LINT_START_AFTER=2' });
+  });
+
+  it('migrate lint --all still reports them, and does not fail on them', async () => {
+    const dir = makeProject(PROJECT);
+    const result = await runCli(['lint', '--all', '--json'], { cwd: dir, env: { LINT_START_AFTER: '2' } });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).findings.map((f: { rule: string }) => f.rule)).toContain('require-concurrent-index-creation');
+  });
+
+  it('baseline prints the line to add', async () => {
+    const dir = makeProject(PROJECT);
+    await db.query('create table users (id bigint primary key, name text)');
+    const result = await cli(dir, ['baseline', '1']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/add to \.env\.migrations:\n {2}LINT_START_AFTER=001/);
+  });
+});
+
+describe('isolation between migrations', () => {
+  async function schemaOf(table: string): Promise<string[]> {
+    return (await db.query<{ s: string }>('select table_schema as s from information_schema.tables where table_name = $1', [table])).map((r) => r.s);
+  }
+
+  it('a session-level SET search_path in one migration does not reach the next (transactional file)', async () => {
+    const dir = makeProject({
+      'migrations/001_other.sql': 'create schema other;\nset search_path = other;\ncreate table inside (id bigint);\n',
+      'migrations/002_t.sql': 'create table landed (id bigint);\n',
+    });
+    const result = await cli(dir, ['up']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await schemaOf('inside')).toEqual(['other']);
+    expect(await schemaOf('landed')).toEqual(['public']);
+  });
+
+  it('nor from a no-transaction file, and the runner keeps its lock to the end', async () => {
+    const dir = makeProject({
+      'migrations/001_other.sql': '-- migrate:no-transaction\ncreate schema other;\nset search_path = other;\nset statement_timeout = 1;\n',
+      'migrations/002_t.sql': 'create table landed (id bigint);\nselect pg_sleep(0.05);\n',
+      'migrations/003_u.sql': 'create table landed_too (id bigint);\n',
+    });
+    const result = await cli(dir, ['up']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await schemaOf('landed')).toEqual(['public']);
+    expect(await schemaOf('landed_too')).toEqual(['public']);
+    expect(await applied()).toEqual(['001', '002', '003']);
+  });
+
+  it('lint warns about the session-level SET in a transactional file', async () => {
+    const dir = makeProject({ 'migrations/001_other.sql': 'set search_path = other;\ncreate table x (id bigint);\n' });
+    const result = await runCli(['lint', '--json'], { cwd: dir });
+    expect(JSON.parse(result.stdout).findings).toEqual([expect.objectContaining({ rule: 'session-set-in-transaction', severity: 'warning', line: 1 })]);
+  });
+});
