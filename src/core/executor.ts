@@ -11,6 +11,7 @@ import type { HistoryRow } from '../db/history.js';
 import { backendPid, onStatementComplete } from '../db/pg-internals.js';
 import { quoteLiteral } from '../db/quote.js';
 import { createHash } from 'node:crypto';
+import { WATCH_SQL } from '../db/watch.js';
 import { MigrateError, usageError } from '../errors.js';
 import { CancelledError, guarded, type CancelOptions } from '../ops/cancel.js';
 import { LOCK_NOT_AVAILABLE } from '../ops/lock-retry.js';
@@ -215,12 +216,13 @@ export class Executor {
       const prefix = prefixOf(attempt);
       // `reset all` after the commit, in the same round trip: a session-level SET in the file (search_path
       // included) must not reach the next migration. Not DISCARD ALL: it would release the runner's advisory lock.
-      const sql = `${prefix}${body}${record};\ncommit;\nreset all;`;
+      // The server's watch on the session (db/watch) is set again after `reset all`, in the same round trip.
+      const sql = `${prefix}${body}${record};\ncommit;\nreset all;\n${WATCH_SQL};`;
       this.#watch?.attemptStarted(policy.lockTimeoutMs(attempt));
       const started = performance.now();
       try {
         const results = await this.runText(sql, PREFIX_STATEMENTS, prefix.length, file.text.length);
-        const recorded = results.at(-3);
+        const recorded = results.at(-4);
         if (!recorded || recorded.rowCount !== 1) {
           throw new MigrateError('transaction-ended', `${label(ref)} ended tidemark's transaction itself (it contains COMMIT, ROLLBACK or END); the statements before that point were committed and the migration is not recorded.`, {
             hint: 'Remove transaction control from the file (tidemark wraps each migration in a transaction), or mark it -- migrate:no-transaction. Check the database by hand before running again.',
@@ -355,7 +357,7 @@ export class Executor {
       throw failure.with({ statementsRun, invalidIndexes });
     } finally {
       // Our timeouts and whatever the file SET for the session (search_path included) end with the migration.
-      await client.query('reset all').catch(() => {});
+      await client.query(`reset all; ${WATCH_SQL}`).catch(() => {});
     }
     const executionMs = performance.now() - started;
     if (direction === 'up') await store.markClean(migration.version, executionMs);

@@ -20,15 +20,15 @@ import type { Client } from './connection.js';
 export const CONNECTION_CHECK_INTERVAL_MS = 1_000;
 
 /**
- * Asks the server to notice promptly when the runner is gone. One round trip; on PostgreSQL < 14 only the
+ * Asks the server to notice promptly when the runner is gone. `WATCH_SQL` is the same as text, for the
+ * executor to send again after each migration's `reset all` (which would undo it). One round trip; on PostgreSQL < 14 only the
  * keepalives are set (client_connection_check_interval does not exist there, and naming it would fail).
  */
+export const WATCH_SQL =
+  `select set_config('tcp_keepalives_idle', '10', false), set_config('tcp_keepalives_interval', '5', false), ` +
+  `set_config('tcp_keepalives_count', '3', false), case when current_setting('server_version_num')::int >= 140000 ` +
+  `then set_config('client_connection_check_interval', '${CONNECTION_CHECK_INTERVAL_MS}ms', false) end`;
+
 export async function watchRunnerSession(client: Client): Promise<void> {
-  await client.query(
-    `select set_config('tcp_keepalives_idle', '10', false), set_config('tcp_keepalives_interval', '5', false),
-            set_config('tcp_keepalives_count', '3', false),
-            case when current_setting('server_version_num')::int >= 140000
-                 then set_config('client_connection_check_interval', $1, false) end`,
-    [`${CONNECTION_CHECK_INTERVAL_MS}ms`],
-  );
+  await client.query(WATCH_SQL);
 }
