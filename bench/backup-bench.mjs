@@ -45,14 +45,26 @@ await build({
   logLevel: 'warning',
 });
 const backupLib = await import(pathToFileURL(bundle).href);
-const paramsLib = await import(pathToFileURL(await (async () => {
-  const out = join(work, 'params.mjs');
-  await build({ entryPoints: [join(here, '..', 'src', 'db', 'params.ts')], outfile: out, bundle: true, format: 'esm', platform: 'node', logLevel: 'warning',
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" } });
-  return out;
-})()).href);
+const paramsLib = await import(
+  pathToFileURL(
+    await (async () => {
+      const out = join(work, 'params.mjs');
+      await build({
+        entryPoints: [join(here, '..', 'src', 'db', 'params.ts')],
+        outfile: out,
+        bundle: true,
+        format: 'esm',
+        platform: 'node',
+        logLevel: 'warning',
+        banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+      });
+      return out;
+    })(),
+  ).href
+);
 
-const psql = (url, sqlArgs) => execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, ...sqlArgs], { encoding: 'utf8' });
+const psql = (url, sqlArgs) =>
+  execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, ...sqlArgs], { encoding: 'utf8' });
 const exists = psql(adminUrl, ['-Atc', `select count(*) from pg_database where datname = '${dbName}'`]).trim() === '1';
 if (!exists || args.includes('--regenerate')) {
   if (exists) psql(adminUrl, ['-c', `drop database "${dbName}" with (force)`]);
@@ -84,7 +96,10 @@ const runBare = () => {
   // Bare pg_dump, as the seed's script runs it.
   const file = join(work, 'bare.dump');
   const t = process.hrtime.bigint();
-  const r = spawnSync(tools.pgDump.path, ['--format=custom', `--file=${file}`, '--no-password'], { env, stdio: 'inherit' });
+  const r = spawnSync(tools.pgDump.path, ['--format=custom', `--file=${file}`, '--no-password'], {
+    env,
+    stdio: 'inherit',
+  });
   if (r.status !== 0) throw new Error('bare pg_dump failed');
   bare.push(Number(process.hrtime.bigint() - t) / 1e6);
   dumpBytes = statSync(file).size;
@@ -109,7 +124,9 @@ for (let round = 1; round <= rounds; round++) {
     await runOurs(round);
     runBare();
   }
-  console.error(`round ${round}: bare ${(bare.at(-1) / 1000).toFixed(2)} s, tidemark ${(ours.at(-1) / 1000).toFixed(2)} s (dump ${(lastBackup.dumpMs / 1000).toFixed(2)} s + validation ${(lastBackup.validateMs / 1000).toFixed(2)} s)`);
+  console.error(
+    `round ${round}: bare ${(bare.at(-1) / 1000).toFixed(2)} s, tidemark ${(ours.at(-1) / 1000).toFixed(2)} s (dump ${(lastBackup.dumpMs / 1000).toFixed(2)} s + validation ${(lastBackup.validateMs / 1000).toFixed(2)} s)`,
+  );
 }
 rmSync(work, { recursive: true, force: true });
 
@@ -117,11 +134,15 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mb = (b) => `${(b / 1024 / 1024).toFixed(0)} MB`;
 const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
 const min = (xs) => Math.min(...xs);
-console.log(`| database (pg_database_size) | dump file | rounds | bare pg_dump -Fc: median / best | tidemark dump + validation: median / best | ratio of medians / of bests | tidemark's own work (median) | own work / its pg_dump run |`);
+console.log(
+  `| database (pg_database_size) | dump file | rounds | bare pg_dump -Fc: median / best | tidemark dump + validation: median / best | ratio of medians / of bests | tidemark's own work (median) | own work / its pg_dump run |`,
+);
 console.log(`| --- | --- | --- | --- | --- | --- | --- | --- |`);
 console.log(
   `| ${mb(dbBytes)} | ${mb(dumpBytes)} | ${rounds} | ${s(median(bare))} / ${s(min(bare))} | ${s(median(ours))} / ${s(min(ours))} | ` +
     `${(median(ours) / median(bare)).toFixed(3)}x / ${(min(ours) / min(bare)).toFixed(3)}x | ${s(median(overhead))} (validation ${s(median(validation))}) | ` +
     `${((median(overhead) / (median(ours) - median(overhead))) * 100).toFixed(1)}% |`,
 );
-console.log(`\nper round: bare ${bare.map(s).join(', ')}; tidemark ${ours.map(s).join(', ')}; ${tools.pgDump.version.text}`);
+console.log(
+  `\nper round: bare ${bare.map(s).join(', ')}; tidemark ${ours.map(s).join(', ')}; ${tools.pgDump.version.text}`,
+);

@@ -51,19 +51,35 @@ async function main(refs) {
     // Interleaved run by run, so that a noisy shared machine hits every candidate alike.
     for (let r = 0; r < runs; r++) {
       for (const cell of cells) {
-        const res = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', cell.bundle, cell.mode], { encoding: 'utf8' });
+        const res = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', cell.bundle, cell.mode], {
+          encoding: 'utf8',
+        });
         if (res.status !== 0) throw new Error(res.stderr);
         cell.samples.push(JSON.parse(res.stdout));
       }
     }
     const rows = cells.map((cell) => {
-      const median = (k) => [...cell.samples.map((s) => s[k])].sort((a, b) => a - b)[Math.floor(cell.samples.length / 2)];
-      return { tree: cell.tree, mode: cell.mode, lintMs: median('lintMs'), cpuMs: median('cpuMs'), loadMs: median('loadMs'), rssMB: median('rssMB'), findings: cell.samples[0].findings };
+      const median = (k) =>
+        [...cell.samples.map((s) => s[k])].sort((a, b) => a - b)[Math.floor(cell.samples.length / 2)];
+      return {
+        tree: cell.tree,
+        mode: cell.mode,
+        lintMs: median('lintMs'),
+        cpuMs: median('cpuMs'),
+        loadMs: median('loadMs'),
+        rssMB: median('rssMB'),
+        findings: cell.samples[0].findings,
+      };
     });
     // CPU time is the steadier figure on a shared machine: wall time there includes waiting for a core.
-    console.log('| tree | catalog | lint 1000 files: wall (ms) | CPU (ms) | parser load (ms) | peak RSS (MB) | findings |');
+    console.log(
+      '| tree | catalog | lint 1000 files: wall (ms) | CPU (ms) | parser load (ms) | peak RSS (MB) | findings |',
+    );
     console.log('|---|---|---|---|---|---|---|');
-    for (const r of rows) console.log(`| ${r.tree}${r.mode.endsWith('+cli') ? ' (as the CLI: --liftoff-only)' : ''} | ${r.mode.startsWith('catalog') ? '1000 tables' : 'none (offline)'} | ${r.lintMs.toFixed(0)} | ${r.cpuMs.toFixed(0)} | ${r.loadMs.toFixed(0)} | ${r.rssMB.toFixed(0)} | ${r.findings} |`);
+    for (const r of rows)
+      console.log(
+        `| ${r.tree}${r.mode.endsWith('+cli') ? ' (as the CLI: --liftoff-only)' : ''} | ${r.mode.startsWith('catalog') ? '1000 tables' : 'none (offline)'} | ${r.lintMs.toFixed(0)} | ${r.cpuMs.toFixed(0)} | ${r.loadMs.toFixed(0)} | ${r.rssMB.toFixed(0)} | ${r.findings} |`,
+      );
   } finally {
     await rm(out, { recursive: true, force: true });
   }
@@ -90,14 +106,32 @@ async function child(bundle, mode) {
 
 /** The up files of gen.sh N (the runner benchmark's generator), in memory. */
 function generate(n) {
-  const words = ['accounts', 'orders', 'invoices', 'shipments', 'products', 'reviews', 'sessions', 'events',
-    'coupons', 'payments', 'tenants', 'audit_log', 'webhooks', 'teams', 'projects', 'tickets'];
+  const words = [
+    'accounts',
+    'orders',
+    'invoices',
+    'shipments',
+    'products',
+    'reviews',
+    'sessions',
+    'events',
+    'coupons',
+    'payments',
+    'tenants',
+    'audit_log',
+    'webhooks',
+    'teams',
+    'projects',
+    'tickets',
+  ];
   const w = Math.max(3, String(n).length);
   const pad = (i) => String(i).padStart(w, '0');
   const tbl = (i) => `${words[(i - 1) % words.length]}_${pad(i)}`;
   const files = [];
   for (let i = 1; i <= n; i++) {
-    const v = pad(i), t = tbl(i), prev = i > 1 ? tbl(i - 1) : null;
+    const v = pad(i),
+      t = tbl(i),
+      prev = i > 1 ? tbl(i - 1) : null;
     const text = [
       `-- ${v}: ${t} with an index, a column on the previous table, a function and a few rows`,
       `CREATE TABLE ${t} (`,
@@ -128,7 +162,11 @@ function generate(n) {
       `    ('gamma', 'closed', 30.25);`,
       ``,
     ].join('\n');
-    files.push({ displayPath: `migrations/${v}_create_${t}.sql`, text, directives: { noTransaction: false, allow: [] } });
+    files.push({
+      displayPath: `migrations/${v}_create_${t}.sql`,
+      text,
+      directives: { noTransaction: false, allow: [] },
+    });
   }
   return files;
 }
@@ -141,14 +179,45 @@ function catalog(n) {
   for (let i = 0; i < n; i++) {
     const name = `legacy_${i}`;
     tables.set(`public.${name}`, {
-      schema: 'public', name, estimatedRows: 100_000, sizeBytes: 50_000_000,
-      columns: ['id', 'name', 'status', 'amount', 'created_at'].map((c) => ({ name: c, type: 'text', typeName: 'text', mods: [], notNull: false })),
-      constraints: [{ name: `${name}_pkey`, type: 'p', validated: true, definition: 'PRIMARY KEY (id)' }, { name: `${name}_ck`, type: 'c', validated: true, definition: "CHECK ((status <> ''::text))" }],
-      indexes: [{ name: `${name}_pkey`, unique: true, valid: true, definition: `CREATE UNIQUE INDEX ${name}_pkey ON public.${name} USING btree (id)` }],
+      schema: 'public',
+      name,
+      estimatedRows: 100_000,
+      sizeBytes: 50_000_000,
+      columns: ['id', 'name', 'status', 'amount', 'created_at'].map((c) => ({
+        name: c,
+        type: 'text',
+        typeName: 'text',
+        mods: [],
+        notNull: false,
+      })),
+      constraints: [
+        { name: `${name}_pkey`, type: 'p', validated: true, definition: 'PRIMARY KEY (id)' },
+        { name: `${name}_ck`, type: 'c', validated: true, definition: "CHECK ((status <> ''::text))" },
+      ],
+      indexes: [
+        {
+          name: `${name}_pkey`,
+          unique: true,
+          valid: true,
+          definition: `CREATE UNIQUE INDEX ${name}_pkey ON public.${name} USING btree (id)`,
+        },
+      ],
     });
     indexTables.set(`public.${name}_pkey`, `public.${name}`);
     relations.set(`public.${name}`, 'r');
     relations.set(`public.${name}_pkey`, 'i');
   }
-  return { serverVersionNum: 150004, tables, indexTables, relations, functionVolatility: new Map([['now', 's'], ['gen_random_uuid', 'v']]), schemas: new Set(['public', 'pg_catalog']), types: new Set(), searchPath: ['public'] };
+  return {
+    serverVersionNum: 150004,
+    tables,
+    indexTables,
+    relations,
+    functionVolatility: new Map([
+      ['now', 's'],
+      ['gen_random_uuid', 'v'],
+    ]),
+    schemas: new Set(['public', 'pg_catalog']),
+    types: new Set(),
+    searchPath: ['public'],
+  };
 }

@@ -72,6 +72,10 @@ async function run(sql) {
 
   const fmt = (ms) => `${ms.toFixed(1)} ms`;
   console.log(`parser load (import + WebAssembly init): ${fmt(loadMs)}`);
-  console.log(`split 1000 statements (${(text.length / 1024).toFixed(0)} KiB): median ${fmt(split.median)}, best ${fmt(split.min)}`);
-  console.log(`lint 1000 statements (parse + 30 rules, ${findings} findings): median ${fmt(lint.median)}, best ${fmt(lint.min)}`);
+  console.log(
+    `split 1000 statements (${(text.length / 1024).toFixed(0)} KiB): median ${fmt(split.median)}, best ${fmt(split.min)}`,
+  );
+  console.log(
+    `lint 1000 statements (parse + 30 rules, ${findings} findings): median ${fmt(lint.median)}, best ${fmt(lint.min)}`,
+  );
 }

@@ -40,24 +40,31 @@ const old = [];
 const now = [];
 for (let i = 0; i < rounds; i += 1) {
   await dirty(a);
-  old.push(await time(async () => {
-    await q(`drop database "${a}" with (force)`);
-    await q(`create database "${a}"`);
-  }));
+  old.push(
+    await time(async () => {
+      await q(`drop database "${a}" with (force)`);
+      await q(`create database "${a}"`);
+    }),
+  );
   await dirty(b);
-  now.push(await time(async () => {
-    await q(`alter database "${b}" rename to "${prefix}retired_${i}"`);
-    await q(`create database "${b}" template "${template}"`);
-  }));
+  now.push(
+    await time(async () => {
+      await q(`alter database "${b}" rename to "${prefix}retired_${i}"`);
+      await q(`create database "${b}" template "${template}"`);
+    }),
+  );
 }
-const names = (await admin.query('select datname from pg_database where starts_with(datname, $1)', [prefix])).rows.map((r) => r.datname);
+const names = (await admin.query('select datname from pg_database where starts_with(datname, $1)', [prefix])).rows.map(
+  (r) => r.datname,
+);
 const deferred = await time(async () => {
   const queue = [...names];
   await Promise.all(
     Array.from({ length: 8 }, async () => {
       const c = new pg.Client({ connectionString: url });
       await c.connect();
-      for (let n = queue.shift(); n !== undefined; n = queue.shift()) await c.query(`drop database if exists "${n}" with (force)`);
+      for (let n = queue.shift(); n !== undefined; n = queue.shift())
+        await c.query(`drop database if exists "${n}" with (force)`);
       await c.end();
     }),
   );
@@ -67,5 +74,9 @@ await admin.end();
 const fmt = (ms) => `${ms.toFixed(0)} ms`;
 console.log(`fresh database for a test, median of ${rounds} (interleaved)`);
 console.log(`  drop + create (before)              ${fmt(median(old))}`);
-console.log(`  rename + clone template (after)     ${fmt(median(now))}   ratio ${(median(now) / median(old)).toFixed(2)}x`);
-console.log(`  end of run: ${names.length} databases dropped 8 at a time in ${fmt(deferred)} (${fmt(deferred / names.length)} each)`);
+console.log(
+  `  rename + clone template (after)     ${fmt(median(now))}   ratio ${(median(now) / median(old)).toFixed(2)}x`,
+);
+console.log(
+  `  end of run: ${names.length} databases dropped 8 at a time in ${fmt(deferred)} (${fmt(deferred / names.length)} each)`,
+);

@@ -31,7 +31,8 @@ const urlOf = (db) => {
   u.pathname = `/${db}`;
   return u.toString();
 };
-const psql = (sql) => execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', adminUrl, '-c', sql], { encoding: 'utf8' });
+const psql = (sql) =>
+  execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', adminUrl, '-c', sql], { encoding: 'utf8' });
 
 // ---- the migrations -------------------------------------------------------------------------------------------
 const work = mkdtempSync(join(tmpdir(), 'tidemark-rollback-bench-'));
@@ -66,7 +67,10 @@ INSERT INTO ${t} (name, status, amount) VALUES ('alpha', 'new', 10.50), ('beta; 
 `;
   const down = `DROP FUNCTION ${t}_total(text);\nALTER TABLE ${prev} DROP COLUMN note_${pad(i)};\nDROP TABLE ${t};\n`;
   writeFileSync(join(work, 'migrations', `${pad(i)}_create_${t}.sql`), up);
-  writeFileSync(join(work, 'rollback', `${pad(i)}_create_${t}_rollback.sql`), i === 1 ? `DROP FUNCTION ${t}_total(text);\nDROP TABLE ${t};\n` : down);
+  writeFileSync(
+    join(work, 'rollback', `${pad(i)}_create_${t}_rollback.sql`),
+    i === 1 ? `DROP FUNCTION ${t}_total(text);\nDROP TABLE ${t};\n` : down,
+  );
 }
 
 // ---- timed runs ----------------------------------------------------------------------------------------------
@@ -101,7 +105,8 @@ psql(`create database "${dbHome}"`);
 const up = timed('up', ['up', '--skip-lint'], dbUp);
 const step = timed('test-rollback', ['test-rollback', '--mode', 'step', '--json'], dbHome);
 const report = JSON.parse(step.stdout);
-if (!report.ok || report.tested.length !== N) throw new Error(`test-rollback did not pass all ${N}: ${JSON.stringify(report.problems.slice(0, 3))}`);
+if (!report.ok || report.tested.length !== N)
+  throw new Error(`test-rollback did not pass all ${N}: ${JSON.stringify(report.problems.slice(0, 3))}`);
 const sum = (action) => report.steps.filter((s) => s.action === action).reduce((a, s) => a + s.ms, 0);
 
 // ---- snapshot of the N-table schema (the database `up` left) ----------------------------------------------------
@@ -133,10 +138,18 @@ times.sort((a, b) => a - b);
 const median = times[Math.floor(times.length / 2)];
 
 const f = (ms) => `${(ms / 1000).toFixed(1)} s`;
-console.log(`\n## test-rollback bench (N = ${N}, ${new Date().toISOString()}, load ${(await import('node:os')).loadavg()[0].toFixed(2)})\n`);
+console.log(
+  `\n## test-rollback bench (N = ${N}, ${new Date().toISOString()}, load ${(await import('node:os')).loadavg()[0].toFixed(2)})\n`,
+);
 console.log('| run | time | per migration | ratio to up |');
 console.log('| --- | --- | --- | --- |');
 console.log(`| migrate up (reference) | ${f(up.ms)} | ${(up.ms / N).toFixed(1)} ms | 1.00x |`);
-console.log(`| migrate test-rollback --mode step | ${f(step.ms)} | ${(step.ms / N).toFixed(1)} ms | ${(step.ms / up.ms).toFixed(2)}x (target <= 4x) |`);
-console.log(`\nOne step, summed over the run: apply ${f(sum('apply'))}, rollback ${f(sum('rollback'))}, compare (snapshot after rollback) ${f(sum('compare'))}, reapply ${f(sum('reapply'))}; the rest (snapshots after reapply, scratch database) ${f(step.ms - sum('apply') - sum('rollback') - sum('compare') - sum('reapply'))}.`);
-console.log(`\nSnapshot of the ${N}-table schema (${objects} objects): median ${median.toFixed(0)} ms of ${SNAPSHOTS} (min ${times[0].toFixed(0)}, max ${times.at(-1).toFixed(0)}; target < 300 ms).`);
+console.log(
+  `| migrate test-rollback --mode step | ${f(step.ms)} | ${(step.ms / N).toFixed(1)} ms | ${(step.ms / up.ms).toFixed(2)}x (target <= 4x) |`,
+);
+console.log(
+  `\nOne step, summed over the run: apply ${f(sum('apply'))}, rollback ${f(sum('rollback'))}, compare (snapshot after rollback) ${f(sum('compare'))}, reapply ${f(sum('reapply'))}; the rest (snapshots after reapply, scratch database) ${f(step.ms - sum('apply') - sum('rollback') - sum('compare') - sum('reapply'))}.`,
+);
+console.log(
+  `\nSnapshot of the ${N}-table schema (${objects} objects): median ${median.toFixed(0)} ms of ${SNAPSHOTS} (min ${times[0].toFixed(0)}, max ${times.at(-1).toFixed(0)}; target < 300 ms).`,
+);

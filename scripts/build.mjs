@@ -17,7 +17,18 @@ const typesCache = 'node_modules/.cache/tidemark/types';
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const declarations = promisify(execFile)(
   process.execPath,
-  [tsc, '-p', 'tsconfig.build.json', '--incremental', '--tsBuildInfoFile', `${typesCache}.tsbuildinfo`, '--declarationDir', typesCache, '--outDir', typesCache],
+  [
+    tsc,
+    '-p',
+    'tsconfig.build.json',
+    '--incremental',
+    '--tsBuildInfoFile',
+    `${typesCache}.tsbuildinfo`,
+    '--declarationDir',
+    typesCache,
+    '--outDir',
+    typesCache,
+  ],
   { maxBuffer: 16 * 1024 * 1024 },
 ).catch((error) => {
   throw new Error(`tsc could not emit the declarations:\n${error.stdout ?? ''}${error.stderr ?? ''}`);
@@ -55,5 +66,6 @@ await declarations;
 // those whose source is still there, so none ships stale.
 await cp(typesCache, 'dist', {
   recursive: true,
-  filter: (from) => !from.endsWith('.d.ts') || existsSync(join('src', relative(typesCache, from)).replace(/\.d\.ts$/, '.ts')),
+  filter: (from) =>
+    !from.endsWith('.d.ts') || existsSync(join('src', relative(typesCache, from)).replace(/\.d\.ts$/, '.ts')),
 });

@@ -288,7 +288,8 @@ export const ERROR_CODES = {
   'resume-invalid-index': {
     area: 'running migrations',
     exit: 'usage',
-    meaning: 'A dirty no-transaction migration cannot resume: its failed statement left an INVALID index to drop first.',
+    meaning:
+      'A dirty no-transaction migration cannot resume: its failed statement left an INVALID index to drop first.',
   },
   'backfill-bad-table': {
     area: 'running migrations',
@@ -323,7 +324,7 @@ export const ERROR_CODES = {
   'backfill-lock-timeout': {
     area: 'running migrations',
     exit: 'unavailable',
-    meaning: "A backfill batch could not lock its rows within the lock attempts; finished batches are kept.",
+    meaning: 'A backfill batch could not lock its rows within the lock attempts; finished batches are kept.',
   },
   'backfill-log-lost': {
     area: 'running migrations',

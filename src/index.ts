@@ -15,7 +15,13 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Strategy, TableRef } from './config/settings.js';
-import { DEFAULT_LOCK_WAIT_MS, type BackupPolicy, type LintRules, type RunConfig, type Timeouts } from './core/config.js';
+import {
+  DEFAULT_LOCK_WAIT_MS,
+  type BackupPolicy,
+  type LintRules,
+  type RunConfig,
+  type Timeouts,
+} from './core/config.js';
 import { Migrator } from './core/migrator.js';
 import { whoAmI } from './core/repair.js';
 import type { EventSink } from './core/results.js';
@@ -30,7 +36,15 @@ import { folderSource, type MigrationSource } from './source/source.js';
 
 export { Migrator, type RunOptions, type StatusReport } from './core/migrator.js';
 export { DEFAULT_LOCK_WAIT_MS, type LintRules, type Timeouts } from './core/config.js';
-export { planDown, planUp, statusOf, type DownOptions, type MigrationState, type StatusEntry, type UpOptions } from './core/plan.js';
+export {
+  planDown,
+  planUp,
+  statusOf,
+  type DownOptions,
+  type MigrationState,
+  type StatusEntry,
+  type UpOptions,
+} from './core/plan.js';
 export type { PreflightOptions, LintSummary, LintRequest, LintReport } from './core/preflight.js';
 export { blockingFindings } from './core/preflight.js';
 export type { VerifyOptions, VerifyReport, Finding as VerifyFinding } from './core/verify.js';
@@ -76,7 +90,8 @@ export interface ClientLike {
 }
 
 /** The database: an app's pool or connected client, a postgres:// URL, or connection parameters. */
-export type DatabaseOption = PoolLike | ClientLike | string | (Partial<ConnectionParams> & { readonly database: string });
+export type DatabaseOption =
+  PoolLike | ClientLike | string | (Partial<ConnectionParams> & { readonly database: string });
 
 /**
  * Where migrations come from:
@@ -127,7 +142,10 @@ export interface MigratorBaseOptions {
    * Opt in to the lock monitor (a second connection while migrations run: blocked sessions, deadlocks, who
    * blocks a lock attempt) and to alerts. `true`: the defaults (warn at 5 s, no alert channel). Off by default.
    */
-  readonly monitor?: boolean | { readonly thresholds?: Partial<OpsPolicy['thresholds']>; readonly alerts?: Partial<OpsPolicy['alerts']> } | undefined;
+  readonly monitor?:
+    | boolean
+    | { readonly thresholds?: Partial<OpsPolicy['thresholds']>; readonly alerts?: Partial<OpsPolicy['alerts']> }
+    | undefined;
   /** How long to wait for another runner's lock, in milliseconds. Default 60000. */
   readonly lockWaitMs?: number | undefined;
   /** `expand_contract`: a plain up() stops before the first `-- migrate:phase contract` migration. */
@@ -179,7 +197,8 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*$/;
 function tableOf(table: MigratorOptions['table'], problems: string[]): TableRef {
   if (table === undefined) return { schema: 'public', table: 'schema_migrations' };
   if (typeof table === 'object') {
-    if (!IDENTIFIER.test(table.schema) || !IDENTIFIER.test(table.table)) problems.push(`table: ${JSON.stringify(table)} is not a table name (letters, digits, _)`);
+    if (!IDENTIFIER.test(table.schema) || !IDENTIFIER.test(table.table))
+      problems.push(`table: ${JSON.stringify(table)} is not a table name (letters, digits, _)`);
     return table;
   }
   const parts = table.split('.');
@@ -194,7 +213,9 @@ function folder(value: string | URL, option: string, root: string | undefined, p
   if (value instanceof URL || (typeof value === 'string' && value.startsWith('file:'))) return fileURLToPath(value);
   if (isAbsolute(value)) return value;
   if (root !== undefined) return resolve(root, value);
-  problems.push(`${option}: "${value}" is relative, and the library does not read the working directory; pass an absolute path or a file: URL (new URL('./migrations', import.meta.url)), or set root`);
+  problems.push(
+    `${option}: "${value}" is relative, and the library does not read the working directory; pass an absolute path or a file: URL (new URL('./migrations', import.meta.url)), or set root`,
+  );
   return value;
 }
 
@@ -220,7 +241,9 @@ function connectorOf(database: DatabaseOption | undefined, problems: string[]): 
   if (isClient(database)) return clientConnector(database as never);
   const p = database as Partial<ConnectionParams> & { database: string };
   if (typeof p.database !== 'string') {
-    problems.push('database: give a pg.Pool, a connected pg.Client, a postgres:// URL, or { host, port, user, password, database }');
+    problems.push(
+      'database: give a pg.Pool, a connected pg.Client, a postgres:// URL, or { host, port, user, password, database }',
+    );
     return noDatabase();
   }
   const user = p.user ?? 'postgres';
@@ -240,7 +263,9 @@ function connectorOf(database: DatabaseOption | undefined, problems: string[]): 
 /** A migrator made for offline lint only: anything that needs the database says which option is missing. */
 function noDatabase(): Connector {
   const missing = () =>
-    usageError('no-database', 'This migrator has no database.', { hint: 'Pass the database option to createMigrator: a pg.Pool, a pg.Client, a postgres:// URL or connection parameters.' });
+    usageError('no-database', 'This migrator has no database.', {
+      hint: 'Pass the database option to createMigrator: a pg.Pool, a pg.Client, a postgres:// URL or connection parameters.',
+    });
   return {
     get params(): ConnectionParams {
       throw missing();
@@ -259,8 +284,15 @@ function noDatabase(): Connector {
 function inLibraryWords(connector: Connector): Connector {
   const reword = (error: unknown): unknown => {
     if (!(error instanceof MigrateError) || !error.code.startsWith('db-') || error.hint === undefined) return error;
-    const hint = error.hint.replace(/ ?To try tidemark on a local database, add --embedded\./, '').replaceAll('DATABASE_URL', 'the database option');
-    return new MigrateError(error.code, error.message, { hint, cause: error.cause, details: error.details, signal: error.signal });
+    const hint = error.hint
+      .replace(/ ?To try tidemark on a local database, add --embedded\./, '')
+      .replaceAll('DATABASE_URL', 'the database option');
+    return new MigrateError(error.code, error.message, {
+      hint,
+      cause: error.cause,
+      details: error.details,
+      signal: error.signal,
+    });
   };
   return {
     get params() {
@@ -273,31 +305,43 @@ function inLibraryWords(connector: Connector): Connector {
   };
 }
 
-function sourceOf(migrations: MigrationsOption, root: string | undefined, problems: string[]): { source: MigrationSource; displayRoot: string | undefined } {
-  if (Array.isArray(migrations)) return { source: listSource(migrations as readonly MigrationDefinition[]), displayRoot: root };
+function sourceOf(
+  migrations: MigrationsOption,
+  root: string | undefined,
+  problems: string[],
+): { source: MigrationSource; displayRoot: string | undefined } {
+  if (Array.isArray(migrations))
+    return { source: listSource(migrations as readonly MigrationDefinition[]), displayRoot: root };
   const m = migrations as Exclude<MigrationsOption, readonly MigrationDefinition[]>;
   if ('files' in m) return { source: bundledSource(m.files), displayRoot: root };
   if ('directory' in m) {
     const migrationsDir = folder(m.directory, 'migrations.directory', root, problems);
-    const rollbackDir = m.rollbackDirectory === undefined ? resolve(migrationsDir, '..', 'rollback') : folder(m.rollbackDirectory, 'migrations.rollbackDirectory', root, problems);
+    const rollbackDir =
+      m.rollbackDirectory === undefined
+        ? resolve(migrationsDir, '..', 'rollback')
+        : folder(m.rollbackDirectory, 'migrations.rollbackDirectory', root, problems);
     // Paths in messages: relative to root, else to the folder that holds the migrations folder.
     const cwd = root ?? resolve(migrationsDir, '..');
     return { source: folderSource({ migrationsDir, rollbackDir, cwd }), displayRoot: cwd };
   }
   if (typeof (m as MigrationSource).load === 'function') return { source: m as MigrationSource, displayRoot: root };
-  problems.push('migrations: give { directory }, an array of { version, name, up, down? }, { files: { name: sql } }, or a MigrationSource');
+  problems.push(
+    'migrations: give { directory }, an array of { version, name, up, down? }, { files: { name: sql } }, or a MigrationSource',
+  );
   return { source: listSource([]), displayRoot: root };
 }
 
 function seconds(value: number | undefined, option: string, fallback: number, problems: string[]): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0) problems.push(`${option}: ${String(value)} must be a number of seconds of at least 0`);
+  if (!Number.isFinite(value) || value < 0)
+    problems.push(`${option}: ${String(value)} must be a number of seconds of at least 0`);
   return value;
 }
 
 function count(value: number | undefined, option: string, fallback: number, problems: string[], min = 0): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < min) problems.push(`${option}: ${String(value)} must be a whole number of at least ${min}`);
+  if (!Number.isSafeInteger(value) || value < min)
+    problems.push(`${option}: ${String(value)} must be a whole number of at least ${min}`);
   return value;
 }
 
@@ -318,7 +362,10 @@ export function createMigrator(options: MigratorOptions): Migrator {
   const root = options.root;
   if (root !== undefined && !isAbsolute(root)) problems.push(`root: "${root}" must be an absolute path`);
   const words = options.wording === 'cli' ? CLI_WORDING : LIBRARY_WORDING;
-  const connector = words === CLI_WORDING ? connectorOf(options.database, problems) : inLibraryWords(connectorOf(options.database, problems));
+  const connector =
+    words === CLI_WORDING
+      ? connectorOf(options.database, problems)
+      : inLibraryWords(connectorOf(options.database, problems));
   const { source, displayRoot } = sourceOf(options.migrations, root, problems);
   const table = tableOf(options.table, problems);
   const t = options.timeouts ?? {};
@@ -338,7 +385,12 @@ export function createMigrator(options: MigratorOptions): Migrator {
   const m = options.monitor;
   const ops: OpsPolicy | undefined = m
     ? {
-        thresholds: { warnBlockedMs: 5000, alertBlockedMs: 30_000, alertLongRunMs: 600_000, ...(m === true ? {} : m.thresholds) },
+        thresholds: {
+          warnBlockedMs: 5000,
+          alertBlockedMs: 30_000,
+          alertLongRunMs: 600_000,
+          ...(m === true ? {} : m.thresholds),
+        },
         alerts: { command: undefined, webhookUrl: undefined, timeoutMs: 5000, ...(m === true ? {} : m.alerts) },
       }
     : undefined;
@@ -356,8 +408,12 @@ export function createMigrator(options: MigratorOptions): Migrator {
       uploadEnv: b.uploadEnv,
     };
   }
-  const production = options.production ? { allowDdl: options.production === true ? false : Boolean(options.production.allowDdl) } : undefined;
-  const seeds = options.seeds ? { dir: folder(options.seeds.directory, 'seeds.directory', root, problems), cwd: root ?? displayRoot ?? '/' } : undefined;
+  const production = options.production
+    ? { allowDdl: options.production === true ? false : Boolean(options.production.allowDdl) }
+    : undefined;
+  const seeds = options.seeds
+    ? { dir: folder(options.seeds.directory, 'seeds.directory', root, problems), cwd: root ?? displayRoot ?? '/' }
+    : undefined;
   const runnerLockWaitMs = count(options.lockWaitMs, 'lockWaitMs', DEFAULT_LOCK_WAIT_MS, problems);
   if (problems.length > 0) {
     throw new ValidationError('bad-options', `Invalid createMigrator options:\n  ${problems.join('\n  ')}`, problems, {

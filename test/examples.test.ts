@@ -19,7 +19,8 @@ afterAll(async () => {
 
 function exampleProject(): string {
   const dir = makeProject();
-  for (const folder of ['migrations', 'rollback', 'seeds']) cpSync(join(ROOT, folder), join(dir, folder), { recursive: true });
+  for (const folder of ['migrations', 'rollback', 'seeds'])
+    cpSync(join(ROOT, folder), join(dir, folder), { recursive: true });
   return dir;
 }
 
@@ -40,7 +41,9 @@ describe('the example migrations', () => {
     expect(JSON.parse(up.stdout).lint.skipped).toBeNull();
     const down = await cli(['down', '--to', '1', '--json']);
     expect(down.code, down.stderr).toBe(0);
-    expect(JSON.parse(down.stdout).lint.findings.filter((f: { severity: string }) => f.severity === 'error')).toEqual([]);
+    expect(JSON.parse(down.stdout).lint.findings.filter((f: { severity: string }) => f.severity === 'error')).toEqual(
+      [],
+    );
     const again = await cli(['up']);
     expect(again.code, again.stderr).toBe(0);
     const all = await cli(['down', '--all']);

@@ -53,7 +53,9 @@ async function prepareDatabases(project: TestProject, url: string): Promise<stri
  */
 async function dropDatabases(url: string, prefix: string): Promise<void> {
   const names = await withAdmin(url, async (c) =>
-    (await c.query<{ datname: string }>("select datname from pg_database where starts_with(datname, $1)", [prefix])).rows.map((r) => r.datname),
+    (
+      await c.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1)', [prefix])
+    ).rows.map((r) => r.datname),
   );
   const queue = [...names];
   const worker = () =>
@@ -65,7 +67,9 @@ async function dropDatabases(url: string, prefix: string): Promise<void> {
   await Promise.all(Array.from({ length: Math.min(8, names.length) }, worker));
   // Roles a test made with the run's prefix may own objects in those databases: they can go only now.
   await withAdmin(url, async (c) => {
-    const roles = await c.query<{ rolname: string }>('select rolname from pg_roles where starts_with(rolname, $1)', [prefix]);
+    const roles = await c.query<{ rolname: string }>('select rolname from pg_roles where starts_with(rolname, $1)', [
+      prefix,
+    ]);
     for (const { rolname } of roles.rows) await c.query(`drop role if exists "${rolname}"`);
   });
 }
@@ -112,9 +116,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // mkdtemp makes 0700; run as root, the server runs as the postgres user and must reach its folder.
   await chmod(dataDir, 0o755);
   const port = await freePort();
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'helpers', 'embedded-server.mjs'), join(dataDir, 'data'), String(port)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(import.meta.dirname, 'helpers', 'embedded-server.mjs'), join(dataDir, 'data'), String(port)],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error('the embedded PostgreSQL did not start within 120 s')), 120_000);

@@ -18,7 +18,8 @@ describe('the dependency rules of DESIGN section 2', () => {
 });
 
 describe('the checker', () => {
-  const rulesOf = (files: Record<string, string>) => check(new Map(Object.entries(files))).map((f) => `${f.file} ${f.rule}`);
+  const rulesOf = (files: Record<string, string>) =>
+    check(new Map(Object.entries(files))).map((f) => `${f.file} ${f.rule}`);
 
   it('finds core importing the CLI, statically or lazily, and the library importing it', () => {
     expect(
@@ -27,7 +28,11 @@ describe('the checker', () => {
         'src/index.ts': "export { run } from './cli/main.js';\n",
         'src/cli/commands/up.ts': "import { CommandContext } from '../context.js';\n",
       }),
-    ).toEqual(['src/core/a.ts only-cli-imports-cli', 'src/core/a.ts only-cli-imports-cli', 'src/index.ts only-cli-imports-cli']);
+    ).toEqual([
+      'src/core/a.ts only-cli-imports-cli',
+      'src/core/a.ts only-cli-imports-cli',
+      'src/index.ts only-cli-imports-cli',
+    ]);
   });
 
   it('finds a lower layer importing core, and lets core import it', () => {
@@ -48,6 +53,10 @@ describe('the checker', () => {
         'src/core/z.ts': 'process.exit(1);\n',
         'src/cli/main.ts': 'process.exit(0);\n',
       }),
-    ).toEqual(['src/db/x.ts adapters-read-no-environment', 'src/backup/y.ts adapters-read-no-environment', 'src/core/z.ts one-process-exit']);
+    ).toEqual([
+      'src/db/x.ts adapters-read-no-environment',
+      'src/backup/y.ts adapters-read-no-environment',
+      'src/core/z.ts one-process-exit',
+    ]);
   });
 });

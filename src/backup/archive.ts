@@ -164,7 +164,8 @@ class Fields {
     const raw = await this.r.bytes(this.intSize);
     let value = 0;
     for (let i = 0; i < raw.length; i++) value += raw[i]! * 2 ** (8 * i);
-    if (sign > 1) throw new ArchiveDefect(`bad integer sign byte ${sign} at byte ${this.r.position - this.intSize - 1}`);
+    if (sign > 1)
+      throw new ArchiveDefect(`bad integer sign byte ${sign} at byte ${this.r.position - this.intSize - 1}`);
     return sign === 1 ? -value : value;
   }
 
@@ -255,7 +256,8 @@ export async function scanArchive(path: string): Promise<ArchiveScan> {
     const format = await r.byte();
     if (format !== 1) throw new ArchiveDefect(`archive format ${format} is not custom (-Fc)`);
     const f = new Fields(r, intSize, offSize);
-    if (minor >= 15) await r.byte(); // compression algorithm
+    if (minor >= 15)
+      await r.byte(); // compression algorithm
     else await f.int(); // compression level
     for (let i = 0; i < 7; i++) await f.int(); // creation time
     await f.str(); // database name
@@ -274,7 +276,9 @@ export async function scanArchive(path: string): Promise<ArchiveScan> {
       const dumpId = await f.int();
       const entry = byId.get(dumpId);
       if ((type !== BLK_DATA && type !== BLK_BLOBS) || entry === undefined || !entry.hasData) {
-        throw new ArchiveDefect(`unexpected bytes at ${start} (block type ${type}, dump id ${dumpId}): the data section is damaged`);
+        throw new ArchiveDefect(
+          `unexpected bytes at ${start} (block type ${type}, dump id ${dumpId}): the data section is damaged`,
+        );
       }
       if (seen.has(dumpId)) throw new ArchiveDefect(`two data blocks for ${label(entry)}`);
       if (entry.dataState === OFFSET_POS_SET && entry.dataOffset !== start) {

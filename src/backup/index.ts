@@ -8,7 +8,14 @@
  *   listBackups()     `migrate backup --list`
  */
 export { backupDatabase, currentVersion, listBackups, type BackupReport, type BackupStepOptions } from './step.js';
-export { takeBackup, validateArchive, type Backup, type BackupEvent, type BackupPhase, type TakeBackupOptions } from './take.js';
+export {
+  takeBackup,
+  validateArchive,
+  type Backup,
+  type BackupEvent,
+  type BackupPhase,
+  type TakeBackupOptions,
+} from './take.js';
 export { restoreBackup, latestTrackedVersion, type RestoreOptions, type RestoreResult } from './restore.js';
 export { BackupLog, BACKUP_LOG_TABLE, type BackupRecord, type LoggedBackup } from './log.js';
 export { applyRetention, planRetention, type RetentionOptions, type RetentionResult } from './retention.js';

@@ -29,7 +29,16 @@ export interface LoggedBackup extends BackupRecord {
   readonly id: number;
 }
 
-const COLUMNS = ['file_name', 'created_at', 'size_bytes', 'sha256', 'database', 'version_before', 'pg_dump_version', 'duration_ms'];
+const COLUMNS = [
+  'file_name',
+  'created_at',
+  'size_bytes',
+  'sha256',
+  'database',
+  'version_before',
+  'pg_dump_version',
+  'duration_ms',
+];
 
 export class BackupLog {
   readonly #client: ClientBase;

@@ -16,7 +16,10 @@ export function fileSafe(text: string): string {
 }
 
 export function utcStamp(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  return date
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
 }
 
 export function backupFileName(database: string, createdAt: Date, versionBefore: string | null): string {
@@ -27,7 +30,10 @@ export function backupFileName(database: string, createdAt: Date, versionBefore:
  * The name a dump is written under until it is validated; never matches parseBackupFileName. Unique per run
  * (pid and random), so two runs in the same second never share, or delete, each other's file.
  */
-export function partialFileName(finalName: string, unique = `${process.pid}-${randomBytes(4).toString('hex')}`): string {
+export function partialFileName(
+  finalName: string,
+  unique = `${process.pid}-${randomBytes(4).toString('hex')}`,
+): string {
   return `.${finalName}.${unique}.partial`;
 }
 

@@ -66,8 +66,14 @@ export function runProgram(program: string, args: readonly string[], options: Ru
     // the shell's exit 127: the watchdog is used for programs known to be there.
     const watched = shellChecked && canRun(program);
     const child = watched
-      ? spawn(SHELL, ['-c', WATCHDOG, program, ...args], { env: options.env, stdio: ['pipe', options.captureStdout ? 'pipe' : 'ignore', 'pipe'] })
-      : spawn(program, args, { env: options.env, stdio: ['ignore', options.captureStdout ? 'pipe' : 'ignore', 'pipe'] });
+      ? spawn(SHELL, ['-c', WATCHDOG, program, ...args], {
+          env: options.env,
+          stdio: ['pipe', options.captureStdout ? 'pipe' : 'ignore', 'pipe'],
+        })
+      : spawn(program, args, {
+          env: options.env,
+          stdio: ['ignore', options.captureStdout ? 'pipe' : 'ignore', 'pipe'],
+        });
     // Nothing is ever written to the watchdog's pipe; an error on it (EPIPE once the child is gone) is moot.
     child.stdin?.on('error', () => {});
     const out: Buffer[] = [];

@@ -125,7 +125,10 @@ async function dropDatabase(admin: pg.Client, name: string): Promise<void> {
 /** Renames `from` to `to` after closing the sessions on `from`; retries when a client reconnects in between. */
 async function renameDatabase(admin: pg.Client, from: string, to: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [from]);
+    await admin.query(
+      'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+      [from],
+    );
     try {
       await admin.query(`alter database ${quoteIdent(from)} rename to ${quoteIdent(to)}`);
       return;
@@ -177,11 +180,18 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     const server = await serverVersion(admin);
     const tools = await toolsFor(server, options);
 
-    const listing = await runProgram(tools.pgRestore.path, ['--list', file], { captureStdout: true, signal: options.signal });
+    const listing = await runProgram(tools.pgRestore.path, ['--list', file], {
+      captureStdout: true,
+      signal: options.signal,
+    });
     if (listing.code !== 0) {
-      throw new MigrateError('restore-invalid-archive', `pg_restore cannot read ${file}: ${listing.stderr || describeExit(listing)}.`, {
-        hint: 'Nothing was changed.',
-      });
+      throw new MigrateError(
+        'restore-invalid-archive',
+        `pg_restore cannot read ${file}: ${listing.stderr || describeExit(listing)}.`,
+        {
+          hint: 'Nothing was changed.',
+        },
+      );
     }
     const expected = parseTableDataLines(listing.stdout).map((t) => t.label);
 
@@ -190,9 +200,13 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     if (await databaseExists(admin, into)) {
       if (!(await isEmpty(withDatabase(params, into)))) {
         if (!options.force) {
-          throw usageError('restore-target-not-empty', `The database "${into}" exists and is not empty; tidemark restores only into a new or empty database.`, {
-            hint: `Restore into a new name (--into ${into}_restored), or pass --force to replace it (its current content is kept as ${derivedName(into, `before_restore_${stamp}`)}).`,
-          });
+          throw usageError(
+            'restore-target-not-empty',
+            `The database "${into}" exists and is not empty; tidemark restores only into a new or empty database.`,
+            {
+              hint: `Restore into a new name (--into ${into}_restored), or pass --force to replace it (its current content is kept as ${derivedName(into, `before_restore_${stamp}`)}).`,
+            },
+          );
         }
         scratch = derivedName(into, `restore_${stamp}`);
         target = scratch;
@@ -218,10 +232,16 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       onSpawn: (pid) => emit({ type: 'spawn', program: 'pg_restore', pid }),
     });
     if (run.code !== 0) {
-      throw new MigrateError('restore-failed', `pg_restore failed (${describeExit(run)})${run.stderr ? `: ${run.stderr}` : '.'}`, {
-        hint: dropOnFailure ? 'The database tidemark created for the restore was dropped; nothing else changed.' : undefined,
-        details: { stderr: run.stderr, database: target },
-      });
+      throw new MigrateError(
+        'restore-failed',
+        `pg_restore failed (${describeExit(run)})${run.stderr ? `: ${run.stderr}` : '.'}`,
+        {
+          hint: dropOnFailure
+            ? 'The database tidemark created for the restore was dropped; nothing else changed.'
+            : undefined,
+          details: { stderr: run.stderr, database: target },
+        },
+      );
     }
 
     emit({ type: 'phase', phase: 'validate', elapsedMs: Date.now() - started });

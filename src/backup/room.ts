@@ -63,7 +63,11 @@ export interface RoomCheck {
 }
 
 /** Refuses (exit 1, both figures) when the database is larger than the free space of `dir`. */
-export async function checkRoom(client: ClientBase, dir: string, probe: FreeSpaceProbe = statfsProbe): Promise<RoomCheck> {
+export async function checkRoom(
+  client: ClientBase,
+  dir: string,
+  probe: FreeSpaceProbe = statfsProbe,
+): Promise<RoomCheck> {
   const { rows } = await client.query<{ size: string; db: string }>(
     'select pg_database_size(current_database())::text as size, current_database() as db',
   );

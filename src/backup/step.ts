@@ -77,10 +77,14 @@ export async function backupDatabase(options: BackupStepOptions): Promise<Backup
     await new BackupLog(client, options.trackingTable).record({ ...backup, durationMs: Date.now() - since });
   } catch (error) {
     if (error instanceof MigrateError) throw error;
-    throw new MigrateError('backup-log-failed', `The backup ${backup.fileName} is valid but could not be recorded in db_backups: ${(error as Error).message}.`, {
-      cause: error,
-      hint: 'The file is kept. Check that the user may create tables in the tracking table\'s schema.',
-    });
+    throw new MigrateError(
+      'backup-log-failed',
+      `The backup ${backup.fileName} is valid but could not be recorded in db_backups: ${(error as Error).message}.`,
+      {
+        cause: error,
+        hint: "The file is kept. Check that the user may create tables in the tracking table's schema.",
+      },
+    );
   } finally {
     await closeQuietly(client);
   }
@@ -112,7 +116,10 @@ export async function listBackups(
 }
 
 /** The latest version in the tracking table of the database (null when none): `versionBefore` for `migrate backup`. */
-export async function currentVersion(params: TakeBackupOptions['params'], trackingTable: TableRef): Promise<string | null> {
+export async function currentVersion(
+  params: TakeBackupOptions['params'],
+  trackingTable: TableRef,
+): Promise<string | null> {
   const client = await openClient(params);
   try {
     return await latestTrackedVersion(client, trackingTable);

@@ -171,7 +171,9 @@ export async function takeBackup(options: TakeBackupOptions): Promise<Backup> {
       });
     } catch (error) {
       if (error instanceof SpawnError) {
-        throw new MigrateError('backup-dump-failed', `Could not start ${tools.pgDump.path}: ${error.errno}.`, { cause: error });
+        throw new MigrateError('backup-dump-failed', `Could not start ${tools.pgDump.path}: ${error.errno}.`, {
+          cause: error,
+        });
       }
       throw error;
     } finally {
@@ -185,7 +187,7 @@ export async function takeBackup(options: TakeBackupOptions): Promise<Backup> {
         'backup-dump-failed',
         `pg_dump failed (${describeExit(dump)})${dump.stderr ? `: ${dump.stderr}` : '.'}`,
         {
-          hint: 'Nothing was changed. The message above is pg_dump\'s own; fix its cause and run again.',
+          hint: "Nothing was changed. The message above is pg_dump's own; fix its cause and run again.",
           details: { pgDump: tools.pgDump.path, exitCode: dump.code, stderr: dump.stderr },
         },
       );
@@ -296,7 +298,11 @@ export async function validateArchive(
   }
   let proof: Proof;
   if (scanned.ok) {
-    proof = { sizeBytes: scanned.scan.sizeBytes, sha256: scanned.scan.sha256, pgDumpVersion: scanned.scan.pgDumpVersion };
+    proof = {
+      sizeBytes: scanned.scan.sizeBytes,
+      sha256: scanned.scan.sha256,
+      pgDumpVersion: scanned.scan.pgDumpVersion,
+    };
   } else if (scanned.error instanceof ArchiveDefect) {
     throw invalid(scanned.error.message, { file }, scanned.error);
   } else if (scanned.error instanceof UnknownArchiveVersion) {
@@ -305,7 +311,8 @@ export async function validateArchive(
       runProgram(tools.pgRestore.path, ['--file=/dev/null', file], { signal }),
       sha256File(file),
     ]);
-    if (full.code !== 0) throw invalid(`pg_restore cannot read all of it (${full.stderr || describeExit(full)})`, { file });
+    if (full.code !== 0)
+      throw invalid(`pg_restore cannot read all of it (${full.stderr || describeExit(full)})`, { file });
     proof = { ...hash, pgDumpVersion: null };
   } else {
     throw scanned.error;

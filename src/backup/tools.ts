@@ -164,7 +164,9 @@ function notFound(name: ToolName, wantMajor: string, looked: string): MigrateErr
   return new MigrateError(
     `${slug(name)}-not-found` as const,
     `${name} was not found (${looked}): install ${clientPackage(wantMajor)} (Debian/Ubuntu; postgresql${wantMajor} on Fedora/RHEL, postgresql${wantMajor}-client on Alpine, libpq on Homebrew) or set PG_DUMP_PATH.`,
-    { hint: 'tidemark runs pg_dump before migrating; set BACKUP_BEFORE_MIGRATE=false or pass --no-backup to skip the backup.' },
+    {
+      hint: 'tidemark runs pg_dump before migrating; set BACKUP_BEFORE_MIGRATE=false or pass --no-backup to skip the backup.',
+    },
   );
 }
 
@@ -199,7 +201,12 @@ async function versioned(name: ToolName, path: string): Promise<PgTool> {
 }
 
 /** Picks the first candidate whose major reaches `need`; errors name the newest one seen. */
-async function pick(name: ToolName, candidates: readonly string[], need: number, server: ServerVersion): Promise<PgTool> {
+async function pick(
+  name: ToolName,
+  candidates: readonly string[],
+  need: number,
+  server: ServerVersion,
+): Promise<PgTool> {
   let newest: PgTool | undefined;
   for (const path of candidates) {
     const version = await readToolVersion(path);
@@ -209,7 +216,11 @@ async function pick(name: ToolName, candidates: readonly string[], need: number,
     if (newest === undefined || version.num > newest.version.num) newest = tool;
   }
   if (newest !== undefined) throw tooOld(newest, server, false);
-  throw notFound(name, server.major, 'PG_DUMP_PATH is not set, nothing on PATH, nothing under /usr/lib/postgresql/*/bin');
+  throw notFound(
+    name,
+    server.major,
+    'PG_DUMP_PATH is not set, nothing on PATH, nothing under /usr/lib/postgresql/*/bin',
+  );
 }
 
 /** Throws `pg-dump-too-old` when tools found earlier (or given by a caller) cannot dump this server. */
@@ -236,7 +247,12 @@ export async function findPgTools(options: FindToolsOptions): Promise<PgTools> {
     if (majorKey(pgDump.version.num) < majorKey(server.num)) throw tooOld(pgDump, server, true);
   } else {
     const candidates = [await onPath('pg_dump', searchPath), ...(await installed('pg_dump', roots))];
-    pgDump = await pick('pg_dump', candidates.filter((c): c is string => c !== undefined), server.num, server);
+    pgDump = await pick(
+      'pg_dump',
+      candidates.filter((c): c is string => c !== undefined),
+      server.num,
+      server,
+    );
   }
 
   // pg_restore from the same folder first: the pair comes from one package. It must read what this pg_dump
@@ -249,10 +265,17 @@ export async function findPgTools(options: FindToolsOptions): Promise<PgTools> {
   ].filter((c): c is string => c !== undefined);
   let pgRestore: PgTool;
   try {
-    pgRestore = await pick('pg_restore', restoreCandidates, pgDump.version.num, { num: pgDump.version.num, major: pgDump.version.major });
+    pgRestore = await pick('pg_restore', restoreCandidates, pgDump.version.num, {
+      num: pgDump.version.num,
+      major: pgDump.version.major,
+    });
   } catch (error) {
     if (error instanceof MigrateError && error.code === 'pg-restore-not-found') {
-      throw notFound('pg_restore', pgDump.version.major, `not beside ${pgDump.path}, not on PATH, nothing under /usr/lib/postgresql/*/bin`);
+      throw notFound(
+        'pg_restore',
+        pgDump.version.major,
+        `not beside ${pgDump.path}, not on PATH, nothing under /usr/lib/postgresql/*/bin`,
+      );
     }
     throw error;
   }
@@ -262,7 +285,12 @@ export async function findPgTools(options: FindToolsOptions): Promise<PgTools> {
 /** The tools a caller passed, or the ones found for this server (PG_DUMP_PATH first): take and restore share it. */
 export function toolsFor(
   server: ServerVersion,
-  options: { readonly tools?: PgTools | undefined; readonly pgDumpPath?: string | undefined; readonly searchPath?: string | undefined; readonly installRoots?: readonly string[] | undefined },
+  options: {
+    readonly tools?: PgTools | undefined;
+    readonly pgDumpPath?: string | undefined;
+    readonly searchPath?: string | undefined;
+    readonly installRoots?: readonly string[] | undefined;
+  },
 ): Promise<PgTools> {
   if (options.tools) return Promise.resolve(options.tools);
   return findPgTools({

@@ -41,7 +41,7 @@ export function splitCommand(text: string): string[] {
   }
   if (quote !== undefined) {
     throw usageError('bad-upload-command', `BACKUP_UPLOAD_COMMAND has an unclosed ${quote} quote.`, {
-      hint: "Close the quote; the command is split into words like sh does, without expanding anything.",
+      hint: 'Close the quote; the command is split into words like sh does, without expanding anything.',
     });
   }
   if (inWord) words.push(word);
@@ -76,10 +76,14 @@ export async function runUpload(options: UploadOptions): Promise<UploadResult> {
     result = await runProgram(program, args, { env: options.env, signal: options.signal, onSpawn: options.onSpawn });
   } catch (error) {
     if (error instanceof SpawnError) {
-      throw new MigrateError('backup-upload-failed', `The upload command ${program} could not start (${error.errno}).`, {
-        hint: 'Check BACKUP_UPLOAD_COMMAND: its first word must be a program on PATH or a path. The backup file is kept.',
-        cause: error,
-      });
+      throw new MigrateError(
+        'backup-upload-failed',
+        `The upload command ${program} could not start (${error.errno}).`,
+        {
+          hint: 'Check BACKUP_UPLOAD_COMMAND: its first word must be a program on PATH or a path. The backup file is kept.',
+          cause: error,
+        },
+      );
     }
     throw error;
   }

@@ -99,7 +99,7 @@ export class CommandContext {
     } else {
       throw usageError('no-database', 'No database to migrate: DATABASE_URL is not set.', {
         hint:
-          'Set DATABASE_URL (or DB_URL, or libpq\'s PGHOST/PGDATABASE) in the environment or .env.migrations, or pass --database-url URL. ' +
+          "Set DATABASE_URL (or DB_URL, or libpq's PGHOST/PGDATABASE) in the environment or .env.migrations, or pass --database-url URL. " +
           'To try tidemark on a local throwaway PostgreSQL 15, add --embedded (data in .tidemark/embedded).',
       });
     }
@@ -160,17 +160,30 @@ export class CommandContext {
 export function migratorOptionsOf(
   s: Settings,
   connection: ConnectionParams | undefined,
-  options: { onEvent: MigratorOptions['onEvent']; signal: AbortSignal | undefined; lockWaitMs: number | undefined; env: NodeJS.ProcessEnv },
+  options: {
+    onEvent: MigratorOptions['onEvent'];
+    signal: AbortSignal | undefined;
+    lockWaitMs: number | undefined;
+    env: NodeJS.ProcessEnv;
+  },
 ): MigratorOptions {
   const base = {
     database: connection,
     migrations: { directory: s.migrationsDir, rollbackDirectory: s.rollbackDir },
     root: s.cwd,
     table: s.migrationsTable,
-    timeouts: { lockWaitSeconds: s.maxLockWaitSeconds, statementMs: s.statementTimeoutMs, migrationSeconds: s.migrationTimeoutSeconds },
+    timeouts: {
+      lockWaitSeconds: s.maxLockWaitSeconds,
+      statementMs: s.statementTimeoutMs,
+      migrationSeconds: s.migrationTimeoutSeconds,
+    },
     lockRetries: oltpLockRetry(s),
     monitor: {
-      thresholds: { warnBlockedMs: s.blockedWarnMs, alertBlockedMs: s.alertBlockedMs, alertLongRunMs: s.alertLongRunMs },
+      thresholds: {
+        warnBlockedMs: s.blockedWarnMs,
+        alertBlockedMs: s.alertBlockedMs,
+        alertLongRunMs: s.alertLongRunMs,
+      },
       alerts: { command: s.alertCommand, webhookUrl: s.alertWebhookUrl, timeoutMs: s.alertTimeoutMs },
     },
     lockWaitMs: options.lockWaitMs,

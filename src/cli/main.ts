@@ -31,7 +31,25 @@ export type Handler = (ctx: CommandContext, flags: never, ...args: never[]) => P
 /** Wraps a command's handler into a commander action that records its exit code. */
 export type Action = (handler: Handler) => (...args: unknown[]) => Promise<void>;
 
-const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [up, down, status, create, redo, seed, verify, repair, baseline, lint, backup, restore, doctor, completion, schema, testRollback, backfill];
+const COMMANDS: readonly { define(program: Command, action: Action): void }[] = [
+  up,
+  down,
+  status,
+  create,
+  redo,
+  seed,
+  verify,
+  repair,
+  baseline,
+  lint,
+  backup,
+  restore,
+  doctor,
+  completion,
+  schema,
+  testRollback,
+  backfill,
+];
 
 /** package.json's version, put in by the build (scripts/build.mjs) and by vitest.config.ts. */
 declare const __TIDEMARK_VERSION__: string;
@@ -54,7 +72,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--verbose', 'show stack traces and more detail')
     .addOption(new Option('--embedded', 'use a local PostgreSQL 15 (data in .tidemark/embedded)'))
     .addOption(
-      new Option('--wait-for-db [seconds]', `retry the first connection while the database comes up (default DB_WAIT_TIMEOUT; bare: ${DEFAULT_DB_WAIT_SECONDS} s)`).argParser(parseWait),
+      new Option(
+        '--wait-for-db [seconds]',
+        `retry the first connection while the database comes up (default DB_WAIT_TIMEOUT; bare: ${DEFAULT_DB_WAIT_SECONDS} s)`,
+      ).argParser(parseWait),
     )
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({
@@ -63,19 +84,27 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     })
     .exitOverride();
 
-  const action: Action = (handler) => async (...args: unknown[]) => {
-    const command = args.at(-1) as Command;
-    const flags = args.at(-2) as Record<string, unknown>;
-    const positional = args.slice(0, -2);
-    const ctx = new CommandContext(command.optsWithGlobals() as GlobalFlags, io);
-    try {
-      setExit(await (handler as (c: CommandContext, f: unknown, ...a: unknown[]) => Promise<number>)(ctx, flags, ...positional));
-    } catch (error) {
-      setExit(renderError(ctx.output, error));
-    } finally {
-      await ctx.close();
-    }
-  };
+  const action: Action =
+    (handler) =>
+    async (...args: unknown[]) => {
+      const command = args.at(-1) as Command;
+      const flags = args.at(-2) as Record<string, unknown>;
+      const positional = args.slice(0, -2);
+      const ctx = new CommandContext(command.optsWithGlobals() as GlobalFlags, io);
+      try {
+        setExit(
+          await (handler as (c: CommandContext, f: unknown, ...a: unknown[]) => Promise<number>)(
+            ctx,
+            flags,
+            ...positional,
+          ),
+        );
+      } catch (error) {
+        setExit(renderError(ctx.output, error));
+      } finally {
+        await ctx.close();
+      }
+    };
   for (const command of COMMANDS) command.define(program, action);
   for (const sub of program.commands) sub.exitOverride().configureOutput(program.configureOutput());
   return program;
@@ -123,7 +152,10 @@ export async function main(): Promise<never> {
       // A second signal: leave now. Written synchronously, or process.exit would drop it. The server rolls back
       // the open transaction when the connection closes; only a no-transaction migration can be left dirty.
       try {
-        writeSync(2, `Interrupted again by ${signal}: exiting without waiting for the rollback; check \`migrate status\` before the next run.\n`);
+        writeSync(
+          2,
+          `Interrupted again by ${signal}: exiting without waiting for the rollback; check \`migrate status\` before the next run.\n`,
+        );
       } catch {
         // stderr is closed: exit all the same.
       }
@@ -148,7 +180,9 @@ export async function main(): Promise<never> {
       signal: controller.signal,
     });
   } catch (error) {
-    process.stderr.write(`Unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `Unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     code = EXIT.failed;
   }
   // Whatever the command made of it, a run cut short by a signal exits with the signal's code.

@@ -168,10 +168,15 @@ export class Output {
         this.info(`Got the runner lock after ${(event.waitedMs / 1000).toFixed(1)} s.`);
         break;
       case 'migration-start':
-        void this.progress(`${event.direction === 'up' ? 'Applying' : 'Rolling back'} ${event.migration.version}_${event.migration.name}`);
+        void this.progress(
+          `${event.direction === 'up' ? 'Applying' : 'Rolling back'} ${event.migration.version}_${event.migration.name}`,
+        );
         break;
       case 'statement-start':
-        if (this.mode === 'tty') this.relabel(`${this.#spinnerLabel.replace(/ \(statement.*$/, '')} (statement ${event.index}, line ${event.line})`);
+        if (this.mode === 'tty')
+          this.relabel(
+            `${this.#spinnerLabel.replace(/ \(statement.*$/, '')} (statement ${event.index}, line ${event.line})`,
+          );
         break;
       case 'migration-retry': {
         const held = event.blockers.length > 0 ? ` held by ${event.blockers.map(describeBlocker).join('; ')}` : '';
@@ -187,11 +192,15 @@ export class Output {
       case 'migration-done': {
         const m = event.migration;
         const verb = event.direction === 'up' ? 'applied' : 'rolled back';
-        this.done(`${verb} ${m.version}_${m.name} ${c.dim(`(${m.executionMs} ms${m.monitor ? `; ${monitorSummaryText(m.monitor)}` : ''})`)}`);
+        this.done(
+          `${verb} ${m.version}_${m.name} ${c.dim(`(${m.executionMs} ms${m.monitor ? `; ${monitorSummaryText(m.monitor)}` : ''})`)}`,
+        );
         break;
       }
       case 'monitor': {
-        const name = event.migration.version ? `${event.migration.version}_${event.migration.name}` : event.migration.name;
+        const name = event.migration.version
+          ? `${event.migration.version}_${event.migration.name}`
+          : event.migration.name;
         const e = event.event;
         switch (e.type) {
           case 'changed': {
@@ -211,7 +220,11 @@ export class Output {
               this.#spinnerSuffix = `waiting for pid ${first.pid} (${first.applicationName || 'no application_name'})`;
               this.#render();
             } else {
-              this.info(c.yellow(`${name} waits for a lock${first.waitingFor ? ` on ${first.waitingFor}` : ''} held by ${e.blockers.map(describeBlocker).join('; ')}.`));
+              this.info(
+                c.yellow(
+                  `${name} waits for a lock${first.waitingFor ? ` on ${first.waitingFor}` : ''} held by ${e.blockers.map(describeBlocker).join('; ')}.`,
+                ),
+              );
             }
             break;
           }
@@ -223,13 +236,23 @@ export class Output {
             );
             break;
           case 'blocked-alert':
-            this.info(c.yellow(`${name}: sessions blocked longer than ALERT_BLOCKED_AFTER (${e.thresholdMs / 1000} s).`));
+            this.info(
+              c.yellow(`${name}: sessions blocked longer than ALERT_BLOCKED_AFTER (${e.thresholdMs / 1000} s).`),
+            );
             break;
           case 'deadlock':
-            this.info(c.red(`${name}: ${e.deadlocks} deadlock${e.deadlocks === 1 ? '' : 's'} in the database while it runs (pg_stat_database.deadlocks).`));
+            this.info(
+              c.red(
+                `${name}: ${e.deadlocks} deadlock${e.deadlocks === 1 ? '' : 's'} in the database while it runs (pg_stat_database.deadlocks).`,
+              ),
+            );
             break;
           case 'long-run':
-            this.info(c.yellow(`${name} has run for ${Math.round(e.elapsedMs / 1000)} s (ALERT_RUN_LONGER_THAN=${e.thresholdMs / 1000} s).`));
+            this.info(
+              c.yellow(
+                `${name} has run for ${Math.round(e.elapsedMs / 1000)} s (ALERT_RUN_LONGER_THAN=${e.thresholdMs / 1000} s).`,
+              ),
+            );
             break;
           default:
             break;
@@ -237,14 +260,18 @@ export class Output {
         break;
       }
       case 'backfill-start': {
-        const resumed = event.resumed ? `, resuming after ${event.resumed.rowsDone.toLocaleString('en-US')} rows (${event.resumed.batches} batches done)` : '';
+        const resumed = event.resumed
+          ? `, resuming after ${event.resumed.rowsDone.toLocaleString('en-US')} rows (${event.resumed.batches} batches done)`
+          : '';
         const estimate = event.estimate === undefined ? '' : ` (~${event.estimate.toLocaleString('en-US')} rows)`;
         this.info(`Backfilling ${event.table} by ${event.key}${estimate}${resumed}.`);
         if (this.mode === 'tty') void this.progress(`Backfilling ${event.table}`);
         break;
       }
       case 'backfill-progress': {
-        const pct = event.estimate ? ` of ~${event.estimate.toLocaleString('en-US')} (${Math.min(100, Math.floor((event.rowsDone * 100) / Math.max(1, event.estimate)))}%)` : '';
+        const pct = event.estimate
+          ? ` of ~${event.estimate.toLocaleString('en-US')} (${Math.min(100, Math.floor((event.rowsDone * 100) / Math.max(1, event.estimate)))}%)`
+          : '';
         const eta = event.etaMs === undefined ? '' : `, ETA ${formatEta(event.etaMs)}`;
         const text = `${event.table}: ${event.rowsDone.toLocaleString('en-US')} rows${pct}, ${event.rowsPerSecond.toLocaleString('en-US')} rows/s${eta}`;
         if (this.mode === 'tty') this.relabel(`Backfilling ${text}`);
@@ -269,7 +296,8 @@ export class Output {
       case 'alert': {
         const d = event.delivery;
         if (d.ok) this.info(c.dim(`Alert ${d.kind} sent to the ${d.channel} (${d.message}).`));
-        else this.info(c.yellow(`Alert ${d.kind} could not be sent to the ${d.channel}: ${d.message}. The run goes on.`));
+        else
+          this.info(c.yellow(`Alert ${d.kind} could not be sent to the ${d.channel}: ${d.message}. The run goes on.`));
         break;
       }
       case 'backup-start':
@@ -279,7 +307,9 @@ export class Output {
         if (this.mode === 'tty') this.relabel(`Taking a backup: ${formatBytes(event.bytes)} written`);
         break;
       case 'backup-done':
-        this.done(`backup ${event.backup.file} ${c.dim(`(${formatBytes(event.backup.sizeBytes)}, ${(event.backup.durationMs / 1000).toFixed(1)} s, validated)`)}`);
+        this.done(
+          `backup ${event.backup.file} ${c.dim(`(${formatBytes(event.backup.sizeBytes)}, ${(event.backup.durationMs / 1000).toFixed(1)} s, validated)`)}`,
+        );
         break;
       case 'lint': {
         const { summary } = event;
@@ -287,7 +317,9 @@ export class Output {
         else {
           const warnings = summary.findings.filter((f) => !f.acknowledged);
           const allowed = summary.findings.length - warnings.length;
-          this.info(`Lint: ${warnings.length === 0 ? 'no findings' : `${warnings.length} warning${warnings.length === 1 ? '' : 's'}`}${allowed ? `, ${allowed} allowed by -- migrate:allow` : ''}.`);
+          this.info(
+            `Lint: ${warnings.length === 0 ? 'no findings' : `${warnings.length} warning${warnings.length === 1 ? '' : 's'}`}${allowed ? `, ${allowed} allowed by -- migrate:allow` : ''}.`,
+          );
           for (const f of warnings) this.info(`  ${f.file}:${f.line}:${f.column} ${f.rule}: ${f.message}`);
         }
         break;
@@ -304,7 +336,10 @@ export class Output {
 /** "blocked 3 sessions at once, longest wait 2.1 s, 0 deadlocks" */
 export function monitorSummaryText(m: MonitorSummary): string {
   if (m.maxBlocked === 0 && m.deadlocks === 0) return 'blocked no session';
-  const blocked = m.maxBlocked === 0 ? 'blocked no session' : `blocked up to ${m.maxBlocked} session${m.maxBlocked === 1 ? '' : 's'} at once, longest wait ${(m.longestWaitMs / 1000).toFixed(1)} s`;
+  const blocked =
+    m.maxBlocked === 0
+      ? 'blocked no session'
+      : `blocked up to ${m.maxBlocked} session${m.maxBlocked === 1 ? '' : 's'} at once, longest wait ${(m.longestWaitMs / 1000).toFixed(1)} s`;
   return `${blocked}${m.deadlocks > 0 ? `, ${m.deadlocks} deadlock${m.deadlocks === 1 ? '' : 's'} in the database` : ''}`;
 }
 

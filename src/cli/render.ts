@@ -1,5 +1,13 @@
 /** Human and JSON renderings of run results and errors: two views of the same data. */
-import { MigrateError, MigrationFailedError, ValidationError, type FileLocks, type LintFinding as Finding, type RunResult, type SqlFailure } from '../index.js';
+import {
+  MigrateError,
+  MigrationFailedError,
+  ValidationError,
+  type FileLocks,
+  type LintFinding as Finding,
+  type RunResult,
+  type SqlFailure,
+} from '../index.js';
 import { formatBytes, type Output } from './output.js';
 
 export function runResultJson(result: RunResult): Record<string, unknown> {
@@ -13,7 +21,9 @@ export function runResultJson(result: RunResult): Record<string, unknown> {
     versionAfter: result.versionAfter ?? null,
     backup: result.backup ?? null,
     backupSkipped: result.backupSkipped ?? null,
-    ...(result.lint ? { lint: { skipped: result.lint.skipped ?? null, findings: result.lint.findings.map(findingJson) } } : {}),
+    ...(result.lint
+      ? { lint: { skipped: result.lint.skipped ?? null, findings: result.lint.findings.map(findingJson) } }
+      : {}),
     ...(result.locks ? { locks: result.locks } : {}),
     ...(result.heldBack ? { heldBack: result.heldBack } : {}),
   };
@@ -38,7 +48,13 @@ export function findingJson(f: Finding): Record<string, unknown> {
 /** One finding as a human reads it: where, what, the safe alternative, the lock. */
 export function renderFinding(out: Output, f: Finding, write: (line: string) => void = (l) => out.line(l)): void {
   const c = out.c;
-  const severity = f.acknowledged ? c.dim('allowed') : f.exempt ? c.dim('not refused') : f.severity === 'error' ? c.red('error') : c.yellow('warning');
+  const severity = f.acknowledged
+    ? c.dim('allowed')
+    : f.exempt
+      ? c.dim('not refused')
+      : f.severity === 'error'
+        ? c.red('error')
+        : c.yellow('warning');
   write(`${c.bold(`${f.file}:${f.line}:${f.column}`)} ${severity} ${c.cyan(f.rule)}: ${f.message}`);
   if (f.acknowledged) write(`    ${c.dim(`allowed on line ${f.acknowledged.line}: ${f.acknowledged.reason}`)}`);
   else {
@@ -55,18 +71,28 @@ function formatRows(rows: number | undefined): string {
 }
 
 /** The lock report: per statement, the lock on each relation, rewrite/scan, and the table's size when known. */
-export function renderLocks(out: Output, files: readonly FileLocks[], write: (line: string) => void = (l) => out.line(l)): void {
+export function renderLocks(
+  out: Output,
+  files: readonly FileLocks[],
+  write: (line: string) => void = (l) => out.line(l),
+): void {
   const c = out.c;
   for (const file of files) {
     write(c.bold(file.file));
     if (file.statements.length === 0) write(`  ${c.dim('(no statements)')}`);
     for (const st of file.statements) {
-      const effects = [st.rewrite ? c.red('rewrites the table') : '', st.scan ? c.yellow('scans the table') : ''].filter(Boolean).join(', ');
+      const effects = [st.rewrite ? c.red('rewrites the table') : '', st.scan ? c.yellow('scans the table') : '']
+        .filter(Boolean)
+        .join(', ');
       write(`  line ${st.line}: ${st.kind}${effects ? `  ${effects}` : ''}`);
       for (const lock of st.locks) {
-        const size = [formatRows(lock.estimatedRows), lock.sizeBytes !== undefined ? formatBytes(lock.sizeBytes) : ''].filter(Boolean).join(', ');
+        const size = [formatRows(lock.estimatedRows), lock.sizeBytes !== undefined ? formatBytes(lock.sizeBytes) : '']
+          .filter(Boolean)
+          .join(', ');
         const strong = lock.mode === 'ACCESS EXCLUSIVE' ? c.red(lock.mode) : lock.mode;
-        write(`    ${strong} on ${lock.relation}${lock.role === 'referenced' ? ' (referenced)' : lock.role === 'new' ? ' (new)' : ''}${size ? c.dim(` (${size})`) : ''}`);
+        write(
+          `    ${strong} on ${lock.relation}${lock.role === 'referenced' ? ' (referenced)' : lock.role === 'new' ? ' (new)' : ''}${size ? c.dim(` (${size})`) : ''}`,
+        );
       }
       for (const note of st.notes) write(`    ${c.dim(`note: ${note}`)}`);
     }
@@ -83,9 +109,12 @@ export function renderRunSummary(out: Output, result: RunResult): void {
     );
   }
   if (result.dryRun) {
-    if (result.notRun.length === 0) out.line(result.direction === 'up' ? 'Nothing to apply: the database is up to date.' : 'Nothing to roll back.');
+    if (result.notRun.length === 0)
+      out.line(result.direction === 'up' ? 'Nothing to apply: the database is up to date.' : 'Nothing to roll back.');
     else {
-      out.line(`Would ${result.direction === 'up' ? 'apply' : 'roll back'} ${result.notRun.length} migration${result.notRun.length === 1 ? '' : 's'} (dry run, nothing changed):`);
+      out.line(
+        `Would ${result.direction === 'up' ? 'apply' : 'roll back'} ${result.notRun.length} migration${result.notRun.length === 1 ? '' : 's'} (dry run, nothing changed):`,
+      );
       for (const m of result.notRun) out.line(`  ${m.version}_${m.name}  ${out.c.dim(m.file)}`);
       if (result.lint?.skipped) out.info(out.c.dim(`Lint skipped: ${result.lint.skipped}.`));
       else if (result.lint && result.lint.findings.length > 0) {
@@ -133,15 +162,22 @@ export function renderError(out: Output, error: unknown): number {
   const c = out.c;
   // An aborted step (pg_dump killed, a wait cut short) rejects with the AbortSignal's reason, the signal's name.
   if (error === 'SIGINT' || error === 'SIGTERM') {
-    error = new MigrateError('interrupted', `Interrupted by ${error} before the command finished; what it had started was stopped and cleaned up.`, {
-      hint: 'Run the command again.',
-      signal: error,
-    });
+    error = new MigrateError(
+      'interrupted',
+      `Interrupted by ${error} before the command finished; what it had started was stopped and cleaned up.`,
+      {
+        hint: 'Run the command again.',
+        signal: error,
+      },
+    );
   }
   if (!(error instanceof MigrateError)) {
     const message = error instanceof Error ? error.message : String(error);
     if (out.mode === 'json') out.json({ ok: false, error: { code: 'internal', message, exitCode: 1 } });
-    else out.info(`${c.red('✖')} Unexpected error: ${message}${out.verbose ? '' : ' (run with --verbose for the stack trace)'}`);
+    else
+      out.info(
+        `${c.red('✖')} Unexpected error: ${message}${out.verbose ? '' : ' (run with --verbose for the stack trace)'}`,
+      );
     if (out.verbose && error instanceof Error && error.stack) out.info(error.stack);
     return 1;
   }
@@ -169,14 +205,21 @@ export function renderError(out: Output, error: unknown): number {
     } else {
       out.info(`${c.red('✖')} ${error.message}`);
       const f = failed?.error;
-      if (f) out.info(`  at ${f.file}:${f.line}:${f.column} (statement ${f.statement} of ${f.statements}): ${f.sqlstate ?? ''} ${f.message}`);
+      if (f)
+        out.info(
+          `  at ${f.file}:${f.line}:${f.column} (statement ${f.statement} of ${f.statements}): ${f.sqlstate ?? ''} ${f.message}`,
+        );
     }
     if (result) {
-      if (result.applied.length > 0) out.info(`  Applied before it (kept): ${result.applied.map((m) => `${m.version}_${m.name}`).join(', ')}`);
+      if (result.applied.length > 0)
+        out.info(`  Applied before it (kept): ${result.applied.map((m) => `${m.version}_${m.name}`).join(', ')}`);
       if (failed?.statementsRun && failed.statementsRun.length > 0) {
-        out.info(`  Statements of ${failed.version}_${failed.name} that ran and stay: ${failed.statementsRun.map((s) => `line ${s.line}`).join(', ')}`);
+        out.info(
+          `  Statements of ${failed.version}_${failed.name} that ran and stay: ${failed.statementsRun.map((s) => `line ${s.line}`).join(', ')}`,
+        );
       }
-      if (result.notRun.length > 0) out.info(`  Not run: ${result.notRun.map((m) => `${m.version}_${m.name}`).join(', ')}`);
+      if (result.notRun.length > 0)
+        out.info(`  Not run: ${result.notRun.map((m) => `${m.version}_${m.name}`).join(', ')}`);
     }
     if (error.hint) out.info(`  ${c.cyan('→')} ${error.hint}`);
     if (out.verbose) {

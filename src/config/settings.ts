@@ -132,11 +132,13 @@ function integerText(what: string, min: number) {
  */
 function durationText(example: string) {
   return z.pipe(
-    z.string().check(
-      z.trim(),
-      z.toLowerCase(),
-      z.regex(/^\d+(\.\d+)?\s*(ms|s|min)?$/, { message: `is not a duration; use ${example}` }),
-    ),
+    z
+      .string()
+      .check(
+        z.trim(),
+        z.toLowerCase(),
+        z.regex(/^\d+(\.\d+)?\s*(ms|s|min)?$/, { message: `is not a duration; use ${example}` }),
+      ),
     z.transform((v: string) => {
       const m = /^(\d+(?:\.\d+)?)\s*(ms|s|min)?$/.exec(v)!;
       const n = Number(m[1]);
@@ -166,7 +168,9 @@ const tableText = z.pipe(
 
 const urlText = z.string().check(
   z.trim(),
-  z.refine((v) => urlProblem(v) === undefined, { error: (issue) => urlProblem(String(issue.input)) ?? 'is not a PostgreSQL URL' }),
+  z.refine((v) => urlProblem(v) === undefined, {
+    error: (issue) => urlProblem(String(issue.input)) ?? 'is not a PostgreSQL URL',
+  }),
 );
 
 const text = z.string().check(z.trim(), z.minLength(1));
@@ -175,7 +179,9 @@ const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 
 const sizeText = z.pipe(
   z.string().check(
     z.trim(),
-    z.regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb|tb)?$/i, { message: 'is not a size; use bytes or a number with kB, MB or GB, e.g. 10MB (0 = always an error)' }),
+    z.regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb|tb)?$/i, {
+      message: 'is not a size; use bytes or a number with kB, MB or GB, e.g. 10MB (0 = always an error)',
+    }),
   ),
   z.transform((v: string) => {
     const [, n = '0', unit = ''] = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(v) ?? [];
@@ -188,7 +194,8 @@ const lintRulesText = z.pipe(
   z.string().check(
     z.trim(),
     z.refine((v) => v.split(',').every((part) => part.trim() === '' || LINT_RULE_SETTING.test(part.trim())), {
-      message: 'is not a list of rule settings; use rule-id:off|warning|error, comma-separated (e.g. prefer-text-field:off,ban-drop-column:warning)',
+      message:
+        'is not a list of rule settings; use rule-id:off|warning|error, comma-separated (e.g. prefer-text-field:off,ban-drop-column:warning)',
     }),
   ),
   z.transform((v: string) => {
@@ -220,7 +227,12 @@ const schema = z.object({
   BLOCKED_WARN: z._default(durationText('seconds, e.g. 5 (0 = never)'), 5000),
   ALERT_COMMAND: z.optional(text),
   ALERT_WEBHOOK_URL: z.optional(
-    z.string().check(z.trim(), z.refine((v) => /^https?:\/\/[^\s]+$/i.test(v), { message: 'is not an http(s) URL; use https://hooks.example.com/...' })),
+    z.string().check(
+      z.trim(),
+      z.refine((v) => /^https?:\/\/[^\s]+$/i.test(v), {
+        message: 'is not an http(s) URL; use https://hooks.example.com/...',
+      }),
+    ),
   ),
   ALERT_TIMEOUT: z._default(durationText('seconds, e.g. 5'), 5000),
   ALERT_BLOCKED_AFTER: z._default(durationText('seconds, e.g. 30 (0 = never)'), 30_000),
@@ -238,7 +250,17 @@ const schema = z.object({
   DB_WAIT_TIMEOUT: z._default(integerText('seconds, e.g. 60 (0 = do not wait)', 0), 0),
   SCHEMA_FILE: z.optional(text),
   LINT_SIZE_THRESHOLD: z._default(sizeText, 10 * 1024 * 1024),
-  LINT_START_AFTER: z.optional(z.pipe(z.string().check(z.trim(), z.regex(/^\d+$/, { message: 'is not a version; use the leading digits of a migration file name, e.g. 042' })), z.transform((v: string) => BigInt(v)))),
+  LINT_START_AFTER: z.optional(
+    z.pipe(
+      z
+        .string()
+        .check(
+          z.trim(),
+          z.regex(/^\d+$/, { message: 'is not a version; use the leading digits of a migration file name, e.g. 042' }),
+        ),
+      z.transform((v: string) => BigInt(v)),
+    ),
+  ),
   LINT_RULES: z._default(lintRulesText, new Map()),
 });
 
@@ -261,7 +283,11 @@ function readEnvFile(path: string, required: boolean): Raw {
  * Merges the layers and validates them. Throws a ValidationError (exit 2) listing every bad variable.
  * `env` is process.env in the CLI and whatever a test passes.
  */
-export function loadSettings(flags: SettingsFlags = {}, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Settings {
+export function loadSettings(
+  flags: SettingsFlags = {},
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): Settings {
   const envFilePath = resolve(cwd, flags.envFile ?? DEFAULT_ENV_FILE);
   const fromFile = readEnvFile(envFilePath, flags.envFile !== undefined);
 
@@ -288,7 +314,10 @@ export function loadSettings(flags: SettingsFlags = {}, env: NodeJS.ProcessEnv =
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '?');
       // A webhook URL carries its secret in the path (Slack, Teams): never shown either.
-      const shown = name === 'DATABASE_URL' || name === 'ALERT_WEBHOOK_URL' ? '(the URL, not shown)' : JSON.stringify(raw[name] ?? '');
+      const shown =
+        name === 'DATABASE_URL' || name === 'ALERT_WEBHOOK_URL'
+          ? '(the URL, not shown)'
+          : JSON.stringify(raw[name] ?? '');
       return `${name}=${shown} ${issue.message}`;
     });
     throw new ValidationError('bad-settings', `Invalid settings:\n  ${problems.join('\n  ')}`, problems, {

@@ -9,15 +9,23 @@ import { interruptedError, usageError } from '../errors.js';
 import type { RunConfig } from './config.js';
 import type { BackupSummary } from './results.js';
 
-export async function backupFirst(config: RunConfig, history: readonly HistoryRow[], noBackup: boolean | undefined): Promise<{ backup?: BackupSummary; backupSkipped?: string }> {
+export async function backupFirst(
+  config: RunConfig,
+  history: readonly HistoryRow[],
+  noBackup: boolean | undefined,
+): Promise<{ backup?: BackupSummary; backupSkipped?: string }> {
   const policy = config.backup?.beforeMigrate ? config.backup : undefined;
   const w = config.words;
   const skipped = noBackup ? w.noBackup : policy ? undefined : config.backupOff;
   if (skipped !== undefined || !policy) {
     if (config.production) {
-      throw usageError('backup-required-in-production', `Refusing to migrate production without a backup (${skipped ?? w.backupOff}).`, {
-        hint: `Let tidemark take and validate the backup, or ${w.notProduction}.`,
-      });
+      throw usageError(
+        'backup-required-in-production',
+        `Refusing to migrate production without a backup (${skipped ?? w.backupOff}).`,
+        {
+          hint: `Let tidemark take and validate the backup, or ${w.notProduction}.`,
+        },
+      );
     }
     return skipped === undefined ? {} : { backupSkipped: skipped };
   }
@@ -38,7 +46,8 @@ export async function backupFirst(config: RunConfig, history: readonly HistoryRo
       uploadEnv: policy.uploadEnv,
       // pg_dump's ACCESS SHARE locks never queue the application (they conflict only with DDL), so it may wait
       // longer than a migration's short lock attempts.
-      lockWaitTimeoutMs: config.timeouts.lockWaitSeconds > 0 ? Math.max(config.timeouts.lockWaitSeconds * 1000, 5000) : undefined,
+      lockWaitTimeoutMs:
+        config.timeouts.lockWaitSeconds > 0 ? Math.max(config.timeouts.lockWaitSeconds * 1000, 5000) : undefined,
       signal,
       onEvent: (e) => {
         if (e.type === 'progress') emit({ type: 'backup-progress', bytes: e.bytes, elapsedMs: e.elapsedMs });

@@ -19,8 +19,23 @@ import { RunOps, type MigrationWatch } from '../ops/run-ops.js';
 import type { MigrationSource } from '../source/source.js';
 import type { Migration, SqlFile } from '../source/types.js';
 import type { RunConfig } from './config.js';
-import { ExecutionError, label, runFailure, statementsOf, type FailureContext, type LockAttempt, type Statement } from './failure.js';
-import { MigrationFailedError, type AppliedMigration, type Direction, type FailedMigration, type MigrationRef, type RunResult } from './results.js';
+import {
+  ExecutionError,
+  label,
+  runFailure,
+  statementsOf,
+  type FailureContext,
+  type LockAttempt,
+  type Statement,
+} from './failure.js';
+import {
+  MigrationFailedError,
+  type AppliedMigration,
+  type Direction,
+  type FailedMigration,
+  type MigrationRef,
+  type RunResult,
+} from './results.js';
 import type { Session } from './session.js';
 
 /** begin + three set local statements precede the file in a transactional run. */
@@ -44,7 +59,11 @@ export function refOf(migration: Migration, direction: Direction): MigrationRef 
 }
 
 /** Reads the files of `migrations` for `direction` and splits the no-transaction ones; SQL that does not parse stops the run (exit 2). */
-export async function prepare(source: MigrationSource, migrations: readonly Migration[], direction: Direction): Promise<Runnable[]> {
+export async function prepare(
+  source: MigrationSource,
+  migrations: readonly Migration[],
+  direction: Direction,
+): Promise<Runnable[]> {
   const runnables: Runnable[] = [];
   const problems: string[] = [];
   for (const migration of migrations) {
@@ -58,9 +77,13 @@ export async function prepare(source: MigrationSource, migrations: readonly Migr
     }
   }
   if (problems.length > 0) {
-    throw usageError('sql-syntax-error', `The SQL of ${problems.length} file${problems.length === 1 ? '' : 's'} does not parse (nothing was run):\n  ${problems.join('\n  ')}`, {
-      hint: 'Fix the SQL at the positions above.',
-    });
+    throw usageError(
+      'sql-syntax-error',
+      `The SQL of ${problems.length} file${problems.length === 1 ? '' : 's'} does not parse (nothing was run):\n  ${problems.join('\n  ')}`,
+      {
+        hint: 'Fix the SQL at the positions above.',
+      },
+    );
   }
   return runnables;
 }
@@ -81,7 +104,11 @@ export class Executor {
     this.#client = session.client;
     this.#config = config;
     // A cancel borrows the monitor's connection when it runs: the run opens no third connection.
-    this.#cancel = { timeoutMs: config.timeouts.migrationSeconds * 1000, signal: config.signal, side: () => (this.#ops ? this.#ops.side() : session.connector.side()) };
+    this.#cancel = {
+      timeoutMs: config.timeouts.migrationSeconds * 1000,
+      signal: config.signal,
+      side: () => (this.#ops ? this.#ops.side() : session.connector.side()),
+    };
   }
 
   /** The backend that runs the migrations (for a monitor of the locks it waits for or holds). */
@@ -100,7 +127,8 @@ export class Executor {
       migrationTimeoutSeconds: t.migrationSeconds,
       lockAttempts: this.#config.lockRetry.maxAttempts,
       words: this.#config.words,
-      settle: async (lost) => (await import('../ops/outcome.js')).settleOutcome(this.#session.connector.params, this.#config.table, lost),
+      settle: async (lost) =>
+        (await import('../ops/outcome.js')).settleOutcome(this.#session.connector.params, this.#config.table, lost),
     };
   }
 
@@ -109,7 +137,12 @@ export class Executor {
    * result. `options.fromStart`: a dirty no-transaction migration (resumable, see core/plan isResumable) runs
    * from its first statement instead of resuming at the one that failed.
    */
-  async run(direction: Direction, runnables: readonly Runnable[], history: readonly HistoryRow[], options: { readonly fromStart?: boolean | undefined } = {}): Promise<RunResult> {
+  async run(
+    direction: Direction,
+    runnables: readonly Runnable[],
+    history: readonly HistoryRow[],
+    options: { readonly fromStart?: boolean | undefined } = {},
+  ): Promise<RunResult> {
     const store = this.#session.history;
     const emit = this.#session.emit;
     const versionBefore = history.at(-1)?.version;
@@ -156,13 +189,33 @@ export class Executor {
       const runnable = runnables[i]!;
       if (signal?.aborted) {
         const r = result(undefined, i);
-        throw new MigrationFailedError('interrupted', `Interrupted by ${String(signal.reason)} before ${label(runnable.ref)}; nothing of it ran.`, r, undefined, undefined, String(signal.reason));
+        throw new MigrationFailedError(
+          'interrupted',
+          `Interrupted by ${String(signal.reason)} before ${label(runnable.ref)}; nothing of it ran.`,
+          r,
+          undefined,
+          undefined,
+          String(signal.reason),
+        );
       }
-      emit({ type: 'migration-start', direction, migration: runnable.ref, statements: runnable.statements?.length ?? 0, backendPid: this.backendPid });
+      emit({
+        type: 'migration-start',
+        direction,
+        migration: runnable.ref,
+        statements: runnable.statements?.length ?? 0,
+        backendPid: this.backendPid,
+      });
       this.#watch = this.#ops?.watch(runnable.ref, this.backendPid);
       try {
         const executionMs = runnable.file.directives.noTransaction
-          ? await this.#runOutsideTransaction(direction, runnable, direction === 'up' ? history.find((r) => r.dirty && BigInt(r.version) === runnable.migration.versionNumber) : undefined, fromStart)
+          ? await this.#runOutsideTransaction(
+              direction,
+              runnable,
+              direction === 'up'
+                ? history.find((r) => r.dirty && BigInt(r.version) === runnable.migration.versionNumber)
+                : undefined,
+              fromStart,
+            )
           : await this.#runInTransaction(direction, runnable);
         const monitor = await this.#stopWatch();
         const done = { ...runnable.ref, executionMs, ...(monitor ? { monitor } : {}) };
@@ -170,9 +223,22 @@ export class Executor {
         emit({ type: 'migration-done', direction, migration: done });
       } catch (error) {
         const monitor = await this.#stopWatch();
-        const run = { ref: runnable.ref, file: runnable.file, statements: runnable.statements, noTransaction: runnable.file.directives.noTransaction, monitor };
+        const run = {
+          ref: runnable.ref,
+          file: runnable.file,
+          statements: runnable.statements,
+          noTransaction: runnable.file.directives.noTransaction,
+          monitor,
+        };
         const failure = await runFailure(error, run, (failed) => result(failed, i + 1), this.#failureContext());
-        this.#ops?.failed(runnable.ref, failure.code, failure.message, monitor ? { maxBlocked: monitor.maxBlocked, longestWaitMs: monitor.longestWaitMs, durationMs: monitor.durationMs } : {});
+        this.#ops?.failed(
+          runnable.ref,
+          failure.code,
+          failure.message,
+          monitor
+            ? { maxBlocked: monitor.maxBlocked, longestWaitMs: monitor.longestWaitMs, durationMs: monitor.durationMs }
+            : {},
+        );
         throw failure;
       }
     }
@@ -207,7 +273,15 @@ export class Executor {
       `set local tidemark.migration = ${quoteLiteral(migration.version)};\n`;
     const record =
       direction === 'up'
-        ? store.insertAppliedSql({ version: migration.version, name: migration.name, checksum: migration.checksum, appliedBy: this.#config.appliedBy }, 'tidemark.migration')
+        ? store.insertAppliedSql(
+            {
+              version: migration.version,
+              name: migration.name,
+              checksum: migration.checksum,
+              appliedBy: this.#config.appliedBy,
+            },
+            'tidemark.migration',
+          )
         : store.deleteSql(migration.version, 'tidemark.migration');
     // The newline ends a trailing line comment; the `;` ends a last statement written without one.
     const body = file.empty ? '' : `${file.text}\n;\n`;
@@ -224,9 +298,13 @@ export class Executor {
         const results = await this.runText(sql, PREFIX_STATEMENTS, prefix.length, file.text.length);
         const recorded = results.at(-4);
         if (!recorded || recorded.rowCount !== 1) {
-          throw new MigrateError('transaction-ended', `${label(ref)} ended tidemark's transaction itself (it contains COMMIT, ROLLBACK or END); the statements before that point were committed and the migration is not recorded.`, {
-            hint: 'Remove transaction control from the file (tidemark wraps each migration in a transaction), or mark it -- migrate:no-transaction. Check the database by hand before running again.',
-          });
+          throw new MigrateError(
+            'transaction-ended',
+            `${label(ref)} ended tidemark's transaction itself (it contains COMMIT, ROLLBACK or END); the statements before that point were committed and the migration is not recorded.`,
+            {
+              hint: 'Remove transaction control from the file (tidemark wraps each migration in a transaction), or mark it -- migrate:no-transaction. Check the database by hand before running again.',
+            },
+          );
         }
         const serverMs = (recorded.rows[0] as { execution_ms?: number } | undefined)?.execution_ms;
         return serverMs ?? Math.round(performance.now() - started);
@@ -266,7 +344,12 @@ export class Executor {
    * `prefixStatements` and `prefixLength` say what of the text is ours before the file (an error position
    * there is not the file's). Throws an ExecutionError.
    */
-  async runText(sql: string, prefixStatements: number, prefixLength: number, fileLength: number): Promise<import('pg').QueryResult[]> {
+  async runText(
+    sql: string,
+    prefixStatements: number,
+    prefixLength: number,
+    fileLength: number,
+  ): Promise<import('pg').QueryResult[]> {
     const client = this.#client;
     try {
       return await guarded(client, this.#cancel, async (cancelReason) => {
@@ -292,7 +375,8 @@ export class Executor {
         }
       });
     } catch (error) {
-      if (error instanceof CancelledError) throw new ExecutionError(error, { statementIndex: 0, cancelled: error.reason });
+      if (error instanceof CancelledError)
+        throw new ExecutionError(error, { statementIndex: 0, cancelled: error.reason });
       throw error;
     }
   }
@@ -314,7 +398,12 @@ export class Executor {
    * last one. A failure leaves it dirty; `up` then resumes at the failed statement (`dirty` is that row), after
    * checking that the statements before it are unchanged and that it left no INVALID index behind.
    */
-  async #runOutsideTransaction(direction: Direction, runnable: Runnable, dirty: HistoryRow | undefined, fromStart: boolean): Promise<number> {
+  async #runOutsideTransaction(
+    direction: Direction,
+    runnable: Runnable,
+    dirty: HistoryRow | undefined,
+    fromStart: boolean,
+  ): Promise<number> {
     const { migration, ref } = runnable;
     const client = this.#client;
     const store = this.#session.history;
@@ -335,7 +424,14 @@ export class Executor {
         });
         await store.setChecksum(migration.version, migration.checksum);
       } else {
-        await store.insertApplied({ version: migration.version, name: migration.name, checksum: migration.checksum, executionMs: 0, appliedBy: this.#config.appliedBy, dirty: true });
+        await store.insertApplied({
+          version: migration.version,
+          name: migration.name,
+          checksum: migration.checksum,
+          executionMs: 0,
+          appliedBy: this.#config.appliedBy,
+          dirty: true,
+        });
       }
       await store.recordProgress(migration.version, from, statementsChecksum(statements.slice(0, from)));
     } else {
@@ -343,8 +439,13 @@ export class Executor {
     }
     // Session-level statement_timeout for the duration of this migration (lock_timeout is set per statement), reset afterwards.
     await client.query(`select set_config('statement_timeout', $1, false)`, [`${t.statementMs}`]);
-    const statementsRun: { line: number; text: string }[] = statements.slice(0, from).map((st) => ({ line: st.line, text: st.text }));
-    const onDone = direction === 'up' ? (done: number) => store.recordProgress(migration.version, done, statementsChecksum(statements.slice(0, done))) : async () => {};
+    const statementsRun: { line: number; text: string }[] = statements
+      .slice(0, from)
+      .map((st) => ({ line: st.line, text: st.text }));
+    const onDone =
+      direction === 'up'
+        ? (done: number) => store.recordProgress(migration.version, done, statementsChecksum(statements.slice(0, done)))
+        : async () => {};
     try {
       await this.#runStatements(ref, statements, from, statementsRun, onDone);
     } catch (error) {
@@ -376,17 +477,25 @@ export class Executor {
     const what = label(runnable.ref);
     const w = this.#config.words;
     if (done > statements.length || statementsChecksum(statements.slice(0, done)) !== dirty.statementsChecksum) {
-      throw usageError('resume-changed', `${what} cannot resume: the ${done} statement${done === 1 ? '' : 's'} that already ran (and stay applied) are no longer the same in the file.`, {
-        hint: `Restore those statements as they were (edit only the failed statement and the ones after it), or check the database by hand and then ${w.repair(runnable.ref.version)}. Nothing was run.`,
-      });
+      throw usageError(
+        'resume-changed',
+        `${what} cannot resume: the ${done} statement${done === 1 ? '' : 's'} that already ran (and stay applied) are no longer the same in the file.`,
+        {
+          hint: `Restore those statements as they were (edit only the failed statement and the ones after it), or check the database by hand and then ${w.repair(runnable.ref.version)}. Nothing was run.`,
+        },
+      );
     }
     const failed = statements[done];
     if (failed) {
       const left = await (await import('./invalid-index.js')).invalidIndexesAfter(this.#client, failed.text);
       if (left.length > 0) {
-        throw usageError('resume-invalid-index', `${what} cannot resume at statement ${done + 1}: its failed run left the INVALID index ${left.map((i) => `${i.schema}.${i.name}`).join(', ')}.`, {
-          hint: `Drop it first (${left.map((i) => i.dropStatement).join(' ')}), then run the same command again: it resumes at statement ${done + 1}. Nothing was run.`,
-        });
+        throw usageError(
+          'resume-invalid-index',
+          `${what} cannot resume at statement ${done + 1}: its failed run left the INVALID index ${left.map((i) => `${i.schema}.${i.name}`).join(', ')}.`,
+          {
+            hint: `Drop it first (${left.map((i) => i.dropStatement).join(' ')}), then run the same command again: it resumes at statement ${done + 1}. Nothing was run.`,
+          },
+        );
       }
     }
     return done;
@@ -402,7 +511,13 @@ export class Executor {
    * application's reads and writes, and a timeout in their wait for older transactions would leave an INVALID
    * index. MIGRATION_TIMEOUT and statement_timeout still bound them.
    */
-  async #runStatements(ref: MigrationRef, statements: readonly Statement[], from: number, ran: { line: number; text: string }[], onDone: (done: number) => Promise<void>): Promise<void> {
+  async #runStatements(
+    ref: MigrationRef,
+    statements: readonly Statement[],
+    from: number,
+    ran: { line: number; text: string }[],
+    onDone: (done: number) => Promise<void>,
+  ): Promise<void> {
     const client = this.#client;
     const policy = this.#config.lockRetry;
     let lockTimeout = -1;
@@ -415,7 +530,8 @@ export class Executor {
           const attempts: LockAttempt[] = [];
           for (let attempt = 1; ; attempt += 1) {
             const cancelled = cancelReason();
-            if (cancelled) throw new ExecutionError(new CancelledError(cancelled, cancelled), { statementIndex: i, cancelled });
+            if (cancelled)
+              throw new ExecutionError(new CancelledError(cancelled, cancelled), { statementIndex: i, cancelled });
             const ms = concurrent ? 0 : policy.lockTimeoutMs(attempt);
             if (ms !== lockTimeout) {
               await client.query(`select set_config('lock_timeout', $1, false)`, [`${ms}ms`]);
@@ -426,8 +542,17 @@ export class Executor {
               await client.query(statement.text);
               break;
             } catch (error) {
-              const failure = new ExecutionError(error, { statementIndex: i, cancelled: cancelReason(), position: (error as { position?: string }).position });
-              if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE || failure.cancelled || this.#config.signal?.aborted) throw failure;
+              const failure = new ExecutionError(error, {
+                statementIndex: i,
+                cancelled: cancelReason(),
+                position: (error as { position?: string }).position,
+              });
+              if (
+                (error as { code?: string }).code !== LOCK_NOT_AVAILABLE ||
+                failure.cancelled ||
+                this.#config.signal?.aborted
+              )
+                throw failure;
               const blockers = this.#watch?.attemptBlockers() ?? [];
               attempts.push({ attempt, lockTimeoutMs: ms, blockers });
               const left = await (await import('./invalid-index.js')).invalidIndexesAfter(client, statement.text);
@@ -452,7 +577,8 @@ export class Executor {
         }
       });
     } catch (error) {
-      if (error instanceof CancelledError) throw new ExecutionError(error, { statementIndex: from, cancelled: error.reason });
+      if (error instanceof CancelledError)
+        throw new ExecutionError(error, { statementIndex: from, cancelled: error.reason });
       throw error;
     }
   }

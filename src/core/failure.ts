@@ -15,7 +15,13 @@ import type { CancelReason } from '../ops/cancel.js';
 import type { LostMigration, Outcome } from '../ops/outcome.js';
 import type { SqlFile } from '../source/types.js';
 import { charIndexFromPgPosition, lineColumnAt } from '../sql/position.js';
-import { MigrationFailedError, type FailedMigration, type MigrationRef, type RunResult, type SqlFailure } from './results.js';
+import {
+  MigrationFailedError,
+  type FailedMigration,
+  type MigrationRef,
+  type RunResult,
+  type SqlFailure,
+} from './results.js';
 import type { Wording } from './wording.js';
 
 const QUERY_CANCELED = '57014';
@@ -101,7 +107,13 @@ export function originalError(error: unknown): unknown {
 }
 
 /** Maps PostgreSQL's error position (characters, relative to the statement sent) to the file's line:col. */
-export function locateFailure(file: SqlFile, statement: Statement, index: number, count: number, e: PgErrorFields): SqlFailure {
+export function locateFailure(
+  file: SqlFile,
+  statement: Statement,
+  index: number,
+  count: number,
+  e: PgErrorFields,
+): SqlFailure {
   let charIndex = statement.start;
   if (e.position) charIndex = statement.start + charIndexFromPgPosition(statement.text, Number(e.position));
   const { line, column } = lineColumnAt(file.text, charIndex);
@@ -129,11 +141,19 @@ export async function statementsOf(file: SqlFile): Promise<Statement[]> {
 }
 
 /** The user's file, line and column of an SQL error; undefined for errors that are not PostgreSQL's. */
-export async function failureOf(error: unknown, file: SqlFile, statements: readonly Statement[] | undefined): Promise<SqlFailure | undefined> {
+export async function failureOf(
+  error: unknown,
+  file: SqlFile,
+  statements: readonly Statement[] | undefined,
+): Promise<SqlFailure | undefined> {
   if (!(error instanceof ExecutionError)) return undefined;
   const cause = error.cause;
   if (cause instanceof MigrateError) return undefined;
-  const pgError = { ...(cause as PgErrorFields), message: (cause as Error | undefined)?.message, position: error.position };
+  const pgError = {
+    ...(cause as PgErrorFields),
+    message: (cause as Error | undefined)?.message,
+    position: error.position,
+  };
   if (pgError.severity === undefined && !pgError.code) return undefined;
   if (error.whole) {
     // The file went whole: split it now (the only time a transactional run loads the parser) to name the
@@ -141,7 +161,13 @@ export async function failureOf(error: unknown, file: SqlFile, statements: reado
     const split = await statementsOf(file).catch(() => undefined);
     const statement = split?.[error.statementIndex];
     const wholeFile: Statement = { text: file.text, start: 0, line: 1, column: 1 };
-    return locateFailure(file, pgError.position || !statement ? wholeFile : statement, error.statementIndex, split?.length ?? 0, pgError);
+    return locateFailure(
+      file,
+      pgError.position || !statement ? wholeFile : statement,
+      error.statementIndex,
+      split?.length ?? 0,
+      pgError,
+    );
   }
   const statement = statements?.[error.statementIndex];
   if (!statement) return undefined;
@@ -193,14 +219,21 @@ export async function runFailure(
   const partial = exec?.statementsRun;
   const dirty = run.noTransaction && !(original instanceof MigrateError && original.code === 'transaction-ended');
   const sqlFailure = await failureOf(error, run.file, run.statements);
-  const failed: FailedMigration = { ...run.ref, error: sqlFailure, ...(partial ? { statementsRun: partial, dirty } : {}), ...(run.monitor ? { monitor: run.monitor } : {}) };
+  const failed: FailedMigration = {
+    ...run.ref,
+    error: sqlFailure,
+    ...(partial ? { statementsRun: partial, dirty } : {}),
+    ...(run.monitor ? { monitor: run.monitor } : {}),
+  };
   const r = result(failed);
   const what = label(run.ref);
   const w = ctx.words;
   // The connection died while the migration (with its commit) was in flight: find out, never assume.
   const lost = !partial && isConnectionLost(original) ? await lostOutcome(exec, run, r.direction, ctx) : undefined;
   // A no-transaction migration is not rolled back: what ran stays, and its row is dirty.
-  const outcome = partial ? 'the statements before it stay applied and it is marked dirty' : (lost?.clause ?? 'it was rolled back');
+  const outcome = partial
+    ? 'the statements before it stay applied and it is marked dirty'
+    : (lost?.clause ?? 'it was rolled back');
   // An up of a no-transaction file resumes at the failed statement (core/executor); a down does not.
   const resumeAt = (exec?.statementIndex ?? 0) + 1;
   const dirtyHint =
@@ -210,29 +243,56 @@ export async function runFailure(
   let failure: MigrateError;
   if (exec?.cancelled === 'signal') {
     const signal = String(ctx.signal?.reason ?? 'SIGINT');
-    failure = new MigrationFailedError('interrupted', `Interrupted by ${signal} during ${what}; ${outcome}.`, r, partial ? dirtyHint : (lost?.hint ?? 'Run the command again to continue.'), original, signal);
+    failure = new MigrationFailedError(
+      'interrupted',
+      `Interrupted by ${signal} during ${what}; ${outcome}.`,
+      r,
+      partial ? dirtyHint : (lost?.hint ?? 'Run the command again to continue.'),
+      original,
+      signal,
+    );
   } else if (exec?.cancelled === 'timeout') {
     failure = new MigrationFailedError(
       'migration-timeout',
       `${what} ran longer than ${w.migrationTimeout} (${ctx.migrationTimeoutSeconds} s) and ${lost ? 'no answer came back after the cancel (connection cut)' : 'was cancelled'}; ${outcome}.`,
       r,
-      partial ? `${dirtyHint}. Raise ${w.migrationTimeout} for the next attempt.` : `${lost ? `${lost.hint} ` : ''}Raise ${w.migrationTimeout}, or split the migration (e.g. a batched backfill).`,
+      partial
+        ? `${dirtyHint}. Raise ${w.migrationTimeout} for the next attempt.`
+        : `${lost ? `${lost.hint} ` : ''}Raise ${w.migrationTimeout}, or split the migration (e.g. a batched backfill).`,
       original,
     );
   } else if (isConnectionLost(original)) {
     const gone = connectionLostError(original, ctx.params);
     failure = lost
-      ? new MigrationFailedError(gone.code, `${gone.message.replace(/\.$/, '')} during ${what}: ${lost.clause}.`, r, lost.hint, original)
+      ? new MigrationFailedError(
+          gone.code,
+          `${gone.message.replace(/\.$/, '')} during ${what}: ${lost.clause}.`,
+          r,
+          lost.hint,
+          original,
+        )
       : new MigrationFailedError(gone.code, `${gone.message} ${what} did not complete.`, r, gone.hint, original);
   } else if (original instanceof MigrateError && !sqlFailure) {
     failure = new MigrationFailedError(original.code, original.message, r, original.hint, original, original.signal);
   } else if (!sqlFailure) {
     // Not PostgreSQL's error about the file (e.g. writing the tracking row failed): say what it was.
-    failure = new MigrationFailedError('migration-failed', `${what} failed: ${(original as Error | undefined)?.message ?? String(original)}`, r, partial ? dirtyHint : undefined, original);
+    failure = new MigrationFailedError(
+      'migration-failed',
+      `${what} failed: ${(original as Error | undefined)?.message ?? String(original)}`,
+      r,
+      partial ? dirtyHint : undefined,
+      original,
+    );
   } else {
     const f = sqlFailure;
-    const code = f.sqlstate === LOCK_NOT_AVAILABLE ? 'lock-timeout' : f.sqlstate === QUERY_CANCELED ? 'statement-timeout' : 'migration-failed';
-    if (code === 'lock-timeout' && !partial) return lockTimeoutFailure(what, exec?.lockAttempts ?? [], r, ctx, original);
+    const code =
+      f.sqlstate === LOCK_NOT_AVAILABLE
+        ? 'lock-timeout'
+        : f.sqlstate === QUERY_CANCELED
+          ? 'statement-timeout'
+          : 'migration-failed';
+    if (code === 'lock-timeout' && !partial)
+      return lockTimeoutFailure(what, exec?.lockAttempts ?? [], r, ctx, original);
     const hint =
       code === 'lock-timeout'
         ? `Another session held a lock through every attempt (up to ${w.maxLockWait}, ${formatMs(ctx.maxLockWaitMs)}, each)${exec?.lockAttempts?.length ? '' : ', and the statement left something behind, so it was not retried'}. ${dirtyHint}`
@@ -241,7 +301,13 @@ export async function runFailure(
           : partial
             ? `It ran outside a transaction: the statements before it stay applied and ${what} is marked dirty. ${dirtyHint}`
             : `Nothing of ${what} remains (its transaction was rolled back). Fix the file, then ${w.runAgain(run.ref.file && r.direction === 'down' ? 'down' : 'up')}.`;
-    failure = new MigrationFailedError(code, `${what} failed at ${f.file}:${f.line}:${f.column}: ${f.message}`, r, hint, original);
+    failure = new MigrationFailedError(
+      code,
+      `${what} failed at ${f.file}:${f.line}:${f.column}: ${f.message}`,
+      r,
+      hint,
+      original,
+    );
   }
   return withInvalidIndexes(failure, exec?.invalidIndexes, original);
 }
@@ -251,17 +317,30 @@ export async function runFailure(
  * monitor saw it during the attempts) and the attempts made; --json gets the same facts in
  * error.attempts / error.blockers.
  */
-function lockTimeoutFailure(what: string, attempts: readonly LockAttempt[], r: RunResult, ctx: FailureContext, cause: unknown): MigrateError {
+function lockTimeoutFailure(
+  what: string,
+  attempts: readonly LockAttempt[],
+  r: RunResult,
+  ctx: FailureContext,
+  cause: unknown,
+): MigrateError {
   const w = ctx.words;
   const blockers = [...attempts].reverse().find((a) => a.blockers.length > 0)?.blockers ?? [];
   const longest = Math.max(0, ...attempts.map((a) => a.lockTimeoutMs));
   const first = attempts[0]?.lockTimeoutMs ?? 0;
   const on = blockers[0]?.waitingFor ? ` on ${blockers[0].waitingFor}` : '';
-  const held = blockers.length > 0 ? `held by ${blockers.map(describeBlocker).join('; ')}` : 'held by a session the monitor did not see (look in pg_locks and pg_stat_activity)';
-  const timeouts = first === longest ? `lock_timeout ${formatMs(first)}` : `lock_timeout ${formatMs(first)} growing to ${formatMs(longest)}`;
+  const held =
+    blockers.length > 0
+      ? `held by ${blockers.map(describeBlocker).join('; ')}`
+      : 'held by a session the monitor did not see (look in pg_locks and pg_stat_activity)';
+  const timeouts =
+    first === longest
+      ? `lock_timeout ${formatMs(first)}`
+      : `lock_timeout ${formatMs(first)} growing to ${formatMs(longest)}`;
   const n = attempts.length || 1;
   const message = `${what} could not get its lock${on} in ${n} attempt${n === 1 ? '' : 's'} (${timeouts}): it was ${held}. It was rolled back.`;
-  const terminate = blockers.length > 0 ? ` If that session is stuck, end it: select pg_terminate_backend(${blockers[0]!.pid});` : '';
+  const terminate =
+    blockers.length > 0 ? ` If that session is stuck, end it: select pg_terminate_backend(${blockers[0]!.pid});` : '';
   const hint =
     `Nothing of ${what} remains. Run it again when that session is done or at a quieter time, or allow more attempts (${w.lockRetries}); ` +
     `each attempt stalls the application at most ${w.maxLockWait} (${formatMs(ctx.maxLockWaitMs)}).${terminate}`;
@@ -269,14 +348,27 @@ function lockTimeoutFailure(what: string, attempts: readonly LockAttempt[], r: R
 }
 
 /** What became of a transactional migration whose connection was lost in flight, in words (see ops/outcome). */
-async function lostOutcome(exec: ExecutionError | undefined, run: FailedRun, direction: 'up' | 'down', ctx: FailureContext): Promise<{ clause: string; hint: string }> {
+async function lostOutcome(
+  exec: ExecutionError | undefined,
+  run: FailedRun,
+  direction: 'up' | 'down',
+  ctx: FailureContext,
+): Promise<{ clause: string; hint: string }> {
   const pid = exec?.backendPid;
-  const outcome = pid === undefined || !ctx.settle ? 'unknown' : await ctx.settle({ pid, version: run.ref.version, direction });
+  const outcome =
+    pid === undefined || !ctx.settle ? 'unknown' : await ctx.settle({ pid, version: run.ref.version, direction });
   switch (outcome) {
     case 'committed':
-      return { clause: 'it had committed (its history row is there, checked on a new connection)', hint: 'Nothing to undo: run the command again to continue with the next migrations.' };
+      return {
+        clause: 'it had committed (its history row is there, checked on a new connection)',
+        hint: 'Nothing to undo: run the command again to continue with the next migrations.',
+      };
     case 'rolled-back':
-      return { clause: 'it was rolled back (checked on a new connection: its server session is gone and its history row is not there)', hint: 'Run the command again when the server is reachable.' };
+      return {
+        clause:
+          'it was rolled back (checked on a new connection: its server session is gone and its history row is not there)',
+        hint: 'Run the command again when the server is reachable.',
+      };
     default:
       return {
         clause: 'its commit may have been sent, so whether it was applied is unknown (the database could not be asked)',
@@ -286,7 +378,11 @@ async function lostOutcome(exec: ExecutionError | undefined, run: FailedRun, dir
 }
 
 /** A failed CREATE INDEX / REINDEX CONCURRENTLY leaves an INVALID index: the error names it and how to drop it. */
-function withInvalidIndexes(failure: MigrateError, indexes: readonly InvalidIndex[] | undefined, cause: unknown): MigrateError {
+function withInvalidIndexes(
+  failure: MigrateError,
+  indexes: readonly InvalidIndex[] | undefined,
+  cause: unknown,
+): MigrateError {
   if (!indexes || indexes.length === 0 || !(failure instanceof MigrationFailedError)) return failure;
   const names = indexes.map((i) => `${i.schema}.${i.name}`).join(', ');
   const one = indexes.length === 1;

@@ -32,13 +32,15 @@ export function invalidIndexFilterOf(statementText: string): InvalidIndexFilter 
     return { table: qualified(create.relation), name: typeof create.idxname === 'string' ? create.idxname : undefined };
   }
   const reindex = stmt?.ReindexStmt;
-  const concurrently = Array.isArray(reindex?.params) && reindex.params.some((p: PgNode) => p?.DefElem?.defname === 'concurrently');
+  const concurrently =
+    Array.isArray(reindex?.params) && reindex.params.some((p: PgNode) => p?.DefElem?.defname === 'concurrently');
   if (reindex && concurrently) {
     // REINDEX CONCURRENTLY builds a copy named <index>_ccnew (then _ccnew1, ...) and drops it only on success.
     if (reindex.kind === 'REINDEX_OBJECT_INDEX' && typeof reindex.relation?.relname === 'string') {
       return { namePattern: `^${escapeRegex(reindex.relation.relname)}_ccnew[0-9]*$` };
     }
-    if (reindex.kind === 'REINDEX_OBJECT_TABLE') return { table: qualified(reindex.relation), namePattern: '_ccnew[0-9]*$' };
+    if (reindex.kind === 'REINDEX_OBJECT_TABLE')
+      return { table: qualified(reindex.relation), namePattern: '_ccnew[0-9]*$' };
     return { namePattern: '_ccnew[0-9]*$' };
   }
   return undefined;

@@ -36,8 +36,24 @@ import {
   type PreflightFile,
   type PreflightOptions,
 } from './preflight.js';
-import { planDown, planUp, statusOf, type Blocker, type DownOptions, type StatusEntry, type UpOptions } from './plan.js';
-import { planRepair, readRepairs, readState, repair, type HistoryState, type RepairOptions, type RepairPlan } from './repair.js';
+import {
+  planDown,
+  planUp,
+  statusOf,
+  type Blocker,
+  type DownOptions,
+  type StatusEntry,
+  type UpOptions,
+} from './plan.js';
+import {
+  planRepair,
+  readRepairs,
+  readState,
+  repair,
+  type HistoryState,
+  type RepairOptions,
+  type RepairPlan,
+} from './repair.js';
 import type { Direction, RunResult } from './results.js';
 import type { BackfillResult, BackfillSpec } from '../ops/backfill.js';
 import { readSeed, runSeed, type SeedOptions, type SeedResult } from './seed.js';
@@ -69,11 +85,18 @@ export interface StatusReport {
 function blockedError(what: string, blockers: readonly Blocker[]): MigrateError {
   return usageError('run-blocked', `${what} cannot start:\n  ${blockers.map((b) => b.message).join('\n  ')}`, {
     hint: 'Nothing was run. migrate status shows every migration and its state.',
-    details: { blockers: blockers.map((b) => ({ version: b.version, name: b.name, state: b.state, message: b.message })) },
+    details: {
+      blockers: blockers.map((b) => ({ version: b.version, name: b.name, state: b.state, message: b.message })),
+    },
   });
 }
 
-function dryResult(direction: Direction, migrations: readonly Migration[], history: readonly HistoryRow[], dryRun = true): RunResult {
+function dryResult(
+  direction: Direction,
+  migrations: readonly Migration[],
+  history: readonly HistoryRow[],
+  dryRun = true,
+): RunResult {
   const before = history.at(-1)?.version;
   return {
     direction,
@@ -121,7 +144,10 @@ export class Migrator {
     const migrations = await this.loadMigrations();
     const c = this.#config;
     // MIGRATION_STRATEGY=expand_contract: a plain `up` is the expand phase; contracting is said explicitly.
-    const options = { ...requested, phase: requested.phase ?? (c.strategy === 'expand_contract' ? 'expand' : undefined) } as const;
+    const options = {
+      ...requested,
+      phase: requested.phase ?? (c.strategy === 'expand_contract' ? 'expand' : undefined),
+    } as const;
     return this.#session(async (session) => {
       // Look first without the lock: when nothing is pending (every pod start after the first) the run ends
       // here, without taking or waiting for the runner lock.
@@ -132,12 +158,21 @@ export class Migrator {
         // The same checks as the real run, so the dry run exits with the code the real run would have.
         const lint = await preflight(session.client, c, upFiles(first.toApply), { ...options, command: 'migrate up' });
         if (first.toApply.length > 0) backupGuard(c, options.noBackup);
-        const locks = first.toApply.length > 0 ? await lockReport(first.toApply.map((m) => m.up), session.client, undefined, (message) => session.emit({ type: 'notice', message })) : [];
+        const locks =
+          first.toApply.length > 0
+            ? await lockReport(
+                first.toApply.map((m) => m.up),
+                session.client,
+                undefined,
+                (message) => session.emit({ type: 'notice', message }),
+              )
+            : [];
         return { ...dryResult('up', first.toApply, seen), locks, ...(lint ? { lint } : {}), ...heldBackOf(first) };
       }
       // A dirty row seen without the lock may be another runner's no-transaction migration in progress:
       // blockers are only final under the lock.
-      if (first.toApply.length === 0 && first.blockers.length === 0) return { ...dryResult('up', [], seen, false), ...heldBackOf(first) };
+      if (first.toApply.length === 0 && first.blockers.length === 0)
+        return { ...dryResult('up', [], seen, false), ...heldBackOf(first) };
       let lint: LintSummary | undefined;
       let linted = false;
       if (first.blockers.length === 0) {
@@ -150,7 +185,8 @@ export class Migrator {
         const history = await session.history.read();
         const plan = planUp(migrations, history, options);
         if (plan.blockers.length > 0) throw blockedError('migrate up', plan.blockers);
-        if (!linted && plan.toApply.length > 0) lint = await this.#preflight(session, upFiles(plan.toApply), 'migrate up', options);
+        if (!linted && plan.toApply.length > 0)
+          lint = await this.#preflight(session, upFiles(plan.toApply), 'migrate up', options);
         const runnables = await prepare(c.source, plan.toApply, 'up');
         const backup = runnables.length > 0 ? await backupFirst(c, history, options.noBackup) : {};
         const result = await this.#executor(session).run('up', runnables, history, { fromStart: options.fromStart });
@@ -159,8 +195,15 @@ export class Migrator {
     });
   }
 
-  async #preflight(session: Session, files: readonly PreflightFile[], command: string, options: PreflightOptions): Promise<LintSummary | undefined> {
-    const lint = await preflight(session.client, this.#config, files, { ...options, command }, (message) => session.emit({ type: 'notice', message }));
+  async #preflight(
+    session: Session,
+    files: readonly PreflightFile[],
+    command: string,
+    options: PreflightOptions,
+  ): Promise<LintSummary | undefined> {
+    const lint = await preflight(session.client, this.#config, files, { ...options, command }, (message) =>
+      session.emit({ type: 'notice', message }),
+    );
     if (lint) this.#config.onEvent({ type: 'lint', summary: lint });
     return lint;
   }
@@ -175,7 +218,9 @@ export class Migrator {
       file: r.file,
       version: r.migration.versionNumber,
       undoes: r.file === r.migration.up ? undefined : r.migration.up,
-      exempt: reapplied.includes(r) ? 're-applied by redo: it was applied until the rollback just before it' : undefined,
+      exempt: reapplied.includes(r)
+        ? 're-applied by redo: it was applied until the rollback just before it'
+        : undefined,
     }));
   }
 
@@ -188,7 +233,10 @@ export class Migrator {
         const plan = planDown(migrations, history, options);
         if (plan.blockers.length > 0) throw blockedError('migrate down', plan.blockers);
         const runnables = await prepare(c.source, plan.toRevert, 'down');
-        const lint = await preflight(session.client, c, this.#filesOf(runnables), { ...options, command: 'migrate down' });
+        const lint = await preflight(session.client, c, this.#filesOf(runnables), {
+          ...options,
+          command: 'migrate down',
+        });
         if (runnables.length > 0) backupGuard(c, options.noBackup);
         return { ...dryResult('down', plan.toRevert, history), ...(lint ? { lint } : {}) };
       });
@@ -214,7 +262,12 @@ export class Migrator {
       const executor = this.#executor(session);
       const run = async (m: Migration, direction: Direction) =>
         executor.run(direction, await prepare(this.#config.source, [m], direction), await session.history.read());
-      return fn({ apply: (m) => run(m, 'up'), revert: (m) => run(m, 'down'), readDown: (m) => this.#config.source.readDown(m), client: session.client });
+      return fn({
+        apply: (m) => run(m, 'up'),
+        revert: (m) => run(m, 'down'),
+        readDown: (m) => this.#config.source.readDown(m),
+        client: session.client,
+      });
     });
   }
 
@@ -249,14 +302,23 @@ export class Migrator {
       if (downPlan.blockers.length > 0) throw blockedError('migrate redo', downPlan.blockers);
       const target = downPlan.toRevert[0];
       if (!target) throw usageError('nothing-to-redo', 'There is no applied migration to redo.');
-      const upPlan = planUp(migrations, history.filter((r) => BigInt(r.version) !== target.versionNumber), {
-        to: target.version,
-      });
+      const upPlan = planUp(
+        migrations,
+        history.filter((r) => BigInt(r.version) !== target.versionNumber),
+        {
+          to: target.version,
+        },
+      );
       const blockers = upPlan.blockers.filter((b) => b.state !== 'out-of-order');
       if (blockers.length > 0) throw blockedError('migrate redo', blockers);
       const downRunnables = await prepare(c.source, [target], 'down');
       const upRunnables = await prepare(c.source, [target], 'up');
-      const lint = await this.#preflight(session, this.#filesOf([...downRunnables, ...upRunnables], upRunnables), 'migrate redo', options);
+      const lint = await this.#preflight(
+        session,
+        this.#filesOf([...downRunnables, ...upRunnables], upRunnables),
+        'migrate redo',
+        options,
+      );
       if (options.dryRun) {
         backupGuard(c, options.noBackup);
         return { down: { ...dryResult('down', [target], history), lint }, up: dryResult('up', [target], history) };
@@ -287,7 +349,19 @@ export class Migrator {
     const c = this.#config;
     const { runBackfill } = await import('../ops/backfill.js');
     return this.#session((session) =>
-      runBackfill(session.client, { connector: c.connector, trackingTable: c.table, lockRetry: c.lockRetry, statementMs: c.timeouts.statementMs, ops: c.ops, emit: c.onEvent, signal: c.signal }, spec),
+      runBackfill(
+        session.client,
+        {
+          connector: c.connector,
+          trackingTable: c.table,
+          lockRetry: c.lockRetry,
+          statementMs: c.timeouts.statementMs,
+          ops: c.ops,
+          emit: c.onEvent,
+          signal: c.signal,
+        },
+        spec,
+      ),
     );
   }
 
@@ -320,7 +394,12 @@ export class Migrator {
       // --rerun arranges for the file to run again at the next up: the production guard refuses its DDL now,
       // before the history changes, as it would refuse that up.
       const m = migrations.find((x) => x.versionNumber === BigInt(expected.version));
-      if (m !== undefined) await productionGuard(this.#config, [{ file: m.up, version: m.versionNumber }], `migrate repair ${expected.version} --rerun`);
+      if (m !== undefined)
+        await productionGuard(
+          this.#config,
+          [{ file: m.up, version: m.versionNumber }],
+          `migrate repair ${expected.version} --rerun`,
+        );
     }
     return this.#session((session) => repair(session, migrations, expected, options));
   }
@@ -339,7 +418,12 @@ export class Migrator {
     const c = this.#config;
     const context = { source: c.source, table: c.table, root: c.root, lintRules: c.lintRules };
     if (request.offline) return lintReport(context, undefined, request);
-    return this.#session((session) => lintReport(context, session.client, { onNote: (message) => session.emit({ type: 'notice', message }), ...request }));
+    return this.#session((session) =>
+      lintReport(context, session.client, {
+        onNote: (message) => session.emit({ type: 'notice', message }),
+        ...request,
+      }),
+    );
   }
 
   /** Takes, proves, uploads (when configured), records and prunes a backup now, whatever `beforeMigrate` says. */
@@ -373,7 +457,12 @@ export class Migrator {
    * Restores a backup file into database `into` on the same server; with `force`, over an existing one (the
    * old one is kept under another name). The caller confirms first.
    */
-  async restore(options: { readonly file: string; readonly into: string; readonly force?: boolean | undefined; readonly jobs?: number | undefined }): Promise<RestoreResult> {
+  async restore(options: {
+    readonly file: string;
+    readonly into: string;
+    readonly force?: boolean | undefined;
+    readonly jobs?: number | undefined;
+  }): Promise<RestoreResult> {
     const c = this.#config;
     const { restoreBackup } = await import('../backup/index.js');
     return restoreBackup({
@@ -393,16 +482,26 @@ export class Migrator {
   #backupPolicy(): BackupPolicy {
     const policy = this.#config.backup;
     if (!policy) {
-      throw usageError('backup-not-configured', 'There is nowhere to put a backup: this migrator was created without the backup option.', {
-        hint: "Pass backup: { directory: '/path/to/backups' } to createMigrator.",
-      });
+      throw usageError(
+        'backup-not-configured',
+        'There is nowhere to put a backup: this migrator was created without the backup option.',
+        {
+          hint: "Pass backup: { directory: '/path/to/backups' } to createMigrator.",
+        },
+      );
     }
     return policy;
   }
 
   #sessionOptions(): SessionOptions {
     const c = this.#config;
-    return { connector: c.connector, table: c.table, emit: c.onEvent, signal: c.signal, lockWaitMs: c.runnerLockWaitMs };
+    return {
+      connector: c.connector,
+      table: c.table,
+      emit: c.onEvent,
+      signal: c.signal,
+      lockWaitMs: c.runnerLockWaitMs,
+    };
   }
 
   #session<T>(fn: (session: Session) => Promise<T>): Promise<T> {

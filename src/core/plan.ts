@@ -82,10 +82,17 @@ export interface UpPlan {
 }
 
 function findVersion(entries: readonly StatusEntry[], version: string): StatusEntry {
-  if (!/^\d+$/.test(version)) throw usageError('bad-version', `"${version}" is not a version; a version is the leading digits of a file name, e.g. 003.`);
+  if (!/^\d+$/.test(version))
+    throw usageError(
+      'bad-version',
+      `"${version}" is not a version; a version is the leading digits of a file name, e.g. 003.`,
+    );
   const n = BigInt(version);
   const found = entries.find((e) => e.versionNumber === n);
-  if (!found) throw usageError('unknown-version', `There is no migration with version ${version}.`, { hint: 'migrate status lists the versions.' });
+  if (!found)
+    throw usageError('unknown-version', `There is no migration with version ${version}.`, {
+      hint: 'migrate status lists the versions.',
+    });
   return found;
 }
 
@@ -98,7 +105,12 @@ function label(e: { version: string; name: string }): string {
  * fromStart, runs it again from the first statement) instead of stopping. Its file may have been fixed since.
  */
 export function isResumable(e: StatusEntry): boolean {
-  return e.state === 'dirty' && e.row?.statementsDone !== undefined && e.migration !== undefined && e.migration.up.directives.noTransaction;
+  return (
+    e.state === 'dirty' &&
+    e.row?.statementsDone !== undefined &&
+    e.migration !== undefined &&
+    e.migration.up.directives.noTransaction
+  );
 }
 
 export function blockersOf(entries: readonly StatusEntry[], allowOutOfOrder = false): Blocker[] {
@@ -131,7 +143,11 @@ export function blockersOf(entries: readonly StatusEntry[], allowOutOfOrder = fa
   return blockers;
 }
 
-export function planUp(migrations: readonly Migration[], history: readonly HistoryRow[], options: UpOptions = {}): UpPlan {
+export function planUp(
+  migrations: readonly Migration[],
+  history: readonly HistoryRow[],
+  options: UpOptions = {},
+): UpPlan {
   const entries = statusOf(migrations, history);
   let pending = entries.filter((e) => e.state === 'pending' || isResumable(e)).map((e) => e.migration!);
   if (options.to !== undefined) {
@@ -164,7 +180,11 @@ export interface DownPlan {
   readonly blockers: readonly Blocker[];
 }
 
-export function planDown(migrations: readonly Migration[], history: readonly HistoryRow[], options: DownOptions = {}): DownPlan {
+export function planDown(
+  migrations: readonly Migration[],
+  history: readonly HistoryRow[],
+  options: DownOptions = {},
+): DownPlan {
   const entries = statusOf(migrations, history);
   const applied = entries.filter((e) => e.row !== undefined).reverse();
   let chosen: StatusEntry[];
@@ -176,8 +196,16 @@ export function planDown(migrations: readonly Migration[], history: readonly His
 
   const blockers: Blocker[] = [];
   for (const e of chosen) {
-    if (e.state === 'dirty') blockers.push({ ...e, message: `${label(e)} is dirty; fix the database by hand, then: migrate repair ${e.version}` });
-    else if (e.state === 'missing') blockers.push({ ...e, message: `${label(e)} is applied but its files are gone, so it cannot be rolled back. Restore the files from version control.` });
+    if (e.state === 'dirty')
+      blockers.push({
+        ...e,
+        message: `${label(e)} is dirty; fix the database by hand, then: migrate repair ${e.version}`,
+      });
+    else if (e.state === 'missing')
+      blockers.push({
+        ...e,
+        message: `${label(e)} is applied but its files are gone, so it cannot be rolled back. Restore the files from version control.`,
+      });
     else if (e.migration?.downPath === undefined) {
       blockers.push({
         ...e,

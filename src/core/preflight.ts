@@ -88,15 +88,21 @@ async function databaseIsEmpty(client: Client, table: TableRef): Promise<boolean
 }
 
 /** What the project says about lint: the size threshold and per-rule overrides (ids checked). */
-export async function lintPolicy(rules: LintRules | undefined): Promise<Pick<RuleContextOptions, 'sizeThresholdBytes' | 'ruleSeverity'>> {
+export async function lintPolicy(
+  rules: LintRules | undefined,
+): Promise<Pick<RuleContextOptions, 'sizeThresholdBytes' | 'ruleSeverity'>> {
   if (rules === undefined) return {};
   if (rules.severity !== undefined && rules.severity.size > 0) {
     const { RULES_BY_ID } = await import('../sql/lint/rules/index.js');
     const unknown = [...rules.severity.keys()].filter((id) => !RULES_BY_ID.has(id));
     if (unknown.length > 0) {
-      throw usageError('bad-settings', `LINT_RULES names ${unknown.length === 1 ? 'an unknown rule' : 'unknown rules'}: ${unknown.join(', ')}.`, {
-        hint: 'Use rule ids as migrate lint prints them (docs/rules/ has one page per rule), e.g. LINT_RULES=prefer-text-field:off.',
-      });
+      throw usageError(
+        'bad-settings',
+        `LINT_RULES names ${unknown.length === 1 ? 'an unknown rule' : 'unknown rules'}: ${unknown.join(', ')}.`,
+        {
+          hint: 'Use rule ids as migrate lint prints them (docs/rules/ has one page per rule), e.g. LINT_RULES=prefer-text-field:off.',
+        },
+      );
     }
   }
   return {
@@ -108,7 +114,12 @@ export async function lintPolicy(rules: LintRules | undefined): Promise<Pick<Rul
 /** Told what a catalog read could not read exactly (e.g. a locked table's size), in a sentence. */
 export type NoteSink = (message: string) => void;
 
-async function catalogContext(client: Client | undefined, pgVersion: number, rules?: LintRules, onNote?: NoteSink): Promise<RuleContextOptions> {
+async function catalogContext(
+  client: Client | undefined,
+  pgVersion: number,
+  rules?: LintRules,
+  onNote?: NoteSink,
+): Promise<RuleContextOptions> {
   const policy = await lintPolicy(rules);
   if (!client) return { pgVersion, ...policy };
   const { readCatalog } = await import('../db/catalog.js');
@@ -131,14 +142,22 @@ export async function lintMigrations(
   onNote?: NoteSink,
 ): Promise<Finding[]> {
   const { lintFile, lintFiles } = await import('../sql/lint/index.js');
-  const context = { ...(await catalogContext(client, pgVersion, rules, onNote)), ...(onStatementKinds ? { onStatementKinds } : {}) };
+  const context = {
+    ...(await catalogContext(client, pgVersion, rules, onNote)),
+    ...(onStatementKinds ? { onStatementKinds } : {}),
+  };
   if (oneRun) return lintFiles(files, context);
   const findings: Finding[] = [];
   for (const file of files) findings.push(...(await lintFile(file, context)));
   return findings;
 }
 
-export async function lockReport(files: readonly Migration['up'][], client: Client | undefined, pgVersion = 150000, onNote?: NoteSink): Promise<FileLocks[]> {
+export async function lockReport(
+  files: readonly Migration['up'][],
+  client: Client | undefined,
+  pgVersion = 150000,
+  onNote?: NoteSink,
+): Promise<FileLocks[]> {
   const { lockReportForFiles } = await import('../sql/locks.js');
   return lockReportForFiles(files, await catalogContext(client, pgVersion, undefined, onNote));
 }
@@ -146,11 +165,16 @@ export async function lockReport(files: readonly Migration['up'][], client: Clie
 /** Why findings of a file at `version` do not stop a run, when the start-after version covers it. */
 export function startAfterExemption(rules: LintRules | undefined, version: bigint | undefined): string | undefined {
   const after = rules?.startAfter;
-  return after !== undefined && version !== undefined && version <= after ? `at or before ${rules?.startAfterName ?? 'startAfter'}=${after}` : undefined;
+  return after !== undefined && version !== undefined && version <= after
+    ? `at or before ${rules?.startAfterName ?? 'startAfter'}=${after}`
+    : undefined;
 }
 
 /** What the checks are told: the policies of the run (core/config). */
-export type PreflightPolicy = Pick<RunConfig, 'table' | 'lint' | 'lintRules' | 'production' | 'words' | 'backup' | 'backupOff'>;
+export type PreflightPolicy = Pick<
+  RunConfig,
+  'table' | 'lint' | 'lintRules' | 'production' | 'words' | 'backup' | 'backupOff'
+>;
 
 /** The production guard alone: DDL needs ALLOW_DDL_IN_PRODUCTION=true. Throws `ddl-in-production` (exit 2). */
 export async function productionGuard(
@@ -178,9 +202,13 @@ export async function productionGuard(
     if (found.length > 0) ddl.push(`${file.displayPath} (${[...new Set(found)].join(', ')})`);
   }
   if (ddl.length > 0) {
-    throw usageError('ddl-in-production', `${command}: refusing to run DDL in production: ${ddl.join('; ')}. Nothing was changed.`, {
-      hint: `${policy.words.allowDdlInProduction} once the change has been reviewed (migrate lint --locks shows what each statement locks).`,
-    });
+    throw usageError(
+      'ddl-in-production',
+      `${command}: refusing to run DDL in production: ${ddl.join('; ')}. Nothing was changed.`,
+      {
+        hint: `${policy.words.allowDdlInProduction} once the change has been reviewed (migrate lint --locks shows what each statement locks).`,
+      },
+    );
   }
 }
 
@@ -206,7 +234,13 @@ export function backupGuard(policy: PreflightPolicy, noBackup: boolean | undefin
  * - Files are linted in the order and direction they run (a rollback file as itself), as one run.
  * - Findings of a file at or before LINT_START_AFTER, or marked exempt by the caller, are reported, not refused.
  */
-export async function preflight(client: Client, policy: PreflightPolicy, files: readonly PreflightFile[], request: PreflightRequest, onNote?: NoteSink): Promise<LintSummary | undefined> {
+export async function preflight(
+  client: Client,
+  policy: PreflightPolicy,
+  files: readonly PreflightFile[],
+  request: PreflightRequest,
+  onNote?: NoteSink,
+): Promise<LintSummary | undefined> {
   const production = policy.production !== undefined;
   const w = policy.words;
   // Under the guard the lint always runs: it parses first, and the guard reads the statement kinds of that
@@ -219,15 +253,24 @@ export async function preflight(client: Client, policy: PreflightPolicy, files: 
   if (files.length === 0) {
     await productionGuard(policy, files, request.command);
     skipped = 'nothing to run';
-  }
-  else if (request.skipLint && !production) skipped = w.skipLint;
+  } else if (request.skipLint && !production) skipped = w.skipLint;
   else if (!production && (await databaseIsEmpty(client, policy.table))) skipped = 'the database has no tables yet';
   if (skipped) return { findings: [], skipped };
 
   const kinds = new Map<string, readonly string[]>();
-  const linted = await lintMigrations(files.map((f) => (f.undoes ? { ...f.file, undoes: f.undoes.text } : f.file)), client, 150000, true, policy.lintRules, (file, k) => kinds.set(file, k), onNote);
+  const linted = await lintMigrations(
+    files.map((f) => (f.undoes ? { ...f.file, undoes: f.undoes.text } : f.file)),
+    client,
+    150000,
+    true,
+    policy.lintRules,
+    (file, k) => kinds.set(file, k),
+    onNote,
+  );
   if (production) await productionGuard(policy, files, request.command, kinds);
-  const exemptOf = new Map(files.map((f) => [f.file.displayPath, f.exempt ?? startAfterExemption(policy.lintRules, f.version)]));
+  const exemptOf = new Map(
+    files.map((f) => [f.file.displayPath, f.exempt ?? startAfterExemption(policy.lintRules, f.version)]),
+  );
   const findings = linted.map((f) => {
     const exempt = exemptOf.get(f.file);
     return exempt === undefined ? f : { ...f, exempt };
@@ -235,12 +278,16 @@ export async function preflight(client: Client, policy: PreflightPolicy, files: 
   const blocking = blockingFindings(findings);
   if (blocking.length > 0) {
     const lines = blocking.map((f) => `${f.file}:${f.line}:${f.column} ${f.rule}: ${f.message}`);
-    throw new MigrateError('lint-blocked', `${request.command} cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`, {
-      hint: production
-        ? `Apply the safe alternative (migrate lint shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production ${w.skipLint} does not apply.`
-        : `Apply the safe alternative (migrate lint shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass ${w.skipLint}.`,
-      details: { findings: blocking },
-    });
+    throw new MigrateError(
+      'lint-blocked',
+      `${request.command} cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`,
+      {
+        hint: production
+          ? `Apply the safe alternative (migrate lint shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production ${w.skipLint} does not apply.`
+          : `Apply the safe alternative (migrate lint shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass ${w.skipLint}.`,
+        details: { findings: blocking },
+      },
+    );
   }
   return { findings, skipped: undefined };
 }
@@ -280,7 +327,11 @@ export interface LintContext {
  * nothing tells which are pending). Connected, rules see the live catalog; offline, they say what they could
  * not know.
  */
-export async function lintReport(context: LintContext, client: Client | undefined, request: LintRequest): Promise<LintReport> {
+export async function lintReport(
+  context: LintContext,
+  client: Client | undefined,
+  request: LintRequest,
+): Promise<LintReport> {
   let files: Migration['up'][];
   let chosenVersions: [string, bigint][] = [];
   let oneRun = false;
@@ -298,7 +349,9 @@ export async function lintReport(context: LintContext, client: Client | undefine
       try {
         files.push(await readSqlFile(path, context.root ?? dirname(path), problems));
       } catch (error) {
-        problems.push(`${name}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+        problems.push(
+          `${name}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+        );
       }
     }
     if (problems.length > 0) throw usageError('bad-lint-files', `Cannot lint:\n  ${problems.join('\n  ')}`);
@@ -320,11 +373,19 @@ export async function lintReport(context: LintContext, client: Client | undefine
   const pgVersion = request.pgVersion ?? 150000;
   const rules = context.lintRules;
   const versions = new Map(chosenVersions);
-  const findings = (await lintMigrations(files, client, pgVersion, oneRun, rules, undefined, request.onNote)).map((f) => {
-    const exempt = startAfterExemption(rules, versions.get(f.file));
-    return exempt === undefined ? f : { ...f, exempt };
-  });
+  const findings = (await lintMigrations(files, client, pgVersion, oneRun, rules, undefined, request.onNote)).map(
+    (f) => {
+      const exempt = startAfterExemption(rules, versions.get(f.file));
+      return exempt === undefined ? f : { ...f, exempt };
+    },
+  );
   const locks = request.locks ? await lockReport(files, client, pgVersion).catch(() => undefined) : undefined;
   const serverVersion = client ? await serverVersionNum(client) : pgVersion;
-  return { files: files.map((f) => f.displayPath), findings, locks, mode: client ? 'database' : 'offline', pgVersion: serverVersion };
+  return {
+    files: files.map((f) => f.displayPath),
+    findings,
+    locks,
+    mode: client ? 'database' : 'offline',
+    pgVersion: serverVersion,
+  };
 }

@@ -67,29 +67,56 @@ export interface RepairPlan {
 }
 
 /** What `repair V` would do; undefined when V is applied, clean and unchanged (nothing to repair). */
-export function planRepair(migrations: readonly Migration[], history: readonly HistoryRow[], version: string, options: RepairOptions = {}): RepairPlan | undefined {
-  if (!/^\d+$/.test(version)) throw usageError('bad-version', `"${version}" is not a version; a version is the leading digits of a file name, e.g. 003.`);
+export function planRepair(
+  migrations: readonly Migration[],
+  history: readonly HistoryRow[],
+  version: string,
+  options: RepairOptions = {},
+): RepairPlan | undefined {
+  if (!/^\d+$/.test(version))
+    throw usageError(
+      'bad-version',
+      `"${version}" is not a version; a version is the leading digits of a file name, e.g. 003.`,
+    );
   const n = BigInt(version);
   const entry = statusOf(migrations, history).find((e) => e.versionNumber === n);
   const row = entry?.row;
   if (!entry || !row) {
-    throw usageError('not-applied', `${entry ? `${entry.version}_${entry.name}` : `Version ${version}`} is not in the history, so there is nothing to repair.`, {
-      hint: 'migrate status lists the applied migrations; migrate baseline V adopts a database that was migrated by other means.',
-    });
+    throw usageError(
+      'not-applied',
+      `${entry ? `${entry.version}_${entry.name}` : `Version ${version}`} is not in the history, so there is nothing to repair.`,
+      {
+        hint: 'migrate status lists the applied migrations; migrate baseline V adopts a database that was migrated by other means.',
+      },
+    );
   }
   const label = `${entry.version}_${entry.name}`;
   const m = entry.migration;
   if (!m) {
-    throw usageError('repair-file-missing', `${label} is applied but its file is gone; repair cannot accept a checksum of nothing.`, {
-      hint: `Restore ${label}'s file from version control, then run migrate repair ${entry.version} if it still needs one.`,
-    });
+    throw usageError(
+      'repair-file-missing',
+      `${label} is applied but its file is gone; repair cannot accept a checksum of nothing.`,
+      {
+        hint: `Restore ${label}'s file from version control, then run migrate repair ${entry.version} if it still needs one.`,
+      },
+    );
   }
-  const base = { version: entry.version, name: entry.name, file: m.up.displayPath, wasDirty: row.dirty, oldChecksum: row.checksum };
+  const base = {
+    version: entry.version,
+    name: entry.name,
+    file: m.up.displayPath,
+    wasDirty: row.dirty,
+    oldChecksum: row.checksum,
+  };
   if (options.rerun) {
     if (!row.dirty) {
-      throw usageError('repair-rerun-clean', `${label} is not dirty; --rerun only forgets a migration that stopped part-way.`, {
-        hint: 'To run an applied migration again, roll it back: migrate redo (for the newest) or migrate down --to V.',
-      });
+      throw usageError(
+        'repair-rerun-clean',
+        `${label} is not dirty; --rerun only forgets a migration that stopped part-way.`,
+        {
+          hint: 'To run an applied migration again, roll it back: migrate redo (for the newest) or migrate down --to V.',
+        },
+      );
     }
     return {
       ...base,
@@ -105,7 +132,9 @@ export function planRepair(migrations: readonly Migration[], history: readonly H
   const parts: string[] = [];
   if (row.dirty) parts.push(`mark dirty ${label} as applied (you finished it by hand)`);
   if (row.checksum !== m.checksum) {
-    parts.push(`accept the edited ${m.up.displayPath} as applied (checksum ${row.checksum.slice(0, 12)} -> ${m.checksum.slice(0, 12)})`);
+    parts.push(
+      `accept the edited ${m.up.displayPath} as applied (checksum ${row.checksum.slice(0, 12)} -> ${m.checksum.slice(0, 12)})`,
+    );
   }
   return { ...base, actions, newChecksum: m.checksum, description: parts.join(', and ') };
 }
@@ -118,15 +147,24 @@ function samePlan(a: RepairPlan | undefined, b: RepairPlan | undefined): boolean
  * Carries out `expected` (what the operator saw and confirmed) under the runner lock on `session`. Refuses (exit 1) when the
  * history or the file changed in between: the confirmation was for another state.
  */
-export async function repair(session: Session, migrations: readonly Migration[], expected: RepairPlan, options: RepairOptions = {}): Promise<RepairPlan> {
+export async function repair(
+  session: Session,
+  migrations: readonly Migration[],
+  expected: RepairPlan,
+  options: RepairOptions = {},
+): Promise<RepairPlan> {
   const by = whoAmI();
   const { client, history: store } = session;
   return session.locked(async () => {
     const now = planRepair(migrations, await store.read(), expected.version, options);
     if (!samePlan(now, expected)) {
-      throw new MigrateError('repair-state-changed', `The state of ${expected.version}_${expected.name} changed while you were confirming; nothing was repaired.`, {
-        hint: `Look at migrate status, then run migrate repair ${expected.version} again.`,
-      });
+      throw new MigrateError(
+        'repair-state-changed',
+        `The state of ${expected.version}_${expected.name} changed while you were confirming; nothing was repaired.`,
+        {
+          hint: `Look at migrate status, then run migrate repair ${expected.version} again.`,
+        },
+      );
     }
     const log = new RepairLog(client, store.ref);
     await inTransaction(client, async () => {

@@ -88,7 +88,12 @@ export type MigratorEvent =
       /** The backend pid that runs it: what a monitor of locks and blocked sessions watches. */
       readonly backendPid: number;
     }
-  | { readonly type: 'statement-start'; readonly migration: MigrationRef; readonly index: number; readonly line: number }
+  | {
+      readonly type: 'statement-start';
+      readonly migration: MigrationRef;
+      readonly index: number;
+      readonly line: number;
+    }
   | {
       /** A lock attempt that timed out (55P03) and will be retried after waitMs. */
       readonly type: 'migration-retry';
@@ -119,7 +124,15 @@ export type EventSink = (event: MigratorEvent) => void;
 export class MigrationFailedError extends MigrateError {
   readonly result: RunResult;
   /** `signal`: for `interrupted`, the signal that stopped the run (its exit code is the signal's). `details`: facts for --json. */
-  constructor(code: ErrorCode, message: string, result: RunResult, hint?: string, cause?: unknown, signal?: string, details?: Record<string, unknown>) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    result: RunResult,
+    hint?: string,
+    cause?: unknown,
+    signal?: string,
+    details?: Record<string, unknown>,
+  ) {
     super(code, message, { hint, cause, signal, details });
     this.result = result;
   }

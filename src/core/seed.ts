@@ -27,14 +27,24 @@ export interface SeedOptions {
 }
 
 /** Checks the request and reads the seed's file, before any connection is opened. */
-export async function readSeed(seeds: SeedLocation | undefined, name: string, production: boolean, options: SeedOptions, words: Wording): Promise<SqlFile> {
+export async function readSeed(
+  seeds: SeedLocation | undefined,
+  name: string,
+  production: boolean,
+  options: SeedOptions,
+  words: Wording,
+): Promise<SqlFile> {
   if (production && !options.force) {
     throw usageError('seed-in-production', `Refusing to run seed "${name}": ${words.productionOn}.`, {
       hint: `Seeds are for development and test data. If you really mean it, ${words.forceSeed}.`,
     });
   }
-  if (!/^[\w.-]+$/.test(name)) throw usageError('bad-seed-name', `"${name}" is not a seed name; use the file name without .sql.`);
-  if (!seeds) throw usageError('no-seeds', `There is no seeds folder to find seed "${name}" in.`, { hint: 'Pass the seeds option: { directory }.' });
+  if (!/^[\w.-]+$/.test(name))
+    throw usageError('bad-seed-name', `"${name}" is not a seed name; use the file name without .sql.`);
+  if (!seeds)
+    throw usageError('no-seeds', `There is no seeds folder to find seed "${name}" in.`, {
+      hint: 'Pass the seeds option: { directory }.',
+    });
   const path = join(seeds.dir, `${name}.sql`);
   try {
     return await readSqlFile(path, seeds.cwd);
@@ -62,10 +72,14 @@ export async function runSeed(session: Session, executor: Executor, name: string
   } catch (error) {
     const failure = await failureOf(error, file, undefined);
     if (failure) {
-      throw new MigrateError('seed-failed', `Seed ${file.displayPath} failed at ${failure.file}:${failure.line}:${failure.column}: ${failure.message}`, {
-        hint: 'Nothing of the seed remains (it ran in one transaction). Fix the file and run it again.',
-        details: { error: failure },
-      });
+      throw new MigrateError(
+        'seed-failed',
+        `Seed ${file.displayPath} failed at ${failure.file}:${failure.line}:${failure.column}: ${failure.message}`,
+        {
+          hint: 'Nothing of the seed remains (it ran in one transaction). Fix the file and run it again.',
+          details: { error: failure },
+        },
+      );
     }
     throw originalError(error);
   }

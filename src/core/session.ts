@@ -44,7 +44,8 @@ export async function withSession<T>(options: SessionOptions, fn: (session: Sess
     connector,
     async locked(run) {
       // The key is derived from the database's name: the CLI knows it; an app's pool or client is asked.
-      const database = connector.database ?? (await client.query<{ db: string }>('select current_database() as db')).rows[0]!.db;
+      const database =
+        connector.database ?? (await client.query<{ db: string }>('select current_database() as db')).rows[0]!.db;
       const locker = new Locker(client, lockKey(database, options.table));
       const started = Date.now();
       let waited = false;

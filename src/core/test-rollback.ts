@@ -40,7 +40,8 @@ export interface TestRollbackOptions {
   readonly idempotent?: boolean | undefined;
 }
 
-export type StepAction = 'apply' | 'rollback' | 'compare' | 'reapply' | 'rerun' | 'apply-all' | 'rollback-all' | 'reapply-all' | 'compare-all';
+export type StepAction =
+  'apply' | 'rollback' | 'compare' | 'reapply' | 'rerun' | 'apply-all' | 'rollback-all' | 'reapply-all' | 'compare-all';
 
 /** One thing done, for `--json` (every step) and progress. */
 export interface RollbackStep {
@@ -53,7 +54,8 @@ export interface RollbackStep {
   readonly changes?: readonly SchemaChange[] | undefined;
 }
 
-export type ProblemCode = 'apply-failed' | 'rollback-failed' | 'rollback-differs' | 'reapply-failed' | 'reapply-differs' | 'rollback-missing';
+export type ProblemCode =
+  'apply-failed' | 'rollback-failed' | 'rollback-differs' | 'reapply-failed' | 'reapply-differs' | 'rollback-missing';
 
 /** A failure (exit 1), named by migration where one is to blame. */
 export interface RollbackProblem {
@@ -112,14 +114,23 @@ const label = (m: Migration) => `${m.version}_${m.name}`;
 
 /** An interrupt or a lost server ends the run; everything else is a finding about a migration. */
 function isFatal(error: unknown): boolean {
-  return error instanceof MigrateError && (error.code === 'interrupted' || error.exitCode === EXIT.unavailable || error.exitCode === EXIT.sigint || error.exitCode === EXIT.sigterm);
+  return (
+    error instanceof MigrateError &&
+    (error.code === 'interrupted' ||
+      error.exitCode === EXIT.unavailable ||
+      error.exitCode === EXIT.sigint ||
+      error.exitCode === EXIT.sigterm)
+  );
 }
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export async function testRollback(ctx: TestRollbackContext, options: TestRollbackOptions): Promise<TestRollbackReport> {
+export async function testRollback(
+  ctx: TestRollbackContext,
+  options: TestRollbackOptions,
+): Promise<TestRollbackReport> {
   const started = performance.now();
   const start = options.start ?? { kind: 'empty' };
   return withScratchDatabase(ctx.connection, 'migrate test-rollback', async (scratch) => {
@@ -128,7 +139,9 @@ export async function testRollback(ctx: TestRollbackContext, options: TestRollba
     try {
       await run.prepare(start);
       // One locked session on the scratch database for every step, and the snapshots on it too.
-      const report = await run.migrator.stepper((steps) => (options.mode === 'chain' ? run.chain(steps) : run.step(steps)));
+      const report = await run.migrator.stepper((steps) =>
+        options.mode === 'chain' ? run.chain(steps) : run.step(steps),
+      );
       return { ...report, mode: options.mode, start: start.kind, durationMs: Math.round(performance.now() - started) };
     } finally {
       await run.close();
@@ -179,16 +192,37 @@ class Run {
     const t = performance.now();
     try {
       await fn();
-      return this.#record({ action, version: migration?.version, ok: true, ms: Math.round(performance.now() - t) }, migration);
+      return this.#record(
+        { action, version: migration?.version, ok: true, ms: Math.round(performance.now() - t) },
+        migration,
+      );
     } catch (error) {
       if (isFatal(error)) throw error;
-      return this.#record({ action, version: migration?.version, ok: false, ms: Math.round(performance.now() - t), error: messageOf(error) }, migration);
+      return this.#record(
+        {
+          action,
+          version: migration?.version,
+          ok: false,
+          ms: Math.round(performance.now() - t),
+          error: messageOf(error),
+        },
+        migration,
+      );
     }
   }
 
-  #compare(action: StepAction, migration: Migration | undefined, expected: SchemaSnapshot, actual: SchemaSnapshot, ms: number) {
+  #compare(
+    action: StepAction,
+    migration: Migration | undefined,
+    expected: SchemaSnapshot,
+    actual: SchemaSnapshot,
+    ms: number,
+  ) {
     const diff = diffSnapshots(expected, actual);
-    this.#record({ action, version: migration?.version, ok: diff.changes.length === 0, ms, changes: diff.changes }, migration);
+    this.#record(
+      { action, version: migration?.version, ok: diff.changes.length === 0, ms, changes: diff.changes },
+      migration,
+    );
     if (diff.columnOrder.length > 0) {
       this.warnings.push({
         code: 'column-order',
@@ -201,7 +235,13 @@ class Run {
     return diff;
   }
 
-  #problem(code: ProblemCode, migration: Migration | undefined, message: string, changes: readonly SchemaChange[] = [], file?: string) {
+  #problem(
+    code: ProblemCode,
+    migration: Migration | undefined,
+    message: string,
+    changes: readonly SchemaChange[] = [],
+    file?: string,
+  ) {
     this.problems.push({
       code,
       version: migration?.version,
@@ -235,7 +275,14 @@ class Run {
         const upTo = BigInt(start.version);
         for (const m of this.#ctx.migrations) {
           if (m.versionNumber > upTo) continue;
-          await store.insertApplied({ version: m.version, name: m.name, checksum: m.checksum, executionMs: 0, appliedBy: 'test-rollback (schema file)', dirty: false });
+          await store.insertApplied({
+            version: m.version,
+            name: m.name,
+            checksum: m.checksum,
+            executionMs: 0,
+            appliedBy: 'test-rollback (schema file)',
+            dirty: false,
+          });
         }
       }
     }
@@ -254,10 +301,14 @@ class Run {
           await this.migrator.up({ to: this.#options.from });
         } catch (error) {
           if (isFatal(error)) throw error;
-          throw new MigrateError('test-rollback-start-failed', `Could not reach the starting point (--from ${this.#options.from}): ${messageOf(error)}`, {
-            hint: 'The migrations up to --from are applied without being tested; fix the one named, or start later.',
-            cause: error,
-          });
+          throw new MigrateError(
+            'test-rollback-start-failed',
+            `Could not reach the starting point (--from ${this.#options.from}): ${messageOf(error)}`,
+            {
+              hint: 'The migrations up to --from are applied without being tested; fix the one named, or start later.',
+              cause: error,
+            },
+          );
         }
       }
     }
@@ -291,7 +342,12 @@ class Run {
   /** The up file run again inside a transaction that is rolled back: does it fail on its own result? */
   async #rerun(m: Migration): Promise<void> {
     if (m.up.directives.noTransaction) {
-      this.warnings.push({ code: 'rerun-skipped', version: m.version, name: m.name, message: `${label(m)} runs outside a transaction (-- migrate:no-transaction): it cannot be re-run inside one to test it.` });
+      this.warnings.push({
+        code: 'rerun-skipped',
+        version: m.version,
+        name: m.name,
+        message: `${label(m)} runs outside a transaction (-- migrate:no-transaction): it cannot be re-run inside one to test it.`,
+      });
       return;
     }
     if (m.up.empty) return;
@@ -306,15 +362,29 @@ class Run {
     } finally {
       await client.query('rollback').catch(() => {});
     }
-    this.#record({ action: 'rerun', version: m.version, ok: error === undefined, ms: Math.round(performance.now() - t), error }, m);
+    this.#record(
+      { action: 'rerun', version: m.version, ok: error === undefined, ms: Math.round(performance.now() - t), error },
+      m,
+    );
     if (error !== undefined) {
-      this.warnings.push({ code: 'not-rerunnable', version: m.version, name: m.name, message: `${label(m)} is not re-runnable: run a second time it fails with "${error}". Guard it (IF NOT EXISTS, CREATE OR REPLACE) if it may ever run twice.` });
+      this.warnings.push({
+        code: 'not-rerunnable',
+        version: m.version,
+        name: m.name,
+        message: `${label(m)} is not re-runnable: run a second time it fails with "${error}". Guard it (IF NOT EXISTS, CREATE OR REPLACE) if it may ever run twice.`,
+      });
     }
   }
 
   async #checkRollbackFile(m: Migration): Promise<boolean> {
     if (m.downPath !== undefined) return true;
-    this.#problem('rollback-missing', m, `${label(m)} has no rollback file, so its rollback cannot be tested.`, [], m.up.displayPath);
+    this.#problem(
+      'rollback-missing',
+      m,
+      `${label(m)} has no rollback file, so its rollback cannot be tested.`,
+      [],
+      m.up.displayPath,
+    );
     return false;
   }
 
@@ -349,11 +419,22 @@ class Run {
       const diff = this.#compare('compare', m, before, after, Math.round(performance.now() - t));
       if (diff.changes.length > 0) {
         const empty = (await this.#steps!.readDown(m)).empty;
-        this.#problem('rollback-differs', m, `the rollback of ${label(m)} does not restore the schema it found${empty ? ' (its rollback file is empty)' : ''}`, diff.changes);
+        this.#problem(
+          'rollback-differs',
+          m,
+          `the rollback of ${label(m)} does not restore the schema it found${empty ? ' (its rollback file is empty)' : ''}`,
+          diff.changes,
+        );
       }
       const reapply = await this.#do('reapply', m, () => this.#upOne(m));
       if (!reapply.ok) {
-        this.#problem('reapply-failed', m, `${label(m)} failed to apply again after its rollback: ${reapply.error}`, [], m.up.displayPath);
+        this.#problem(
+          'reapply-failed',
+          m,
+          `${label(m)} failed to apply again after its rollback: ${reapply.error}`,
+          [],
+          m.up.displayPath,
+        );
         return this.#report(tested, pending.slice(i + 1));
       }
       before = await this.#snapshot();
@@ -381,7 +462,11 @@ class Run {
       const m = pending[i]!;
       const rollback = await this.#do('rollback', m, () => this.#downOne(m));
       if (!rollback.ok) {
-        this.#problem('rollback-failed', m, `the rollback of ${label(m)} failed in the chain (after the rollbacks of everything newer): ${rollback.error}`);
+        this.#problem(
+          'rollback-failed',
+          m,
+          `the rollback of ${label(m)} failed in the chain (after the rollbacks of everything newer): ${rollback.error}`,
+        );
         return this.#report(pending, []);
       }
     }
@@ -389,13 +474,24 @@ class Run {
     const back = await this.#snapshot();
     const diff = this.#compare('compare-all', undefined, start, back, Math.round(performance.now() - t));
     if (diff.changes.length > 0) {
-      this.#problem('rollback-differs', undefined, `rolling back all ${pending.length} migrations does not restore the schema they started from`, diff.changes);
+      this.#problem(
+        'rollback-differs',
+        undefined,
+        `rolling back all ${pending.length} migrations does not restore the schema they started from`,
+        diff.changes,
+      );
       this.#blame(diff.changes);
     }
     for (const m of pending) {
       const reapply = await this.#do('reapply', m, () => this.#upOne(m));
       if (!reapply.ok) {
-        this.#problem('reapply-failed', m, `${label(m)} failed to apply again after the chain's rollback: ${reapply.error}`, [], m.up.displayPath);
+        this.#problem(
+          'reapply-failed',
+          m,
+          `${label(m)} failed to apply again after the chain's rollback: ${reapply.error}`,
+          [],
+          m.up.displayPath,
+        );
         return this.#report(pending, []);
       }
     }
@@ -403,7 +499,12 @@ class Run {
     const again = await this.#snapshot();
     const second = this.#compare('compare-all', undefined, applied, again, Math.round(performance.now() - t));
     if (second.changes.length > 0) {
-      this.#problem('reapply-differs', undefined, 'applying everything again after the chain rollback gives another schema than the first time', second.changes);
+      this.#problem(
+        'reapply-differs',
+        undefined,
+        'applying everything again after the chain rollback gives another schema than the first time',
+        second.changes,
+      );
     }
     return this.#report(pending, []);
   }
@@ -422,7 +523,10 @@ class Run {
       if (m) suspects.add(label(m));
     }
     if (suspects.size > 0) {
-      this.problems[this.problems.length - 1] = { ...chainProblem, message: `${chainProblem.message}; the objects are named in ${[...suspects].join(', ')}` };
+      this.problems[this.problems.length - 1] = {
+        ...chainProblem,
+        message: `${chainProblem.message}; the objects are named in ${[...suspects].join(', ')}`,
+      };
     }
   }
 
@@ -455,9 +559,13 @@ export async function rollbackStart(
       .filter((b) => b.parsed !== undefined)
       .sort((a, b) => b.parsed!.createdAt.getTime() - a.parsed!.createdAt.getTime())[0];
     if (!newest) {
-      throw usageError('no-backup-found', `--from-backup: there is no backup of the database "${database}" in ${shown(settings.backupDir)}.`, {
-        hint: 'Take one with migrate backup, name a file (--from-backup FILE), or start from an empty database (no --from-backup).',
-      });
+      throw usageError(
+        'no-backup-found',
+        `--from-backup: there is no backup of the database "${database}" in ${shown(settings.backupDir)}.`,
+        {
+          hint: 'Take one with migrate backup, name a file (--from-backup FILE), or start from an empty database (no --from-backup).',
+        },
+      );
     }
     const { join } = await import('node:path');
     return { kind: 'backup', file: join(settings.backupDir, newest.name) };

@@ -58,7 +58,11 @@ function expectedRollback(m: Migration, rollbackDir: string): string {
 }
 
 /** Every finding, oldest version first; within a version, errors before warnings. */
-export function verify(migrations: readonly Migration[], history: readonly HistoryRow[], options: VerifyOptions = {}): VerifyReport {
+export function verify(
+  migrations: readonly Migration[],
+  history: readonly HistoryRow[],
+  options: VerifyOptions = {},
+): VerifyReport {
   const findings: Finding[] = [];
   const entries = statusOf(migrations, history);
   for (const e of entries) {
@@ -67,19 +71,32 @@ export function verify(migrations: readonly Migration[], history: readonly Histo
     const label = `${e.version}_${e.name}`;
     const file = m?.up.displayPath ?? null;
     const own: Finding[] = [];
-    const add = (severity: Severity, code: FindingCode, message: string) => own.push({ severity, code, version: e.version, file, message });
+    const add = (severity: Severity, code: FindingCode, message: string) =>
+      own.push({ severity, code, version: e.version, file, message });
 
     if (row?.dirty) {
       const next = isResumable(e)
         ? `Fix what failed, then run migrate up: it resumes at statement ${(row.statementsDone ?? 0) + 1}.`
         : `Check the database by hand, then run: migrate repair ${e.version}`;
-      add('error', 'dirty', `${label} is dirty: it ran outside a transaction and stopped part-way (or is running now). ${next}`);
+      add(
+        'error',
+        'dirty',
+        `${label} is dirty: it ran outside a transaction and stopped part-way (or is running now). ${next}`,
+      );
     }
     if (row && !m) {
-      add('error', 'file-missing', `${label} is applied (${row.appliedAt.toISOString()}) but its file is gone. Restore it from version control.`);
+      add(
+        'error',
+        'file-missing',
+        `${label} is applied (${row.appliedAt.toISOString()}) but its file is gone. Restore it from version control.`,
+      );
     }
     if (row && m && row.checksum !== m.checksum) {
-      add('error', 'checksum-changed', `${label} was edited after it was applied (checksum ${short(row.checksum)} applied, ${short(m.checksum)} on disk). Restore the file from version control, or accept the edit: migrate repair ${e.version}`);
+      add(
+        'error',
+        'checksum-changed',
+        `${label} was edited after it was applied (checksum ${short(row.checksum)} applied, ${short(m.checksum)} on disk). Restore the file from version control, or accept the edit: migrate repair ${e.version}`,
+      );
     }
     if (!row && e.outOfOrder) {
       add(
@@ -99,10 +116,18 @@ export function verify(migrations: readonly Migration[], history: readonly Histo
       );
     }
     if (m && m.up.empty) {
-      add('warning', 'empty-migration', `${label} holds no statement (empty or comments only); it is a valid no-op. Is its body missing?`);
+      add(
+        'warning',
+        'empty-migration',
+        `${label} holds no statement (empty or comments only); it is a valid no-op. Is its body missing?`,
+      );
     }
     if (m && m.downPath !== undefined && options.emptyRollbacks?.has(m.version)) {
-      add('warning', 'empty-rollback', `${label}'s rollback holds no statement: rolling it back changes nothing. Fine when it cannot be undone (say so in a comment); otherwise write it. migrate test-rollback shows what it leaves.`);
+      add(
+        'warning',
+        'empty-rollback',
+        `${label}'s rollback holds no statement: rolling it back changes nothing. Fine when it cannot be undone (say so in a comment); otherwise write it. migrate test-rollback shows what it leaves.`,
+      );
     }
     findings.push(...own.filter((f) => f.severity === 'error'), ...own.filter((f) => f.severity === 'warning'));
   }

@@ -42,7 +42,8 @@ export const CLI_WORDING: Wording = {
   forceSeed: 'add --force',
   repair: (version) => `migrate repair ${version}`,
   runAgain: (direction) => `run migrate ${direction} again`,
-  resume: (statement) => `run migrate up again: it resumes at statement ${statement} (migrate up --from-start runs the file from its first statement).`,
+  resume: (statement) =>
+    `run migrate up again: it resumes at statement ${statement} (migrate up --from-start runs the file from its first statement).`,
 };
 
 export const LIBRARY_WORDING: Wording = {
@@ -59,5 +60,6 @@ export const LIBRARY_WORDING: Wording = {
   forceSeed: 'pass seed(name, { force: true })',
   repair: (version) => `repair('${version}')`,
   runAgain: (direction) => `call ${direction}() again`,
-  resume: (statement) => `call up() again: it resumes at statement ${statement} (up({ fromStart: true }) runs the file from its first statement).`,
+  resume: (statement) =>
+    `call up() again: it resumes at statement ${statement} (up({ fromStart: true }) runs the file from its first statement).`,
 };

@@ -103,7 +103,9 @@ async function lockedTables(client: pg.Client | pg.PoolClient): Promise<{ oids: 
         and l.database = (select oid from pg_database where datname = current_database())
       order by 2`,
   );
-  const shown = rows.slice(0, 3).map((r) => `${r.rel} is locked (ACCESS EXCLUSIVE) by pid ${r.pid}${r.app ? ` (${r.app})` : ''}: ${r.query}`);
+  const shown = rows
+    .slice(0, 3)
+    .map((r) => `${r.rel} is locked (ACCESS EXCLUSIVE) by pid ${r.pid}${r.app ? ` (${r.app})` : ''}: ${r.query}`);
   if (rows.length > 3) shown.push(`and ${rows.length - 3} more`);
   return { oids: rows.map((r) => Number(r.oid)), who: shown.join('; ') || 'a table was locked by another session' };
 }
@@ -116,7 +118,10 @@ const SYSTEM_SCHEMAS = ['pg_catalog', 'information_schema', 'pg_toast'];
  *
  * @example const catalog = await readCatalog(client); catalog.tables.get('public.users')?.estimatedRows
  */
-export async function readCatalog(client: pg.Client | pg.PoolClient, options: ReadCatalogOptions = {}): Promise<Catalog> {
+export async function readCatalog(
+  client: pg.Client | pg.PoolClient,
+  options: ReadCatalogOptions = {},
+): Promise<Catalog> {
   // Session-level and put back afterwards: the caller may or may not be inside a transaction.
   const version = await client.query<{ v: string; previous: string }>(
     `select current_setting('server_version_num') as v, current_setting('lock_timeout') as previous, set_config('lock_timeout', $1, false)`,
@@ -125,11 +130,17 @@ export async function readCatalog(client: pg.Client | pg.PoolClient, options: Re
   try {
     return await readCatalogBounded(client, Number(version.rows[0]?.v ?? 0), options);
   } finally {
-    await client.query(`select set_config('lock_timeout', $1, false)`, [version.rows[0]?.previous ?? '0']).catch(() => {});
+    await client
+      .query(`select set_config('lock_timeout', $1, false)`, [version.rows[0]?.previous ?? '0'])
+      .catch(() => {});
   }
 }
 
-async function readCatalogBounded(client: pg.Client | pg.PoolClient, serverVersionNum: number, options: ReadCatalogOptions): Promise<Catalog> {
+async function readCatalogBounded(
+  client: pg.Client | pg.PoolClient,
+  serverVersionNum: number,
+  options: ReadCatalogOptions,
+): Promise<Catalog> {
   // Tables another session holds ACCESS EXCLUSIVE on, found once a query could not get its lock in time:
   // their size is then estimated and their indexes and constraints left out (pg_get_indexdef opens the table).
   let locked: number[] = [];
@@ -150,7 +161,13 @@ async function readCatalogBounded(client: pg.Client | pg.PoolClient, serverVersi
     TABLES_SQL(`case when c.oid = any($2::oid[]) then ${ESTIMATED_SIZE} else pg_total_relation_size(c.oid)::text end`),
   );
   const columns = await bounded<{
-    oid: number; name: string; type: string; typname: string; typmod: number; notnull: boolean; numeric: boolean;
+    oid: number;
+    name: string;
+    type: string;
+    typname: string;
+    typmod: number;
+    notnull: boolean;
+    numeric: boolean;
   }>(
     `select a.attrelid::int8 as oid, a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
             t.typname, a.atttypmod as typmod, a.attnotnull as notnull, t.typname in ('numeric', '_numeric') as numeric
@@ -167,7 +184,12 @@ async function readCatalogBounded(client: pg.Client | pg.PoolClient, serverVersi
       where n.nspname <> all($1::text[]) and co.conrelid <> all($2::oid[]) and co.confrelid <> all($2::oid[])`,
   );
   const indexes = await bounded<{
-    oid: number; schema: string; name: string; unique: boolean; valid: boolean; def: string;
+    oid: number;
+    schema: string;
+    name: string;
+    unique: boolean;
+    valid: boolean;
+    def: string;
   }>(
     `select i.indrelid::int8 as oid, n.nspname as schema, ic.relname as name, i.indisunique as unique,
             i.indisvalid as valid, pg_get_indexdef(i.indexrelid) as def
@@ -180,7 +202,12 @@ async function readCatalogBounded(client: pg.Client | pg.PoolClient, serverVersi
 
   // Existence of every named object lint may see dropped or renamed, and the search_path of this session
   // (the runner's: the same connection settings), in one round trip.
-  const names = await client.query<{ relations: [string, string][] | null; schemas: string[]; types: string[] | null; path: string[] }>(
+  const names = await client.query<{
+    relations: [string, string][] | null;
+    schemas: string[];
+    types: string[] | null;
+    path: string[];
+  }>(
     `select (select json_agg(json_build_array(n.nspname || '.' || c.relname, c.relkind::text))
                from pg_class c join pg_namespace n on n.oid = c.relnamespace
               where n.nspname <> all($1::text[]) and n.nspname not like 'pg_temp%' and n.nspname not like 'pg_toast%') as relations,

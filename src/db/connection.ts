@@ -35,7 +35,11 @@ export class WatchedClient extends pg.Client {
       const result = query.apply(this, args);
       const ms = this.#deadlineMs;
       if (ms > 0 && result && typeof (result as Promise<unknown>).then === 'function') {
-        const timer = setTimeout(() => this.sever(`no answer from the server within ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`}`), ms);
+        const timer = setTimeout(
+          () =>
+            this.sever(`no answer from the server within ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`}`),
+          ms,
+        );
         const clear = () => clearTimeout(timer);
         (result as Promise<unknown>).then(clear, clear);
       }
@@ -135,20 +139,44 @@ export function explain(error: unknown, params: ConnectionParams): MigrateError 
         'Check the host, port, firewall rules and network policy between here and the server.',
       );
     case '53300':
-      return make('db-too-many-connections', `The database has no free connection slots (${where}): ${raw}.`, 'Wait, or raise max_connections.');
+      return make(
+        'db-too-many-connections',
+        `The database has no free connection slots (${where}): ${raw}.`,
+        'Wait, or raise max_connections.',
+      );
     case '57P03':
-      return make('db-starting', `The database is starting up or shutting down (${where}).`, 'Try again in a few seconds.');
+      return make(
+        'db-starting',
+        `The database is starting up or shutting down (${where}).`,
+        'Try again in a few seconds.',
+      );
     default:
       if (/does not support SSL/i.test(raw)) {
-        return make('db-no-ssl', `The server at ${params.host}:${params.port} does not support SSL, but sslmode asks for it.`, 'Remove sslmode=require from DATABASE_URL or enable SSL on the server.');
+        return make(
+          'db-no-ssl',
+          `The server at ${params.host}:${params.port} does not support SSL, but sslmode asks for it.`,
+          'Remove sslmode=require from DATABASE_URL or enable SSL on the server.',
+        );
       }
       if (/timeout/i.test(raw)) {
-        return make('db-timeout', `The database at ${params.host}:${params.port} did not answer within ${connectTimeoutOf(params)} seconds (${where}).`, 'Check the host, port, firewall rules and network policy between here and the server.');
+        return make(
+          'db-timeout',
+          `The database at ${params.host}:${params.port} did not answer within ${connectTimeoutOf(params)} seconds (${where}).`,
+          'Check the host, port, firewall rules and network policy between here and the server.',
+        );
       }
       if (/SASL|password/i.test(raw)) {
-        return make('db-auth-failed', `Authentication failed for user "${params.user}" (${where}): ${raw}.`, 'Check the password in DATABASE_URL (or PGPASSWORD / ~/.pgpass).');
+        return make(
+          'db-auth-failed',
+          `Authentication failed for user "${params.user}" (${where}): ${raw}.`,
+          'Check the password in DATABASE_URL (or PGPASSWORD / ~/.pgpass).',
+        );
       }
-      return make('db-connect-failed', `Could not connect to ${where}: ${raw}.`, 'Check DATABASE_URL and that the server is running.');
+      return make(
+        'db-connect-failed',
+        `Could not connect to ${where}: ${raw}.`,
+        'Check DATABASE_URL and that the server is running.',
+      );
   }
 }
 
@@ -164,7 +192,9 @@ export interface ConnectOptions {
  */
 export async function connect(params: ConnectionParams, options: ConnectOptions = {}): Promise<WatchedClient> {
   const config = pgClientConfig(params, options.applicationName);
-  const client = new WatchedClient(options.connectTimeoutMs === undefined ? config : { ...config, connectionTimeoutMillis: options.connectTimeoutMs });
+  const client = new WatchedClient(
+    options.connectTimeoutMs === undefined ? config : { ...config, connectionTimeoutMillis: options.connectTimeoutMs },
+  );
   // An idle client whose server goes away emits 'error'; without a listener Node would crash the process.
   // The failure itself reaches whoever awaits a query on it.
   client.on('error', () => {});
@@ -181,7 +211,9 @@ export async function connect(params: ConnectionParams, options: ConnectOptions 
 export function isConnectionLost(error: unknown): boolean {
   const e = error as { code?: string; message?: string };
   if (e.code && /^(08|57P0[12])/.test(e.code)) return true;
-  return /Connection terminated|ECONNRESET|EPIPE|ETIMEDOUT|not queryable|Client was closed/i.test(String(e.message ?? ''));
+  return /Connection terminated|ECONNRESET|EPIPE|ETIMEDOUT|not queryable|Client was closed/i.test(
+    String(e.message ?? ''),
+  );
 }
 
 export function connectionLostError(error: unknown, params: ConnectionParams): MigrateError {

@@ -47,7 +47,8 @@ export function paramsConnector(params: ConnectionParams): Connector {
     database: params.database,
     session: async () => ended(await connect(params)),
     // The canceller must not hang on the path that froze the session: a short connect timeout.
-    side: async () => ended(await connect(params, { applicationName: 'tidemark-cancel', connectTimeoutMs: SIDE_CONNECT_TIMEOUT_MS })),
+    side: async () =>
+      ended(await connect(params, { applicationName: 'tidemark-cancel', connectTimeoutMs: SIDE_CONNECT_TIMEOUT_MS })),
   };
 }
 
@@ -73,7 +74,12 @@ export function paramsOfConfig(config: pg.ClientConfig): ConnectionParams {
 const SIDE_CONNECT_TIMEOUT_MS = 5_000;
 
 async function sideClient(config: pg.ClientConfig, params: ConnectionParams): Promise<Lease> {
-  const client = new pg.Client({ ...config, application_name: 'tidemark', connectionTimeoutMillis: SIDE_CONNECT_TIMEOUT_MS, keepAlive: true });
+  const client = new pg.Client({
+    ...config,
+    application_name: 'tidemark',
+    connectionTimeoutMillis: SIDE_CONNECT_TIMEOUT_MS,
+    keepAlive: true,
+  });
   client.on('error', () => {});
   try {
     await client.connect();

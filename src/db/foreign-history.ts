@@ -51,7 +51,9 @@ export interface ForeignHistory {
 }
 
 function bad(tool: ForeignTool, table: TableRef, message: string, hint: string): MigrateError {
-  return new MigrateError('foreign-history-unusable', `${tool}'s history in ${describeTable(table)}: ${message}`, { hint });
+  return new MigrateError('foreign-history-unusable', `${tool}'s history in ${describeTable(table)}: ${message}`, {
+    hint,
+  });
 }
 
 function digits(tool: ForeignTool, table: TableRef, value: string, what: string): bigint {
@@ -75,14 +77,23 @@ export async function readForeignHistory(client: Client, tool: ForeignTool, tabl
 async function read(client: Client, tool: ForeignTool, table: TableRef): Promise<ForeignHistory> {
   const columns = await tableColumns(client, table);
   if (columns === undefined || columns.size === 0) {
-    throw usageError('foreign-history-not-found', `There is no table ${describeTable(table)}, where ${tool} keeps its history.`, {
-      hint: `If ${tool} was configured with another table, pass it: --from-table schema.name`,
-    });
+    throw usageError(
+      'foreign-history-not-found',
+      `There is no table ${describeTable(table)}, where ${tool} keeps its history.`,
+      {
+        hint: `If ${tool} was configured with another table, pass it: --from-table schema.name`,
+      },
+    );
   }
   const have = new Set(columns.keys());
   const missing = REQUIRED[tool].filter((c) => !have.has(c));
   if (missing.length > 0) {
-    throw bad(tool, table, `the table has no ${missing.join(', ')} column (it has ${[...have].join(', ')}), so it is not ${tool}'s.`, 'Check --from and --from-table.');
+    throw bad(
+      tool,
+      table,
+      `the table has no ${missing.join(', ')} column (it has ${[...have].join(', ')}), so it is not ${tool}'s.`,
+      'Check --from and --from-table.',
+    );
   }
   const name = quoteTable(table);
   const result = (versions: bigint[], upTo?: bigint): ForeignHistory => ({
@@ -94,9 +105,17 @@ async function read(client: Client, tool: ForeignTool, table: TableRef): Promise
 
   switch (tool) {
     case 'golang-migrate': {
-      const { rows } = await client.query<{ version: string; dirty: boolean }>(`select version::text as version, dirty from ${name}`);
+      const { rows } = await client.query<{ version: string; dirty: boolean }>(
+        `select version::text as version, dirty from ${name}`,
+      );
       if (rows.length === 0) return result([]);
-      if (rows.length > 1) throw bad(tool, table, `it has ${rows.length} rows; golang-migrate keeps exactly one.`, 'Check --from and --from-table.');
+      if (rows.length > 1)
+        throw bad(
+          tool,
+          table,
+          `it has ${rows.length} rows; golang-migrate keeps exactly one.`,
+          'Check --from and --from-table.',
+        );
       const row = rows[0]!;
       if (row.dirty) {
         throw bad(

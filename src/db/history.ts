@@ -96,7 +96,9 @@ export class HistoryStore {
    * empty. Read by the backup module: the version a backup is taken "before", and a restored database's.
    */
   async latestVersion(): Promise<string | null> {
-    const { rows: exists } = await this.#client.query<{ t: string | null }>('select to_regclass($1)::text as t', [this.#table]);
+    const { rows: exists } = await this.#client.query<{ t: string | null }>('select to_regclass($1)::text as t', [
+      this.#table,
+    ]);
     if (exists[0]?.t === null || exists[0]?.t === undefined) return null;
     const { rows } = await this.#client.query<{ version: string }>(
       `select version::text as version from ${this.#table}
@@ -160,12 +162,17 @@ export class HistoryStore {
   async ensureProgressColumns(): Promise<void> {
     const columns = await this.columns();
     if (!columns || PROGRESS_COLUMNS.every((c) => columns.has(c))) return;
-    await this.#client.query(`alter table ${this.#table} add column if not exists statements_done integer, add column if not exists statements_checksum text`);
+    await this.#client.query(
+      `alter table ${this.#table} add column if not exists statements_done integer, add column if not exists statements_checksum text`,
+    );
   }
 
   /** After each statement of a no-transaction migration: how far it got. */
   async recordProgress(version: string, statementsDone: number, statementsChecksum: string): Promise<void> {
-    await this.#client.query(`update ${this.#table} set statements_done = $2, statements_checksum = $3 where version = $1`, [version, statementsDone, statementsChecksum]);
+    await this.#client.query(
+      `update ${this.#table} set statements_done = $2, statements_checksum = $3 where version = $1`,
+      [version, statementsDone, statementsChecksum],
+    );
   }
 
   /** A resumed migration runs the fixed file: the row takes its checksum (still dirty until the last statement). */
@@ -187,18 +194,42 @@ export class HistoryStore {
       if (code === '42703') await this.exists();
       throw error;
     }
-    const rows = JSON.parse(result.rows[0]?.rows ?? '[]') as [string, string, string, number, number, string, boolean, string | null, string | null][];
+    const rows = JSON.parse(result.rows[0]?.rows ?? '[]') as [
+      string,
+      string,
+      string,
+      number,
+      number,
+      string,
+      boolean,
+      string | null,
+      string | null,
+    ][];
     return rows
-      .map(([version, name, checksum, appliedAtMs, executionMs, appliedBy, dirty, statementsDone, statementsChecksum]) => ({
-        version,
-        name,
-        checksum,
-        appliedAt: new Date(appliedAtMs),
-        executionMs,
-        appliedBy,
-        dirty,
-        ...(statementsDone === null || statementsDone === undefined ? {} : { statementsDone: Number(statementsDone), statementsChecksum: statementsChecksum ?? undefined }),
-      }))
+      .map(
+        ([
+          version,
+          name,
+          checksum,
+          appliedAtMs,
+          executionMs,
+          appliedBy,
+          dirty,
+          statementsDone,
+          statementsChecksum,
+        ]) => ({
+          version,
+          name,
+          checksum,
+          appliedAt: new Date(appliedAtMs),
+          executionMs,
+          appliedBy,
+          dirty,
+          ...(statementsDone === null || statementsDone === undefined
+            ? {}
+            : { statementsDone: Number(statementsDone), statementsChecksum: statementsChecksum ?? undefined }),
+        }),
+      )
       .sort((a, b) => compareVersions(a.version, b.version));
   }
 
@@ -221,7 +252,14 @@ export class HistoryStore {
     await this.#client.query(
       `insert into ${this.#table} (version, name, checksum, execution_ms, applied_by, dirty)
        values ($1, $2, $3, $4, $5, $6)`,
-      [record.version, record.name, record.checksum, Math.round(record.executionMs), record.appliedBy, record.dirty ?? false],
+      [
+        record.version,
+        record.name,
+        record.checksum,
+        Math.round(record.executionMs),
+        record.appliedBy,
+        record.dirty ?? false,
+      ],
     );
   }
 
@@ -256,7 +294,11 @@ export class HistoryStore {
 
   /** For `migrate repair`: sets the row's checksum and dirty mark (inside the repair's transaction). */
   async repairRow(version: string, values: { checksum: string; dirty: boolean }): Promise<void> {
-    await this.#client.query(`update ${this.#table} set checksum = $2, dirty = $3 where version = $1`, [version, values.checksum, values.dirty]);
+    await this.#client.query(`update ${this.#table} set checksum = $2, dirty = $3 where version = $1`, [
+      version,
+      values.checksum,
+      values.dirty,
+    ]);
   }
 
   async markDirty(version: string): Promise<void> {

@@ -38,5 +38,8 @@ export async function findInvalidIndexes(client: Client, filter: InvalidIndexFil
       order by 1, 2`,
     [filter.table ?? null, filter.name ?? null, filter.namePattern ?? null],
   );
-  return rows.map((r) => ({ ...r, dropStatement: `DROP INDEX CONCURRENTLY IF EXISTS ${quoteIdent(r.schema)}.${quoteIdent(r.name)};` }));
+  return rows.map((r) => ({
+    ...r,
+    dropStatement: `DROP INDEX CONCURRENTLY IF EXISTS ${quoteIdent(r.schema)}.${quoteIdent(r.name)};`,
+  }));
 }

@@ -87,7 +87,11 @@ export class Locker {
    * Polls until the lock is ours or `waitMs` has passed (then exit 3, naming the holder).
    * `onWait` is called once when the first attempt fails, with the current holder.
    */
-  async acquire(waitMs: number, onWait?: (holder: LockHolder | undefined) => void, signal?: AbortSignal): Promise<void> {
+  async acquire(
+    waitMs: number,
+    onWait?: (holder: LockHolder | undefined) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const deadline = Date.now() + waitMs;
     if (await this.tryAcquire()) return;
     onWait?.(await this.holder());

@@ -44,7 +44,8 @@ function osUser(): string {
   }
 }
 
-const URL_SHAPE = /^postgres(?:ql)?:\/\/(?:([^:@/?]*)(?::([^@/?]*))?@)?(\[[^\]]*\]|[^:/?]*)(?::(\d*))?(?:\/([^?]*))?(?:\?(.*))?$/;
+const URL_SHAPE =
+  /^postgres(?:ql)?:\/\/(?:([^:@/?]*)(?::([^@/?]*))?@)?(\[[^\]]*\]|[^:/?]*)(?::(\d*))?(?:\/([^?]*))?(?:\?(.*))?$/;
 
 /** True when `text` is a postgres:// or postgresql:// URL that paramsFromUrl can read. */
 export function isPostgresUrl(text: string): boolean {
@@ -52,7 +53,22 @@ export function isPostgresUrl(text: string): boolean {
 }
 
 /** libpq's keywords, as a URL's query or the PG* variables give them; undefined where not given. */
-type Keywords = Partial<Record<'host' | 'port' | 'user' | 'password' | 'dbname' | 'sslmode' | 'sslrootcert' | 'sslcert' | 'sslkey' | 'connect_timeout' | 'passfile', string>>;
+type Keywords = Partial<
+  Record<
+    | 'host'
+    | 'port'
+    | 'user'
+    | 'password'
+    | 'dbname'
+    | 'sslmode'
+    | 'sslrootcert'
+    | 'sslcert'
+    | 'sslkey'
+    | 'connect_timeout'
+    | 'passfile',
+    string
+  >
+>;
 
 const VARIABLE_OF: Readonly<Record<keyof Keywords, string>> = {
   host: 'PGHOST',
@@ -139,7 +155,8 @@ export function urlProblem(text: string): string | undefined {
   return undefined;
 }
 
-const AT_PROBLEM = 'has more than one @ before the host (the password or user name contains an unencoded @); write it as %40, e.g. postgres://app:s3%40cret@db:5432/app';
+const AT_PROBLEM =
+  'has more than one @ before the host (the password or user name contains an unencoded @); write it as %40, e.g. postgres://app:s3%40cret@db:5432/app';
 
 /**
  * Reads a postgres:// URL the way libpq does: percent-decoded user, password and database; `host` and `port`
@@ -149,7 +166,10 @@ const AT_PROBLEM = 'has more than one @ before the host (the password or user na
  */
 export function paramsFromUrl(text: string, vars: Readonly<Record<string, string | undefined>> = {}): ConnectionParams {
   const problem = urlProblem(text);
-  if (problem) throw usageError('bad-database-url', `DATABASE_URL ${problem}.`, { hint: 'Fix the URL (the message does not show it: it holds the password).' });
+  if (problem)
+    throw usageError('bad-database-url', `DATABASE_URL ${problem}.`, {
+      hint: 'Fix the URL (the message does not show it: it holds the password).',
+    });
   const match = URL_SHAPE.exec(text.trim())!;
   const [, rawUser = '', rawPassword, rawHost = '', rawPort, rawDatabase = '', rawQuery = ''] = match;
   const query = new URLSearchParams(rawQuery);
@@ -186,7 +206,8 @@ export function withDatabase(params: ConnectionParams, database: string): Connec
 
 /** A URL for display: the password replaced by ***. */
 export function describeParams(params: ConnectionParams): string {
-  const auth = params.password === undefined ? encodeURIComponent(params.user) : `${encodeURIComponent(params.user)}:***`;
+  const auth =
+    params.password === undefined ? encodeURIComponent(params.user) : `${encodeURIComponent(params.user)}:***`;
   const host = params.host.startsWith('/') ? `[socket ${params.host}]` : params.host;
   return `postgres://${auth}@${host}:${params.port}/${params.database}`;
 }
@@ -241,7 +262,11 @@ export function pgClientConfig(params: ConnectionParams, applicationName = 'tide
     port: params.port,
     user: params.user,
     // Without a password, the password file is read only when the server asks for one, as libpq does.
-    ...(params.password !== undefined ? { password: params.password } : passfile !== undefined ? { password: passwordLookup(passfile, params) } : {}),
+    ...(params.password !== undefined
+      ? { password: params.password }
+      : passfile !== undefined
+        ? { password: passwordLookup(passfile, params) }
+        : {}),
     database: params.database,
     ssl: sslConfig(params),
     application_name: applicationName,

@@ -30,7 +30,17 @@ export interface RepairRow extends RepairRecord {
   readonly repairedAt: Date;
 }
 
-const COLUMNS = ['id', 'version', 'action', 'old_checksum', 'new_checksum', 'was_dirty', 'repaired_by', 'db_user', 'repaired_at'];
+const COLUMNS = [
+  'id',
+  'version',
+  'action',
+  'old_checksum',
+  'new_checksum',
+  'was_dirty',
+  'repaired_by',
+  'db_user',
+  'repaired_at',
+];
 
 /** The log's table for a tracking table: `schema_migrations` -> `schema_migrations_repairs`, same schema. */
 export function repairLogTable(tracking: TableRef): TableRef {
@@ -61,7 +71,9 @@ export class RepairLog {
       throw new MigrateError(
         'foreign-repair-log',
         `The table ${describeTable(this.#ref)} exists but is not tidemark's repairs log (it lacks ${missing.join(', ')}). tidemark left it untouched.`,
-        { hint: 'Rename that table, or point tidemark at another tracking table with MIGRATIONS_TABLE (the log is named after it).' },
+        {
+          hint: 'Rename that table, or point tidemark at another tracking table with MIGRATIONS_TABLE (the log is named after it).',
+        },
       );
     }
     return true;
@@ -118,7 +130,9 @@ export class RepairLog {
       repaired_by: string;
       db_user: string;
       repaired_at: Date;
-    }>(`select id, version, action, old_checksum, new_checksum, was_dirty, repaired_by, db_user, repaired_at from ${this.#table} order by id`);
+    }>(
+      `select id, version, action, old_checksum, new_checksum, was_dirty, repaired_by, db_user, repaired_at from ${this.#table} order by id`,
+    );
     return rows.map((r) => ({
       id: Number(r.id),
       version: r.version,

@@ -48,7 +48,11 @@ async function assertCanCreate(admin: Client, purpose: string): Promise<void> {
  * Runs `fn` with a new empty database and drops it afterwards, always. `purpose` names the command in the
  * error when the role lacks CREATEDB.
  */
-export async function withScratchDatabase<T>(params: ConnectionParams, purpose: string, fn: (scratch: ScratchDatabase) => Promise<T>): Promise<T> {
+export async function withScratchDatabase<T>(
+  params: ConnectionParams,
+  purpose: string,
+  fn: (scratch: ScratchDatabase) => Promise<T>,
+): Promise<T> {
   const admin = await adminClient(params);
   const name = `${SCRATCH_PREFIX}${process.pid}_${randomBytes(4).toString('hex')}`;
   try {
@@ -57,10 +61,14 @@ export async function withScratchDatabase<T>(params: ConnectionParams, purpose: 
   } catch (error) {
     await admin.end().catch(() => {});
     if ((error as { code?: string }).code === '42501') {
-      throw new MigrateError('createdb-required', `${purpose} could not create its scratch database: ${(error as Error).message}.`, {
-        hint: 'Grant the role CREATEDB, or point --database-url at a server where it may create databases.',
-        cause: error,
-      });
+      throw new MigrateError(
+        'createdb-required',
+        `${purpose} could not create its scratch database: ${(error as Error).message}.`,
+        {
+          hint: 'Grant the role CREATEDB, or point --database-url at a server where it may create databases.',
+          cause: error,
+        },
+      );
     }
     throw error;
   }

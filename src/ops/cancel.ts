@@ -46,7 +46,9 @@ export async function cancelBackend(side: () => Promise<Lease>, pid: number): Pr
   try {
     const lease = await side();
     try {
-      await withDeadline(lease.client, CANCEL_QUERY_DEADLINE_MS, () => lease.client.query('select pg_cancel_backend($1)', [pid]));
+      await withDeadline(lease.client, CANCEL_QUERY_DEADLINE_MS, () =>
+        lease.client.query('select pg_cancel_backend($1)', [pid]),
+      );
     } finally {
       await lease.release();
     }
@@ -60,7 +62,11 @@ export async function cancelBackend(side: () => Promise<Lease>, pid: number): Pr
  * function saying whether (and why) a cancel was requested, to tell a cancelled statement from a failed one.
  * Throws CancelledError when the signal was already aborted.
  */
-export async function guarded<T>(client: Client, options: CancelOptions, fn: (cancelReason: () => CancelReason | undefined) => Promise<T>): Promise<T> {
+export async function guarded<T>(
+  client: Client,
+  options: CancelOptions,
+  fn: (cancelReason: () => CancelReason | undefined) => Promise<T>,
+): Promise<T> {
   let reason: CancelReason | undefined;
   let grace: NodeJS.Timeout | undefined;
   const pid = backendPid(client);

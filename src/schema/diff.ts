@@ -74,7 +74,9 @@ export function diffSnapshots(expected: SchemaSnapshot, actual: SchemaSnapshot):
     const properties = sameProps(before, after);
     if (properties.length > 0) changes.push({ change: 'changed', kind: before.kind, name: before.name, properties });
   }
-  changes.sort((a, b) => (a.kind === b.kind ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.kind < b.kind ? -1 : 1));
+  changes.sort((a, b) =>
+    a.kind === b.kind ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.kind < b.kind ? -1 : 1,
+  );
 
   const columnOrder: ColumnOrderWarning[] = [];
   for (const [key, before] of Object.entries(expected.columnOrder)) {
@@ -86,7 +88,12 @@ export function diffSnapshots(expected: SchemaSnapshot, actual: SchemaSnapshot):
     const a = after.filter((c) => common.has(c));
     if (b.some((c, i) => a[i] !== c)) {
       const table = expected.objects[key];
-      columnOrder.push({ kind: table?.kind ?? 'table', name: table?.name ?? key.replace(/^[^:]*:/, ''), before: b, after: a });
+      columnOrder.push({
+        kind: table?.kind ?? 'table',
+        name: table?.name ?? key.replace(/^[^:]*:/, ''),
+        before: b,
+        after: a,
+      });
     }
   }
   return { changes, columnOrder };
@@ -125,7 +132,8 @@ export function firstDifference(before: string, after: string): string {
   const b = after.split('\n');
   for (let i = 0; i < Math.max(a.length, b.length); i += 1) {
     if (a[i] !== b[i]) {
-      const cut = (s: string | undefined) => (s === undefined ? '(end)' : JSON.stringify(s.trim().length > LONG ? `${s.trim().slice(0, LONG)}...` : s.trim()));
+      const cut = (s: string | undefined) =>
+        s === undefined ? '(end)' : JSON.stringify(s.trim().length > LONG ? `${s.trim().slice(0, LONG)}...` : s.trim());
       return `line ${i + 1}: ${cut(a[i])} -> ${cut(b[i])}`;
     }
   }

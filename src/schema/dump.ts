@@ -80,11 +80,20 @@ export async function dumpSchema(options: SchemaFileOptions): Promise<string> {
   }
   const args = ['--schema-only', '--no-owner', '--no-privileges', '--no-password'];
   for (const table of tidemarkTables(options.trackingTable)) args.push(`--exclude-table=${exactPattern(table)}`);
-  const run = await runProgram(pgDump, args, { env: libpqChildEnv(options.params), captureStdout: true, signal: options.signal, secrets: [options.params.password] });
+  const run = await runProgram(pgDump, args, {
+    env: libpqChildEnv(options.params),
+    captureStdout: true,
+    signal: options.signal,
+    secrets: [options.params.password],
+  });
   if (run.code !== 0) {
-    throw new MigrateError('schema-dump-failed', `pg_dump --schema-only failed (${describeExit(run)})${run.stderr ? `: ${run.stderr}` : '.'}`, {
-      hint: 'Nothing was written. Check that the role may read every schema, or set PG_DUMP_PATH to a pg_dump at least as new as the server.',
-    });
+    throw new MigrateError(
+      'schema-dump-failed',
+      `pg_dump --schema-only failed (${describeExit(run)})${run.stderr ? `: ${run.stderr}` : '.'}`,
+      {
+        hint: 'Nothing was written. Check that the role may read every schema, or set PG_DUMP_PATH to a pg_dump at least as new as the server.',
+      },
+    );
   }
   return normaliseDump(run.stdout, version);
 }
@@ -119,7 +128,9 @@ export interface SchemaCheckResult {
 }
 
 /** Compares the database with the schema file restored into a scratch database. */
-export async function checkSchema(options: SchemaFileOptions & { readonly text: string; readonly displayPath: string }): Promise<SchemaCheckResult> {
+export async function checkSchema(
+  options: SchemaFileOptions & { readonly text: string; readonly displayPath: string },
+): Promise<SchemaCheckResult> {
   const client = await connect(options.params);
   let actual;
   try {
@@ -133,10 +144,14 @@ export async function checkSchema(options: SchemaFileOptions & { readonly text: 
       try {
         await c.query(options.text);
       } catch (error) {
-        throw new MigrateError('schema-file-invalid', `The schema file ${options.displayPath} does not load into an empty database: ${(error as Error).message}.`, {
-          hint: 'Write it again with migrate schema dump; a hand edit or a merge conflict may have broken it.',
-          cause: error,
-        });
+        throw new MigrateError(
+          'schema-file-invalid',
+          `The schema file ${options.displayPath} does not load into an empty database: ${(error as Error).message}.`,
+          {
+            hint: 'Write it again with migrate schema dump; a hand edit or a merge conflict may have broken it.',
+            cause: error,
+          },
+        );
       }
       return await snapshotSchema(c, { trackingTable: options.trackingTable, grants: false });
     } finally {

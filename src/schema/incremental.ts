@@ -15,7 +15,13 @@
  * snapshotSchema.
  */
 import type pg from 'pg';
-import { excludedRelations, readSnapshot, type SchemaObject, type SchemaSnapshot, type SnapshotOptions } from './snapshot.js';
+import {
+  excludedRelations,
+  readSnapshot,
+  type SchemaObject,
+  type SchemaSnapshot,
+  type SnapshotOptions,
+} from './snapshot.js';
 
 /**
  * Rows per root, and whether any is newer than the horizon $1 (an xid8 as text, null on the first census).
@@ -77,7 +83,9 @@ export class IncrementalSnapshot {
   async take(): Promise<SchemaSnapshot> {
     // The horizon is read before the census: a transaction that commits between the two is seen as fresh
     // next time at worst (a needless re-read), never missed.
-    const { rows: h } = await this.#client.query<{ x: string }>('select pg_snapshot_xmax(pg_current_snapshot())::text as x');
+    const { rows: h } = await this.#client.query<{ x: string }>(
+      'select pg_snapshot_xmax(pg_current_snapshot())::text as x',
+    );
     const horizon = h[0]!.x;
     const { rows } = await this.#client.query<{ root: string; n: number; fresh: boolean }>(CENSUS, [this.#horizon]);
     const counts = new Map(rows.map((r) => [r.root, r.n] as const));
@@ -89,9 +97,14 @@ export class IncrementalSnapshot {
       scope = [...changed];
     }
     // The left-out relations change only with tidemark's tables (created before the first take) or an extension.
-    const { rows: ext } = await this.#client.query<{ v: string }>(`select coalesce(string_agg(oid::text || ':' || xmin::text, ','), '') as v from pg_extension`);
+    const { rows: ext } = await this.#client.query<{ v: string }>(
+      `select coalesce(string_agg(oid::text || ':' || xmin::text, ','), '') as v from pg_extension`,
+    );
     if (this.#excluded?.extensions !== ext[0]!.v) {
-      this.#excluded = { extensions: ext[0]!.v, oids: await excludedRelations(this.#client, this.#options.trackingTable) };
+      this.#excluded = {
+        extensions: ext[0]!.v,
+        oids: await excludedRelations(this.#client, this.#options.trackingTable),
+      };
     }
     const { snapshot, rootOf } = await readSnapshot(this.#client, this.#options, scope, this.#excluded.oids);
     if (scope === undefined) {
@@ -107,7 +120,8 @@ export class IncrementalSnapshot {
         this.#columnOrder.delete(key);
       }
       // Schemas and extensions have no root: they come whole each time.
-      for (const [key, o] of this.#objects) if (o.kind === 'schema' || o.kind === 'extension') this.#objects.delete(key);
+      for (const [key, o] of this.#objects)
+        if (o.kind === 'schema' || o.kind === 'extension') this.#objects.delete(key);
       for (const [key, o] of Object.entries(snapshot.objects)) this.#objects.set(key, o);
       for (const [key, root] of rootOf) this.#rootOf.set(key, root);
       for (const [key, order] of Object.entries(snapshot.columnOrder)) this.#columnOrder.set(key, order);

@@ -326,7 +326,19 @@ export async function readSnapshot(
     return (await client.query(text, text.includes('$1') ? [excluded, scoped] : [])).rows as Row[];
   };
   // One connection runs one query at a time (pg queues them); in sequence, in one place.
-  const names = ['comments', 'schemas', 'extensions', 'relations', 'columns', 'constraints', 'indexes', 'functions', 'triggers', 'types', 'policies'];
+  const names = [
+    'comments',
+    'schemas',
+    'extensions',
+    'relations',
+    'columns',
+    'constraints',
+    'indexes',
+    'functions',
+    'triggers',
+    'types',
+    'policies',
+  ];
   const results: Row[][] = [];
   // One read-only snapshot for all queries, and a fixed search_path: format_type, pg_get_viewdef and friends
   // qualify names relative to it, and a restored dump leaves it empty where a live session has "public".
@@ -336,12 +348,30 @@ export async function readSnapshot(
   } finally {
     await client.query('rollback').catch(() => {});
   }
-  const [comments, schemas, extensions, relations, columns, constraints, indexes, functions, triggers, types, policies] = results as [Row[], ...Row[][]];
+  const [
+    comments,
+    schemas,
+    extensions,
+    relations,
+    columns,
+    constraints,
+    indexes,
+    functions,
+    triggers,
+    types,
+    policies,
+  ] = results as [Row[], ...Row[][]];
 
   const commentOf = new Map<string, string>();
-  for (const c of comments) commentOf.set(`${String(c.catalog)}:${String(c.oid)}:${String(c.subid)}`, String(c.description));
+  for (const c of comments)
+    commentOf.set(`${String(c.catalog)}:${String(c.oid)}:${String(c.subid)}`, String(c.description));
   /** Props plus the object's comment, when it has one. */
-  const withComment = (catalog: string, row: Row, p: Record<string, PropValue>, subid = 0): Record<string, PropValue> => {
+  const withComment = (
+    catalog: string,
+    row: Row,
+    p: Record<string, PropValue>,
+    subid = 0,
+  ): Record<string, PropValue> => {
     const text = commentOf.get(`${catalog}:${String(row.oid)}:${subid}`);
     return text === undefined ? p : { ...p, comment: text };
   };
@@ -356,13 +386,15 @@ export async function readSnapshot(
   };
   const relationKinds = new Map<string, ObjectKind>();
 
-  for (const r of schemas!) add('schema', String(r.name), withComment('pg_namespace', r, props(r, { grants: 'grants' })));
+  for (const r of schemas!)
+    add('schema', String(r.name), withComment('pg_namespace', r, props(r, { grants: 'grants' })));
   for (const r of extensions!) add('extension', String(r.name), props(r, { version: 'version', schema: 'schema' }));
   for (const r of relations!) {
     root = String(r.oid);
     const kind = RELKIND[String(r.kind)]!;
     relationKinds.set(String(r.name), kind);
-    const definition = r.definition === null || r.definition === undefined ? null : normaliseVolatileLiterals(String(r.definition));
+    const definition =
+      r.definition === null || r.definition === undefined ? null : normaliseVolatileLiterals(String(r.definition));
     add(
       kind,
       String(r.name),
@@ -383,14 +415,32 @@ export async function readSnapshot(
         }),
         ...(definition === null ? {} : { definition }),
         ...(r.persistence === 'u' ? { unlogged: true } : {}),
-        ...(kind === 'table' || kind === 'partitioned table' ? { 'row level security': r.rls_forced ? 'forced' : r.rls ? 'enabled' : 'disabled' } : {}),
+        ...(kind === 'table' || kind === 'partitioned table'
+          ? { 'row level security': r.rls_forced ? 'forced' : r.rls ? 'enabled' : 'disabled' }
+          : {}),
       }),
     );
   }
   for (const r of types!) {
     root = String(r.root);
     const kind = TYPE_KIND[String(r.kind)]!;
-    add(kind, String(r.name), withComment('pg_type', r, props(r, { values: 'labels', base: 'base', 'not null': 'not_null', default: 'default', checks: 'checks', subtype: 'subtype', grants: 'grants' })));
+    add(
+      kind,
+      String(r.name),
+      withComment(
+        'pg_type',
+        r,
+        props(r, {
+          values: 'labels',
+          base: 'base',
+          'not null': 'not_null',
+          default: 'default',
+          checks: 'checks',
+          subtype: 'subtype',
+          grants: 'grants',
+        }),
+      ),
+    );
     if (kind === 'composite type') relationKinds.set(String(r.name), kind);
   }
 
@@ -398,7 +448,15 @@ export async function readSnapshot(
   for (const r of columns!) {
     root = String(r.oid);
     const parent = objectKey(RELKIND[String(r.relkind)]!, String(r.parent));
-    const p = props(r, { type: 'type', 'not null': 'not_null', default: 'default', identity: 'identity', generated: 'generated', collation: 'collation', grants: 'grants' });
+    const p = props(r, {
+      type: 'type',
+      'not null': 'not_null',
+      default: 'default',
+      identity: 'identity',
+      generated: 'generated',
+      collation: 'collation',
+      grants: 'grants',
+    });
     add('column', `${String(r.parent)}.${String(r.name)}`, withComment('pg_class', r, p, Number(r.subid)), parent);
     (columnOrder[parent] ??= []).push(String(r.name));
   }
@@ -410,19 +468,44 @@ export async function readSnapshot(
   }
   for (const r of indexes!) {
     root = String(r.root);
-    add('index', String(r.name), withComment('pg_class', r, props(r, { definition: 'definition', expressions: 'expressions', valid: 'valid' })), parentOf(r));
+    add(
+      'index',
+      String(r.name),
+      withComment('pg_class', r, props(r, { definition: 'definition', expressions: 'expressions', valid: 'valid' })),
+      parentOf(r),
+    );
   }
   for (const r of functions!) {
     root = String(r.oid);
-    add(FUNCTION_KIND[String(r.kind)] ?? 'function', String(r.name), withComment('pg_proc', r, props(r, { definition: 'definition', grants: 'grants' })));
+    add(
+      FUNCTION_KIND[String(r.kind)] ?? 'function',
+      String(r.name),
+      withComment('pg_proc', r, props(r, { definition: 'definition', grants: 'grants' })),
+    );
   }
   for (const r of triggers!) {
     root = String(r.root);
-    add('trigger', `${String(r.parent)}.${String(r.name)}`, withComment('pg_trigger', r, props(r, { definition: 'definition', enabled: 'enabled' })), parentOf(r));
+    add(
+      'trigger',
+      `${String(r.parent)}.${String(r.name)}`,
+      withComment('pg_trigger', r, props(r, { definition: 'definition', enabled: 'enabled' })),
+      parentOf(r),
+    );
   }
   for (const r of policies!) {
     root = String(r.root);
-    add('policy', `${String(r.parent)}.${String(r.name)}`, props(r, { command: 'command', permissive: 'permissive', roles: 'roles', using: 'using', 'with check': 'with_check' }), parentOf(r));
+    add(
+      'policy',
+      `${String(r.parent)}.${String(r.name)}`,
+      props(r, {
+        command: 'command',
+        permissive: 'permissive',
+        roles: 'roles',
+        using: 'using',
+        'with check': 'with_check',
+      }),
+      parentOf(r),
+    );
   }
   return { snapshot: { objects, columnOrder }, rootOf };
 }

@@ -52,16 +52,30 @@ async function names(dir: string): Promise<string[]> {
   }
 }
 
-export async function createMigration(locations: SourceLocations, rawName: string, options: CreateOptions = {}): Promise<CreatedFiles> {
+export async function createMigration(
+  locations: SourceLocations,
+  rawName: string,
+  options: CreateOptions = {},
+): Promise<CreatedFiles> {
   const name = slug(rawName);
-  if (name === '') throw usageError('bad-migration-name', `"${rawName}" gives an empty file name; use letters and digits, e.g. add_email_to_users.`);
+  if (name === '')
+    throw usageError(
+      'bad-migration-name',
+      `"${rawName}" gives an empty file name; use letters and digits, e.g. add_email_to_users.`,
+    );
   const upFiles = (await names(locations.migrationsDir)).filter((f) => f.endsWith('.sql'));
-  const versions = upFiles.map((f) => parseMigrationFileName(f, 'migrations')?.version).filter((v): v is string => v !== undefined);
+  const versions = upFiles
+    .map((f) => parseMigrationFileName(f, 'migrations')?.version)
+    .filter((v): v is string => v !== undefined);
   const version = options.timestamp ? timestampVersion(options.now ?? new Date()) : nextVersion(versions);
   if (versions.some((v) => BigInt(v) === BigInt(version))) {
-    throw usageError('version-taken', `Version ${version} is already used in ${relative(locations.cwd, locations.migrationsDir) || '.'}.`, {
-      hint: 'Wait a second and run it again, or create without --timestamp.',
-    });
+    throw usageError(
+      'version-taken',
+      `Version ${version} is already used in ${relative(locations.cwd, locations.migrationsDir) || '.'}.`,
+      {
+        hint: 'Wait a second and run it again, or create without --timestamp.',
+      },
+    );
   }
   // Follow the layout of the newest migration: golang-migrate pairs (.up.sql/.down.sql) or the seed's.
   const newest = upFiles

@@ -75,7 +75,9 @@ export function scanHeader(text: string): HeaderScan {
     const lineNumber = index + 1;
     const [, name = '', rest = ''] = match;
     if (lineStart >= headerEnd) {
-      problems.push(`line ${lineNumber}: the directive "-- migrate:${name}" comes after the first statement and has no effect; move it to the top of the file`);
+      problems.push(
+        `line ${lineNumber}: the directive "-- migrate:${name}" comes after the first statement and has no effect; move it to the top of the file`,
+      );
       continue;
     }
     switch (name) {
@@ -92,7 +94,8 @@ export function scanHeader(text: string): HeaderScan {
         const separator = rest.indexOf('--');
         const rule = (separator === -1 ? rest : rest.slice(0, separator)).trim();
         const reason = separator === -1 ? '' : rest.slice(separator + 2).trim();
-        if (!rule) problems.push(`line ${lineNumber}: "-- migrate:allow" needs a rule id: -- migrate:allow RULE -- reason`);
+        if (!rule)
+          problems.push(`line ${lineNumber}: "-- migrate:allow" needs a rule id: -- migrate:allow RULE -- reason`);
         else allow.push({ rule, reason: reason === '' ? undefined : reason, line: lineNumber });
         break;
       }

@@ -65,7 +65,11 @@ export function stripBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-async function listSqlFiles(dir: string, problems?: string[], show: (path: string) => string = (p) => p): Promise<string[] | undefined> {
+async function listSqlFiles(
+  dir: string,
+  problems?: string[],
+  show: (path: string) => string = (p) => p,
+): Promise<string[] | undefined> {
   const listing = await listSqlEntries(dir, show);
   if (listing) problems?.push(...listing.problems);
   return listing?.names;
@@ -81,7 +85,9 @@ const MIGRATION_LIKE_DIR = /^\d+_/;
 async function migrationLikeFolders(dir: string): Promise<string[]> {
   try {
     const entries = await readdir(dir, { withFileTypes: true });
-    return entries.filter((e) => e.isDirectory() && MIGRATION_LIKE_DIR.test(e.name) && !e.name.endsWith('.sql')).map((e) => e.name);
+    return entries
+      .filter((e) => e.isDirectory() && MIGRATION_LIKE_DIR.test(e.name) && !e.name.endsWith('.sql'))
+      .map((e) => e.name);
   } catch {
     return [];
   }
@@ -110,7 +116,8 @@ export async function readSqlFile(path: string, cwd: string, problems?: string[]
   } catch (error) {
     // A missing file is the caller's to explain (an unknown seed, a lint argument); the rest are exit 2 here.
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw error;
-    const problem = error instanceof NotUtf8Error ? `${displayPath}:${error.message}` : `${displayPath}: ${readProblem(error)}`;
+    const problem =
+      error instanceof NotUtf8Error ? `${displayPath}:${error.message}` : `${displayPath}: ${readProblem(error)}`;
     throw usageError('unreadable-file', `Cannot use ${problem}.`, { cause: error });
   }
   return sqlFileOf(path, text, displayPath, problems);
@@ -170,7 +177,9 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
   const rollbackFiles = rollbackDir === migrationsDir ? [] : ((await listSqlFiles(rollbackDir, problems, show)) ?? []);
 
   for (const folder of await migrationLikeFolders(migrationsDir)) {
-    problems.push(`${show(`${migrationsDir}${sep}${folder}`)}: a folder named like a migration; tidemark runs only .sql files in ${show(migrationsDir) || '.'} itself (VERSION_name.sql), so it would be skipped. Move its SQL into a file, or rename the folder`);
+    problems.push(
+      `${show(`${migrationsDir}${sep}${folder}`)}: a folder named like a migration; tidemark runs only .sql files in ${show(migrationsDir) || '.'} itself (VERSION_name.sql), so it would be skipped. Move its SQL into a file, or rename the folder`,
+    );
   }
   const byVersion = new Map<bigint, Entry>();
   const add = (dir: string, fileName: string, folder: 'migrations' | 'rollback') => {
@@ -203,9 +212,12 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
 
   const entries = [...byVersion.values()].sort((a, b) => (a.versionNumber < b.versionNumber ? -1 : 1));
   for (const e of entries) {
-    if (e.ups.length > 1) problems.push(`version ${e.version} is used by several migrations: ${e.ups.map(show).join(', ')}`);
-    if (e.downs.length > 1) problems.push(`version ${e.version} has several rollback files: ${e.downs.map(show).join(', ')}`);
-    if (e.ups.length === 0) problems.push(`${e.downs.map(show).join(', ')}: a rollback with no migration of version ${e.version}`);
+    if (e.ups.length > 1)
+      problems.push(`version ${e.version} is used by several migrations: ${e.ups.map(show).join(', ')}`);
+    if (e.downs.length > 1)
+      problems.push(`version ${e.version} has several rollback files: ${e.downs.map(show).join(', ')}`);
+    if (e.ups.length === 0)
+      problems.push(`${e.downs.map(show).join(', ')}: a rollback with no migration of version ${e.version}`);
   }
 
   // Read synchronously: for thousands of small files this is several times faster than fs/promises (no
@@ -251,7 +263,11 @@ export async function readDown(migration: Migration, cwd: string): Promise<SqlFi
   const problems: string[] = [];
   const file = await readSqlFile(migration.downPath, cwd, problems);
   if (problems.length > 0) {
-    throw new ValidationError('bad-migration-files', `Problems in ${file.displayPath}:\n  ${problems.join('\n  ')}`, problems);
+    throw new ValidationError(
+      'bad-migration-files',
+      `Problems in ${file.displayPath}:\n  ${problems.join('\n  ')}`,
+      problems,
+    );
   }
   return file;
 }

@@ -39,10 +39,17 @@ export function listSource(definitions: readonly MigrationDefinition[]): Migrati
     const migrations: Migration[] = [];
     downs.clear();
     definitions.forEach((d, i) => {
-      const version = typeof d.version === 'number' ? (Number.isSafeInteger(d.version) && d.version >= 0 ? String(d.version) : '') : String(d.version ?? '');
+      const version =
+        typeof d.version === 'number'
+          ? Number.isSafeInteger(d.version) && d.version >= 0
+            ? String(d.version)
+            : ''
+          : String(d.version ?? '');
       const where = `migration #${i + 1}${d.name ? ` (${d.name})` : ''}`;
-      if (!/^\d+$/.test(version)) return void problems.push(`${where}: version ${JSON.stringify(d.version)} is not digits; use e.g. 1 or '001'`);
-      if (typeof d.name !== 'string' || !/^[^/\\\s][^/\\]*$/.test(d.name)) return void problems.push(`${where}: name ${JSON.stringify(d.name)} is empty or holds a path separator`);
+      if (!/^\d+$/.test(version))
+        return void problems.push(`${where}: version ${JSON.stringify(d.version)} is not digits; use e.g. 1 or '001'`);
+      if (typeof d.name !== 'string' || !/^[^/\\\s][^/\\]*$/.test(d.name))
+        return void problems.push(`${where}: name ${JSON.stringify(d.name)} is empty or holds a path separator`);
       if (typeof d.up !== 'string') return void problems.push(`${where}: up is not SQL text`);
       const versionNumber = BigInt(version);
       const label = `${version}_${d.name}`;
@@ -54,7 +61,10 @@ export function listSource(definitions: readonly MigrationDefinition[]): Migrati
       if (d.down !== undefined) {
         const downLabel = `${label} (down)`;
         const down = sqlFileOf(downLabel, d.down, downLabel, problems);
-        downs.set(versionNumber, d.noTransaction ? { ...down, directives: { ...down.directives, noTransaction: true } } : down);
+        downs.set(
+          versionNumber,
+          d.noTransaction ? { ...down, directives: { ...down.directives, noTransaction: true } } : down,
+        );
       }
       migrations.push({
         version,
@@ -67,7 +77,9 @@ export function listSource(definitions: readonly MigrationDefinition[]): Migrati
       });
     });
     if (problems.length > 0) throw badFiles(problems);
-    return migrations.sort((a, b) => (a.versionNumber < b.versionNumber ? -1 : a.versionNumber > b.versionNumber ? 1 : 0));
+    return migrations.sort((a, b) =>
+      a.versionNumber < b.versionNumber ? -1 : a.versionNumber > b.versionNumber ? 1 : 0,
+    );
   };
   return {
     load,
@@ -97,7 +109,9 @@ export function bundledSource(files: Readonly<Record<string, string>>): Migratio
     const folder = parts.slice(0, -1).includes('rollback') ? 'rollback' : 'migrations';
     const parsed = parseMigrationFileName(fileName, folder);
     if (!parsed) {
-      problems.push(`${path}: the name does not parse; use VERSION_name.sql (e.g. 001_create_users.sql, 001_create_users.down.sql)`);
+      problems.push(
+        `${path}: the name does not parse; use VERSION_name.sql (e.g. 001_create_users.sql, 001_create_users.down.sql)`,
+      );
       continue;
     }
     const n = BigInt(parsed.version);
@@ -105,18 +119,21 @@ export function bundledSource(files: Readonly<Record<string, string>>): Migratio
     byVersion.set(n, entry);
     entry.paths.push(path);
     if (parsed.kind === 'up') {
-      if (entry.up !== undefined) problems.push(`version ${parsed.version} is used by several migrations: ${entry.paths.join(', ')}`);
+      if (entry.up !== undefined)
+        problems.push(`version ${parsed.version} is used by several migrations: ${entry.paths.join(', ')}`);
       entry.up = text;
       entry.version = parsed.version;
       entry.name = parsed.name;
     } else {
-      if (entry.down !== undefined) problems.push(`version ${parsed.version} has several rollback files: ${entry.paths.join(', ')}`);
+      if (entry.down !== undefined)
+        problems.push(`version ${parsed.version} has several rollback files: ${entry.paths.join(', ')}`);
       entry.down = text;
     }
   }
   const definitions: MigrationDefinition[] = [];
   for (const e of byVersion.values()) {
-    if (e.up === undefined) problems.push(`${e.paths.join(', ')}: a rollback with no migration of version ${e.version}`);
+    if (e.up === undefined)
+      problems.push(`${e.paths.join(', ')}: a rollback with no migration of version ${e.version}`);
     else definitions.push({ version: e.version, name: e.name, up: e.up, down: e.down });
   }
   const list = listSource(definitions);

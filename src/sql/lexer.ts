@@ -115,7 +115,8 @@ function endOfQuoted(text: string, from: number, to: number, quote: number, back
     if (backslashEscapes && c === 0x5c /* \ */) {
       i += 2;
     } else if (c === quote) {
-      if (text.charCodeAt(i + 1) === quote) i += 2; // doubled quote
+      if (text.charCodeAt(i + 1) === quote)
+        i += 2; // doubled quote
       else return i + 1;
     } else {
       i++;

@@ -107,7 +107,11 @@ export function statementLockFacts(kind: string, node: PgNode, schema: SchemaVie
     }
     case 'DropStmt': {
       const names = dropNames(node);
-      if (node.removeType === 'OBJECT_TABLE' || node.removeType === 'OBJECT_MATVIEW' || node.removeType === 'OBJECT_VIEW') {
+      if (
+        node.removeType === 'OBJECT_TABLE' ||
+        node.removeType === 'OBJECT_MATVIEW' ||
+        node.removeType === 'OBJECT_VIEW'
+      ) {
         for (const name of names) add(relationKey(name), 'ACCESS EXCLUSIVE', 'table');
       } else if (node.removeType === 'OBJECT_INDEX') {
         const mode: LockMode = node.concurrent === true ? 'SHARE UPDATE EXCLUSIVE' : 'ACCESS EXCLUSIVE';
@@ -147,9 +151,8 @@ export function statementLockFacts(kind: string, node: PgNode, schema: SchemaVie
       break;
     case 'RenameStmt': {
       const table = relationOf(node.relation);
-      const mode: LockMode = node.renameType === 'OBJECT_INDEX' && pgVersion >= 120000
-        ? 'SHARE UPDATE EXCLUSIVE'
-        : 'ACCESS EXCLUSIVE';
+      const mode: LockMode =
+        node.renameType === 'OBJECT_INDEX' && pgVersion >= 120000 ? 'SHARE UPDATE EXCLUSIVE' : 'ACCESS EXCLUSIVE';
       if (table !== undefined) add(table, mode, node.renameType === 'OBJECT_INDEX' ? 'index' : 'table');
       break;
     }
@@ -244,7 +247,12 @@ export interface AlterCommandEffect {
 }
 
 /** One ALTER TABLE sub-command: the lock it needs on the table, and whether it rewrites or scans. */
-export function alterCommandEffect(cmd: PgNode, table: string, schema: SchemaView, pgVersion: number): AlterCommandEffect {
+export function alterCommandEffect(
+  cmd: PgNode,
+  table: string,
+  schema: SchemaView,
+  pgVersion: number,
+): AlterCommandEffect {
   const notes: string[] = [];
   const done = (mode: LockMode, rewrite = false, scan = false, referenced?: string): AlterCommandEffect => ({
     mode,
@@ -360,7 +368,12 @@ export const SERIAL_TYPES = new Set(['serial', 'serial4', 'bigserial', 'serial8'
  * varchar -> text, numeric precision increase with the same scale), `true` when it rewrites, `undefined`
  * when the old type is not known (offline, column not created in this run).
  */
-export function alterTypeRewrites(cmd: PgNode, table: string, schema: SchemaView, notes: string[] = []): boolean | undefined {
+export function alterTypeRewrites(
+  cmd: PgNode,
+  table: string,
+  schema: SchemaView,
+  notes: string[] = [],
+): boolean | undefined {
   const column = String(cmd.name ?? '');
   const to = typeInfo(cmd.def?.ColumnDef?.typeName);
   const using = cmd.def?.ColumnDef?.raw_default;
@@ -379,14 +392,19 @@ export function alterTypeRewrites(cmd: PgNode, table: string, schema: SchemaView
 }
 
 /** Type change rules of PostgreSQL's ATColumnChangeRequiresRewrite for the common cases. */
-export function typeChangeRewrites(from: { name: string; mods: readonly number[] }, to: TypeInfo | { name: string; mods: readonly number[] }): boolean {
+export function typeChangeRewrites(
+  from: { name: string; mods: readonly number[] },
+  to: TypeInfo | { name: string; mods: readonly number[] },
+): boolean {
   const a = canonicalType(from.name);
   const b = canonicalType(to.name);
   if (a === b && sameMods(from.mods, to.mods)) return false;
-  if (a === 'varchar' && b === 'varchar') return to.mods.length > 0 && (from.mods.length === 0 || to.mods[0]! < from.mods[0]!);
+  if (a === 'varchar' && b === 'varchar')
+    return to.mods.length > 0 && (from.mods.length === 0 || to.mods[0]! < from.mods[0]!);
   if (a === 'varchar' && b === 'text') return false;
   if (a === 'text' && b === 'varchar') return to.mods.length > 0;
-  if (a === 'varbit' && b === 'varbit') return to.mods.length > 0 && (from.mods.length === 0 || to.mods[0]! < from.mods[0]!);
+  if (a === 'varbit' && b === 'varbit')
+    return to.mods.length > 0 && (from.mods.length === 0 || to.mods[0]! < from.mods[0]!);
   if (a === 'numeric' && b === 'numeric') {
     if (to.mods.length === 0) return false;
     if (from.mods.length === 0) return true;
@@ -464,6 +482,9 @@ export async function lockReportForFiles(
   return files.map((file) => ({
     file: file.displayPath,
     // Too large to parse (the lint reports it as not checked): no statement to report rather than ~1 GB.
-    statements: file.text.length > MAX_PARSE_CHARS ? [] : lockReport(parseStatementsSync(file.text, file.displayPath), { pgVersion: context.pgVersion, schema }),
+    statements:
+      file.text.length > MAX_PARSE_CHARS
+        ? []
+        : lockReport(parseStatementsSync(file.text, file.displayPath), { pgVersion: context.pgVersion, schema }),
   }));
 }

@@ -33,7 +33,14 @@ export interface PendingConstraint {
 }
 
 /** DropStmt object types whose names live in pg_class (one namespace per schema). */
-const RELATION_KINDS = new Set(['OBJECT_TABLE', 'OBJECT_INDEX', 'OBJECT_SEQUENCE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_FOREIGN_TABLE']);
+const RELATION_KINDS = new Set([
+  'OBJECT_TABLE',
+  'OBJECT_INDEX',
+  'OBJECT_SEQUENCE',
+  'OBJECT_VIEW',
+  'OBJECT_MATVIEW',
+  'OBJECT_FOREIGN_TABLE',
+]);
 const TYPE_KINDS = new Set(['OBJECT_TYPE', 'OBJECT_DOMAIN']);
 
 /**
@@ -74,7 +81,8 @@ export class SchemaView {
 
   constructor(catalog?: Catalog) {
     this.catalog = catalog;
-    this.#basePath = catalog?.searchPath !== undefined && catalog.searchPath.length > 0 ? catalog.searchPath : ['public'];
+    this.#basePath =
+      catalog?.searchPath !== undefined && catalog.searchPath.length > 0 ? catalog.searchPath : ['public'];
     this.#searchPath = this.#basePath;
   }
 
@@ -121,7 +129,8 @@ export class SchemaView {
     const schema = schemaOf(key);
     if (this.#emptiedSchemas.has(schema)) return false;
     if (this.catalog === undefined) return undefined;
-    const inCatalog = this.catalog.relations?.has(key) ?? (this.catalog.tables.has(key) || this.catalog.indexTables.has(key));
+    const inCatalog =
+      this.catalog.relations?.has(key) ?? (this.catalog.tables.has(key) || this.catalog.indexTables.has(key));
     if (!inCatalog) return this.catalog.relations === undefined ? undefined : false;
     // An index of a table this run dropped went with it.
     const table = this.catalog.indexTables.get(key);
@@ -173,7 +182,9 @@ export class SchemaView {
   }
 
   schemaExists(name: string): boolean | undefined {
-    return this.#schemas.get(name) ?? (this.catalog?.schemas === undefined ? undefined : this.catalog.schemas.has(name));
+    return (
+      this.#schemas.get(name) ?? (this.catalog?.schemas === undefined ? undefined : this.catalog.schemas.has(name))
+    );
   }
 
   typeExists(key: string): boolean | undefined {
@@ -205,7 +216,10 @@ export class SchemaView {
    * the first schema of the search_path that holds it, else (it does not exist yet, or cannot be known
    * offline) the first existing schema of the path, where CREATE puts it.
    */
-  resolve(relation: RelationName, exists: (key: string) => boolean | undefined = (k) => this.relationExists(k)): string {
+  resolve(
+    relation: RelationName,
+    exists: (key: string) => boolean | undefined = (k) => this.relationExists(k),
+  ): string {
     if (relation.schema !== undefined) return `${relation.schema}.${relation.name}`;
     for (const schema of this.#searchPath) {
       if (exists(`${schema}.${relation.name}`) === true) return `${schema}.${relation.name}`;
@@ -222,12 +236,22 @@ export class SchemaView {
    * so that every reader's `relationKey` names the object the runner's session will touch.
    */
   qualify(kind: string, node: PgNode): void {
-    const creates = kind === 'CreateStmt' ? node.relation
-      : kind === 'CreateSeqStmt' ? node.sequence
-        : kind === 'ViewStmt' ? node.view
-          : kind === 'CreateTableAsStmt' ? node.into?.rel
-            : undefined;
-    if (creates !== undefined && typeof creates.relname === 'string' && creates.schemaname === undefined && creates.relpersistence !== 't') {
+    const creates =
+      kind === 'CreateStmt'
+        ? node.relation
+        : kind === 'CreateSeqStmt'
+          ? node.sequence
+          : kind === 'ViewStmt'
+            ? node.view
+            : kind === 'CreateTableAsStmt'
+              ? node.into?.rel
+              : undefined;
+    if (
+      creates !== undefined &&
+      typeof creates.relname === 'string' &&
+      creates.schemaname === undefined &&
+      creates.relpersistence !== 't'
+    ) {
       creates.schemaname = this.#creationSchema();
     }
     qualifyRangeVars(node, this);
@@ -250,7 +274,9 @@ export class SchemaView {
    */
   present(kind: string, node: PgNode): PgNode | undefined {
     if (kind === 'DropStmt' && node.missing_ok === true) {
-      const objects = (node.objects ?? []).filter((object: PgNode) => this.#dropTargetExists(node.removeType, object) !== false);
+      const objects = (node.objects ?? []).filter(
+        (object: PgNode) => this.#dropTargetExists(node.removeType, object) !== false,
+      );
       if (objects.length === 0) return undefined;
       return objects.length === node.objects.length ? node : { ...node, objects };
     }
@@ -299,7 +325,11 @@ export class SchemaView {
    */
   hasValidatedCheck(table: string): boolean {
     if (this.#validatedChecks.has(table)) return true;
-    return this.table(table)?.constraints.some((c) => c.type === 'c' && c.validated && !/IS NOT NULL\)+$/i.test(c.definition)) ?? false;
+    return (
+      this.table(table)?.constraints.some(
+        (c) => c.type === 'c' && c.validated && !/IS NOT NULL\)+$/i.test(c.definition),
+      ) ?? false
+    );
   }
 
   /** True when a validated `CHECK (column IS NOT NULL)` exists in the catalog or was validated in this run. */
@@ -397,10 +427,16 @@ export class SchemaView {
       case 'CompositeTypeStmt':
       case 'CreateDomainStmt':
       case 'CreateRangeStmt': {
-        const names = kind === 'CompositeTypeStmt' ? [node.typevar?.schemaname, node.typevar?.relname].filter(Boolean)
-          : stringList(kind === 'CreateDomainStmt' ? node.domainname : node.typeName);
+        const names =
+          kind === 'CompositeTypeStmt'
+            ? [node.typevar?.schemaname, node.typevar?.relname].filter(Boolean)
+            : stringList(kind === 'CreateDomainStmt' ? node.domainname : node.typeName);
         const name = qualifiedNameOf(names);
-        if (name !== undefined) this.#types.set(this.resolve(name, () => undefined), true);
+        if (name !== undefined)
+          this.#types.set(
+            this.resolve(name, () => undefined),
+            true,
+          );
         return;
       }
       case 'VariableSetStmt':
@@ -445,7 +481,8 @@ export class SchemaView {
       } else if (cmd.subtype === 'AT_AddConstraint' && cmd.def?.Constraint !== undefined) {
         const constraint = cmd.def.Constraint;
         this.#addConstraint(table, relation, constraint, stringList(constraint.keys));
-        const notNullColumn = constraint.contype === 'CONSTR_CHECK' ? notNullCheckColumn(constraint.raw_expr) : undefined;
+        const notNullColumn =
+          constraint.contype === 'CONSTR_CHECK' ? notNullCheckColumn(constraint.raw_expr) : undefined;
         if (constraint.skip_validation === true && typeof constraint.conname === 'string') {
           const kind = constraint.contype === 'CONSTR_FOREIGN' ? 'foreign-key' : 'check';
           this.notValid.set(`${table}/${constraint.conname}`, {
@@ -503,7 +540,8 @@ export class SchemaView {
       case 'OBJECT_VIEW':
       case 'OBJECT_MATVIEW':
       case 'OBJECT_FOREIGN_TABLE':
-        if (relation !== undefined) this.#moveRelation(relationKey(relation), relationKey({ schema: relation.schema, name: newname }));
+        if (relation !== undefined)
+          this.#moveRelation(relationKey(relation), relationKey({ schema: relation.schema, name: newname }));
         return;
       case 'OBJECT_COLUMN': {
         if (relation === undefined || typeof node.subname !== 'string') return;
@@ -559,7 +597,8 @@ export class SchemaView {
     // Indexes of a renamed table now belong to the new name.
     for (const [index, owner] of this.#indexTables) if (owner === from) this.#indexTables.set(index, to);
     for (const [index, owner] of this.catalog?.indexTables ?? []) {
-      if (owner === from && !this.#indexTables.has(index) && this.#relations.get(index) !== false) this.#indexTables.set(index, to);
+      if (owner === from && !this.#indexTables.has(index) && this.#relations.get(index) !== false)
+        this.#indexTables.set(index, to);
     }
   }
 
@@ -569,7 +608,11 @@ export class SchemaView {
     } else if (TYPE_KINDS.has(node.removeType)) {
       for (const object of node.objects ?? []) {
         const name = qualifiedName(object?.TypeName?.names ?? []);
-        if (name !== undefined) this.#types.set(this.resolve(name, (k) => this.typeExists(k)), false);
+        if (name !== undefined)
+          this.#types.set(
+            this.resolve(name, (k) => this.typeExists(k)),
+            false,
+          );
       }
     } else if (node.removeType === 'OBJECT_SCHEMA') {
       for (const object of node.objects ?? []) {

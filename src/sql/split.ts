@@ -50,7 +50,11 @@ export async function splitStatements(text: string, displayPath?: string): Promi
 }
 
 /** Parses and splits in one pass (parser already loaded): the statements with their parse trees. */
-export function parseStatementsSync(text: string, displayPath?: string, index = new TextIndex(text)): ParsedStatement[] {
+export function parseStatementsSync(
+  text: string,
+  displayPath?: string,
+  index = new TextIndex(text),
+): ParsedStatement[] {
   return statementsOf(parseSync(text, displayPath), text, index);
 }
 
@@ -63,14 +67,25 @@ export interface StatementHead {
 }
 
 /** Parses `text` (parser loaded) into statement heads: lint's cheaper cousin of `parseStatementsSync`. */
-export function parseStatementHeadsSync(text: string, displayPath: string | undefined, index: TextIndex): StatementHead[] {
+export function parseStatementHeadsSync(
+  text: string,
+  displayPath: string | undefined,
+  index: TextIndex,
+): StatementHead[] {
   const out: StatementHead[] = [];
   for (const raw of parseSync(text, displayPath).stmts) {
     const byteStart = raw.stmt_location ?? 0;
     const sliceStart = index.charIndexFromByte(byteStart);
-    const sliceEnd = raw.stmt_len === undefined || raw.stmt_len === 0 ? text.length : index.charIndexFromByte(byteStart + raw.stmt_len);
+    const sliceEnd =
+      raw.stmt_len === undefined || raw.stmt_len === 0
+        ? text.length
+        : index.charIndexFromByte(byteStart + raw.stmt_len);
     const kind = Object.keys(raw.stmt as object)[0] ?? 'Unknown';
-    out.push({ kind, node: (raw.stmt as Record<string, PgNode>)[kind], start: skipSpaceAndComments(text, sliceStart, sliceEnd) });
+    out.push({
+      kind,
+      node: (raw.stmt as Record<string, PgNode>)[kind],
+      start: skipSpaceAndComments(text, sliceStart, sliceEnd),
+    });
   }
   return out;
 }
@@ -120,7 +135,11 @@ export function parseFilesHeadsSync(texts: readonly string[]): FileHeads[] | und
     const sliceStart = index.charIndexFromByte(location - base);
     const sliceEnd = index.charIndexFromByte(Math.min(location - base + length, index.byteLength));
     const kind = Object.keys(raw.stmt as object)[0] ?? 'Unknown';
-    out[file]!.heads.push({ kind, node: (raw.stmt as Record<string, PgNode>)[kind], start: skipSpaceAndComments(index.text, sliceStart, sliceEnd) });
+    out[file]!.heads.push({
+      kind,
+      node: (raw.stmt as Record<string, PgNode>)[kind],
+      start: skipSpaceAndComments(index.text, sliceStart, sliceEnd),
+    });
   }
   return out;
 }
@@ -132,9 +151,10 @@ export function statementsOf(tree: ParseTree, text: string, index = new TextInde
     // Zero values are omitted from libpg-query's JSON: no stmt_location is 0, no stmt_len is "to the end".
     const byteStart = raw.stmt_location ?? 0;
     const sliceStart = index.charIndexFromByte(byteStart);
-    const sliceEnd = raw.stmt_len === undefined || raw.stmt_len === 0
-      ? text.length
-      : index.charIndexFromByte(byteStart + raw.stmt_len);
+    const sliceEnd =
+      raw.stmt_len === undefined || raw.stmt_len === 0
+        ? text.length
+        : index.charIndexFromByte(byteStart + raw.stmt_len);
     // Grammars before 18 start a statement right after the previous `;`, leading comments included.
     const start = skipSpaceAndComments(text, sliceStart, sliceEnd);
     const end = Math.max(start, endOfLastToken(text, start, sliceEnd));

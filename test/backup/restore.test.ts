@@ -41,7 +41,12 @@ function target(suffix: string): string {
 describe('restoreBackup', () => {
   it('creates the database, restores it, checks its tables and tells the version it is at', async () => {
     const into = target('copy');
-    const result = await restoreBackup({ file: backup.path, params: paramsFromUrl(db.url), into, trackingTable: tracking });
+    const result = await restoreBackup({
+      file: backup.path,
+      params: paramsFromUrl(db.url),
+      into,
+      trackingTable: tracking,
+    });
     expect(result).toMatchObject({ database: into, created: true, previousDatabase: undefined, version: '10' });
     expect([...result.tables].sort()).toEqual(['Sales Dept.Q1 figures', 'public.orders', 'public.schema_migrations']);
     const rows = await queryUrl<{ n: string }>(urlFor(into, db.url), 'select count(*)::text as n from orders');
@@ -52,9 +57,12 @@ describe('restoreBackup', () => {
     const into = target('busy');
     await adminQuery(`create database "${into}"`);
     await queryUrl(urlFor(into, db.url), 'create table keep_me (id int); insert into keep_me values (42)');
-    const error = await restoreBackup({ file: backup.path, params: paramsFromUrl(db.url), into, trackingTable: tracking }).catch(
-      (e: unknown) => e,
-    );
+    const error = await restoreBackup({
+      file: backup.path,
+      params: paramsFromUrl(db.url),
+      into,
+      trackingTable: tracking,
+    }).catch((e: unknown) => e);
     expect((error as MigrateError).code).toBe('restore-target-not-empty');
     expect((error as MigrateError).exitCode).toBe(2);
     const rows = await queryUrl<{ id: number }>(urlFor(into, db.url), 'select id from keep_me');
@@ -78,9 +86,15 @@ describe('restoreBackup', () => {
     expect(result.previousDatabase).toMatch(/_before_restore_20240102T030405Z$/);
     expect(into.startsWith(result.previousDatabase!.replace(/_before_restore_.*$/, ''))).toBe(true);
     expect(result.previousDatabase!.length).toBeLessThanOrEqual(63);
-    const now = await queryUrl<{ t: string }>(urlFor(into, db.url), "select string_agg(tablename, ',' order by tablename) as t from pg_tables where schemaname = 'public'");
+    const now = await queryUrl<{ t: string }>(
+      urlFor(into, db.url),
+      "select string_agg(tablename, ',' order by tablename) as t from pg_tables where schemaname = 'public'",
+    );
     expect(now[0]!.t).toBe('orders,schema_migrations');
-    const old = await queryUrl<{ t: string }>(urlFor(result.previousDatabase!, db.url), "select string_agg(tablename, ',') as t from pg_tables where schemaname = 'public'");
+    const old = await queryUrl<{ t: string }>(
+      urlFor(result.previousDatabase!, db.url),
+      "select string_agg(tablename, ',') as t from pg_tables where schemaname = 'public'",
+    );
     expect(old[0]!.t).toBe('added_later');
   });
 
@@ -88,7 +102,12 @@ describe('restoreBackup', () => {
     const bad = join(await tempDir('tm-restore-bad-'), 'bad.dump');
     await writeFile(bad, 'PGDMP not really');
     const into = target('never');
-    const error = await restoreBackup({ file: bad, params: paramsFromUrl(db.url), into, trackingTable: tracking }).catch((e: unknown) => e);
+    const error = await restoreBackup({
+      file: bad,
+      params: paramsFromUrl(db.url),
+      into,
+      trackingTable: tracking,
+    }).catch((e: unknown) => e);
     expect((error as MigrateError).code).toBe('restore-invalid-archive');
     const exists = await adminQuery('select 1 from pg_database where datname = $1', [into]);
     expect(exists.rowCount).toBe(0);
@@ -104,9 +123,12 @@ describe('restoreBackup', () => {
     const withRole = await takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '10' });
     await db.query('drop table owned_elsewhere');
     await adminQuery(`drop role ${role}`);
-    const error = await restoreBackup({ file: withRole.path, params: paramsFromUrl(db.url), into, trackingTable: tracking }).catch(
-      (e: unknown) => e,
-    );
+    const error = await restoreBackup({
+      file: withRole.path,
+      params: paramsFromUrl(db.url),
+      into,
+      trackingTable: tracking,
+    }).catch((e: unknown) => e);
     expect((error as MigrateError).code).toBe('restore-failed');
     expect((error as MigrateError).message).toContain(role);
     const exists = await adminQuery('select 1 from pg_database where datname = $1', [into]);
@@ -116,7 +138,12 @@ describe('restoreBackup', () => {
   it('restores into an existing empty database', async () => {
     const into = target('empty');
     await adminQuery(`create database "${into}"`);
-    const result = await restoreBackup({ file: backup.path, params: paramsFromUrl(db.url), into, trackingTable: tracking });
+    const result = await restoreBackup({
+      file: backup.path,
+      params: paramsFromUrl(db.url),
+      into,
+      trackingTable: tracking,
+    });
     expect(result).toMatchObject({ database: into, created: false, version: '10' });
   });
 });

@@ -26,8 +26,11 @@ afterAll(async () => {
 });
 
 const tables = async () =>
-  (await db.query<{ t: string }>("select string_agg(tablename, ',' order by tablename) as t from pg_tables where schemaname = 'public'"))[0]!.t;
-
+  (
+    await db.query<{ t: string }>(
+      "select string_agg(tablename, ',' order by tablename) as t from pg_tables where schemaname = 'public'",
+    )
+  )[0]!.t;
 
 describe('backupDatabase', () => {
   it('uploads with the path as its own argv element, records the backup in db_backups and lists it', async () => {
@@ -60,7 +63,7 @@ describe('backupDatabase', () => {
     });
   });
 
-  it('fails the step with the upload command\'s stderr, and writes nothing to the database', async () => {
+  it("fails the step with the upload command's stderr, and writes nothing to the database", async () => {
     await db.query('drop table if exists db_backups');
     const before = await tables();
     const dir = await tempDir();
@@ -80,7 +83,9 @@ describe('backupDatabase', () => {
   });
 
   it('stops before dumping when a db_backups table of another shape exists, and leaves it alone', async () => {
-    await db.query('drop table if exists db_backups; create table db_backups (file_name text, created_at timestamptz, size_bytes bigint)');
+    await db.query(
+      'drop table if exists db_backups; create table db_backups (file_name text, created_at timestamptz, size_bytes bigint)',
+    );
     const dir = await tempDir();
     const error = await backupDatabase({
       params: paramsFromUrl(db.url),

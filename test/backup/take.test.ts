@@ -36,7 +36,6 @@ afterAll(async () => {
   await removeTempDirs();
 });
 
-
 /** Runs `run`, expects a MigrateError with `code`, and checks that the schema and tracking table did not change. */
 async function expectFailure(run: () => Promise<unknown>, code: string): Promise<MigrateError> {
   const schemaBefore = await schemaSnapshot();
@@ -71,7 +70,13 @@ describe('takeBackup', () => {
     expect(backup.sizeBytes).toBe((await stat(backup.path)).size);
     expect(backup.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect([...backup.tables].sort()).toEqual(
-      ['odd schema.Mixed Case', 'public.parted_1', 'public.schema_migrations', 'public.scratch_cache', 'public.users'].sort(),
+      [
+        'odd schema.Mixed Case',
+        'public.parted_1',
+        'public.schema_migrations',
+        'public.scratch_cache',
+        'public.users',
+      ].sort(),
     );
     expect(backup.pgDumpVersion).toMatch(/^\d+\.\d+/);
     expect(events.filter((e) => e.type === 'phase').map((e) => (e as { phase: string }).phase)).toEqual([
@@ -83,8 +88,9 @@ describe('takeBackup', () => {
 
   it('fails with the package to install when pg_dump is nowhere', async () => {
     const dir = await tempDir();
-    const error = await expectFailure(() =>
-      takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', searchPath: dir, installRoots: [dir] }),
+    const error = await expectFailure(
+      () =>
+        takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', searchPath: dir, installRoots: [dir] }),
       'pg-dump-not-found',
     );
     expect(error.exitCode).toBe(1);
@@ -95,11 +101,13 @@ describe('takeBackup', () => {
   it('refuses a pg_dump older than the server, naming both majors', async () => {
     const fake = await fakePgDump('echo "pg_dump (PostgreSQL) 9.6.24"');
     const dir = await tempDir();
-    const error = await expectFailure(() =>
-      takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: fake.path }),
+    const error = await expectFailure(
+      () => takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: fake.path }),
       'pg-dump-too-old',
     );
-    expect(error.message).toMatch(/^pg_dump 9\.6 cannot dump a PostgreSQL 1\d server: install postgresql-client-1\d or set PG_DUMP_PATH\.$/);
+    expect(error.message).toMatch(
+      /^pg_dump 9\.6 cannot dump a PostgreSQL 1\d server: install postgresql-client-1\d or set PG_DUMP_PATH\.$/,
+    );
   });
 
   it('reports pg_dump exiting non-zero with its stderr and removes the partial file', async () => {
@@ -108,8 +116,8 @@ echo 'half a dump' > "$out"
 echo 'pg_dump: error: query failed: out of memory' >&2
 exit 1`);
     const dir = await tempDir();
-    const error = await expectFailure(() =>
-      takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: fake.dir }),
+    const error = await expectFailure(
+      () => takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: fake.dir }),
       'backup-dump-failed',
     );
     expect(error.exitCode).toBe(1);
@@ -121,8 +129,8 @@ exit 1`);
     const fake = await fakePgDump(`${answersVersion}
 head -c 65536 /dev/urandom > "$out"`);
     const dir = await tempDir();
-    const error = await expectFailure(() =>
-      takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: fake.path }),
+    const error = await expectFailure(
+      () => takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: fake.path }),
       'backup-invalid',
     );
     expect(error.exitCode).toBe(1);
@@ -136,8 +144,8 @@ head -c 65536 /dev/urandom > "$out"`);
 size=$(wc -c < "$out")
 head -c $((size - 100)) "$out" > "$out.cut" && cat "$out.cut" > "$out" && rm "$out.cut"`);
     const dir = await tempDir();
-    const error = await expectFailure(() =>
-      takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: fake.path }),
+    const error = await expectFailure(
+      () => takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: fake.path }),
       'backup-invalid',
     );
     expect(error.message).toMatch(/truncated/);
@@ -148,8 +156,8 @@ head -c $((size - 100)) "$out" > "$out.cut" && cat "$out.cut" > "$out" && rm "$o
     const fake = await fakePgDump(`${answersVersion}
 exec "$REAL_PG_DUMP" "$@" --exclude-table-data=public.users`);
     const dir = await tempDir();
-    const error = await expectFailure(() =>
-      takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: fake.path }),
+    const error = await expectFailure(
+      () => takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: fake.path }),
       'backup-invalid',
     );
     expect(error.message).toContain('no table data for public.users');
@@ -159,8 +167,8 @@ exec "$REAL_PG_DUMP" "$@" --exclude-table-data=public.users`);
 
   it('refuses when the database does not fit, with both figures', async () => {
     const dir = await tempDir();
-    const error = await expectFailure(() =>
-      takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', freeSpace: async () => 1024 }),
+    const error = await expectFailure(
+      () => takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', freeSpace: async () => 1024 }),
       'backup-no-room',
     );
     expect(error.message).toMatch(/is \d+(\.\d)? MB, 1\.0 KB is free/);
@@ -171,8 +179,8 @@ exec "$REAL_PG_DUMP" "$@" --exclude-table-data=public.users`);
     const parent = await tempDir();
     const blocker = join(parent, 'a-file');
     await writeFile(blocker, 'not a folder');
-    const error = await expectFailure(() =>
-      takeBackup({ params: paramsFromUrl(db.url), dir: join(blocker, 'backups'), versionBefore: '001' }),
+    const error = await expectFailure(
+      () => takeBackup({ params: paramsFromUrl(db.url), dir: join(blocker, 'backups'), versionBefore: '001' }),
       'backup-dir-unwritable',
     );
     expect(error.exitCode).toBe(1);
@@ -183,7 +191,10 @@ exec "$REAL_PG_DUMP" "$@" --exclude-table-data=public.users`);
     const dir = await tempDir();
     await chmod(dir, 0o500);
     try {
-      await expectFailure(() => takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001' }), 'backup-dir-unwritable');
+      await expectFailure(
+        () => takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001' }),
+        'backup-dir-unwritable',
+      );
     } finally {
       await chmod(dir, 0o700);
     }
@@ -191,8 +202,9 @@ exec "$REAL_PG_DUMP" "$@" --exclude-table-data=public.users`);
 
   it('rejects a PG_DUMP_PATH that does not exist as a settings error', async () => {
     const dir = await tempDir();
-    const error = await expectFailure(() =>
-      takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: '/nonexistent/pg_dump' }),
+    const error = await expectFailure(
+      () =>
+        takeBackup({ params: paramsFromUrl(db.url), dir, versionBefore: '001', pgDumpPath: '/nonexistent/pg_dump' }),
       'pg-dump-path-invalid',
     );
     expect(error.exitCode).toBe(2);
@@ -223,7 +235,7 @@ exec "$REAL_PG_DUMP" "$@" --exclude-table-data=public.users`);
   });
 
   it('reports the bytes written while pg_dump runs', async () => {
-    await db.query("create table bulk as select g as id, md5(g::text) as h from generate_series(1, 300000) g");
+    await db.query('create table bulk as select g as id, md5(g::text) as h from generate_series(1, 300000) g');
     try {
       const progress: number[] = [];
       const backup = await takeBackup({

@@ -32,7 +32,10 @@ describe('splitCommand', () => {
 
 describe('parseToolVersion', () => {
   it('reads release, devel and pre-10 version lines', () => {
-    expect(parseToolVersion('pg_dump (PostgreSQL) 15.4 (Debian 15.4-1.pgdg120+1)\n')).toMatchObject({ num: 150004, major: '15' });
+    expect(parseToolVersion('pg_dump (PostgreSQL) 15.4 (Debian 15.4-1.pgdg120+1)\n')).toMatchObject({
+      num: 150004,
+      major: '15',
+    });
     expect(parseToolVersion('pg_dump (PostgreSQL) 17devel')).toMatchObject({ num: 170000, major: '17' });
     expect(parseToolVersion('pg_dump (PostgreSQL) 9.6.24')).toMatchObject({ num: 90624, major: '9.6' });
     expect(parseToolVersion('something else')).toBeUndefined();
@@ -65,15 +68,31 @@ describe('backup file names', () => {
 
 describe('planRetention', () => {
   const now = new Date(Date.UTC(2024, 0, 31));
-  const names = ['app_20240130T000000Z_3.dump', 'app_20240101T000000Z_1.dump', 'app_20240120T000000Z_2.dump', 'app_20240131T000000Z_4.dump'];
+  const names = [
+    'app_20240130T000000Z_3.dump',
+    'app_20240101T000000Z_1.dump',
+    'app_20240120T000000Z_2.dump',
+    'app_20240131T000000Z_4.dump',
+  ];
 
   it('deletes by age, keeping the protected one even when it is old', () => {
-    const plan = planRetention(names, { database: 'app', retentionDays: 7, protect: 'app_20240101T000000Z_1.dump', now });
+    const plan = planRetention(names, {
+      database: 'app',
+      retentionDays: 7,
+      protect: 'app_20240101T000000Z_1.dump',
+      now,
+    });
     expect(plan.deleted).toEqual(['app_20240120T000000Z_2.dump']);
   });
 
   it('keeps the newest N, and treats 0 days as no age limit', () => {
-    const plan = planRetention(names, { database: 'app', retentionDays: 0, keep: 2, protect: 'app_20240131T000000Z_4.dump', now });
+    const plan = planRetention(names, {
+      database: 'app',
+      retentionDays: 0,
+      keep: 2,
+      protect: 'app_20240131T000000Z_4.dump',
+      now,
+    });
     expect(plan.deleted).toEqual(['app_20240120T000000Z_2.dump', 'app_20240101T000000Z_1.dump']);
     expect(plan.kept).toEqual(['app_20240131T000000Z_4.dump', 'app_20240130T000000Z_3.dump']);
   });

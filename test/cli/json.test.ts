@@ -22,7 +22,8 @@ afterAll(async () => {
 });
 
 const FILES = {
-  'migrations/001_create_users.sql': 'create table users (id bigint generated always as identity primary key, name text not null);\n',
+  'migrations/001_create_users.sql':
+    'create table users (id bigint generated always as identity primary key, name text not null);\n',
   'rollback/001_create_users_rollback.sql': 'drop table users;\n',
   'migrations/002_add_email.up.sql': 'alter table users add column email text;\n',
   'migrations/002_add_email.down.sql': 'alter table users drop column email;\n',
@@ -47,7 +48,8 @@ function normalise(document: unknown, project: string): unknown {
       .replace(/\b\d+(\.\d+)? ?ms\b/g, '<n> ms');
   const walk = (value: unknown, key: string): unknown => {
     if (Array.isArray(value)) return value.map((v) => walk(v, key));
-    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, k)]));
+    if (value && typeof value === 'object')
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, k)]));
     if (typeof value === 'string' && ISO_TIME.test(value)) return '<time>';
     if (typeof value === 'number' && VOLATILE_NUMBER.test(key)) return '<n>';
     if (typeof value === 'string' && /^(appliedBy|applied_by|by|user)$/.test(key)) return '<user@host>';
@@ -60,9 +62,16 @@ function normalise(document: unknown, project: string): unknown {
 }
 
 async function json(args: string[], dir: string, expectedCode = 0, env: Record<string, string> = {}) {
-  const result = await runCli([...args, '--json'], { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', ...env } });
+  const result = await runCli([...args, '--json'], {
+    cwd: dir,
+    env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', ...env },
+  });
   // Compared as one object so that a failure shows what the CLI printed.
-  expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({ code: expectedCode, stdout: expect.any(String), stderr: expect.any(String) });
+  expect({ code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+    code: expectedCode,
+    stdout: expect.any(String),
+    stderr: expect.any(String),
+  });
   return normalise(JSON.parse(result.stdout), dir);
 }
 
@@ -108,7 +117,10 @@ describe('--json documents', () => {
     expect(await json(['create', 'add_orders'], dir)).toMatchSnapshot();
   });
   it('repair of a changed checksum', async () => {
-    writeFileSync(join(dir, 'migrations', '001_create_users.sql'), `${FILES['migrations/001_create_users.sql']}-- a comment added later\n`);
+    writeFileSync(
+      join(dir, 'migrations', '001_create_users.sql'),
+      `${FILES['migrations/001_create_users.sql']}-- a comment added later\n`,
+    );
     expect(await json(['status'], dir)).toMatchSnapshot();
     expect(await json(['repair', '001', '--yes'], dir)).toMatchSnapshot();
   });
@@ -137,7 +149,10 @@ describe('--json documents of baseline, backup and restore', () => {
     const into = `${db.name}_restored`;
     restored.push(into);
     // An absolute path: restore opens FILE relative to process.cwd(), not the run's cwd (see the closing note).
-    const result = await runCli(['restore', join(dir, 'backups', file), '--into', into, '--yes', '--json'], { cwd: dir, env: { DATABASE_URL: db.url } });
+    const result = await runCli(['restore', join(dir, 'backups', file), '--into', into, '--yes', '--json'], {
+      cwd: dir,
+      env: { DATABASE_URL: db.url },
+    });
     expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 0, stdout: expect.any(String) });
     expect(normalise(JSON.parse(result.stdout), dir)).toMatchSnapshot();
   });

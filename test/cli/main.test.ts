@@ -35,7 +35,13 @@ describe('choosing the database', () => {
     const url = new URL(db.url);
     const result = await runCli(['status', '--json'], {
       cwd: makeProject(SIMPLE),
-      env: { PGHOST: url.hostname, PGPORT: url.port || '5432', PGUSER: decodeURIComponent(url.username), PGPASSWORD: decodeURIComponent(url.password), PGDATABASE: db.name },
+      env: {
+        PGHOST: url.hostname,
+        PGPORT: url.port || '5432',
+        PGUSER: decodeURIComponent(url.username),
+        PGPASSWORD: decodeURIComponent(url.password),
+        PGDATABASE: db.name,
+      },
     });
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout).migrations).toHaveLength(2);
@@ -60,9 +66,17 @@ describe('choosing the database', () => {
 describe('connection failures: one paragraph, exit 3, no stack, no password', () => {
   const secret = 'Sup3r-Secret-Pw';
   const cases: [string, () => string, RegExp][] = [
-    ['a refused connection', () => `postgres://u:${secret}@127.0.0.1:1/db`, /Nothing accepts connections at 127\.0\.0\.1:1/],
+    [
+      'a refused connection',
+      () => `postgres://u:${secret}@127.0.0.1:1/db`,
+      /Nothing accepts connections at 127\.0\.0\.1:1/,
+    ],
     ['an unknown host', () => `postgres://u:${secret}@no-such-host.invalid:5432/db`, /could not be resolved/],
-    ['a missing database', () => urlFor('tidemark_no_such_db', db.url), /The database "tidemark_no_such_db" does not exist/],
+    [
+      'a missing database',
+      () => urlFor('tidemark_no_such_db', db.url),
+      /The database "tidemark_no_such_db" does not exist/,
+    ],
   ];
   for (const [what, url, message] of cases) {
     it(`explains ${what}`, async () => {
@@ -102,7 +116,10 @@ describe('connection failures: one paragraph, exit 3, no stack, no password', ()
 
 describe('settings', () => {
   it('rejects a bad value with exit 2, naming the variable and the accepted form', async () => {
-    const result = await runCli(['up'], { cwd: makeProject(SIMPLE), env: { DATABASE_URL: db.url, MAX_LOCK_WAIT: '5 seconds' } });
+    const result = await runCli(['up'], {
+      cwd: makeProject(SIMPLE),
+      env: { DATABASE_URL: db.url, MAX_LOCK_WAIT: '5 seconds' },
+    });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/MAX_LOCK_WAIT="5 seconds" is not a duration; use seconds or a unit/);
   });
@@ -123,7 +140,20 @@ describe('settings', () => {
   });
 
   it('has --help with examples on every command', async () => {
-    for (const command of ['up', 'down', 'status', 'create', 'redo', 'seed', 'verify', 'repair', 'baseline', 'lint', 'backup', 'restore']) {
+    for (const command of [
+      'up',
+      'down',
+      'status',
+      'create',
+      'redo',
+      'seed',
+      'verify',
+      'repair',
+      'baseline',
+      'lint',
+      'backup',
+      'restore',
+    ]) {
       const result = await runCli([command, '--help'], { cwd: makeProject() });
       expect(result.code, command).toBe(0);
       expect(result.stdout, command).toMatch(/\$ migrate /);
@@ -146,7 +176,11 @@ describe('secrets', () => {
 
 describe('signals', () => {
   const sleeping = (marker: string) => async () =>
-    (await db.query("select 1 from pg_stat_activity where query like $1 and application_name = 'tidemark'", [`%${marker}%`])).length > 0;
+    (
+      await db.query("select 1 from pg_stat_activity where query like $1 and application_name = 'tidemark'", [
+        `%${marker}%`,
+      ])
+    ).length > 0;
 
   /** Runs `up` on a migration that sleeps, and sends `signal` once (only once) when the sleep runs on the server. */
   function upInterruptedBy(signal: NodeJS.Signals, sql: string) {
@@ -164,7 +198,11 @@ describe('signals', () => {
     expect(result.code).toBe(130);
     expect(result.stderr).toMatch(/Interrupted by SIGINT/);
     expect(await db.query("select 1 from information_schema.tables where table_name = 'slow'")).toEqual([]);
-    expect(await db.query("select 1 from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())")).toEqual([]);
+    expect(
+      await db.query(
+        "select 1 from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())",
+      ),
+    ).toEqual([]);
   });
 
   it('SIGTERM exits 143', async () => {
@@ -187,7 +225,9 @@ describe('signals', () => {
         '',
       ].join('\n'),
     });
-    const swallowed = async () => (await db.query("select 1 from pg_stat_activity where application_name = 'tidemark-cancel-swallowed'")).length > 0;
+    const swallowed = async () =>
+      (await db.query("select 1 from pg_stat_activity where application_name = 'tidemark-cancel-swallowed'")).length >
+      0;
     try {
       const result = await runCli(['up', '--no-backup'], {
         cwd: dir,
@@ -204,7 +244,9 @@ describe('signals', () => {
       expect(lines[0]).toMatch(/exiting without waiting for the rollback; check `migrate status`/);
     } finally {
       // The backend would sleep on after its client left: end it, which rolls the migration back.
-      await adminQuery("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'tidemark-cancel-swallowed'");
+      await adminQuery(
+        "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'tidemark-cancel-swallowed'",
+      );
     }
     expect(await db.query("select 1 from information_schema.tables where table_name = 'stubborn'")).toEqual([]);
   });
@@ -214,13 +256,26 @@ describe('a closed stdout', () => {
   it('`migrate up 2>&1 | head -3` applies all 20 migrations, prints nothing more, and exits 0 quietly', async () => {
     await db.reset();
     const files: Record<string, string> = {};
-    for (let i = 1; i <= 20; i += 1) files[`migrations/${String(i).padStart(3, '0')}_m${i}.sql`] = `create table p${i} (id int);\nselect pg_sleep(0.02);\n`;
+    for (let i = 1; i <= 20; i += 1)
+      files[`migrations/${String(i).padStart(3, '0')}_m${i}.sql`] =
+        `create table p${i} (id int);\nselect pg_sleep(0.02);\n`;
     const dir = makeProject(files);
     const result = await new Promise<{ out: string; err: string; code: number | null }>((resolvePromise, reject) => {
-      const shell = spawn('bash', ['-c', `"$NODE" -- "$CLI" up --no-backup 2>&1 | head -3; echo "migrate exited $\{PIPESTATUS[0]}" >&2`], {
-        cwd: dir,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: '1', DATABASE_URL: db.url, NODE: process.execPath, CLI },
-      });
+      const shell = spawn(
+        'bash',
+        ['-c', `"$NODE" -- "$CLI" up --no-backup 2>&1 | head -3; echo "migrate exited $\{PIPESTATUS[0]}" >&2`],
+        {
+          cwd: dir,
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOME: process.env.HOME ?? '/tmp',
+            CI: '1',
+            DATABASE_URL: db.url,
+            NODE: process.execPath,
+            CLI,
+          },
+        },
+      );
       let out = '';
       let err = '';
       shell.stdout.on('data', (d) => (out += d));
@@ -236,10 +291,13 @@ describe('a closed stdout', () => {
 });
 
 describe('--env-file and --version', () => {
-  it('a missing --env-file gets tidemark\'s message and exit 2, run as `migrate` is run (bin/migrate.js itself)', async () => {
+  it("a missing --env-file gets tidemark's message and exit 2, run as `migrate` is run (bin/migrate.js itself)", async () => {
     const dir = makeProject(SIMPLE);
     const result = await new Promise<{ code: number | null; stderr: string }>((resolvePromise, reject) => {
-      const child = spawn(CLI, ['--env-file', 'missing.env', 'status'], { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: '1' } });
+      const child = spawn(CLI, ['--env-file', 'missing.env', 'status'], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: '1' },
+      });
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += d));
       child.on('error', reject);
@@ -266,12 +324,17 @@ describe('concurrent runners', () => {
     for (let i = 1; i <= 20; i += 1) {
       const v = String(i).padStart(3, '0');
       // A non-idempotent body: running any migration twice would fail (duplicate table or key).
-      files[`migrations/${v}_m${i}.sql`] = `create table t${i} (id int primary key);\ninsert into t${i} values (1);\nselect pg_sleep(0.02);\n`;
+      files[`migrations/${v}_m${i}.sql`] =
+        `create table t${i} (id int primary key);\ninsert into t${i} values (1);\nselect pg_sleep(0.02);\n`;
     }
     const dir = makeProject(files);
-    const results = await Promise.all(Array.from({ length: 10 }, () => runCli(['up'], { cwd: dir, env: { DATABASE_URL: db.url }, spawn: true })));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => runCli(['up'], { cwd: dir, env: { DATABASE_URL: db.url }, spawn: true })),
+    );
     for (const r of results) expect(r.code, r.stderr).toBe(0);
-    const rows = await db.query<{ n: number; d: number }>('select count(*)::int as n, count(distinct version)::int as d from schema_migrations');
+    const rows = await db.query<{ n: number; d: number }>(
+      'select count(*)::int as n, count(distinct version)::int as d from schema_migrations',
+    );
     expect(rows[0]).toEqual({ n: 20, d: 20 });
     const applied = results.map((r) => (r.stderr.match(/^applied /gm) ?? []).length);
     expect(applied.reduce((a, b) => a + b, 0)).toBe(20);
@@ -307,7 +370,9 @@ describe('a signal while waiting for the runner lock', () => {
     const holder = new pg.Client({ connectionString: db.url });
     await holder.connect();
     try {
-      await holder.query('select pg_advisory_lock($1::bigint)', [lockKey(db.name, { schema: 'public', table: 'schema_migrations' }).toString()]);
+      await holder.query('select pg_advisory_lock($1::bigint)', [
+        lockKey(db.name, { schema: 'public', table: 'schema_migrations' }).toString(),
+      ]);
       const result = await runCli(['up', '--no-backup'], {
         cwd: dir,
         env: { DATABASE_URL: db.url },
@@ -364,10 +429,12 @@ describe('--embedded', () => {
       expect(existsSync(join(dir, '.tidemark', 'embedded', 'data', 'PG_VERSION'))).toBe(true);
       const statusResult = await runCli(['status', '--json', '--embedded'], { cwd: dir, timeoutMs: 120_000 });
       expect(statusResult.code, statusResult.stderr).toBe(0);
-      expect(JSON.parse(statusResult.stdout).migrations.map((m: { state: string }) => m.state)).toEqual(['applied', 'applied']);
+      expect(JSON.parse(statusResult.stdout).migrations.map((m: { state: string }) => m.state)).toEqual([
+        'applied',
+        'applied',
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 });
-

@@ -30,7 +30,14 @@ describe.skipIf(!hasScript())('on a terminal', () => {
     const command = sized ? `stty cols 100 rows 30; ${cli}` : cli;
     const result = spawnSync('script', ['-qec', command, '/dev/null'], {
       cwd: dir,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TERM: 'xterm-256color', DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        TERM: 'xterm-256color',
+        DATABASE_URL: db.url,
+        BACKUP_BEFORE_MIGRATE: 'false',
+        ...env,
+      },
       encoding: 'utf8',
       timeout: 60_000,
     });

@@ -51,11 +51,15 @@ describe('settings', () => {
     expect(loadSettings({}, { MAX_LOCK_WAIT: '300ms' }, cwd).maxLockWaitMs).toBe(300);
     expect(loadSettings({}, { MAX_LOCK_WAIT: '2s' }, cwd).maxLockWaitMs).toBe(2000);
     expect(loadSettings({}, { ALERT_RUN_LONGER_THAN: '10min' }, cwd).alertLongRunMs).toBe(600_000);
-    expect(() => loadSettings({}, { MAX_LOCK_WAIT: '5 minutes' }, cwd)).toThrow(/MAX_LOCK_WAIT="5 minutes" is not a duration/);
+    expect(() => loadSettings({}, { MAX_LOCK_WAIT: '5 minutes' }, cwd)).toThrow(
+      /MAX_LOCK_WAIT="5 minutes" is not a duration/,
+    );
   });
 
   it('never shows the alert webhook URL in an error: its path is often the secret', () => {
-    expect(() => loadSettings({}, { ALERT_WEBHOOK_URL: 'ftp://hooks/T0/secret' }, folder())).toThrow(/ALERT_WEBHOOK_URL=\(the URL, not shown\)/);
+    expect(() => loadSettings({}, { ALERT_WEBHOOK_URL: 'ftp://hooks/T0/secret' }, folder())).toThrow(
+      /ALERT_WEBHOOK_URL=\(the URL, not shown\)/,
+    );
     try {
       loadSettings({}, { ALERT_WEBHOOK_URL: 'ftp://hooks/T0/secret' }, folder());
     } catch (error) {
@@ -66,9 +70,9 @@ describe('settings', () => {
   it('accepts DB_URL as an alias and lets DATABASE_URL win', () => {
     const cwd = folder();
     expect(loadSettings({}, { DB_URL: 'postgres://a@h/db1' }, cwd).databaseUrl).toBe('postgres://a@h/db1');
-    expect(loadSettings({}, { DB_URL: 'postgres://a@h/db1', DATABASE_URL: 'postgres://a@h/db2' }, cwd).databaseUrl).toBe(
-      'postgres://a@h/db2',
-    );
+    expect(
+      loadSettings({}, { DB_URL: 'postgres://a@h/db1', DATABASE_URL: 'postgres://a@h/db2' }, cwd).databaseUrl,
+    ).toBe('postgres://a@h/db2');
   });
 
   it('reads --env-file and fails with exit 2 when it is missing', () => {
@@ -117,7 +121,39 @@ describe('.env.migrations.example', () => {
     const { resolve } = await import('node:path');
     const root = resolve(import.meta.dirname, '..', '..');
     const text = readFileSync(resolve(root, '.env.migrations.example'), 'utf8');
-    const variables = ['DATABASE_URL', 'MIGRATIONS_DIR', 'ROLLBACK_DIR', 'SEEDS_DIR', 'MIGRATIONS_TABLE', 'MAX_LOCK_WAIT', 'DB_STATEMENT_TIMEOUT', 'MIGRATION_TIMEOUT', 'LOCK_RETRIES', 'BACKUP_BEFORE_MIGRATE', 'BACKUP_DIR', 'BACKUP_RETENTION_DAYS', 'BACKUP_KEEP', 'BACKUP_UPLOAD_COMMAND', 'PG_DUMP_PATH', 'MIGRATION_STRATEGY', 'MIGRATE_ENV', 'ALLOW_DDL_IN_PRODUCTION', 'MIGRATE_EMBEDDED', 'DB_WAIT_TIMEOUT', 'SCHEMA_FILE', 'LINT_SIZE_THRESHOLD', 'LINT_START_AFTER', 'LINT_RULES', 'LOCK_FINAL_ATTEMPT', 'BLOCKED_WARN', 'ALERT_COMMAND', 'ALERT_WEBHOOK_URL', 'ALERT_TIMEOUT', 'ALERT_BLOCKED_AFTER', 'ALERT_RUN_LONGER_THAN'];
+    const variables = [
+      'DATABASE_URL',
+      'MIGRATIONS_DIR',
+      'ROLLBACK_DIR',
+      'SEEDS_DIR',
+      'MIGRATIONS_TABLE',
+      'MAX_LOCK_WAIT',
+      'DB_STATEMENT_TIMEOUT',
+      'MIGRATION_TIMEOUT',
+      'LOCK_RETRIES',
+      'BACKUP_BEFORE_MIGRATE',
+      'BACKUP_DIR',
+      'BACKUP_RETENTION_DAYS',
+      'BACKUP_KEEP',
+      'BACKUP_UPLOAD_COMMAND',
+      'PG_DUMP_PATH',
+      'MIGRATION_STRATEGY',
+      'MIGRATE_ENV',
+      'ALLOW_DDL_IN_PRODUCTION',
+      'MIGRATE_EMBEDDED',
+      'DB_WAIT_TIMEOUT',
+      'SCHEMA_FILE',
+      'LINT_SIZE_THRESHOLD',
+      'LINT_START_AFTER',
+      'LINT_RULES',
+      'LOCK_FINAL_ATTEMPT',
+      'BLOCKED_WARN',
+      'ALERT_COMMAND',
+      'ALERT_WEBHOOK_URL',
+      'ALERT_TIMEOUT',
+      'ALERT_BLOCKED_AFTER',
+      'ALERT_RUN_LONGER_THAN',
+    ];
     for (const name of variables) expect(text, name).toMatch(new RegExp(`^#? ?${name}=`, 'm'));
     expect(() => loadSettings({ envFile: '.env.migrations.example' }, {}, root)).not.toThrow();
   });
@@ -149,15 +185,23 @@ describe('lint settings (issue 10)', () => {
   });
 
   it('reads LINT_SIZE_THRESHOLD with units, LINT_START_AFTER and LINT_RULES from .env.migrations', () => {
-    const cwd = folder({ '.env.migrations': 'LINT_SIZE_THRESHOLD=50kB\nLINT_START_AFTER=042\nLINT_RULES=prefer-text-field:off, ban-drop-column=warning\n' });
+    const cwd = folder({
+      '.env.migrations':
+        'LINT_SIZE_THRESHOLD=50kB\nLINT_START_AFTER=042\nLINT_RULES=prefer-text-field:off, ban-drop-column=warning\n',
+    });
     const s = loadSettings({}, {}, cwd);
     expect(s.lintSizeThresholdBytes).toBe(50 * 1024);
     expect(s.lintStartAfter).toBe(42n);
-    expect([...s.lintRules]).toEqual([['prefer-text-field', 'off'], ['ban-drop-column', 'warning']]);
+    expect([...s.lintRules]).toEqual([
+      ['prefer-text-field', 'off'],
+      ['ban-drop-column', 'warning'],
+    ]);
   });
 
   it('names each bad lint setting and the accepted form', () => {
-    expect(() => loadSettings({}, { LINT_SIZE_THRESHOLD: 'big', LINT_RULES: 'nonsense', LINT_START_AFTER: 'v3' }, folder())).toThrow(
+    expect(() =>
+      loadSettings({}, { LINT_SIZE_THRESHOLD: 'big', LINT_RULES: 'nonsense', LINT_START_AFTER: 'v3' }, folder()),
+    ).toThrow(
       /LINT_SIZE_THRESHOLD="big" is not a size[\s\S]*LINT_START_AFTER="v3" is not a version[\s\S]*LINT_RULES="nonsense" is not a list/,
     );
   });

@@ -60,12 +60,17 @@ describe('the backup before a change', () => {
   it('runs nothing when the backup fails, and says why (exit 1)', async () => {
     const dir = makeProject(FILES);
     const fake = join(dir, 'fake_pg_dump');
-    writeFileSync(fake, '#!/bin/sh\nif [ "$1" = "--version" ]; then echo "pg_dump (PostgreSQL) 15.4"; exit 0; fi\necho "pg_dump: error: disk on fire" >&2\nexit 1\n');
+    writeFileSync(
+      fake,
+      '#!/bin/sh\nif [ "$1" = "--version" ]; then echo "pg_dump (PostgreSQL) 15.4"; exit 0; fi\necho "pg_dump: error: disk on fire" >&2\nexit 1\n',
+    );
     chmodSync(fake, 0o755);
     const result = await cli(dir, ['up'], { PG_DUMP_PATH: fake });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/disk on fire/);
-    expect(await db.query("select 1 from information_schema.tables where table_name in ('a', 'schema_migrations')")).toEqual([]);
+    expect(
+      await db.query("select 1 from information_schema.tables where table_name in ('a', 'schema_migrations')"),
+    ).toEqual([]);
   });
 
   it('down takes a backup too', async () => {

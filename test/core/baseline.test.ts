@@ -53,12 +53,22 @@ describe('planBaseline (pure)', () => {
   it('refuses a version no file has, and a history that already has rows', async () => {
     const ms = await load();
     expect(codeOf(() => planBaseline(ms, [], { version: '7' }))).toBe('unknown-version');
-    const row: HistoryRow = { version: '000001', name: 'users', checksum: ms[0]!.checksum, appliedAt: new Date(), executionMs: 0, appliedBy: 'x', dirty: false };
+    const row: HistoryRow = {
+      version: '000001',
+      name: 'users',
+      checksum: ms[0]!.checksum,
+      appliedAt: new Date(),
+      executionMs: 0,
+      appliedBy: 'x',
+      dirty: false,
+    };
     expect(codeOf(() => planBaseline(ms, [row], { version: '1' }))).toBe('baseline-history-not-empty');
   });
 
   it('records exactly the versions a per-version tool applied, leaving its holes pending', async () => {
-    const plan = planBaseline(await load(), [], { foreign: { tool: 'dbmate', table, versions: [1n, 3n], upTo: undefined } });
+    const plan = planBaseline(await load(), [], {
+      foreign: { tool: 'dbmate', table, versions: [1n, 3n], upTo: undefined },
+    });
     expect(versions(plan.record)).toEqual(['000001', '000003']);
     expect(versions(plan.leftPending)).toEqual(['000002']);
     expect(plan.from).toBe('dbmate');
@@ -66,9 +76,15 @@ describe('planBaseline (pure)', () => {
 
   it('refuses a foreign history naming versions with no file here, and one with nothing applied', async () => {
     const ms = await load();
-    expect(codeOf(() => planBaseline(ms, [], { foreign: { tool: 'dbmate', table, versions: [1n, 9n], upTo: undefined } }))).toBe('baseline-files-missing');
-    expect(codeOf(() => planBaseline(ms, [], { foreign: { tool: 'golang-migrate', table, versions: [], upTo: 9n } }))).toBe('baseline-files-missing');
-    expect(codeOf(() => planBaseline(ms, [], { foreign: { tool: 'dbmate', table, versions: [], upTo: undefined } }))).toBe('baseline-nothing');
+    expect(
+      codeOf(() => planBaseline(ms, [], { foreign: { tool: 'dbmate', table, versions: [1n, 9n], upTo: undefined } })),
+    ).toBe('baseline-files-missing');
+    expect(
+      codeOf(() => planBaseline(ms, [], { foreign: { tool: 'golang-migrate', table, versions: [], upTo: 9n } })),
+    ).toBe('baseline-files-missing');
+    expect(
+      codeOf(() => planBaseline(ms, [], { foreign: { tool: 'dbmate', table, versions: [], upTo: undefined } })),
+    ).toBe('baseline-nothing');
   });
 
   it("takes a Flyway BASELINE marker as 'everything up to it', even without a file of that version", async () => {
@@ -94,20 +110,28 @@ describe('migrate baseline', () => {
 
   const cli = (dir: string, args: string[], extra: Record<string, string> = {}) =>
     runCli(args, { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', ...extra } });
-  const versionsIn = async (table: string) => (await db.query<{ version: string }>(`select version from ${table} order by version`)).map((r) => r.version);
+  const versionsIn = async (table: string) =>
+    (await db.query<{ version: string }>(`select version from ${table} order by version`)).map((r) => r.version);
   /** Everything about a table that a write could change: its rows and its columns. */
   const snapshot = async (table: string) => ({
     rows: await db.query(`select * from ${table} order by 1`),
-    columns: await db.query('select column_name, data_type from information_schema.columns where table_name = $1 order by ordinal_position', [table]),
+    columns: await db.query(
+      'select column_name, data_type from information_schema.columns where table_name = $1 order by ordinal_position',
+      [table],
+    ),
   });
 
   it('baseline V records every migration up to V without running any, then up runs the rest', async () => {
     const dir = makeProject(FILES);
     const result = await cli(dir, ['baseline', '2']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/Baselined at version 000002: recorded 2 migrations as applied without running them: 000001_users, 000002_email/);
+    expect(result.stdout).toMatch(
+      /Baselined at version 000002: recorded 2 migrations as applied without running them: 000001_users, 000002_email/,
+    );
     expect(await versionsIn('schema_migrations')).toEqual(['000001', '000002']);
-    const [row] = await db.query<{ applied_by: string; execution_ms: number; dirty: boolean }>("select applied_by, execution_ms, dirty from schema_migrations where version = '000001'");
+    const [row] = await db.query<{ applied_by: string; execution_ms: number; dirty: boolean }>(
+      "select applied_by, execution_ms, dirty from schema_migrations where version = '000001'",
+    );
     expect(row).toMatchObject({ applied_by: expect.stringMatching(/\(baseline\)$/), execution_ms: 0, dirty: false });
 
     const up = await cli(dir, ['up']);
@@ -127,7 +151,11 @@ describe('migrate baseline', () => {
     const dir = makeProject(FILES);
     const result = await cli(dir, ['baseline', '1', '--dry-run', '--json']);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ version: '000001', dryRun: true, recorded: [{ version: '000001', file: 'migrations/000001_users.up.sql' }] });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      version: '000001',
+      dryRun: true,
+      recorded: [{ version: '000001', file: 'migrations/000001_users.up.sql' }],
+    });
     expect(await db.query("select 1 from pg_tables where tablename like 'schema_migrations%'")).toEqual([]);
   });
 
@@ -141,7 +169,9 @@ describe('migrate baseline', () => {
       const dir = makeProject(FILES);
       const result = await cli(dir, ['baseline', '--from', 'golang-migrate']);
       expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(/golang-migrate keeps its history in schema_migrations, and that is also the name of tidemark's tracking table/);
+      expect(result.stderr).toMatch(
+        /golang-migrate keeps its history in schema_migrations, and that is also the name of tidemark's tracking table/,
+      );
       expect(result.stderr).toMatch(/Set MIGRATIONS_TABLE to another name, e.g\. MIGRATIONS_TABLE=tidemark_migrations/);
       // Every other command stops at the foreign table too, pointing the same way.
       const status = await cli(dir, ['status']);
@@ -156,7 +186,9 @@ describe('migrate baseline', () => {
       const env = { MIGRATIONS_TABLE: 'tidemark_migrations' };
       const result = await cli(dir, ['baseline', '--from', 'golang-migrate'], env);
       expect(result.code, result.stderr).toBe(0);
-      expect(result.stdout).toMatch(/Baselined at version 000002 from golang-migrate's history \(schema_migrations, read only\)/);
+      expect(result.stdout).toMatch(
+        /Baselined at version 000002 from golang-migrate's history \(schema_migrations, read only\)/,
+      );
       expect(await versionsIn('tidemark_migrations')).toEqual(['000001', '000002']);
       expect(await snapshot('schema_migrations')).toEqual(before);
 
@@ -174,13 +206,17 @@ describe('migrate baseline', () => {
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toMatch(/from golang-migrate's history \(gm_versions, read only\)/);
       expect(await versionsIn('schema_migrations')).toEqual(['000001', '000002']);
-      expect(await db.query('select version::int as version, dirty from gm_versions')).toEqual([{ version: 2, dirty: false }]);
+      expect(await db.query('select version::int as version, dirty from gm_versions')).toEqual([
+        { version: 2, dirty: false },
+      ]);
     });
 
     it('refuses a dirty golang-migrate version, naming its force command', async () => {
       await db.query('update schema_migrations set dirty = true');
       const dir = makeProject(FILES);
-      const result = await cli(dir, ['baseline', '--from', 'golang-migrate'], { MIGRATIONS_TABLE: 'tidemark_migrations' });
+      const result = await cli(dir, ['baseline', '--from', 'golang-migrate'], {
+        MIGRATIONS_TABLE: 'tidemark_migrations',
+      });
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(/version 2 is marked dirty/);
       expect(result.stderr).toMatch(/migrate force 2/);
@@ -198,7 +234,12 @@ describe('migrate baseline', () => {
     const result = await cli(dir, ['baseline', '--from', 'dbmate', '--json'], env);
     expect(result.code, result.stderr).toBe(0);
     const doc = JSON.parse(result.stdout);
-    expect(doc).toMatchObject({ version: '000003', from: 'dbmate', foreignTable: 'schema_migrations', leftPending: [{ version: '000002' }] });
+    expect(doc).toMatchObject({
+      version: '000003',
+      from: 'dbmate',
+      foreignTable: 'schema_migrations',
+      leftPending: [{ version: '000002' }],
+    });
     expect(doc.recorded.map((m: { version: string }) => m.version)).toEqual(['000001', '000003']);
     expect(await versionsIn('tidemark.history')).toEqual(['000001', '000003']);
     expect(await snapshot('schema_migrations')).toEqual(before);
@@ -207,7 +248,9 @@ describe('migrate baseline', () => {
   });
 
   it('--from node-pg-migrate reads pgmigrations (names with a numeric prefix)', async () => {
-    await db.query('create table pgmigrations (id serial primary key, name varchar(255) not null, run_on timestamp not null)');
+    await db.query(
+      'create table pgmigrations (id serial primary key, name varchar(255) not null, run_on timestamp not null)',
+    );
     await db.query("insert into pgmigrations (name, run_on) values ('000001_users', now()), ('000002_email', now())");
     const before = await snapshot('pgmigrations');
     const dir = makeProject(FILES);
@@ -239,7 +282,9 @@ describe('migrate baseline', () => {
     });
 
     it('refuses a history with a failed migration, naming flyway repair', async () => {
-      await db.query("insert into flyway_schema_history (installed_rank, version, description, type, script, installed_by, execution_time, success) values (4, '3', 'orders', 'SQL', 'V3__orders.sql', 'me', 1, false)");
+      await db.query(
+        "insert into flyway_schema_history (installed_rank, version, description, type, script, installed_by, execution_time, success) values (4, '3', 'orders', 'SQL', 'V3__orders.sql', 'me', 1, false)",
+      );
       const dir = makeProject(FILES);
       const result = await cli(dir, ['baseline', '--from', 'flyway']);
       expect(result.code).toBe(2);

@@ -26,17 +26,24 @@ function cli(dir: string, args: string[], env: Record<string, string> = {}) {
 }
 
 const TABLE = {
-  'migrations/001_items.sql': "create table items (id int primary key, sku text, kind text);\ninsert into items select g, 'sku' || g, 'a' from generate_series(1, 1000) g;\n",
+  'migrations/001_items.sql':
+    "create table items (id int primary key, sku text, kind text);\ninsert into items select g, 'sku' || g, 'a' from generate_series(1, 1000) g;\n",
   'rollback/001_items_rollback.sql': 'drop table items;\n',
 };
 
 async function row(version: string) {
-  const rows = await db.query<{ dirty: boolean; checksum: string }>('select dirty, checksum from schema_migrations where version = $1', [version]);
+  const rows = await db.query<{ dirty: boolean; checksum: string }>(
+    'select dirty, checksum from schema_migrations where version = $1',
+    [version],
+  );
   return rows[0];
 }
 
 async function indexValid(name: string): Promise<boolean | undefined> {
-  const rows = await db.query<{ valid: boolean }>('select i.indisvalid as valid from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = $1', [name]);
+  const rows = await db.query<{ valid: boolean }>(
+    'select i.indisvalid as valid from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = $1',
+    [name],
+  );
   return rows[0]?.valid;
 }
 
@@ -66,7 +73,9 @@ comment on index items_sku_idx is 'built concurrently; outside a transaction';
     expect(await indexValid('items_sku_idx')).toBe(true);
     expect(await db.query<{ n: string }>("select item_count('a')::text as n")).toEqual([{ n: '1000' }]);
     expect(await db.query<{ l: string }>('select label(7) as l')).toEqual([{ l: 'item;7' }]);
-    expect(await db.query<{ d: string }>("select obj_description('items_sku_idx'::regclass) as d")).toEqual([{ d: 'built concurrently; outside a transaction' }]);
+    expect(await db.query<{ d: string }>("select obj_description('items_sku_idx'::regclass) as d")).toEqual([
+      { d: 'built concurrently; outside a transaction' },
+    ]);
     expect(await row('002')).toMatchObject({ dirty: false });
 
     const verify = await cli(dir, ['verify', '--allow-missing-rollback', '--json']);
@@ -102,7 +111,11 @@ create table step_four (id int);
     const json = await cli(dir, ['up', '--json']);
     expect(json.code, json.stderr).toBe(1);
     const failed = JSON.parse(json.stdout).result.failed;
-    expect(failed).toMatchObject({ version: '002', dirty: true, error: { line: 5, statement: 3, statements: 4, sqlstate: '22P02' } });
+    expect(failed).toMatchObject({
+      version: '002',
+      dirty: true,
+      error: { line: 5, statement: 3, statements: 4, sqlstate: '22P02' },
+    });
     expect(failed.statementsRun.map((s: { line: number }) => s.line)).toEqual([2, 3]);
     const again = await cli(dir, ['up']);
     expect(again.code, again.stderr).toBe(1);
@@ -111,13 +124,17 @@ create table step_four (id int);
     expect(await db.query('select id from step_one')).toEqual([{ id: 1 }]);
     const verify = await cli(dir, ['verify', '--json']);
     expect(verify.code, verify.stderr).toBe(1);
-    expect(JSON.parse(verify.stdout).findings).toContainEqual(expect.objectContaining({ code: 'dirty', version: '002', file: 'migrations/002_steps.sql' }));
+    expect(JSON.parse(verify.stdout).findings).toContainEqual(
+      expect.objectContaining({ code: 'dirty', version: '002', file: 'migrations/002_steps.sql' }),
+    );
   });
 
   it('names the INVALID index a failed CREATE INDEX CONCURRENTLY leaves, and how to drop it', async () => {
     // An unrelated INVALID index made before the run must not be blamed on this migration.
     await db.query('create table other (v int); insert into other values (1), (1);');
-    await expect(db.query('create unique index concurrently other_v_key on other (v)')).rejects.toThrow(/could not create unique index/);
+    await expect(db.query('create unique index concurrently other_v_key on other (v)')).rejects.toThrow(
+      /could not create unique index/,
+    );
     expect(await indexValid('other_v_key')).toBe(false);
 
     const dir = makeProject({
@@ -160,7 +177,9 @@ create unique index concurrently items_kind_key on items (kind);
   it('names the _ccnew copy a REINDEX CONCURRENTLY cut short by MIGRATION_TIMEOUT leaves', async () => {
     const dir = makeProject({ ...TABLE, 'migrations/002_index.sql': 'create index items_sku_idx on items (sku);\n' });
     expect((await cli(dir, ['up'])).code).toBe(0);
-    writeFiles(dir, { 'migrations/003_reindex.sql': '-- migrate:no-transaction\nreindex index concurrently items_sku_idx;\n' });
+    writeFiles(dir, {
+      'migrations/003_reindex.sql': '-- migrate:no-transaction\nreindex index concurrently items_sku_idx;\n',
+    });
     const writer = new pg.Client({ connectionString: db.url });
     await writer.connect();
     try {
@@ -180,7 +199,10 @@ create unique index concurrently items_kind_key on items (kind);
   });
 
   it('does not mention indexes when a plain statement fails', async () => {
-    const dir = makeProject({ ...TABLE, 'migrations/002_bad.sql': '-- migrate:no-transaction\ncreate index concurrently on items (nope);\n' });
+    const dir = makeProject({
+      ...TABLE,
+      'migrations/002_bad.sql': '-- migrate:no-transaction\ncreate index concurrently on items (nope);\n',
+    });
     const result = await cli(dir, ['up']);
     expect(result.code, result.stderr).toBe(1);
     expect(result.stderr).toMatch(/column "nope" does not exist/);
@@ -194,13 +216,22 @@ describe('invalidIndexFilterOf (pure)', () => {
   });
 
   it('asks about the named index, or the table of an unnamed one, of CREATE INDEX CONCURRENTLY', () => {
-    expect(invalidIndexFilterOf('create unique index concurrently if not exists "Idx" on shop.orders (x)')).toEqual({ table: '"shop"."orders"', name: 'Idx' });
-    expect(invalidIndexFilterOf('CREATE INDEX CONCURRENTLY ON "Orders" (x)')).toEqual({ table: '"Orders"', name: undefined });
+    expect(invalidIndexFilterOf('create unique index concurrently if not exists "Idx" on shop.orders (x)')).toEqual({
+      table: '"shop"."orders"',
+      name: 'Idx',
+    });
+    expect(invalidIndexFilterOf('CREATE INDEX CONCURRENTLY ON "Orders" (x)')).toEqual({
+      table: '"Orders"',
+      name: undefined,
+    });
   });
 
   it("asks about REINDEX CONCURRENTLY's _ccnew copies", () => {
     expect(invalidIndexFilterOf('reindex index concurrently shop.i')).toEqual({ namePattern: '^i_ccnew[0-9]*$' });
-    expect(invalidIndexFilterOf('reindex table concurrently orders')).toEqual({ table: '"orders"', namePattern: '_ccnew[0-9]*$' });
+    expect(invalidIndexFilterOf('reindex table concurrently orders')).toEqual({
+      table: '"orders"',
+      namePattern: '_ccnew[0-9]*$',
+    });
   });
 
   it('asks nothing for statements that cannot leave an INVALID index', () => {

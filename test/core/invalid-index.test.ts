@@ -19,7 +19,11 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -32,8 +36,10 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
 describe('two runners and CREATE INDEX CONCURRENTLY', () => {
   it('the waiting runner does not hold up the build: A finishes, B then exits 0 with nothing to do', async () => {
     const dir = makeProject({
-      'migrations/001_items.sql': "create table items (id int primary key, sku text);\ninsert into items select g, 'sku' || g from generate_series(1, 5000) g;\n",
-      'migrations/002_items_sku.sql': '-- migrate:no-transaction\ncreate index concurrently items_sku_idx on items (sku);\n',
+      'migrations/001_items.sql':
+        "create table items (id int primary key, sku text);\ninsert into items select g, 'sku' || g from generate_series(1, 5000) g;\n",
+      'migrations/002_items_sku.sql':
+        '-- migrate:no-transaction\ncreate index concurrently items_sku_idx on items (sku);\n',
     });
     // MAX_LOCK_WAIT bounds how long the build may wait for other sessions; this test makes it wait on purpose.
     const env = { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', MAX_LOCK_WAIT: '120' };
@@ -72,7 +78,10 @@ describe('two runners and CREATE INDEX CONCURRENTLY', () => {
       expect(bChild).toBeDefined();
       // Let B poll a few times while the build is still in progress.
       await new Promise((r) => setTimeout(r, 1500));
-      const stillBuilding = await db.query('select 1 from pg_stat_activity where pid = $1 and query ilike $2', [buildPid, 'create index concurrently%']);
+      const stillBuilding = await db.query('select 1 from pg_stat_activity where pid = $1 and query ilike $2', [
+        buildPid,
+        'create index concurrently%',
+      ]);
       expect(stillBuilding).toHaveLength(1);
 
       await writer.query('commit');
@@ -88,9 +97,13 @@ describe('two runners and CREATE INDEX CONCURRENTLY', () => {
     expect(resultB.stdout).toMatch(/Nothing to apply/);
     expect(resultB.stderr).toMatch(/Got the runner lock/);
 
-    const [index] = await db.query<{ valid: boolean }>("select indisvalid as valid from pg_index where indexrelid = 'items_sku_idx'::regclass");
+    const [index] = await db.query<{ valid: boolean }>(
+      "select indisvalid as valid from pg_index where indexrelid = 'items_sku_idx'::regclass",
+    );
     expect(index!.valid).toBe(true);
-    const rows = await db.query<{ version: string; dirty: boolean }>('select version, dirty from schema_migrations order by version');
+    const rows = await db.query<{ version: string; dirty: boolean }>(
+      'select version, dirty from schema_migrations order by version',
+    );
     expect(rows).toEqual([
       { version: '001', dirty: false },
       { version: '002', dirty: false },
@@ -100,8 +113,10 @@ describe('two runners and CREATE INDEX CONCURRENTLY', () => {
   it('the hazard it avoids: a waiter blocked inside pg_advisory_lock() deadlocks with the build', async () => {
     await db.reset();
     const dir = makeProject({
-      'migrations/001_items.sql': "create table items (id int primary key, sku text);\ninsert into items select g, 'sku' || g from generate_series(1, 5000) g;\n",
-      'migrations/002_items_sku.sql': '-- migrate:no-transaction\ncreate index concurrently items_sku_idx on items (sku);\n',
+      'migrations/001_items.sql':
+        "create table items (id int primary key, sku text);\ninsert into items select g, 'sku' || g from generate_series(1, 5000) g;\n",
+      'migrations/002_items_sku.sql':
+        '-- migrate:no-transaction\ncreate index concurrently items_sku_idx on items (sku);\n',
     });
     const env = { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', MAX_LOCK_WAIT: '120' };
     expect((await runCli(['up', '--to', '1'], { cwd: dir, env })).code).toBe(0);
@@ -115,7 +130,9 @@ describe('two runners and CREATE INDEX CONCURRENTLY', () => {
       await writer.query("insert into items values (0, 'held')");
       const a = runCli(['up'], { cwd: dir, env, timeoutMs: 90_000, spawn: true });
       await until('runner A to start building the index', async () => {
-        const rows = await db.query("select 1 from pg_stat_activity where datname = current_database() and query ilike 'create index concurrently%'");
+        const rows = await db.query(
+          "select 1 from pg_stat_activity where datname = current_database() and query ilike 'create index concurrently%'",
+        );
         return rows.length > 0;
       });
       // What a naive second runner does: wait for the runner lock inside one long statement (with a snapshot).
@@ -125,7 +142,9 @@ describe('two runners and CREATE INDEX CONCURRENTLY', () => {
         (error: { code?: string }) => error,
       );
       await until('the naive waiter to block', async () => {
-        const rows = await db.query("select 1 from pg_stat_activity where query like 'select pg_advisory_lock%' and wait_event = 'advisory'");
+        const rows = await db.query(
+          "select 1 from pg_stat_activity where query like 'select pg_advisory_lock%' and wait_event = 'advisory'",
+        );
         return rows.length > 0;
       });
       await writer.query('commit');

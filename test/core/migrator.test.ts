@@ -15,9 +15,11 @@ beforeEach(async () => {
 });
 
 const SCHEMA = {
-  'migrations/001_create_users.sql': 'create table users (id bigint generated always as identity primary key, name text not null);\n',
+  'migrations/001_create_users.sql':
+    'create table users (id bigint generated always as identity primary key, name text not null);\n',
   'rollback/001_create_users_rollback.sql': 'drop table users;\n',
-  'migrations/002_add_email.up.sql': 'alter table users add column email text;\ncreate index users_email_idx on users (email);\n',
+  'migrations/002_add_email.up.sql':
+    'alter table users add column email text;\ncreate index users_email_idx on users (email);\n',
   'migrations/002_add_email.down.sql': 'drop index users_email_idx;\nalter table users drop column email;\n',
   'migrations/003_orders.sql': 'create table orders (id bigint primary key, user_id bigint references users (id));\n',
   'rollback/003_orders_rollback.sql': 'drop table orders;\n',
@@ -28,7 +30,9 @@ function cli(dir: string, args: string[], env: Record<string, string | undefined
 }
 
 async function tables(): Promise<string[]> {
-  const rows = await db.query<{ t: string }>("select table_name as t from information_schema.tables where table_schema = 'public' order by 1");
+  const rows = await db.query<{ t: string }>(
+    "select table_name as t from information_schema.tables where table_schema = 'public' order by 1",
+  );
   return rows.map((r) => r.t);
 }
 
@@ -94,17 +98,25 @@ describe('migrate up', () => {
   });
 
   it('reports the failure as JSON with --json', async () => {
-    const dir = makeProject({ 'migrations/001_bad.sql': 'create table t (id int);\nalter table t add column id int;\n' });
+    const dir = makeProject({
+      'migrations/001_bad.sql': 'create table t (id int);\nalter table t add column id int;\n',
+    });
     const result = await cli(dir, ['up', '--json']);
     expect(result.code).toBe(1);
     const doc = JSON.parse(result.stdout);
     expect(doc.ok).toBe(false);
     expect(doc.error.code).toBe('migration-failed');
-    expect(doc.result.failed).toMatchObject({ version: '001', error: { file: 'migrations/001_bad.sql', line: 2, sqlstate: '42701' } });
+    expect(doc.result.failed).toMatchObject({
+      version: '001',
+      error: { file: 'migrations/001_bad.sql', line: 2, sqlstate: '42701' },
+    });
   });
 
   it('runs nothing of a file with a syntax error (PostgreSQL parses the whole file first) and names its line', async () => {
-    const dir = makeProject({ ...SCHEMA, 'migrations/004_typo.sql': 'create table ok (id int);\ncreat table nope (id int);\n' });
+    const dir = makeProject({
+      ...SCHEMA,
+      'migrations/004_typo.sql': 'create table ok (id int);\ncreat table nope (id int);\n',
+    });
     const result = await cli(dir, ['up']);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/migrations\/004_typo\.sql:2:1/);
@@ -114,12 +126,19 @@ describe('migrate up', () => {
 
   it('names the failing statement of an error that has no position (a constraint violation)', async () => {
     const dir = makeProject({
-      'migrations/001_dup.sql': 'create table d (id int primary key);\ninsert into d values (1);\n\n  insert into d values (1);\n',
+      'migrations/001_dup.sql':
+        'create table d (id int primary key);\ninsert into d values (1);\n\n  insert into d values (1);\n',
     });
     const result = await cli(dir, ['up', '--json']);
     expect(result.code).toBe(1);
     const doc = JSON.parse(result.stdout);
-    expect(doc.result.failed.error).toMatchObject({ line: 4, column: 3, sqlstate: '23505', statement: 3, statements: 3 });
+    expect(doc.result.failed.error).toMatchObject({
+      line: 4,
+      column: 3,
+      sqlstate: '23505',
+      statement: 3,
+      statements: 3,
+    });
   });
 
   it('refuses bad files with exit 2 and runs nothing', async () => {
@@ -133,7 +152,8 @@ describe('migrate up', () => {
   it('with MIGRATION_STRATEGY=expand_contract, a plain up is the expand phase; --phase contract applies the rest', async () => {
     const dir = makeProject({
       'migrations/001_add_new.sql': '-- migrate:phase expand\ncreate table t (old_col int, new_col int);\n',
-      'migrations/002_drop_old.sql': '-- migrate:phase contract\n-- migrate:allow ban-drop-column -- the app stopped reading old_col in v2\nalter table t drop column old_col;\n',
+      'migrations/002_drop_old.sql':
+        '-- migrate:phase contract\n-- migrate:allow ban-drop-column -- the app stopped reading old_col in v2\nalter table t drop column old_col;\n',
     });
     const env = { MIGRATION_STRATEGY: 'expand_contract' };
     const expand = await cli(dir, ['up', '--json'], env);
@@ -152,18 +172,26 @@ describe('migrate up', () => {
     });
     const result = await cli(dir, ['up']);
     expect(result.code, result.stderr).toBe(0);
-    expect(await db.query('select name from schema_migrations order by version')).toEqual([{ name: "o'neil\\x" }, { name: 'crlf' }]);
+    expect(await db.query('select name from schema_migrations order by version')).toEqual([
+      { name: "o'neil\\x" },
+      { name: 'crlf' },
+    ]);
   });
 
-  it('notices a file that ends the runner\'s transaction itself', async () => {
-    const dir = makeProject({ 'migrations/001_commit.sql': 'create table a (id int);\ncommit;\ncreate table b (id int);\n' });
+  it("notices a file that ends the runner's transaction itself", async () => {
+    const dir = makeProject({
+      'migrations/001_commit.sql': 'create table a (id int);\ncommit;\ncreate table b (id int);\n',
+    });
     const result = await cli(dir, ['up']);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/ended tidemark's transaction/);
   });
 
   it('runs statements under SET LOCAL lock_timeout, retries on lock timeouts, then gives up with exit 3', async () => {
-    const dir = makeProject({ 'migrations/001_t.sql': 'create table t (id int);\n', 'migrations/002_alter.sql': 'alter table t add column x int;\n' });
+    const dir = makeProject({
+      'migrations/001_t.sql': 'create table t (id int);\n',
+      'migrations/002_alter.sql': 'alter table t add column x int;\n',
+    });
     expect((await cli(dir, ['up', '--to', '1'])).code).toBe(0);
     const pg = await import('pg');
     const blocker = new pg.default.Client({ connectionString: db.url });
@@ -209,7 +237,11 @@ describe('migrate down', () => {
   });
 
   it('refuses before running anything when a rollback file is missing', async () => {
-    const dir = makeProject({ 'migrations/001_a.sql': 'create table a (id int);', 'rollback/001_a_rollback.sql': 'drop table a;', 'migrations/002_b.sql': 'create table b (id int);' });
+    const dir = makeProject({
+      'migrations/001_a.sql': 'create table a (id int);',
+      'rollback/001_a_rollback.sql': 'drop table a;',
+      'migrations/002_b.sql': 'create table b (id int);',
+    });
     expect((await cli(dir, ['up'])).code).toBe(0);
     const result = await cli(dir, ['down', '--all']);
     expect(result.code).toBe(2);
@@ -282,7 +314,11 @@ describe('the tracking table', () => {
 
 describe('seeds', () => {
   it('lists seeds, runs one in a transaction, and refuses in production without --force', async () => {
-    const dir = makeProject({ ...SCHEMA, 'seeds/development.sql': "insert into users (name) values ('a'), ('b');\n", 'seeds/test.sql': '' });
+    const dir = makeProject({
+      ...SCHEMA,
+      'seeds/development.sql': "insert into users (name) values ('a'), ('b');\n",
+      'seeds/test.sql': '',
+    });
     expect((await cli(dir, ['up'])).code).toBe(0);
     const list = await cli(dir, ['seed']);
     expect(list.stdout.trim().split('\n')).toEqual(['development', 'test']);
@@ -296,7 +332,10 @@ describe('seeds', () => {
   });
 
   it('rolls back a failing seed completely', async () => {
-    const dir = makeProject({ ...SCHEMA, 'seeds/bad.sql': "insert into users (name) values ('a');\ninsert into users (name) values (null);\n" });
+    const dir = makeProject({
+      ...SCHEMA,
+      'seeds/bad.sql': "insert into users (name) values ('a');\ninsert into users (name) values (null);\n",
+    });
     expect((await cli(dir, ['up'])).code).toBe(0);
     const result = await cli(dir, ['seed', 'bad']);
     expect(result.code).toBe(1);

@@ -10,22 +10,45 @@ function migration(version: string, body = `select ${version};`, down = true): M
     versionNumber: BigInt(version),
     name: `m${version}`,
     checksum: checksumOf(body),
-    up: { path: `/m/${version}.sql`, displayPath: `migrations/${version}_m${version}.sql`, text: body, empty: false, directives: { noTransaction: false, phase: undefined, allow: [] } },
+    up: {
+      path: `/m/${version}.sql`,
+      displayPath: `migrations/${version}_m${version}.sql`,
+      text: body,
+      empty: false,
+      directives: { noTransaction: false, phase: undefined, allow: [] },
+    },
     downPath: down ? `/r/${version}.sql` : undefined,
     downDisplayPath: down ? `rollback/${version}_m${version}_rollback.sql` : undefined,
   };
 }
 
 function row(m: Migration, extra: Partial<HistoryRow> = {}): HistoryRow {
-  return { version: m.version, name: m.name, checksum: m.checksum, appliedAt: new Date(0), executionMs: 1, appliedBy: 't', dirty: false, ...extra };
+  return {
+    version: m.version,
+    name: m.name,
+    checksum: m.checksum,
+    appliedAt: new Date(0),
+    executionMs: 1,
+    appliedBy: 't',
+    dirty: false,
+    ...extra,
+  };
 }
 
-const [m1, m2, m3, m4] = ['001', '002', '003', '004'].map((v) => migration(v)) as [Migration, Migration, Migration, Migration];
+const [m1, m2, m3, m4] = ['001', '002', '003', '004'].map((v) => migration(v)) as [
+  Migration,
+  Migration,
+  Migration,
+  Migration,
+];
 
 describe('statusOf', () => {
   it('gives each migration its state and flags out-of-order pending ones', () => {
     const gone = migration('005');
-    const entries = statusOf([m1, m2, m3, m4], [row(m1), row(m2, { checksum: 'x' }), row(m4, { dirty: true }), row(gone)]);
+    const entries = statusOf(
+      [m1, m2, m3, m4],
+      [row(m1), row(m2, { checksum: 'x' }), row(m4, { dirty: true }), row(gone)],
+    );
     expect(entries.map((e) => [e.version, e.state, e.outOfOrder])).toEqual([
       ['001', 'applied', false],
       ['002', 'changed', false],
@@ -55,7 +78,10 @@ describe('planUp', () => {
   });
 
   it('blocks on drift, dirtiness, missing files and out-of-order pending migrations, naming the fix', () => {
-    const blockers = planUp([m1, m2, m3], [row(m1, { checksum: 'old' }), row(m3, { dirty: true }), row(migration('009'))]).blockers;
+    const blockers = planUp(
+      [m1, m2, m3],
+      [row(m1, { checksum: 'old' }), row(m3, { dirty: true }), row(migration('009'))],
+    ).blockers;
     expect(blockers.map((b) => b.state)).toEqual(['changed', 'out-of-order', 'dirty', 'missing']);
     expect(blockers[0]!.message).toMatch(/migrate repair 001/);
     expect(blockers[1]!.message).toMatch(/--allow-out-of-order/);
@@ -64,7 +90,10 @@ describe('planUp', () => {
 });
 
 describe('planUp --phase', () => {
-  const withPhase = (m: Migration, phase: 'expand' | 'contract'): Migration => ({ ...m, up: { ...m.up, directives: { ...m.up.directives, phase } } });
+  const withPhase = (m: Migration, phase: 'expand' | 'contract'): Migration => ({
+    ...m,
+    up: { ...m.up, directives: { ...m.up.directives, phase } },
+  });
 
   it('expand stops before the first contract migration and holds back everything after it', () => {
     const plan = planUp([m1, withPhase(m2, 'contract'), m3], [], { phase: 'expand' });
@@ -104,7 +133,10 @@ describe('planUp with a dirty no-transaction migration', () => {
 
   it('plans to resume it when its row counts the statements done, even after the file was fixed', () => {
     const m = noTx('002');
-    const plan = planUp([m1, m, m3], [row(m1), row(m, { dirty: true, statementsDone: 2, statementsChecksum: 'x', checksum: 'old' })]);
+    const plan = planUp(
+      [m1, m, m3],
+      [row(m1), row(m, { dirty: true, statementsDone: 2, statementsChecksum: 'x', checksum: 'old' })],
+    );
     expect(plan.blockers).toEqual([]);
     expect(plan.toApply.map((x) => x.version)).toEqual(['002', '003']);
   });
@@ -112,6 +144,8 @@ describe('planUp with a dirty no-transaction migration', () => {
   it('still blocks a dirty row without a count (an older tidemark), or a dirty transactional one', () => {
     const m = noTx('002');
     expect(planUp([m1, m], [row(m1), row(m, { dirty: true })]).blockers.map((b) => b.state)).toEqual(['dirty']);
-    expect(planUp([m1, m2], [row(m1), row(m2, { dirty: true, statementsDone: 1 })]).blockers.map((b) => b.state)).toEqual(['dirty']);
+    expect(
+      planUp([m1, m2], [row(m1), row(m2, { dirty: true, statementsDone: 1 })]).blockers.map((b) => b.state),
+    ).toEqual(['dirty']);
   });
 });

@@ -27,7 +27,9 @@ function cli(dir: string, args: string[], env: Record<string, string | undefined
 }
 
 async function applied(): Promise<string[]> {
-  return (await db.query<{ version: string }>('select version from schema_migrations order by version')).map((r) => r.version);
+  return (await db.query<{ version: string }>('select version from schema_migrations order by version')).map(
+    (r) => r.version,
+  );
 }
 
 async function indexExists(name: string): Promise<boolean> {
@@ -36,7 +38,8 @@ async function indexExists(name: string): Promise<boolean> {
 
 const PROJECT = {
   'migrations/001_users.sql': 'create table users (id bigint primary key, name text);\n',
-  'rollback/001_users_rollback.sql': '-- migrate:allow ban-drop-table -- the rollback drops what 001 created\ndrop table users;\n',
+  'rollback/001_users_rollback.sql':
+    '-- migrate:allow ban-drop-table -- the rollback drops what 001 created\ndrop table users;\n',
   'migrations/002_index.sql': 'create index users_name_idx on users (name);\n',
   'rollback/002_index_rollback.sql': 'drop index users_name_idx;\n',
 };
@@ -47,7 +50,9 @@ describe('the production guard on every command that runs SQL', () => {
     expect((await cli(dir, ['up', '--skip-lint'])).code).toBe(0);
     const result = await cli(dir, ['down'], production);
     expect(result.code, result.stderr).toBe(2);
-    expect(result.stderr).toMatch(/migrate down: refusing to run DDL in production: rollback\/002_index_rollback\.sql \(DropStmt\)/);
+    expect(result.stderr).toMatch(
+      /migrate down: refusing to run DDL in production: rollback\/002_index_rollback\.sql \(DropStmt\)/,
+    );
     expect(await indexExists('users_name_idx')).toBe(true);
     expect(await applied()).toEqual(['001', '002']);
   });
@@ -63,11 +68,16 @@ describe('the production guard on every command that runs SQL', () => {
   });
 
   it('refuses a seed with DDL in production even with --force, and changes nothing', async () => {
-    const dir = makeProject({ ...PROJECT, 'seeds/demo.sql': 'create table demo (id bigint);\ninsert into demo values (1);\n' });
+    const dir = makeProject({
+      ...PROJECT,
+      'seeds/demo.sql': 'create table demo (id bigint);\ninsert into demo values (1);\n',
+    });
     expect((await cli(dir, ['up', '--skip-lint'])).code).toBe(0);
     const result = await cli(dir, ['seed', 'demo', '--force'], production);
     expect(result.code, result.stderr).toBe(2);
-    expect(result.stderr).toMatch(/migrate seed demo: refusing to run DDL in production: seeds\/demo\.sql \(CreateStmt\)/);
+    expect(result.stderr).toMatch(
+      /migrate seed demo: refusing to run DDL in production: seeds\/demo\.sql \(CreateStmt\)/,
+    );
     expect(await db.query("select 1 from pg_class where relname = 'demo'")).toEqual([]);
   });
 
@@ -79,8 +89,12 @@ describe('the production guard on every command that runs SQL', () => {
     expect((await cli(dir, ['up', '--skip-lint'])).code).toBe(1);
     const result = await cli(dir, ['repair', '003', '--rerun', '--yes'], production);
     expect(result.code, result.stderr).toBe(2);
-    expect(result.stderr).toMatch(/migrate repair 003 --rerun: refusing to run DDL in production: migrations\/003_half\.sql/);
-    expect(await db.query<{ dirty: boolean }>("select dirty from schema_migrations where version = '003'")).toEqual([{ dirty: true }]);
+    expect(result.stderr).toMatch(
+      /migrate repair 003 --rerun: refusing to run DDL in production: migrations\/003_half\.sql/,
+    );
+    expect(await db.query<{ dirty: boolean }>("select dirty from schema_migrations where version = '003'")).toEqual([
+      { dirty: true },
+    ]);
   });
 
   it('up --dry-run exits 2 where the real up is refused by the guard', async () => {
@@ -97,7 +111,9 @@ describe('the lint before down, redo and up --dry-run', () => {
     expect((await cli(dir, ['up', '--skip-lint'])).code).toBe(0);
     const refused = await cli(dir, ['down'], strict);
     expect(refused.code, refused.stderr).toBe(1);
-    expect(refused.stderr).toMatch(/migrate down cannot start: 1 unacknowledged lint error[\s\S]*rollback\/002_index_rollback\.sql:1:1 require-concurrent-index-deletion/);
+    expect(refused.stderr).toMatch(
+      /migrate down cannot start: 1 unacknowledged lint error[\s\S]*rollback\/002_index_rollback\.sql:1:1 require-concurrent-index-deletion/,
+    );
     expect(await applied()).toEqual(['001', '002']);
     const dry = await cli(dir, ['down', '--dry-run'], strict);
     expect(dry.code).toBe(1);
@@ -107,7 +123,8 @@ describe('the lint before down, redo and up --dry-run', () => {
 
   it('a rollback may drop what its own up created; dropping anything else is still a finding', async () => {
     const dir = makeProject({
-      'migrations/001_users.sql': 'create table users (id bigint primary key, name text);\ncreate table keep (id bigint);\n',
+      'migrations/001_users.sql':
+        'create table users (id bigint primary key, name text);\ncreate table keep (id bigint);\n',
       'migrations/002_email.sql': 'alter table users add column email text;\n',
       'rollback/002_email_rollback.sql': 'alter table users drop column email;\n',
       'migrations/003_audit.sql': 'create table audit (id bigint);\n',
@@ -131,11 +148,18 @@ describe('the lint before down, redo and up --dry-run', () => {
     expect(refused.stderr).toMatch(/require-concurrent-index-creation/);
     const allowed = await cli(dir, ['up', '--dry-run', '--json']);
     expect(allowed.code).toBe(0);
-    expect(JSON.parse(allowed.stdout).lint.findings[0]).toMatchObject({ rule: 'require-concurrent-index-creation', severity: 'warning' });
+    expect(JSON.parse(allowed.stdout).lint.findings[0]).toMatchObject({
+      rule: 'require-concurrent-index-creation',
+      severity: 'warning',
+    });
   });
 
   it('redo lints its rollback; the migration it re-applies is reported, not refused', async () => {
-    const dir = makeProject({ ...PROJECT, 'rollback/002_index_rollback.sql': '-- migrate:allow require-concurrent-index-deletion -- users is small\ndrop index users_name_idx;\n' });
+    const dir = makeProject({
+      ...PROJECT,
+      'rollback/002_index_rollback.sql':
+        '-- migrate:allow require-concurrent-index-deletion -- users is small\ndrop index users_name_idx;\n',
+    });
     expect((await cli(dir, ['up', '--skip-lint'])).code).toBe(0);
     const result = await cli(dir, ['redo', '--json'], strict);
     expect(result.code, result.stderr).toBe(0);
@@ -149,7 +173,8 @@ describe('the lint before down, redo and up --dry-run', () => {
   it('after down --to V, the next up is not refused for the small tables it touches again', async () => {
     const dir = makeProject({
       ...PROJECT,
-      'rollback/002_index_rollback.sql': '-- migrate:allow require-concurrent-index-deletion -- users is small\ndrop index users_name_idx;\n',
+      'rollback/002_index_rollback.sql':
+        '-- migrate:allow require-concurrent-index-deletion -- users is small\ndrop index users_name_idx;\n',
     });
     expect((await cli(dir, ['up'])).code).toBe(0);
     await db.query("insert into users select g, 'n' || g from generate_series(1, 1000) g");
@@ -173,7 +198,9 @@ describe('size-aware severity when connected', () => {
     expect((await cli(dir, ['up', '--to', '1'])).code).toBe(0);
     const empty = await cli(dir, ['lint', '--json']);
     expect(empty.code).toBe(0);
-    const warning = JSON.parse(empty.stdout).findings.find((f: { rule: string }) => f.rule === 'disallowed-unique-constraint');
+    const warning = JSON.parse(empty.stdout).findings.find(
+      (f: { rule: string }) => f.rule === 'disallowed-unique-constraint',
+    );
     expect(warning).toMatchObject({ severity: 'warning', table: 'public.big' });
     expect(warning.message).toMatch(/public\.big is \d+ bytes, below the lint size threshold/);
 
@@ -182,7 +209,9 @@ describe('size-aware severity when connected', () => {
     expect(Number(size[0]!.bytes)).toBeGreaterThanOrEqual(50 * 1024 * 1024);
     const populated = await cli(dir, ['lint', '--json']);
     expect(populated.code).toBe(1);
-    expect(JSON.parse(populated.stdout).findings.find((f: { rule: string }) => f.rule === 'disallowed-unique-constraint')).toMatchObject({ severity: 'error' });
+    expect(
+      JSON.parse(populated.stdout).findings.find((f: { rule: string }) => f.rule === 'disallowed-unique-constraint'),
+    ).toMatchObject({ severity: 'error' });
     const refused = await cli(dir, ['up']);
     expect(refused.code).toBe(1);
   });
@@ -190,7 +219,9 @@ describe('size-aware severity when connected', () => {
   it('offline, the judgement does not depend on size (an error)', async () => {
     const dir = makeProject(FILES);
     const result = await runCli(['lint', '--json'], { cwd: dir });
-    expect(JSON.parse(result.stdout).findings.find((f: { rule: string }) => f.rule === 'disallowed-unique-constraint')).toMatchObject({ severity: 'error' });
+    expect(
+      JSON.parse(result.stdout).findings.find((f: { rule: string }) => f.rule === 'disallowed-unique-constraint'),
+    ).toMatchObject({ severity: 'error' });
   });
 });
 
@@ -202,14 +233,20 @@ describe('adopting a history: LINT_START_AFTER', () => {
     expect(refused.code).toBe(1);
     const adopted = await cli(dir, ['up', '--json'], { ...strict, LINT_START_AFTER: '2' });
     expect(adopted.code, adopted.stderr).toBe(0);
-    expect(JSON.parse(adopted.stdout).lint.findings[0]).toMatchObject({ rule: 'require-concurrent-index-creation', severity: 'error', exempt: 'at or before LINT_START_AFTER=2' });
+    expect(JSON.parse(adopted.stdout).lint.findings[0]).toMatchObject({
+      rule: 'require-concurrent-index-creation',
+      severity: 'error',
+      exempt: 'at or before LINT_START_AFTER=2',
+    });
   });
 
   it('migrate lint --all still reports them, and does not fail on them', async () => {
     const dir = makeProject(PROJECT);
     const result = await runCli(['lint', '--all', '--json'], { cwd: dir, env: { LINT_START_AFTER: '2' } });
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout).findings.map((f: { rule: string }) => f.rule)).toContain('require-concurrent-index-creation');
+    expect(JSON.parse(result.stdout).findings.map((f: { rule: string }) => f.rule)).toContain(
+      'require-concurrent-index-creation',
+    );
   });
 
   it('baseline prints the line to add', async () => {
@@ -223,7 +260,11 @@ describe('adopting a history: LINT_START_AFTER', () => {
 
 describe('isolation between migrations', () => {
   async function schemaOf(table: string): Promise<string[]> {
-    return (await db.query<{ s: string }>('select table_schema as s from information_schema.tables where table_name = $1', [table])).map((r) => r.s);
+    return (
+      await db.query<{ s: string }>('select table_schema as s from information_schema.tables where table_name = $1', [
+        table,
+      ])
+    ).map((r) => r.s);
   }
 
   it('a session-level SET search_path in one migration does not reach the next (transactional file)', async () => {
@@ -239,7 +280,8 @@ describe('isolation between migrations', () => {
 
   it('nor from a no-transaction file, and the runner keeps its lock to the end', async () => {
     const dir = makeProject({
-      'migrations/001_other.sql': '-- migrate:no-transaction\ncreate schema other;\nset search_path = other;\nset statement_timeout = 1;\n',
+      'migrations/001_other.sql':
+        '-- migrate:no-transaction\ncreate schema other;\nset search_path = other;\nset statement_timeout = 1;\n',
       'migrations/002_t.sql': 'create table landed (id bigint);\nselect pg_sleep(0.05);\n',
       'migrations/003_u.sql': 'create table landed_too (id bigint);\n',
     });
@@ -253,6 +295,8 @@ describe('isolation between migrations', () => {
   it('lint warns about the session-level SET in a transactional file', async () => {
     const dir = makeProject({ 'migrations/001_other.sql': 'set search_path = other;\ncreate table x (id bigint);\n' });
     const result = await runCli(['lint', '--json'], { cwd: dir });
-    expect(JSON.parse(result.stdout).findings).toEqual([expect.objectContaining({ rule: 'session-set-in-transaction', severity: 'warning', line: 1 })]);
+    expect(JSON.parse(result.stdout).findings).toEqual([
+      expect.objectContaining({ rule: 'session-set-in-transaction', severity: 'warning', line: 1 }),
+    ]);
   });
 });

@@ -17,7 +17,8 @@ const USERS = 'create table users (id int primary key);\n';
 const FILES = {
   'migrations/001_users.sql': USERS,
   'rollback/001_users_rollback.sql': 'drop table users;\n',
-  'migrations/002_steps.sql': '-- migrate:no-transaction\ncreate table step_one (id int);\ninsert into step_one values (1);\ninsert into step_one values (1 / 0);\n',
+  'migrations/002_steps.sql':
+    '-- migrate:no-transaction\ncreate table step_one (id int);\ninsert into step_one values (1);\ninsert into step_one values (1 / 0);\n',
   'rollback/002_steps_rollback.sql': 'drop table step_one;\n',
 };
 
@@ -33,16 +34,33 @@ describe('planRepair (pure)', () => {
 
   it('clears a dirty mark, keeping the checksum', async () => {
     const ms = await load(FILES);
-    const plan = planRepair(ms, [historyRow('001', 'users', ms[0]!.checksum), historyRow('002', 'steps', ms[1]!.checksum, true)], '2');
-    expect(plan).toMatchObject({ version: '002', actions: ['clear-dirty'], wasDirty: true, oldChecksum: ms[1]!.checksum, newChecksum: ms[1]!.checksum });
+    const plan = planRepair(
+      ms,
+      [historyRow('001', 'users', ms[0]!.checksum), historyRow('002', 'steps', ms[1]!.checksum, true)],
+      '2',
+    );
+    expect(plan).toMatchObject({
+      version: '002',
+      actions: ['clear-dirty'],
+      wasDirty: true,
+      oldChecksum: ms[1]!.checksum,
+      newChecksum: ms[1]!.checksum,
+    });
     expect(plan!.description).toMatch(/mark dirty 002_steps as applied/);
   });
 
   it('accepts a changed checksum, and does both for a dirty row whose file was edited', async () => {
     const ms = await load(FILES);
     const old = checksumOf('create table users (id bigint primary key);\n');
-    expect(planRepair(ms, [historyRow('001', 'users', old)], '001')).toMatchObject({ actions: ['accept-checksum'], oldChecksum: old, newChecksum: ms[0]!.checksum });
-    expect(planRepair(ms, [historyRow('001', 'users', old, true)], '001')!.actions).toEqual(['clear-dirty', 'accept-checksum']);
+    expect(planRepair(ms, [historyRow('001', 'users', old)], '001')).toMatchObject({
+      actions: ['accept-checksum'],
+      oldChecksum: old,
+      newChecksum: ms[0]!.checksum,
+    });
+    expect(planRepair(ms, [historyRow('001', 'users', old, true)], '001')!.actions).toEqual([
+      'clear-dirty',
+      'accept-checksum',
+    ]);
   });
 
   it('has nothing to do for a clean, unchanged migration', async () => {
@@ -65,8 +83,14 @@ describe('planRepair (pure)', () => {
     };
     refuse(() => planRepair(ms, [historyRow('001', 'users', ms[0]!.checksum)], '002'), 'not-applied');
     refuse(() => planRepair(ms, [historyRow('009', 'gone', 'abc', true)], '009'), 'repair-file-missing');
-    refuse(() => planRepair(ms, [historyRow('001', 'users', ms[0]!.checksum)], '001', { rerun: true }), 'repair-rerun-clean');
-    expect(planRepair(ms, [historyRow('002', 'steps', ms[1]!.checksum, true)], '002', { rerun: true })).toMatchObject({ actions: ['rerun'], newChecksum: null });
+    refuse(
+      () => planRepair(ms, [historyRow('001', 'users', ms[0]!.checksum)], '001', { rerun: true }),
+      'repair-rerun-clean',
+    );
+    expect(planRepair(ms, [historyRow('002', 'steps', ms[1]!.checksum, true)], '002', { rerun: true })).toMatchObject({
+      actions: ['rerun'],
+      newChecksum: null,
+    });
   });
 });
 
@@ -83,7 +107,8 @@ describe('migrate repair', () => {
   });
 
   const env = () => ({ DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false' });
-  const cli = (dir: string, args: string[], extra: Record<string, string | undefined> = {}) => runCli(args, { cwd: dir, env: { ...env(), ...extra } });
+  const cli = (dir: string, args: string[], extra: Record<string, string | undefined> = {}) =>
+    runCli(args, { cwd: dir, env: { ...env(), ...extra } });
 
   /** The CLI in-process on a pretend terminal, answering `answer` to a prompt. */
   async function onTty(dir: string, args: string[], answer: string, extraEnv: Record<string, string> = {}) {
@@ -94,7 +119,14 @@ describe('migrate repair', () => {
     let err = '';
     stdout.on('data', (d) => (out += d));
     stderr.on('data', (d) => (err += d));
-    const code = await run(['--no-color', ...args], { stdout, stderr, stdin, env: { ...env(), ...extraEnv }, cwd: dir, signal: new AbortController().signal });
+    const code = await run(['--no-color', ...args], {
+      stdout,
+      stderr,
+      stdin,
+      env: { ...env(), ...extraEnv },
+      cwd: dir,
+      signal: new AbortController().signal,
+    });
     return { code, stdout: out, stderr: err };
   }
 
@@ -108,7 +140,9 @@ describe('migrate repair', () => {
   }
 
   async function dirtyOf(version: string): Promise<boolean | undefined> {
-    const rows = await db.query<{ dirty: boolean }>('select dirty from schema_migrations where version = $1', [version]);
+    const rows = await db.query<{ dirty: boolean }>('select dirty from schema_migrations where version = $1', [
+      version,
+    ]);
     return rows[0]?.dirty;
   }
 
@@ -139,7 +173,9 @@ describe('migrate repair', () => {
   it('asks on a terminal: no leaves everything as it was (exit 1), yes clears the dirty mark', async () => {
     const dir = await dirtyProject();
     const declined = await onTty(dir, ['repair', '002'], 'n\n');
-    expect(declined.stderr).toMatch(/This will mark dirty 002_steps as applied \(you finished it by hand\)\.[\s\S]*\[y\/N\]/);
+    expect(declined.stderr).toMatch(
+      /This will mark dirty 002_steps as applied \(you finished it by hand\)\.[\s\S]*\[y\/N\]/,
+    );
     expect(declined.code).toBe(1);
     expect(declined.stderr).toMatch(/Nothing was changed/);
     expect(await dirtyOf('002')).toBe(true);
@@ -151,7 +187,13 @@ describe('migrate repair', () => {
     expect(accepted.stdout).toMatch(/Repaired 002_steps/);
     expect(await dirtyOf('002')).toBe(false);
     const [log] = await repairs();
-    expect(log).toMatchObject({ version: '002', action: 'clear-dirty', was_dirty: true, repaired_by: expect.stringMatching(/@/), db_user: expect.any(String) });
+    expect(log).toMatchObject({
+      version: '002',
+      action: 'clear-dirty',
+      was_dirty: true,
+      repaired_by: expect.stringMatching(/@/),
+      db_user: expect.any(String),
+    });
     expect(log!.old_checksum).toBe(log!.new_checksum);
     expect(log!.repaired_at).toBeInstanceOf(Date);
   });
@@ -167,10 +209,18 @@ describe('migrate repair', () => {
     expect((await cli(dir, ['up'])).code).toBe(2);
     const accept = await cli(dir, ['repair', '1', '--yes', '--json']);
     expect(accept.code).toBe(0);
-    expect(JSON.parse(accept.stdout).repaired).toMatchObject({ version: '001', actions: ['accept-checksum'], newChecksum: checksumOf(`-- users of the shop\n${USERS}`) });
+    expect(JSON.parse(accept.stdout).repaired).toMatchObject({
+      version: '001',
+      actions: ['accept-checksum'],
+      newChecksum: checksumOf(`-- users of the shop\n${USERS}`),
+    });
     const logs = await repairs();
     expect(logs.map((l) => l.action)).toEqual(['clear-dirty', 'accept-checksum']);
-    expect(logs[1]).toMatchObject({ old_checksum: checksumOf(USERS), new_checksum: checksumOf(`-- users of the shop\n${USERS}`), was_dirty: false });
+    expect(logs[1]).toMatchObject({
+      old_checksum: checksumOf(USERS),
+      new_checksum: checksumOf(`-- users of the shop\n${USERS}`),
+      was_dirty: false,
+    });
 
     const status = await cli(dir, ['status']);
     expect(status.stdout).toMatch(/Repairs \(oldest first\):/);
@@ -188,7 +238,10 @@ describe('migrate repair', () => {
   it('--rerun forgets a dirty migration whose effects were undone by hand, so the next up runs it again', async () => {
     const dir = await dirtyProject();
     await db.query('drop table step_one');
-    writeFiles(dir, { 'migrations/002_steps.sql': '-- migrate:no-transaction\ncreate table step_one (id int);\ninsert into step_one values (1);\ninsert into step_one values (2);\n' });
+    writeFiles(dir, {
+      'migrations/002_steps.sql':
+        '-- migrate:no-transaction\ncreate table step_one (id int);\ninsert into step_one values (1);\ninsert into step_one values (2);\n',
+    });
     const result = await cli(dir, ['repair', '002', '--rerun', '--yes']);
     expect(result.code, result.stderr).toBe(0);
     expect(await dirtyOf('002')).toBeUndefined();

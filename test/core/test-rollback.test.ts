@@ -6,7 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migratorOptionsOf } from '../../src/cli/context.js';
 import { createMigrator } from '../../src/index.js';
 import { loadSettings, type Settings } from '../../src/config/settings.js';
-import { rollbackStart, testRollback, type RollbackMode, type TestRollbackReport } from '../../src/core/test-rollback.js';
+import {
+  rollbackStart,
+  testRollback,
+  type RollbackMode,
+  type TestRollbackReport,
+} from '../../src/core/test-rollback.js';
 import { paramsFromUrl } from '../../src/db/params.js';
 import { SCRATCH_PREFIX } from '../../src/db/scratch.js';
 import { describeChange } from '../../src/schema/diff.js';
@@ -25,20 +30,32 @@ afterAll(async () => {
 
 /** Scratch databases of a process (the name carries its pid). */
 async function scratchesOf(pid: number): Promise<string[]> {
-  const { rows } = await adminQuery('select datname from pg_database where datname like $1', [`${SCRATCH_PREFIX}${pid}\\_%`]);
+  const { rows } = await adminQuery('select datname from pg_database where datname like $1', [
+    `${SCRATCH_PREFIX}${pid}\\_%`,
+  ]);
   return rows.map((r) => String(r.datname));
 }
 
 function contextOf(settings: Settings, migrations: Migration[]) {
   const connection = paramsFromUrl(db.url);
-  const migrator = createMigrator(migratorOptionsOf(settings, connection, { onEvent: () => {}, signal: undefined, lockWaitMs: undefined, env: {} }));
+  const migrator = createMigrator(
+    migratorOptionsOf(settings, connection, { onEvent: () => {}, signal: undefined, lockWaitMs: undefined, env: {} }),
+  );
   return { migrator, table: settings.migrationsTable, connection, migrations };
 }
 
-async function run(files: Record<string, string>, mode: RollbackMode, extra: { idempotent?: boolean; from?: string } = {}): Promise<TestRollbackReport> {
+async function run(
+  files: Record<string, string>,
+  mode: RollbackMode,
+  extra: { idempotent?: boolean; from?: string } = {},
+): Promise<TestRollbackReport> {
   const dir = makeProject(files);
   const settings = loadSettings({ databaseUrl: db.url }, {}, dir);
-  const migrations = await loadMigrations({ migrationsDir: settings.migrationsDir, rollbackDir: settings.rollbackDir, cwd: dir });
+  const migrations = await loadMigrations({
+    migrationsDir: settings.migrationsDir,
+    rollbackDir: settings.rollbackDir,
+    cwd: dir,
+  });
   const report = await testRollback(contextOf(settings, migrations), { mode, ...extra });
   expect(await scratchesOf(process.pid)).toEqual([]);
   return report;
@@ -46,11 +63,15 @@ async function run(files: Record<string, string>, mode: RollbackMode, extra: { i
 
 /** Problems as "version: change lines". */
 function found(report: TestRollbackReport): string[] {
-  return report.problems.flatMap((p) => [`${p.version ?? 'chain'} ${p.code}`, ...p.changes.map((c) => `  ${describeChange(c)}`)]);
+  return report.problems.flatMap((p) => [
+    `${p.version ?? 'chain'} ${p.code}`,
+    ...p.changes.map((c) => `  ${describeChange(c)}`),
+  ]);
 }
 
 const USERS = {
-  'migrations/001_users.sql': 'create table users (id bigint generated always as identity primary key, email text not null, name text);\n',
+  'migrations/001_users.sql':
+    'create table users (id bigint generated always as identity primary key, email text not null, name text);\n',
   'rollback/001_users_rollback.sql': 'drop table users;\n',
 };
 
@@ -63,22 +84,34 @@ describe('test-rollback', () => {
         alter table users add column mood mood default 'happy';
         create function users_count() returns bigint language sql as 'select count(*) from users';
         create view named as select id, name from users;`,
-      'rollback/002_email_rollback.sql': 'drop view named; drop function users_count(); alter table users drop column mood; drop type mood; drop index users_email_idx;\n',
+      'rollback/002_email_rollback.sql':
+        'drop view named; drop function users_count(); alter table users drop column mood; drop type mood; drop index users_email_idx;\n',
     };
     for (const mode of ['step', 'chain'] as const) {
       const report = await run(files, mode);
       expect(found(report), mode).toEqual([]);
-      expect(report.tested.map((t) => [t.version, t.ok])).toEqual([['001', true], ['002', true]]);
+      expect(report.tested.map((t) => [t.version, t.ok])).toEqual([
+        ['001', true],
+        ['002', true],
+      ]);
     }
     expect(await db.query("select 1 from pg_class where relname = 'users'")).toEqual([]);
   });
 
   it('names a rollback that forgets an index', async () => {
     const report = await run(
-      { ...USERS, 'migrations/002_idx.sql': 'create index users_email_idx on users (email);\n', 'rollback/002_idx_rollback.sql': '-- nothing\n' },
+      {
+        ...USERS,
+        'migrations/002_idx.sql': 'create index users_email_idx on users (email);\n',
+        'rollback/002_idx_rollback.sql': '-- nothing\n',
+      },
       'step',
     );
-    expect(found(report)).toEqual(['002 rollback-differs', '  added index public.users_email_idx', '002 reapply-failed']);
+    expect(found(report)).toEqual([
+      '002 rollback-differs',
+      '  added index public.users_email_idx',
+      '002 reapply-failed',
+    ]);
     expect(report.problems[0]!.message).toMatch(/rollback file is empty/);
   });
 
@@ -91,14 +124,19 @@ describe('test-rollback', () => {
       },
       'step',
     );
-    expect(found(report).slice(0, 3)).toEqual(['002 rollback-differs', '  missing column public.users.name', '  added column public.users.nick']);
+    expect(found(report).slice(0, 3)).toEqual([
+      '002 rollback-differs',
+      '  missing column public.users.name',
+      '  added column public.users.nick',
+    ]);
   });
 
   it('names a function left behind', async () => {
     const report = await run(
       {
         ...USERS,
-        'migrations/002_fn.sql': "create function shout(t text) returns text language sql as $$ select upper(t) || '!' $$;\nalter table users add column loud text;\n",
+        'migrations/002_fn.sql':
+          "create function shout(t text) returns text language sql as $$ select upper(t) || '!' $$;\nalter table users add column loud text;\n",
         'rollback/002_fn_rollback.sql': 'alter table users drop column loud;\n',
       },
       'step',
@@ -116,14 +154,18 @@ describe('test-rollback', () => {
       },
       'step',
     );
-    expect(found(report)).toEqual(['002 rollback-differs', "  changed enum public.mood: values 'happy', 'sad' -> 'sad', 'happy'"]);
+    expect(found(report)).toEqual([
+      '002 rollback-differs',
+      "  changed enum public.mood: values 'happy', 'sad' -> 'sad', 'happy'",
+    ]);
   });
 
   it('passes step mode and fails chain mode when a rollback relies on what a later rollback leaves', async () => {
     const files = {
       'migrations/001_t.sql': 'create table t (id int);\n',
       // Refuses to drop a table that still holds rows: fine right after 001, not after 002's rows.
-      'rollback/001_t_rollback.sql': "do $$ begin if exists (select 1 from t) then raise exception 't still has rows'; end if; end $$;\ndrop table t;\n",
+      'rollback/001_t_rollback.sql':
+        "do $$ begin if exists (select 1 from t) then raise exception 't still has rows'; end if; end $$;\ndrop table t;\n",
       'migrations/002_rows.sql': 'insert into t values (1);\n',
       'rollback/002_rows_rollback.sql': '-- the rows stay (data, not schema)\n',
     };
@@ -170,10 +212,15 @@ describe('test-rollback', () => {
       ...USERS,
       'migrations/002_nick.sql': 'alter table users add column nick text;\n',
       'rollback/002_nick_rollback.sql': 'alter table users drop column nick;\n',
-      'schema.sql': '-- tidemark version: 001\n\nCREATE TABLE public.users (id bigint generated always as identity primary key, email text not null, name text);\n',
+      'schema.sql':
+        '-- tidemark version: 001\n\nCREATE TABLE public.users (id bigint generated always as identity primary key, email text not null, name text);\n',
     });
     const settings = loadSettings({ databaseUrl: db.url }, {}, dir);
-    const migrations = await loadMigrations({ migrationsDir: settings.migrationsDir, rollbackDir: settings.rollbackDir, cwd: dir });
+    const migrations = await loadMigrations({
+      migrationsDir: settings.migrationsDir,
+      rollbackDir: settings.rollbackDir,
+      cwd: dir,
+    });
     const start = await rollbackStart(settings, 'x', { fromSchema: true });
     const report = await testRollback(contextOf(settings, migrations), { mode: 'step', start });
     expect(report.startVersion).toBe('001');
@@ -188,7 +235,11 @@ describe('test-rollback', () => {
     };
     const dir = makeProject(files);
     const settings = loadSettings({ databaseUrl: db.url }, { BACKUP_DIR: 'backups' }, dir);
-    const migrations = await loadMigrations({ migrationsDir: settings.migrationsDir, rollbackDir: settings.rollbackDir, cwd: dir });
+    const migrations = await loadMigrations({
+      migrationsDir: settings.migrationsDir,
+      rollbackDir: settings.rollbackDir,
+      cwd: dir,
+    });
     // The real database at 001, backed up the way `up` does it.
     await db.reset();
     await contextOf(settings, migrations).migrator.up({ to: '001', noBackup: true });
@@ -224,7 +275,11 @@ describe('test-rollback', () => {
 
 describe('migrate test-rollback (CLI)', () => {
   it('exits 1 naming the failing migration, and --json gives every step', async () => {
-    const dir = makeProject({ ...USERS, 'migrations/002_idx.sql': 'create index users_email_idx on users (email);\n', 'rollback/002_idx_rollback.sql': 'select 1;\n' });
+    const dir = makeProject({
+      ...USERS,
+      'migrations/002_idx.sql': 'create index users_email_idx on users (email);\n',
+      'rollback/002_idx_rollback.sql': 'select 1;\n',
+    });
     const human = await runCli(['test-rollback'], { cwd: dir, env: { DATABASE_URL: db.url } });
     expect(human.code).toBe(1);
     expect(human.stdout).toMatch(/FAIL 002_idx: the rollback of 002_idx does not restore the schema it found/);
@@ -234,7 +289,9 @@ describe('migrate test-rollback (CLI)', () => {
     expect(json.code).toBe(1);
     const doc = JSON.parse(json.stdout);
     expect(doc.ok).toBe(false);
-    expect(doc.steps.map((s: { action: string; version: string; ok: boolean }) => `${s.action} ${s.version} ${s.ok}`)).toEqual([
+    expect(
+      doc.steps.map((s: { action: string; version: string; ok: boolean }) => `${s.action} ${s.version} ${s.ok}`),
+    ).toEqual([
       'apply 001 true',
       'rollback 001 true',
       'compare 001 true',
@@ -244,11 +301,18 @@ describe('migrate test-rollback (CLI)', () => {
       'compare 002 false',
       'reapply 002 false',
     ]);
-    expect(doc.problems[0]).toMatchObject({ code: 'rollback-differs', version: '002', changes: [{ change: 'added', kind: 'index', name: 'public.users_email_idx' }] });
+    expect(doc.problems[0]).toMatchObject({
+      code: 'rollback-differs',
+      version: '002',
+      changes: [{ change: 'added', kind: 'index', name: 'public.users_email_idx' }],
+    });
   });
 
   it('drops its scratch database when SIGTERM arrives mid-run (exit 143)', async () => {
-    const dir = makeProject({ 'migrations/001_slow.sql': 'select pg_sleep(30);\n', 'rollback/001_slow_rollback.sql': 'select 1;\n' });
+    const dir = makeProject({
+      'migrations/001_slow.sql': 'select pg_sleep(30);\n',
+      'rollback/001_slow_rollback.sql': 'select 1;\n',
+    });
     let pid = 0;
     let seen: string[] = [];
     const result = await runCli(['test-rollback'], {
@@ -258,7 +322,10 @@ describe('migrate test-rollback (CLI)', () => {
         pid = child.pid!;
         // Wait until the scratch database exists and its migration runs, then interrupt.
         const poll = setInterval(() => {
-          void adminQuery(`select datname from pg_stat_activity where query like '%pg_sleep(30)%' and datname like $1`, [`${SCRATCH_PREFIX}${pid}\\_%`]).then(({ rows }) => {
+          void adminQuery(
+            `select datname from pg_stat_activity where query like '%pg_sleep(30)%' and datname like $1`,
+            [`${SCRATCH_PREFIX}${pid}\\_%`],
+          ).then(({ rows }) => {
             if (rows.length > 0) {
               seen = rows.map((r) => String(r.datname));
               clearInterval(poll);

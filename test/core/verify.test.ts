@@ -59,7 +59,10 @@ describe('verify', () => {
   });
 
   it('reports an applied migration whose file changed as an error naming the file and migrate repair', async () => {
-    const migrations = await project({ ...clean, 'migrations/002_email.sql': 'alter table users add column email varchar(200);\n' });
+    const migrations = await project({
+      ...clean,
+      'migrations/002_email.sql': 'alter table users add column email varchar(200);\n',
+    });
     const report = verify(migrations, cleanHistory);
     expect(codes(report.findings)).toEqual(['error checksum-changed 002']);
     expect(report.findings[0]!.file).toBe('migrations/002_email.sql');
@@ -87,11 +90,17 @@ describe('verify', () => {
   });
 
   it('reports a pending migration older than the newest applied one as out of order (an error), and as pending', async () => {
-    const migrations = await project({ ...clean, 'migrations/003_orders.sql': 'create table orders ();\n', 'rollback/003_orders_rollback.sql': '' });
+    const migrations = await project({
+      ...clean,
+      'migrations/003_orders.sql': 'create table orders ();\n',
+      'rollback/003_orders_rollback.sql': '',
+    });
     const report = verify(migrations, [cleanHistory[0]!, row('003', 'orders', 'create table orders ();\n')]);
     expect(codes(report.findings)).toEqual(['error out-of-order 002', 'warning pending 002']);
     expect(report.findings[0]!.message).toContain('--allow-out-of-order');
-    const allowed = verify(migrations, [cleanHistory[0]!, row('003', 'orders', 'create table orders ();\n')], { allowOutOfOrder: true });
+    const allowed = verify(migrations, [cleanHistory[0]!, row('003', 'orders', 'create table orders ();\n')], {
+      allowOutOfOrder: true,
+    });
     expect(codes(allowed.findings)).toEqual(['warning out-of-order 002', 'warning pending 002']);
   });
 
@@ -101,7 +110,9 @@ describe('verify', () => {
     const report = verify(migrations, cleanHistory, { rollbackDir: 'rollback' });
     expect(codes(report.findings)).toEqual(['error rollback-missing 002']);
     expect(report.findings[0]!.message).toContain('rollback/002_email_rollback.sql');
-    expect(codes(verify(migrations, cleanHistory, { allowMissingRollback: true }).findings)).toEqual(['warning rollback-missing 002']);
+    expect(codes(verify(migrations, cleanHistory, { allowMissingRollback: true }).findings)).toEqual([
+      'warning rollback-missing 002',
+    ]);
   });
 
   it('suggests the .down.sql name for a migration in the golang-migrate layout', async () => {
@@ -111,14 +122,25 @@ describe('verify', () => {
   });
 
   it('reports an empty or comment-only migration as a warning', async () => {
-    const migrations = await project({ ...clean, 'migrations/003_nothing.sql': '-- the enum value cannot be removed\n\n', 'rollback/003_nothing_rollback.sql': '' });
-    const report = verify(migrations, [...cleanHistory, row('003', 'nothing', '-- the enum value cannot be removed\n\n')]);
+    const migrations = await project({
+      ...clean,
+      'migrations/003_nothing.sql': '-- the enum value cannot be removed\n\n',
+      'rollback/003_nothing_rollback.sql': '',
+    });
+    const report = verify(migrations, [
+      ...cleanHistory,
+      row('003', 'nothing', '-- the enum value cannot be removed\n\n'),
+    ]);
     expect(codes(report.findings)).toEqual(['warning empty-migration 003']);
     expect(report.errors).toBe(0);
   });
 
   it('reports an empty rollback file as a warning when the caller says which are empty', async () => {
-    const migrations = await project({ ...clean, 'migrations/003_value.sql': "alter type mood add value 'meh';\n", 'rollback/003_value_rollback.sql': '-- an enum value cannot be removed\n' });
+    const migrations = await project({
+      ...clean,
+      'migrations/003_value.sql': "alter type mood add value 'meh';\n",
+      'rollback/003_value_rollback.sql': '-- an enum value cannot be removed\n',
+    });
     const history = [...cleanHistory, row('003', 'value', "alter type mood add value 'meh';\n")];
     const report = verify(migrations, history, { emptyRollbacks: new Set(['003']) });
     expect(codes(report.findings)).toEqual(['warning empty-rollback 003']);

@@ -2,7 +2,15 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectTimeoutOf, describeParams, libpqChildEnv, maskPasswords, paramsFromLibpq, paramsFromUrl, pgClientConfig } from '../../src/db/params.js';
+import {
+  connectTimeoutOf,
+  describeParams,
+  libpqChildEnv,
+  maskPasswords,
+  paramsFromLibpq,
+  paramsFromUrl,
+  pgClientConfig,
+} from '../../src/db/params.js';
 import { parsePassfileLine, passwordFromFile, passwordFromText } from '../../src/db/passfile.js';
 
 describe('connection parameters', () => {
@@ -18,12 +26,19 @@ describe('connection parameters', () => {
   });
 
   it('takes a socket host from the query and defaults the database to the user', () => {
-    expect(paramsFromUrl('postgresql://app@/?host=/var/run/postgresql')).toMatchObject({ host: '/var/run/postgresql', user: 'app', database: 'app', port: 5432 });
+    expect(paramsFromUrl('postgresql://app@/?host=/var/run/postgresql')).toMatchObject({
+      host: '/var/run/postgresql',
+      user: 'app',
+      database: 'app',
+      port: 5432,
+    });
     expect(paramsFromUrl('postgres://[::1]:6543/x')).toMatchObject({ host: '::1', port: 6543, database: 'x' });
   });
 
   it('reads libpq variables', () => {
-    expect(paramsFromLibpq({ PGHOST: 'h', PGPORT: '6000', PGUSER: 'u', PGPASSWORD: 'pw', PGDATABASE: 'd' })).toMatchObject({ host: 'h', port: 6000, user: 'u', password: 'pw', database: 'd' });
+    expect(
+      paramsFromLibpq({ PGHOST: 'h', PGPORT: '6000', PGUSER: 'u', PGPASSWORD: 'pw', PGDATABASE: 'd' }),
+    ).toMatchObject({ host: 'h', port: 6000, user: 'u', password: 'pw', database: 'd' });
   });
 
   it('never shows the password: described URL, masked messages; children get it in their environment only', () => {
@@ -63,19 +78,33 @@ describe('libpq settings applied as libpq applies them', () => {
   });
 
   it('applies connect_timeout: 0 waits for ever, 1 means 2, unset is 10 s; pg_dump gets it too', () => {
-    const at = (connectTimeoutSeconds: number | undefined) => ({ ...paramsFromUrl('postgres://u@h/d'), connectTimeoutSeconds });
+    const at = (connectTimeoutSeconds: number | undefined) => ({
+      ...paramsFromUrl('postgres://u@h/d'),
+      connectTimeoutSeconds,
+    });
     expect([undefined, 0, -1, 1, 2, 30].map((t) => connectTimeoutOf(at(t)))).toEqual([10, 0, 0, 2, 2, 30]);
     expect(pgClientConfig(at(30)).connectionTimeoutMillis).toBe(30_000);
     expect(pgClientConfig(at(0)).connectionTimeoutMillis).toBe(0);
-    expect(libpqChildEnv({ ...at(30), passfile: '/p' }, {})).toMatchObject({ PGCONNECT_TIMEOUT: '30', PGPASSFILE: '/p' });
+    expect(libpqChildEnv({ ...at(30), passfile: '/p' }, {})).toMatchObject({
+      PGCONNECT_TIMEOUT: '30',
+      PGPASSFILE: '/p',
+    });
   });
 
   it('reads a password file as libpq: wildcards, escapes, comments, first match, localhost for the default socket', () => {
-    const text = ['# comment', 'other:5432:*:u:nope', 'h:5432:d:u:pw\\:with\\\\escapes', '*:*:*:u:fallback', 'localhost:5432:*:*:socket'].join('\n');
+    const text = [
+      '# comment',
+      'other:5432:*:u:nope',
+      'h:5432:d:u:pw\\:with\\\\escapes',
+      '*:*:*:u:fallback',
+      'localhost:5432:*:*:socket',
+    ].join('\n');
     const params = { host: 'h', port: 5432, database: 'd', user: 'u' };
     expect(passwordFromText(text, params)).toBe('pw:with\\escapes');
     expect(passwordFromText(text, { ...params, database: 'x' })).toBe('fallback');
-    expect(passwordFromText(text, { host: '/var/run/postgresql', port: 5432, database: 'd', user: 'v' })).toBe('socket');
+    expect(passwordFromText(text, { host: '/var/run/postgresql', port: 5432, database: 'd', user: 'v' })).toBe(
+      'socket',
+    );
     expect(passwordFromText(text, { ...params, user: 'v' })).toBeUndefined();
     expect(parsePassfileLine('a:b:c:d')).toBeUndefined();
   });
@@ -106,7 +135,10 @@ describe('URLs that do not parse', () => {
     [`postgres://app:${secret}@x@db.example.com/app`, /more than one @ before the host.*%40/],
     [`postgres://app:${secret}@db.example.com:99999/app`, /port "99999", which is not a port number \(1-65535\)/],
     [`postgres://app:${secret}@db.example.com:0/app`, /port "0"/],
-    [`postgres://app:${secret}@db.example.com/app?sslmode=bogus`, /sslmode="bogus", which is not one of disable, allow, prefer, require, verify-ca, verify-full/],
+    [
+      `postgres://app:${secret}@db.example.com/app?sslmode=bogus`,
+      /sslmode="bogus", which is not one of disable, allow, prefer, require, verify-ca, verify-full/,
+    ],
   ];
   it.each(cases)('%s is refused (exit 2) without any part of the password', (url, message) => {
     let error: unknown;
@@ -121,7 +153,9 @@ describe('URLs that do not parse', () => {
   });
 
   it('refuses PGPORT and PGSSLMODE values libpq would refuse', () => {
-    expect(() => paramsFromLibpq({ PGHOST: '/tmp', PGPORT: '65536' })).toThrow(/PGPORT="65536", which is not a port number/);
+    expect(() => paramsFromLibpq({ PGHOST: '/tmp', PGPORT: '65536' })).toThrow(
+      /PGPORT="65536", which is not a port number/,
+    );
     expect(() => paramsFromLibpq({ PGHOST: '/tmp', PGSSLMODE: 'on' })).toThrow(/PGSSLMODE="on", which is not one of/);
   });
 });

@@ -26,7 +26,13 @@ describe('backoffDelay', () => {
 
 describe('isTransient', () => {
   it('retries what a starting server explains and nothing else', () => {
-    for (const code of ['db-refused', 'db-timeout', 'db-unknown-host', 'db-starting', 'db-too-many-connections'] as const) {
+    for (const code of [
+      'db-refused',
+      'db-timeout',
+      'db-unknown-host',
+      'db-starting',
+      'db-too-many-connections',
+    ] as const) {
       expect(isTransient(new MigrateError(code, 'x')), code).toBe(true);
     }
     for (const code of ['db-auth-failed', 'db-auth-rejected', 'db-not-found', 'db-no-ssl', 'bad-settings'] as const) {

@@ -139,7 +139,9 @@ describe('a no-transaction migration killed between statements', () => {
       expect(state).toEqual({ index: true, after: false, dirty: true });
       // The row counts the statement that completed: a plain `up` would resume at statement 2 (issue 14,
       // test/core/executor-resume.test.ts). Here the operator finishes by hand instead.
-      const [progress] = await db.query<{ done: number }>("select statements_done as done from schema_migrations where version = '002'");
+      const [progress] = await db.query<{ done: number }>(
+        "select statements_done as done from schema_migrations where version = '002'",
+      );
       expect(progress).toEqual({ done: 1 });
       // The manual fix: finish what the file meant, then clear the mark.
       await db.query('create table after_sleep (id int)');

@@ -87,7 +87,10 @@ async function retire(name: string): Promise<void> {
   await client.connect();
   try {
     for (let attempt = 1; ; attempt += 1) {
-      await client.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
+      await client.query(
+        'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+        [name],
+      );
       try {
         await client.query(`alter database ${ident(name)} rename to ${ident(retired)}`);
         return;
@@ -105,7 +108,10 @@ async function retire(name: string): Promise<void> {
 
 /** A fresh database named after the test file's topic (letters, digits and _ only). */
 export async function testDatabase(topic: string): Promise<TestDatabase> {
-  const slug = topic.replace(/[^a-z0-9_]/gi, '_').toLowerCase().slice(0, 30);
+  const slug = topic
+    .replace(/[^a-z0-9_]/gi, '_')
+    .toLowerCase()
+    .slice(0, 30);
   const name = `${runPrefix()}${slug}_${randomBytes(4).toString('hex')}`;
   await cloneTemplate(name);
   const url = urlFor(name);

@@ -38,6 +38,8 @@ try {
   await server.start();
   process.stdout.write('ready\n');
 } catch (error) {
-  process.stderr.write(`embedded PostgreSQL did not start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `embedded PostgreSQL did not start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   await stop(1);
 }

@@ -13,7 +13,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, posix, relative, sep } from 'node:path';
 import ts from 'typescript';
 
-export type Rule = 'only-cli-imports-cli' | 'lower-layers-do-not-import-core' | 'adapters-read-no-environment' | 'one-process-exit';
+export type Rule =
+  'only-cli-imports-cli' | 'lower-layers-do-not-import-core' | 'adapters-read-no-environment' | 'one-process-exit';
 
 export interface Finding {
   readonly rule: Rule;
@@ -57,21 +58,41 @@ export function layerOf(file: string): string {
 }
 
 /** What one file (a path under the root, `src/...`) imports and where it touches process.env / process.exit. */
-export function scan(file: string, text: string): { imports: { target: string; line: number }[]; uses: { what: string; line: number }[] } {
+export function scan(
+  file: string,
+  text: string,
+): { imports: { target: string; line: number }[]; uses: { what: string; line: number }[] } {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
   const imports: { target: string; line: number }[] = [];
   const uses: { what: string; line: number }[] = [];
   const lineOf = (node: ts.Node) => source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1;
   const addImport = (node: ts.Node, specifier: string) => {
     if (!specifier.startsWith('.')) return;
-    imports.push({ target: posix.normalize(posix.join(posix.dirname(file), specifier)).replace(/\.js$/, '.ts'), line: lineOf(node) });
+    imports.push({
+      target: posix.normalize(posix.join(posix.dirname(file), specifier)).replace(/\.js$/, '.ts'),
+      line: lineOf(node),
+    });
   };
   const visit = (node: ts.Node): void => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
       addImport(node, node.moduleSpecifier.text);
-    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteral(node.arguments[0])) {
+    } else if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments[0] &&
+      ts.isStringLiteral(node.arguments[0])
+    ) {
       addImport(node, node.arguments[0].text);
-    } else if (ts.isPropertyAccessExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'process' && ['env', 'exit'].includes(node.name.text)) {
+    } else if (
+      ts.isPropertyAccessExpression(node) &&
+      ts.isIdentifier(node.expression) &&
+      node.expression.text === 'process' &&
+      ['env', 'exit'].includes(node.name.text)
+    ) {
       uses.push({ what: `process.${node.name.text}`, line: lineOf(node) });
     }
     ts.forEachChild(node, visit);
@@ -89,12 +110,28 @@ export function check(files: ReadonlyMap<string, string>): Finding[] {
     const add = (rule: Rule, line: number, message: string) => findings.push({ rule, file, line, message });
     for (const { target, line } of imports) {
       const to = layerOf(target);
-      if (to === 'cli' && layer !== 'cli') add('only-cli-imports-cli', line, `${file} imports ${target}: the CLI is the top layer; move what both need below it`);
-      if (LOWER.includes(layer) && to === 'core') add('lower-layers-do-not-import-core', line, `${file} imports ${target}: ${layer}/ serves core/, not the other way round`);
+      if (to === 'cli' && layer !== 'cli')
+        add(
+          'only-cli-imports-cli',
+          line,
+          `${file} imports ${target}: the CLI is the top layer; move what both need below it`,
+        );
+      if (LOWER.includes(layer) && to === 'core')
+        add(
+          'lower-layers-do-not-import-core',
+          line,
+          `${file} imports ${target}: ${layer}/ serves core/, not the other way round`,
+        );
     }
     for (const { what, line } of uses) {
-      if (what === 'process.exit' && file !== 'src/cli/main.ts') add('one-process-exit', line, `${file} calls process.exit: throw a MigrateError and let src/cli/main.ts exit`);
-      if (what === 'process.env' && (layer === 'db' || layer === 'backup')) add('adapters-read-no-environment', line, `${file} reads process.env: db/ and backup/ take what they need as arguments (config/ reads the environment)`);
+      if (what === 'process.exit' && file !== 'src/cli/main.ts')
+        add('one-process-exit', line, `${file} calls process.exit: throw a MigrateError and let src/cli/main.ts exit`);
+      if (what === 'process.env' && (layer === 'db' || layer === 'backup'))
+        add(
+          'adapters-read-no-environment',
+          line,
+          `${file} reads process.env: db/ and backup/ take what they need as arguments (config/ reads the environment)`,
+        );
     }
   }
   return findings;
@@ -102,7 +139,12 @@ export function check(files: ReadonlyMap<string, string>): Finding[] {
 
 /** src/ of the repository at `root`, as `check` takes it. */
 export function readSources(root: string): Map<string, string> {
-  return new Map(sourceFiles(join(root, 'src')).map((path) => [relative(root, path).split(sep).join('/'), readFileSync(path, 'utf8')]));
+  return new Map(
+    sourceFiles(join(root, 'src')).map((path) => [
+      relative(root, path).split(sep).join('/'),
+      readFileSync(path, 'utf8'),
+    ]),
+  );
 }
 
 export function isKnown(finding: Finding): boolean {

@@ -76,7 +76,14 @@ async function runInProcess(args: readonly string[], options: CliOptions): Promi
   const stderr = new Capture();
   let code: number;
   try {
-    code = await run(args, { stdout, stderr, stdin: Readable.from([]), env: cliEnv(options), cwd: options.cwd, signal: new AbortController().signal });
+    code = await run(args, {
+      stdout,
+      stderr,
+      stdin: Readable.from([]),
+      env: cliEnv(options),
+      cwd: options.cwd,
+      signal: new AbortController().signal,
+    });
   } catch (error) {
     stderr.text += `Unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`;
     code = 1;
@@ -93,7 +100,11 @@ export function runCli(args: readonly string[], options: CliOptions): Promise<Cl
   if (!options.spawn && !options.onSpawn && !args.includes('--embedded')) return runInProcess(args, options);
   const env = cliEnv(options);
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--', CLI, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--', CLI, ...args], {
+      cwd: options.cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -113,7 +124,11 @@ export function runCli(args: readonly string[], options: CliOptions): Promise<Cl
  * Stops when `child` exits first. For tests that act on a child once the server shows a state: a signal sent
  * twice because two overlapping polls both saw the state makes such a test fail under load.
  */
-export function onceServerShows(child: ReturnType<typeof spawn>, probe: () => Promise<boolean>, then: () => void): void {
+export function onceServerShows(
+  child: ReturnType<typeof spawn>,
+  probe: () => Promise<boolean>,
+  then: () => void,
+): void {
   let exited = false;
   child.once('exit', () => (exited = true));
   void (async () => {

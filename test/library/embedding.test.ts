@@ -122,7 +122,12 @@ describe('createMigrator at app start with the app pool', () => {
     await writeFile(join(dir, 'migrations', '002_seed.sql'), "insert into users (email) values ('a')");
     await rm(join(dir, 'migrations', '002_seed_users.sql'));
     // sizeThresholdBytes 0: users is tiny, and this is about a refusal as on a big table.
-    const migrator = createMigrator({ database: pool, migrations: { directory: join(dir, 'migrations') }, lint: true, lintRules: { sizeThresholdBytes: 0 } });
+    const migrator = createMigrator({
+      database: pool,
+      migrations: { directory: join(dir, 'migrations') },
+      lint: true,
+      lintRules: { sizeThresholdBytes: 0 },
+    });
     const error = await migrator.up().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MigrateError);
     expect((error as MigrateError).code).toBe('lint-blocked');
@@ -134,7 +139,12 @@ describe('createMigrator at app start with the app pool', () => {
   });
 
   it('opt-in production guard refuses DDL and names the option that allows it', async () => {
-    const migrator = createMigrator({ database: pool, migrations: { directory: join(dir, 'migrations') }, production: true, backup: { directory: join(dir, 'backups') } });
+    const migrator = createMigrator({
+      database: pool,
+      migrations: { directory: join(dir, 'migrations') },
+      production: true,
+      backup: { directory: join(dir, 'backups') },
+    });
     const error = (await migrator.up().catch((e: unknown) => e)) as MigrateError;
     expect(error.code).toBe('ddl-in-production');
     expect(error.hint).toContain('production: { allowDdl: true }');

@@ -131,8 +131,11 @@ describe('alerts from a run', () => {
     const { command, out } = recorder();
     try {
       const dir = makeProject({ 'migrations/001_bad.sql': 'create table a (id int);\nselect 1/0;\n' });
+      // A password to look for in the alert: the server's own when it has one (the embedded server of a run
+      // without TEST_DATABASE_URL checks it), else one that a trusting server ignores.
       const url = new URL(db.url);
-      url.password = 'hunter2-secret';
+      if (url.password === '') url.password = 'hunter2-secret';
+      const password = decodeURIComponent(url.password);
       const result = await runCli(['up'], {
         cwd: dir,
         env: {
@@ -153,7 +156,8 @@ describe('alerts from a run', () => {
       });
       expect(sent.summary).toMatch(/001_bad: .*division by zero/);
       expect(sent.database).toMatch(/^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\//);
-      expect(JSON.stringify(sent)).not.toContain('hunter2-secret');
+      expect(JSON.stringify(sent)).not.toContain(`:${password}@`);
+      if (password === 'hunter2-secret') expect(JSON.stringify(sent)).not.toContain(password);
       expect(lines(out).map((a) => a.kind)).toEqual(['migration-failed']);
       expect(result.stderr).toMatch(/Alert migration-failed sent to the webhook/);
     } finally {

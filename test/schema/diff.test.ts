@@ -1,7 +1,20 @@
 /** The snapshot comparison on its own: pure, no database. */
 import { describe, expect, it } from 'vitest';
-import { describeChange, describeColumnOrder, diffSnapshots, firstDifference, isEmptyDiff } from '../../src/schema/diff.js';
-import { normaliseVolatileLiterals, objectKey, type ObjectKind, type PropValue, type SchemaObject, type SchemaSnapshot } from '../../src/schema/snapshot.js';
+import {
+  describeChange,
+  describeColumnOrder,
+  diffSnapshots,
+  firstDifference,
+  isEmptyDiff,
+} from '../../src/schema/diff.js';
+import {
+  normaliseVolatileLiterals,
+  objectKey,
+  type ObjectKind,
+  type PropValue,
+  type SchemaObject,
+  type SchemaSnapshot,
+} from '../../src/schema/snapshot.js';
 
 function obj(kind: ObjectKind, name: string, props: Record<string, PropValue> = {}, parent?: string): SchemaObject {
   return parent === undefined ? { kind, name, props } : { kind, name, parent, props };
@@ -30,7 +43,10 @@ describe('diffSnapshots', () => {
       { change: 'missing', kind: 'function', name: 'public.f()' },
       { change: 'added', kind: 'index', name: 'public.users_email_idx' },
     ]);
-    expect(diff.changes.map(describeChange)).toEqual(['missing function public.f()', 'added index public.users_email_idx']);
+    expect(diff.changes.map(describeChange)).toEqual([
+      'missing function public.f()',
+      'added index public.users_email_idx',
+    ]);
   });
 
   it('reports a missing table once, not with each of its columns', () => {
@@ -39,7 +55,12 @@ describe('diffSnapshots', () => {
   });
 
   it('lists each changed property of a column with its value before and after', () => {
-    const changed = obj('column', 'public.users.email', { type: 'character varying(20)', 'not null': true, default: "''::text" }, 'table:public.users');
+    const changed = obj(
+      'column',
+      'public.users.email',
+      { type: 'character varying(20)', 'not null': true, default: "''::text" },
+      'table:public.users',
+    );
     const diff = diffSnapshots(snap([users, email]), snap([users, changed]));
     expect(diff.changes).toHaveLength(1);
     expect(describeChange(diff.changes[0]!)).toBe(
@@ -51,7 +72,9 @@ describe('diffSnapshots', () => {
     const before = obj('enum', 'public.mood', { values: "'happy', 'sad'" });
     const after = obj('enum', 'public.mood', { values: "'sad', 'happy'" });
     const diff = diffSnapshots(snap([before]), snap([after]));
-    expect(diff.changes.map(describeChange)).toEqual(["changed enum public.mood: values 'happy', 'sad' -> 'sad', 'happy'"]);
+    expect(diff.changes.map(describeChange)).toEqual([
+      "changed enum public.mood: values 'happy', 'sad' -> 'sad', 'happy'",
+    ]);
   });
 
   it('reports column order apart, as a warning, over the columns both sides have', () => {
@@ -61,13 +84,20 @@ describe('diffSnapshots', () => {
       snap([users, id, email], { 'table:public.users': ['email', 'id'] }),
     );
     expect(diff.changes).toEqual([{ change: 'missing', kind: 'column', name: 'public.users.note' }]);
-    expect(diff.columnOrder.map(describeColumnOrder)).toEqual(['column order of table public.users: (id, email) -> (email, id)']);
+    expect(diff.columnOrder.map(describeColumnOrder)).toEqual([
+      'column order of table public.users: (id, email) -> (email, id)',
+    ]);
   });
 
   it('says where a long definition differs instead of printing both', () => {
     const body = (n: number) => `CREATE OR REPLACE FUNCTION public.f()\n RETURNS integer\nAS $$ select ${n} $$`;
-    const diff = diffSnapshots(snap([obj('function', 'public.f()', { definition: body(1) })]), snap([obj('function', 'public.f()', { definition: body(2) })]));
-    expect(describeChange(diff.changes[0]!)).toBe('changed function public.f(): definition differs (line 3: "AS $$ select 1 $$" -> "AS $$ select 2 $$")');
+    const diff = diffSnapshots(
+      snap([obj('function', 'public.f()', { definition: body(1) })]),
+      snap([obj('function', 'public.f()', { definition: body(2) })]),
+    );
+    expect(describeChange(diff.changes[0]!)).toBe(
+      'changed function public.f(): definition differs (line 3: "AS $$ select 1 $$" -> "AS $$ select 2 $$")',
+    );
   });
 });
 
@@ -79,8 +109,11 @@ describe('firstDifference', () => {
 
 describe('normaliseVolatileLiterals', () => {
   it("replaces the value 'now' was folded into, with and without a time zone", () => {
-    const view = "SELECT t.id FROM t WHERE t.at > '2026-11-30 04:38:24.123456'::timestamp without time zone AND t.z < '2026-11-30 04:38:24.5+00'::timestamp with time zone";
-    expect(normaliseVolatileLiterals(view)).toBe("SELECT t.id FROM t WHERE t.at > '<volatile>'::timestamp without time zone AND t.z < '<volatile>'::timestamp with time zone");
+    const view =
+      "SELECT t.id FROM t WHERE t.at > '2026-11-30 04:38:24.123456'::timestamp without time zone AND t.z < '2026-11-30 04:38:24.5+00'::timestamp with time zone";
+    expect(normaliseVolatileLiterals(view)).toBe(
+      "SELECT t.id FROM t WHERE t.at > '<volatile>'::timestamp without time zone AND t.z < '<volatile>'::timestamp with time zone",
+    );
   });
 
   it('keeps a hand-written literal without fractional seconds', () => {

@@ -16,7 +16,8 @@ afterAll(async () => {
 });
 
 const FILES = {
-  'migrations/001_users.sql': "create table users (id bigint primary key, email text not null);\ncreate view recent as select id from users where now() > 'now'::timestamp;\n",
+  'migrations/001_users.sql':
+    "create table users (id bigint primary key, email text not null);\ncreate view recent as select id from users where now() > 'now'::timestamp;\n",
   'rollback/001_users_rollback.sql': 'drop view recent;\ndrop table users;\n',
 };
 
@@ -79,7 +80,11 @@ describe('migrate schema dump | check', () => {
     expect((await cli(dir, ['schema', 'dump'])).code).toBe(0);
     await db.query('alter table users alter column email drop not null; create index users_email_idx on users (email)');
     let pid = 0;
-    const check = await runCli(['schema', 'check'], { cwd: dir, env: { DATABASE_URL: db.url }, onSpawn: (child) => (pid = child.pid!) });
+    const check = await runCli(['schema', 'check'], {
+      cwd: dir,
+      env: { DATABASE_URL: db.url },
+      onSpawn: (child) => (pid = child.pid!),
+    });
     expect(check.code).toBe(1);
     expect(check.stdout).toMatch(/The database differs from schema.sql \(written at version 001\)/);
     expect(check.stdout).toMatch(/in the database only: index public\.users_email_idx/);
@@ -87,7 +92,9 @@ describe('migrate schema dump | check', () => {
     const json = JSON.parse((await cli(dir, ['schema', 'check', '--json'])).stdout);
     expect(json).toMatchObject({ matches: false, fileVersion: '001' });
     expect(json.changes).toHaveLength(2);
-    const { rows } = await adminQuery('select datname from pg_database where datname like $1', [`${SCRATCH_PREFIX}${pid}\\_%`]);
+    const { rows } = await adminQuery('select datname from pg_database where datname like $1', [
+      `${SCRATCH_PREFIX}${pid}\\_%`,
+    ]);
     expect(rows).toEqual([]);
   });
 
@@ -97,7 +104,9 @@ describe('migrate schema dump | check', () => {
     const up = await cli(dir, ['up'], { SCHEMA_FILE: 'db/structure.sql' });
     expect(up.code, up.stderr).toBe(0);
     expect(up.stderr).toMatch(/Wrote db\/structure.sql/);
-    expect(readFileSync(join(dir, 'db/structure.sql'), 'utf8')).toMatch(/tidemark version: 001[\s\S]*CREATE TABLE public\.users/);
+    expect(readFileSync(join(dir, 'db/structure.sql'), 'utf8')).toMatch(
+      /tidemark version: 001[\s\S]*CREATE TABLE public\.users/,
+    );
     expect((await cli(dir, ['down'], { SCHEMA_FILE: 'db/structure.sql' })).code).toBe(0);
     expect(readFileSync(join(dir, 'db/structure.sql'), 'utf8')).not.toMatch(/CREATE TABLE public\.users/);
   });

@@ -94,8 +94,13 @@ describe('snapshotSchema', () => {
     expect(s.objects['column:app.users.email']!.props).toMatchObject({ type: 'app.email', comment: 'login' });
     expect(s.objects['column:app.users.name']!.props.collation).toBe('C');
     expect(s.objects['column:app.users.lower_name']!.props.generated).toBe('lower(name)');
-    expect(s.objects['index:app.users_name_idx']!.props.definition).toBe('USING btree (name DESC NULLS LAST) INCLUDE (mood) WHERE (name IS NOT NULL)');
-    expect(s.objects['index:app.users_lower_idx']!.props).toMatchObject({ definition: 'USING btree (expression)', expressions: 'lower((email)::text)' });
+    expect(s.objects['index:app.users_name_idx']!.props.definition).toBe(
+      'USING btree (name DESC NULLS LAST) INCLUDE (mood) WHERE (name IS NOT NULL)',
+    );
+    expect(s.objects['index:app.users_lower_idx']!.props).toMatchObject({
+      definition: 'USING btree (expression)',
+      expressions: 'lower((email)::text)',
+    });
     expect(s.objects['table:app.users']!.props['row level security']).toBe('enabled');
     expect(s.objects['table:app.users']!.props.grants).toBe(`${reader}=SELECT`);
     expect(s.objects['function:app.touch()']!.props.grants ?? null).toBeNull();
@@ -133,8 +138,12 @@ describe('snapshotSchema', () => {
     const lines = diffSnapshots(before, after).changes.map(describeChange);
     expect(lines).toContain('missing index app.users_lower_idx');
     expect(lines).toContain("changed enum app.mood: values 'happy', 'sad' -> 'sad', 'happy'");
-    expect(lines.find((l) => l.startsWith('changed column app.users.title'))).toContain('type text -> character varying(20)');
-    expect(lines.find((l) => l.startsWith('changed column app.users.mood'))).toContain("default 'happy'::app.mood -> (none)");
+    expect(lines.find((l) => l.startsWith('changed column app.users.title'))).toContain(
+      'type text -> character varying(20)',
+    );
+    expect(lines.find((l) => l.startsWith('changed column app.users.mood'))).toContain(
+      "default 'happy'::app.mood -> (none)",
+    );
   });
 
   it('leaves grants out when asked to', async () => {

@@ -23,10 +23,26 @@ async function problemsOf(dir: string): Promise<readonly string[]> {
 
 describe('migration file names', () => {
   it('parses both layouts and strips the _rollback suffix', () => {
-    expect(parseMigrationFileName('001_create_users.sql', 'migrations')).toEqual({ version: '001', name: 'create_users', kind: 'up' });
-    expect(parseMigrationFileName('002_add_email.up.sql', 'migrations')).toEqual({ version: '002', name: 'add_email', kind: 'up' });
-    expect(parseMigrationFileName('002_add_email.down.sql', 'migrations')).toEqual({ version: '002', name: 'add_email', kind: 'down' });
-    expect(parseMigrationFileName('001_create_users_rollback.sql', 'rollback')).toEqual({ version: '001', name: 'create_users', kind: 'down' });
+    expect(parseMigrationFileName('001_create_users.sql', 'migrations')).toEqual({
+      version: '001',
+      name: 'create_users',
+      kind: 'up',
+    });
+    expect(parseMigrationFileName('002_add_email.up.sql', 'migrations')).toEqual({
+      version: '002',
+      name: 'add_email',
+      kind: 'up',
+    });
+    expect(parseMigrationFileName('002_add_email.down.sql', 'migrations')).toEqual({
+      version: '002',
+      name: 'add_email',
+      kind: 'down',
+    });
+    expect(parseMigrationFileName('001_create_users_rollback.sql', 'rollback')).toEqual({
+      version: '001',
+      name: 'create_users',
+      kind: 'down',
+    });
     expect(parseMigrationFileName('20240115000001_add_x.sql', 'migrations')?.version).toBe('20240115000001');
   });
 
@@ -76,7 +92,8 @@ describe('loading migrations', () => {
       'migrations/002_crlf.sql': 'create table b (id int);\r\ncreate table c (id int);\r\n',
       'migrations/003_bom.sql': '\uFEFFcreate table d (id int);\n',
       'migrations/004_empty.sql': '',
-      'migrations/005_comments.sql': '-- nothing to do: enum values cannot be removed\n/* really /* nested */ nothing */\n',
+      'migrations/005_comments.sql':
+        '-- nothing to do: enum values cannot be removed\n/* really /* nested */ nothing */\n',
     });
     const migrations = await loadMigrations(locations(dir));
     expect(migrations.map((m) => m.up.empty)).toEqual([false, false, false, true, true]);
@@ -91,7 +108,8 @@ describe('loading migrations', () => {
 
   it('loads five thousand files', async () => {
     const dir = makeProject();
-    for (let i = 1; i <= 5000; i += 1) writeFileSync(join(dir, 'migrations', `${String(i).padStart(5, '0')}_m${i}.sql`), `select ${i};\n`);
+    for (let i = 1; i <= 5000; i += 1)
+      writeFileSync(join(dir, 'migrations', `${String(i).padStart(5, '0')}_m${i}.sql`), `select ${i};\n`);
     const migrations = await loadMigrations(locations(dir));
     expect(migrations).toHaveLength(5000);
     expect(migrations.at(-1)!.version).toBe('05000');
@@ -99,7 +117,9 @@ describe('loading migrations', () => {
 
   it('says where the migrations folder should be when it is missing', async () => {
     const dir = makeProject();
-    await expect(loadMigrations({ ...locations(dir), migrationsDir: join(dir, 'nope') })).rejects.toThrow(/The migrations folder nope does not exist/);
+    await expect(loadMigrations({ ...locations(dir), migrationsDir: join(dir, 'nope') })).rejects.toThrow(
+      /The migrations folder nope does not exist/,
+    );
   });
 });
 
@@ -122,7 +142,9 @@ describe('firstStatementIndex', () => {
 
 describe('directives', () => {
   it('reads no-transaction, phase and allow before the first statement', () => {
-    const scan = scanHeader('-- migrate:no-transaction\n-- migrate:phase contract\n-- migrate:allow ban-drop-column -- column unused since v2\n-- migrate:allow ban-drop-table\nalter table t drop column c;\n');
+    const scan = scanHeader(
+      '-- migrate:no-transaction\n-- migrate:phase contract\n-- migrate:allow ban-drop-column -- column unused since v2\n-- migrate:allow ban-drop-table\nalter table t drop column c;\n',
+    );
     expect(scan.problems).toEqual([]);
     expect(scan.directives.noTransaction).toBe(true);
     expect(scan.directives.phase).toBe('contract');
@@ -158,7 +180,10 @@ describe('create', () => {
 
   it('follows the golang-migrate layout when the folder uses it, and makes timestamps on request', async () => {
     const dir = makeProject({ 'migrations/1_init.up.sql': '', 'migrations/1_init.down.sql': '' });
-    const created = await createMigration(locations(dir), 'next', { timestamp: true, now: new Date('2026-01-02T03:04:05Z') });
+    const created = await createMigration(locations(dir), 'next', {
+      timestamp: true,
+      now: new Date('2026-01-02T03:04:05Z'),
+    });
     expect(created.up).toBe(join('migrations', '20260102030405_next.up.sql'));
     expect(created.down).toBe(join('migrations', '20260102030405_next.down.sql'));
   });
@@ -166,15 +191,30 @@ describe('create', () => {
 
 describe('file names that cannot be misread (issue 10)', () => {
   it('takes a name ending in a down word, in any case, as a down: _down, .down, _rollback, _undo', () => {
-    for (const fileName of ['003_x_down.sql', '003_x.down.sql', '003_x_DOWN.sql', '003_x_rollback.sql', '003_x.Rollback.sql', '003_x_undo.sql', '003_x.UNDO.sql']) {
-      expect(parseMigrationFileName(fileName, 'migrations'), fileName).toEqual({ version: '003', name: 'x', kind: 'down' });
+    for (const fileName of [
+      '003_x_down.sql',
+      '003_x.down.sql',
+      '003_x_DOWN.sql',
+      '003_x_rollback.sql',
+      '003_x.Rollback.sql',
+      '003_x_undo.sql',
+      '003_x.UNDO.sql',
+    ]) {
+      expect(parseMigrationFileName(fileName, 'migrations'), fileName).toEqual({
+        version: '003',
+        name: 'x',
+        kind: 'down',
+      });
     }
     expect(parseMigrationFileName('003_x_up.sql', 'migrations')).toEqual({ version: '003', name: 'x', kind: 'up' });
     expect(parseMigrationFileName('003_x.UP.sql', 'migrations')).toEqual({ version: '003', name: 'x', kind: 'up' });
   });
 
   it('pairs a _down file with the up of its version; never runs it forward', async () => {
-    const dir = makeProject({ 'migrations/003_x_up.sql': 'create table x (id int);', 'migrations/003_x_down.sql': 'drop table x;' });
+    const dir = makeProject({
+      'migrations/003_x_up.sql': 'create table x (id int);',
+      'migrations/003_x_down.sql': 'drop table x;',
+    });
     const migrations = await loadMigrations(locations(dir));
     expect(migrations).toHaveLength(1);
     expect(migrations[0]!.up.displayPath).toBe(join('migrations', '003_x_up.sql'));
@@ -190,7 +230,10 @@ describe('file names that cannot be misread (issue 10)', () => {
   });
 
   it('reports a folder named like a migration instead of skipping it', async () => {
-    const dir = makeProject({ 'migrations/001_a.sql': 'select 1;', 'migrations/002_init/migration.sql': 'create table b (id int);' });
+    const dir = makeProject({
+      'migrations/001_a.sql': 'select 1;',
+      'migrations/002_init/migration.sql': 'create table b (id int);',
+    });
     const problems = await problemsOf(dir);
     expect(problems.join('\n')).toMatch(/002_init: a folder named like a migration/);
   });

@@ -41,8 +41,16 @@ const CASES: Array<[string, Record<string, string>, boolean, boolean?]> = [
   ['alter table users add constraint c check (id < 100000)', { users: 'ACCESS EXCLUSIVE' }, false],
   ['alter table users validate constraint users_id_pos', { users: 'SHARE UPDATE EXCLUSIVE' }, false],
   ['alter table users add constraint u unique (email)', { users: 'ACCESS EXCLUSIVE' }, false],
-  ['alter table orders add constraint fk foreign key (user_id) references users (id)', { orders: 'SHARE ROW EXCLUSIVE', users: 'SHARE ROW EXCLUSIVE' }, false],
-  ['alter table orders add constraint fk foreign key (user_id) references users (id) not valid', { orders: 'SHARE ROW EXCLUSIVE', users: 'SHARE ROW EXCLUSIVE' }, false],
+  [
+    'alter table orders add constraint fk foreign key (user_id) references users (id)',
+    { orders: 'SHARE ROW EXCLUSIVE', users: 'SHARE ROW EXCLUSIVE' },
+    false,
+  ],
+  [
+    'alter table orders add constraint fk foreign key (user_id) references users (id) not valid',
+    { orders: 'SHARE ROW EXCLUSIVE', users: 'SHARE ROW EXCLUSIVE' },
+    false,
+  ],
   ['alter table users set (fillfactor = 70)', { users: 'SHARE UPDATE EXCLUSIVE' }, false],
   ['alter table users rename column name to full_name', { users: 'ACCESS EXCLUSIVE' }, false],
   ['alter table users rename to accounts', { users: 'ACCESS EXCLUSIVE' }, false],
@@ -56,8 +64,16 @@ const CASES: Array<[string, Record<string, string>, boolean, boolean?]> = [
   ['drop table orders', { orders: 'ACCESS EXCLUSIVE' }, false],
   ["update users set email = 'x' where id = 1", { users: 'ROW EXCLUSIVE' }, false],
   ['delete from orders where id = 1', { orders: 'ROW EXCLUSIVE' }, false],
-  ['create table items (id int primary key, user_id int references users (id))', { items: 'ACCESS EXCLUSIVE', users: 'SHARE ROW EXCLUSIVE' }, false],
-  ['create trigger t before update on users for each row execute function touch()', { users: 'SHARE ROW EXCLUSIVE' }, false],
+  [
+    'create table items (id int primary key, user_id int references users (id))',
+    { items: 'ACCESS EXCLUSIVE', users: 'SHARE ROW EXCLUSIVE' },
+    false,
+  ],
+  [
+    'create trigger t before update on users for each row execute function touch()',
+    { users: 'SHARE ROW EXCLUSIVE' },
+    false,
+  ],
   ['lock table users in share mode', { users: 'SHARE' }, false],
   ['cluster users using users_pkey', { users: 'ACCESS EXCLUSIVE' }, true],
 ];
@@ -119,7 +135,10 @@ describe('readCatalog', () => {
 
 describe('lock report against pg_locks', () => {
   it.each(CASES)('%s', async (sql, expected, rewrite, filenodeChanges = rewrite) => {
-    const [report] = lockReport(parseStatementsSync(sql), { pgVersion: catalog.serverVersionNum, schema: new SchemaView(catalog) });
+    const [report] = lockReport(parseStatementsSync(sql), {
+      pgVersion: catalog.serverVersionNum,
+      schema: new SchemaView(catalog),
+    });
     const reported = Object.fromEntries(report!.locks.map((l) => [l.relation.replace(/^public\./, ''), l.mode]));
     expect(reported).toEqual(expected);
     expect(report!.rewrite).toBe(rewrite);
@@ -127,22 +146,30 @@ describe('lock report against pg_locks', () => {
     await client.query('begin');
     try {
       const before = (await client.query<{ f: string }>(`select pg_relation_filenode('users')::text as f`)).rows[0]!.f;
-      const beforeOrders = (await client.query<{ f: string }>(`select pg_relation_filenode('orders')::text as f`)).rows[0]!.f;
+      const beforeOrders = (await client.query<{ f: string }>(`select pg_relation_filenode('orders')::text as f`))
+        .rows[0]!.f;
       const names = new Map(
-        (await client.query<{ oid: string; name: string }>(
-          `select c.oid::int8::text as oid, c.relname as name from pg_class c
+        (
+          await client.query<{ oid: string; name: string }>(
+            `select c.oid::int8::text as oid, c.relname as name from pg_class c
              join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public'`,
-        )).rows.map((r) => [r.oid, r.name] as const),
+          )
+        ).rows.map((r) => [r.oid, r.name] as const),
       );
       await client.query(sql);
       const held = await strongestLocks(names);
       for (const [relation, mode] of Object.entries(expected)) {
         // A renamed relation shows under its new name.
-        const shown = held.get(relation) ?? held.get(sql.includes('rename to') ? sql.split('rename to ')[1]!.trim() : relation);
+        const shown =
+          held.get(relation) ?? held.get(sql.includes('rename to') ? sql.split('rename to ')[1]!.trim() : relation);
         expect({ relation, mode: shown }).toEqual({ relation, mode: pgLockName(mode as (typeof LOCK_MODES)[number]) });
       }
-      const after = (await client.query<{ f: string | null }>(`select pg_relation_filenode(to_regclass('users'))::text as f`)).rows[0]!.f;
-      const afterOrders = (await client.query<{ f: string | null }>(`select pg_relation_filenode(to_regclass('orders'))::text as f`)).rows[0]!.f;
+      const after = (
+        await client.query<{ f: string | null }>(`select pg_relation_filenode(to_regclass('users'))::text as f`)
+      ).rows[0]!.f;
+      const afterOrders = (
+        await client.query<{ f: string | null }>(`select pg_relation_filenode(to_regclass('orders'))::text as f`)
+      ).rows[0]!.f;
       const rewritten = (after !== null && after !== before) || (afterOrders !== null && afterOrders !== beforeOrders);
       expect(rewritten).toBe(filenodeChanges);
     } finally {
@@ -151,10 +178,15 @@ describe('lock report against pg_locks', () => {
   });
 
   it('says how big the table is when connected, and that it scans', () => {
-    const [report] = lockReport(parseStatementsSync('alter table users alter column email set not null;\nalter table users alter column name set not null'), {
-      pgVersion: 150000,
-      schema: new SchemaView(catalog),
-    });
+    const [report] = lockReport(
+      parseStatementsSync(
+        'alter table users alter column email set not null;\nalter table users alter column name set not null',
+      ),
+      {
+        pgVersion: 150000,
+        schema: new SchemaView(catalog),
+      },
+    );
     expect(report!.locks[0]).toMatchObject({ relation: 'public.users', estimatedRows: 500 });
     expect(report!.locks[0]!.sizeBytes).toBeGreaterThan(0);
     // email has a validated CHECK (email IS NOT NULL): PostgreSQL 12+ uses it instead of scanning.

@@ -1,12 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import pg from 'pg';
-import {
-  TextIndex,
-  byteOffsetToCharIndex,
-  charIndexFromPgPosition,
-  lineColumnAt,
-} from '../../src/sql/position.js';
+import { TextIndex, byteOffsetToCharIndex, charIndexFromPgPosition, lineColumnAt } from '../../src/sql/position.js';
 import { testDatabase, type TestDatabase } from '../helpers/db.js';
 
 describe('lineColumnAt', () => {

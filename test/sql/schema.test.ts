@@ -27,13 +27,23 @@ function file(text: string, name = 'migrations/002_x.sql') {
 }
 
 /** Lints `texts` as one run against the live catalog of the test database (after `setup` ran there). */
-async function lintConnected(setup: string, texts: string[], options: { searchPath?: string } = {}): Promise<Finding[]> {
+async function lintConnected(
+  setup: string,
+  texts: string[],
+  options: { searchPath?: string } = {},
+): Promise<Finding[]> {
   if (setup !== '') await db.query(setup);
-  const client = new pg.Client({ connectionString: db.url, ...(options.searchPath ? { options: `-c search_path=${options.searchPath}` } : {}) });
+  const client = new pg.Client({
+    connectionString: db.url,
+    ...(options.searchPath ? { options: `-c search_path=${options.searchPath}` } : {}),
+  });
   await client.connect();
   try {
     const catalog = await readCatalog(client);
-    return await lintFiles(texts.map((t, i) => file(t, `migrations/00${i + 2}_x.sql`)), { pgVersion: catalog.serverVersionNum, catalog, sizeThresholdBytes: 0 });
+    return await lintFiles(
+      texts.map((t, i) => file(t, `migrations/00${i + 2}_x.sql`)),
+      { pgVersion: catalog.serverVersionNum, catalog, sizeThresholdBytes: 0 },
+    );
   } finally {
     await client.end();
   }
@@ -48,13 +58,18 @@ describe('DROP ... IF EXISTS of something that provably does not exist', () => {
   });
 
   it('is not a finding when the index does not exist, but is when it does', async () => {
-    const setup = 'create table t (id bigint, x text); create index t_x_idx on t (x); insert into t select g, g::text from generate_series(1, 10) g';
+    const setup =
+      'create table t (id bigint, x text); create index t_x_idx on t (x); insert into t select g, g::text from generate_series(1, 10) g';
     expect(rules(await lintConnected(setup, ['drop index if exists missing_idx;']))).toEqual([]);
-    expect(rules(await lintConnected('', ['drop index if exists t_x_idx;']))).toContain('require-concurrent-index-deletion');
+    expect(rules(await lintConnected('', ['drop index if exists t_x_idx;']))).toContain(
+      'require-concurrent-index-deletion',
+    );
   });
 
   it('is judged per object: the absent one is dropped from the statement, the present one still found', async () => {
-    const findings = await lintConnected('create table t (id bigint); create table u (id bigint)', ['drop table if exists nothing_here, u;']);
+    const findings = await lintConnected('create table t (id bigint); create table u (id bigint)', [
+      'drop table if exists nothing_here, u;',
+    ]);
     expect(findings.filter((f) => f.rule === 'ban-drop-table').map((f) => f.table)).toEqual(['public.u']);
   });
 
@@ -99,24 +114,25 @@ describe('objects created, renamed and dropped by earlier pending files', () => 
 
   it('follows schemas, sequences, views and types created and dropped in the run', async () => {
     const findings = await lintConnected('create table keep (id bigint)', [
-      'create schema app;\ncreate sequence app.s;\ncreate view app.v as select 1 as one;\ncreate type app.mood as enum (\'a\');',
+      "create schema app;\ncreate sequence app.s;\ncreate view app.v as select 1 as one;\ncreate type app.mood as enum ('a');",
       'drop view app.v;\ndrop sequence app.s;\ndrop type app.mood;\ndrop schema app;',
     ]);
     expect(rules(findings)).toEqual([]);
   });
 
   it('an index of a catalog table renamed and dropped is still on that (old, big) table', async () => {
-    const findings = await lintConnected(
-      'create table t (id bigint, x text); create index a on t (x)',
-      ['alter index a rename to b;', 'drop index b;'],
-    );
+    const findings = await lintConnected('create table t (id bigint, x text); create index a on t (x)', [
+      'alter index a rename to b;',
+      'drop index b;',
+    ]);
     expect(findings.find((f) => f.rule === 'require-concurrent-index-deletion')?.table).toBe('public.t');
   });
 });
 
 describe('unqualified names follow the search_path the runner uses', () => {
-  it('resolves against the server\'s current_schemas: a table in the second schema of the path', async () => {
-    const setup = 'create schema app; create table app.orders (id bigint, note text); create table public.keep (id bigint)';
+  it("resolves against the server's current_schemas: a table in the second schema of the path", async () => {
+    const setup =
+      'create schema app; create table app.orders (id bigint, note text); create table public.keep (id bigint)';
     const findings = await lintConnected(setup, ['alter table orders drop column note;'], { searchPath: 'app,public' });
     expect(findings.find((f) => f.rule === 'ban-drop-column')?.table).toBe('app.orders');
   });
@@ -128,7 +144,7 @@ describe('unqualified names follow the search_path the runner uses', () => {
     expect(rules(findings)).toEqual([]);
   });
 
-  it('a file\'s SET search_path ends with the file (the runner resets the session)', async () => {
+  it("a file's SET search_path ends with the file (the runner resets the session)", async () => {
     const findings = await lintConnected('create schema app; create table public.t (id bigint, x text)', [
       'set search_path = app;\ncreate table t (id bigint, x text);',
       'alter table t drop column x;',

@@ -99,10 +99,9 @@ const statement = fc
   .tuple(fc.array(atom, { minLength: 1, maxLength: 4 }), fc.constantFrom('', 'x', 'y'))
   .map(([atoms, alias]) => `select ${atoms.join(', ')}${alias === '' ? '' : ` as ${alias}`}`);
 const gap = fc
-  .array(
-    fc.constantFrom(' ', '\n', '\r\n', '\t', '-- c; \'"$$\n', '/* a; /* nested; */ b */', '/**/', '-- 😀\n'),
-    { maxLength: 4 },
-  )
+  .array(fc.constantFrom(' ', '\n', '\r\n', '\t', '-- c; \'"$$\n', '/* a; /* nested; */ b */', '/**/', '-- 😀\n'), {
+    maxLength: 4,
+  })
   .map((parts) => parts.join(''));
 
 describe('splitStatements (property)', () => {

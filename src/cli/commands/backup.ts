@@ -8,7 +8,9 @@ import { parseCount } from './shared.js';
 export function define(program: Command, action: Action): void {
   program
     .command('backup')
-    .description('take a pg_dump -Fc backup into BACKUP_DIR, validate it, upload and record it (--list: show recorded backups)')
+    .description(
+      'take a pg_dump -Fc backup into BACKUP_DIR, validate it, upload and record it (--list: show recorded backups)',
+    )
     .option('--list', 'list the backups recorded in db_backups, newest first')
     .option('--limit <n>', 'with --list: at most N backups (default 100)', parseCount)
     .addHelpText(
@@ -78,7 +80,9 @@ export async function backup(ctx: CommandContext, flags: { list?: boolean; limit
     }
     for (const b of rows) {
       const when = b.createdAt.toISOString().replace('T', ' ').slice(0, 19);
-      out.line(`${when}  ${b.fileName}  ${formatBytes(b.sizeBytes)}  ${out.c.dim(`sha256 ${b.sha256.slice(0, 12)}  pg_dump ${b.pgDumpVersion}`)}`);
+      out.line(
+        `${when}  ${b.fileName}  ${formatBytes(b.sizeBytes)}  ${out.c.dim(`sha256 ${b.sha256.slice(0, 12)}  pg_dump ${b.pgDumpVersion}`)}`,
+      );
     }
     return 0;
   }
@@ -89,6 +93,7 @@ export async function backup(ctx: CommandContext, flags: { list?: boolean; limit
     `backup ${report.path} ${out.c.dim(`(${formatBytes(report.sizeBytes)}, ${(report.durationMs / 1000).toFixed(1)} s, ${report.tables.length} tables, validated${report.uploadedWith ? ', uploaded' : ''})`)}`,
   );
   if (out.mode === 'json') out.json({ backup: backupJson(report) });
-  else if (report.pruned.length > 0) out.info(`Deleted ${report.pruned.length} old backup${report.pruned.length === 1 ? '' : 's'} (retention).`);
+  else if (report.pruned.length > 0)
+    out.info(`Deleted ${report.pruned.length} old backup${report.pruned.length === 1 ? '' : 's'} (retention).`);
   return 0;
 }

@@ -20,7 +20,11 @@ export function define(program: Command, action: Action): void {
     .command('baseline')
     .description('adopt an existing database: record migrations as applied without running them')
     .argument('[version]', 'every migration up to and including this version is already in the database', parseVersion)
-    .addOption(new Option('--from <tool>', "read that tool's history table (read-only) to know what is applied").choices(FOREIGN_TOOLS))
+    .addOption(
+      new Option('--from <tool>', "read that tool's history table (read-only) to know what is applied").choices(
+        FOREIGN_TOOLS,
+      ),
+    )
     .option('--from-table <table>', "that tool's table when not its default (schema.name)", parseTable)
     .option('--dry-run', 'show what would be recorded; change nothing')
     .addHelpText(
@@ -43,13 +47,25 @@ interface BaselineFlags {
 }
 
 export async function baseline(ctx: CommandContext, flags: BaselineFlags, version?: string): Promise<number> {
-  if (version !== undefined && flags.from !== undefined) throw usageError('conflicting-flags', 'Give either a version or --from TOOL, not both.');
-  if (version === undefined && flags.from === undefined) throw usageError('baseline-no-version', 'Say what the database already has: migrate baseline V, or migrate baseline --from TOOL.');
-  if (flags.fromTable !== undefined && flags.from === undefined) throw usageError('conflicting-flags', '--from-table needs --from TOOL.');
+  if (version !== undefined && flags.from !== undefined)
+    throw usageError('conflicting-flags', 'Give either a version or --from TOOL, not both.');
+  if (version === undefined && flags.from === undefined)
+    throw usageError(
+      'baseline-no-version',
+      'Say what the database already has: migrate baseline V, or migrate baseline --from TOOL.',
+    );
+  if (flags.fromTable !== undefined && flags.from === undefined)
+    throw usageError('conflicting-flags', '--from-table needs --from TOOL.');
   const migrator = await ctx.migrator();
-  const result = await migrator.baseline({ version, from: flags.from, fromTable: flags.fromTable, dryRun: flags.dryRun });
+  const result = await migrator.baseline({
+    version,
+    from: flags.from,
+    fromTable: flags.fromTable,
+    dryRun: flags.dryRun,
+  });
   const out = ctx.output;
-  const names = (ms: readonly { version: string; name: string }[]) => ms.map((m) => `${m.version}_${m.name}`).join(', ');
+  const names = (ms: readonly { version: string; name: string }[]) =>
+    ms.map((m) => `${m.version}_${m.name}`).join(', ');
   if (out.mode === 'json') {
     out.json({
       version: result.version,
@@ -62,18 +78,26 @@ export async function baseline(ctx: CommandContext, flags: BaselineFlags, versio
     });
     return 0;
   }
-  const source = result.from ? ` from ${result.from}'s history (${describeTable(result.foreignTable!)}, read only)` : '';
+  const source = result.from
+    ? ` from ${result.from}'s history (${describeTable(result.foreignTable!)}, read only)`
+    : '';
   const n = result.record.length;
   out.line(
     `${result.dryRun ? 'Would baseline' : 'Baselined'} at version ${result.version}${source}: ${result.dryRun ? 'would record' : 'recorded'} ${n} migration${n === 1 ? '' : 's'} as applied without running ${n === 1 ? 'it' : 'them'}: ${names(result.record)}.`,
   );
   if (result.leftPending.length > 0) {
-    out.info(out.c.yellow(`${result.from} never applied ${names(result.leftPending)}: ${result.leftPending.length === 1 ? 'it stays' : 'they stay'} pending, out of order (migrate up --allow-out-of-order runs ${result.leftPending.length === 1 ? 'it' : 'them'}).`));
+    out.info(
+      out.c.yellow(
+        `${result.from} never applied ${names(result.leftPending)}: ${result.leftPending.length === 1 ? 'it stays' : 'they stay'} pending, out of order (migrate up --allow-out-of-order runs ${result.leftPending.length === 1 ? 'it' : 'them'}).`,
+      ),
+    );
   }
   if (!result.dryRun) out.line('migrate status shows the history; migrate up runs what is newer.');
   const line = startAfterLine(ctx, result.version);
   if (line) {
-    out.line(`The lint judges files written before tidemark by today's rules; to report them without refusing them (after a down, or with migrate lint --all), add to .env.migrations:\n  ${line}`);
+    out.line(
+      `The lint judges files written before tidemark by today's rules; to report them without refusing them (after a down, or with migrate lint --all), add to .env.migrations:\n  ${line}`,
+    );
   }
   return 0;
 }

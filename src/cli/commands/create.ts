@@ -21,7 +21,11 @@ Examples:
 
 export async function create(ctx: CommandContext, flags: { timestamp?: boolean }, name: string): Promise<number> {
   const s = ctx.settings;
-  const created = await createMigration({ migrationsDir: s.migrationsDir, rollbackDir: s.rollbackDir, cwd: s.cwd }, name, flags);
+  const created = await createMigration(
+    { migrationsDir: s.migrationsDir, rollbackDir: s.rollbackDir, cwd: s.cwd },
+    name,
+    flags,
+  );
   if (ctx.output.mode === 'json') ctx.output.json(created);
   else {
     ctx.output.line(`Created ${created.up}`);

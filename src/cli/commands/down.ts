@@ -13,8 +13,14 @@ export function define(program: Command, action: Action): void {
     .option('--step <n>', 'roll back N migrations', parseCount)
     .option('--to <version>', 'roll back everything newer than this version (it stays applied)', parseVersion)
     .option('--all', 'roll back every applied migration')
-    .option('--dry-run', 'list what would be rolled back and run the same checks (lint, production guard); change nothing')
-    .option('--skip-lint', 'do not refuse unacknowledged lint errors in the rollback files (reported; not in production)')
+    .option(
+      '--dry-run',
+      'list what would be rolled back and run the same checks (lint, production guard); change nothing',
+    )
+    .option(
+      '--skip-lint',
+      'do not refuse unacknowledged lint errors in the rollback files (reported; not in production)',
+    )
     .option('--no-backup', 'do not take a backup first (said in the output)')
     .option('--wait [seconds]', "wait this long for another runner's lock", parseWait)
     .addHelpText(
@@ -43,7 +49,14 @@ export async function down(ctx: CommandContext, flags: DownFlags): Promise<numbe
   const chosen = [flags.step !== undefined, flags.to !== undefined, Boolean(flags.all)].filter(Boolean).length;
   if (chosen > 1) throw usageError('conflicting-flags', 'Use only one of --step, --to and --all.');
   const migrator = await ctx.migrator({ lockWaitMs: lockWait(ctx, flags.wait) });
-  const result = await migrator.down({ step: flags.step, to: flags.to, all: flags.all, dryRun: flags.dryRun, skipLint: flags.skipLint, noBackup: flags.backup === false });
+  const result = await migrator.down({
+    step: flags.step,
+    to: flags.to,
+    all: flags.all,
+    dryRun: flags.dryRun,
+    skipLint: flags.skipLint,
+    noBackup: flags.backup === false,
+  });
   await refreshSchemaFile(ctx, !result.dryRun && result.applied.length > 0);
   if (ctx.output.mode === 'json') ctx.output.json(runResultJson(result));
   else renderRunSummary(ctx.output, result);

@@ -4,7 +4,14 @@ import { blockingFindings } from '../../index.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
 import { findingJson, renderFinding, renderLocks } from '../render.js';
-import { FORMATS, githubAnnotations, gitlabCodeQuality, lintItems, reportFormat, type ReportFormat } from '../reporters.js';
+import {
+  FORMATS,
+  githubAnnotations,
+  gitlabCodeQuality,
+  lintItems,
+  reportFormat,
+  type ReportFormat,
+} from '../reporters.js';
 
 export function define(program: Command, action: Action): void {
   program
@@ -13,9 +20,18 @@ export function define(program: Command, action: Action): void {
     .argument('[files...]', 'SQL files to lint (default: the pending migrations)')
     .option('--all', 'lint every migration, not only the pending ones')
     .option('--locks', 'also report the lock each statement takes, on which table, and whether it rewrites or scans it')
-    .option('--pg-version <major>', `server version to assume offline, ${LINT_PG_VERSIONS.min} to ${LINT_PG_VERSIONS.max} (default 15; connected, the server says)`, parsePgVersion)
+    .option(
+      '--pg-version <major>',
+      `server version to assume offline, ${LINT_PG_VERSIONS.min} to ${LINT_PG_VERSIONS.max} (default 15; connected, the server says)`,
+      parsePgVersion,
+    )
     .option('--offline', 'do not connect, even when DATABASE_URL is set')
-    .addOption(new Option('--format <format>', 'text, json (= --json), github (workflow annotations) or gitlab (Code Quality JSON)').choices(FORMATS))
+    .addOption(
+      new Option(
+        '--format <format>',
+        'text, json (= --json), github (workflow annotations) or gitlab (Code Quality JSON)',
+      ).choices(FORMATS),
+    )
     .addHelpText(
       'after',
       `
@@ -40,7 +56,9 @@ function parsePgVersion(value: string): number {
   const { min, max } = LINT_PG_VERSIONS;
   const major = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
   if (!(major >= min && major <= max)) {
-    throw new InvalidArgumentError(`use a major version from ${min} to ${max}: tidemark parses with PostgreSQL ${max}'s grammar and knows nothing newer.`);
+    throw new InvalidArgumentError(
+      `use a major version from ${min} to ${max}: tidemark parses with PostgreSQL ${max}'s grammar and knows nothing newer.`,
+    );
   }
   return major * 10000;
 }
@@ -56,13 +74,26 @@ interface LintFlags {
 export async function lint(ctx: CommandContext, flags: LintFlags, files: string[] = []): Promise<number> {
   const format = reportFormat(flags, ctx.flags.json);
   const s = ctx.settings;
-  const connected = !flags.offline && (s.databaseUrl !== undefined || s.embedded || s.libpqEnv.PGHOST !== undefined || s.libpqEnv.PGDATABASE !== undefined);
+  const connected =
+    !flags.offline &&
+    (s.databaseUrl !== undefined ||
+      s.embedded ||
+      s.libpqEnv.PGHOST !== undefined ||
+      s.libpqEnv.PGDATABASE !== undefined);
   const migrator = await ctx.migrator({ offline: !connected });
-  const report = await migrator.lint({ files, all: flags.all || !connected, locks: flags.locks, pgVersion: flags.pgVersion, offline: !connected });
+  const report = await migrator.lint({
+    files,
+    all: flags.all || !connected,
+    locks: flags.locks,
+    pgVersion: flags.pgVersion,
+    offline: !connected,
+  });
   const blocking = blockingFindings(report.findings);
   const out = ctx.output;
   const errors = blocking.length;
-  const warnings = report.findings.filter((f) => (f.severity === 'warning' || f.exempt !== undefined) && !f.acknowledged).length;
+  const warnings = report.findings.filter(
+    (f) => (f.severity === 'warning' || f.exempt !== undefined) && !f.acknowledged,
+  ).length;
   const summary =
     `${report.files.length} file${report.files.length === 1 ? '' : 's'} linted (${report.mode === 'database' ? 'against the database' : `offline, PostgreSQL ${Math.floor(report.pgVersion / 10000)}`}): ` +
     `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}.`;
@@ -70,10 +101,22 @@ export async function lint(ctx: CommandContext, flags: LintFlags, files: string[
     for (const line of githubAnnotations(lintItems(report.findings), 'tidemark lint')) out.line(line);
     out.info(summary);
   } else if (format === 'gitlab') {
-    out.json(gitlabCodeQuality(lintItems(report.findings), 'tidemark-lint', relative(s.cwd, s.migrationsDir) || s.migrationsDir));
+    out.json(
+      gitlabCodeQuality(
+        lintItems(report.findings),
+        'tidemark-lint',
+        relative(s.cwd, s.migrationsDir) || s.migrationsDir,
+      ),
+    );
     out.info(summary);
   } else if (out.mode === 'json') {
-    out.json({ findings: report.findings.map(findingJson), ...(report.locks ? { locks: report.locks } : {}), files: report.files, mode: report.mode, pgVersion: report.pgVersion });
+    out.json({
+      findings: report.findings.map(findingJson),
+      ...(report.locks ? { locks: report.locks } : {}),
+      files: report.files,
+      mode: report.mode,
+      pgVersion: report.pgVersion,
+    });
   } else {
     for (const f of report.findings) renderFinding(out, f);
     if (report.locks) {

@@ -10,7 +10,10 @@ export function define(program: Command, action: Action): void {
     .command('repair')
     .description('after a manual fix: clear a dirty mark, or accept a changed checksum (recorded, asks first)')
     .argument('<version>', 'the migration to repair, e.g. 003', parseVersion)
-    .option('--rerun', 'for a dirty migration whose partial effects you undid by hand: forget it, so the next up runs it again')
+    .option(
+      '--rerun',
+      'for a dirty migration whose partial effects you undid by hand: forget it, so the next up runs it again',
+    )
     .addHelpText(
       'after',
       `
@@ -54,9 +57,13 @@ export async function repair(ctx: CommandContext, flags: { rerun?: boolean }, ve
   if (!ctx.flags.yes) {
     if (!ctx.interactive) {
       const ci = Boolean(ctx.io.env.CI) && ctx.io.env.CI !== 'false';
-      throw usageError('confirmation-required', `migrate repair would ${plan.description}; it changes the history, and there is no terminal to confirm on${ci ? ' (CI is set)' : ''}. Nothing was changed.`, {
-        hint: `Check the database, then run it again with --yes: migrate repair ${version}${flags.rerun ? ' --rerun' : ''} --yes`,
-      });
+      throw usageError(
+        'confirmation-required',
+        `migrate repair would ${plan.description}; it changes the history, and there is no terminal to confirm on${ci ? ' (CI is set)' : ''}. Nothing was changed.`,
+        {
+          hint: `Check the database, then run it again with --yes: migrate repair ${version}${flags.rerun ? ' --rerun' : ''} --yes`,
+        },
+      );
     }
     if (!(await confirm(ctx, `This will ${plan.description}.\nIt is recorded in the repairs log. Go ahead?`))) {
       out.info('Nothing was changed.');
@@ -66,6 +73,9 @@ export async function repair(ctx: CommandContext, flags: { rerun?: boolean }, ve
   }
   const done = await migrator.repair(plan, options);
   if (out.mode === 'json') out.json(resultJson(done));
-  else out.line(`Repaired ${done.version}_${done.name}: ${done.description}. Recorded in the repairs log (migrate status shows it).`);
+  else
+    out.line(
+      `Repaired ${done.version}_${done.name}: ${done.description}. Recorded in the repairs log (migrate status shows it).`,
+    );
   return 0;
 }

@@ -10,7 +10,10 @@ export function define(program: Command, action: Action): void {
     .description('restore a backup file into a new database and check it (--force: replace an existing one)')
     .argument('<file>', 'a backup written by migrate backup (pg_dump -Fc)')
     .requiredOption('--into <database>', 'the database to restore into (created when absent)')
-    .option('--force', 'replace an existing non-empty database (asks you to type its name, or --yes); the old one is kept renamed')
+    .option(
+      '--force',
+      'replace an existing non-empty database (asks you to type its name, or --yes); the old one is kept renamed',
+    )
     .addHelpText(
       'after',
       `
@@ -47,14 +50,22 @@ function resultJson(file: string, r: RestoreResult): Record<string, unknown> {
   };
 }
 
-export async function restore(ctx: CommandContext, flags: { into: string; force?: boolean }, file: string): Promise<number> {
+export async function restore(
+  ctx: CommandContext,
+  flags: { into: string; force?: boolean },
+  file: string,
+): Promise<number> {
   const out = ctx.output;
   const migrator = await ctx.migrator();
   if (flags.force && !ctx.flags.yes) {
     if (!ctx.interactive) {
-      throw usageError('confirmation-required', `migrate restore --force would replace the database "${flags.into}", and there is no terminal to confirm on. Nothing was changed.`, {
-        hint: `Run it again with --yes once you are sure: migrate restore ${file} --into ${flags.into} --force --yes`,
-      });
+      throw usageError(
+        'confirmation-required',
+        `migrate restore --force would replace the database "${flags.into}", and there is no terminal to confirm on. Nothing was changed.`,
+        {
+          hint: `Run it again with --yes once you are sure: migrate restore ${file} --into ${flags.into} --force --yes`,
+        },
+      );
     }
     if (!(await typedConfirmation(ctx, flags.into))) {
       out.info('The name did not match; nothing was changed.');
@@ -63,7 +74,9 @@ export async function restore(ctx: CommandContext, flags: { into: string; force?
   }
   await out.progress(`Restoring ${file} into ${flags.into}`);
   const result = await migrator.restore({ file, into: flags.into, force: flags.force });
-  out.done(`restored into ${result.database} ${out.c.dim(`(${result.tables.length} tables checked, ${(result.durationMs / 1000).toFixed(1)} s)`)}`);
+  out.done(
+    `restored into ${result.database} ${out.c.dim(`(${result.tables.length} tables checked, ${(result.durationMs / 1000).toFixed(1)} s)`)}`,
+  );
   if (out.mode === 'json') {
     out.json({ restore: resultJson(file, result) });
     return 0;
@@ -71,6 +84,9 @@ export async function restore(ctx: CommandContext, flags: { into: string; force?
   out.line(
     `The database ${result.database} is at ${result.version === null ? 'no version (its tracking table is empty or absent)' : `version ${result.version}`}.`,
   );
-  if (result.previousDatabase) out.line(`The previous ${result.database} is kept as ${result.previousDatabase}; drop it when you no longer need it.`);
+  if (result.previousDatabase)
+    out.line(
+      `The previous ${result.database} is kept as ${result.previousDatabase}; drop it when you no longer need it.`,
+    );
   return 0;
 }

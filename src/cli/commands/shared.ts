@@ -27,9 +27,16 @@ export async function refreshSchemaFile(ctx: import('../context.js').CommandCont
   const shown = relative(s.cwd, s.schemaFile) || s.schemaFile;
   try {
     const { writeSchemaFile } = await import('../../schema/dump.js');
-    await writeSchemaFile(s.schemaFile, { params: await ctx.connection(), trackingTable: s.migrationsTable, pgDumpPath: s.pgDumpPath, signal: ctx.io.signal });
+    await writeSchemaFile(s.schemaFile, {
+      params: await ctx.connection(),
+      trackingTable: s.migrationsTable,
+      pgDumpPath: s.pgDumpPath,
+      signal: ctx.io.signal,
+    });
     ctx.output.info(`Wrote ${shown} (SCHEMA_FILE).`);
   } catch (error) {
-    ctx.output.info(ctx.output.c.yellow(`Warning: ${shown} was not rewritten: ${(error as Error).message} Run migrate schema dump.`));
+    ctx.output.info(
+      ctx.output.c.yellow(`Warning: ${shown} was not rewritten: ${(error as Error).message} Run migrate schema dump.`),
+    );
   }
 }

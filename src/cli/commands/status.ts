@@ -78,7 +78,8 @@ export async function status(ctx: CommandContext, flags: StatusFlags = {}): Prom
   // dbmate's `status --exit-code` convention: 1 while anything is left to run, so a deploy gate is one command.
   const notRun = report.entries.filter((e) => NOT_RUN.has(e.state)).length;
   const code = flags.exitCode && notRun > 0 ? 1 : 0;
-  if (code !== 0) out.info(`${notRun} migration${notRun === 1 ? '' : 's'} not run yet (pending or dirty): exit 1 (--exit-code).`);
+  if (code !== 0)
+    out.info(`${notRun} migration${notRun === 1 ? '' : 's'} not run yet (pending or dirty): exit 1 (--exit-code).`);
   if (out.mode === 'json') {
     out.json({ ...statusJson(report.entries), repairs: repairsJson(repairs) });
     return code;

@@ -13,13 +13,23 @@ export function define(program: Command, action: Action): void {
     .option('--step <n>', 'apply at most N migrations', parseCount)
     .option('--dry-run', 'list what would run and run the same checks (lint, production guard); change nothing')
     .addOption(
-      new Option('--phase <phase>', 'expand: stop before the first -- migrate:phase contract migration; contract: apply everything').choices(['expand', 'contract']),
+      new Option(
+        '--phase <phase>',
+        'expand: stop before the first -- migrate:phase contract migration; contract: apply everything',
+      ).choices(['expand', 'contract']),
     )
     .option('--allow-out-of-order', 'also apply pending migrations older than the newest applied one')
     .option('--no-backup', 'do not take a backup first (said in the output; refused in production)')
-    .option('--from-start', 'run a dirty -- migrate:no-transaction migration from its first statement instead of resuming where it failed')
+    .option(
+      '--from-start',
+      'run a dirty -- migrate:no-transaction migration from its first statement instead of resuming where it failed',
+    )
     .option('--skip-lint', 'do not refuse unacknowledged lint errors (reported; not in production)')
-    .option('--wait [seconds]', `wait this long for another runner's lock (default ${DEFAULT_LOCK_WAIT_MS / 1000} s; bare --wait: MIGRATION_TIMEOUT)`, parseWait)
+    .option(
+      '--wait [seconds]',
+      `wait this long for another runner's lock (default ${DEFAULT_LOCK_WAIT_MS / 1000} s; bare --wait: MIGRATION_TIMEOUT)`,
+      parseWait,
+    )
     .addHelpText(
       'after',
       `

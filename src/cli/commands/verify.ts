@@ -3,16 +3,30 @@ import type { VerifyFinding as Finding } from '../../index.js';
 import { relative } from 'node:path';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
-import { FORMATS, githubAnnotations, gitlabCodeQuality, reportFormat, verifyItems, type ReportFormat } from '../reporters.js';
+import {
+  FORMATS,
+  githubAnnotations,
+  gitlabCodeQuality,
+  reportFormat,
+  verifyItems,
+  type ReportFormat,
+} from '../reporters.js';
 
 export function define(program: Command, action: Action): void {
   program
     .command('verify')
-    .description('CI / post-deploy gate: drift, dirty, missing files, missing rollbacks, order, pending (exit 1 on an error)')
+    .description(
+      'CI / post-deploy gate: drift, dirty, missing files, missing rollbacks, order, pending (exit 1 on an error)',
+    )
     .option('--no-pending', 'pending migrations are errors (a post-deploy check: everything should have run)')
     .option('--allow-missing-rollback', 'a migration without a rollback file is a warning, not an error')
     .option('--allow-out-of-order', 'an out-of-order pending migration is a warning, not an error')
-    .addOption(new Option('--format <format>', 'text, json (= --json), github (workflow annotations) or gitlab (Code Quality JSON)').choices(FORMATS))
+    .addOption(
+      new Option(
+        '--format <format>',
+        'text, json (= --json), github (workflow annotations) or gitlab (Code Quality JSON)',
+      ).choices(FORMATS),
+    )
     .addHelpText(
       'after',
       `
@@ -50,14 +64,21 @@ export async function verify(ctx: CommandContext, flags: VerifyFlags): Promise<n
     for (const line of githubAnnotations(verifyItems(report.findings), 'tidemark verify')) out.line(line);
     out.info(summary);
   } else if (format === 'gitlab') {
-    out.json(gitlabCodeQuality(verifyItems(report.findings), 'tidemark-verify', relative(s.cwd, s.migrationsDir) || s.migrationsDir));
+    out.json(
+      gitlabCodeQuality(
+        verifyItems(report.findings),
+        'tidemark-verify',
+        relative(s.cwd, s.migrationsDir) || s.migrationsDir,
+      ),
+    );
     out.info(summary);
   } else if (out.mode === 'json') {
     out.json({ findings: report.findings });
   } else {
     const c = out.c;
     const mark = (f: Finding) => (f.severity === 'error' ? c.red('error  ') : c.yellow('warning'));
-    for (const f of report.findings) out.line(`${mark(f)} ${f.version} ${c.dim(f.code)}: ${f.message}${f.file ? c.dim(` (${f.file})`) : ''}`);
+    for (const f of report.findings)
+      out.line(`${mark(f)} ${f.version} ${c.dim(f.code)}: ${f.message}${f.file ? c.dim(` (${f.file})`) : ''}`);
     if (report.findings.length > 0) out.line();
     out.line(report.errors > 0 ? c.red(summary) : summary);
   }

@@ -22,15 +22,38 @@ export interface InnerStatement {
 
 /** Words that can begin an SQL statement worth linting inside PL/pgSQL (transaction control excluded). */
 const STATEMENT_WORDS = new Set([
-  'alter', 'create', 'drop', 'update', 'delete', 'insert', 'truncate', 'reindex', 'vacuum', 'cluster',
-  'refresh', 'set', 'reset', 'lock', 'comment', 'grant', 'revoke', 'with', 'analyze', 'merge',
+  'alter',
+  'create',
+  'drop',
+  'update',
+  'delete',
+  'insert',
+  'truncate',
+  'reindex',
+  'vacuum',
+  'cluster',
+  'refresh',
+  'set',
+  'reset',
+  'lock',
+  'comment',
+  'grant',
+  'revoke',
+  'with',
+  'analyze',
+  'merge',
 ]);
 
 /**
  * The SQL statements of a DoStmt's PL/pgSQL body. `doStart` is the DO statement's JS index in `text`;
  * positions are exact when the body is dollar-quoted, and the DO statement's start otherwise.
  */
-export function doBlockStatements(node: PgNode, text: string, index: Pick<TextIndex, 'charIndexFromByte'>, doStart: number): InnerStatement[] {
+export function doBlockStatements(
+  node: PgNode,
+  text: string,
+  index: Pick<TextIndex, 'charIndexFromByte'>,
+  doStart: number,
+): InnerStatement[] {
   let body: string | undefined;
   let location: number | undefined;
   let language = 'plpgsql';

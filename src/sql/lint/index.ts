@@ -47,7 +47,6 @@ export const ENGINE_FINDINGS = {
   tooLarge: 'too-large-to-lint',
 } as const;
 
-
 /**
  * Lints files in the order they will run, sharing schema knowledge across them.
  *
@@ -94,7 +93,8 @@ export class LintRun {
   constructor(context: LintContext, schema = new SchemaView(context.catalog)) {
     this.#context = context;
     this.schema = schema;
-    this.#rules = context.ruleSeverity === undefined ? RULES : RULES.filter((r) => context.ruleSeverity!.get(r.id) !== 'off');
+    this.#rules =
+      context.ruleSeverity === undefined ? RULES : RULES.filter((r) => context.ruleSeverity!.get(r.id) !== 'off');
     this.#sizeThreshold = context.sizeThresholdBytes ?? DEFAULT_SIZE_THRESHOLD_BYTES;
   }
 
@@ -123,9 +123,14 @@ export class LintRun {
       const mb = (n: number) => `${Math.round(n / 1024 / 102.4) / 10} MB`;
       return [
         {
-          ...engineFinding(file, 1, 1, ENGINE_FINDINGS.tooLarge,
+          ...engineFinding(
+            file,
+            1,
+            1,
+            ENGINE_FINDINGS.tooLarge,
             `not linted: ${mb(file.text.length)} is more than the lint reads (${mb(MAX_PARSE_CHARS)}); nothing in this file was checked`,
-            'Keep bulk data loads apart from schema changes (e.g. a seed, or COPY from a file), so the schema change stays small enough to check.'),
+            'Keep bulk data loads apart from schema changes (e.g. a seed, or COPY from a file), so the schema change stays small enough to check.',
+          ),
           severity: 'warning' as const,
         },
         ...this.#allowanceFindings(file),
@@ -133,9 +138,10 @@ export class LintRun {
     }
     const index = parsed?.index ?? new TextIndex(file.text);
     // Node locations of a batched parse count from the batch's start: shift them back to the file.
-    const nodeIndex = parsed === undefined || parsed.byteBase === 0
-      ? index
-      : { charIndexFromByte: (byte: number) => index.charIndexFromByte(byte - parsed.byteBase) };
+    const nodeIndex =
+      parsed === undefined || parsed.byteBase === 0
+        ? index
+        : { charIndexFromByte: (byte: number) => index.charIndexFromByte(byte - parsed.byteBase) };
     const findings: Finding[] = [];
     let statements;
     try {
@@ -143,13 +149,22 @@ export class LintRun {
     } catch (error) {
       if (!(error instanceof SqlSyntaxError)) throw error;
       return [
-        engineFinding(file, error.line, error.column, ENGINE_FINDINGS.syntaxError, error.reason,
-          'Fix the SQL at that position: nothing in this file was checked.'),
+        engineFinding(
+          file,
+          error.line,
+          error.column,
+          ENGINE_FINDINGS.syntaxError,
+          error.reason,
+          'Fix the SQL at that position: nothing in this file was checked.',
+        ),
         ...this.#allowanceFindings(file),
       ];
     }
 
-    this.#context.onStatementKinds?.(file.displayPath, statements.map((st) => st.kind));
+    this.#context.onStatementKinds?.(
+      file.displayPath,
+      statements.map((st) => st.kind),
+    );
     if (file.undoes !== undefined) {
       try {
         this.schema.beginUndo(parseStatementsSync(file.undoes));
@@ -164,7 +179,14 @@ export class LintRun {
     for (const statement of statements) {
       if (!runnerWrapped && !inExplicit) transaction = this.#newTransaction(false);
       const located = [
-        { kind: statement.kind, node: statement.node, start: statement.start, base: 0, baseIndex: nodeIndex, inDo: false },
+        {
+          kind: statement.kind,
+          node: statement.node,
+          start: statement.start,
+          base: 0,
+          baseIndex: nodeIndex,
+          inDo: false,
+        },
       ];
       if (statement.kind === 'DoStmt') {
         for (const inner of doBlockStatements(statement.node, file.text, nodeIndex, statement.start)) {
@@ -189,12 +211,14 @@ export class LintRun {
         };
         for (const rule of this.#rulesFor(item.kind)) {
           for (const hit of rule.check(ruleContext)) {
-            const at = hit.location === undefined || hit.location < 0
-              ? item.start
-              : item.base + item.baseIndex.charIndexFromByte(hit.location);
+            const at =
+              hit.location === undefined || hit.location < 0
+                ? item.start
+                : item.base + item.baseIndex.charIndexFromByte(hit.location);
             const { line, column } = index.lineColumn(at);
             const configured = this.#context.ruleSeverity?.get(rule.id);
-            let severity = configured === undefined || configured === 'off' ? hit.severity ?? rule.severity : configured;
+            let severity =
+              configured === undefined || configured === 'off' ? (hit.severity ?? rule.severity) : configured;
             let message = hit.message ?? rule.reason;
             const small = severity === 'error' && rule.sizeBound === true ? this.#smallTable(hit.table) : undefined;
             if (small !== undefined) {
@@ -251,13 +275,27 @@ export class LintRun {
     const out: Finding[] = [];
     for (const allow of file.directives.allow) {
       if (!RULES_BY_ID.has(allow.rule)) {
-        out.push(engineFinding(file, allow.line, 1, ENGINE_FINDINGS.unknownRule,
-          `-- migrate:allow names an unknown rule "${allow.rule}"`,
-          `Use one of the rule ids of migrate lint (${[...RULES_BY_ID.keys()].slice(0, 3).join(', ')}, ...); see docs/rules/.`));
+        out.push(
+          engineFinding(
+            file,
+            allow.line,
+            1,
+            ENGINE_FINDINGS.unknownRule,
+            `-- migrate:allow names an unknown rule "${allow.rule}"`,
+            `Use one of the rule ids of migrate lint (${[...RULES_BY_ID.keys()].slice(0, 3).join(', ')}, ...); see docs/rules/.`,
+          ),
+        );
       } else if (allow.reason === undefined || allow.reason.trim() === '') {
-        out.push(engineFinding(file, allow.line, 1, ENGINE_FINDINGS.allowMissingReason,
-          `-- migrate:allow ${allow.rule} has no reason`,
-          `Say why it is safe here: -- migrate:allow ${allow.rule} -- <reason>.`));
+        out.push(
+          engineFinding(
+            file,
+            allow.line,
+            1,
+            ENGINE_FINDINGS.allowMissingReason,
+            `-- migrate:allow ${allow.rule} has no reason`,
+            `Say why it is safe here: -- migrate:allow ${allow.rule} -- <reason>.`,
+          ),
+        );
       }
     }
     return out;
@@ -298,12 +336,28 @@ function acknowledge(findings: Finding[], file: LintInputFile): Finding[] {
   });
 }
 
-function engineFinding(file: LintInputFile, line: number, column: number, rule: string, message: string, help: string): Finding {
-  return { file: file.displayPath, line, column, rule, severity: 'error', message, help, lock: undefined, table: undefined };
+function engineFinding(
+  file: LintInputFile,
+  line: number,
+  column: number,
+  rule: string,
+  message: string,
+  help: string,
+): Finding {
+  return {
+    file: file.displayPath,
+    line,
+    column,
+    rule,
+    severity: 'error',
+    message,
+    help,
+    lock: undefined,
+    table: undefined,
+  };
 }
 
 /** The lock a rule reports, for renderers that list rules (`migrate lint --rules`). */
 export function ruleLock(id: string): LockMode | undefined {
   return RULES_BY_ID.get(id)?.lock;
 }
-

@@ -19,11 +19,16 @@ const RISKY = { ...BASE, 'migrations/002_index.sql': 'create index users_name_id
 
 function cli(dir: string, args: string[], env: Record<string, string | undefined> = {}) {
   // LINT_SIZE_THRESHOLD=0: the tables here are tiny, and these tests are about a refusal as on a big one.
-  return runCli(args, { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', LINT_SIZE_THRESHOLD: '0', ...env } });
+  return runCli(args, {
+    cwd: dir,
+    env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', LINT_SIZE_THRESHOLD: '0', ...env },
+  });
 }
 
 async function applied(): Promise<string[]> {
-  return (await db.query<{ version: string }>('select version from schema_migrations order by version')).map((r) => r.version);
+  return (await db.query<{ version: string }>('select version from schema_migrations order by version')).map(
+    (r) => r.version,
+  );
 }
 
 describe('migrate lint', () => {
@@ -33,8 +38,17 @@ describe('migrate lint', () => {
     expect(result.code).toBe(1);
     const doc = JSON.parse(result.stdout);
     const finding = doc.findings.find((f: { rule: string }) => f.rule === 'require-concurrent-index-creation');
-    expect(finding).toMatchObject({ file: 'migrations/002_index.sql', line: 1, column: 1, severity: 'error', lock: 'SHARE', table: 'public.users' });
-    expect(Object.keys(finding)).toEqual(expect.arrayContaining(['file', 'line', 'column', 'rule', 'severity', 'message', 'help', 'lock', 'table']));
+    expect(finding).toMatchObject({
+      file: 'migrations/002_index.sql',
+      line: 1,
+      column: 1,
+      severity: 'error',
+      lock: 'SHARE',
+      table: 'public.users',
+    });
+    expect(Object.keys(finding)).toEqual(
+      expect.arrayContaining(['file', 'line', 'column', 'rule', 'severity', 'message', 'help', 'lock', 'table']),
+    );
   });
 
   it('lints only pending migrations when connected, and exits 0 when they are clean', async () => {
@@ -46,7 +60,9 @@ describe('migrate lint', () => {
   });
 
   it('reports a file that does not parse with file:line:col', async () => {
-    const dir = makeProject({ 'migrations/001_bad.sql': 'create table t (id int);\nalter tabel t add column x int;\n' });
+    const dir = makeProject({
+      'migrations/001_bad.sql': 'create table t (id int);\nalter tabel t add column x int;\n',
+    });
     const result = await runCli(['lint', '--json'], { cwd: dir });
     expect(result.code).toBe(1);
     expect(JSON.parse(result.stdout).findings[0]).toMatchObject({ rule: 'syntax-error', line: 2 });
@@ -75,13 +91,17 @@ describe('the lint before up', () => {
   it('accepts a finding acknowledged with -- migrate:allow RULE -- reason', async () => {
     const dir = makeProject({
       ...BASE,
-      'migrations/002_index.sql': '-- migrate:allow require-concurrent-index-creation -- users is tiny, built in 1 ms\ncreate index users_name_idx on users (name);\n',
+      'migrations/002_index.sql':
+        '-- migrate:allow require-concurrent-index-creation -- users is tiny, built in 1 ms\ncreate index users_name_idx on users (name);\n',
     });
     expect((await cli(dir, ['up', '--to', '1'])).code).toBe(0);
     const result = await cli(dir, ['up', '--json']);
     expect(result.code, result.stderr).toBe(0);
     const lint = JSON.parse(result.stdout).lint;
-    expect(lint.findings[0]).toMatchObject({ rule: 'require-concurrent-index-creation', acknowledged: { reason: 'users is tiny, built in 1 ms', line: 1 } });
+    expect(lint.findings[0]).toMatchObject({
+      rule: 'require-concurrent-index-creation',
+      acknowledged: { reason: 'users is tiny, built in 1 ms', line: 1 },
+    });
   });
 
   it('skips the lint on an empty database, and says why', async () => {
@@ -99,7 +119,9 @@ describe('the production guard', () => {
     const dir = makeProject(BASE);
     const refused = await cli(dir, ['up'], production);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/migrate up: refusing to run DDL in production: migrations\/001_users\.sql \(CreateStmt\)/);
+    expect(refused.stderr).toMatch(
+      /migrate up: refusing to run DDL in production: migrations\/001_users\.sql \(CreateStmt\)/,
+    );
     expect(refused.stderr).toMatch(/ALLOW_DDL_IN_PRODUCTION=true/);
     expect(await db.query("select 1 from information_schema.tables where table_name = 'users'")).toEqual([]);
   });
@@ -117,7 +139,11 @@ describe('the production guard', () => {
     const flag = await cli(dir, ['up', '--no-backup'], { ...production, ALLOW_DDL_IN_PRODUCTION: 'true' });
     expect(flag.code).toBe(2);
     expect(flag.stderr).toMatch(/without a backup/);
-    const setting = await cli(dir, ['up'], { MIGRATE_ENV: 'production', ALLOW_DDL_IN_PRODUCTION: 'true', BACKUP_BEFORE_MIGRATE: 'false' });
+    const setting = await cli(dir, ['up'], {
+      MIGRATE_ENV: 'production',
+      ALLOW_DDL_IN_PRODUCTION: 'true',
+      BACKUP_BEFORE_MIGRATE: 'false',
+    });
     expect(setting.code).toBe(2);
   });
 
@@ -131,8 +157,11 @@ describe('the production guard', () => {
 });
 
 describe('the lock report', () => {
-  it('up --dry-run lists each statement\'s lock with the table\'s estimated rows and size', async () => {
-    const dir = makeProject({ ...BASE, 'migrations/002_col.sql': 'alter table users add column token uuid default gen_random_uuid();\n' });
+  it("up --dry-run lists each statement's lock with the table's estimated rows and size", async () => {
+    const dir = makeProject({
+      ...BASE,
+      'migrations/002_col.sql': 'alter table users add column token uuid default gen_random_uuid();\n',
+    });
     expect((await cli(dir, ['up', '--to', '1'])).code).toBe(0);
     await db.query("insert into users select g, 'n' from generate_series(1, 5000) g");
     await db.query('analyze users');
@@ -141,7 +170,11 @@ describe('the lock report', () => {
     expect(result.code).toBe(0);
     const statement = JSON.parse(result.stdout).locks[0].statements[0];
     expect(statement).toMatchObject({ line: 1, rewrite: true });
-    expect(statement.locks[0]).toMatchObject({ relation: 'public.users', mode: 'ACCESS EXCLUSIVE', estimatedRows: 5000 });
+    expect(statement.locks[0]).toMatchObject({
+      relation: 'public.users',
+      mode: 'ACCESS EXCLUSIVE',
+      estimatedRows: 5000,
+    });
     expect(statement.locks[0].sizeBytes).toBeGreaterThan(0);
     const human = await cli(dir, ['up', '--dry-run'], { LINT_SIZE_THRESHOLD: undefined });
     expect(human.stdout).toMatch(/ACCESS EXCLUSIVE on public\.users \(~5,000 rows/);
@@ -160,12 +193,22 @@ describe('lint config for CI (issue 10)', () => {
   });
 
   it('LINT_RULES turns a rule off or changes its severity; an unknown rule id is refused', async () => {
-    const dir = makeProject({ 'migrations/001_t.sql': 'create table t (id serial primary key, name varchar(20));\nalter table users drop column legacy;\n' });
-    const before = JSON.parse((await runCli(['lint', '--json'], { cwd: dir })).stdout).findings.map((f: { rule: string; severity: string }) => `${f.rule}:${f.severity}`);
+    const dir = makeProject({
+      'migrations/001_t.sql':
+        'create table t (id serial primary key, name varchar(20));\nalter table users drop column legacy;\n',
+    });
+    const before = JSON.parse((await runCli(['lint', '--json'], { cwd: dir })).stdout).findings.map(
+      (f: { rule: string; severity: string }) => `${f.rule}:${f.severity}`,
+    );
     expect(before).toEqual(expect.arrayContaining(['prefer-text-field:warning', 'ban-drop-column:error']));
-    const configured = await runCli(['lint', '--json'], { cwd: dir, env: { LINT_RULES: 'prefer-text-field:off,ban-drop-column:warning' } });
+    const configured = await runCli(['lint', '--json'], {
+      cwd: dir,
+      env: { LINT_RULES: 'prefer-text-field:off,ban-drop-column:warning' },
+    });
     expect(configured.code).toBe(0);
-    const after = JSON.parse(configured.stdout).findings.map((f: { rule: string; severity: string }) => `${f.rule}:${f.severity}`);
+    const after = JSON.parse(configured.stdout).findings.map(
+      (f: { rule: string; severity: string }) => `${f.rule}:${f.severity}`,
+    );
     expect(after).not.toContain('prefer-text-field:warning');
     expect(after).toContain('ban-drop-column:warning');
     const unknown = await runCli(['lint'], { cwd: dir, env: { LINT_RULES: 'no-such-rule:off' } });

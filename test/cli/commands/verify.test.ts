@@ -53,7 +53,12 @@ describe('migrate verify', () => {
     const result = await cli(dir, ['verify', '--json']);
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout).findings).toEqual([
-      expect.objectContaining({ severity: 'warning', code: 'empty-rollback', version: '002', file: 'migrations/002_email.sql' }),
+      expect.objectContaining({
+        severity: 'warning',
+        code: 'empty-rollback',
+        version: '002',
+        file: 'migrations/002_email.sql',
+      }),
     ]);
   });
 
@@ -76,7 +81,10 @@ describe('migrate verify', () => {
 
   it('warns about pending migrations (exit 0) and fails on them with --no-pending (exit 1)', async () => {
     const dir = await appliedProject();
-    writeFiles(dir, { 'migrations/003_orders.sql': 'create table orders ();\n', 'rollback/003_orders_rollback.sql': 'drop table orders;\n' });
+    writeFiles(dir, {
+      'migrations/003_orders.sql': 'create table orders ();\n',
+      'rollback/003_orders_rollback.sql': 'drop table orders;\n',
+    });
     const lax = await cli(dir, ['verify']);
     expect(lax.code).toBe(0);
     expect(lax.stdout).toMatch(/warning 003 pending/);
@@ -91,7 +99,9 @@ describe('migrate verify', () => {
     expect((await cli(dir, ['verify'])).code).toBe(1);
     const allowed = await cli(dir, ['verify', '--allow-missing-rollback', '--json']);
     expect(allowed.code).toBe(0);
-    expect(JSON.parse(allowed.stdout).findings).toMatchObject([{ severity: 'warning', code: 'rollback-missing', version: '002' }]);
+    expect(JSON.parse(allowed.stdout).findings).toMatchObject([
+      { severity: 'warning', code: 'rollback-missing', version: '002' },
+    ]);
   });
 
   it('checks a database tidemark never touched without creating anything', async () => {
@@ -152,7 +162,10 @@ describe('migrate up refuses to start', () => {
     rmSync(join(dir, 'migrations/002_email.sql'));
     rmSync(join(dir, 'rollback/002_email_rollback.sql'));
     expect((await cli(dir, ['up'])).code).toBe(0);
-    writeFiles(dir, { 'migrations/002_email.sql': SCHEMA['migrations/002_email.sql'], 'rollback/002_email_rollback.sql': SCHEMA['rollback/002_email_rollback.sql'] });
+    writeFiles(dir, {
+      'migrations/002_email.sql': SCHEMA['migrations/002_email.sql'],
+      'rollback/002_email_rollback.sql': SCHEMA['rollback/002_email_rollback.sql'],
+    });
 
     const refused = await cli(dir, ['up']);
     expect(refused.code).toBe(2);
@@ -160,7 +173,9 @@ describe('migrate up refuses to start', () => {
     expect(refused.stderr).toMatch(/--allow-out-of-order/);
 
     const verify = await cli(dir, ['verify', '--json']);
-    expect(JSON.parse(verify.stdout).findings).toContainEqual(expect.objectContaining({ severity: 'error', code: 'out-of-order', version: '002' }));
+    expect(JSON.parse(verify.stdout).findings).toContainEqual(
+      expect.objectContaining({ severity: 'error', code: 'out-of-order', version: '002' }),
+    );
 
     const allowed = await cli(dir, ['up', '--allow-out-of-order']);
     expect(allowed.code, allowed.stderr).toBe(0);

@@ -13,7 +13,7 @@ beforeAll(async () => {
 
 const TEXTS = [
   'create table other (id bigint primary key, name varchar(20));\n',
-  "-- ünïcödé 😀 before\nalter table users add column email text;\ncreate index users_email on users (email)",
+  '-- ünïcödé 😀 before\nalter table users add column email text;\ncreate index users_email on users (email)',
   "do $$ begin update users set name = 'x😀'; end $$;\nalter table users alter column name set not null; -- trailing comment",
   '/* only a comment */',
   '',
@@ -24,7 +24,11 @@ const TEXTS = [
 const BROKEN = 'alter tabel users add column broken int;\n';
 
 function file(text: string, i: number) {
-  return { displayPath: `migrations/${String(i).padStart(3, '0')}_x.sql`, text, directives: { noTransaction: false, allow: [] } };
+  return {
+    displayPath: `migrations/${String(i).padStart(3, '0')}_x.sql`,
+    text,
+    directives: { noTransaction: false, allow: [] },
+  };
 }
 
 describe('batched parsing', () => {
@@ -35,8 +39,16 @@ describe('batched parsing', () => {
     const run = new LintRun({ pgVersion: 150000 });
     const oneByOne = files.flatMap((f) => run.lintFile(f));
     expect(batched).toEqual(oneByOne);
-    expect(batched.find((f) => f.rule === 'require-concurrent-index-deletion')).toMatchObject({ file: 'migrations/006_x.sql', line: 2, column: 1 });
-    expect(batched.find((f) => f.rule === 'ban-update-without-where')).toMatchObject({ file: 'migrations/002_x.sql', line: 1, column: 13 });
+    expect(batched.find((f) => f.rule === 'require-concurrent-index-deletion')).toMatchObject({
+      file: 'migrations/006_x.sql',
+      line: 2,
+      column: 1,
+    });
+    expect(batched.find((f) => f.rule === 'ban-update-without-where')).toMatchObject({
+      file: 'migrations/002_x.sql',
+      line: 1,
+      column: 13,
+    });
   });
 
   it('falls back to file by file when one file does not parse, and names it', async () => {

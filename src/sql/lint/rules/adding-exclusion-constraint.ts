@@ -4,7 +4,8 @@ import type { Hit, Rule } from '../types.js';
 export const rule: Rule = {
   id: 'adding-exclusion-constraint',
   severity: 'error',
-  reason: 'adding an exclusion constraint builds its index and checks every row under ACCESS EXCLUSIVE; it cannot be added NOT VALID',
+  reason:
+    'adding an exclusion constraint builds its index and checks every row under ACCESS EXCLUSIVE; it cannot be added NOT VALID',
   lock: 'ACCESS EXCLUSIVE',
   help: 'Add it when the table is created, or in a maintenance window; there is no concurrent form (consider a trigger-based check for a large live table).',
   kinds: ['AlterTableStmt'],
@@ -15,7 +16,11 @@ export const rule: Rule = {
       if (isNew || cmd.subtype !== 'AT_AddConstraint') continue;
       const c = cmd.def?.Constraint;
       if (c?.contype === 'CONSTR_EXCLUSION') {
-        hits.push({ table, location: c.location, message: `exclusion constraint on ${table} is built under ACCESS EXCLUSIVE` });
+        hits.push({
+          table,
+          location: c.location,
+          message: `exclusion constraint on ${table} is built under ACCESS EXCLUSIVE`,
+        });
       }
     }
     return hits;

@@ -20,20 +20,35 @@ export const rule: Rule = {
       const column = columnName(cmd);
       const type = typeInfo(def?.typeName);
       if (type !== undefined && SERIAL_TYPES.has(type.name)) {
-        hits.push({ table, message: `column ${column} is ${type.name}: its nextval() default is VOLATILE, so every row is rewritten` });
+        hits.push({
+          table,
+          message: `column ${column} is ${type.name}: its nextval() default is VOLATILE, so every row is rewritten`,
+        });
         continue;
       }
       for (const c of columnConstraints(def)) {
         if (c.contype === 'CONSTR_IDENTITY') {
-          hits.push({ table, location: c.location, message: `identity column ${column}: every existing row gets a value, so the table is rewritten` });
+          hits.push({
+            table,
+            location: c.location,
+            message: `identity column ${column}: every existing row gets a value, so the table is rewritten`,
+          });
         } else if (c.contype === 'CONSTR_DEFAULT' && c.raw_expr?.A_Const?.isnull !== true) {
           if (context.pgVersion < 110000) {
-            hits.push({ table, location: c.location, message: `before PostgreSQL 11 any non-NULL default on ${column} rewrites the table` });
+            hits.push({
+              table,
+              location: c.location,
+              message: `before PostgreSQL 11 any non-NULL default on ${column} rewrites the table`,
+            });
             continue;
           }
           const verdict = expressionVolatility(c.raw_expr, context.schema.catalog?.functionVolatility);
           if (verdict.volatile.length > 0) {
-            hits.push({ table, location: c.location, message: `the default of ${column} calls VOLATILE ${verdict.volatile.join(', ')}(): every row is rewritten` });
+            hits.push({
+              table,
+              location: c.location,
+              message: `the default of ${column} calls VOLATILE ${verdict.volatile.join(', ')}(): every row is rewritten`,
+            });
           } else if (verdict.unknown.length > 0) {
             hits.push({
               table,

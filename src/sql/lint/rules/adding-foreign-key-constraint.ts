@@ -17,12 +17,20 @@ export const rule: Rule = {
       if (cmd.subtype === 'AT_AddConstraint') {
         const c = cmd.def?.Constraint;
         if (c?.contype === 'CONSTR_FOREIGN' && c.skip_validation !== true) {
-          hits.push({ table, location: c.location, message: `foreign key on ${table} referencing ${tableOf(c.pktable) ?? '?'} is validated while writes to both are blocked` });
+          hits.push({
+            table,
+            location: c.location,
+            message: `foreign key on ${table} referencing ${tableOf(c.pktable) ?? '?'} is validated while writes to both are blocked`,
+          });
         }
       } else if (cmd.subtype === 'AT_AddColumn') {
         for (const c of columnConstraints(cmd.def?.ColumnDef)) {
           if (c.contype === 'CONSTR_FOREIGN') {
-            hits.push({ table, location: c.location, message: `column with REFERENCES ${tableOf(c.pktable) ?? '?'} locks both tables while the key is checked` });
+            hits.push({
+              table,
+              location: c.location,
+              message: `column with REFERENCES ${tableOf(c.pktable) ?? '?'} locks both tables while the key is checked`,
+            });
           }
         }
       }

@@ -15,11 +15,12 @@ export const rule: Rule = {
       if (isNew || cmd.subtype !== 'AT_SetNotNull') continue;
       const column = String(cmd.name ?? '?');
       if (context.pgVersion >= 120000 && context.schema.hasValidatedNotNullCheck(table, column)) continue;
-      const why = context.pgVersion < 120000
-        ? 'before PostgreSQL 12 SET NOT NULL always scans'
-        : context.schema.catalog === undefined
-          ? 'no validated CHECK (' + column + ' IS NOT NULL) in earlier files (offline: the catalog was not read)'
-          : 'no validated CHECK (' + column + ' IS NOT NULL) in the catalog or earlier files';
+      const why =
+        context.pgVersion < 120000
+          ? 'before PostgreSQL 12 SET NOT NULL always scans'
+          : context.schema.catalog === undefined
+            ? 'no validated CHECK (' + column + ' IS NOT NULL) in earlier files (offline: the catalog was not read)'
+            : 'no validated CHECK (' + column + ' IS NOT NULL) in the catalog or earlier files';
       hits.push({ table, message: `SET NOT NULL on ${table}.${column} scans the table: ${why}` });
     }
     return hits;

@@ -18,11 +18,16 @@ export const rule: Rule = {
       const constraints = columnConstraints(def);
       const notNull = constraints.find((c) => c.contype === 'CONSTR_NOTNULL' || c.contype === 'CONSTR_PRIMARY');
       if (notNull === undefined) continue;
-      const filled = constraints.some((c) =>
-        c.contype === 'CONSTR_DEFAULT' || c.contype === 'CONSTR_IDENTITY' || c.contype === 'CONSTR_GENERATED');
+      const filled = constraints.some(
+        (c) => c.contype === 'CONSTR_DEFAULT' || c.contype === 'CONSTR_IDENTITY' || c.contype === 'CONSTR_GENERATED',
+      );
       const type = typeInfo(def?.typeName);
       if (filled || (type !== undefined && SERIAL_TYPES.has(type.name))) continue;
-      hits.push({ table, location: notNull.location, message: `NOT NULL column ${columnName(cmd)} has no default: the ALTER fails if ${table} has rows` });
+      hits.push({
+        table,
+        location: notNull.location,
+        message: `NOT NULL column ${columnName(cmd)} has no default: the ALTER fails if ${table} has rows`,
+      });
     }
     return hits;
   },

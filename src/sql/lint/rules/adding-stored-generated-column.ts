@@ -16,7 +16,11 @@ export const rule: Rule = {
       if (isNew || cmd.subtype !== 'AT_AddColumn') continue;
       for (const c of columnConstraints(cmd.def?.ColumnDef)) {
         if (c.contype === 'CONSTR_GENERATED') {
-          hits.push({ table, location: c.location, message: `stored generated column ${columnName(cmd)} rewrites ${table}` });
+          hits.push({
+            table,
+            location: c.location,
+            message: `stored generated column ${columnName(cmd)} rewrites ${table}`,
+          });
         }
       }
     }

@@ -19,6 +19,8 @@ export const rule: Rule = {
     const where = context.transaction.runnerWrapped
       ? 'this file runs in one transaction (no -- migrate:no-transaction)'
       : 'it follows an explicit BEGIN';
-    return [{ table: tableOf(node.relation), message: `a CONCURRENTLY statement inside a transaction fails: ${where}` }];
+    return [
+      { table: tableOf(node.relation), message: `a CONCURRENTLY statement inside a transaction fails: ${where}` },
+    ];
   },
 };

@@ -11,8 +11,14 @@ export const rule: Rule = {
   check(context) {
     if (context.kind !== 'DropStmt' || context.node.removeType !== 'OBJECT_SCHEMA') return [];
     // A schema this run created holds only what the run put there.
-    const names = stringList(context.node.objects).filter((name) => !context.schema.isNewSchema(name) && !context.schema.undoes(`schema:${name}`));
+    const names = stringList(context.node.objects).filter(
+      (name) => !context.schema.isNewSchema(name) && !context.schema.undoes(`schema:${name}`),
+    );
     if (names.length === 0) return [];
-    return [{ message: `DROP SCHEMA ${names.join(', ')}${context.node.behavior === 'DROP_CASCADE' ? ' CASCADE' : ''} destroys its objects` }];
+    return [
+      {
+        message: `DROP SCHEMA ${names.join(', ')}${context.node.behavior === 'DROP_CASCADE' ? ' CASCADE' : ''} destroys its objects`,
+      },
+    ];
   },
 };

@@ -14,7 +14,8 @@ export const rule: Rule = {
     const hits: Hit[] = [];
     for (const name of dropNames(context.node)) {
       const table = relationKey(name);
-      if (!context.schema.isNew(table) && !context.schema.undoes(`table:${table}`)) hits.push({ table, message: `DROP TABLE ${table} destroys its data` });
+      if (!context.schema.isNew(table) && !context.schema.undoes(`table:${table}`))
+        hits.push({ table, message: `DROP TABLE ${table} destroys its data` });
     }
     return hits;
   },

@@ -6,7 +6,7 @@ import type { Hit, Rule } from '../types.js';
 export const rule: Rule = {
   id: 'ban-lock-table',
   severity: 'error',
-  reason: 'LOCK TABLE holds a lock that blocks writes (or reads) until the migration\'s transaction ends',
+  reason: "LOCK TABLE holds a lock that blocks writes (or reads) until the migration's transaction ends",
   lock: 'ACCESS EXCLUSIVE',
   help: 'Let each statement take the lock it needs, briefly; if ordering matters, split the migration. Acknowledge a deliberate lock with -- migrate:allow ban-lock-table -- reason.',
   kinds: ['LockStmt'],
@@ -19,7 +19,10 @@ export const rule: Rule = {
     for (const rel of context.node.relations ?? []) {
       const table = tableOf((rel as PgNode)?.RangeVar);
       if (table !== undefined && context.schema.isNew(table)) continue;
-      hits.push({ table, message: `LOCK ${table ?? '?'} IN ${mode} MODE blocks ${mode === 'ACCESS EXCLUSIVE' ? 'reads and writes' : 'writes'} until the transaction ends` });
+      hits.push({
+        table,
+        message: `LOCK ${table ?? '?'} IN ${mode} MODE blocks ${mode === 'ACCESS EXCLUSIVE' ? 'reads and writes' : 'writes'} until the transaction ends`,
+      });
     }
     return hits;
   },

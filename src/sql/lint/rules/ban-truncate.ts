@@ -14,7 +14,8 @@ export const rule: Rule = {
     const hits: Hit[] = [];
     for (const rel of context.node.relations ?? []) {
       const table = tableOf((rel as PgNode).RangeVar);
-      if (table !== undefined && !context.schema.isNew(table)) hits.push({ table, message: `TRUNCATE ${table} deletes all of its rows` });
+      if (table !== undefined && !context.schema.isNew(table))
+        hits.push({ table, message: `TRUNCATE ${table} deletes all of its rows` });
     }
     return hits;
   },

@@ -6,7 +6,7 @@ export const rule: Rule = {
   severity: 'error',
   reason: 'UPDATE without WHERE changes every row in one transaction: long row locks, table bloat, WAL spike',
   lock: 'ROW EXCLUSIVE',
-  help: 'Add a WHERE clause; for a backfill of a large table update in batches by key range (a -- migrate:no-transaction file, one UPDATE per range), outside the DDL transaction.',
+  help: 'Add a WHERE clause; to change every row of a large table use migrate backfill (short batches by primary key, resumable), outside the DDL transaction.',
   kinds: ['UpdateStmt'],
   sizeBound: true,
   check(context) {

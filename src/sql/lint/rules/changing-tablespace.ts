@@ -12,11 +12,19 @@ export const rule: Rule = {
   sizeBound: true,
   check(context) {
     if (context.kind !== 'AlterTableStmt') return [];
-    const cmds = (context.node.cmds ?? []).map((c: PgNode) => c?.AlterTableCmd).filter((c: PgNode) => c?.subtype === 'AT_SetTableSpace');
+    const cmds = (context.node.cmds ?? [])
+      .map((c: PgNode) => c?.AlterTableCmd)
+      .filter((c: PgNode) => c?.subtype === 'AT_SetTableSpace');
     if (cmds.length === 0) return [];
     const name = tableOf(context.node.relation);
-    const table = context.node.objtype === 'OBJECT_INDEX' && name !== undefined ? context.schema.indexTable(name) : name;
+    const table =
+      context.node.objtype === 'OBJECT_INDEX' && name !== undefined ? context.schema.indexTable(name) : name;
     if (table !== undefined && context.schema.isNew(table)) return [];
-    return [{ table, message: `moving ${name ?? '?'} to tablespace ${String(cmds[0].name)} copies it while reads and writes wait` }];
+    return [
+      {
+        table,
+        message: `moving ${name ?? '?'} to tablespace ${String(cmds[0].name)} copies it while reads and writes wait`,
+      },
+    ];
   },
 };

@@ -18,11 +18,19 @@ export const rule: Rule = {
       if (cmd.subtype === 'AT_AddConstraint') {
         const c = cmd.def?.Constraint;
         if (c?.contype === 'CONSTR_CHECK' && c.skip_validation !== true) {
-          hits.push({ table, location: c.location, message: `CHECK constraint ${named(c.conname)}on ${table} is validated under ACCESS EXCLUSIVE` });
+          hits.push({
+            table,
+            location: c.location,
+            message: `CHECK constraint ${named(c.conname)}on ${table} is validated under ACCESS EXCLUSIVE`,
+          });
         }
       } else if (cmd.subtype === 'AT_ValidateConstraint') {
         const pending = context.schema.notValid.get(`${table}/${String(cmd.name)}`);
-        if (pending !== undefined && context.transaction.inTransaction && pending.transaction === context.transaction.id) {
+        if (
+          pending !== undefined &&
+          context.transaction.inTransaction &&
+          pending.transaction === context.transaction.id
+        ) {
           hits.push({
             table,
             message: `constraint ${pending.name} is added NOT VALID and validated in the same transaction: the scan runs under the ADD's lock`,

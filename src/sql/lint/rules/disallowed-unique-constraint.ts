@@ -14,13 +14,20 @@ export const rule: Rule = {
     const hits: Hit[] = [];
     for (const { cmd, table, isNew } of alterCommands(context)) {
       if (isNew) continue;
-      const constraints = cmd.subtype === 'AT_AddConstraint'
-        ? [cmd.def?.Constraint]
-        : cmd.subtype === 'AT_AddColumn' ? columnConstraints(cmd.def?.ColumnDef) : [];
+      const constraints =
+        cmd.subtype === 'AT_AddConstraint'
+          ? [cmd.def?.Constraint]
+          : cmd.subtype === 'AT_AddColumn'
+            ? columnConstraints(cmd.def?.ColumnDef)
+            : [];
       for (const c of constraints) {
         if ((c?.contype === 'CONSTR_UNIQUE' || c?.contype === 'CONSTR_PRIMARY') && typeof c.indexname !== 'string') {
           const what = c.contype === 'CONSTR_PRIMARY' ? 'PRIMARY KEY' : 'UNIQUE';
-          hits.push({ table, location: c.location, message: `${what} constraint on ${table} builds an index under ACCESS EXCLUSIVE` });
+          hits.push({
+            table,
+            location: c.location,
+            message: `${what} constraint on ${table} builds an index under ACCESS EXCLUSIVE`,
+          });
         }
       }
     }

@@ -10,8 +10,15 @@ export const rule: Rule = {
   check(context) {
     const hits: Hit[] = [];
     if (context.kind === 'AlterEnumStmt') {
-      if (typeof context.node.newVal === 'string' && context.node.oldVal === undefined && context.pgVersion < 120000 && context.transaction.inTransaction) {
-        hits.push({ message: 'before PostgreSQL 12, ALTER TYPE ... ADD VALUE cannot run inside a transaction block at all' });
+      if (
+        typeof context.node.newVal === 'string' &&
+        context.node.oldVal === undefined &&
+        context.pgVersion < 120000 &&
+        context.transaction.inTransaction
+      ) {
+        hits.push({
+          message: 'before PostgreSQL 12, ALTER TYPE ... ADD VALUE cannot run inside a transaction block at all',
+        });
       }
       return hits;
     }

@@ -6,7 +6,7 @@ export const rule: Rule = {
   severity: 'error',
   reason: 'with lock_timeout = 0 a statement waits for its lock forever while every query behind it queues',
   lock: undefined,
-  help: 'Keep the runner\'s lock_timeout (MAX_LOCK_WAIT): a statement that cannot get its lock fails fast and is retried (LOCK_RETRIES). Raise it with SET LOCAL lock_timeout = \'30s\' if needed, never to 0.',
+  help: "Keep the runner's lock_timeout (MAX_LOCK_WAIT): a statement that cannot get its lock fails fast and is retried (LOCK_RETRIES). Raise it with SET LOCAL lock_timeout = '30s' if needed, never to 0.",
   kinds: ['VariableSetStmt'],
   check(context) {
     if (context.kind !== 'VariableSetStmt' || context.node.name !== 'lock_timeout') return [];

@@ -37,7 +37,11 @@ export const rule: Rule = {
     if (!context.transaction.inTransaction && !context.inDoBlock) return [];
     const what = refusedInTransaction(context.kind, context.node);
     if (what === undefined) return [];
-    const where = context.inDoBlock ? 'inside a DO block' : context.transaction.runnerWrapped ? "inside the migration's transaction" : 'between BEGIN and COMMIT';
+    const where = context.inDoBlock
+      ? 'inside a DO block'
+      : context.transaction.runnerWrapped
+        ? "inside the migration's transaction"
+        : 'between BEGIN and COMMIT';
     return [{ message: `${what} cannot run ${where} (SQLSTATE 25001)` }];
   },
 };

@@ -12,7 +12,11 @@ export const rule: Rule = {
     const hits: Hit[] = [];
     for (const { def, type, table, location } of definedColumns(context)) {
       if (type?.name === 'varchar' && type.mods.length > 0) {
-        hits.push({ table, location, message: `column ${String(def.colname ?? '(altered)')} is varchar(${type.mods[0]})` });
+        hits.push({
+          table,
+          location,
+          message: `column ${String(def.colname ?? '(altered)')} is varchar(${type.mods[0]})`,
+        });
       }
     }
     return hits;

@@ -12,7 +12,11 @@ export const rule: Rule = {
     const hits: Hit[] = [];
     for (const { def, type, table, location } of definedColumns(context)) {
       if (type?.name === 'timestamp') {
-        hits.push({ table, location, message: `column ${String(def.colname ?? '(altered)')} is timestamp without time zone` });
+        hits.push({
+          table,
+          location,
+          message: `column ${String(def.colname ?? '(altered)')} is timestamp without time zone`,
+        });
       }
     }
     return hits;

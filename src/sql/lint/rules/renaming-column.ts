@@ -13,6 +13,11 @@ export const rule: Rule = {
     if (context.node.relationType !== 'OBJECT_TABLE') return [];
     const table = tableOf(context.node.relation);
     if (table === undefined || context.schema.isNew(table)) return [];
-    return [{ table, message: `renaming ${table}.${String(context.node.subname)} to ${String(context.node.newname)} breaks code using the old name` }];
+    return [
+      {
+        table,
+        message: `renaming ${table}.${String(context.node.subname)} to ${String(context.node.newname)} breaks code using the old name`,
+      },
+    ];
   },
 };

@@ -11,7 +11,8 @@ export const rule: Rule = {
   kinds: ['DropStmt'],
   sizeBound: true,
   check(context) {
-    if (context.kind !== 'DropStmt' || context.node.removeType !== 'OBJECT_INDEX' || context.node.concurrent === true) return [];
+    if (context.kind !== 'DropStmt' || context.node.removeType !== 'OBJECT_INDEX' || context.node.concurrent === true)
+      return [];
     const hits: Hit[] = [];
     for (const name of dropNames(context.node)) {
       const index = relationKey(name);

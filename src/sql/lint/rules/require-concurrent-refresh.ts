@@ -15,10 +15,12 @@ export const rule: Rule = {
     if (view !== undefined && context.schema.isNew(view)) return [];
     // Offline the view's size is unknown: say so rather than refuse; connected, its size decides.
     const offline = context.schema.catalog === undefined;
-    return [{
-      table: view,
-      message: `REFRESH of ${view ?? '?'} blocks its readers while it runs${offline ? ' (its size is not known offline)' : ''}`,
-      ...(offline ? { severity: 'warning' as const } : {}),
-    }];
+    return [
+      {
+        table: view,
+        message: `REFRESH of ${view ?? '?'} blocks its readers while it runs${offline ? ' (its size is not known offline)' : ''}`,
+        ...(offline ? { severity: 'warning' as const } : {}),
+      },
+    ];
   },
 };

@@ -14,7 +14,8 @@ export const rule: Rule = {
     if (context.kind !== 'ReindexStmt') return [];
     if ((context.node.params ?? []).some((p: PgNode) => p?.DefElem?.defname === 'concurrently')) return [];
     const name = tableOf(context.node.relation);
-    const table = context.node.kind === 'REINDEX_OBJECT_INDEX' && name !== undefined ? context.schema.indexTable(name) : name;
+    const table =
+      context.node.kind === 'REINDEX_OBJECT_INDEX' && name !== undefined ? context.schema.indexTable(name) : name;
     if (table !== undefined && context.schema.isNew(table)) return [];
     return [{ table, message: `REINDEX of ${name ?? 'a schema or database'} without CONCURRENTLY blocks writes` }];
   },

@@ -14,7 +14,9 @@ describe('rule registry and docs', () => {
     const ids = RULES.map((r) => r.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(/^[a-z]+(-[a-z]+)*$/);
-    const files = readdirSync(new URL('../../../../src/sql/lint/rules/', import.meta.url)).filter((f) => f !== 'index.ts');
+    const files = readdirSync(new URL('../../../../src/sql/lint/rules/', import.meta.url)).filter(
+      (f) => f !== 'index.ts',
+    );
     expect(files.map((f) => f.replace(/\.ts$/, '')).sort()).toEqual([...ids].sort());
   });
 
