@@ -309,6 +309,24 @@ describe('--env-file and --version', () => {
     expect(result.stderr).not.toMatch(/^node:/m);
   });
 
+  it('bin/migrate.js run as an executable (its sh line) starts node and prints nothing else', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+      (resolvePromise, reject) => {
+        const child = spawn(CLI, ['--version'], { cwd: makeProject(), env: { PATH: process.env.PATH ?? '' } });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('error', reject);
+        child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+      },
+    );
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim()).toBe(version);
+    expect(result.code).toBe(0);
+  });
+
   it('--version prints the version in package.json', async () => {
     const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     const result = await runCli(['--version'], { cwd: makeProject() });
