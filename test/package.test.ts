@@ -94,6 +94,7 @@ describe('the packed tarball', () => {
     );
   });
 
+  // The declarations come from `npm run build` (tsc); a tree built without them has nothing to pack here.
   it.skipIf(!existsSync(join(ROOT, manifest.types)))(
     'ships the type declarations that "types" names (skipped while the build does not emit them: issue 12)',
     () => {

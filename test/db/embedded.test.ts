@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { runCli, writeFiles } from '../helpers/project.js';
 
 describe('--embedded as root', () => {
+  // Only root meets this: the server must run as `postgres`, which cannot enter a root-only folder.
   it.skipIf(process.getuid?.() !== 0)(
     'in a folder the postgres user cannot enter (like /root, 0700) exits 2 naming the folder and the fixes (runs only as root)',
     async () => {
