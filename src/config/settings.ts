@@ -264,6 +264,9 @@ const schema = z.object({
   LINT_RULES: z._default(lintRulesText, new Map()),
 });
 
+/** Every variable tidemark reads (the README and .env.migrations.example document each: a test checks). */
+export const SETTING_NAMES: readonly string[] = Object.keys(schema.shape);
+
 type Raw = Record<string, string | undefined>;
 
 function readEnvFile(path: string, required: boolean): Raw {
