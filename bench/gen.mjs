@@ -7,7 +7,8 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export function generate(n, dir) {
+/** The N migrations in memory: { version, name, up, down } (the SQL texts the files get). */
+export function migrations(n) {
   const width = Math.max(3, String(n).length);
   const words = [
     'accounts',
@@ -29,8 +30,7 @@ export function generate(n, dir) {
   ];
   const pad = (i) => String(i).padStart(width, '0');
   const table = (i) => `${words[(i - 1) % words.length]}_${pad(i)}`;
-  for (const sub of ['sql', 'dbmate']) rmSync(join(dir, sub), { recursive: true, force: true });
-  for (const sub of ['sql/migrations', 'sql/rollback', 'dbmate']) mkdirSync(join(dir, sub), { recursive: true });
+  const all = [];
   for (let i = 1; i <= n; i += 1) {
     const v = pad(i);
     const t = table(i);
@@ -73,10 +73,19 @@ export function generate(n, dir) {
     ];
     if (i > 1) down.push(`DROP TABLE ${t};`);
     else down.splice(2, 1, `DROP TABLE ${t};`); // the first migration's column sits on its own table
-    const downText = `${down.join('\n')}\n`;
+    all.push({ version: v, name, up, down: `${down.join('\n')}\n` });
+  }
+  return all;
+}
+
+/** Writes migrations(n) for tidemark (DIR/sql/migrations, DIR/sql/rollback) and for dbmate (DIR/dbmate). */
+export function generate(n, dir) {
+  for (const sub of ['sql', 'dbmate']) rmSync(join(dir, sub), { recursive: true, force: true });
+  for (const sub of ['sql/migrations', 'sql/rollback', 'dbmate']) mkdirSync(join(dir, sub), { recursive: true });
+  for (const { version: v, name, up, down } of migrations(n)) {
     writeFileSync(join(dir, 'sql/migrations', `${v}_${name}.sql`), up);
-    writeFileSync(join(dir, 'sql/rollback', `${v}_${name}_rollback.sql`), downText);
-    writeFileSync(join(dir, 'dbmate', `${v}_${name}.sql`), `-- migrate:up\n${up}\n-- migrate:down\n${downText}`);
+    writeFileSync(join(dir, 'sql/rollback', `${v}_${name}_rollback.sql`), down);
+    writeFileSync(join(dir, 'dbmate', `${v}_${name}.sql`), `-- migrate:up\n${up}\n-- migrate:down\n${down}`);
   }
 }
 

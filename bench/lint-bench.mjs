@@ -1,5 +1,5 @@
 // The pre-run lint of 1000 pending files (issue 10): time and peak memory of one `lintFiles` over the 1000
-// migrations the runner benchmark generates (the same files gen.sh writes: a table with two indexes, a column
+// migrations the runner benchmark generates (bench/gen.mjs, in memory: a table with two indexes, a column
 // on the previous table, a plpgsql function, a few rows), without and with a catalog (1000 existing tables).
 //
 //   node bench/lint-bench.mjs                 this tree
@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { migrations } from './gen.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -104,71 +105,13 @@ async function child(bundle, mode) {
   process.stdout.write(JSON.stringify({ lintMs, cpuMs, loadMs, rssMB, findings: findings.length }));
 }
 
-/** The up files of gen.sh N (the runner benchmark's generator), in memory. */
+/** The up files of bench/gen.mjs (the runner benchmark's generator), as the lint reads them. */
 function generate(n) {
-  const words = [
-    'accounts',
-    'orders',
-    'invoices',
-    'shipments',
-    'products',
-    'reviews',
-    'sessions',
-    'events',
-    'coupons',
-    'payments',
-    'tenants',
-    'audit_log',
-    'webhooks',
-    'teams',
-    'projects',
-    'tickets',
-  ];
-  const w = Math.max(3, String(n).length);
-  const pad = (i) => String(i).padStart(w, '0');
-  const tbl = (i) => `${words[(i - 1) % words.length]}_${pad(i)}`;
-  const files = [];
-  for (let i = 1; i <= n; i++) {
-    const v = pad(i),
-      t = tbl(i),
-      prev = i > 1 ? tbl(i - 1) : null;
-    const text = [
-      `-- ${v}: ${t} with an index, a column on the previous table, a function and a few rows`,
-      `CREATE TABLE ${t} (`,
-      `    id          bigserial PRIMARY KEY,`,
-      `    external_id uuid NOT NULL DEFAULT gen_random_uuid(),`,
-      `    name        text NOT NULL,`,
-      `    status      text NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'active', 'closed')),`,
-      `    amount      numeric(12,2) NOT NULL DEFAULT 0,`,
-      `    created_at  timestamptz NOT NULL DEFAULT now()`,
-      `);`,
-      `CREATE INDEX ${t}_status_created_idx ON ${t} (status, created_at);`,
-      `CREATE UNIQUE INDEX ${t}_external_id_key ON ${t} (external_id);`,
-      prev ? `ALTER TABLE ${prev} ADD COLUMN note_${v} text;` : `ALTER TABLE ${t} ADD COLUMN note_${v} text;`,
-      ``,
-      `CREATE FUNCTION ${t}_total(p_status text) RETURNS numeric`,
-      `LANGUAGE plpgsql STABLE AS $$`,
-      `DECLARE`,
-      `    v_total numeric;`,
-      `BEGIN`,
-      `    SELECT coalesce(sum(amount), 0) INTO v_total FROM ${t} WHERE status = p_status;`,
-      `    RETURN v_total;  -- a ';' inside the body`,
-      `END;`,
-      `$$;`,
-      ``,
-      `INSERT INTO ${t} (name, status, amount) VALUES`,
-      `    ('alpha', 'new', 10.50),`,
-      `    ('beta; with a semicolon', 'active', 20.00),`,
-      `    ('gamma', 'closed', 30.25);`,
-      ``,
-    ].join('\n');
-    files.push({
-      displayPath: `migrations/${v}_create_${t}.sql`,
-      text,
-      directives: { noTransaction: false, allow: [] },
-    });
-  }
-  return files;
+  return migrations(n).map(({ version, name, up }) => ({
+    displayPath: `migrations/${version}_${name}.sql`,
+    text: up,
+    directives: { noTransaction: false, allow: [] },
+  }));
 }
 
 /** A catalog of `n` existing tables (other names than the pending files create), as db/catalog.ts reads one. */
