@@ -285,9 +285,16 @@ export class Output {
         this.info(
           c.yellow(
             event.reason === 'replication-lag'
-              ? `Backfill paused: a replica is ${(event.figure / 1000).toFixed(1)} s behind (--max-lag).`
+              ? `Backfill paused: a replica is ${seconds(event.figure)} behind (--max-lag ${seconds(event.limitMs)}); waiting for it to catch up.`
               : `Backfill slowed: ${event.figure} session${event.figure === 1 ? '' : 's'} waited on its last batch; pausing ${event.pauseMs} ms between batches.`,
           ),
+        );
+        break;
+      case 'backfill-resumed':
+        this.info(
+          event.reason === 'replication-lag'
+            ? `Backfill resumed: the replica is ${seconds(event.figure)} behind, after ${seconds(event.throttledMs)} of waiting.`
+            : `Backfill back to its pace: no session waited on its last batch (slowed for ${seconds(event.throttledMs)}).`,
         );
         break;
       case 'monitor-off':
@@ -341,6 +348,11 @@ export function monitorSummaryText(m: MonitorSummary): string {
       ? 'blocked no session'
       : `blocked up to ${m.maxBlocked} session${m.maxBlocked === 1 ? '' : 's'} at once, longest wait ${(m.longestWaitMs / 1000).toFixed(1)} s`;
   return `${blocked}${m.deadlocks > 0 ? `, ${m.deadlocks} deadlock${m.deadlocks === 1 ? '' : 's'} in the database` : ''}`;
+}
+
+/** 1500 -> "1.5 s" */
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** Plain mode writes a backfill progress line at most this often. */

@@ -83,11 +83,25 @@ export type BackfillEvent =
     }
   | ({ readonly type: 'backfill-progress' } & BackfillProgress)
   | {
+      /** Replication lag: the backfill waits (once per wait); lock waits: the pause between batches grew. */
       readonly type: 'backfill-throttled';
       readonly name: string;
       readonly reason: 'replication-lag' | 'lock-waits';
+      /** The lag in ms, or the sessions that waited on the last batch. */
       readonly figure: number;
+      /** The lag's limit (--max-lag), ms; for lock waits the new pause between batches. */
+      readonly limitMs: number;
       readonly pauseMs: number;
+    }
+  | {
+      /** The throttle let go: the replica caught up, or no session waited on a batch any more. */
+      readonly type: 'backfill-resumed';
+      readonly name: string;
+      readonly reason: 'replication-lag' | 'lock-waits';
+      /** The lag now (ms), or 0 sessions. */
+      readonly figure: number;
+      /** How long the backfill waited (lag) or ran slowed (lock waits), ms. */
+      readonly throttledMs: number;
     };
 
 export interface BackfillResult {
@@ -268,6 +282,9 @@ async function estimateOf(client: Client, qualified: string): Promise<number | u
   return n === undefined || n < 0 ? undefined : Math.round(n);
 }
 
+/** How often a backfill held back by replication lag looks again. */
+const LAG_POLL_MS = 1000;
+
 async function replicationLagMs(client: Client): Promise<number> {
   // replay_lag is NULL without replicas, and for a role without pg_read_all_stats: both read as "no lag".
   const { rows } = await client.query<{ ms: number | null }>(
@@ -389,6 +406,8 @@ async function walk(client: Client, ctx: BackfillContext, spec: BackfillSpec, w:
   let updated = w.row.rowsUpdated;
   let batches = w.row.batches;
   let pauseMs = spec.pauseMs;
+  /** Since when the pause is above the base because sessions waited on batches. */
+  let slowedSince: number | undefined;
   // The session's lock_timeout, set only when the attempt's differs (one round trip per batch, not three).
   const lockTimeout = { current: -1 };
   const ops =
@@ -424,15 +443,31 @@ async function walk(client: Client, ctx: BackfillContext, spec: BackfillSpec, w:
     for (;;) {
       if (ctx.signal?.aborted) return result('stopped', String(ctx.signal.reason));
       if (spec.maxLagMs !== undefined) {
-        for (
-          let lag = await replicationLagMs(client);
-          lag > spec.maxLagMs && !ctx.signal?.aborted;
-          lag = await replicationLagMs(client)
-        ) {
-          ctx.emit({ type: 'backfill-throttled', name: w.name, reason: 'replication-lag', figure: lag, pauseMs: 1000 });
-          await sleep(1000, undefined, { signal: ctx.signal }).catch(() => {});
+        let lag = await replicationLagMs(client);
+        if (lag > spec.maxLagMs) {
+          // Reported once per wait (and once when it ends), not once per look: a CI log stays readable.
+          const since = performance.now();
+          ctx.emit({
+            type: 'backfill-throttled',
+            name: w.name,
+            reason: 'replication-lag',
+            figure: lag,
+            limitMs: spec.maxLagMs,
+            pauseMs: LAG_POLL_MS,
+          });
+          while (lag > spec.maxLagMs && !ctx.signal?.aborted) {
+            await sleep(LAG_POLL_MS, undefined, { signal: ctx.signal }).catch(() => {});
+            if (!ctx.signal?.aborted) lag = await replicationLagMs(client);
+          }
+          if (ctx.signal?.aborted) return result('stopped', String(ctx.signal.reason));
+          ctx.emit({
+            type: 'backfill-resumed',
+            name: w.name,
+            reason: 'replication-lag',
+            figure: lag,
+            throttledMs: Math.round(performance.now() - since),
+          });
         }
-        if (ctx.signal?.aborted) return result('stopped', String(ctx.signal.reason));
       }
       const batch = await runBatch(
         client,
@@ -462,14 +497,26 @@ async function walk(client: Client, ctx: BackfillContext, spec: BackfillSpec, w:
       const caused = watch?.blockedSince();
       const waited = (caused?.blocked ?? 0) > 0;
       const next = nextPause(spec.pauseMs, pauseMs, waited);
-      if (waited && next > pauseMs)
+      if (waited && next > pauseMs) {
+        slowedSince ??= performance.now();
         ctx.emit({
           type: 'backfill-throttled',
           name: w.name,
           reason: 'lock-waits',
           figure: caused!.blocked,
+          limitMs: next,
           pauseMs: next,
         });
+      } else if (!waited && slowedSince !== undefined) {
+        ctx.emit({
+          type: 'backfill-resumed',
+          name: w.name,
+          reason: 'lock-waits',
+          figure: 0,
+          throttledMs: Math.round(performance.now() - slowedSince),
+        });
+        slowedSince = undefined;
+      }
       pauseMs = next;
       if (pauseMs > 0 && !ctx.signal?.aborted) await sleep(pauseMs, undefined, { signal: ctx.signal }).catch(() => {});
     }
