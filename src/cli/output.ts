@@ -274,8 +274,12 @@ export class Output {
           : '';
         const eta = event.etaMs === undefined ? '' : `, ETA ${formatEta(event.etaMs)}`;
         const text = `${event.table}: ${event.rowsDone.toLocaleString('en-US')} rows${pct}, ${event.rowsPerSecond.toLocaleString('en-US')} rows/s${eta}`;
-        if (this.mode === 'tty') this.relabel(`Backfilling ${text}`);
-        else if (Date.now() - this.#lastProgressLine >= PROGRESS_LINE_MS) {
+        if (this.mode === 'tty') {
+          const bar = event.estimate ? `${progressBar(event.rowsDone, event.estimate)} ` : '';
+          this.relabel(
+            `Backfilling ${event.table} ${bar}${event.rowsDone.toLocaleString('en-US')} rows${pct}, ${event.rowsPerSecond.toLocaleString('en-US')} rows/s${eta}`,
+          );
+        } else if (Date.now() - this.#lastProgressLine >= PROGRESS_LINE_MS) {
           this.#lastProgressLine = Date.now();
           this.info(`backfill ${text}`);
         }
@@ -348,6 +352,12 @@ export function monitorSummaryText(m: MonitorSummary): string {
       ? 'blocked no session'
       : `blocked up to ${m.maxBlocked} session${m.maxBlocked === 1 ? '' : 's'} at once, longest wait ${(m.longestWaitMs / 1000).toFixed(1)} s`;
   return `${blocked}${m.deadlocks > 0 ? `, ${m.deadlocks} deadlock${m.deadlocks === 1 ? '' : 's'} in the database` : ''}`;
+}
+
+/** The backfill's bar on a terminal: `[██████░░░░░░░░░░░░░░]`, full at the estimate (which may be exceeded). */
+export function progressBar(done: number, estimate: number, width = 20): string {
+  const filled = Math.max(0, Math.min(width, Math.floor((done * width) / Math.max(1, estimate))));
+  return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}]`;
 }
 
 /** 1500 -> "1.5 s" */
