@@ -144,7 +144,7 @@ export function defaultName(table: TableRef, set: string, where: string | undefi
  * then the batch size and the name. A composite key is walked as a row comparison, `(a, b) > ($1, $2)`, which
  * a btree index on (a, b) answers as one range scan. The CTEs' columns have names no user table has, so the
  * user's SET/WHERE cannot collide with them. `hi` is the batch's last key as text: the value itself for one
- * column, a JSON array of the values' text for several (see encodeKey/decodeKey).
+ * column, a JSON array of the values' text for several (decodeKey reads it back).
  */
 export function batchSql(
   table: string,
