@@ -62,8 +62,24 @@ export const ENGINE_FINDINGS = {
  * const blocking = findings.filter((f) => f.severity === 'error' && !f.acknowledged);
  */
 export async function lintFiles(files: readonly LintInputFile[], context: LintContext): Promise<Finding[]> {
-  await loadParser();
   const run = new LintRun(context);
+  return lintInBatches(files, context, () => run);
+}
+
+/**
+ * Lints each file on its own (what an earlier file creates is not known to a later one: `migrate lint` offline
+ * or of named files), parsing them in batches all the same.
+ */
+export async function lintEachFile(files: readonly LintInputFile[], context: LintContext): Promise<Finding[]> {
+  return lintInBatches(files, context, () => new LintRun(context));
+}
+
+async function lintInBatches(
+  files: readonly LintInputFile[],
+  context: LintContext,
+  runOf: () => LintRun,
+): Promise<Finding[]> {
+  await loadParser();
   const findings: Finding[] = [];
   // Parsed in batches (see parseFilesHeadsSync); a batch that cannot be trusted is parsed file by file. A file
   // too large to lint is not parsed at all. Only the batch's trees are alive at a time.
@@ -77,7 +93,7 @@ export async function lintFiles(files: readonly LintInputFile[], context: LintCo
     );
     for (const file of batch) {
       const i = parseable.indexOf(file);
-      findings.push(...run.lintFile(file, i === -1 ? undefined : parsed?.[i], cuts[i]));
+      findings.push(...runOf().lintFile(file, i === -1 ? undefined : parsed?.[i], cuts[i]));
     }
   }
   return findings;
