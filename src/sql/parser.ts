@@ -121,11 +121,17 @@ export async function parse(text: string, displayPath?: string): Promise<ParseTr
  * `--liftoff-only` (bin/migrate.js), the same effect for its whole process. Left alone when the process was
  * started with its own filter (a V8 debugging flag).
  */
-const baselineOnly = !`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`.includes('tier-up-filter');
+let baselineOnly = !`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`.includes('tier-up-filter');
 
 function callGrammar(text: string): { version: number; stmts?: RawStmt[] } {
   if (!baselineOnly) return loaded!.parseSync(text);
-  setFlagsFromString('--wasm-tier-up-filter=2147483647');
+  try {
+    setFlagsFromString('--wasm-tier-up-filter=2147483647');
+  } catch {
+    // A runtime whose node:v8 does not implement it (the parse is only slower there).
+    baselineOnly = false;
+    return loaded!.parseSync(text);
+  }
   try {
     return loaded!.parseSync(text);
   } finally {
