@@ -102,8 +102,8 @@ secret=()
 # This machine reaches the npm registry through a TLS-inspecting proxy whose CA is in the system bundle.
 [ -s "$NPM_CA" ] && secret=(--secret "id=npm_ca,src=$NPM_CA")
 bh bud --pull=never --network host --layers "${secret[@]}" --build-arg "PG_MAJOR=$PG_MAJOR" --build-arg "BASE_IMAGE=debian:$SUITE-slim" -f "$here/deploy/image/Dockerfile" -t "$IMAGE" "$here" \
-  >"$CACHE/bud.log" 2>&1 || { tail -40 "$CACHE/bud.log" >&2; echo "build.sh: the build failed; log in $CACHE/bud.log" >&2; exit 1; }
-echo "built in $(( $(date +%s) - started )) s (log: $CACHE/bud.log)"
+  >"$CACHE/bud-pg$PG_MAJOR.log" 2>&1 || { tail -40 "$CACHE/bud-pg$PG_MAJOR.log" >&2; echo "build.sh: the build failed; log in $CACHE/bud-pg$PG_MAJOR.log" >&2; exit 1; }
+echo "built in $(( $(date +%s) - started )) s (log: $CACHE/bud-pg$PG_MAJOR.log)"
 fi
 size=$(bh images --format '{{.Size}}' "$IMAGE" | head -1)
 echo "image $IMAGE: $size"
@@ -169,7 +169,9 @@ expect_code() { # WANT WHAT CMD...
 }
 
 step "inside the image"
-bh run "$ctr" -- sh -c 'echo "user $(id -u):$(id -g)"; migrate --version; pg_dump --version; node --version'
+bh run "$ctr" -- sh -c 'echo "user $(id -u):$(id -g)"; migrate --version; pg_dump --version; node --version
+  # A code cache must be made by the build: the root filesystem is read-only at run time.
+  echo "V8 code cache in the package: $(cd /opt/tidemark/node_modules/tidemark && ls dist/*.cache 2>/dev/null || echo none)"'
 
 mkdir -p "$tmp/ok/migrations" "$tmp/ok/rollback"
 printf 'create table widgets (id bigint primary key, name text not null);\n' >"$tmp/ok/migrations/001_widgets.sql"
