@@ -137,7 +137,7 @@ mkdir -p "$tmp/root" "$tmp/backups"
 chown "$IMAGE_USER" "$tmp/backups"
 chmod 0700 "$tmp/backups"
 DB_PREFIX=tidemark_image_$$
-fresh_db() { DBS+=("$1"); psql -X -q -d "$ADMIN_URL" -c "drop database if exists $1 with (force)" -c "create database $1" >/dev/null; }
+fresh_db() { DBS+=("$1"); PGOPTIONS="-c client_min_messages=warning" psql -X -q -d "$ADMIN_URL" -c "drop database if exists $1 with (force)" -c "create database $1" >/dev/null; }
 url_of() { local u=${ADMIN_URL%/*}; echo "$u/$1"; }
 # ro_cmd DIR URL CMD... : sets RO_CMD to the command line that runs CMD inside the image (read-only root, see
 # above) with DIR's migrations and rollback; run_ro runs it.
