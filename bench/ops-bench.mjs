@@ -11,7 +11,8 @@
 //
 //   npm run build && node bench/ops-bench.mjs            (SECONDS=20 ROWS=1000000 CLIENTS=8 to change)
 //
-// Connection: PG* variables (default 127.0.0.1:5432, user postgres, a superuser); database bench_ops is dropped at the end.
+// Connection: PG* variables (default 127.0.0.1:5432, user postgres, a superuser); database bench_ops_<pid> is
+// dropped at the end (also on an error or a signal).
 // Needs pgbench and psql on PATH. Not a test: figures vary with the machine's load; compare within one run.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,19 +20,21 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { benchDatabase, dropAtExit } from './bench-db.mjs';
 
 const here = resolve(import.meta.dirname, '..');
 const CLI = join(here, 'bin', 'migrate.js');
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
 const CLIENTS = Number(process.env.CLIENTS ?? 8);
 const SECONDS = Number(process.env.SECONDS ?? 20);
-const DB = 'bench_ops';
+const DB = benchDatabase('bench_ops');
 const host = process.env.PGHOST ?? '127.0.0.1';
 const port = process.env.PGPORT ?? '5432';
 const user = process.env.PGUSER ?? 'postgres';
 const env = { ...process.env, PGHOST: host, PGPORT: port, PGUSER: user, PGDATABASE: DB };
 const url = `postgres://${encodeURIComponent(user)}@${host}:${port}/${DB}`;
 const work = mkdtempSync(join(tmpdir(), 'tidemark-ops-bench-'));
+const dropDatabase = dropAtExit([DB], { env });
 
 const psql = (sql, db = DB) =>
   execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], {
@@ -280,7 +283,7 @@ const a = await backfillBench();
 const b = await queuedBench();
 const off = await monitorCost(1);
 const on = await monitorCost(2);
-psql(`drop database if exists ${DB}`, 'postgres');
+dropDatabase();
 
 const lines = [
   `(a) backfill of ${ROWS} rows under ${CLIENTS} writers`,

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { benchDatabase, dropAtExit } from './bench-db.mjs';
 import { generate } from './gen.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -37,7 +38,9 @@ if (!existsSync(join(root, 'dist', 'cli.js'))) {
 const ownPeers = !process.env.BENCH_PEERS;
 const peers = process.env.BENCH_PEERS ?? mkdtempSync(join(tmpdir(), 'tidemark-bench-peers-'));
 const work = mkdtempSync(join(tmpdir(), 'tidemark-bench-'));
-const dbs = { tidemark: `bench_tm_${process.pid}`, dbmate: `bench_dbmate_${process.pid}` };
+const dbs = { tidemark: benchDatabase('bench_tm'), dbmate: benchDatabase('bench_dbmate') };
+// A signal or an error before the finally below still drops them.
+dropAtExit(Object.values(dbs), { adminDb: adminUrl });
 const urlOf = (db) => {
   const url = new URL(adminUrl);
   url.pathname = `/${db}`;

@@ -6,12 +6,14 @@
 //
 //   N=1000 RUNS=5 node bench/runner-timing.mjs /tmp/before/bin/migrate.js bin/migrate.js
 //
-// Connection: PG* variables (default 127.0.0.1:5432, user postgres); databases bench_t_* are dropped at the end.
+// Connection: PG* variables (default 127.0.0.1:5432, user postgres); databases bench_t_*_<pid> are dropped at the
+// end (also on an error or a signal).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { benchDatabase, dropAtExit } from './bench-db.mjs';
 import { generate } from './gen.mjs';
 
 const clis = process.argv.slice(2);
@@ -56,12 +58,12 @@ const sqlDir = resolve(migDir, 'sql');
 const candidates = [
   {
     name: 'psql-session',
-    db: 'bench_t_floor',
+    db: benchDatabase('bench_t_floor'),
     up: (db) => timed('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db, '-f', sessionScript], psqlEnv),
     noop: (db) => timed('psql', ['-X', '-q', '-d', db, '-c', 'select 1'], psqlEnv),
   },
   ...clis.map((cli, i) => {
-    const db = `bench_t_cli${i}`;
+    const db = benchDatabase(`bench_t_cli${i}`);
     const env = {
       ...process.env,
       DATABASE_URL: `postgres://${user}@${host}:${port}/${db}`,
@@ -74,6 +76,10 @@ const candidates = [
 ];
 
 const results = new Map(candidates.map((c) => [c.name, { up: [], noop: [] }]));
+const dropDatabases = dropAtExit(
+  candidates.map((c) => c.db),
+  { env: psqlEnv },
+);
 try {
   for (let r = 0; r < runs; r += 1) {
     for (const c of candidates) {
@@ -83,7 +89,7 @@ try {
     }
   }
 } finally {
-  for (const c of candidates) psql('postgres', '-c', `drop database if exists ${c.db} with (force)`);
+  dropDatabases();
   rmSync(migDir, { recursive: true, force: true });
 }
 const floor = results.get('psql-session');

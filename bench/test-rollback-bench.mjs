@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { benchDatabase, dropAtExit } from './bench-db.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -76,13 +77,10 @@ INSERT INTO ${t} (name, status, amount) VALUES ('alpha', 'new', 10.50), ('beta; 
 // ---- timed runs ----------------------------------------------------------------------------------------------
 spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 const cli = join(root, 'bin', 'migrate.js');
-const dbUp = `tm_bench_rollback_up_${process.pid}`;
-const dbHome = `tm_bench_rollback_home_${process.pid}`;
-const cleanup = () => {
-  for (const db of [dbUp, dbHome]) psql(`drop database if exists "${db}" with (force)`);
-  rmSync(work, { recursive: true, force: true });
-};
-process.on('exit', cleanup);
+const dbUp = benchDatabase('tm_bench_rollback_up');
+const dbHome = benchDatabase('tm_bench_rollback_home');
+dropAtExit([dbUp, dbHome], { adminDb: adminUrl });
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
 function timed(label, argv, database) {
   const t = performance.now();

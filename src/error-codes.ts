@@ -463,7 +463,8 @@ export const ERROR_CODES = {
   'restore-file-not-found': {
     area: 'backup and restore',
     exit: 'usage',
-    meaning: 'The backup file given to `restore` does not exist.',
+    meaning:
+      'The backup file given to `restore` does not exist, or (library) is a relative path and the migrator has no `root` to resolve it against.',
   },
   'restore-invalid-archive': {
     area: 'backup and restore',

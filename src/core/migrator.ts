@@ -473,7 +473,8 @@ export class Migrator {
 
   /**
    * Restores a backup file into database `into` on the same server; with `force`, over an existing one (the
-   * old one is kept under another name). The caller confirms first.
+   * old one is kept under another name). The caller confirms first. A relative `file` is taken from `root`
+   * (the CLI's working directory), never from the process's: an embedding app or a test may run elsewhere.
    */
   async restore(options: {
     readonly file: string;
@@ -483,8 +484,16 @@ export class Migrator {
   }): Promise<RestoreResult> {
     const c = this.#config;
     const { restoreBackup } = await import('../backup/index.js');
+    const { isAbsolute, resolve } = await import('node:path');
+    if (!isAbsolute(options.file) && c.root === undefined) {
+      throw usageError(
+        'restore-file-not-found',
+        `The backup file ${options.file} is a relative path, and this migrator has no root folder to resolve it against.`,
+        { hint: 'Pass an absolute path, or set root in createMigrator.' },
+      );
+    }
     return restoreBackup({
-      file: options.file,
+      file: c.root === undefined ? options.file : resolve(c.root, options.file),
       params: c.connector.params,
       into: options.into,
       force: options.force,

@@ -58,6 +58,7 @@ export interface RunResult {
   readonly notRun: readonly MigrationRef[];
   /** What was there before, for the report ("database at 003"). */
   readonly versionBefore: string | undefined;
+  /** The newest version in the history after the run; after a failure, with what the run did before it. */
   readonly versionAfter: string | undefined;
   readonly backup: BackupSummary | undefined;
   readonly backupSkipped: string | undefined;

@@ -126,7 +126,13 @@ describe('--json documents', () => {
   });
   it('up failing on an SQL error', async () => {
     writeFileSync(join(dir, 'migrations', '009_bad.sql'), 'create table ok (id int);\nselect nope;\n');
-    expect(await json(['up', '--allow-out-of-order'], dir, 1)).toMatchSnapshot();
+    const document = (await json(['up', '--allow-out-of-order'], dir, 1)) as {
+      result: { applied: { version: string }[]; versionAfter: string | null };
+    };
+    // 002 and 003 applied before 009 failed: the database is at 003, not "no version".
+    expect(document.result.applied.map((m) => m.version)).toEqual(['002', '003']);
+    expect(document.result.versionAfter).toBe('003');
+    expect(document).toMatchSnapshot();
   });
   it('a usage error (bad setting)', async () => {
     expect(await json(['status'], dir, 2, { MAX_LOCK_WAIT: 'soon' })).toMatchSnapshot();
@@ -148,8 +154,9 @@ describe('--json documents of baseline, backup and restore', () => {
     const file = readdirSync(join(dir, 'backups')).find((f) => f.endsWith('.dump'))!;
     const into = `${db.name}_restored`;
     restored.push(into);
-    // An absolute path: restore opens FILE relative to process.cwd(), not the run's cwd (see the closing note).
-    const result = await runCli(['restore', join(dir, 'backups', file), '--into', into, '--yes', '--json'], {
+    // A path relative to the run's working directory (dir), which is not this process's: the in-process CLI
+    // must take it from there.
+    const result = await runCli(['restore', join('backups', file), '--into', into, '--yes', '--json'], {
       cwd: dir,
       env: { DATABASE_URL: db.url },
     });

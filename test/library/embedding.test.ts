@@ -163,6 +163,23 @@ describe('createMigrator at app start with the app pool', () => {
     expect(readdirSync(join(dir, 'backups')).filter((f) => f.endsWith('.dump'))).toHaveLength(1);
   });
 
+  it('restore takes a relative file from root (or the parent of the migrations folder), never from the process cwd', async () => {
+    const backup = { directory: join(dir, 'backups') };
+    const restoreError = async (migrator: ReturnType<typeof createMigrator>) =>
+      (await migrator.restore({ file: 'backups/app.dump', into: 'x' }).catch((e: unknown) => e)) as MigrateError;
+    // Migrations in a folder: paths are relative to the folder that holds it (as for lint FILE).
+    const fromFolder = await restoreError(
+      createMigrator({ database: pool, migrations: { directory: join(dir, 'migrations') }, backup }),
+    );
+    expect(fromFolder.code).toBe('restore-file-not-found');
+    expect(fromFolder.message).toContain(join(dir, 'backups', 'app.dump'));
+    // Migrations given as a list and no root: nothing to resolve against, and the process cwd is not used.
+    const noRoot = await restoreError(createMigrator({ database: pool, migrations: [], backup }));
+    expect(noRoot.code).toBe('restore-file-not-found');
+    expect(noRoot.exitCode).toBe(2);
+    expect(noRoot.message).toContain('no root folder');
+  });
+
   it('announces the backend it migrates on, and does not give a terminated connection back to the pool', async () => {
     const terminated: number[] = [];
     const migrator = createMigrator({
