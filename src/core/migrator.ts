@@ -274,7 +274,7 @@ export class Migrator {
   /**
    * A migrator on another database of the same server (test-rollback's scratch database) with this one's
    * source (the list given, loaded once), table and timeouts, and no backup, lint, production guard, lock
-   * retries, expand/contract phase or events: that database is nobody's production.
+   * retries, expand/contract phase, monitor or events: that database is nobody's production.
    */
   scratch(params: import('../db/params.js').ConnectionParams, migrations: readonly Migration[]): Migrator {
     const c = this.#config;
@@ -288,6 +288,8 @@ export class Migrator {
       production: undefined,
       strategy: 'standard',
       lockRetry: exponentialLockRetry(0),
+      // No monitor: nobody else uses the scratch database, and each step is a run that would open its connection.
+      ops: undefined,
       onEvent: () => {},
     });
   }

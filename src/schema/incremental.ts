@@ -29,11 +29,15 @@
 import type pg from 'pg';
 import { quoteIdent } from '../db/quote.js';
 import {
+  assembleSnapshot,
   excludedRelations,
-  readSnapshot,
+  SNAPSHOT_QUERIES,
+  snapshotQueries,
+  type RootedSnapshot,
   type SchemaObject,
   type SchemaSnapshot,
   type SnapshotOptions,
+  type SnapshotRow,
 } from './snapshot.js';
 
 /**
@@ -129,7 +133,7 @@ const WATCH_FUNCTIONS = [
  */
 const CLOSURE = `
 with recursive seeds as (
-  select distinct r::oid as root from unnest($1::text[]) r
+  select distinct r as root from unnest(p_touched) r
 ),
 in_schema as (
   select pg_temp.tidemark_root(d.classid, d.objid) as root
@@ -148,12 +152,32 @@ family(oid) as (
   union all select t.oid from descendants x join pg_trigger t on t.tgrelid = x.root
   union all select c.reltype from descendants x join pg_class c on c.oid = x.root where c.reltype <> 0
 )
-select root::int8::text as root from descendants
+select root from descendants
 union
-select pg_temp.tidemark_root(d.classid, d.objid)::int8::text
+select pg_temp.tidemark_root(d.classid, d.objid)
   from family f join pg_depend d
     on d.refclassid in ('pg_class'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass, 'pg_constraint'::regclass, 'pg_trigger'::regclass)
    and d.refobjid = f.oid`;
+
+/**
+ * One statement for a whole update (a round trip costs more than most of the queries under load): the
+ * closure of the touched roots (unless null: then $2 is the scope, null for everything) and every query of
+ * the snapshot, as JSON. PL/pgSQL keeps the plans; SET search_path as the whole snapshot does.
+ */
+function readFunction(grants: boolean): string {
+  const sql = snapshotQueries(grants);
+  const parts = SNAPSHOT_QUERIES.map(
+    (name) => `'${name}', (select coalesce(json_agg(q), '[]'::json) from (${sql[name]}) q)`,
+  );
+  return `create or replace function pg_temp.tidemark_read(p_excluded oid[], p_scope oid[], p_touched oid[]) returns json
+    language plpgsql stable set search_path = pg_catalog as $tidemark$
+    begin
+      if p_touched is not null then
+        p_scope := array(${CLOSURE});
+      end if;
+      return json_build_object('scope', p_scope, ${parts.join(', ')});
+    end $tidemark$`;
+}
 
 /**
  * What may have changed since the previous update: the objects (and column orders) of every re-read root
@@ -220,49 +244,46 @@ export class IncrementalSnapshot {
   /** Re-reads what changed since the previous update and says what that was. */
   async update(): Promise<SnapshotChanges> {
     if (this.#strategy === undefined) await this.#start();
-    let scope: string[] | undefined;
+    // Roots touched (null: read everything), and roots known to have changed whatever the closure says.
+    let touched: string[] | null;
+    let vanished: readonly string[] = [];
+    let extensions: string;
     if (this.#strategy === 'watch') {
-      // With the inheritance links: DETACH PARTITION reports the parent only, and the link is gone by then.
-      const { rows } = await this.#client.query<{ root: string | null; whole: boolean; link: string | null }>(
-        `with t as (delete from ${WATCH_TABLE} returning root, whole)
-         select root::int8::text as root, whole, null as link from t
-         union all select null, false, inhrelid::int8::text || ':' || inhparent::int8::text from pg_inherits`,
-      );
+      const rows = await this.#touched();
+      extensions = rows.find((r) => r.extensions !== null)?.extensions ?? '';
+      // DETACH PARTITION reports the parent only, and the link is gone by then: compare the links.
       const links = new Set(rows.flatMap((r) => (r.link === null ? [] : [r.link])));
       const moved = [...links, ...this.#links].filter((l) => !links.has(l) || !this.#links.has(l));
       this.#links = links;
-      if (!this.#whole && !rows.some((r) => r.whole)) {
-        const touched = new Set<string>(moved.map((l) => l.split(':')[0]!));
-        for (const r of rows) if (r.root !== null) touched.add(this.#indexRoot.get(r.root) ?? r.root);
-        scope =
-          touched.size === 0
-            ? []
-            : (await this.#client.query<{ root: string }>(CLOSURE, [[...touched]])).rows.map((r) => r.root);
+      if (rows.some((r) => r.whole)) touched = null;
+      else {
+        const roots = new Set<string>(moved.map((l) => l.split(':')[0]!));
+        for (const r of rows) if (r.root !== null) roots.add(this.#indexRoot.get(r.root) ?? r.root);
+        touched = [...roots];
       }
     } else {
-      const changed = await this.#census();
-      // A changed root shows in the text of what depends on it (a view over a renamed table).
-      scope =
-        changed === undefined || changed.length === 0
-          ? changed
-          : (await this.#client.query<{ root: string }>(CLOSURE, [changed])).rows.map((r) => r.root);
+      const census = await this.#census();
+      extensions = census.extensions;
+      touched = census.changed ?? null;
       // Roots that vanished are not in the catalog any more, so not in the closure.
-      if (changed !== undefined && scope !== undefined) scope = [...new Set([...scope, ...changed])];
+      vanished = census.changed ?? [];
     }
-    if (this.#whole) scope = undefined;
+    if (this.#whole) touched = null;
     // The left-out relations change only with tidemark's tables (created before the first update) or an extension.
-    const { rows: ext } = await this.#client.query<{ v: string }>(
-      `select coalesce(string_agg(oid::text || ':' || xmin::text, ','), '') as v from pg_extension`,
-    );
-    if (this.#excluded?.extensions !== ext[0]!.v) {
-      this.#excluded = {
-        extensions: ext[0]!.v,
-        oids: await excludedRelations(this.#client, this.#options.trackingTable),
-      };
+    if (this.#excluded?.extensions !== extensions) {
+      this.#excluded = { extensions, oids: await excludedRelations(this.#client, this.#options.trackingTable) };
     }
-    const read = await readSnapshot(this.#client, this.#options, scope, this.#excluded.oids);
+    const { rows } = await this.#client.query<{ read: Record<string, unknown> }>(
+      'select pg_temp.tidemark_read($1::oid[], null, $2::oid[]) as read',
+      [this.#excluded.oids, touched],
+    );
+    const result = rows[0]!.read as Record<string, SnapshotRow[]> & { scope: number[] | null };
+    // json_agg of an ordered subquery keeps its order in practice; the column order must not depend on it.
+    result.columns!.sort((a, b) => Number(a.oid) - Number(b.oid) || Number(a.subid) - Number(b.subid));
+    const read = assembleSnapshot(result);
     this.#whole = false;
-    return scope === undefined ? this.#replace(read) : this.#merge(scope, read);
+    if (result.scope === null) return this.#replace(read);
+    return this.#merge([...new Set([...result.scope.map(String), ...vanished])], read);
   }
 
   /** Drops the watch (a session's temporary objects go with it anyway). */
@@ -271,12 +292,32 @@ export class IncrementalSnapshot {
     this.#watchNames = [];
   }
 
+  async #touched(): Promise<
+    { root: string | null; whole: boolean; link: string | null; extensions: string | null }[]
+  > {
+    const sql = `with t as (delete from ${WATCH_TABLE} returning root, whole)
+                 select root::int8::text as root, whole, null as link, null as extensions from t
+                 union all select null, false, inhrelid::int8::text || ':' || inhparent::int8::text, null from pg_inherits
+                 union all select null, false, null, coalesce(string_agg(oid::text || ':' || xmin::text, ','), '') from pg_extension`;
+    try {
+      return (await this.#client.query(sql)).rows;
+    } catch (error) {
+      // DISCARD TEMP (or ALL) in a migration took the watch with this session's temporary objects: set it up
+      // again and read everything.
+      if ((error as { code?: string }).code !== '42P01') throw error;
+      await this.#start();
+      this.#whole = true;
+      return (await this.#client.query(sql)).rows;
+    }
+  }
+
   async #start(): Promise<void> {
     const { rows } = await this.#client.query<{ superuser: boolean; pid: number }>(
       `select rolsuper as superuser, pg_backend_pid() as pid from pg_roles where rolname = current_user`,
     );
-    // A temporary function: any role may create one (TEMP is granted to PUBLIC by default).
+    // Temporary functions: any role may create them (TEMP is granted to PUBLIC by default).
     await this.#client.query(ROOT_FUNCTION);
+    await this.#client.query(readFunction(this.#options.grants !== false));
     if (!rows[0]?.superuser || this.#forced === 'census') {
       this.#strategy = 'census';
       return;
@@ -288,6 +329,7 @@ export class IncrementalSnapshot {
       await this.#client.query(`create temp table if not exists tidemark_touched (root oid, whole boolean not null)`);
       for (const sql of WATCH_FUNCTIONS) await this.#client.query(sql);
       const [end, drop] = names.map(quoteIdent);
+      for (const name of [end, drop]) await this.#client.query(`drop event trigger if exists ${name}`);
       await this.#client.query(
         `create event trigger ${end} on ddl_command_end execute function pg_temp.tidemark_watch_end()`,
       );
@@ -303,28 +345,30 @@ export class IncrementalSnapshot {
     this.#strategy = 'watch';
   }
 
-  async #census(): Promise<string[] | undefined> {
+  /** The roots changed since the previous census (undefined the first time), and the extensions' signature. */
+  async #census(): Promise<{ changed: string[] | undefined; extensions: string }> {
     // The horizon is read before the census: a transaction that commits between the two is seen as fresh
     // next time at worst (a needless re-read), never missed.
-    const { rows: h } = await this.#client.query<{ x: string }>(
-      'select pg_snapshot_xmax(pg_current_snapshot())::text as x',
+    const { rows: h } = await this.#client.query<{ x: string; extensions: string }>(
+      `select pg_snapshot_xmax(pg_current_snapshot())::text as x,
+              (select coalesce(string_agg(oid::text || ':' || xmin::text, ','), '') from pg_extension) as extensions`,
     );
     const horizon = h[0]!.x;
     const { rows } = await this.#client.query<{ root: string; n: number; fresh: boolean }>(CENSUS, [this.#horizon]);
     const counts = new Map(rows.map((r) => [r.root, r.n] as const));
-    let scope: string[] | undefined;
+    let changed: string[] | undefined;
     if (this.#horizon !== null) {
-      const changed = new Set<string>();
-      for (const r of rows) if (r.fresh || this.#counts.get(r.root) !== r.n) changed.add(r.root);
-      for (const root of this.#counts.keys()) if (!counts.has(root)) changed.add(root);
-      scope = [...changed];
+      const found = new Set<string>();
+      for (const r of rows) if (r.fresh || this.#counts.get(r.root) !== r.n) found.add(r.root);
+      for (const root of this.#counts.keys()) if (!counts.has(root)) found.add(root);
+      changed = [...found];
     }
     this.#counts = counts;
     this.#horizon = horizon;
-    return scope;
+    return { changed, extensions: h[0]!.extensions };
   }
 
-  #replace(read: Awaited<ReturnType<typeof readSnapshot>>): SnapshotChanges {
+  #replace(read: RootedSnapshot): SnapshotChanges {
     const before = this.current();
     this.#objects = new Map(Object.entries(read.snapshot.objects));
     this.#rootOf = new Map(read.rootOf);
@@ -342,7 +386,7 @@ export class IncrementalSnapshot {
     return keys;
   }
 
-  #merge(scope: readonly string[], read: Awaited<ReturnType<typeof readSnapshot>>): SnapshotChanges {
+  #merge(scope: readonly string[], read: RootedSnapshot): SnapshotChanges {
     const before: Record<string, SchemaObject> = {};
     const beforeOrder: Record<string, readonly string[]> = {};
     const forget = (key: string) => {

@@ -130,7 +130,7 @@ const qualified = (schema: string, name: string) => `quote_ident(${schema}) || '
  * Every query is set-based: joins and GROUP BY, never a subquery run once per row (a correlated lookup costs
  * ~25 us a row: 100+ ms over 4000 indexes). Comments come from one query, matched by oid in JS.
  */
-function queries(grants: boolean): Record<string, string> {
+export function snapshotQueries(grants: boolean): Record<(typeof SNAPSHOT_QUERIES)[number], string> {
   return {
     // Scoped: the comments of the roots re-read (a constraint's, trigger's or index's belongs to its relation)
     // and of schemas, which are always read whole.
@@ -351,39 +351,50 @@ export async function readSnapshot(
   excludedOids?: readonly string[],
 ): Promise<RootedSnapshot> {
   const excluded = excludedOids ?? (await excludedRelations(client, options.trackingTable));
-  const sql = queries(options.grants !== false);
+  const sql = snapshotQueries(options.grants !== false);
   const scoped = scope === undefined ? null : [...scope];
-  const run = async (name: string): Promise<Row[]> => {
-    const text = sql[name]!;
-    // Every scoped query names $1 (tidemark's tables) and $2 (the roots, or null for everything).
-    return (await client.query(text, text.includes('$1') ? [excluded, scoped] : [])).rows as Row[];
-  };
-  // One connection runs one query at a time (pg queues them); in sequence, in one place.
-  const names = [
-    'comments',
-    'schemas',
-    'extensions',
-    'relations',
-    'columns',
-    'constraints',
-    'indexes',
-    'functions',
-    'triggers',
-    'types',
-    'policies',
-    'rules',
-    'eventTriggers',
-    'defaultPrivileges',
-  ];
-  const results: Row[][] = [];
+  const results: Record<string, Row[]> = {};
   // One read-only snapshot for all queries, and a fixed search_path: format_type, pg_get_viewdef and friends
   // qualify names relative to it, and a restored dump leaves it empty where a live session has "public".
   await client.query(`begin isolation level repeatable read read only; set local search_path = pg_catalog`);
   try {
-    for (const name of names) results.push(await run(name));
+    // One connection runs one query at a time (pg queues them); in sequence, in one place. Every scoped query
+    // names $1 (tidemark's tables) and $2 (the roots, or null for everything).
+    for (const name of SNAPSHOT_QUERIES) {
+      const text = sql[name];
+      results[name] = (await client.query(text, text.includes('$1') ? [excluded, scoped] : [])).rows as Row[];
+    }
   } finally {
     await client.query('rollback').catch(() => {});
   }
+  return assembleSnapshot(results);
+}
+
+/** The snapshot's queries, in the order they run. */
+export const SNAPSHOT_QUERIES = [
+  'comments',
+  'schemas',
+  'extensions',
+  'relations',
+  'columns',
+  'constraints',
+  'indexes',
+  'functions',
+  'triggers',
+  'types',
+  'policies',
+  'rules',
+  'eventTriggers',
+  'defaultPrivileges',
+] as const;
+
+export type SnapshotRow = Record<string, unknown>;
+
+/**
+ * The objects from the rows of each query (from readSnapshot, or from the incremental snapshot's function that
+ * runs them all in one statement). Columns must come ordered by relation and attnum.
+ */
+export function assembleSnapshot(results: Readonly<Record<string, readonly SnapshotRow[]>>): RootedSnapshot {
   const [
     comments,
     schemas,
@@ -399,7 +410,7 @@ export async function readSnapshot(
     rules,
     eventTriggers,
     defaultPrivileges,
-  ] = results as [Row[], ...Row[][]];
+  ] = SNAPSHOT_QUERIES.map((name) => results[name] ?? []) as [readonly Row[], ...(readonly Row[])[]];
 
   const commentOf = new Map<string, string>();
   for (const c of comments)

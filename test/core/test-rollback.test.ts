@@ -175,6 +175,27 @@ describe('test-rollback', () => {
     expect(chain.problems[0]!.message).toMatch(/t still has rows/);
   });
 
+  it('names the migration whose rollback leaves a difference that only the chain shows', async () => {
+    const files = {
+      'migrations/001_t.sql': 'create table t (id int);\ncreate table audit (id int);\n',
+      // Keeps t when it holds rows: empty right after 001 (step mode), not after 002's rows (chain mode).
+      'rollback/001_t_rollback.sql':
+        'do $$ begin if not exists (select 1 from t) then drop table t; end if; end $$;\ndrop table audit;\n',
+      'migrations/002_rows.sql': 'insert into t values (1);\n',
+      'rollback/002_rows_rollback.sql': '-- the rows stay (data, not schema)\n',
+      'migrations/003_u.sql': 'create table u (id int);\ncreate index u_id_idx on u (id);\n',
+      'rollback/003_u_rollback.sql': 'drop table u;\n',
+    };
+    expect(found(await run(files, 'step'))).toEqual([]);
+    const chain = await run(files, 'chain');
+    expect(found(chain)[0]).toBe('001 rollback-differs');
+    expect(found(chain)[1]).toBe('  added table public.t');
+    expect(chain.problems[0]!.message).toBe(
+      'the rollback of 001_t (in the chain, after the rollbacks of everything newer) does not restore the schema it found',
+    );
+    expect(chain.problems[0]!.file).toBe('rollback/001_t_rollback.sql');
+  });
+
   it('passes chain mode and fails step mode when a rollback undoes part of the next migration', async () => {
     const files = {
       'migrations/001_a.sql': 'create table a (id int);\n',
@@ -320,20 +341,24 @@ describe('migrate test-rollback (CLI)', () => {
       env: { DATABASE_URL: db.url },
       onSpawn: (child) => {
         pid = child.pid!;
-        // Wait until the scratch database exists and its migration runs, then interrupt.
-        const poll = setInterval(() => {
-          void adminQuery(
-            `select datname from pg_stat_activity where query like '%pg_sleep(30)%' and datname like $1`,
-            [`${SCRATCH_PREFIX}${pid}\\_%`],
-          ).then(({ rows }) => {
+        // Wait until the scratch database exists and its migration runs, then interrupt, once: one poll at a
+        // time (overlapping polls under load sent a second SIGTERM, which exits without the drop).
+        let exited = false;
+        child.on('exit', () => (exited = true));
+        void (async () => {
+          while (!exited) {
+            const { rows } = await adminQuery(
+              `select datname from pg_stat_activity where query like '%pg_sleep(30)%' and datname like $1`,
+              [`${SCRATCH_PREFIX}${pid}\\_%`],
+            );
             if (rows.length > 0) {
               seen = rows.map((r) => String(r.datname));
-              clearInterval(poll);
               child.kill('SIGTERM');
+              return;
             }
-          });
-        }, 100);
-        child.on('exit', () => clearInterval(poll));
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        })();
       },
     });
     expect(seen).toHaveLength(1);
