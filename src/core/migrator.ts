@@ -260,8 +260,37 @@ export class Migrator {
   async stepper<T>(fn: (steps: Stepper) => Promise<T>): Promise<T> {
     return this.#lockedSession(async (session) => {
       const executor = this.#executor(session);
-      const run = async (m: Migration, direction: Direction) =>
-        executor.run(direction, await prepare(this.#config.source, [m], direction), await session.history.read());
+      await session.history.ensure();
+      // Kept here rather than read before and after every run (two round trips a step); read again after a
+      // failure, which may have left a dirty row.
+      let history = await session.history.read();
+      const run = async (m: Migration, direction: Direction) => {
+        try {
+          const result = await executor.run(direction, await prepare(this.#config.source, [m], direction), history, {
+            stepping: true,
+          });
+          // Only the version and the dirty mark of these rows are read by the executor.
+          history =
+            direction === 'up'
+              ? [
+                  ...history,
+                  {
+                    version: m.version,
+                    name: m.name,
+                    checksum: m.checksum,
+                    appliedAt: new Date(),
+                    executionMs: result.applied[0]?.executionMs ?? 0,
+                    appliedBy: '',
+                    dirty: false,
+                  },
+                ]
+              : history.filter((r) => r.version !== m.version);
+          return result;
+        } catch (error) {
+          history = await session.history.read().catch(() => history);
+          throw error;
+        }
+      };
       return fn({
         apply: (m) => run(m, 'up'),
         revert: (m) => run(m, 'down'),

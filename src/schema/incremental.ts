@@ -84,9 +84,6 @@ select g.root::int8::text as root, g.n, g.fresh or f.root is not null as fresh
           from rows r, horizon h where r.root >= 16384 group by r.root) g
   left join fresh_columns f on f.root = g.root`;
 
-/** The watch's temporary table and functions (this session's temporary schema: never part of a snapshot). */
-const WATCH_TABLE = 'pg_temp.tidemark_touched';
-
 /** The root of a catalog object that still exists (the object itself when it is its own root or is gone). */
 const ROOT_FUNCTION = `create or replace function pg_temp.tidemark_root(classid oid, objid oid) returns oid language sql stable as $$
   select case classid
@@ -104,7 +101,8 @@ $$`;
  * ddl_command_end: the root of each object a command created or altered (GRANT and REVOKE give none: the next
  * update reads everything). sql_drop: the objects are gone, so a column's, constraint's, trigger's, policy's,
  * rule's or default's table is found by name (null when it went too: then it is listed itself); a dropped
- * index is placed by the kept snapshot (its table is not in the event).
+ * index by the index -> table list the last read kept (its table is not in the event; an index created since
+ * then was placed by its CREATE).
  */
 const WATCH_FUNCTIONS = [
   `create or replace function pg_temp.tidemark_watch_end() returns event_trigger language plpgsql as $$
@@ -120,6 +118,8 @@ const WATCH_FUNCTIONS = [
               when o.object_type in ('table column', 'default value', 'table constraint', 'trigger', 'policy', 'rule')
                 then pg_catalog.to_regclass(pg_catalog.quote_ident(o.address_names[1]) || '.' || pg_catalog.quote_ident(o.address_names[2]))::oid
               when o.object_type = 'domain constraint' then pg_catalog.to_regtype(o.address_names[1])::oid
+              when o.object_type = 'index'
+                then coalesce((select i.root from pg_temp.tidemark_indexes i where i.index = o.objid), o.objid)
               else o.objid end,
             false
        from pg_catalog.pg_event_trigger_dropped_objects() o;
@@ -160,22 +160,56 @@ select pg_temp.tidemark_root(d.classid, d.objid)
    and d.refobjid = f.oid`;
 
 /**
- * One statement for a whole update (a round trip costs more than most of the queries under load): the
- * closure of the touched roots (unless null: then $2 is the scope, null for everything) and every query of
- * the snapshot, as JSON. PL/pgSQL keeps the plans; SET search_path as the whole snapshot does.
+ * One statement for a whole update (a round trip costs more than most of the queries under load). With the
+ * watch ($5), the touched roots are taken from its table (a dropped index placed by the list the previous
+ * read kept) together with the children whose inheritance link appeared or vanished (DETACH PARTITION reports
+ * the parent only); otherwise they are $3 (the census's). Then the closure of the touched roots is the scope,
+ * or everything when $4 or a GRANT says so; every query of the snapshot runs over it, as JSON, with the
+ * extensions' signature. PL/pgSQL keeps the plans; SET search_path as the whole snapshot does.
  */
 function readFunction(grants: boolean): string {
   const sql = snapshotQueries(grants);
   const parts = SNAPSHOT_QUERIES.map(
     (name) => `'${name}', (select coalesce(json_agg(q), '[]'::json) from (${sql[name]}) q)`,
   );
-  return `create or replace function pg_temp.tidemark_read(p_excluded oid[], p_scope oid[], p_touched oid[]) returns json
-    language plpgsql stable set search_path = pg_catalog as $tidemark$
+  return `create or replace function pg_temp.tidemark_read(p_excluded oid[], p_scope oid[], p_touched oid[], p_whole boolean, p_watch boolean)
+    returns json language plpgsql set search_path = pg_catalog as $tidemark$
+    declare
+      v_whole boolean := p_whole;
+      v_touched oid[] := p_touched;
     begin
-      if p_touched is not null then
-        p_scope := array(${CLOSURE});
+      if p_watch then
+        v_whole := v_whole or coalesce((select bool_or(t.whole) from pg_temp.tidemark_touched t), false);
+        v_touched := array(
+          select coalesce(i.root, t.root) from pg_temp.tidemark_touched t
+            left join pg_temp.tidemark_indexes i on i.index = t.root
+           where t.root is not null
+          union
+          select m.child from ((select inhrelid as child, inhparent as parent from pg_inherits
+                                except select l.child, l.parent from pg_temp.tidemark_links l)
+                               union
+                               (select l.child, l.parent from pg_temp.tidemark_links l
+                                except select inhrelid, inhparent from pg_inherits)) m);
+        delete from pg_temp.tidemark_touched;
+        delete from pg_temp.tidemark_links;
+        insert into pg_temp.tidemark_links select inhrelid, inhparent from pg_inherits;
       end if;
-      return json_build_object('scope', p_scope, ${parts.join(', ')});
+      if v_whole then
+        p_scope := null;
+      else
+        p_scope := array(${CLOSURE.replace(/p_touched/g, 'v_touched')});
+      end if;
+      if p_watch then
+        if p_scope is null then
+          delete from pg_temp.tidemark_indexes;
+        end if;
+        insert into pg_temp.tidemark_indexes
+        select i.indexrelid, i.indrelid from pg_index i where p_scope is null or i.indrelid = any(p_scope)
+            on conflict (index) do update set root = excluded.root;
+      end if;
+      return json_build_object('scope', p_scope,
+        'signature', (select coalesce(string_agg(x.oid::text || ':' || x.xmin::text, ','), '') from pg_extension x),
+        ${parts.join(', ')});
     end $tidemark$`;
 }
 
@@ -202,7 +236,6 @@ export class IncrementalSnapshot {
   /** Keys of the kinds read whole every time (schemas, extensions, event triggers, default privileges). */
   #rootless = new Set<string>();
   #columnOrder = new Map<string, readonly string[]>();
-  #indexRoot = new Map<string, string>();
   #counts = new Map<string, number>();
   #horizon: string | null = null;
   #excluded: { readonly extensions: string; readonly oids: readonly string[] } | undefined;
@@ -210,8 +243,6 @@ export class IncrementalSnapshot {
   readonly #forced: IncrementalStrategy | undefined;
   #watchNames: readonly string[] = [];
   #whole = true;
-  /** `child:parent` oids of pg_inherits at the previous update (watch). */
-  #links = new Set<string>();
 
   /** `strategy` forces one (tests); by default the watch when the role is a superuser, else the census. */
   constructor(client: pg.ClientBase, options: SnapshotOptions, strategy?: IncrementalStrategy) {
@@ -244,40 +275,28 @@ export class IncrementalSnapshot {
   /** Re-reads what changed since the previous update and says what that was. */
   async update(): Promise<SnapshotChanges> {
     if (this.#strategy === undefined) await this.#start();
-    // Roots touched (null: read everything), and roots known to have changed whatever the closure says.
-    let touched: string[] | null;
+    let touched: string[] | null = null;
     let vanished: readonly string[] = [];
-    let extensions: string;
-    if (this.#strategy === 'watch') {
-      const rows = await this.#touched();
-      extensions = rows.find((r) => r.extensions !== null)?.extensions ?? '';
-      // DETACH PARTITION reports the parent only, and the link is gone by then: compare the links.
-      const links = new Set(rows.flatMap((r) => (r.link === null ? [] : [r.link])));
-      const moved = [...links, ...this.#links].filter((l) => !links.has(l) || !this.#links.has(l));
-      this.#links = links;
-      if (rows.some((r) => r.whole)) touched = null;
-      else {
-        const roots = new Set<string>(moved.map((l) => l.split(':')[0]!));
-        for (const r of rows) if (r.root !== null) roots.add(this.#indexRoot.get(r.root) ?? r.root);
-        touched = [...roots];
-      }
-    } else {
+    if (this.#strategy === 'census') {
       const census = await this.#census();
-      extensions = census.extensions;
       touched = census.changed ?? null;
       // Roots that vanished are not in the catalog any more, so not in the closure.
       vanished = census.changed ?? [];
+      if (this.#excluded?.extensions !== census.extensions) await this.#exclude(census.extensions);
     }
-    if (this.#whole) touched = null;
-    // The left-out relations change only with tidemark's tables (created before the first update) or an extension.
-    if (this.#excluded?.extensions !== extensions) {
-      this.#excluded = { extensions, oids: await excludedRelations(this.#client, this.#options.trackingTable) };
+    if (this.#excluded === undefined) {
+      const { rows } = await this.#client.query<{ v: string }>(
+        `select coalesce(string_agg(oid::text || ':' || xmin::text, ','), '') as v from pg_extension`,
+      );
+      await this.#exclude(rows[0]!.v);
     }
-    const { rows } = await this.#client.query<{ read: Record<string, unknown> }>(
-      'select pg_temp.tidemark_read($1::oid[], null, $2::oid[]) as read',
-      [this.#excluded.oids, touched],
-    );
-    const result = rows[0]!.read as Record<string, SnapshotRow[]> & { scope: number[] | null };
+    let result = await this.#read(touched, this.#whole);
+    // The left-out relations change only with tidemark's tables (created before the first update) or an
+    // extension: when the extensions changed, read again with the new list.
+    if (this.#excluded?.extensions !== result.signature) {
+      await this.#exclude(result.signature);
+      result = await this.#read(null, true);
+    }
     // json_agg of an ordered subquery keeps its order in practice; the column order must not depend on it.
     result.columns!.sort((a, b) => Number(a.oid) - Number(b.oid) || Number(a.subid) - Number(b.subid));
     const read = assembleSnapshot(result);
@@ -286,29 +305,43 @@ export class IncrementalSnapshot {
     return this.#merge([...new Set([...result.scope.map(String), ...vanished])], read);
   }
 
+  /** tidemark's tables, what hangs off them and extension members, for this set of extensions. */
+  async #exclude(extensions: string): Promise<void> {
+    this.#excluded = { extensions, oids: await excludedRelations(this.#client, this.#options.trackingTable) };
+  }
+
+  async #read(
+    touched: readonly string[] | null,
+    whole: boolean,
+  ): Promise<Record<string, SnapshotRow[]> & { scope: number[] | null; signature: string }> {
+    const call = async () =>
+      (
+        await this.#client.query<{
+          read: Record<string, SnapshotRow[]> & { scope: number[] | null; signature: string };
+        }>('select pg_temp.tidemark_read($1::oid[], null, $2::oid[], $3, $4) as read', [
+          this.#excluded?.oids ?? [],
+          touched ?? [],
+          whole,
+          this.#strategy === 'watch',
+        ])
+      ).rows[0]!.read;
+    try {
+      return await call();
+    } catch (error) {
+      // DISCARD TEMP (or ALL) in a migration took this session's temporary objects, the watch with them: set
+      // them up again and read everything.
+      const code = (error as { code?: string }).code;
+      if (code !== '42P01' && code !== '42883') throw error;
+      await this.#start();
+      whole = true;
+      return await call();
+    }
+  }
+
   /** Drops the watch (a session's temporary objects go with it anyway). */
   async close(): Promise<void> {
     for (const name of this.#watchNames) await this.#client.query(`drop event trigger if exists ${quoteIdent(name)}`);
     this.#watchNames = [];
-  }
-
-  async #touched(): Promise<
-    { root: string | null; whole: boolean; link: string | null; extensions: string | null }[]
-  > {
-    const sql = `with t as (delete from ${WATCH_TABLE} returning root, whole)
-                 select root::int8::text as root, whole, null as link, null as extensions from t
-                 union all select null, false, inhrelid::int8::text || ':' || inhparent::int8::text, null from pg_inherits
-                 union all select null, false, null, coalesce(string_agg(oid::text || ':' || xmin::text, ','), '') from pg_extension`;
-    try {
-      return (await this.#client.query(sql)).rows;
-    } catch (error) {
-      // DISCARD TEMP (or ALL) in a migration took the watch with this session's temporary objects: set it up
-      // again and read everything.
-      if ((error as { code?: string }).code !== '42P01') throw error;
-      await this.#start();
-      this.#whole = true;
-      return (await this.#client.query(sql)).rows;
-    }
   }
 
   async #start(): Promise<void> {
@@ -327,6 +360,12 @@ export class IncrementalSnapshot {
     await this.#client.query('begin');
     try {
       await this.#client.query(`create temp table if not exists tidemark_touched (root oid, whole boolean not null)`);
+      await this.#client.query(
+        `create temp table if not exists tidemark_indexes (index oid primary key, root oid not null)`,
+      );
+      await this.#client.query(
+        `create temp table if not exists tidemark_links (child oid not null, parent oid not null)`,
+      );
       for (const sql of WATCH_FUNCTIONS) await this.#client.query(sql);
       const [end, drop] = names.map(quoteIdent);
       for (const name of [end, drop]) await this.#client.query(`drop event trigger if exists ${name}`);
@@ -334,7 +373,9 @@ export class IncrementalSnapshot {
         `create event trigger ${end} on ddl_command_end execute function pg_temp.tidemark_watch_end()`,
       );
       await this.#client.query(`alter event trigger ${end} enable always`);
-      await this.#client.query(`create event trigger ${drop} on sql_drop execute function pg_temp.tidemark_watch_drop()`);
+      await this.#client.query(
+        `create event trigger ${drop} on sql_drop execute function pg_temp.tidemark_watch_drop()`,
+      );
       await this.#client.query(`alter event trigger ${drop} enable always`);
       await this.#client.query('commit');
     } catch (error) {
@@ -375,7 +416,6 @@ export class IncrementalSnapshot {
     this.#keysOf = new Map();
     for (const [key, root] of this.#rootOf) this.#keysIn(root).add(key);
     this.#columnOrder = new Map(Object.entries(read.snapshot.columnOrder));
-    this.#indexRoot = new Map(read.indexRoot);
     this.#rootless = new Set([...this.#objects.keys()].filter((key) => !this.#rootOf.has(key)));
     return { whole: true, before, after: read.snapshot };
   }
@@ -403,8 +443,7 @@ export class IncrementalSnapshot {
       for (const key of this.#keysOf.get(root) ?? []) if (this.#rootOf.get(key) === root) forget(key);
       this.#keysOf.delete(root);
     }
-    // The kinds read whole (no root) are replaced whole. (A dropped index's entry in #indexRoot stays: its
-    // oid still names that table.)
+    // The kinds read whole (no root) are replaced whole.
     for (const key of this.#rootless) forget(key);
     this.#rootless = new Set();
     for (const [key, o] of Object.entries(read.snapshot.objects)) {
@@ -416,7 +455,6 @@ export class IncrementalSnapshot {
       this.#keysIn(root).add(key);
     }
     for (const [key, order] of Object.entries(read.snapshot.columnOrder)) this.#columnOrder.set(key, order);
-    for (const [index, root] of read.indexRoot) this.#indexRoot.set(index, root);
     return {
       whole: false,
       before: { objects: before, columnOrder: beforeOrder },

@@ -336,8 +336,6 @@ export interface RootedSnapshot {
   readonly snapshot: SchemaSnapshot;
   /** Object key -> root oid; schemas, extensions, event triggers and default privileges have none (read whole). */
   readonly rootOf: ReadonlyMap<string, string>;
-  /** Index oid -> its table's oid: a dropped index no longer says which table it was on. */
-  readonly indexRoot: ReadonlyMap<string, string>;
 }
 
 /**
@@ -439,7 +437,11 @@ export function assembleSnapshot(results: Readonly<Record<string, readonly Snaps
   for (const r of schemas!)
     add('schema', String(r.name), withComment('pg_namespace', r, props(r, { grants: 'grants' })));
   for (const r of extensions!)
-    add('extension', String(r.name), withComment('pg_extension', r, props(r, { version: 'version', schema: 'schema' })));
+    add(
+      'extension',
+      String(r.name),
+      withComment('pg_extension', r, props(r, { version: 'version', schema: 'schema' })),
+    );
   for (const r of eventTriggers!)
     add(
       'event trigger',
@@ -528,10 +530,8 @@ export function assembleSnapshot(results: Readonly<Record<string, readonly Snaps
     const p = { type: CONSTRAINT_TYPE[String(r.type)] ?? String(r.type), ...props(r, { definition: 'definition' }) };
     add('constraint', `${String(r.parent)}.${String(r.name)}`, withComment('pg_constraint', r, p), parentOf(r));
   }
-  const indexRoot = new Map<string, string>();
   for (const r of indexes!) {
     root = String(r.root);
-    indexRoot.set(String(r.oid), root);
     add(
       'index',
       String(r.name),
@@ -584,5 +584,5 @@ export function assembleSnapshot(results: Readonly<Record<string, readonly Snaps
       parentOf(r),
     );
   }
-  return { snapshot: { objects, columnOrder }, rootOf, indexRoot };
+  return { snapshot: { objects, columnOrder }, rootOf };
 }

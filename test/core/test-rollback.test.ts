@@ -160,6 +160,34 @@ describe('test-rollback', () => {
     ]);
   });
 
+  it('names a rollback that forgets a rule, an event trigger or default privileges', async () => {
+    const report = await run(
+      {
+        'migrations/001_t.sql':
+          'create table t (id int);\ncreate function audit_ddl() returns event_trigger language plpgsql as $$ begin end $$;\n',
+        'rollback/001_t_rollback.sql': 'drop table t;\ndrop function audit_ddl();\n',
+        // Each up can run again over what its rollback forgot, so that every step is tested.
+        'migrations/002_rule.sql': 'create or replace rule t_log as on delete to t do also notify t_deleted;\n',
+        'rollback/002_rule_rollback.sql': '-- forgotten\n',
+        'migrations/003_event.sql':
+          'drop event trigger if exists audit_ddl;\ncreate event trigger audit_ddl on ddl_command_end execute function audit_ddl();\n',
+        'rollback/003_event_rollback.sql': '-- forgotten\n',
+        'migrations/004_defaults.sql': 'alter default privileges grant select on tables to public;\n',
+        'rollback/004_defaults_rollback.sql': '-- forgotten\n',
+      },
+      'step',
+    );
+    expect(found(report)).toEqual([
+      '002 rollback-differs',
+      '  added rule public.t.t_log',
+      '003 rollback-differs',
+      '  added event trigger audit_ddl',
+      '004 rollback-differs',
+      expect.stringMatching(/^ {2}added default privileges for role \S+ on tables$/),
+    ]);
+    expect(report.warnings).toEqual([]);
+  });
+
   it('passes step mode and fails chain mode when a rollback relies on what a later rollback leaves', async () => {
     const files = {
       'migrations/001_t.sql': 'create table t (id int);\n',

@@ -182,7 +182,7 @@ describe('snapshotSchema', () => {
     'alter table app.child add column doubled int default app.twice(1)',
     'alter function app.twice(int) rename to double_it',
     'drop function app.double_it(int) cascade',
-    "create rule child_log as on delete to app.child do also notify child_deleted",
+    'create rule child_log as on delete to app.child do also notify child_deleted',
     "comment on rule child_log on app.child is 'tell'",
     'alter table app.child disable rule child_log',
     'drop rule child_log on app.child',
