@@ -169,9 +169,15 @@ select pg_temp.tidemark_root(d.classid, d.objid)
  */
 function readFunction(grants: boolean): string {
   const sql = snapshotQueries(grants);
-  const parts = SNAPSHOT_QUERIES.map(
-    (name) => `'${name}', (select coalesce(json_agg(q), '[]'::json) from (${sql[name]}) q)`,
-  );
+  // Two versions of each query, with the test on the scope folded away: a cached (generic) plan of
+  // "$2 is null or oid = any($2)" scans the whole catalog; "oid = any($2)" uses the index.
+  const variant = (scoped: boolean) =>
+    SNAPSHOT_QUERIES.map((name) => {
+      const text = sql[name]
+        .replaceAll('$2::oid[] is null or', scoped ? 'false or' : 'true or')
+        .replaceAll('$2::oid[] is not null and', scoped ? 'true and' : 'false and');
+      return `'${name}', (select coalesce(json_agg(q), '[]'::json) from (${text}) q)`;
+    }).join(', ');
   return `create or replace function pg_temp.tidemark_read(p_excluded oid[], p_scope oid[], p_touched oid[], p_whole boolean, p_watch boolean)
     returns json language plpgsql set search_path = pg_catalog as $tidemark$
     declare
@@ -207,9 +213,14 @@ function readFunction(grants: boolean): string {
         select i.indexrelid, i.indrelid from pg_index i where p_scope is null or i.indrelid = any(p_scope)
             on conflict (index) do update set root = excluded.root;
       end if;
+      if p_scope is null then
+        return json_build_object('scope', p_scope,
+          'signature', (select coalesce(string_agg(x.oid::text || ':' || x.xmin::text, ','), '') from pg_extension x),
+          ${variant(false)});
+      end if;
       return json_build_object('scope', p_scope,
         'signature', (select coalesce(string_agg(x.oid::text || ':' || x.xmin::text, ','), '') from pg_extension x),
-        ${parts.join(', ')});
+        ${variant(true)});
     end $tidemark$`;
 }
 

@@ -244,7 +244,7 @@ export function snapshotQueries(grants: boolean): Record<(typeof SNAPSHOT_QUERIE
                    ${grantsSql('t.typacl', 't.typowner', 'PUBLIC=USAGE', grants)} as grants
               from pg_type t join pg_namespace n on n.oid = t.typnamespace
              where ${USER_SCHEMA} and t.typtype in ('e', 'd', 'r', 'c')
-               and t.oid <> all($1::oid[]) and ($2::oid[] is null or coalesce(nullif(t.typrelid, 0), t.oid) = any($2::oid[]))
+               and t.oid <> all($1::oid[]) and ($2::oid[] is null or t.oid = any($2::oid[]) or t.oid in (select c.reltype from pg_class c where c.oid = any($2::oid[])))
                and (t.typtype <> 'c' or exists (select 1 from pg_class c where c.oid = t.typrelid and c.relkind = 'c'))
                and not exists (select 1 from pg_depend e where e.classid = 'pg_type'::regclass and e.objid = t.oid and e.deptype = 'e')`,
     policies: `${RELS}
