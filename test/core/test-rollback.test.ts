@@ -76,27 +76,29 @@ const USERS = {
 };
 
 describe('test-rollback', () => {
-  it('passes a correct history in both modes, and changes nothing in the real database', async () => {
-    const files = {
-      ...USERS,
-      'migrations/002_email.sql': `create index users_email_idx on users (email);
-        create type mood as enum ('happy', 'sad');
-        alter table users add column mood mood default 'happy';
-        create function users_count() returns bigint language sql as 'select count(*) from users';
-        create view named as select id, name from users;`,
-      'rollback/002_email_rollback.sql':
-        'drop view named; drop function users_count(); alter table users drop column mood; drop type mood; drop index users_email_idx;\n',
-    };
-    for (const mode of ['step', 'chain'] as const) {
+  // One case per mode: both in one case took over a minute under the load of a full suite on 2 shared cores.
+  for (const mode of ['step', 'chain'] as const) {
+    it(`passes a correct history in ${mode} mode, and changes nothing in the real database`, async () => {
+      const files = {
+        ...USERS,
+        'migrations/002_email.sql': `create index users_email_idx on users (email);
+          create type mood as enum ('happy', 'sad');
+          alter table users add column mood mood default 'happy';
+          create function users_count() returns bigint language sql as 'select count(*) from users';
+          create view named as select id, name from users;`,
+        'rollback/002_email_rollback.sql':
+          'drop view named; drop function users_count(); alter table users drop column mood; drop type mood; drop index users_email_idx;\n',
+      };
       const report = await run(files, mode);
-      expect(found(report), mode).toEqual([]);
+      expect(found(report)).toEqual([]);
+      expect(report.warnings).toEqual([]);
       expect(report.tested.map((t) => [t.version, t.ok])).toEqual([
         ['001', true],
         ['002', true],
       ]);
-    }
-    expect(await db.query("select 1 from pg_class where relname = 'users'")).toEqual([]);
-  });
+      expect(await db.query("select 1 from pg_class where relname = 'users'")).toEqual([]);
+    });
+  }
 
   it('names a rollback that forgets an index', async () => {
     const report = await run(
