@@ -1,21 +1,27 @@
 #!/usr/bin/env node
 // Benchmark of issue 13: `migrate test-rollback --mode step` over N generated migrations against `migrate up`
-// of the same files (the reference, same run, same server; target <= 4x), and the catalog snapshot of the
-// resulting N-table schema (target < 300 ms at N = 1000).
+// of the same files (the reference, same run, same server; target <= 4x), and the whole catalog snapshot of
+// the resulting N-table schema (target < 300 ms at N = 1000).
 //
-//   node bench/test-rollback-bench.mjs [--n 1000] [--snapshots 5]
+//   node bench/test-rollback-bench.mjs [--n 1000] [--runs 3] [--snapshots 5] [--mode step|chain]
 //   BENCH_DATABASE_URL=postgres://user@host:5432/postgres   server to use (default: the local one; a superuser or CREATEDB)
 //
-// The migrations are written by this script (each: a table with six columns, a CHECK, two indexes and a
-// sequence, a column added to the previous table, a plpgsql function, three rows) with their exact rollbacks.
-// Databases are named tm_bench_rollback_* and dropped at the end.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// The migrations are bench/gen.mjs's (each: a table with six columns, a CHECK, two indexes, a column added to
+// the previous table, a plpgsql function, three rows) with their exact rollbacks. The reference and
+// test-rollback run interleaved (up, step, up, step, ...) so a noisy neighbour hits both alike; medians are
+// reported. Each run: wall time; the CLI's CPU (user+sys) and peak RSS (/usr/bin/time); and the CPU of the
+// server backends working for it (sampled from /proc every 100 ms by the database name in their process
+// title: a backend's last <100 ms is not counted). Most of the work is the server's: both CPUs are shown.
+// Databases are named tm_bench_rollback_<pid>_<run> and dropped however the run ends (test-rollback's scratch database
+// carries the CLI's pid and is dropped by the CLI).
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { benchDatabase, dropAtExit } from './bench-db.mjs';
+import { dropAtExit } from './bench-db.mjs';
+import { generate } from './gen.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -25,7 +31,9 @@ const opt = (name, fallback) => {
   return i >= 0 ? args[i + 1] : fallback;
 };
 const N = Number(opt('--n', '1000'));
+const RUNS = Number(opt('--runs', '3'));
 const SNAPSHOTS = Number(opt('--snapshots', '5'));
+const MODE = opt('--mode', 'step');
 const adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const urlOf = (db) => {
   const u = new URL(adminUrl);
@@ -34,80 +42,102 @@ const urlOf = (db) => {
 };
 const psql = (sql) =>
   execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', adminUrl, '-c', sql], { encoding: 'utf8' });
+const hasTime = existsSync('/usr/bin/time');
+const TICK = 100; // clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux)
 
 // ---- the migrations -------------------------------------------------------------------------------------------
 const work = mkdtempSync(join(tmpdir(), 'tidemark-rollback-bench-'));
-const words = ['accounts', 'orders', 'invoices', 'shipments', 'products', 'reviews', 'sessions', 'events'];
-const width = Math.max(3, String(N).length);
-const pad = (i) => String(i).padStart(width, '0');
-const table = (i) => `${words[(i - 1) % words.length]}_${pad(i)}`;
-mkdirSync(join(work, 'migrations'));
-mkdirSync(join(work, 'rollback'));
-for (let i = 1; i <= N; i++) {
-  const t = table(i);
-  const prev = i > 1 ? table(i - 1) : t;
-  const up = `CREATE TABLE ${t} (
-    id bigserial PRIMARY KEY,
-    external_id uuid NOT NULL DEFAULT gen_random_uuid(),
-    name text NOT NULL,
-    status text NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'active', 'closed')),
-    amount numeric(12,2) NOT NULL DEFAULT 0,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX ${t}_status_created_idx ON ${t} (status, created_at);
-CREATE UNIQUE INDEX ${t}_external_id_key ON ${t} (external_id);
-ALTER TABLE ${prev} ADD COLUMN note_${pad(i)} text;
-CREATE FUNCTION ${t}_total(p_status text) RETURNS numeric LANGUAGE plpgsql STABLE AS $$
-DECLARE v_total numeric;
-BEGIN
-    SELECT coalesce(sum(amount), 0) INTO v_total FROM ${t} WHERE status = p_status;
-    RETURN v_total;
-END;
-$$;
-INSERT INTO ${t} (name, status, amount) VALUES ('alpha', 'new', 10.50), ('beta; with a semicolon', 'active', 20.00), ('gamma', 'closed', 30.25);
-`;
-  const down = `DROP FUNCTION ${t}_total(text);\nALTER TABLE ${prev} DROP COLUMN note_${pad(i)};\nDROP TABLE ${t};\n`;
-  writeFileSync(join(work, 'migrations', `${pad(i)}_create_${t}.sql`), up);
-  writeFileSync(
-    join(work, 'rollback', `${pad(i)}_create_${t}_rollback.sql`),
-    i === 1 ? `DROP FUNCTION ${t}_total(text);\nDROP TABLE ${t};\n` : down,
-  );
-}
-
-// ---- timed runs ----------------------------------------------------------------------------------------------
-spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+generate(N, work);
+execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 const cli = join(root, 'bin', 'migrate.js');
-const dbUp = benchDatabase('tm_bench_rollback_up');
-const dbHome = benchDatabase('tm_bench_rollback_home');
-dropAtExit([dbUp, dbHome], { adminDb: adminUrl });
+// Dropped however the run ends (bench/bench-db.mjs): normally, on an error, or on a signal.
+const databases = [];
+dropAtExit(databases, { adminDb: adminUrl });
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
-function timed(label, argv, database) {
-  const t = performance.now();
-  const r = spawnSync(process.execPath, [cli, ...argv], {
-    cwd: work,
-    env: { ...process.env, DATABASE_URL: urlOf(database), BACKUP_BEFORE_MIGRATE: 'false', CI: '1' },
-    encoding: 'utf8',
-    maxBuffer: 1 << 30,
-  });
-  const ms = performance.now() - t;
-  if (r.status !== 0) {
-    process.stderr.write(r.stdout.slice(-4000) + r.stderr.slice(-4000));
-    throw new Error(`${label} exited ${r.status}`);
+/** CPU seconds of the server backends whose process title names `match` (the database), by pid. */
+function backendCpu(match, seen) {
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!title.startsWith('postgres:') || !title.includes(match)) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      seen.set(pid, (Number(fields[11]) + Number(fields[12])) / TICK);
+    } catch {
+      // The process ended between the listing and the read.
+    }
   }
-  return { ms, stdout: r.stdout };
 }
 
-psql(`create database "${dbUp}"`);
-psql(`create database "${dbHome}"`);
-const up = timed('up', ['up', '--skip-lint'], dbUp);
-const step = timed('test-rollback', ['test-rollback', '--mode', 'step', '--json'], dbHome);
-const report = JSON.parse(step.stdout);
-if (!report.ok || report.tested.length !== N)
-  throw new Error(`test-rollback did not pass all ${N}: ${JSON.stringify(report.problems.slice(0, 3))}`);
+/** Runs the CLI; wall, the CLI's CPU and RSS, the server's CPU for it. */
+function timed(label, argv, database, serverMatch) {
+  return new Promise((resolve, reject) => {
+    const timeFile = join(work, `time-${label}.txt`);
+    const command = hasTime ? '/usr/bin/time' : process.execPath;
+    const full = hasTime ? ['-f', '%e %U %S %M', '-o', timeFile, process.execPath, cli, ...argv] : [cli, ...argv];
+    const t = performance.now();
+    const child = spawn(command, full, {
+      cwd: work,
+      env: {
+        ...process.env,
+        DATABASE_URL: urlOf(database),
+        MIGRATIONS_DIR: 'sql/migrations',
+        ROLLBACK_DIR: 'sql/rollback',
+        BACKUP_BEFORE_MIGRATE: 'false',
+        CI: '1',
+      },
+    });
+    const seen = new Map();
+    const sampler = setInterval(() => backendCpu(serverMatch(child.pid), seen), 100);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => {
+      clearInterval(sampler);
+      const wall = performance.now() - t;
+      if (code !== 0) {
+        process.stderr.write(stdout.slice(-4000) + stderr.slice(-4000));
+        reject(new Error(`${label} exited ${code}`));
+        return;
+      }
+      const [, user, sys, rss] = hasTime ? readFileSync(timeFile, 'utf8').trim().split('\n').at(-1).split(' ') : [];
+      const server = [...seen.values()].reduce((a, b) => a + b, 0);
+      resolve({ wall, cpu: hasTime ? Number(user) + Number(sys) : NaN, rssMb: Number(rss) / 1024, server, stdout });
+    });
+  });
+}
+
+const ups = [];
+const steps = [];
+let report;
+for (let run = 0; run < RUNS; run++) {
+  const dbUp = `tm_bench_rollback_${process.pid}_${run}_up`;
+  const dbHome = `tm_bench_rollback_${process.pid}_${run}_home`;
+  databases.push(dbUp, dbHome);
+  psql(`create database "${dbUp}"`);
+  psql(`create database "${dbHome}"`);
+  ups.push(await timed(`up-${run}`, ['up', '--skip-lint'], dbUp, () => dbUp));
+  // The scratch database carries the CLI's pid (under /usr/bin/time: its child's).
+  const step = await timed(`step-${run}`, ['test-rollback', '--mode', MODE, '--json'], dbHome, (pid) => {
+    if (!hasTime) return `tidemark_scratch_${pid}_`;
+    try {
+      return `tidemark_scratch_${readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0]}_`;
+    } catch {
+      return `tidemark_scratch_${pid}_`;
+    }
+  });
+  steps.push(step);
+  report = JSON.parse(step.stdout);
+  if (!report.ok || report.tested.length !== N)
+    throw new Error(`test-rollback did not pass all ${N}: ${JSON.stringify(report.problems.slice(0, 3))}`);
+  if (run < RUNS - 1) psql(`drop database if exists "${dbUp}" with (force)`);
+}
 const sum = (action) => report.steps.filter((s) => s.action === action).reduce((a, s) => a + s.ms, 0);
 
-// ---- snapshot of the N-table schema (the database `up` left) ----------------------------------------------------
+// ---- snapshot of the N-table schema (the database the last `up` left) ----------------------------------------
 const bundle = join(work, 'snapshot.mjs');
 await build({
   entryPoints: [join(root, 'src', 'schema', 'snapshot.ts')],
@@ -121,33 +151,51 @@ await build({
 });
 const { snapshotSchema } = await import(pathToFileURL(bundle).href);
 const pg = (await import('pg')).default;
-const client = new pg.Client({ connectionString: urlOf(dbUp) });
+const client = new pg.Client({ connectionString: urlOf(databases.at(-2)) });
 await client.connect();
 const times = [];
 let objects = 0;
+const cpu0 = process.cpuUsage();
 for (let i = 0; i < SNAPSHOTS + 1; i++) {
   const t = performance.now();
   const s = await snapshotSchema(client, { trackingTable: { schema: 'public', table: 'schema_migrations' } });
   if (i > 0) times.push(performance.now() - t); // the first warms the catalog caches
   objects = Object.keys(s.objects).length;
 }
+const snapCpu = process.cpuUsage(cpu0);
 await client.end();
-times.sort((a, b) => a - b);
-const median = times[Math.floor(times.length / 2)];
 
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const f = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const m = (pick, list) => median(list.map(pick));
+const upWall = m((r) => r.wall, ups);
+const stepWall = m((r) => r.wall, steps);
+const upCpu = m((r) => r.cpu + r.server, ups);
+const stepCpu = m((r) => r.cpu + r.server, steps);
 console.log(
-  `\n## test-rollback bench (N = ${N}, ${new Date().toISOString()}, load ${(await import('node:os')).loadavg()[0].toFixed(2)})\n`,
+  `\n## test-rollback bench (N = ${N}, mode ${MODE}, ${RUNS} runs interleaved, medians; ${new Date().toISOString()}; load ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')})\n`,
 );
-console.log('| run | time | per migration | ratio to up |');
-console.log('| --- | --- | --- | --- |');
-console.log(`| migrate up (reference) | ${f(up.ms)} | ${(up.ms / N).toFixed(1)} ms | 1.00x |`);
-console.log(
-  `| migrate test-rollback --mode step | ${f(step.ms)} | ${(step.ms / N).toFixed(1)} ms | ${(step.ms / up.ms).toFixed(2)}x (target <= 4x) |`,
+console.log('| run | wall | CLI CPU | server CPU | CLI peak RSS | wall per migration | ratio to up (wall / CPU) |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+const row = (name, list, wallRatio, cpuRatio) =>
+  console.log(
+    `| ${name} | ${f(m((r) => r.wall, list))} | ${m((r) => r.cpu, list).toFixed(1)} s | ${m((r) => r.server, list).toFixed(1)} s | ${m((r) => r.rssMb, list).toFixed(0)} MB | ${(m((r) => r.wall, list) / N).toFixed(1)} ms | ${wallRatio} / ${cpuRatio} |`,
+  );
+row('migrate up (reference)', ups, '1.00x', '1.00x');
+row(
+  `migrate test-rollback --mode ${MODE}`,
+  steps,
+  `${(stepWall / upWall).toFixed(2)}x`,
+  `${(stepCpu / upCpu).toFixed(2)}x (target <= 4x)`,
 );
 console.log(
-  `\nOne step, summed over the run: apply ${f(sum('apply'))}, rollback ${f(sum('rollback'))}, compare (snapshot after rollback) ${f(sum('compare'))}, reapply ${f(sum('reapply'))}; the rest (snapshots after reapply, scratch database) ${f(step.ms - sum('apply') - sum('rollback') - sum('compare') - sum('reapply'))}.`,
+  `\nWall of each run (up / ${MODE}): ${ups.map((u, i) => `${f(u.wall)} / ${f(steps[i].wall)}`).join(', ')}.`,
 );
 console.log(
-  `\nSnapshot of the ${N}-table schema (${objects} objects): median ${median.toFixed(0)} ms of ${SNAPSHOTS} (min ${times[0].toFixed(0)}, max ${times.at(-1).toFixed(0)}; target < 300 ms).`,
+  `\nPer migration, last run (summed over the run / N): apply ${(sum('apply') / N).toFixed(1)} ms, rollback ${(sum('rollback') / N).toFixed(1)} ms, compare (snapshot after the rollback) ${(sum('compare') / N).toFixed(1)} ms, reapply ${(sum('reapply') / N).toFixed(1)} ms; the rest (snapshot after the reapply, scratch database, start-up) ${((steps.at(-1).wall - sum('apply') - sum('rollback') - sum('compare') - sum('reapply')) / N).toFixed(1)} ms.`,
+);
+console.log(
+  `\nWhole snapshot of the ${N}-table schema (${objects} objects): median ${median(times).toFixed(0)} ms of ${SNAPSHOTS} (min ${Math.min(...times).toFixed(0)}, max ${Math.max(...times).toFixed(0)}; target < 300 ms); client CPU ${((snapCpu.user + snapCpu.system) / 1000 / (SNAPSHOTS + 1)).toFixed(0)} ms a snapshot.`,
 );

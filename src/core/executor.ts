@@ -157,26 +157,36 @@ export class Executor {
   /**
    * Runs `runnables` in order; stops at the first failure with a MigrationFailedError carrying the partial
    * result. `options.fromStart`: a dirty no-transaction migration (resumable, see core/plan isResumable) runs
-   * from its first statement instead of resuming at the one that failed.
+   * from its first statement instead of resuming at the one that failed. `options.stepping`: the caller
+   * (Migrator.stepper) has made the table and keeps the history itself, so neither is read here again
+   * (test-rollback runs thousands of single-migration runs; each read was a round trip).
    */
   async run(
     direction: Direction,
     runnables: readonly Runnable[],
     history: readonly HistoryRow[],
-    options: { readonly fromStart?: boolean | undefined } = {},
+    options: { readonly fromStart?: boolean | undefined; readonly stepping?: boolean | undefined } = {},
   ): Promise<RunResult> {
     const store = this.#session.history;
     const emit = this.#session.emit;
     const versionBefore = history.at(-1)?.version;
     const applied: AppliedMigration[] = [];
     // Created only now, once everything has been validated and there is work to do.
-    if (runnables.length > 0) await store.ensure();
+    if (runnables.length > 0 && options.stepping !== true) await store.ensure();
     emit({ type: 'plan', direction, migrations: runnables.map((r) => r.ref) });
     // The monitor's connection opens only when there is work: a no-op run stays one connection.
     const ops = this.#config.ops;
     if (ops && runnables.length > 0) this.#ops = await RunOps.start(this.#session.connector, ops, emit);
     try {
-      return await this.#runEach(direction, runnables, versionBefore, applied, history, options.fromStart === true);
+      return await this.#runEach(
+        direction,
+        runnables,
+        versionBefore,
+        applied,
+        history,
+        options.fromStart === true,
+        options.stepping === true,
+      );
     } finally {
       const open = this.#ops;
       this.#ops = undefined;
@@ -191,6 +201,7 @@ export class Executor {
     applied: AppliedMigration[],
     history: readonly HistoryRow[],
     fromStart: boolean,
+    stepping: boolean,
   ): Promise<RunResult> {
     const store = this.#session.history;
     const emit = this.#session.emit;
@@ -265,6 +276,8 @@ export class Executor {
         throw failure;
       }
     }
+    // Stepping (test-rollback) saves the read: the history as it now is, worked out as after a failure.
+    if (stepping) return result(undefined, runnables.length);
     const after = await store.read();
     return { ...result(undefined, runnables.length), versionAfter: after.at(-1)?.version };
   }

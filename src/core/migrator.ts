@@ -278,8 +278,37 @@ export class Migrator {
   async stepper<T>(fn: (steps: Stepper) => Promise<T>): Promise<T> {
     return this.#lockedSession(async (session) => {
       const executor = this.#executor(session);
-      const run = async (m: Migration, direction: Direction) =>
-        executor.run(direction, await prepare(this.#config.source, [m], direction), await session.history.read());
+      await session.history.ensure();
+      // Kept here rather than read before and after every run (two round trips a step); read again after a
+      // failure, which may have left a dirty row.
+      let history = await session.history.read();
+      const run = async (m: Migration, direction: Direction) => {
+        try {
+          const result = await executor.run(direction, await prepare(this.#config.source, [m], direction), history, {
+            stepping: true,
+          });
+          // Only the version and the dirty mark of these rows are read by the executor.
+          history =
+            direction === 'up'
+              ? [
+                  ...history,
+                  {
+                    version: m.version,
+                    name: m.name,
+                    checksum: m.checksum,
+                    appliedAt: new Date(),
+                    executionMs: result.applied[0]?.executionMs ?? 0,
+                    appliedBy: '',
+                    dirty: false,
+                  },
+                ]
+              : history.filter((r) => r.version !== m.version);
+          return result;
+        } catch (error) {
+          history = await session.history.read().catch(() => history);
+          throw error;
+        }
+      };
       return fn({
         apply: (m) => run(m, 'up'),
         revert: (m) => run(m, 'down'),
@@ -292,7 +321,7 @@ export class Migrator {
   /**
    * A migrator on another database of the same server (test-rollback's scratch database) with this one's
    * source (the list given, loaded once), table and timeouts, and no backup, lint, production guard, lock
-   * retries, expand/contract phase or events: that database is nobody's production.
+   * retries, expand/contract phase, monitor or events: that database is nobody's production.
    */
   scratch(params: import('../db/params.js').ConnectionParams, migrations: readonly Migration[]): Migrator {
     const c = this.#config;
@@ -306,6 +335,8 @@ export class Migrator {
       production: undefined,
       strategy: 'standard',
       lockRetry: exponentialLockRetry(0),
+      // No monitor: nobody else uses the scratch database, and each step is a run that would open its connection.
+      ops: undefined,
       onEvent: () => {},
     });
   }

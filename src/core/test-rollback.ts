@@ -17,9 +17,9 @@ import { HistoryStore } from '../db/history.js';
 import type { ConnectionParams } from '../db/params.js';
 import { withScratchDatabase, type ScratchDatabase } from '../db/scratch.js';
 import { EXIT, MigrateError, usageError } from '../errors.js';
-import { diffSnapshots, type ColumnOrderWarning, type SchemaChange } from '../schema/diff.js';
-import { IncrementalSnapshot } from '../schema/incremental.js';
-import type { SchemaSnapshot } from '../schema/snapshot.js';
+import { describeChange, diffSnapshots, type ColumnOrderWarning, type SchemaChange } from '../schema/diff.js';
+import { IncrementalSnapshot, type SnapshotChanges } from '../schema/incremental.js';
+import { objectKey, snapshotSchema, type SchemaObject, type SchemaSnapshot } from '../schema/snapshot.js';
 import type { Migration } from '../source/types.js';
 import type { Migrator, Stepper } from './migrator.js';
 
@@ -69,7 +69,7 @@ export interface RollbackProblem {
 }
 
 export interface RollbackWarning {
-  readonly code: 'column-order' | 'not-rerunnable' | 'rerun-skipped';
+  readonly code: 'column-order' | 'not-rerunnable' | 'rerun-skipped' | 'snapshot-incomplete';
   readonly version: string | undefined;
   readonly name: string | undefined;
   readonly message: string;
@@ -175,10 +175,36 @@ class Run {
     return this.#ctx.table;
   }
 
-  /** Only what the last steps touched is re-read (schema/incremental.ts): whole snapshots made long histories quadratic. */
-  async #snapshot(): Promise<SchemaSnapshot> {
+  /**
+   * Only what the last steps touched is re-read (schema/incremental.ts): whole snapshots made long histories
+   * quadratic. Returns what changed since the previous update, before and after.
+   */
+  async #update(): Promise<SnapshotChanges> {
     this.#incremental ??= new IncrementalSnapshot(this.#steps!.client, { trackingTable: this.#table });
-    return this.#incremental.take();
+    return this.#incremental.update();
+  }
+
+  /** A failed step may have left what no event reported (a no-transaction file stopped half-way). */
+  #invalidate(): void {
+    this.#incremental?.invalidate();
+  }
+
+  /**
+   * The kept snapshot against a whole one, once at the end: a change the incremental snapshot did not see (a
+   * catalog written directly) would have hidden differences, so it is said, not assumed away.
+   */
+  async #checkKept(): Promise<void> {
+    const kept = this.#incremental;
+    if (kept === undefined) return;
+    const whole = await snapshotSchema(this.#steps!.client, { trackingTable: this.#table });
+    const missed = diffSnapshots(whole, kept.current()).changes;
+    if (missed.length === 0) return;
+    this.warnings.push({
+      code: 'snapshot-incomplete',
+      version: undefined,
+      name: undefined,
+      message: `The schema kept between steps differs from the database at the end (${missed.slice(0, 5).map(describeChange).join('; ')}${missed.length > 5 ? '; ...' : ''}): a migration changed the catalog in a way DDL events do not show (such as an UPDATE of a pg_catalog table), so a difference in it may have gone unseen.`,
+    });
   }
 
   #record(step: RollbackStep, migration: Migration | undefined): RollbackStep {
@@ -392,7 +418,7 @@ class Run {
     this.#steps = steps;
     const tested: Migration[] = [];
     const pending = this.#pending;
-    let before = await this.#snapshot();
+    await this.#update();
     for (let i = 0; i < pending.length; i += 1) {
       const m = pending[i]!;
       const apply = await this.#do('apply', m, () => this.#upOne(m));
@@ -404,19 +430,22 @@ class Run {
       tested.push(m);
       if (this.#options.idempotent) await this.#rerun(m);
       if (!(await this.#checkRollbackFile(m))) {
-        before = await this.#snapshot();
+        await this.#update();
         continue;
       }
       const rollback = await this.#do('rollback', m, () => this.#downOne(m));
       if (!rollback.ok) {
         // The rollback ran in a transaction and was undone: the database is as the apply left it.
         this.#problem('rollback-failed', m, `the rollback of ${label(m)} failed: ${rollback.error}`);
-        before = await this.#snapshot();
+        this.#invalidate();
+        await this.#update();
         continue;
       }
       const t = performance.now();
-      const after = await this.#snapshot();
-      const diff = this.#compare('compare', m, before, after, Math.round(performance.now() - t));
+      // What the apply and the rollback changed, as it was before the apply and as it is now: the rest of the
+      // schema is untouched, so this is the whole comparison at the cost of what the migration touched.
+      const changed = await this.#update();
+      const diff = this.#compare('compare', m, changed.before, changed.after, Math.round(performance.now() - t));
       if (diff.changes.length > 0) {
         const empty = (await this.#steps!.readDown(m)).empty;
         this.#problem(
@@ -437,15 +466,19 @@ class Run {
         );
         return this.#report(tested, pending.slice(i + 1));
       }
-      before = await this.#snapshot();
+      await this.#update();
     }
+    await this.#checkKept();
     return this.#report(tested, []);
   }
 
   async chain(steps: Stepper): Promise<Omit<TestRollbackReport, 'mode' | 'start' | 'durationMs'>> {
     this.#steps = steps;
     const pending = this.#pending;
-    const start = await this.#snapshot();
+    await this.#update();
+    const start = this.#incremental!.current();
+    // What each up changed (before and after), to know the schema each rollback should give back.
+    const ups: SnapshotChanges[] = [];
     // Apply one at a time, so that a failure names its migration.
     for (let i = 0; i < pending.length; i += 1) {
       const m = pending[i]!;
@@ -455,9 +488,11 @@ class Run {
         return this.#report(pending.slice(0, i + 1), pending.slice(i + 1));
       }
       if (this.#options.idempotent) await this.#rerun(m);
+      ups.push(await this.#update());
     }
-    const applied = await this.#snapshot();
+    const applied = this.#incremental!.current();
     for (const m of pending) if (!(await this.#checkRollbackFile(m))) return this.#report(pending, []);
+    const blame = new Blame(applied);
     for (let i = pending.length - 1; i >= 0; i -= 1) {
       const m = pending[i]!;
       const rollback = await this.#do('rollback', m, () => this.#downOne(m));
@@ -469,20 +504,23 @@ class Run {
         );
         return this.#report(pending, []);
       }
+      // After it, the schema should be the one its up found.
+      blame.step(await this.#update(), ups[i]!, 'back', `the rollback of ${label(m)}`, m);
     }
     let t = performance.now();
-    const back = await this.#snapshot();
+    const back = this.#incremental!.current();
     const diff = this.#compare('compare-all', undefined, start, back, Math.round(performance.now() - t));
     if (diff.changes.length > 0) {
-      this.#problem(
+      this.#blamed(
         'rollback-differs',
-        undefined,
-        `rolling back all ${pending.length} migrations does not restore the schema they started from`,
         diff.changes,
+        blame,
+        (n) => `rolling back all ${n} migrations does not restore the schema they started from`,
+        (who) => `${who} (in the chain, after the rollbacks of everything newer) does not restore the schema it found`,
       );
-      this.#blame(diff.changes);
     }
-    for (const m of pending) {
+    for (let i = 0; i < pending.length; i += 1) {
+      const m = pending[i]!;
       const reapply = await this.#do('reapply', m, () => this.#upOne(m));
       if (!reapply.ok) {
         this.#problem(
@@ -494,19 +532,52 @@ class Run {
         );
         return this.#report(pending, []);
       }
+      blame.step(await this.#update(), ups[i]!, 'forward', `applying ${label(m)} again`, m);
     }
     t = performance.now();
-    const again = await this.#snapshot();
+    const again = this.#incremental!.current();
     const second = this.#compare('compare-all', undefined, applied, again, Math.round(performance.now() - t));
     if (second.changes.length > 0) {
-      this.#problem(
+      this.#blamed(
         'reapply-differs',
-        undefined,
-        'applying everything again after the chain rollback gives another schema than the first time',
         second.changes,
+        blame,
+        () => 'applying everything again after the chain rollback gives another schema than the first time',
+        (who) => `after the chain rollback, ${who} gives another schema than the first time`,
       );
     }
+    await this.#checkKept();
     return this.#report(pending, []);
+  }
+
+  /**
+   * One problem per migration to blame, with the differences it left (those that appeared at its step and
+   * lasted); differences no step explains go in one problem for the whole chain, with a hint.
+   */
+  #blamed(
+    code: ProblemCode,
+    changes: readonly SchemaChange[],
+    blame: Blame,
+    whole: (n: number) => string,
+    one: (who: string) => string,
+  ): void {
+    const byStep = new Map<string, { who: string; migration: Migration; changes: SchemaChange[] }>();
+    const unexplained: SchemaChange[] = [];
+    for (const change of changes) {
+      const culprit = blame.of(objectKey(change.kind, change.name));
+      if (culprit === undefined) {
+        unexplained.push(change);
+        continue;
+      }
+      const entry = byStep.get(culprit.who) ?? { ...culprit, changes: [] };
+      entry.changes.push(change);
+      byStep.set(culprit.who, entry);
+    }
+    for (const { who, migration, changes: own } of byStep.values()) this.#problem(code, migration, one(who), own);
+    if (unexplained.length > 0) {
+      this.#problem(code, undefined, whole(this.#pending.length), unexplained);
+      this.#blame(unexplained);
+    }
   }
 
   /**
@@ -533,6 +604,59 @@ class Run {
   async close(): Promise<void> {
     await this.#client?.end().catch(() => {});
   }
+}
+
+/**
+ * Which step of a chain made each object differ from what it should be there. `expected` follows the recorded
+ * ups (backwards through the rollbacks: after the rollback of N the schema N's up found; forwards through the
+ * re-applies), `actual` follows the database; both start as the applied schema and change only where a step
+ * changed something, so a step costs what it touched. An object's culprit is the step since which it has
+ * differed without a break: a difference one rollback leaves and an older one cleans up blames nobody.
+ */
+class Blame {
+  readonly #expected: Map<string, SchemaObject>;
+  readonly #actual: Map<string, SchemaObject>;
+  readonly #since = new Map<string, { readonly who: string; readonly migration: Migration }>();
+
+  constructor(applied: SchemaSnapshot) {
+    this.#expected = new Map(Object.entries(applied.objects));
+    this.#actual = new Map(this.#expected);
+  }
+
+  /** After one step: what the database changed (`actual`) and the up whose result is now expected. */
+  step(actual: SnapshotChanges, up: SnapshotChanges, direction: 'back' | 'forward', who: string, m: Migration): void {
+    const keys = new Set([
+      ...Object.keys(actual.before.objects),
+      ...Object.keys(actual.after.objects),
+      ...Object.keys(up.before.objects),
+      ...Object.keys(up.after.objects),
+    ]);
+    move(this.#actual, actual.before, actual.after);
+    if (direction === 'back') move(this.#expected, up.after, up.before);
+    else move(this.#expected, up.before, up.after);
+    for (const key of keys) {
+      if (sameObject(this.#expected.get(key), this.#actual.get(key))) this.#since.delete(key);
+      else if (!this.#since.has(key)) this.#since.set(key, { who, migration: m });
+    }
+  }
+
+  /** The step to blame for the object with this key, if one is. */
+  of(key: string): { readonly who: string; readonly migration: Migration } | undefined {
+    return this.#since.get(key);
+  }
+}
+
+/** Applies a change (the objects of `from` become those of `to`) to a kept set of objects. */
+function move(objects: Map<string, SchemaObject>, from: SchemaSnapshot, to: SchemaSnapshot): void {
+  for (const key of Object.keys(from.objects)) if (!(key in to.objects)) objects.delete(key);
+  for (const [key, o] of Object.entries(to.objects)) objects.set(key, o);
+}
+
+function sameObject(a: SchemaObject | undefined, b: SchemaObject | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  const keys = Object.keys(a.props);
+  return keys.length === Object.keys(b.props).length && keys.every((k) => a.props[k] === b.props[k]);
 }
 
 /**

@@ -4,7 +4,7 @@
  * migration with the one after its rollback; `migrate schema check` compares the database with the schema
  * file restored into a scratch database. Comparing is `diff.ts` (pure).
  *
- * Cost: one query per kind of object (11), each set-based over the whole catalog, never one per object: a
+ * Cost: one query per kind of object (14), each set-based over the whole catalog, never one per object: a
  * 1000-table schema reads in well under 300 ms (bench/test-rollback-bench.mjs). tidemark's own tables (the
  * tracking table, `db_backups`, `<table>_repairs`) and everything hanging off them are never part of it;
  * neither are objects that belong to an extension (the extension itself is, with its version).
@@ -30,6 +30,9 @@ export type ObjectKind =
   | 'procedure'
   | 'aggregate'
   | 'trigger'
+  | 'rule'
+  | 'event trigger'
+  | 'default privileges'
   | 'enum'
   | 'domain'
   | 'composite type'
@@ -127,7 +130,7 @@ const qualified = (schema: string, name: string) => `quote_ident(${schema}) || '
  * Every query is set-based: joins and GROUP BY, never a subquery run once per row (a correlated lookup costs
  * ~25 us a row: 100+ ms over 4000 indexes). Comments come from one query, matched by oid in JS.
  */
-function queries(grants: boolean): Record<string, string> {
+export function snapshotQueries(grants: boolean): Record<(typeof SNAPSHOT_QUERIES)[number], string> {
   return {
     // Scoped: the comments of the roots re-read (a constraint's, trigger's or index's belongs to its relation)
     // and of schemas, which are always read whole.
@@ -136,15 +139,17 @@ function queries(grants: boolean): Record<string, string> {
                  left join pg_constraint co on $2::oid[] is not null and d.classoid = 'pg_constraint'::regclass and co.oid = d.objoid
                  left join pg_trigger t on $2::oid[] is not null and d.classoid = 'pg_trigger'::regclass and t.oid = d.objoid
                  left join pg_index i on $2::oid[] is not null and d.classoid = 'pg_class'::regclass and i.indexrelid = d.objoid
+                 left join pg_policy po on $2::oid[] is not null and d.classoid = 'pg_policy'::regclass and po.oid = d.objoid
+                 left join pg_rewrite ru on $2::oid[] is not null and d.classoid = 'pg_rewrite'::regclass and ru.oid = d.objoid
                 where d.objoid >= 16384 and d.objoid <> all($1::oid[])
-                  and ($2::oid[] is null or d.classoid = 'pg_namespace'::regclass
-                       or coalesce(co.conrelid, co.contypid, t.tgrelid, i.indrelid, d.objoid) = any($2::oid[])
+                  and ($2::oid[] is null or d.classoid in ('pg_namespace'::regclass, 'pg_extension'::regclass, 'pg_event_trigger'::regclass)
+                       or coalesce(nullif(co.conrelid, 0), co.contypid, t.tgrelid, i.indrelid, po.polrelid, ru.ev_class, d.objoid) = any($2::oid[])
                        or (d.classoid = 'pg_constraint'::regclass and co.contypid <> 0 and co.contypid = any($2::oid[])))`,
     schemas: `select n.oid::int8::text as oid, quote_ident(n.nspname) as name, ${grantsSql('n.nspacl', 'n.nspowner', null, grants)} as grants
                 from pg_namespace n
                where ${USER_SCHEMA}
                  and not exists (select 1 from pg_depend e where e.classid = 'pg_namespace'::regclass and e.objid = n.oid and e.deptype = 'e')`,
-    extensions: `select quote_ident(x.extname) as name, x.extversion as version, n.nspname as schema
+    extensions: `select x.oid::int8::text as oid, quote_ident(x.extname) as name, x.extversion as version, n.nspname as schema
                    from pg_extension x join pg_namespace n on n.oid = x.extnamespace`,
     relations: `${RELS}, owned as (
         select d.objid, ${qualified('tn.nspname', 'tc.relname')} || '.' || quote_ident(a.attname) as owner
@@ -239,15 +244,41 @@ function queries(grants: boolean): Record<string, string> {
                    ${grantsSql('t.typacl', 't.typowner', 'PUBLIC=USAGE', grants)} as grants
               from pg_type t join pg_namespace n on n.oid = t.typnamespace
              where ${USER_SCHEMA} and t.typtype in ('e', 'd', 'r', 'c')
-               and t.oid <> all($1::oid[]) and ($2::oid[] is null or coalesce(nullif(t.typrelid, 0), t.oid) = any($2::oid[]))
+               and t.oid <> all($1::oid[]) and ($2::oid[] is null or t.oid = any($2::oid[]) or t.oid in (select c.reltype from pg_class c where c.oid = any($2::oid[])))
                and (t.typtype <> 'c' or exists (select 1 from pg_class c where c.oid = t.typrelid and c.relkind = 'c'))
                and not exists (select 1 from pg_depend e where e.classid = 'pg_type'::regclass and e.objid = t.oid and e.deptype = 'e')`,
     policies: `${RELS}
-      select r.oid::int8::text as root, ${qualified('r.nspname', 'r.relname')} as parent, quote_ident(p.polname) as name, p.polcmd::text as command,
+      select p.oid::int8::text as oid, r.oid::int8::text as root, ${qualified('r.nspname', 'r.relname')} as parent, quote_ident(p.polname) as name, p.polcmd::text as command,
              p.polpermissive as permissive,
              (select string_agg(case when x = 0 then 'PUBLIC' else pg_get_userbyid(x) end, ', ' order by 1) from unnest(p.polroles) x) as roles,
              pg_get_expr(p.polqual, p.polrelid) as using, pg_get_expr(p.polwithcheck, p.polrelid) as with_check
         from rels r join pg_policy p on p.polrelid = r.oid`,
+    // A view's or materialized view's own _RETURN rule is its definition (read with the view).
+    rules: `${RELS}
+      select w.oid::int8::text as oid, r.oid::int8::text as root, ${qualified('r.nspname', 'r.relname')} as parent, quote_ident(w.rulename) as name,
+             pg_get_ruledef(w.oid) as definition, w.ev_enabled::text as enabled
+        from rels r join pg_rewrite w on w.ev_class = r.oid
+       where w.rulename <> '_RETURN'`,
+    // Database-wide, few, always read whole. An event trigger whose function lives in a temporary schema is a
+    // session's own (the incremental snapshot's watch, incremental.ts): never part of a schema.
+    eventTriggers: `select e.oid::int8::text as oid, quote_ident(e.evtname) as name, e.evtevent as event,
+                           array_to_string(e.evttags, ', ') as tags, p.oid::regprocedure::text as function, e.evtenabled::text as enabled
+                      from pg_event_trigger e join pg_proc p on p.oid = e.evtfoid join pg_namespace n on n.oid = p.pronamespace
+                     where n.nspname !~ '^pg_temp_'
+                       and not exists (select 1 from pg_depend x where x.classid = 'pg_event_trigger'::regclass and x.objid = e.oid and x.deptype = 'e')`,
+    // ALTER DEFAULT PRIVILEGES: what objects created later will grant. Read with grants only (the schema file
+    // has none: pg_dump --no-privileges leaves them out too).
+    defaultPrivileges: grants
+      ? `select 'for role ' || quote_ident(pg_get_userbyid(a.defaclrole))
+                || coalesce(' in schema ' || quote_ident(n.nspname), '')
+                || ' on ' || case a.defaclobjtype when 'r' then 'tables' when 'S' then 'sequences' when 'f' then 'functions'
+                                                  when 'T' then 'types' when 'n' then 'schemas' else a.defaclobjtype::text end as name,
+                (select string_agg(case when x.grantee = 0 then 'PUBLIC' else pg_get_userbyid(x.grantee) end || '=' || x.privilege_type
+                                   || case when x.is_grantable then '*' else '' end, ', '
+                                   order by case when x.grantee = 0 then 'PUBLIC' else pg_get_userbyid(x.grantee) end, x.privilege_type)
+                   from aclexplode(a.defaclacl) x) as grants
+           from pg_default_acl a left join pg_namespace n on n.oid = a.defaclnamespace`
+      : `select null::text as name, null::text as grants where false`,
   };
 }
 
@@ -303,7 +334,7 @@ export async function excludedRelations(client: pg.ClientBase, trackingTable: Ta
 /** The root an object is re-read with: its relation's oid, its function's, its type's (a composite's class). */
 export interface RootedSnapshot {
   readonly snapshot: SchemaSnapshot;
-  /** Object key -> root oid; schemas and extensions have none (always read whole). */
+  /** Object key -> root oid; schemas, extensions, event triggers and default privileges have none (read whole). */
   readonly rootOf: ReadonlyMap<string, string>;
 }
 
@@ -318,36 +349,50 @@ export async function readSnapshot(
   excludedOids?: readonly string[],
 ): Promise<RootedSnapshot> {
   const excluded = excludedOids ?? (await excludedRelations(client, options.trackingTable));
-  const sql = queries(options.grants !== false);
+  const sql = snapshotQueries(options.grants !== false);
   const scoped = scope === undefined ? null : [...scope];
-  const run = async (name: string): Promise<Row[]> => {
-    const text = sql[name]!;
-    // Every scoped query names $1 (tidemark's tables) and $2 (the roots, or null for everything).
-    return (await client.query(text, text.includes('$1') ? [excluded, scoped] : [])).rows as Row[];
-  };
-  // One connection runs one query at a time (pg queues them); in sequence, in one place.
-  const names = [
-    'comments',
-    'schemas',
-    'extensions',
-    'relations',
-    'columns',
-    'constraints',
-    'indexes',
-    'functions',
-    'triggers',
-    'types',
-    'policies',
-  ];
-  const results: Row[][] = [];
+  const results: Record<string, Row[]> = {};
   // One read-only snapshot for all queries, and a fixed search_path: format_type, pg_get_viewdef and friends
   // qualify names relative to it, and a restored dump leaves it empty where a live session has "public".
   await client.query(`begin isolation level repeatable read read only; set local search_path = pg_catalog`);
   try {
-    for (const name of names) results.push(await run(name));
+    // One connection runs one query at a time (pg queues them); in sequence, in one place. Every scoped query
+    // names $1 (tidemark's tables) and $2 (the roots, or null for everything).
+    for (const name of SNAPSHOT_QUERIES) {
+      const text = sql[name];
+      results[name] = (await client.query(text, text.includes('$1') ? [excluded, scoped] : [])).rows as Row[];
+    }
   } finally {
     await client.query('rollback').catch(() => {});
   }
+  return assembleSnapshot(results);
+}
+
+/** The snapshot's queries, in the order they run. */
+export const SNAPSHOT_QUERIES = [
+  'comments',
+  'schemas',
+  'extensions',
+  'relations',
+  'columns',
+  'constraints',
+  'indexes',
+  'functions',
+  'triggers',
+  'types',
+  'policies',
+  'rules',
+  'eventTriggers',
+  'defaultPrivileges',
+] as const;
+
+export type SnapshotRow = Record<string, unknown>;
+
+/**
+ * The objects from the rows of each query (from readSnapshot, or from the incremental snapshot's function that
+ * runs them all in one statement). Columns must come ordered by relation and attnum.
+ */
+export function assembleSnapshot(results: Readonly<Record<string, readonly SnapshotRow[]>>): RootedSnapshot {
   const [
     comments,
     schemas,
@@ -360,7 +405,10 @@ export async function readSnapshot(
     triggers,
     types,
     policies,
-  ] = results as [Row[], ...Row[][]];
+    rules,
+    eventTriggers,
+    defaultPrivileges,
+  ] = SNAPSHOT_QUERIES.map((name) => results[name] ?? []) as [readonly Row[], ...(readonly Row[])[]];
 
   const commentOf = new Map<string, string>();
   for (const c of comments)
@@ -388,7 +436,23 @@ export async function readSnapshot(
 
   for (const r of schemas!)
     add('schema', String(r.name), withComment('pg_namespace', r, props(r, { grants: 'grants' })));
-  for (const r of extensions!) add('extension', String(r.name), props(r, { version: 'version', schema: 'schema' }));
+  for (const r of extensions!)
+    add(
+      'extension',
+      String(r.name),
+      withComment('pg_extension', r, props(r, { version: 'version', schema: 'schema' })),
+    );
+  for (const r of eventTriggers!)
+    add(
+      'event trigger',
+      String(r.name),
+      withComment(
+        'pg_event_trigger',
+        r,
+        props(r, { event: 'event', tags: 'tags', function: 'function', enabled: 'enabled' }),
+      ),
+    );
+  for (const r of defaultPrivileges!) add('default privileges', String(r.name), props(r, { grants: 'grants' }));
   for (const r of relations!) {
     root = String(r.oid);
     const kind = RELKIND[String(r.kind)]!;
@@ -497,13 +561,26 @@ export async function readSnapshot(
     add(
       'policy',
       `${String(r.parent)}.${String(r.name)}`,
-      props(r, {
-        command: 'command',
-        permissive: 'permissive',
-        roles: 'roles',
-        using: 'using',
-        'with check': 'with_check',
-      }),
+      withComment(
+        'pg_policy',
+        r,
+        props(r, {
+          command: 'command',
+          permissive: 'permissive',
+          roles: 'roles',
+          using: 'using',
+          'with check': 'with_check',
+        }),
+      ),
+      parentOf(r),
+    );
+  }
+  for (const r of rules!) {
+    root = String(r.root);
+    add(
+      'rule',
+      `${String(r.parent)}.${String(r.name)}`,
+      withComment('pg_rewrite', r, props(r, { definition: 'definition', enabled: 'enabled' })),
       parentOf(r),
     );
   }
