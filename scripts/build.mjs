@@ -69,8 +69,29 @@ const library = build({
     js: "import { createRequire as __tidemarkCreateRequire } from 'node:module'; const require = __tidemarkCreateRequire(import.meta.url);",
   },
 });
+/**
+ * node:child_process (with net sockets, dgram, its internals) is loaded by commander at its own load (for
+ * subcommands that are separate executables: tidemark has none) and by the modules that spawn pg_dump or an
+ * alert command, all evaluated at start: ~4% of a no-op `up`'s CPU. In the CLI bundle every importer gets a
+ * stand-in whose functions load the module on first call.
+ */
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      args.namespace === 'tidemark-lazy' ? undefined : { path: 'child_process', namespace: 'tidemark-lazy' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'tidemark-lazy' }, () => ({
+      contents: ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork']
+        .map((name) => `export function ${name}(...args) { return require('node:child_process').${name}(...args); }`)
+        .join('\n'),
+      loader: 'js',
+    }));
+  },
+};
 const cli = await build({
   ...shared,
+  plugins: [lazyChildProcess],
   entryPoints: { cli: 'src/cli/main.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
