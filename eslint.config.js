@@ -42,6 +42,14 @@ export default tseslint.config(
     },
   },
   {
+    // The executable is CommonJS (bin/package.json): it starts without the ES module loader.
+    files: ['bin/migrate.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { ...nodeGlobals, require: 'readonly', __dirname: 'readonly' },
+    },
+  },
+  {
     // Terminal tests match ANSI escapes (\x1b) on purpose.
     files: ['test/**/*.ts'],
     rules: { 'no-control-regex': 'off' },

@@ -1,46 +1,57 @@
-// The cold-start benchmark: what every pod start pays. Times, in one run and interleaved (A B C A B C ...
-// so that a noisy neighbour hits every tool alike), on N migrations already applied:
-//   node-pg-bare    node + pg: connect, `select 1`, exit (the floor of any Node.js CLI)
-//   tidemark up     no-op `migrate up` (bin/migrate.js: the bundled CLI, as the package and the image run it)
-//   dbmate up       dbmate's no-op `up` as npm installs it (node_modules/.bin/dbmate: a Node.js launcher that
-//                   spawns the Go binary); dbmate-go: the Go binary alone, for scale
-//   tidemark status / dbmate status
-// and prints medians, min/max and the ratios against the targets of issue 9.
+// The runner benchmark: every speed and memory target of issues 9 and 12 in one run, each tool beside its
+// reference, interleaved round by round (A B C A B C ...) so that a noisy neighbour hits every tool alike.
 //
-//   node bench/runner-bench.mjs                 # N=1000, RUNS=7 (after one warm-up round)
-//   N=100 RUNS=5 node bench/runner-bench.mjs
-// Settings (environment): N, RUNS, BENCH_DATABASE_URL (a superuser URL of the maintenance database; default from
-// PGHOST/PGPORT/PGUSER, else postgres://postgres@127.0.0.1:5432/postgres), BENCH_PEERS (a folder for the peers;
-// default a temporary one, removed after), BENCH_JSON (write the results there too).
-// Peers come from the npm registry (`npm install pg dbmate` into BENCH_PEERS); databases are bench_tm_<pid> and
-// bench_dbmate_<pid>, dropped at the end, on failure too. Run `npm run build` first (bench/run-runner.sh does).
+//   noop   N migrations already applied (what every pod start pays):
+//            node-pg-bare     node + pg: connect, `select 1`, exit (bench/bare-pg.cjs; the floor of a Node.js CLI)
+//            tidemark up      no-op `migrate up` (bin/migrate.js, as the package and the image run it)
+//            dbmate up        dbmate's no-op `up` as npm installs it (node_modules/.bin/dbmate: a Node.js launcher
+//                             that spawns the Go binary); dbmate-go: the Go binary alone, for scale
+//            tidemark status / dbmate status
+//   up     `up` of N generated migrations (bench/gen.mjs full) on an empty database, beside the one-session psql
+//          floor (BEGIN; \i file; COMMIT; per migration, one psql) and dbmate; then `down --all` beside the psql
+//          floor of the rollbacks (newest first)
+//   tiny   the same `up` on N tiny migrations (bench/gen.mjs tiny: one short statement each)
+//
+// Each process is timed with /usr/bin/time when it exists: wall, CPU (user+sys) and peak RSS; else wall only.
+// Prints medians, the ratios against the targets (wall and CPU), and the load average before and after.
+//
+//   node bench/runner-bench.mjs                  # N=1000, RUNS=5, every case (bench/run-runner.sh builds first)
+//   N=100 RUNS=3 BENCH_CASES=noop node bench/runner-bench.mjs
+// Settings (environment): N, RUNS, BENCH_CASES (comma-separated: noop,up,tiny), BENCH_DATABASE_URL (a superuser
+// URL of the maintenance database; default from PGHOST/PGPORT/PGUSER, else postgres://postgres@127.0.0.1:5432/
+// postgres), BENCH_PEERS (a folder for the peers; default a temporary one, removed after), BENCH_JSON (write the
+// results there too). Peers come from the npm registry (`npm install pg dbmate` into BENCH_PEERS); psql must be
+// on PATH. Databases are bench_<tool>_<pid>, dropped at the end, on failure too.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { benchDatabase, dropAtExit } from './bench-db.mjs';
-import { generate } from './gen.mjs';
+import { dropAtExit } from './bench-db.mjs';
+import { generate, migrations, tinyMigrations } from './gen.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const N = Number(process.env.N ?? 1000);
-const RUNS = Number(process.env.RUNS ?? 7);
+const RUNS = Number(process.env.RUNS ?? 5);
+const CASES = (process.env.BENCH_CASES ?? 'noop,up,tiny').split(',').map((c) => c.trim());
 const adminUrl =
   process.env.BENCH_DATABASE_URL ??
   `postgres://${process.env.PGUSER ?? 'postgres'}@${process.env.PGHOST ?? '127.0.0.1'}:${process.env.PGPORT ?? 5432}/postgres`;
 const cli = join(root, 'bin', 'migrate.js');
-if (!existsSync(join(root, 'dist', 'cli.js'))) {
+if (!existsSync(join(root, 'dist', 'cli.cjs'))) {
   console.error('runner-bench: dist/ is not built; run npm run build (or bench/run-runner.sh)');
   process.exit(2);
 }
+const TIME = ['/usr/bin/time', '/bin/time'].find((p) => existsSync(p));
 
 const ownPeers = !process.env.BENCH_PEERS;
 const peers = process.env.BENCH_PEERS ?? mkdtempSync(join(tmpdir(), 'tidemark-bench-peers-'));
 const work = mkdtempSync(join(tmpdir(), 'tidemark-bench-'));
-const dbs = { tidemark: benchDatabase('bench_tm'), dbmate: benchDatabase('bench_dbmate') };
-// A signal or an error before the finally below still drops them.
-dropAtExit(Object.values(dbs), { adminDb: adminUrl });
+const created = new Set();
+// A signal before the finally at the end still drops them (bench/bench-db.mjs).
+dropAtExit(created, { adminDb: adminUrl });
+const dbName = (tool) => `bench_${tool}_${process.pid}`;
 const urlOf = (db) => {
   const url = new URL(adminUrl);
   url.pathname = `/${db}`;
@@ -57,6 +68,12 @@ async function admin(sql) {
   }
 }
 
+async function recreate(db) {
+  created.add(db);
+  await admin(`drop database if exists ${db} with (force)`);
+  await admin(`create database ${db}`);
+}
+
 function must(command, args, options = {}) {
   const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
   if (result.status !== 0) {
@@ -67,9 +84,161 @@ function must(command, args, options = {}) {
   return result;
 }
 
+/** Runs a command once; { wall, cpu, rss } in ms and MB (cpu and rss undefined without /usr/bin/time). */
+function measure(cmd, args, env) {
+  const out = join(work, 'time.txt');
+  const started = process.hrtime.bigint();
+  const result = spawnSync(TIME ?? cmd, TIME ? ['-f', '%e %U %S %M', '-o', out, cmd, ...args] : args, {
+    env: env ?? process.env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  const wall = Number(process.hrtime.bigint() - started) / 1e6;
+  if (result.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} exited ${result.status}: ${result.stderr.slice(-800)}`);
+  if (!TIME) return { wall, cpu: undefined, rss: undefined };
+  const [, user, sys, rssKb] = readFileSync(out, 'utf8').trim().split('\n').at(-1).split(' ').map(Number);
+  return { wall, cpu: (user + sys) * 1000, rss: rssKb / 1024 };
+}
+
 function median(values) {
-  const s = [...values].sort((a, b) => a - b);
+  const s = values.filter((v) => v !== undefined).sort((a, b) => a - b);
+  if (s.length === 0) return undefined;
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+const psqlArgs = (db, file) => ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', urlOf(db), '-f', file];
+/** One psql session running every file in its own transaction: the floor of any runner. */
+function sessionScript(name, files) {
+  const path = join(work, name);
+  writeFileSync(path, files.map((f) => `BEGIN;\n\\i ${f}\nCOMMIT;\n`).join(''));
+  return path;
+}
+
+const tidemarkEnv = (db, dir) => ({
+  ...process.env,
+  CI: '1',
+  DATABASE_URL: urlOf(db),
+  MIGRATIONS_DIR: join(dir, 'sql/migrations'),
+  ROLLBACK_DIR: join(dir, 'sql/rollback'),
+  BACKUP_BEFORE_MIGRATE: 'false',
+});
+const dbmateArgs = (db, dir) => [
+  '--url',
+  `${urlOf(db)}?sslmode=disable`,
+  '--no-dump-schema',
+  '--migrations-dir',
+  join(dir, 'dbmate'),
+];
+
+const rows = [];
+const ratios = [];
+const cellsOf = (c) => c.samples;
+function record(group, cells) {
+  for (const c of cells) {
+    const s = cellsOf(c);
+    rows.push({
+      case: group,
+      tool: c.tool,
+      phase: c.phase,
+      wall_ms: median(s.map((x) => x.wall)),
+      cpu_ms: median(s.map((x) => x.cpu)),
+      rss_mb: median(s.map((x) => x.rss)),
+      max_rss_mb: s.some((x) => x.rss !== undefined) ? Math.max(...s.map((x) => x.rss ?? 0)) : undefined,
+      min_wall_ms: Math.min(...s.map((x) => x.wall)),
+      max_wall_ms: Math.max(...s.map((x) => x.wall)),
+      runs: s.length,
+    });
+  }
+}
+function ratio(what, group, a, b, target) {
+  const find = ([tool, phase]) => rows.find((r) => r.case === group && r.tool === tool && r.phase === phase);
+  const [x, y] = [find(a), find(b)];
+  ratios.push({
+    what,
+    wall: x.wall_ms / y.wall_ms,
+    cpu: x.cpu_ms !== undefined && y.cpu_ms !== undefined ? x.cpu_ms / y.cpu_ms : undefined,
+    target,
+  });
+}
+
+async function noopCase(dbmateBin, dbmateGo) {
+  const dir = join(work, 'full');
+  generate(N, dir);
+  const [tm, dm] = [dbName('tm'), dbName('dbmate')];
+  await recreate(tm);
+  await recreate(dm);
+  // Apply everything once (untimed): the cells below all time "nothing to do".
+  must(process.execPath, [cli, 'up', '--skip-lint'], { env: tidemarkEnv(tm, dir) });
+  must(dbmateBin, [...dbmateArgs(dm, dir), 'up']);
+  const cells = [
+    {
+      tool: 'node-pg-bare',
+      phase: 'connect+select 1',
+      run: () =>
+        measure(process.execPath, [join(root, 'bench', 'bare-pg.cjs')], {
+          ...process.env,
+          DATABASE_URL: urlOf(tm),
+          PEERS: peers,
+        }),
+    },
+    { tool: 'tidemark', phase: 'noop up', run: () => measure(process.execPath, [cli, 'up'], tidemarkEnv(tm, dir)) },
+    { tool: 'dbmate', phase: 'noop up', run: () => measure(dbmateBin, [...dbmateArgs(dm, dir), 'up']) },
+    { tool: 'dbmate-go', phase: 'noop up', run: () => measure(dbmateGo, [...dbmateArgs(dm, dir), 'up']) },
+    { tool: 'tidemark', phase: 'status', run: () => measure(process.execPath, [cli, 'status'], tidemarkEnv(tm, dir)) },
+    { tool: 'dbmate', phase: 'status', run: () => measure(dbmateBin, [...dbmateArgs(dm, dir), 'status']) },
+  ];
+  for (const c of cells) c.samples = [];
+  for (let round = 0; round <= RUNS; round += 1) {
+    for (const c of cells) {
+      const sample = c.run();
+      if (round > 0) c.samples.push(sample); // round 0 warms the page cache and the server
+    }
+  }
+  record('noop', cells);
+  ratio('no-op up / bare node+pg', 'noop', ['tidemark', 'noop up'], ['node-pg-bare', 'connect+select 1'], 1.0);
+  ratio('no-op up / dbmate no-op up', 'noop', ['tidemark', 'noop up'], ['dbmate', 'noop up'], 1.1);
+  ratio('status / dbmate status', 'noop', ['tidemark', 'status'], ['dbmate', 'status'], 1.3);
+}
+
+async function upCase(group, kind, dbmateBin) {
+  const dir = join(work, kind);
+  generate(N, dir, kind);
+  const list = kind === 'tiny' ? tinyMigrations(N) : migrations(N);
+  const ups = list.map((m) => join(dir, 'sql/migrations', `${m.version}_${m.name}.sql`));
+  const downs = list.map((m) => join(dir, 'sql/rollback', `${m.version}_${m.name}_rollback.sql`)).reverse();
+  const upScript = sessionScript(`${kind}-up.sql`, ups);
+  const downScript = sessionScript(`${kind}-down.sql`, downs);
+  const [floor, tm, dm] = [dbName(`floor_${kind}`), dbName(`tm_${kind}`), dbName(`dbmate_${kind}`)];
+  const cells = {
+    floorUp: { tool: 'psql-session', phase: 'up', samples: [] },
+    tmUp: { tool: 'tidemark', phase: 'up', samples: [] },
+    dmUp: { tool: 'dbmate', phase: 'up', samples: [] },
+    floorDown: { tool: 'psql-session', phase: 'down all', samples: [] },
+    tmDown: { tool: 'tidemark', phase: 'down --all', samples: [] },
+  };
+  for (let round = 0; round < RUNS; round += 1) {
+    for (const db of [floor, tm, dm]) await recreate(db);
+    cells.floorUp.samples.push(measure('psql', psqlArgs(floor, upScript)));
+    cells.tmUp.samples.push(measure(process.execPath, [cli, 'up'], tidemarkEnv(tm, dir)));
+    cells.dmUp.samples.push(measure(dbmateBin, [...dbmateArgs(dm, dir), 'up']));
+    if (group === 'up') {
+      cells.floorDown.samples.push(measure('psql', psqlArgs(floor, downScript)));
+      cells.tmDown.samples.push(measure(process.execPath, [cli, 'down', '--all', '--yes'], tidemarkEnv(tm, dir)));
+    }
+  }
+  const kept = group === 'up' ? Object.values(cells) : [cells.floorUp, cells.tmUp, cells.dmUp];
+  record(group, kept);
+  const label = group === 'up' ? 'up' : 'up (tiny)';
+  ratio(`${label} / psql floor`, group, ['tidemark', 'up'], ['psql-session', 'up'], group === 'up' ? 1.0 : 1.15);
+  ratio(`${label} / dbmate up`, group, ['tidemark', 'up'], ['dbmate', 'up'], 1.0);
+  if (group === 'up')
+    ratio('down --all / psql floor', group, ['tidemark', 'down --all'], ['psql-session', 'down all'], 1.1);
+}
+
+function fmt(v, digits = 0) {
+  return v === undefined ? '-' : v.toFixed(digits);
 }
 
 async function main() {
@@ -78,97 +247,54 @@ async function main() {
     console.error(`runner-bench: installing the peers (pg, dbmate) into ${peers} from npm`);
     must('npm', ['install', '--prefix', peers, '--no-audit', '--no-fund', '--no-save', 'pg@8', 'dbmate@2']);
   }
-  generate(N, work);
-  console.error(`runner-bench: ${N} migrations in ${work}`);
-  for (const db of Object.values(dbs)) {
-    await admin(`drop database if exists ${db} with (force)`);
-    await admin(`create database ${db}`);
-  }
-
-  const tmEnv = {
-    ...process.env,
-    CI: '1',
-    DATABASE_URL: urlOf(dbs.tidemark),
-    MIGRATIONS_DIR: join(work, 'sql/migrations'),
-    ROLLBACK_DIR: join(work, 'sql/rollback'),
-    BACKUP_BEFORE_MIGRATE: 'false',
-  };
-  const dbmateArgs = [
-    '--url',
-    `${urlOf(dbs.dbmate)}?sslmode=disable`,
-    '--no-dump-schema',
-    '--migrations-dir',
-    join(work, 'dbmate'),
-  ];
-  // Apply everything once (untimed): the cells below all time "nothing to do".
-  must(process.execPath, [cli, 'up', '--skip-lint'], { env: tmEnv });
-  must(dbmateBin, [...dbmateArgs, 'up']);
   const dbmateGo = join(peers, 'node_modules', '@dbmate', `${process.platform}-${process.arch}`, 'bin', 'dbmate');
+  const loadBefore = loadavg();
+  if (CASES.includes('noop')) await noopCase(dbmateBin, dbmateGo);
+  if (CASES.includes('up')) await upCase('up', 'full', dbmateBin);
+  if (CASES.includes('tiny')) await upCase('tiny', 'tiny', dbmateBin);
+  const loadAfter = loadavg();
 
-  const cells = [
-    {
-      tool: 'node-pg-bare',
-      phase: 'noop',
-      cmd: process.execPath,
-      args: [join(root, 'bench', 'bare-pg.cjs')],
-      env: { ...process.env, DATABASE_URL: urlOf(dbs.tidemark), PEERS: peers },
-    },
-    { tool: 'tidemark', phase: 'noop up', cmd: process.execPath, args: [cli, 'up'], env: tmEnv },
-    { tool: 'dbmate', phase: 'noop up', cmd: dbmateBin, args: [...dbmateArgs, 'up'] },
-    // What `npx dbmate` / node_modules/.bin/dbmate runs: a Node.js launcher that spawns the Go binary (the
-    // reference of the targets); and the Go binary alone, for scale.
-    { tool: 'dbmate-go', phase: 'noop up', cmd: dbmateGo, args: [...dbmateArgs, 'up'] },
-    { tool: 'tidemark', phase: 'status', cmd: process.execPath, args: [cli, 'status'], env: tmEnv },
-    { tool: 'dbmate', phase: 'status', cmd: dbmateBin, args: [...dbmateArgs, 'status'] },
-  ];
-  for (const cell of cells) cell.times = [];
-  for (let round = 0; round <= RUNS; round += 1) {
-    for (const cell of cells) {
-      const started = process.hrtime.bigint();
-      const result = spawnSync(cell.cmd, cell.args, {
-        env: cell.env ?? process.env,
-        stdio: ['ignore', 'ignore', 'pipe'],
-        encoding: 'utf8',
-      });
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      if (result.status !== 0)
-        throw new Error(`${cell.tool} ${cell.phase} exited ${result.status}: ${result.stderr.slice(-800)}`);
-      if (round > 0) cell.times.push(ms); // round 0 warms the page cache and the server
-    }
-  }
-  const med = (tool, phase) => median(cells.find((c) => c.tool === tool && c.phase === phase).times);
-  const rows = cells.map((c) => ({
-    tool: c.tool,
-    phase: c.phase,
-    median_ms: +median(c.times).toFixed(1),
-    min_ms: +Math.min(...c.times).toFixed(1),
-    max_ms: +Math.max(...c.times).toFixed(1),
-    runs: c.times.length,
-  }));
-  const ratios = [
-    { what: 'no-op up / bare node+pg', ratio: med('tidemark', 'noop up') / med('node-pg-bare', 'noop'), target: 1.0 },
-    { what: 'no-op up / dbmate no-op up', ratio: med('tidemark', 'noop up') / med('dbmate', 'noop up'), target: 1.1 },
-    { what: 'status / dbmate status', ratio: med('tidemark', 'status') / med('dbmate', 'status'), target: 1.3 },
-  ];
   const dbmateVersion = must(dbmateBin, ['--version']).stdout.trim();
   console.log(
-    `# runner-bench: N=${N}, ${RUNS} runs each (interleaved, after 1 warm-up round), node ${process.version}, ${dbmateVersion}`,
+    `# runner-bench: N=${N}, ${RUNS} runs each (interleaved; noop after 1 warm-up round), node ${process.version}, ${dbmateVersion}, psql ${must('psql', ['--version']).stdout.trim().split(' ').at(-1)}`,
   );
-  console.log('| tool | phase | median ms | min | max | runs |\n| --- | --- | --- | --- | --- | --- |');
+  console.log(
+    `# load average (1/5/15 min): before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  if (!TIME) console.log('# no /usr/bin/time here: wall time only');
+  console.log(
+    '| case | tool | phase | wall ms | CPU ms (user+sys) | peak RSS MB (median / max) | wall min-max | runs |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows)
-    console.log(`| ${r.tool} | ${r.phase} | ${r.median_ms} | ${r.min_ms} | ${r.max_ms} | ${r.runs} |`);
-  console.log('\n| ratio | value | target |\n| --- | --- | --- |');
+    console.log(
+      `| ${r.case} | ${r.tool} | ${r.phase} | ${fmt(r.wall_ms)} | ${fmt(r.cpu_ms)} | ${fmt(r.rss_mb, 1)} / ${fmt(r.max_rss_mb, 1)} | ${fmt(r.min_wall_ms)}-${fmt(r.max_wall_ms)} | ${r.runs} |`,
+    );
+  console.log('\n| ratio | wall | CPU | target |\n| --- | --- | --- | --- |');
   for (const r of ratios)
     console.log(
-      `| ${r.what} | ${r.ratio.toFixed(2)}x | <= ${r.target.toFixed(1)}x ${r.ratio <= r.target ? '(met)' : '(missed)'} |`,
+      `| ${r.what} | ${r.wall.toFixed(2)}x | ${r.cpu === undefined ? '-' : `${r.cpu.toFixed(2)}x`} | <= ${r.target.toFixed(2)}x ${r.wall <= r.target ? '(met on wall)' : '(missed on wall)'} |`,
     );
-  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ N, RUNS, rows, ratios }, null, 2));
+  const rssRow = rows.find((r) => r.case === 'up' && r.tool === 'tidemark' && r.phase === 'up');
+  if (rssRow?.max_rss_mb !== undefined)
+    console.log(
+      `\nPeak RSS of tidemark \`up\` of ${N} migrations: ${rssRow.max_rss_mb.toFixed(1)} MB (target <= 64 MB).`,
+    );
+  if (process.env.BENCH_JSON)
+    writeFileSync(
+      process.env.BENCH_JSON,
+      JSON.stringify(
+        { N, RUNS, node: process.version, load: { before: loadBefore, after: loadAfter }, rows, ratios },
+        null,
+        2,
+      ),
+    );
 }
 
 try {
   await main();
 } finally {
-  for (const db of Object.values(dbs)) await admin(`drop database if exists ${db} with (force)`).catch(() => {});
+  for (const db of created) await admin(`drop database if exists ${db} with (force)`).catch(() => {});
   rmSync(work, { recursive: true, force: true });
   if (ownPeers) rmSync(peers, { recursive: true, force: true });
 }

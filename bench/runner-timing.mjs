@@ -1,6 +1,7 @@
-// Compares builds of the CLI: `up` of N generated migrations (bench/gen.mjs) from an empty database, and the
-// no-op `up` (every pod start after the first), beside the one-session psql floor (BEGIN; \i file; COMMIT;
-// per migration) and psql's bare connect, interleaved run by run so that a noisy shared machine hits every
+// Compares builds of the CLI (the targets against the psql floor and dbmate are bench/runner-bench.mjs's):
+// `up` of N generated migrations (bench/gen.mjs) from an empty database, and the no-op `up` (every pod start
+// after the first), beside the one-session psql floor (BEGIN; \i file; COMMIT; per migration) and psql's bare
+// connect, interleaved run by run so that a noisy shared machine hits every
 // candidate alike. For a before/after of a change: copy dist/ bin/ package.json of the old build elsewhere
 // (with a node_modules symlink), rebuild, and pass both.
 //

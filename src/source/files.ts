@@ -152,6 +152,8 @@ export function sqlFileOf(path: string, raw: string, displayPath: string, proble
   return { path, displayPath, text, empty: header.empty, directives: header.directives };
 }
 
+const READ_BATCH = 100;
+
 interface Entry {
   version: string;
   versionNumber: bigint;
@@ -222,9 +224,13 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
 
   // Read synchronously: for thousands of small files this is several times faster than fs/promises (no
   // FileHandle, no promise per call), and the no-op `up` of every pod start reads them all.
+  // Every READ_BATCH files the event loop gets a turn: a connection being opened meanwhile (the migrator reads
+  // the files while it connects and asks for the history) sends and answers its messages in between.
   const migrations: Migration[] = [];
+  let read = 0;
   for (const e of entries) {
     if (e.ups.length !== 1) continue;
+    if (++read % READ_BATCH === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const upPath = e.ups[0]!;
     const upShown = show(upPath);
     const text = readText(upPath, upShown, problems);
