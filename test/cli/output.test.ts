@@ -1,16 +1,10 @@
 /** The terminal rendering: colour, spinner and ✔ lines under a real pseudo-terminal (util-linux `script`). */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../helpers/db.js';
 import { CLI, makeProject } from '../helpers/project.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('tty');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('tty');
 
 function hasScript(): boolean {
   try {

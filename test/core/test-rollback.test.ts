@@ -2,7 +2,7 @@
  * migrate test-rollback against a real PostgreSQL: the core in process (each case its own project), the built
  * CLI for the exit code, --json and SIGTERM. Every run must leave no scratch database behind.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { migratorOptionsOf } from '../../src/cli/context.js';
 import { createMigrator } from '../../src/index.js';
 import { loadSettings, type Settings } from '../../src/config/settings.js';
@@ -17,16 +17,10 @@ import { SCRATCH_PREFIX } from '../../src/db/scratch.js';
 import { describeChange } from '../../src/schema/diff.js';
 import { loadMigrations } from '../../src/source/files.js';
 import type { Migration } from '../../src/source/types.js';
-import { adminQuery, testDatabase, type TestDatabase } from '../helpers/db.js';
+import { adminQuery, useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('test_rollback');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('test_rollback');
 
 /** Scratch databases of a process (the name carries its pid). */
 async function scratchesOf(pid: number): Promise<string[]> {

@@ -8,8 +8,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminQuery, testDatabase, type TestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { adminQuery, useTestDatabase } from '../helpers/db.js';
 import { makeProject } from '../helpers/project.js';
 import {
   REPEAT,
@@ -22,13 +22,7 @@ import {
   writeSteps,
 } from './helpers.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('faults_backup');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('faults_backup');
 
 /** Pids of live processes whose command line mentions `text` (pg_dump's --file= names our backup folder). */
 function processesMentioning(text: string): number[] {

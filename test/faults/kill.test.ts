@@ -4,8 +4,8 @@
  * same checks: fully before or fully after each migration, the history agrees with the catalog, no lock or
  * session left, and the next `up` finishes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminQuery, testDatabase, type TestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { adminQuery, useTestDatabase } from '../helpers/db.js';
 import { makeProject } from '../helpers/project.js';
 import {
   REPEAT,
@@ -20,13 +20,7 @@ import {
   type Step,
 } from './helpers.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('faults_kill');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('faults_kill');
 
 /** 001 is quick, 002 sleeps long enough that only a rollback by the server (not its end) can explain its absence. */
 function project(): { dir: string; steps: Step[]; fast: Step[] } {

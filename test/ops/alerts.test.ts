@@ -3,9 +3,9 @@
  * receiver is reported and never changes the run's outcome; nothing is retried.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Alerter, makeAlert, type Alert, type AlertDelivery } from '../../src/ops/alerts.js';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
 import { lines, recorder } from '../helpers/alerts.js';
 
@@ -117,13 +117,7 @@ describe('Alerter', () => {
   });
 });
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('alerts');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('alerts');
 
 describe('alerts from a run', () => {
   it("alerts a failed migration to the webhook and the command, with the password masked; the exit code stays the failure's", async () => {
