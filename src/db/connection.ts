@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { MigrateError, type ErrorCode } from '../errors.js';
 import { connectTimeoutOf, describeParams, maskPasswords, pgClientConfig, type ConnectionParams } from './params.js';
+import { withoutEnvironmentDefaults } from './pg-internals.js';
 
 export type Client = pg.Client;
 
@@ -192,8 +193,15 @@ export interface ConnectOptions {
  */
 export async function connect(params: ConnectionParams, options: ConnectOptions = {}): Promise<WatchedClient> {
   const config = pgClientConfig(params, options.applicationName);
-  const client = new WatchedClient(
-    options.connectTimeoutMs === undefined ? config : { ...config, connectionTimeoutMillis: options.connectTimeoutMs },
+  // Exactly the parameters: pg fills what a configuration leaves out from PG* variables, and every field it
+  // can be told is told (pgClientConfig); the two it cannot be told "none" for are cleared here.
+  const client = withoutEnvironmentDefaults(
+    new WatchedClient(
+      options.connectTimeoutMs === undefined
+        ? config
+        : { ...config, connectionTimeoutMillis: options.connectTimeoutMs },
+    ),
+    config,
   );
   // An idle client whose server goes away emits 'error'; without a listener Node would crash the process.
   // The failure itself reaches whoever awaits a query on it.
