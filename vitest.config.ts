@@ -10,8 +10,10 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     reporters: ['default', './test/helpers/summary-reporter.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    // Caps that turn a hang into a named failure, not timings: on the shared 2-core box at a load of 15-20 a
+    // test that spawns the CLI a few times and makes scratch databases took over 60 s.
+    testTimeout: 180_000,
+    hookTimeout: 300_000,
     // Files run in parallel, each on its own database; two workers fit the 2-core machine.
     pool: 'forks',
     maxWorkers: 2,

@@ -18,7 +18,7 @@ import { describeChange } from '../../src/schema/diff.js';
 import { loadMigrations } from '../../src/source/files.js';
 import type { Migration } from '../../src/source/types.js';
 import { adminQuery, useTestDatabase } from '../helpers/db.js';
-import { makeProject, runCli } from '../helpers/project.js';
+import { makeProject, onceServerShows, runCli } from '../helpers/project.js';
 
 const db = useTestDatabase('test_rollback');
 
@@ -314,20 +314,20 @@ describe('migrate test-rollback (CLI)', () => {
       env: { DATABASE_URL: db.url },
       onSpawn: (child) => {
         pid = child.pid!;
-        // Wait until the scratch database exists and its migration runs, then interrupt.
-        const poll = setInterval(() => {
-          void adminQuery(
-            `select datname from pg_stat_activity where query like '%pg_sleep(30)%' and datname like $1`,
-            [`${SCRATCH_PREFIX}${pid}\\_%`],
-          ).then(({ rows }) => {
-            if (rows.length > 0) {
-              seen = rows.map((r) => String(r.datname));
-              clearInterval(poll);
-              child.kill('SIGTERM');
-            }
-          });
-        }, 100);
-        child.on('exit', () => clearInterval(poll));
+        // Wait until the scratch database exists and its migration runs, then interrupt, once: overlapping
+        // polls under load sent two signals, and the second exits without dropping the scratch database.
+        onceServerShows(
+          child,
+          async () => {
+            const { rows } = await adminQuery(
+              `select datname from pg_stat_activity where query like '%pg_sleep(30)%' and datname like $1`,
+              [`${SCRATCH_PREFIX}${pid}\\_%`],
+            );
+            seen = rows.map((r) => String(r.datname));
+            return rows.length > 0;
+          },
+          () => child.kill('SIGTERM'),
+        );
       },
     });
     expect(seen).toHaveLength(1);

@@ -87,7 +87,7 @@ describe('kill -9 of the runner while pg_dump runs', () => {
       } finally {
         await holder.end().catch(() => {});
       }
-    }, 120_000);
+    }, 240_000);
   }
 });
 
@@ -111,7 +111,7 @@ describe('SIGTERM during `migrate backup`', () => {
       await holder.query('rollback').catch(() => {});
       await holder.end().catch(() => {});
     }
-  }, 120_000);
+  }, 240_000);
 });
 
 describe('the snapshot session ends while pg_dump runs', () => {
@@ -150,7 +150,7 @@ describe('the snapshot session ends while pg_dump runs', () => {
     } finally {
       await holder.end().catch(() => {});
     }
-  }, 120_000);
+  }, 240_000);
 
   it('pg_terminate_backend of the snapshot session once pg_dump holds the snapshot: the backup completes', async () => {
     await db.reset();
@@ -177,5 +177,5 @@ describe('the snapshot session ends while pg_dump runs', () => {
     } finally {
       await holder.end().catch(() => {});
     }
-  }, 120_000);
+  }, 240_000);
 });

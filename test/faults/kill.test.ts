@@ -47,7 +47,7 @@ describe('kill -9 of the runner mid-migration', () => {
       expect(await assertConsistent(db.url, steps)).toEqual(['001']);
       writeSteps(dir, fast);
       await nextUpFinishes(dir, env(), db.url, fast);
-    }, 120_000);
+    }, 240_000);
   }
 });
 
@@ -84,7 +84,7 @@ describe('two signals in quick succession', () => {
       expect(await assertConsistent(db.url, steps)).toEqual(['001']);
       writeSteps(dir, fast);
       await nextUpFinishes(dir, env(), db.url, fast);
-    }, 120_000);
+    }, 240_000);
   }
 });
 
@@ -103,7 +103,7 @@ describe('pg_terminate_backend of the runner mid-migration', () => {
       expect(await assertConsistent(db.url, steps)).toEqual(['001']);
       writeSteps(dir, fast);
       await nextUpFinishes(dir, env(), db.url, fast);
-    }, 120_000);
+    }, 240_000);
   }
 });
 
@@ -142,6 +142,6 @@ describe('a no-transaction migration killed between statements', () => {
       const repair = await start(['repair', '002', '--yes'], dir, env()).done;
       expect({ code: repair.code, stderr: repair.stderr }).toMatchObject({ code: 0 });
       await nextUpFinishes(dir, env(), db.url, [first, noTx]);
-    }, 120_000);
+    }, 240_000);
   }
 });

@@ -106,7 +106,7 @@ describe('a network partition mid-migration (a frozen TCP proxy)', () => {
       } finally {
         await proxy.close().catch(() => {});
       }
-    }, 120_000);
+    }, 240_000);
   }
 });
 

@@ -65,3 +65,47 @@ describe('a refused connection (db-refused)', () => {
     );
   });
 });
+
+describe('an out-of-order pending migration', () => {
+  const both = [
+    { version: 1, name: 'a', up: 'create table a (id int)' },
+    { version: 3, name: 'c', up: 'create table c (id int)' },
+  ];
+  const late = [...both, { version: 2, name: 'b', up: 'create table b (id int)' }];
+
+  it('blocks up() with a message that names up({ allowOutOfOrder: true }) and status(), never the flags', async () => {
+    await createMigrator({ database: db.url, migrations: both }).up();
+    const error = (await createMigrator({ database: db.url, migrations: late })
+      .up()
+      .catch((e: unknown) => e)) as MigrateError;
+    expect(error.code).toBe('run-blocked');
+    expect(error.message).toContain('or pass up({ allowOutOfOrder: true })');
+    expect(error.hint).toBe('Nothing was run. status() shows every migration and its state.');
+    expect(`${error.message} ${error.hint}`).not.toMatch(/--allow-out-of-order|migrate /);
+  });
+
+  it('is a verify() finding that names the option', async () => {
+    await createMigrator({ database: db.url, migrations: both }).up();
+    const report = await createMigrator({ database: db.url, migrations: late }).verify();
+    const finding = report.findings.find((f) => f.code === 'out-of-order');
+    expect(finding?.message).toContain('or run it with up({ allowOutOfOrder: true })');
+    expect(finding?.message).not.toContain('--allow-out-of-order');
+  });
+
+  it('is a migrate verify finding that names the flag', async () => {
+    const dir = makeProject({
+      'migrations/001_a.sql': 'create table a (id int);\n',
+      'migrations/003_c.sql': 'create table c (id int);\n',
+    });
+    expect((await runCli(['up', '--no-backup'], { cwd: dir, env: { DATABASE_URL: db.url } })).code).toBe(0);
+    const cli = await runCli(['verify'], {
+      cwd: makeProject({
+        'migrations/001_a.sql': 'create table a (id int);\n',
+        'migrations/002_b.sql': 'create table b (id int);\n',
+        'migrations/003_c.sql': 'create table c (id int);\n',
+      }),
+      env: { DATABASE_URL: db.url },
+    });
+    expect(cli.stdout + cli.stderr).toContain('or run it with migrate up --allow-out-of-order');
+  });
+});

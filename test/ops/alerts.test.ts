@@ -58,7 +58,8 @@ describe('Alerter', () => {
     const { command, out } = recorder();
     const deliveries: AlertDelivery[] = [];
     try {
-      const alerter = new Alerter({ command, webhookUrl: server.url, timeoutMs: 5000 }, (d) => deliveries.push(d));
+      // A cap, not a timing: the command is a Node process, which starts slowly on a loaded 2-core box.
+      const alerter = new Alerter({ command, webhookUrl: server.url, timeoutMs: 60_000 }, (d) => deliveries.push(d));
       alerter.send(alert());
       alerter.send(alert());
       await alerter.flush();
