@@ -8,7 +8,7 @@
 // The lint's grammar (libpg-query) is WebAssembly. A CLI run is too short to profit from V8 recompiling it with
 // its optimizing tier (TurboFan), and pays for that compile: baseline code alone (Liftoff) halves the CPU of the
 // pre-run lint of 1000 files (bench/lint-bench.mjs). Set before any WebAssembly is compiled, in the CLI's own
-// process only (the library leaves an embedding app's V8 flags alone).
+// process only; the library gets the same for the grammar alone, per call (src/sql/parser.ts callGrammar).
 const v8 = await import('node:v8');
 v8.setFlagsFromString('--liftoff-only');
 const { main } = await import('../dist/cli.js');

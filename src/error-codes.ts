@@ -304,7 +304,7 @@ export const ERROR_CODES = {
   'backfill-no-key': {
     area: 'running migrations',
     exit: 'usage',
-    meaning: 'The table to backfill has no single-column primary key to walk.',
+    meaning: 'The table to backfill has no primary key to walk; the hint says how to add one.',
   },
   'backfill-bad-sql': {
     area: 'running migrations',

@@ -56,6 +56,7 @@ export type { Finding as LintFinding } from './sql/lint/types.js';
 export type { FileLocks } from './sql/locks.js';
 export type { BackupEvent, BackupReport, LoggedBackup, RestoreResult } from './backup/index.js';
 export type { RepairRow } from './db/repair-log.js';
+export type { ResumePoint } from './core/resume.js';
 export type { HistoryRow } from './db/history.js';
 export type { LockHolder } from './db/lock.js';
 export type { ForeignTool } from './db/foreign-history.js';

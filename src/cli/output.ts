@@ -274,8 +274,12 @@ export class Output {
           : '';
         const eta = event.etaMs === undefined ? '' : `, ETA ${formatEta(event.etaMs)}`;
         const text = `${event.table}: ${event.rowsDone.toLocaleString('en-US')} rows${pct}, ${event.rowsPerSecond.toLocaleString('en-US')} rows/s${eta}`;
-        if (this.mode === 'tty') this.relabel(`Backfilling ${text}`);
-        else if (Date.now() - this.#lastProgressLine >= PROGRESS_LINE_MS) {
+        if (this.mode === 'tty') {
+          const bar = event.estimate ? `${progressBar(event.rowsDone, event.estimate)} ` : '';
+          this.relabel(
+            `Backfilling ${event.table} ${bar}${event.rowsDone.toLocaleString('en-US')} rows${pct}, ${event.rowsPerSecond.toLocaleString('en-US')} rows/s${eta}`,
+          );
+        } else if (Date.now() - this.#lastProgressLine >= PROGRESS_LINE_MS) {
           this.#lastProgressLine = Date.now();
           this.info(`backfill ${text}`);
         }
@@ -285,9 +289,16 @@ export class Output {
         this.info(
           c.yellow(
             event.reason === 'replication-lag'
-              ? `Backfill paused: a replica is ${(event.figure / 1000).toFixed(1)} s behind (--max-lag).`
+              ? `Backfill paused: a replica is ${seconds(event.figure)} behind (--max-lag ${seconds(event.limitMs)}); waiting for it to catch up.`
               : `Backfill slowed: ${event.figure} session${event.figure === 1 ? '' : 's'} waited on its last batch; pausing ${event.pauseMs} ms between batches.`,
           ),
+        );
+        break;
+      case 'backfill-resumed':
+        this.info(
+          event.reason === 'replication-lag'
+            ? `Backfill resumed: the replica is ${seconds(event.figure)} behind, after ${seconds(event.throttledMs)} of waiting.`
+            : `Backfill back to its pace: no session waited on its last batch (slowed for ${seconds(event.throttledMs)}).`,
         );
         break;
       case 'monitor-off':
@@ -341,6 +352,17 @@ export function monitorSummaryText(m: MonitorSummary): string {
       ? 'blocked no session'
       : `blocked up to ${m.maxBlocked} session${m.maxBlocked === 1 ? '' : 's'} at once, longest wait ${(m.longestWaitMs / 1000).toFixed(1)} s`;
   return `${blocked}${m.deadlocks > 0 ? `, ${m.deadlocks} deadlock${m.deadlocks === 1 ? '' : 's'} in the database` : ''}`;
+}
+
+/** The backfill's bar on a terminal: `[██████░░░░░░░░░░░░░░]`, full at the estimate (which may be exceeded). */
+export function progressBar(done: number, estimate: number, width = 20): string {
+  const filled = Math.max(0, Math.min(width, Math.floor((done * width) / Math.max(1, estimate))));
+  return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}]`;
+}
+
+/** 1500 -> "1.5 s" */
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** Plain mode writes a backfill progress line at most this often. */

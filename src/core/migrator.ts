@@ -36,7 +36,10 @@ import {
   type PreflightFile,
   type PreflightOptions,
 } from './preflight.js';
+import { statementsOf } from './failure.js';
+import { resumePointOf, type ResumePoint } from './resume.js';
 import {
+  isResumable,
   planDown,
   planUp,
   statusOf,
@@ -81,6 +84,8 @@ export interface StatusReport {
   readonly tableExists: boolean;
   /** Repairs and baselines recorded so far, oldest first. */
   readonly repairs: readonly RepairRow[];
+  /** One per dirty migration: where `up` resumes it (statement k of n), or that it needs a repair. */
+  readonly resumePoints: readonly ResumePoint[];
 }
 
 function blockedError(what: string, blockers: readonly Blocker[], words: Wording): MigrateError {
@@ -137,8 +142,21 @@ export class Migrator {
       const history = await session.history.read();
       const tableExists = history.length > 0 || (await session.history.exists());
       const repairs = tableExists ? await readRepairs(session) : [];
-      return { entries: statusOf(migrations, history), tableExists, repairs };
+      const entries = statusOf(migrations, history);
+      return { entries, tableExists, repairs, resumePoints: await this.#resumePoints(entries) };
     });
+  }
+
+  /** Dirty migrations only: a resumable one's file is split (the parser loads then, never for a clean status). */
+  async #resumePoints(entries: readonly StatusEntry[]): Promise<ResumePoint[]> {
+    const points: ResumePoint[] = [];
+    for (const e of entries) {
+      if (e.state !== 'dirty') continue;
+      const statements =
+        isResumable(e) && e.migration ? await statementsOf(e.migration.up).catch(() => undefined) : undefined;
+      points.push(resumePointOf(e, statements, this.#config.words));
+    }
+    return points;
   }
 
   async up(requested: UpOptions & RunOptions & PreflightOptions = {}): Promise<RunResult> {

@@ -141,15 +141,12 @@ export async function lintMigrations(
   onStatementKinds?: RuleContextOptions['onStatementKinds'],
   onNote?: NoteSink,
 ): Promise<Finding[]> {
-  const { lintFile, lintFiles } = await import('../sql/lint/index.js');
+  const { lintEachFile, lintFiles } = await import('../sql/lint/index.js');
   const context = {
     ...(await catalogContext(client, pgVersion, rules, onNote)),
     ...(onStatementKinds ? { onStatementKinds } : {}),
   };
-  if (oneRun) return lintFiles(files, context);
-  const findings: Finding[] = [];
-  for (const file of files) findings.push(...(await lintFile(file, context)));
-  return findings;
+  return oneRun ? lintFiles(files, context) : lintEachFile(files, context);
 }
 
 export async function lockReport(

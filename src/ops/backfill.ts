@@ -83,11 +83,25 @@ export type BackfillEvent =
     }
   | ({ readonly type: 'backfill-progress' } & BackfillProgress)
   | {
+      /** Replication lag: the backfill waits (once per wait); lock waits: the pause between batches grew. */
       readonly type: 'backfill-throttled';
       readonly name: string;
       readonly reason: 'replication-lag' | 'lock-waits';
+      /** The lag in ms, or the sessions that waited on the last batch. */
       readonly figure: number;
+      /** The lag's limit (--max-lag), ms; for lock waits the new pause between batches. */
+      readonly limitMs: number;
       readonly pauseMs: number;
+    }
+  | {
+      /** The throttle let go: the replica caught up, or no session waited on a batch any more. */
+      readonly type: 'backfill-resumed';
+      readonly name: string;
+      readonly reason: 'replication-lag' | 'lock-waits';
+      /** The lag now (ms), or 0 sessions. */
+      readonly figure: number;
+      /** How long the backfill waited (lag) or ran slowed (lock waits), ms. */
+      readonly throttledMs: number;
     };
 
 export interface BackfillResult {
@@ -125,39 +139,63 @@ export function defaultName(table: TableRef, set: string, where: string | undefi
 }
 
 /**
- * The batch: one statement, so the data and the progress row commit together. `$1` is the last finished key
- * (absent for the first batch; its type is inferred from the key column), `$2` the batch size, `$3` the name.
- * The bounds' columns have names no user table has, so the user's SET/WHERE cannot collide with them.
+ * The batch: one statement, so the data and the progress row commit together. With key columns k1..kn, `$1..$n`
+ * are the last finished key (absent for the first batch; each parameter's type is inferred from its column),
+ * then the batch size and the name. A composite key is walked as a row comparison, `(a, b) > ($1, $2)`, which
+ * a btree index on (a, b) answers as one range scan. The CTEs' columns have names no user table has, so the
+ * user's SET/WHERE cannot collide with them. `hi` is the batch's last key as text: the value itself for one
+ * column, a JSON array of the values' text for several (decodeKey reads it back).
  */
 export function batchSql(
   table: string,
-  key: string,
+  keys: readonly string[],
   set: string,
   where: string | undefined,
   log: string,
   first: boolean,
 ): string {
-  const k = quoteIdent(key);
-  const p = first ? { last: '', name: '$2', limit: '$1' } : { last: `${k} > $1 and `, name: '$3', limit: '$2' };
+  const n = keys.length;
+  const tuple = (xs: readonly string[]) => (xs.length === 1 ? xs[0]! : `(${xs.join(', ')})`);
+  const cols = keys.map(quoteIdent);
+  const aliases = keys.map((_, i) => `tidemark_k${i + 1}`);
+  const after = first ? '' : `${tuple(cols)} > ${tuple(keys.map((_, i) => `$${i + 1}`))}`;
+  const limit = first ? '$1' : `$${n + 1}`;
+  const name = first ? '$2' : `$${n + 2}`;
+  const hiText =
+    n === 1 ? `${aliases[0]}::text` : `json_build_array(${aliases.map((a) => `${a}::text`).join(', ')})::text`;
   return (
-    `with tidemark_bounds as (\n` +
-    `  select max(tidemark_k) as tidemark_hi, count(*) as tidemark_n\n` +
-    `    from (select ${k} as tidemark_k from ${table} where ${first ? 'true' : `${k} > $1`} order by ${k} limit ${p.limit}) tidemark_keys\n` +
+    `with tidemark_keys as (\n` +
+    `  select ${cols.map((c, i) => `${c} as ${aliases[i]}`).join(', ')} from ${table}` +
+    ` where ${first ? 'true' : after} order by ${cols.join(', ')} limit ${limit}\n` +
+    `), tidemark_hi as (\n` +
+    `  select ${aliases.join(', ')}, ${hiText} as tidemark_text from tidemark_keys order by ${aliases.map((a) => `${a} desc`).join(', ')} limit 1\n` +
+    `), tidemark_bounds as (\n` +
+    `  select (select tidemark_text from tidemark_hi) as tidemark_hi, (select count(*) from tidemark_keys) as tidemark_n\n` +
     `), tidemark_updated as (\n` +
     `  update ${table} set ${set}\n` +
-    `   where ${p.last}${k} <= (select tidemark_hi from tidemark_bounds)${where ? ` and (${where})` : ''}\n` +
+    `   where ${first ? '' : `${after} and `}${tuple(cols)} <= (select ${aliases.join(', ')} from tidemark_hi)${where ? ` and (${where})` : ''}\n` +
     `  returning 1\n` +
     `), tidemark_logged as (\n` +
-    `  update ${log} set last_key = coalesce((select tidemark_hi::text from tidemark_bounds), last_key),\n` +
+    `  update ${log} set last_key = coalesce((select tidemark_hi from tidemark_bounds), last_key),\n` +
     `         rows_scanned = rows_scanned + (select tidemark_n from tidemark_bounds),\n` +
     `         rows_updated = rows_updated + (select count(*) from tidemark_updated),\n` +
     `         batches = batches + (case when (select tidemark_n from tidemark_bounds) > 0 then 1 else 0 end), updated_at = now()\n` +
-    `   where name = ${p.name}\n` +
+    `   where name = ${name}\n` +
     `  returning last_key\n` +
     `)\n` +
-    `select (select tidemark_hi::text from tidemark_bounds) as hi, (select tidemark_n from tidemark_bounds)::int as scanned,\n` +
+    `select (select tidemark_hi from tidemark_bounds) as hi, (select tidemark_n from tidemark_bounds)::int as scanned,\n` +
     `       (select count(*) from tidemark_updated)::int as updated, (select count(*) from tidemark_logged)::int as logged`
   );
+}
+
+/** The recorded last key (`hi` of batchSql) -> the batch's parameters for the key columns. */
+export function decodeKey(lastKey: string, columns: number): string[] {
+  if (columns === 1) return [lastKey];
+  const values = JSON.parse(lastKey) as unknown;
+  if (!Array.isArray(values) || values.length !== columns || !values.every((v) => typeof v === 'string')) {
+    throw new Error(`the recorded last key ${lastKey} is not ${columns} key values`);
+  }
+  return values as string[];
 }
 
 /** Speed and time left. */
@@ -184,14 +222,17 @@ interface KeyColumn {
   readonly type: string;
 }
 
-async function keyOf(client: Client, table: TableRef, qualified: string): Promise<KeyColumn> {
+/** The primary key's columns, in the key's order. */
+async function keyOf(client: Client, table: TableRef, qualified: string): Promise<KeyColumn[]> {
   let rows: { name: string; type: string }[];
   try {
     ({ rows } = await client.query<{ name: string; type: string }>(
       `select a.attname as name, format_type(a.atttypid, a.atttypmod) as type
          from pg_catalog.pg_index i
-         join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
-        where i.indrelid = $1::regclass and i.indisprimary`,
+         cross join lateral unnest(i.indkey::int2[]) with ordinality as k(attnum, n)
+         join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+        where i.indrelid = $1::regclass and i.indisprimary
+        order by k.n`,
       [qualified],
     ));
   } catch (error) {
@@ -202,16 +243,18 @@ async function keyOf(client: Client, table: TableRef, qualified: string): Promis
     }
     throw error;
   }
-  if (rows.length !== 1) {
+  if (rows.length === 0) {
+    const name = `${table.schema}.${table.table}`;
+    // Walking without a key would need a scan of what is done (or ctid, which an UPDATE changes) on every batch.
     throw usageError(
       'backfill-no-key',
-      `${table.schema}.${table.table} has ${rows.length === 0 ? 'no primary key' : `a primary key of ${rows.length} columns`}; migrate backfill walks a single-column primary key.`,
+      `${name} has no primary key; migrate backfill walks a table by its primary key, so that each batch is the next range of keys and no row is updated twice.`,
       {
-        hint: 'Add a single-column primary key (or an identity column with one) first, or update this table with your own batched script.',
+        hint: `Give it one first. Without a table rewrite or a long lock, when columns that identify a row exist: "create unique index concurrently ${table.table}_pkey_idx on ${qualified} (col, ...)", then "alter table ${qualified} add primary key using index ${table.table}_pkey_idx" (the columns must be NOT NULL). Otherwise add an identity column in a migration ("alter table ${qualified} add column id bigint generated always as identity primary key", which rewrites the table).`,
       },
     );
   }
-  return rows[0]!;
+  return rows;
 }
 
 /** EXPLAIN checks the SET and WHERE (syntax, columns, types) before anything runs. */
@@ -239,6 +282,9 @@ async function estimateOf(client: Client, qualified: string): Promise<number | u
   return n === undefined || n < 0 ? undefined : Math.round(n);
 }
 
+/** How often a backfill held back by replication lag looks again. */
+const LAG_POLL_MS = 1000;
+
 async function replicationLagMs(client: Client): Promise<number> {
   // replay_lag is NULL without replicas, and for a role without pg_read_all_stats: both read as "no lag".
   const { rows } = await client.query<{ ms: number | null }>(
@@ -257,7 +303,8 @@ export async function runBackfill(client: Client, ctx: BackfillContext, spec: Ba
     );
   const qualified = quoteTable(ref);
   const tableName = `${ref.schema}.${ref.table}`;
-  const key = await keyOf(client, ref, qualified);
+  const keys = await keyOf(client, ref, qualified);
+  const keyText = keys.map((k) => k.name).join(', ');
   await checkSql(client, qualified, spec);
   const name = spec.name ?? defaultName(ref, spec.set, spec.where);
   const log = new BackfillLog(client, ctx.trackingTable);
@@ -284,11 +331,12 @@ export async function runBackfill(client: Client, ctx: BackfillContext, spec: Ba
       !spec.restart &&
       (row.setSql !== spec.set ||
         (row.whereSql ?? undefined) !== (spec.where ?? undefined) ||
-        row.tableName !== tableName)
+        row.tableName !== tableName ||
+        row.keyColumn !== keyText)
     ) {
       throw usageError(
         'backfill-changed',
-        `A backfill named ${name} was recorded with another table or SET/WHERE (${row.tableName}: set ${row.setSql}${row.whereSql ? ` where ${row.whereSql}` : ''}).`,
+        `A backfill named ${name} was recorded with another table, key or SET/WHERE (${row.tableName} by ${row.keyColumn}: set ${row.setSql}${row.whereSql ? ` where ${row.whereSql}` : ''}).`,
         {
           hint: "Give this one another --name, or pass --restart to forget that one's progress and start over.",
         },
@@ -298,7 +346,7 @@ export async function runBackfill(client: Client, ctx: BackfillContext, spec: Ba
       return {
         name,
         table: tableName,
-        key: key.name,
+        key: keyText,
         status: 'already-finished',
         rowsDone: row.rowsScanned,
         rowsUpdated: row.rowsUpdated,
@@ -308,17 +356,18 @@ export async function runBackfill(client: Client, ctx: BackfillContext, spec: Ba
       };
     }
     if (!row || spec.restart) {
-      await log.start({ name, tableName, keyColumn: key.name, setSql: spec.set, whereSql: spec.where ?? null });
+      await log.start({ name, tableName, keyColumn: keyText, setSql: spec.set, whereSql: spec.where ?? null });
       row = (await log.read(name))!;
     }
     const resumed = row.batches > 0 ? { rowsDone: row.rowsScanned, batches: row.batches } : undefined;
     const estimate = await estimateOf(client, qualified);
-    ctx.emit({ type: 'backfill-start', name, table: tableName, key: key.name, estimate, resumed });
+    ctx.emit({ type: 'backfill-start', name, table: tableName, key: keyText, estimate, resumed });
     return await walk(client, ctx, spec, {
       name,
       tableName,
       qualified,
-      key,
+      keys,
+      keyText,
       log,
       row,
       estimate,
@@ -333,7 +382,9 @@ interface Walk {
   readonly name: string;
   readonly tableName: string;
   readonly qualified: string;
-  readonly key: KeyColumn;
+  readonly keys: readonly KeyColumn[];
+  /** The key's column names, `a, b`, as the log and the result show them. */
+  readonly keyText: string;
   readonly log: BackfillLog;
   readonly row: {
     readonly lastKey: string | null;
@@ -347,13 +398,16 @@ interface Walk {
 
 async function walk(client: Client, ctx: BackfillContext, spec: BackfillSpec, w: Walk): Promise<BackfillResult> {
   const started = performance.now();
-  const firstSql = batchSql(w.qualified, w.key.name, spec.set, spec.where, w.log.table, true);
-  const nextSql = batchSql(w.qualified, w.key.name, spec.set, spec.where, w.log.table, false);
+  const keyNames = w.keys.map((k) => k.name);
+  const firstSql = batchSql(w.qualified, keyNames, spec.set, spec.where, w.log.table, true);
+  const nextSql = batchSql(w.qualified, keyNames, spec.set, spec.where, w.log.table, false);
   let lastKey = w.row.lastKey;
   let done = w.row.rowsScanned;
   let updated = w.row.rowsUpdated;
   let batches = w.row.batches;
   let pauseMs = spec.pauseMs;
+  /** Since when the pause is above the base because sessions waited on batches. */
+  let slowedSince: number | undefined;
   // The session's lock_timeout, set only when the attempt's differs (one round trip per batch, not three).
   const lockTimeout = { current: -1 };
   const ops =
@@ -376,7 +430,7 @@ async function walk(client: Client, ctx: BackfillContext, spec: BackfillSpec, w:
   const result = (status: BackfillResult['status'], stoppedBy?: string): BackfillResult => ({
     name: w.name,
     table: w.tableName,
-    key: w.key.name,
+    key: w.keyText,
     status,
     rowsDone: done,
     rowsUpdated: updated,
@@ -389,22 +443,38 @@ async function walk(client: Client, ctx: BackfillContext, spec: BackfillSpec, w:
     for (;;) {
       if (ctx.signal?.aborted) return result('stopped', String(ctx.signal.reason));
       if (spec.maxLagMs !== undefined) {
-        for (
-          let lag = await replicationLagMs(client);
-          lag > spec.maxLagMs && !ctx.signal?.aborted;
-          lag = await replicationLagMs(client)
-        ) {
-          ctx.emit({ type: 'backfill-throttled', name: w.name, reason: 'replication-lag', figure: lag, pauseMs: 1000 });
-          await sleep(1000, undefined, { signal: ctx.signal }).catch(() => {});
+        let lag = await replicationLagMs(client);
+        if (lag > spec.maxLagMs) {
+          // Reported once per wait (and once when it ends), not once per look: a CI log stays readable.
+          const since = performance.now();
+          ctx.emit({
+            type: 'backfill-throttled',
+            name: w.name,
+            reason: 'replication-lag',
+            figure: lag,
+            limitMs: spec.maxLagMs,
+            pauseMs: LAG_POLL_MS,
+          });
+          while (lag > spec.maxLagMs && !ctx.signal?.aborted) {
+            await sleep(LAG_POLL_MS, undefined, { signal: ctx.signal }).catch(() => {});
+            if (!ctx.signal?.aborted) lag = await replicationLagMs(client);
+          }
+          if (ctx.signal?.aborted) return result('stopped', String(ctx.signal.reason));
+          ctx.emit({
+            type: 'backfill-resumed',
+            name: w.name,
+            reason: 'replication-lag',
+            figure: lag,
+            throttledMs: Math.round(performance.now() - since),
+          });
         }
-        if (ctx.signal?.aborted) return result('stopped', String(ctx.signal.reason));
       }
       const batch = await runBatch(
         client,
         ctx.lockRetry,
         lockTimeout,
         lastKey === null ? firstSql : nextSql,
-        lastKey === null ? [spec.batchSize, w.name] : [lastKey, spec.batchSize, w.name],
+        lastKey === null ? [spec.batchSize, w.name] : [...decodeKey(lastKey, keyNames.length), spec.batchSize, w.name],
         w.name,
       );
       if (batch.scanned === 0 || batch.hi === null) break;
@@ -427,14 +497,26 @@ async function walk(client: Client, ctx: BackfillContext, spec: BackfillSpec, w:
       const caused = watch?.blockedSince();
       const waited = (caused?.blocked ?? 0) > 0;
       const next = nextPause(spec.pauseMs, pauseMs, waited);
-      if (waited && next > pauseMs)
+      if (waited && next > pauseMs) {
+        slowedSince ??= performance.now();
         ctx.emit({
           type: 'backfill-throttled',
           name: w.name,
           reason: 'lock-waits',
           figure: caused!.blocked,
+          limitMs: next,
           pauseMs: next,
         });
+      } else if (!waited && slowedSince !== undefined) {
+        ctx.emit({
+          type: 'backfill-resumed',
+          name: w.name,
+          reason: 'lock-waits',
+          figure: 0,
+          throttledMs: Math.round(performance.now() - slowedSince),
+        });
+        slowedSince = undefined;
+      }
       pauseMs = next;
       if (pauseMs > 0 && !ctx.signal?.aborted) await sleep(pauseMs, undefined, { signal: ctx.signal }).catch(() => {});
     }

@@ -5,6 +5,7 @@
  * WebAssembly instantiation) takes 25-70 ms; then parsing and splitting 1000 statements takes 7-16 ms
  * (bench/sql-bench.mjs).
  */
+import { setFlagsFromString } from 'node:v8';
 import { MigrateError } from '../errors.js';
 import { charIndexFromPgPosition, lineColumnAt } from './position.js';
 
@@ -108,6 +109,36 @@ export async function parse(text: string, displayPath?: string): Promise<ParseTr
   return parseSync(text, displayPath);
 }
 
+/**
+ * Keeps the grammar's WebAssembly on V8's baseline compiler (Liftoff), without touching the embedding app's own
+ * WebAssembly. V8 compiles a wasm function lazily on its first call, and decides then whether that code may
+ * later be recompiled by the optimizing tier (TurboFan): only when `--wasm-tier-up-filter` is -1 (every
+ * function, the default) or that function's index. A single parse makes the grammar hot enough to be
+ * recompiled, and that compile costs ~600 ms of CPU and ~50 MB on a background thread: more than 1000 files
+ * take to lint without it (bench/lint-bench.mjs). So each call of the grammar runs with the filter set to an
+ * index no function has and restores -1 right after: the call is synchronous, no other JavaScript runs in
+ * between, and functions compiled outside the window (the app's) tier up as usual. The CLI also starts with
+ * `--liftoff-only` (bin/migrate.js), the same effect for its whole process. Left alone when the process was
+ * started with its own filter (a V8 debugging flag).
+ */
+let baselineOnly = !`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`.includes('tier-up-filter');
+
+function callGrammar(text: string): { version: number; stmts?: RawStmt[] } {
+  if (!baselineOnly) return loaded!.parseSync(text);
+  try {
+    setFlagsFromString('--wasm-tier-up-filter=2147483647');
+  } catch {
+    // A runtime whose node:v8 does not implement it (the parse is only slower there).
+    baselineOnly = false;
+    return loaded!.parseSync(text);
+  }
+  try {
+    return loaded!.parseSync(text);
+  } finally {
+    setFlagsFromString('--wasm-tier-up-filter=-1');
+  }
+}
+
 /** `parse` for callers that already awaited `loadParser()` (lint runs thousands of small parses). */
 export function parseSync(text: string, displayPath?: string): ParseTree {
   if (loaded === undefined) {
@@ -116,7 +147,7 @@ export function parseSync(text: string, displayPath?: string): ParseTree {
   // libpg-query refuses empty input instead of returning no statements.
   if (text.trim() === '') return { version: 0, stmts: [] };
   try {
-    const result = loaded.parseSync(text);
+    const result = callGrammar(text);
     return { version: result.version, stmts: result.stmts ?? [] };
   } catch (error) {
     const details = (error as { sqlDetails?: { message?: string; cursorPosition?: number } }).sqlDetails;

@@ -64,16 +64,22 @@ export interface StatementHead {
   readonly node: PgNode;
   /** JS index of the statement's first character in the file text. */
   readonly start: number;
+  /** True for a statement the lint did not give to the grammar (`shortcut.ts`): `node` is empty. */
+  readonly skipped?: boolean;
 }
 
-/** Parses `text` (parser loaded) into statement heads: lint's cheaper cousin of `parseStatementsSync`. */
+/**
+ * Parses `text` (parser loaded) into statement heads: lint's cheaper cousin of `parseStatementsSync`.
+ * `parseText`: what the grammar reads instead, the same text with statements blanked (`shortcut.ts`).
+ */
 export function parseStatementHeadsSync(
   text: string,
   displayPath: string | undefined,
   index: TextIndex,
+  parseText = text,
 ): StatementHead[] {
   const out: StatementHead[] = [];
-  for (const raw of parseSync(text, displayPath).stmts) {
+  for (const raw of parseSync(parseText, displayPath).stmts) {
     const byteStart = raw.stmt_location ?? 0;
     const sliceStart = index.charIndexFromByte(byteStart);
     const sliceEnd =
@@ -105,15 +111,20 @@ export interface FileHeads {
  * statement written without one), and each statement is given back to the file it starts in. Returns
  * undefined when the batch cannot be trusted (a syntax error, or a statement that crosses a file boundary,
  * e.g. an unterminated quote): the caller then parses file by file, which names the error in its file.
+ * `masked[i]`, when given, is parsed instead of `texts[i]`: the same text with statements blanked out
+ * (`shortcut.ts`), of the same UTF-8 length, so offsets still point into `texts[i]`.
  */
-export function parseFilesHeadsSync(texts: readonly string[]): FileHeads[] | undefined {
+export function parseFilesHeadsSync(
+  texts: readonly string[],
+  masked?: readonly (string | undefined)[],
+): FileHeads[] | undefined {
   const indexes = texts.map((t) => new TextIndex(t));
   const bases: number[] = [];
   let joined = '';
   let bytes = 0;
   for (let i = 0; i < texts.length; i++) {
     bases.push(bytes);
-    joined += texts[i] + '\n;';
+    joined += (masked?.[i] ?? texts[i]) + '\n;';
     bytes += indexes[i]!.byteLength + 2;
   }
   let tree: ParseTree;

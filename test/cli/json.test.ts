@@ -177,3 +177,16 @@ describe('--json of test-rollback and schema dump | check', () => {
     expect(await json(['schema', 'check'], dir, 1)).toMatchSnapshot();
   });
 });
+
+describe('--json of status with a failed no-transaction migration', () => {
+  it('status names the resume point: statement 3 of 5, its line, and what to run next', async () => {
+    await db.reset();
+    const dir = makeProject({
+      ...FILES,
+      'migrations/003_steps.sql':
+        '-- migrate:no-transaction\ncreate table s1 (id int);\ncreate table s2 (id int);\nselect nope;\ncreate table s4 (id int);\ncreate table s5 (id int);\n',
+    });
+    await json(['up'], dir, 1);
+    expect(await json(['status'], dir)).toMatchSnapshot();
+  });
+});

@@ -1,8 +1,14 @@
-/** The terminal rendering: colour, spinner and ✔ lines under a real pseudo-terminal (util-linux `script`). */
-import { execFileSync, spawnSync } from 'node:child_process';
+/**
+ * The terminal rendering: colour, spinner and ✔ lines under a real pseudo-terminal (util-linux `script`): the
+ * spinner carrying the lock monitor's picture, the backfill's progress bar; and the plain lines of the same
+ * events without a terminal (CI).
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../helpers/db.js';
-import { CLI, makeProject } from '../helpers/project.js';
+import { CLI, makeProject, runCli } from '../helpers/project.js';
+import { progressBar } from '../../src/cli/output.js';
 
 const db = useTestDatabase('tty');
 
@@ -59,5 +65,134 @@ describe.skipIf(!hasScript())('on a terminal', () => {
     const out = inTerminal(['up'], { NO_COLOR: '1' });
     expect(out).toMatch(/applied 001_a/);
     expect(out).not.toMatch(/\x1b\[3\dm/);
+  });
+
+  /** The CLI on a sized terminal, running while the test acts; `output()` is what the terminal showed so far. */
+  function startInTerminal(dir: string, args: string[], env: Record<string, string> = {}) {
+    const cli = [process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' ');
+    // -f: script flushes what the terminal shows at once, so the test can wait for it.
+    const child = spawn('script', ['-qfec', `stty cols 160 rows 30; ${cli}`, '/dev/null'], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        TERM: 'xterm-256color',
+        DATABASE_URL: db.url,
+        BACKUP_BEFORE_MIGRATE: 'false',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      }),
+    );
+    return { output: () => output, exited };
+  }
+
+  async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+    for (let i = 0; !(await check()); i += 1) {
+      if (i > 1200) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it("shows the lock monitor's picture in the spinner while a session waits on the migration", async () => {
+    await db.reset();
+    const dir = makeProject({
+      'migrations/001_t.sql': 'create table t (id int);\ncreate table go (ok boolean);\n',
+      'migrations/002_hold.sql':
+        'lock table t in access exclusive mode;\n' +
+        'do $$ begin for i in 1..600 loop exit when exists (select 1 from go); perform pg_sleep(0.1); end loop; end $$;\n',
+    });
+    await runCli(['up', '--to', '1'], { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false' } });
+    const run = startInTerminal(dir, ['up', '--skip-lint']);
+    const reader = new pg.Client({ connectionString: db.url, application_name: 'queued-reader' });
+    await reader.connect();
+    let query: Promise<unknown> | undefined;
+    try {
+      await until(
+        'the migration to hold its lock',
+        async () =>
+          (
+            await db.query(
+              "select 1 from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 't' and l.mode = 'AccessExclusiveLock' and l.granted",
+            )
+          ).length > 0,
+      );
+      query = reader.query('select count(*) from t');
+      await until('the picture in the spinner', () =>
+        /1 session waiting on it \(longest \d+\.\d s\)/.test(run.output()),
+      );
+    } finally {
+      await db.query('insert into go values (true)');
+      await query;
+      await reader.end();
+    }
+    expect(await run.exited).toBe(0);
+    const out = run.output();
+    // The spinner's line: the migration, its elapsed time, and the picture in yellow (not a line of its own).
+    expect(out).toMatch(/Applying 002_hold.*\d+\.\ds.*\x1b\[33m1 session waiting on it \(longest \d+\.\d s\)/);
+    expect(out).not.toMatch(/002_hold: 1 session waiting on it/);
+    expect(out).toMatch(/✔.*applied 002_hold.*blocked up to 1 session at once/);
+  });
+
+  it('shows the backfill as a progress bar with rows, speed and ETA', async () => {
+    await db.reset();
+    await db.query('create table big (id int primary key, n int not null default 0)');
+    await db.query('insert into big (id) select generate_series(1, 20000)');
+    await db.query('analyze big');
+    const dir = makeProject();
+    const run = startInTerminal(dir, [
+      'backfill',
+      'big',
+      '--set',
+      'n = n + 1',
+      '--batch-size',
+      '1000',
+      '--pause',
+      '100ms',
+    ]);
+    expect(await run.exited).toBe(0);
+    const out = run.output();
+    expect(out).toMatch(
+      /Backfilling public\.big \[█+░*\] [\d,]+ rows of ~20,000 \(\d+%\), [\d,]+ rows\/s(, ETA \d+ s)?/,
+    );
+    expect(out).toMatch(/Backfill public\.big:\w+ finished: 20,000 rows walked, 20,000 updated, in 20 batches/);
+  });
+});
+
+describe('without a terminal (CI lines)', () => {
+  it('prints the backfill as lines: the start, progress at most every 5 s, and the result', async () => {
+    await db.reset();
+    await db.query('create table big (id int primary key, n int not null default 0)');
+    await db.query('insert into big (id) select generate_series(1, 5000)');
+    await db.query('analyze big');
+    const result = await runCli(['backfill', 'big', '--set', 'n = n + 1', '--batch-size', '1000', '--pause', '0'], {
+      cwd: makeProject(),
+      env: { DATABASE_URL: db.url },
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/^Backfilling public\.big by id \(~5,000 rows\)\.$/m);
+    expect(result.stderr).toMatch(
+      /^backfill public\.big: 1,000 rows of ~5,000 \(20%\), [\d,]+ rows\/s(, ETA \d+ s)?$/m,
+    );
+    // No terminal: no spinner frames, no colour, no bar.
+    expect(result.stderr + result.stdout).not.toMatch(/\x1b\[|█/);
+    expect(result.stdout).toMatch(
+      /^Backfill public\.big:\w+ finished: 5,000 rows walked, 5,000 updated, in 5 batches/m,
+    );
+  });
+
+  it('draws the bar in proportion to the estimate, full past it', () => {
+    expect(progressBar(0, 100, 10)).toBe('[░░░░░░░░░░]');
+    expect(progressBar(55, 100, 10)).toBe('[█████░░░░░]');
+    expect(progressBar(150, 100, 10)).toBe('[██████████]');
+    expect(progressBar(5, 0, 4)).toBe('[████]');
   });
 });

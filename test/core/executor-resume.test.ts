@@ -56,6 +56,24 @@ describe('a no-transaction migration that failed part-way', () => {
     expect(failed.stderr).toMatch(/\(statement 3 of 5 in the file\)/);
     expect(failed.stderr).toMatch(/it resumes at statement 3/);
     expect(await row('002')).toMatchObject({ dirty: true, statements_done: 2 });
+    // status says where it stands and what to run next, as text and in --json.
+    const text = await cli(dir, ['status']);
+    expect(text.stdout).toMatch(/002 +steps +dirty \(2 of 5 done\)/);
+    expect(text.stdout).toContain(
+      '002_steps stopped after statement 2 of 5 (statement 3, line 4, failed). Fix what failed, then run migrate up again: it resumes at statement 3 (migrate up --from-start runs the file from its first statement).',
+    );
+    const dirty = JSON.parse((await cli(dir, ['status', '--json'])).stdout) as {
+      migrations: { version: string; resume: unknown }[];
+    };
+    expect(dirty.migrations.find((m) => m.version === '002')?.resume).toMatchObject({
+      resumable: true,
+      statementsDone: 2,
+      statements: 5,
+      nextStatement: 3,
+      nextLine: 4,
+      nextText: 'insert into missing_table values (1)',
+    });
+    expect(dirty.migrations.find((m) => m.version === '001')?.resume).toBeNull();
 
     // The fix: only the failed statement changes. Statements 1-2 must not run again (both would fail).
     writeFiles(dir, { 'migrations/002_steps.sql': fiveSteps('create table step_three (id int);') });
@@ -92,6 +110,10 @@ describe('a no-transaction migration that failed part-way', () => {
     expect(refused.code, refused.stderr).toBe(2);
     expect(refused.stderr).toMatch(
       /002_steps cannot resume: the 2 statements that already ran .* are no longer the same/,
+    );
+    // status says so before anyone runs up.
+    expect((await cli(dir, ['status'])).stdout).toMatch(
+      /002_steps cannot resume as it is: the 2 statements that ran \(and stay applied\) changed in the file since\. .*migrate repair 002/,
     );
     expect(await row('002')).toMatchObject({ dirty: true, statements_done: 2 });
     expect(await db.query("select 1 from pg_tables where tablename = 'step_three'")).toEqual([]);

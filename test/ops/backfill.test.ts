@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { batchSql, defaultName, nextPause, parseTable, progressOf } from '../../src/ops/backfill.js';
+import { batchSql, decodeKey, defaultName, nextPause, parseTable, progressOf } from '../../src/ops/backfill.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
 
@@ -25,15 +25,28 @@ describe('backfill, the pure parts', () => {
   });
 
   it('walks keys after the last one (none for the first batch) and logs progress in the same statement', () => {
-    const first = batchSql('"public"."t"', 'id', 'x = 1', 'x is null', '"public"."log"', true);
-    const next = batchSql('"public"."t"', 'id', 'x = 1', undefined, '"public"."log"', false);
+    const first = batchSql('"public"."t"', ['id'], 'x = 1', 'x is null', '"public"."log"', true);
+    const next = batchSql('"public"."t"', ['id'], 'x = 1', undefined, '"public"."log"', false);
     expect(first).toContain('where true order by "id" limit $1');
     expect(first).toContain('where name = $2');
     expect(first).toContain('and (x is null)');
     expect(next).toContain('where "id" > $1 order by "id" limit $2');
-    expect(next).toContain('"id" > $1 and "id" <= (select tidemark_hi from tidemark_bounds)');
+    expect(next).toContain('"id" > $1 and "id" <= (select tidemark_k1 from tidemark_hi)');
     expect(next).toContain('where name = $3');
     expect(next).not.toContain('and (');
+  });
+
+  it('walks a composite key as a row comparison and records its last key as a JSON array', () => {
+    const next = batchSql('"public"."t"', ['a', 'b'], 'x = 1', undefined, '"public"."log"', false);
+    expect(next).toContain('where ("a", "b") > ($1, $2) order by "a", "b" limit $3');
+    expect(next).toContain(
+      '("a", "b") > ($1, $2) and ("a", "b") <= (select tidemark_k1, tidemark_k2 from tidemark_hi)',
+    );
+    expect(next).toContain('where name = $4');
+    expect(next).toContain('json_build_array(tidemark_k1::text, tidemark_k2::text)::text');
+    expect(decodeKey('["3","b,c"]', 2)).toEqual(['3', 'b,c']);
+    expect(decodeKey('["3","b,c"]', 1)).toEqual(['["3","b,c"]']);
+    expect(() => decodeKey('["3"]', 2)).toThrow(/not 2 key values/);
   });
 
   it('computes speed and time left from this run only', () => {
@@ -199,6 +212,56 @@ describe('migrate backfill', () => {
     ]);
   });
 
+  it('walks a composite primary key (text and int) in order, every row once, and resumes after SIGTERM', async () => {
+    // Text first: the walk must follow the key's own order (collation included), not the physical one.
+    await db.query('create table pairs (region text, id int, n int not null default 0, primary key (region, id))');
+    await db.query(
+      `insert into pairs (region, id) select r, g from unnest(array['eu, west', 'us', 'ap']) r, generate_series(1, 6000) g order by random()`,
+    );
+    await db.query('analyze pairs');
+    const dir = makeProject();
+    const args = ['backfill', 'pairs', '--set', 'n = n + 1', '--batch-size', '700', '--pause', '10ms'];
+    let sent = false;
+    const stopped = await cli(dir, args, (child) => {
+      const poll = setInterval(() => {
+        void progressRow().then((row) => {
+          if (!sent && row && Number(row.rows_scanned) >= 2100) {
+            sent = true;
+            child.kill('SIGTERM');
+          }
+        });
+      }, 50);
+      child.on('close', () => clearInterval(poll));
+    });
+    expect(stopped.code, stopped.stderr).toBe(143);
+    expect(stopped.stderr).toMatch(/Backfilling public\.pairs by region, id/);
+    const [mid] = await db.query<{ last_key: string; rows_scanned: string }>(
+      'select last_key, rows_scanned from schema_migrations_backfills',
+    );
+    const [region, id] = JSON.parse(mid!.last_key) as [string, string];
+    // Exactly the keys up to the recorded one are done, in key order.
+    const [split] = await db.query<{ before: string; done: string; after_done: string }>(
+      `select count(*) filter (where (region, id) <= ($1, $2::int)) as before,
+              count(*) filter (where n = 1 and (region, id) <= ($1, $2::int)) as done,
+              count(*) filter (where n <> 0 and (region, id) > ($1, $2::int)) as after_done
+         from pairs`,
+      [region, id],
+    );
+    expect(split).toEqual({ before: mid!.rows_scanned, done: mid!.rows_scanned, after_done: '0' });
+    const resumed = await cli(dir, [...args, '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({
+      status: 'finished',
+      key: 'region, id',
+      rowsDone: 18_000,
+      rowsUpdated: 18_000,
+      resumed: true,
+    });
+    expect(await db.query<{ n: number; count: string }>('select n, count(*) from pairs group by n')).toEqual([
+      { n: 1, count: '18000' },
+    ]);
+  });
+
   it('stops before changing anything on a table without a primary key or a --set that does not work (exit 2)', async () => {
     await db.query('create table nokey (a int)');
     await db.query('create table t (id int primary key, a int)');
@@ -207,6 +270,8 @@ describe('migrate backfill', () => {
     const noKey = await cli(dir, ['backfill', 'nokey', '--set', 'a = 1']);
     expect(noKey.code).toBe(2);
     expect(noKey.stderr).toMatch(/public\.nokey has no primary key/);
+    expect(noKey.stderr).toMatch(/add primary key using index/);
+    expect(noKey.stderr).not.toMatch(/\n\s+at /);
     const bad = await cli(dir, ['backfill', 't', '--set', 'nope = 1']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(

@@ -139,4 +139,75 @@ describe('the monitor against a migration that holds ACCESS EXCLUSIVE', () => {
     expect(alerts[0]).toMatchObject({ severity: 'warning', migration: { version: '002', name: 'hold' } });
     expect(alerts[0]!.figures.blocked).toBeGreaterThanOrEqual(1);
   });
+
+  it('warns once past BLOCKED_WARN while sessions stay queued, and the blocked alert fires once', async () => {
+    await db.reset();
+    const dir = makeProject({
+      'migrations/001_t.sql': 'create table t (id int primary key);\ncreate table go (ok boolean);\n',
+      'migrations/002_hold.sql':
+        'lock table t in access exclusive mode;\n' +
+        'do $$ begin for i in 1..600 loop exit when exists (select 1 from go); perform pg_sleep(0.1); end loop; end $$;\n',
+    });
+    const { command, out } = recorder();
+    const env = {
+      DATABASE_URL: db.url,
+      BACKUP_BEFORE_MIGRATE: 'false',
+      BLOCKED_WARN: '500ms',
+      ALERT_BLOCKED_AFTER: '500ms',
+      ALERT_COMMAND: command,
+    };
+    expect((await runCli(['up', '--to', '1'], { cwd: dir, env })).code).toBe(0);
+    let stderr = '';
+    const running = runCli(['up', '--skip-lint'], {
+      cwd: dir,
+      env,
+      onSpawn: (child) => child.stderr!.on('data', (d: Buffer) => (stderr += d.toString())),
+    });
+    const until = async (what: string, check: () => Promise<boolean>) => {
+      for (let i = 0; !(await check()); i += 1) {
+        if (i > 1200) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await until(
+      'the migration to hold its lock',
+      async () =>
+        (
+          await db.query(
+            "select 1 from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 't' and l.mode = 'AccessExclusiveLock' and l.granted",
+          )
+        ).length > 0,
+    );
+    const readers = [0, 1].map((i) => new pg.Client({ connectionString: db.url, application_name: `queued-${i}` }));
+    const queries = readers.map((c) => c.connect().then(() => c.query('select count(*) from t')));
+    try {
+      await until('the warning', async () => /Warning: 002_hold has blocked/.test(stderr));
+      // The sessions stay queued for several more of the monitor's looks (one a second): no second warning.
+      await until(
+        'the readers to have waited 3 s',
+        async () =>
+          (
+            await db.query(
+              "select 1 from pg_stat_activity where application_name like 'queued-%' and wait_event_type = 'Lock' and now() - query_start > interval '3 s'",
+            )
+          ).length === 2,
+      );
+    } finally {
+      await db.query('insert into go values (true)');
+      await Promise.all(queries);
+      await Promise.all(readers.map((c) => c.end()));
+    }
+    const result = await running;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(
+      /Warning: 002_hold has blocked [12] sessions? for up to \d+\.\d s \(BLOCKED_WARN=0\.5 s\)\. MIGRATION_TIMEOUT or Ctrl-C cancels it and rolls it back\./,
+    );
+    expect(result.stderr.match(/Warning: 002_hold has blocked/g)).toHaveLength(1);
+    expect(result.stderr).toMatch(/002_hold: sessions blocked longer than ALERT_BLOCKED_AFTER \(0\.5 s\)\./);
+    expect(result.stderr).toMatch(/applied 002_hold .*blocked up to 2 sessions at once/);
+    const alerts = lines(out).filter((a) => a.kind === 'sessions-blocked');
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ migration: { version: '002', name: 'hold' }, figures: { thresholdMs: 500 } });
+    expect(alerts[0]!.figures.longestWaitMs).toBeGreaterThanOrEqual(500);
+  });
 });

@@ -9,7 +9,7 @@ export function define(program: Command, action: Action): void {
     .description(
       'update a large table in short batches walked by primary key: resumable, throttled, stops cleanly on SIGTERM',
     )
-    .argument('<table>', 'the table, e.g. users or app.users (a single-column primary key)')
+    .argument('<table>', 'the table, e.g. users or app.users (walked by its primary key, one or more columns)')
     .requiredOption(
       '--set <assignments>',
       'what follows SET in an UPDATE, e.g. "full_name = first_name || \' \' || last_name"',

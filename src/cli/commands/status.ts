@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { RepairRow, StatusEntry } from '../../index.js';
+import type { RepairRow, ResumePoint, StatusEntry } from '../../index.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
 
@@ -19,7 +19,11 @@ Examples:
     .action(action(status));
 }
 
-export function statusJson(entries: readonly StatusEntry[]): Record<string, unknown> {
+export function statusJson(
+  entries: readonly StatusEntry[],
+  resumePoints: readonly ResumePoint[] = [],
+): Record<string, unknown> {
+  const resume = new Map(resumePoints.map((p) => [p.version, p]));
   return {
     migrations: entries.map((e) => ({
       version: e.version,
@@ -33,7 +37,23 @@ export function statusJson(entries: readonly StatusEntry[]): Record<string, unkn
       checksum: e.migration?.checksum ?? null,
       appliedChecksum: e.row?.checksum ?? null,
       outOfOrder: e.outOfOrder,
+      resume: resumeJson(resume.get(e.version)),
     })),
+  };
+}
+
+/** A dirty migration's resume point (null for every other state). */
+function resumeJson(p: ResumePoint | undefined): Record<string, unknown> | null {
+  if (!p) return null;
+  return {
+    resumable: p.resumable,
+    statementsDone: p.statementsDone ?? null,
+    statements: p.statements ?? null,
+    nextStatement: p.nextStatement ?? null,
+    nextLine: p.nextLine ?? null,
+    nextText: p.nextText ?? null,
+    ranUnchanged: p.ranUnchanged ?? null,
+    next: p.next,
   };
 }
 
@@ -81,7 +101,7 @@ export async function status(ctx: CommandContext, flags: StatusFlags = {}): Prom
   if (code !== 0)
     out.info(`${notRun} migration${notRun === 1 ? '' : 's'} not run yet (pending or dirty): exit 1 (--exit-code).`);
   if (out.mode === 'json') {
-    out.json({ ...statusJson(report.entries), repairs: repairsJson(repairs) });
+    out.json({ ...statusJson(report.entries, report.resumePoints), repairs: repairsJson(repairs) });
     return code;
   }
   if (report.entries.length === 0) {
@@ -96,10 +116,19 @@ export async function status(ctx: CommandContext, flags: StatusFlags = {}): Prom
     missing: c.red,
     dirty: c.red,
   };
+  const resume = new Map(report.resumePoints.map((p) => [p.version, p]));
+  const stateOf = (e: StatusEntry): string => {
+    const p = resume.get(e.version);
+    const at =
+      p?.statementsDone !== undefined && p.statements !== undefined
+        ? ` (${p.statementsDone} of ${p.statements} done)`
+        : '';
+    return e.state + at + (e.outOfOrder ? ' (out of order)' : '');
+  };
   const rows = report.entries.map((e) => [
     e.version,
     e.name,
-    e.state + (e.outOfOrder ? ' (out of order)' : ''),
+    stateOf(e),
     e.row ? e.row.appliedAt.toISOString().replace('T', ' ').slice(0, 19) : '',
     e.row ? `${e.row.executionMs} ms` : '',
   ]);
@@ -119,6 +148,7 @@ export async function status(ctx: CommandContext, flags: StatusFlags = {}): Prom
   for (const e of report.entries) counts.set(e.state, (counts.get(e.state) ?? 0) + 1);
   out.line();
   out.line([...counts].map(([state, n]) => `${n} ${state}`).join(', '));
+  for (const p of report.resumePoints) out.line(p.next);
   if (repairs.length > 0) {
     out.line();
     out.line(c.bold('Repairs (oldest first):'));

@@ -11,7 +11,14 @@ import { MAX_PARSE_CHARS, SqlSyntaxError, loadParser } from '../parser.js';
 import { statementLockFacts, type LockMode } from '../locks.js';
 import { TextIndex } from '../position.js';
 import { SchemaView } from '../schema.js';
-import { parseFilesHeadsSync, parseStatementHeadsSync, parseStatementsSync, type FileHeads } from '../split.js';
+import { shortcut, type Shortcut } from '../shortcut.js';
+import {
+  parseFilesHeadsSync,
+  parseStatementHeadsSync,
+  parseStatementsSync,
+  type FileHeads,
+  type StatementHead,
+} from '../split.js';
 import type { PgNode } from '../parser.js';
 import { doBlockStatements } from './do-block.js';
 import { RULES, RULES_BY_ID } from './rules/index.js';
@@ -55,14 +62,39 @@ export const ENGINE_FINDINGS = {
  * const blocking = findings.filter((f) => f.severity === 'error' && !f.acknowledged);
  */
 export async function lintFiles(files: readonly LintInputFile[], context: LintContext): Promise<Finding[]> {
-  await loadParser();
   const run = new LintRun(context);
+  return lintInBatches(files, context, () => run);
+}
+
+/**
+ * Lints each file on its own (what an earlier file creates is not known to a later one: `migrate lint` offline
+ * or of named files), parsing them in batches all the same.
+ */
+export async function lintEachFile(files: readonly LintInputFile[], context: LintContext): Promise<Finding[]> {
+  return lintInBatches(files, context, () => new LintRun(context));
+}
+
+async function lintInBatches(
+  files: readonly LintInputFile[],
+  context: LintContext,
+  runOf: () => LintRun,
+): Promise<Finding[]> {
+  await loadParser();
   const findings: Finding[] = [];
-  // Parsed in batches (see parseFilesHeadsSync); a batch that cannot be trusted is parsed file by file.
+  // Parsed in batches (see parseFilesHeadsSync); a batch that cannot be trusted is parsed file by file. A file
+  // too large to lint is not parsed at all. Only the batch's trees are alive at a time.
   for (let from = 0; from < files.length; from += BATCH_FILES) {
     const batch = files.slice(from, from + BATCH_FILES);
-    const parsed = batch.length > 1 ? parseFilesHeadsSync(batch.map((f) => f.text)) : undefined;
-    batch.forEach((file, i) => findings.push(...run.lintFile(file, parsed?.[i])));
+    const parseable = batch.filter((f) => f.text.length <= MAX_PARSE_CHARS);
+    const cuts = parseable.map((f) => (context.parseAll === true ? undefined : shortcut(f.text)));
+    const parsed = parseFilesHeadsSync(
+      parseable.map((f) => f.text),
+      cuts.map((c) => c?.masked),
+    );
+    for (const file of batch) {
+      const i = parseable.indexOf(file);
+      findings.push(...runOf().lintFile(file, i === -1 ? undefined : parsed?.[i], cuts[i]));
+    }
   }
   return findings;
 }
@@ -117,8 +149,11 @@ export class LintRun {
     return known !== undefined && known.sizeBytes < this.#sizeThreshold ? known.sizeBytes : undefined;
   }
 
-  /** Lints one file; `parsed`: its statements from a batched parse (parsed here when absent). */
-  lintFile(file: LintInputFile, parsed?: FileHeads): Finding[] {
+  /**
+   * Lints one file; `parsed`: its statements from a batched parse (parsed here when absent); `cut`: the
+   * statements that parse left out (`shortcut.ts`).
+   */
+  lintFile(file: LintInputFile, parsed?: FileHeads, cut?: Shortcut): Finding[] {
     if (file.text.length > MAX_PARSE_CHARS) {
       const mb = (n: number) => `${Math.round(n / 1024 / 102.4) / 10} MB`;
       return [
@@ -145,7 +180,7 @@ export class LintRun {
     const findings: Finding[] = [];
     let statements;
     try {
-      statements = parsed?.heads ?? parseStatementHeadsSync(file.text, file.displayPath, index);
+      statements = headsOf(file, index, parsed, cut);
     } catch (error) {
       if (!(error instanceof SqlSyntaxError)) throw error;
       return [
@@ -178,6 +213,8 @@ export class LintRun {
 
     for (const statement of statements) {
       if (!runnerWrapped && !inExplicit) transaction = this.#newTransaction(false);
+      // Not parsed: no rule reads its kind and it tells the schema view nothing (shortcut.ts).
+      if (statement.skipped === true) continue;
       const located = [
         {
           kind: statement.kind,
@@ -300,6 +337,33 @@ export class LintRun {
     }
     return out;
   }
+}
+
+/**
+ * The statements of a file in order: from the batch's parse when there is one, with the statements the shortcut
+ * left out put back in place; parsed here otherwise (the shortcut's text when there is one). When the grammar
+ * does not start statements exactly where the shortcut's scan expected, the whole file is parsed.
+ */
+function headsOf(file: LintInputFile, index: TextIndex, parsed?: FileHeads, cut?: Shortcut): StatementHead[] {
+  let heads = parsed?.heads;
+  if (heads === undefined) {
+    heads =
+      cut === undefined
+        ? parseStatementHeadsSync(file.text, file.displayPath, index)
+        : parseStatementHeadsSync(file.text, file.displayPath, index, cut.masked);
+  }
+  if (cut === undefined) return heads;
+  if (heads.length !== cut.kept.length || heads.some((h, i) => h.start !== cut.kept[i])) {
+    return parseStatementHeadsSync(file.text, file.displayPath, index);
+  }
+  const out: StatementHead[] = [];
+  let k = 0;
+  for (const skip of cut.skipped) {
+    while (k < heads.length && heads[k]!.start < skip.start) out.push(heads[k++]!);
+    out.push({ kind: skip.kind, node: {}, start: skip.start, skipped: true });
+  }
+  while (k < heads.length) out.push(heads[k++]!);
+  return out;
 }
 
 class Transaction {

@@ -34,6 +34,11 @@ export interface LintContext {
   readonly sizeThresholdBytes?: number;
   /** Per-rule overrides from the project's lint config: `off`, or another severity. */
   readonly ruleSeverity?: ReadonlyMap<string, Severity | 'off'>;
+  /**
+   * Give every statement to the grammar, also those no rule reads (INSERT, COPY, CREATE FUNCTION, COMMENT:
+   * `sql/shortcut.ts`). The findings are the same; tests and benchmarks compare both ways.
+   */
+  readonly parseAll?: boolean;
   /** Told the statement kinds of each file that parsed (the production guard reads them: one parse). */
   readonly onStatementKinds?: (displayPath: string, kinds: readonly string[]) => void;
 }

@@ -3,7 +3,7 @@
  * the findings of parsing each file on its own, positions included, whatever the files end with.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LintRun, lintFiles } from '../../../src/sql/lint/index.js';
+import { LintRun, lintEachFile, lintFiles } from '../../../src/sql/lint/index.js';
 import { loadParser } from '../../../src/sql/parser.js';
 import { parseFilesHeadsSync } from '../../../src/sql/split.js';
 
@@ -49,6 +49,22 @@ describe('batched parsing', () => {
       line: 1,
       column: 13,
     });
+  });
+
+  it('lints each file on its own, parsed in batches, as one lint run per file would', async () => {
+    const texts = [
+      ...TEXTS,
+      'create table users (id bigint);',
+      'alter table users add column t uuid default gen_random_uuid();',
+    ];
+    const files = texts.map(file);
+    const each = await lintEachFile(files, { pgVersion: 150000 });
+    expect(each).toEqual(files.flatMap((f) => new LintRun({ pgVersion: 150000 }).lintFile(f)));
+    // The table the next-to-last file creates is unknown to the last one on its own, known in one run.
+    const last = (findings: { file: string; rule: string }[]) =>
+      findings.filter((f) => f.file === 'migrations/009_x.sql').map((f) => f.rule);
+    expect(last(each)).toContain('adding-field-with-default');
+    expect(last(await lintFiles(files, { pgVersion: 150000 }))).not.toContain('adding-field-with-default');
   });
 
   it('falls back to file by file when one file does not parse, and names it', async () => {
