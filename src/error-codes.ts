@@ -549,3 +549,30 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export function docsAnchor(code: ErrorCode): string {
   return `docs/errors.md#${code}`;
 }
+
+/** Who reads an error: a CLI user turns flags and variables, a library user turns options. */
+export type Audience = 'cli' | 'library';
+
+/**
+ * The knobs a hint may name, in each audience's words. A hint written with `{{knob}}` (e.g. "pass
+ * {{wait}} to wait longer") reads "--wait SECONDS" from the CLI and "the lockWaitMs option" from the
+ * library; an empty text drops the sentence it stands for. A MigrateError renders its hint for the CLI until
+ * the library addresses it to its user (createMigrator does, for every error its methods throw).
+ */
+export const KNOBS = {
+  databaseUrl: { cli: 'DATABASE_URL', library: 'the database option' },
+  passwordSources: { cli: 'DATABASE_URL (or PGPASSWORD / ~/.pgpass)', library: 'the database option' },
+  tryEmbedded: { cli: ' To try tidemark on a local database, add --embedded.', library: '' },
+  wait: { cli: '--wait SECONDS', library: 'a larger lockWaitMs option' },
+  runAgain: { cli: 'Run the command again', library: 'Call the method again' },
+  rollBackNewest: { cli: 'migrate redo (for the newest) or migrate down --to V', library: 'redo() or down({ to: V })' },
+} as const satisfies Record<string, Record<Audience, string>>;
+
+export type Knob = keyof typeof KNOBS;
+
+/** `text` with each `{{knob}}` in the audience's words (unknown names are left as they are). */
+export function renderForAudience(text: string, audience: Audience): string {
+  return text.replace(/\{\{(\w+)\}\}/g, (whole, name: string) =>
+    name in KNOBS ? KNOBS[name as Knob][audience] : whole,
+  );
+}

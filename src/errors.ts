@@ -3,9 +3,9 @@
  * renders it once and exits with its `exitCode`. `code` is a stable kebab-case id that scripts may match on,
  * one of the catalogue in error-codes.ts, which also fixes its exit code and its entry in docs/errors.md.
  */
-import { ERROR_CODES, docsAnchor, type ErrorCode } from './error-codes.js';
+import { ERROR_CODES, docsAnchor, renderForAudience, type Audience, type ErrorCode } from './error-codes.js';
 
-export { ERROR_CODES, type ErrorCode } from './error-codes.js';
+export { ERROR_CODES, KNOBS, type Audience, type ErrorCode, type Knob } from './error-codes.js';
 
 export const EXIT = {
   ok: 0,
@@ -19,6 +19,7 @@ export const EXIT = {
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export interface MigrateErrorOptions {
+  /** The fix. May name knobs as `{{knob}}` (error-codes.ts KNOBS): each audience reads its own words. */
   readonly hint?: string | undefined;
   readonly cause?: unknown;
   /** Extra structured facts, rendered in --json output (never a password). */
@@ -48,8 +49,9 @@ export function exitCodeOf(code: ErrorCode, signal?: string): ExitCode {
 export class MigrateError extends Error {
   readonly code: ErrorCode;
   readonly exitCode: ExitCode;
-  readonly hint: string | undefined;
   readonly details: Record<string, unknown> | undefined;
+  readonly #hint: string | undefined;
+  #audience: Audience = 'cli';
   readonly signal: string | undefined;
 
   /** The exit code comes from the catalogue (error-codes.ts): a code means one exit code everywhere. */
@@ -58,9 +60,20 @@ export class MigrateError extends Error {
     this.name = 'MigrateError';
     this.code = code;
     this.exitCode = exitCodeOf(code, options.signal);
-    this.hint = options.hint;
+    this.#hint = options.hint;
     this.details = options.details;
     this.signal = options.signal;
+  }
+
+  /** The fix, naming what the reader can turn: flags and variables, or options once addressedTo('library'). */
+  get hint(): string | undefined {
+    return this.#hint === undefined ? undefined : renderForAudience(this.#hint, this.#audience);
+  }
+
+  /** Words the hint for `audience` (the CLI's by default). Returns the error itself. */
+  addressedTo(audience: Audience): this {
+    this.#audience = audience;
+    return this;
   }
 
   /** Where docs/errors.md explains this code. */

@@ -61,7 +61,17 @@ export type { HistoryRow } from './db/history.js';
 export type { LockHolder } from './db/lock.js';
 export type { ForeignTool } from './db/foreign-history.js';
 export { paramsFromLibpq, paramsFromUrl, describeParams, type ConnectionParams } from './db/params.js';
-export { EXIT, ERROR_CODES, MigrateError, ValidationError, type ErrorCode, type ExitCode } from './errors.js';
+export {
+  EXIT,
+  ERROR_CODES,
+  KNOBS,
+  MigrateError,
+  ValidationError,
+  type Audience,
+  type ErrorCode,
+  type ExitCode,
+  type Knob,
+} from './errors.js';
 export { checksumOf, parseMigrationFileName } from './source/files.js';
 export type { MigrationSource } from './source/source.js';
 export type { MigrationDefinition } from './source/memory.js';
@@ -279,31 +289,29 @@ function noDatabase(): Connector {
 }
 
 /**
- * db/ explains a failed connection in the CLI's words (DATABASE_URL, --embedded). Until the error catalogue
- * gives those errors a hint per face, the library rewords them here, at its edge, to name its option.
+ * The migrator as the library hands it out: every MigrateError its methods throw is addressed to the
+ * library's user, so its hint names options where the CLI's names flags (error-codes.ts KNOBS). Methods run
+ * on the Migrator itself (its #private fields need the real `this`).
  */
-function inLibraryWords(connector: Connector): Connector {
-  const reword = (error: unknown): unknown => {
-    if (!(error instanceof MigrateError) || !error.code.startsWith('db-') || error.hint === undefined) return error;
-    const hint = error.hint
-      .replace(/ ?To try tidemark on a local database, add --embedded\./, '')
-      .replaceAll('DATABASE_URL', 'the database option');
-    return new MigrateError(error.code, error.message, {
-      hint,
-      cause: error.cause,
-      details: error.details,
-      signal: error.signal,
-    });
+function addressedToLibrary(migrator: Migrator): Migrator {
+  const address = (error: unknown): never => {
+    if (error instanceof MigrateError) error.addressedTo('library');
+    throw error;
   };
-  return {
-    get params() {
-      return connector.params;
+  return new Proxy(migrator, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key, target);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        try {
+          const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
+          return result instanceof Promise ? result.catch(address) : result;
+        } catch (error) {
+          return address(error);
+        }
+      };
     },
-    description: connector.description,
-    database: connector.database,
-    session: () => connector.session().catch((error: unknown) => Promise.reject(reword(error))),
-    side: () => connector.side().catch((error: unknown) => Promise.reject(reword(error))),
-  };
+  });
 }
 
 function sourceOf(
@@ -363,10 +371,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
   const root = options.root;
   if (root !== undefined && !isAbsolute(root)) problems.push(`root: "${root}" must be an absolute path`);
   const words = options.wording === 'cli' ? CLI_WORDING : LIBRARY_WORDING;
-  const connector =
-    words === CLI_WORDING
-      ? connectorOf(options.database, problems)
-      : inLibraryWords(connectorOf(options.database, problems));
+  const connector = connectorOf(options.database, problems);
   const { source, displayRoot } = sourceOf(options.migrations, root, problems);
   const table = tableOf(options.table, problems);
   const t = options.timeouts ?? {};
@@ -442,5 +447,6 @@ export function createMigrator(options: MigratorOptions): Migrator {
     signal: options.signal,
     appliedBy: options.appliedBy ?? whoAmI(),
   };
-  return new Migrator(config);
+  const migrator = new Migrator(config);
+  return words === CLI_WORDING ? migrator : addressedToLibrary(migrator);
 }

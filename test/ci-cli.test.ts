@@ -3,20 +3,11 @@
  * and `status --exit-code` as a deploy gate. The reporters' escaping and fields are unit-tested in
  * test/cli/reporters.test.ts; here: the streams, the exit codes, and that the documents are what CI reads.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from './helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from './helpers/db.js';
 import { makeProject, runCli } from './helpers/project.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('ci_cli');
-});
-afterAll(async () => {
-  await db.drop();
-});
-beforeEach(async () => {
-  await db.reset();
-});
+const db = useTestDatabase('ci_cli', { resetEach: true });
 
 const FILES = {
   'migrations/001_users.sql': 'create table users (id bigint primary key, name text);\n',

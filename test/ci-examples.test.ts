@@ -8,21 +8,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { tmpdir } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { describeProgram, type OptionSpec } from '../src/cli/completion.js';
 import { buildProgram } from '../src/cli/main.js';
 import { BIN_NAMES } from '../src/cli/names.js';
-import { testDatabase, type TestDatabase } from './helpers/db.js';
+import { useTestDatabase } from './helpers/db.js';
 import { CLI, makeProject, ROOT, writeFiles } from './helpers/project.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('ci_examples');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('ci_examples');
 
 const FILES = {
   'migrations/001_users.sql': 'create table users (id bigint primary key, email text);\n',

@@ -5,17 +5,11 @@
  */
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from './helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from './helpers/db.js';
 import { ROOT, makeProject, runCli } from './helpers/project.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('examples');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('examples');
 
 function exampleProject(): string {
   const dir = makeProject();

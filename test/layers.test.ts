@@ -1,4 +1,6 @@
 /** The layers of docs/DESIGN.md section 2 hold in src/ (the checker: test/helpers/layers.ts). */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KNOWN, check, isKnown, readSources } from './helpers/layers.js';
 import { ROOT } from './helpers/project.js';
@@ -58,5 +60,39 @@ describe('the checker', () => {
       'src/backup/y.ts adapters-read-no-environment',
       'src/core/z.ts one-process-exit',
     ]);
+  });
+});
+
+/**
+ * vitest.config.ts runs test files without isolation (a worker keeps its loaded modules from one file to the
+ * next): safe only while no test file changes what the next one would see in the same process.
+ */
+describe('test files that share a worker', () => {
+  const PROCESS_WIDE = [/\bvi\.(mock|doMock|stubEnv|stubGlobal|useFakeTimers)\(/, /\bprocess\.chdir\(/];
+  // Changing process.env is allowed to a file that puts the whole of it back (`process.env = { ...saved }`).
+  const ENV_WRITE = [
+    /\bprocess\.env(\.\w+|\[[^\]]+\])\s*(=[^=]|\+\+|--)/,
+    /\bdelete\s+process\.env\b/,
+    /\bObject\.assign\(\s*process\.env\b/,
+  ];
+  const ENV_RESTORED = /\bprocess\.env = \{ \.\.\.\w+ \}/;
+
+  it('change no process-wide state (module mocks, the working directory, fake timers; process.env only if restored)', () => {
+    const offenders: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (/\.(ts|mjs)$/.test(entry.name) && !path.endsWith('layers.test.ts')) {
+          const text = readFileSync(path, 'utf8');
+          const rules = ENV_RESTORED.test(text) ? PROCESS_WIDE : [...PROCESS_WIDE, ...ENV_WRITE];
+          text.split('\n').forEach((line, i) => {
+            if (rules.some((re) => re.test(line))) offenders.push(`${relative(ROOT, path)}:${i + 1}`);
+          });
+        }
+      }
+    };
+    walk(join(ROOT, 'test'));
+    expect(offenders).toEqual([]);
   });
 });

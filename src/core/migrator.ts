@@ -62,6 +62,7 @@ import type { BackfillResult, BackfillSpec } from '../ops/backfill.js';
 import { readSeed, runSeed, type SeedOptions, type SeedResult } from './seed.js';
 import { withLockedSession, withSession, type Session, type SessionOptions } from './session.js';
 import { verify, type VerifyOptions, type VerifyReport } from './verify.js';
+import type { Wording } from './wording.js';
 
 export { DEFAULT_LOCK_WAIT_MS } from './config.js';
 
@@ -87,9 +88,9 @@ export interface StatusReport {
   readonly resumePoints: readonly ResumePoint[];
 }
 
-function blockedError(what: string, blockers: readonly Blocker[]): MigrateError {
+function blockedError(what: string, blockers: readonly Blocker[], words: Wording): MigrateError {
   return usageError('run-blocked', `${what} cannot start:\n  ${blockers.map((b) => b.message).join('\n  ')}`, {
-    hint: 'Nothing was run. migrate status shows every migration and its state.',
+    hint: `Nothing was run. ${words.command('status')} shows every migration and its state.`,
     details: {
       blockers: blockers.map((b) => ({ version: b.version, name: b.name, state: b.state, message: b.message })),
     },
@@ -171,9 +172,9 @@ export class Migrator {
     return this.#withFiles(
       (session) => session.history.read(),
       async (session, migrations, seen) => {
-        const first = planUp(migrations, seen, options);
+        const first = planUp(migrations, seen, options, c.words);
         if (options.dryRun) {
-          if (first.blockers.length > 0) throw blockedError('migrate up', first.blockers);
+          if (first.blockers.length > 0) throw blockedError(c.words.command('up'), first.blockers, c.words);
           // The same checks as the real run, so the dry run exits with the code the real run would have.
           const lint = await preflight(session.client, c, upFiles(first.toApply), {
             ...options,
@@ -205,8 +206,8 @@ export class Migrator {
         return session.locked(async () => {
           // Another runner may have applied some while we waited: plan again under the lock.
           const history = await session.history.read();
-          const plan = planUp(migrations, history, options);
-          if (plan.blockers.length > 0) throw blockedError('migrate up', plan.blockers);
+          const plan = planUp(migrations, history, options, c.words);
+          if (plan.blockers.length > 0) throw blockedError(c.words.command('up'), plan.blockers, c.words);
           if (!linted && plan.toApply.length > 0)
             lint = await this.#preflight(session, upFiles(plan.toApply), 'migrate up', options);
           const runnables = await prepare(c.source, plan.toApply, 'up');
@@ -254,7 +255,7 @@ export class Migrator {
       return this.#session(async (session) => {
         const history = await session.history.read();
         const plan = planDown(migrations, history, options);
-        if (plan.blockers.length > 0) throw blockedError('migrate down', plan.blockers);
+        if (plan.blockers.length > 0) throw blockedError(c.words.command('down'), plan.blockers, c.words);
         const runnables = await prepare(c.source, plan.toRevert, 'down');
         const lint = await preflight(session.client, c, this.#filesOf(runnables), {
           ...options,
@@ -267,7 +268,7 @@ export class Migrator {
     return this.#lockedSession(async (session) => {
       const history = await session.history.read();
       const plan = planDown(migrations, history, options);
-      if (plan.blockers.length > 0) throw blockedError('migrate down', plan.blockers);
+      if (plan.blockers.length > 0) throw blockedError(c.words.command('down'), plan.blockers, c.words);
       const runnables = await prepare(c.source, plan.toRevert, 'down');
       const lint = await this.#preflight(session, this.#filesOf(runnables), 'migrate down', options);
       const backup = runnables.length > 0 ? await backupFirst(c, history, options.noBackup) : {};
@@ -353,18 +354,17 @@ export class Migrator {
     return this.#lockedSession(async (session) => {
       const history = await session.history.read();
       const downPlan = planDown(migrations, history, { step: 1 });
-      if (downPlan.blockers.length > 0) throw blockedError('migrate redo', downPlan.blockers);
+      if (downPlan.blockers.length > 0) throw blockedError(c.words.command('redo'), downPlan.blockers, c.words);
       const target = downPlan.toRevert[0];
       if (!target) throw usageError('nothing-to-redo', 'There is no applied migration to redo.');
       const upPlan = planUp(
         migrations,
         history.filter((r) => BigInt(r.version) !== target.versionNumber),
-        {
-          to: target.version,
-        },
+        { to: target.version },
+        c.words,
       );
       const blockers = upPlan.blockers.filter((b) => b.state !== 'out-of-order');
-      if (blockers.length > 0) throw blockedError('migrate redo', blockers);
+      if (blockers.length > 0) throw blockedError(c.words.command('redo'), blockers, c.words);
       const downRunnables = await prepare(c.source, [target], 'down');
       const upRunnables = await prepare(c.source, [target], 'up');
       const lint = await this.#preflight(
@@ -432,7 +432,7 @@ export class Migrator {
     for (const m of state.migrations) {
       if (m.downPath !== undefined && (await this.#config.source.readDown(m)).empty) emptyRollbacks.add(m.version);
     }
-    return verify(state.migrations, state.history, { ...options, emptyRollbacks });
+    return verify(state.migrations, state.history, { ...options, emptyRollbacks, words: this.#config.words });
   }
 
   /** What `repair(version)` would do now, read without the lock (to show before asking); undefined: nothing to do. */

@@ -2,6 +2,7 @@
  * Planning: files + history -> what to do. Pure functions, no I/O: every rule about order, drift and
  * dirtiness lives here and is unit-tested without a database.
  */
+import { CLI_WORDING, type Wording } from './wording.js';
 import type { HistoryRow } from '../db/history.js';
 import { usageError } from '../errors.js';
 import type { Migration, Phase } from '../source/types.js';
@@ -113,7 +114,11 @@ export function isResumable(e: StatusEntry): boolean {
   );
 }
 
-export function blockersOf(entries: readonly StatusEntry[], allowOutOfOrder = false): Blocker[] {
+export function blockersOf(
+  entries: readonly StatusEntry[],
+  allowOutOfOrder = false,
+  words: Wording = CLI_WORDING,
+): Blocker[] {
   const blockers: Blocker[] = [];
   for (const e of entries) {
     if (isResumable(e)) continue;
@@ -136,7 +141,7 @@ export function blockersOf(entries: readonly StatusEntry[], allowOutOfOrder = fa
       blockers.push({
         ...e,
         state: 'out-of-order',
-        message: `${label(e)} is pending but older than the newest applied migration (out of order). Renumber it, or pass --allow-out-of-order.`,
+        message: `${label(e)} is pending but older than the newest applied migration (out of order). Renumber it, or pass ${words.allowOutOfOrder}.`,
       });
     }
   }
@@ -147,6 +152,7 @@ export function planUp(
   migrations: readonly Migration[],
   history: readonly HistoryRow[],
   options: UpOptions = {},
+  words: Wording = CLI_WORDING,
 ): UpPlan {
   const entries = statusOf(migrations, history);
   let pending = entries.filter((e) => e.state === 'pending' || isResumable(e)).map((e) => e.migration!);
@@ -164,7 +170,7 @@ export function planUp(
     }
   }
   if (options.step !== undefined) pending = pending.slice(0, options.step);
-  return { toApply: pending, blockers: blockersOf(entries, options.allowOutOfOrder), heldBack };
+  return { toApply: pending, blockers: blockersOf(entries, options.allowOutOfOrder, words), heldBack };
 }
 
 export interface DownOptions {

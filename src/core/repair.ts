@@ -114,7 +114,7 @@ export function planRepair(
         'repair-rerun-clean',
         `${label} is not dirty; --rerun only forgets a migration that stopped part-way.`,
         {
-          hint: 'To run an applied migration again, roll it back: migrate redo (for the newest) or migrate down --to V.',
+          hint: 'To run an applied migration again, roll it back: {{rollBackNewest}}.',
         },
       );
     }

@@ -4,6 +4,7 @@
  * (`plan.blockersOf`) is the same judgement for changed, missing and dirty; verify adds what a CI gate and a
  * post-deploy check want on top: rollbacks, empty files and pending work.
  */
+import { CLI_WORDING, type Wording } from './wording.js';
 import type { HistoryRow } from '../db/history.js';
 import type { Migration } from '../source/types.js';
 import { isResumable, statusOf } from './plan.js';
@@ -37,6 +38,8 @@ export interface VerifyOptions {
   readonly allowMissingRollback?: boolean | undefined;
   /** Out-of-order pending migrations are warnings instead of errors (as `up --allow-out-of-order` runs them). */
   readonly allowOutOfOrder?: boolean | undefined;
+  /** How fixes are named (flags for the CLI, options for the library); the CLI's by default. */
+  readonly words?: Wording | undefined;
   /** The rollback folder as shown to the user, to say where a missing rollback file belongs. */
   readonly rollbackDir?: string | undefined;
   /** Versions whose rollback file holds no statement (read by the caller: verify itself does no I/O). */
@@ -64,6 +67,7 @@ export function verify(
   options: VerifyOptions = {},
 ): VerifyReport {
   const findings: Finding[] = [];
+  const words = options.words ?? CLI_WORDING;
   const entries = statusOf(migrations, history);
   for (const e of entries) {
     const m = e.migration;
@@ -95,24 +99,28 @@ export function verify(
       add(
         'error',
         'checksum-changed',
-        `${label} was edited after it was applied (checksum ${short(row.checksum)} applied, ${short(m.checksum)} on disk). Restore the file from version control, or accept the edit: migrate repair ${e.version}`,
+        `${label} was edited after it was applied (checksum ${short(row.checksum)} applied, ${short(m.checksum)} on disk). Restore the file from version control, or accept the edit: ${words.repair(e.version)}`,
       );
     }
     if (!row && e.outOfOrder) {
       add(
         options.allowOutOfOrder ? 'warning' : 'error',
         'out-of-order',
-        `${label} is pending but older than the newest applied migration. Renumber it above the newest, or run it with migrate up --allow-out-of-order.`,
+        `${label} is pending but older than the newest applied migration. Renumber it above the newest, or run it with ${words.upOutOfOrder}.`,
       );
     }
     if (!row && m) {
-      add(options.noPending ? 'error' : 'warning', 'pending', `${label} is not applied yet. Run: migrate up`);
+      add(
+        options.noPending ? 'error' : 'warning',
+        'pending',
+        `${label} is not applied yet. Run: ${words.command('up')}`,
+      );
     }
     if (m && m.downPath === undefined) {
       add(
         options.allowMissingRollback ? 'warning' : 'error',
         'rollback-missing',
-        `${label} has no rollback file. Write ${expectedRollback(m, options.rollbackDir ?? 'rollback')} (an empty file is a valid no-op), or pass --allow-missing-rollback.`,
+        `${label} has no rollback file. Write ${expectedRollback(m, options.rollbackDir ?? 'rollback')} (an empty file is a valid no-op), or pass ${words.allowMissingRollback}.`,
       );
     }
     if (m && m.up.empty) {

@@ -26,6 +26,14 @@ export interface Wording {
   resume(statement: number): string;
   /** Running the direction again (`up`/`down`). */
   runAgain(direction: 'up' | 'down'): string;
+  /** Letting an out-of-order pending migration run. */
+  readonly allowOutOfOrder: string;
+  /** Running an out-of-order pending migration. */
+  readonly upOutOfOrder: string;
+  /** Accepting a migration without a rollback file in verify. */
+  readonly allowMissingRollback: string;
+  /** A command, as the user calls it (`migrate status` / `status()`). */
+  command(name: string): string;
 }
 
 export const CLI_WORDING: Wording = {
@@ -42,6 +50,10 @@ export const CLI_WORDING: Wording = {
   forceSeed: 'add --force',
   repair: (version) => `migrate repair ${version}`,
   runAgain: (direction) => `run migrate ${direction} again`,
+  allowOutOfOrder: '--allow-out-of-order',
+  upOutOfOrder: 'migrate up --allow-out-of-order',
+  allowMissingRollback: '--allow-missing-rollback',
+  command: (name) => `migrate ${name}`,
   resume: (statement) =>
     `run migrate up again: it resumes at statement ${statement} (migrate up --from-start runs the file from its first statement).`,
 };
@@ -60,6 +72,10 @@ export const LIBRARY_WORDING: Wording = {
   forceSeed: 'pass seed(name, { force: true })',
   repair: (version) => `repair('${version}')`,
   runAgain: (direction) => `call ${direction}() again`,
+  allowOutOfOrder: 'up({ allowOutOfOrder: true })',
+  upOutOfOrder: 'up({ allowOutOfOrder: true })',
+  allowMissingRollback: 'verify({ allowMissingRollback: true })',
+  command: (name) => `${name}()`,
   resume: (statement) =>
     `call up() again: it resumes at statement ${statement} (up({ fromStart: true }) runs the file from its first statement).`,
 };

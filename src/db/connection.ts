@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { MigrateError, type ErrorCode } from '../errors.js';
 import { connectTimeoutOf, describeParams, maskPasswords, pgClientConfig, type ConnectionParams } from './params.js';
+import { withoutEnvironmentDefaults } from './pg-internals.js';
 
 export type Client = pg.Client;
 
@@ -102,7 +103,7 @@ export function explain(error: unknown, params: ConnectionParams): MigrateError 
       return make(
         'db-auth-failed',
         `The database refused the password for user "${params.user}" (${where}).`,
-        'Check the password in DATABASE_URL (or PGPASSWORD / ~/.pgpass); the user name is case-sensitive.',
+        'Check the password in {{passwordSources}}; the user name is case-sensitive.',
       );
     case '28000':
       return make(
@@ -114,21 +115,21 @@ export function explain(error: unknown, params: ConnectionParams): MigrateError 
       return make(
         'db-not-found',
         `The database "${params.database}" does not exist on ${params.host}:${params.port}.`,
-        `Create it (createdb ${params.database}) or fix the database name at the end of DATABASE_URL.`,
+        `Create it (createdb ${params.database}) or fix the database name in {{databaseUrl}}.`,
       );
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return make(
         'db-unknown-host',
         `The database host "${params.host}" could not be resolved (${where}).`,
-        'Check the host name in DATABASE_URL; inside Kubernetes use the Service name and namespace.',
+        'Check the host name in {{databaseUrl}}; inside Kubernetes use the Service name and namespace.',
       );
     case 'ECONNREFUSED':
     case 'ENOENT':
       return make(
         'db-refused',
         `Nothing accepts connections at ${params.host.startsWith('/') ? `socket ${params.host}` : `${params.host}:${params.port}`} (${where}).`,
-        'Start the server or fix the host and port in DATABASE_URL. To try tidemark on a local database, add --embedded.',
+        'Start the server or fix the host and port in {{databaseUrl}}.{{tryEmbedded}}',
       );
     case 'ETIMEDOUT':
     case 'EHOSTUNREACH':
@@ -155,7 +156,7 @@ export function explain(error: unknown, params: ConnectionParams): MigrateError 
         return make(
           'db-no-ssl',
           `The server at ${params.host}:${params.port} does not support SSL, but sslmode asks for it.`,
-          'Remove sslmode=require from DATABASE_URL or enable SSL on the server.',
+          'Remove sslmode=require from {{databaseUrl}} or enable SSL on the server.',
         );
       }
       if (/timeout/i.test(raw)) {
@@ -169,13 +170,13 @@ export function explain(error: unknown, params: ConnectionParams): MigrateError 
         return make(
           'db-auth-failed',
           `Authentication failed for user "${params.user}" (${where}): ${raw}.`,
-          'Check the password in DATABASE_URL (or PGPASSWORD / ~/.pgpass).',
+          'Check the password in {{passwordSources}}.',
         );
       }
       return make(
         'db-connect-failed',
         `Could not connect to ${where}: ${raw}.`,
-        'Check DATABASE_URL and that the server is running.',
+        'Check {{databaseUrl}} and that the server is running.',
       );
   }
 }
@@ -192,8 +193,15 @@ export interface ConnectOptions {
  */
 export async function connect(params: ConnectionParams, options: ConnectOptions = {}): Promise<WatchedClient> {
   const config = pgClientConfig(params, options.applicationName);
-  const client = new WatchedClient(
-    options.connectTimeoutMs === undefined ? config : { ...config, connectionTimeoutMillis: options.connectTimeoutMs },
+  // Exactly the parameters: pg fills what a configuration leaves out from PG* variables, and every field it
+  // can be told is told (pgClientConfig); the two it cannot be told "none" for are cleared here.
+  const client = withoutEnvironmentDefaults(
+    new WatchedClient(
+      options.connectTimeoutMs === undefined
+        ? config
+        : { ...config, connectionTimeoutMillis: options.connectTimeoutMs },
+    ),
+    config,
   );
   // An idle client whose server goes away emits 'error'; without a listener Node would crash the process.
   // The failure itself reaches whoever awaits a query on it.

@@ -116,8 +116,8 @@ export class Locker {
       `Another migration run holds the runner lock: ${who}; gave up after ${Math.round(waitMs / 1000)} s.`,
       {
         hint: holder
-          ? `Wait for it to finish, or pass --wait SECONDS to wait longer. If it is stuck: select pg_terminate_backend(${holder.pid});`
-          : 'Run the command again, or pass --wait SECONDS to wait longer.',
+          ? `Wait for it to finish, or pass {{wait}} to wait longer. If it is stuck: select pg_terminate_backend(${holder.pid});`
+          : '{{runAgain}}, or pass {{wait}} to wait longer.',
         details: holder ? { holderPid: holder.pid } : undefined,
       },
     );

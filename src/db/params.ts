@@ -245,6 +245,9 @@ function passwordLookup(passfile: string, params: ConnectionParams): () => Promi
   return () => passwordFromFile(passfile, params) as Promise<string>;
 }
 
+/** No password: a function, because pg would take a missing or empty one from PGPASSWORD or ~/.pgpass. */
+const NO_PASSWORD = (() => Promise.resolve(undefined)) as unknown as () => Promise<string>;
+
 /** tidemark's connect timeout when none is given (libpq's default would wait for ever). */
 export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10;
 
@@ -261,15 +264,22 @@ export function pgClientConfig(params: ConnectionParams, applicationName = 'tide
     host: params.host,
     port: params.port,
     user: params.user,
-    // Without a password, the password file is read only when the server asks for one, as libpq does.
-    ...(params.password !== undefined
-      ? { password: params.password }
-      : passfile !== undefined
-        ? { password: passwordLookup(passfile, params) }
-        : {}),
+    // Without a password, the password file is read only when the server asks for one, as libpq does. pg
+    // reads PGPASSWORD when the password is missing or empty: every case gives it one (see connect()).
+    password:
+      params.password !== undefined && params.password !== ''
+        ? params.password
+        : passfile !== undefined
+          ? passwordLookup(passfile, params)
+          : params.password === ''
+            ? () => Promise.resolve('')
+            : NO_PASSWORD,
     database: params.database,
     ssl: sslConfig(params),
     application_name: applicationName,
+    // Stated so that pg does not take them from PGCLIENTENCODING / PGSSLNEGOTIATION (see connect()).
+    client_encoding: 'UTF8',
+    sslnegotiation: 'postgres',
     connectionTimeoutMillis: connectTimeoutOf(params) * 1000,
     // The kernel probes an idle connection after 10 s, so a peer that vanished (a node that died, a NAT that
     // forgot us) is noticed without traffic. It costs nothing while the connection works. A path that still
@@ -280,12 +290,20 @@ export function pgClientConfig(params: ConnectionParams, applicationName = 'tide
 }
 
 /**
- * Environment for a libpq child process (pg_dump, pg_restore, psql): the connection goes here, not in argv,
- * so the password never shows in `ps` or /proc/PID/cmdline.
+ * What a libpq tool needs from the environment besides the connection: where programs are, the locale of its
+ * messages, the time zone and the temporary folder. Nothing else of the parent reaches it: no PG* variable
+ * (the connection is exactly the parameters), no secret of the application that embeds tidemark.
+ */
+const TOOL_VARIABLES = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'TZ', 'TMPDIR'] as const;
+
+/**
+ * Environment for a libpq child process (pg_dump, pg_restore, psql), built from the parameters: the
+ * connection goes here, not in argv, so the password never shows in `ps` or /proc/PID/cmdline. `base` gives
+ * only TOOL_VARIABLES (the process's own by default).
  */
 export function libpqChildEnv(params: ConnectionParams, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base };
-  for (const key of Object.keys(env)) if (key.startsWith('PG')) delete env[key];
+  const env: NodeJS.ProcessEnv = {};
+  for (const key of TOOL_VARIABLES) if (base[key] !== undefined) env[key] = base[key];
   env.PGHOST = params.host;
   env.PGPORT = String(params.port);
   env.PGUSER = params.user;

@@ -10,7 +10,8 @@
  *   running statement from a second connection (pg_cancel_backend) and to tell a monitor which backend to watch.
  * - `Client#connectionParameters` / `Pool#options`: the resolved configuration of a client or pool the
  *   library was handed, to open a second connection to the same server (the canceller) without asking the
- *   app for its settings again.
+ *   app for its settings again. Also where pg keeps what it took from the environment (PGOPTIONS,
+ *   PGREPLICATION) for a setting the configuration leaves out; the startup message is built from it at connect.
  */
 import pg from 'pg';
 import type { Client } from './connection.js';
@@ -45,4 +46,19 @@ export function configOfClient(client: Client): pg.ClientConfig {
 /** The configuration a pool opens its clients with. */
 export function configOfPool(pool: pg.Pool): pg.ClientConfig {
   return { ...(pool as unknown as { options: pg.ClientConfig }).options };
+}
+
+/**
+ * Forgets what pg's ConnectionParameters took from process.env for settings `config` does not state and
+ * that cannot be stated as "none" (pg treats an empty value as missing): PGOPTIONS and PGREPLICATION. They
+ * would reach the startup message of a client made from explicit parameters. Call before connect().
+ */
+export function withoutEnvironmentDefaults<C extends Client>(client: C, config: pg.ClientConfig): C {
+  const p = (client as unknown as { connectionParameters: Record<string, unknown> }).connectionParameters;
+  const given = config as Record<string, unknown>;
+  for (const key of ['options', 'replication', 'binary']) {
+    if (!given[key]) p[key] = undefined;
+  }
+  if (!given.replication) (client as unknown as { replication: unknown }).replication = undefined;
+  return client;
 }

@@ -3,18 +3,12 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lockKey } from '../../src/db/lock.js';
-import { adminQuery, testDatabase, urlFor, type TestDatabase } from '../helpers/db.js';
+import { adminQuery, useTestDatabase, urlFor } from '../helpers/db.js';
 import { CLI, ROOT, makeProject, onceServerShows, runCli } from '../helpers/project.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('cli');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('cli');
 
 const SIMPLE = {
   'migrations/001_a.sql': 'create table a (id int);\n',

@@ -5,18 +5,12 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../helpers/db.js';
 import { CLI, makeProject, runCli } from '../helpers/project.js';
 import { progressBar } from '../../src/cli/output.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('tty');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('tty');
 
 function hasScript(): boolean {
   try {

@@ -1,20 +1,11 @@
 /** The backup step as `up` and `down` run it: taken and proven first, under the runner lock, or said skipped. */
 import { chmodSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('runner_backup');
-});
-afterAll(async () => {
-  await db.drop();
-});
-beforeEach(async () => {
-  await db.reset();
-});
+const db = useTestDatabase('runner_backup', { resetEach: true });
 
 const FILES = {
   'migrations/001_a.sql': 'create table a (id int);\ninsert into a values (1);\n',

@@ -4,12 +4,12 @@
  * here, checking each is read and never altered.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { planBaseline } from '../../src/core/baseline.js';
 import type { HistoryRow } from '../../src/db/history.js';
 import { MigrateError } from '../../src/errors.js';
 import { loadMigrations } from '../../src/source/files.js';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
 
 /** golang-migrate's layout: NNNNNN_name.up.sql / .down.sql in one folder. */
@@ -96,13 +96,7 @@ describe('planBaseline (pure)', () => {
 });
 
 describe('migrate baseline', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await testDatabase('baseline');
-  });
-  afterAll(async () => {
-    await db.drop();
-  });
+  const db = useTestDatabase('baseline');
   beforeEach(async () => {
     await db.reset();
     await db.query(APPLIED_BY_HAND);

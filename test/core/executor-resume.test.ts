@@ -5,20 +5,11 @@
  * keep working, and a lock timeout is retried when nothing of the statement took effect.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli, writeFiles } from '../helpers/project.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('nt_resume');
-});
-afterAll(async () => {
-  await db.drop();
-});
-beforeEach(async () => {
-  await db.reset();
-});
+const db = useTestDatabase('nt_resume', { resetEach: true });
 
 function cli(
   dir: string,

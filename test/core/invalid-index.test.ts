@@ -6,18 +6,12 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lockKey } from '../../src/db/lock.js';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli, type CliResult } from '../helpers/project.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('concurrent_index');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('concurrent_index');
 
 async function until<T>(
   what: string,

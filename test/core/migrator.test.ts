@@ -1,18 +1,9 @@
 /** The core runner end to end: the built CLI against a real PostgreSQL, as a user or a pipeline runs it. */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli, writeFiles } from '../helpers/project.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('runner');
-});
-afterAll(async () => {
-  await db.drop();
-});
-beforeEach(async () => {
-  await db.reset();
-});
+const db = useTestDatabase('runner', { resetEach: true });
 
 const SCHEMA = {
   'migrations/001_create_users.sql':

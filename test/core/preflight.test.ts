@@ -3,20 +3,11 @@
  * that will run, in the direction they run, on up, down, redo, seed and repair --rerun; --dry-run exits as
  * the real run would; size-aware severity; LINT_START_AFTER for an adopted history.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli, writeFiles } from '../helpers/project.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('preflight');
-});
-afterAll(async () => {
-  await db.drop();
-});
-beforeEach(async () => {
-  await db.reset();
-});
+const db = useTestDatabase('preflight', { resetEach: true });
 
 const production = { MIGRATE_ENV: 'production', BACKUP_BEFORE_MIGRATE: 'true' };
 /** A threshold of 0 makes every lock/rewrite finding an error, as on a big table. */

@@ -3,13 +3,13 @@
  * CLI), and the record every repair leaves, against a real PostgreSQL.
  */
 import { PassThrough, Readable } from 'node:stream';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { planRepair } from '../../src/core/repair.js';
 import type { HistoryRow } from '../../src/db/history.js';
 import { run } from '../../src/cli/main.js';
 import { MigrateError } from '../../src/errors.js';
 import { checksumOf, loadMigrations } from '../../src/source/files.js';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli, writeFiles } from '../helpers/project.js';
 import { join } from 'node:path';
 
@@ -95,16 +95,7 @@ describe('planRepair (pure)', () => {
 });
 
 describe('migrate repair', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await testDatabase('repair');
-  });
-  afterAll(async () => {
-    await db.drop();
-  });
-  beforeEach(async () => {
-    await db.reset();
-  });
+  const db = useTestDatabase('repair', { resetEach: true });
 
   const env = () => ({ DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false' });
   const cli = (dir: string, args: string[], extra: Record<string, string | undefined> = {}) =>

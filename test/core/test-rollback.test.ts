@@ -2,7 +2,7 @@
  * migrate test-rollback against a real PostgreSQL: the core in process (each case its own project), the built
  * CLI for the exit code, --json and SIGTERM. Every run must leave no scratch database behind.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { migratorOptionsOf } from '../../src/cli/context.js';
 import { createMigrator } from '../../src/index.js';
 import { loadSettings, type Settings } from '../../src/config/settings.js';
@@ -17,16 +17,10 @@ import { SCRATCH_PREFIX } from '../../src/db/scratch.js';
 import { describeChange } from '../../src/schema/diff.js';
 import { loadMigrations } from '../../src/source/files.js';
 import type { Migration } from '../../src/source/types.js';
-import { adminQuery, testDatabase, type TestDatabase } from '../helpers/db.js';
-import { makeProject, runCli } from '../helpers/project.js';
+import { adminQuery, useTestDatabase } from '../helpers/db.js';
+import { makeProject, onceServerShows, runCli } from '../helpers/project.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('test_rollback');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('test_rollback');
 
 /** Scratch databases of a process (the name carries its pid). */
 async function scratchesOf(pid: number): Promise<string[]> {
@@ -371,24 +365,20 @@ describe('migrate test-rollback (CLI)', () => {
       env: { DATABASE_URL: db.url },
       onSpawn: (child) => {
         pid = child.pid!;
-        // Wait until the scratch database exists and its migration runs, then interrupt, once: one poll at a
-        // time (overlapping polls under load sent a second SIGTERM, which exits without the drop).
-        let exited = false;
-        child.on('exit', () => (exited = true));
-        void (async () => {
-          while (!exited) {
+        // Wait until the scratch database exists and its migration runs, then interrupt, once: overlapping
+        // polls under load sent two signals, and the second exits without dropping the scratch database.
+        onceServerShows(
+          child,
+          async () => {
             const { rows } = await adminQuery(
               `select datname from pg_stat_activity where query like '%pg_sleep(30)%' and datname like $1`,
               [`${SCRATCH_PREFIX}${pid}\\_%`],
             );
-            if (rows.length > 0) {
-              seen = rows.map((r) => String(r.datname));
-              child.kill('SIGTERM');
-              return;
-            }
-            await new Promise((resolve) => setTimeout(resolve, 100));
-          }
-        })();
+            seen = rows.map((r) => String(r.datname));
+            return rows.length > 0;
+          },
+          () => child.kill('SIGTERM'),
+        );
       },
     });
     expect(seen).toHaveLength(1);

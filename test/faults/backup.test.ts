@@ -8,8 +8,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminQuery, testDatabase, type TestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { adminQuery, useTestDatabase } from '../helpers/db.js';
 import { makeProject } from '../helpers/project.js';
 import {
   REPEAT,
@@ -22,13 +22,7 @@ import {
   writeSteps,
 } from './helpers.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('faults_backup');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('faults_backup');
 
 /** Pids of live processes whose command line mentions `text` (pg_dump's --file= names our backup folder). */
 function processesMentioning(text: string): number[] {
@@ -93,7 +87,7 @@ describe('kill -9 of the runner while pg_dump runs', () => {
       } finally {
         await holder.end().catch(() => {});
       }
-    }, 120_000);
+    }, 240_000);
   }
 });
 
@@ -117,7 +111,7 @@ describe('SIGTERM during `migrate backup`', () => {
       await holder.query('rollback').catch(() => {});
       await holder.end().catch(() => {});
     }
-  }, 120_000);
+  }, 240_000);
 });
 
 describe('the snapshot session ends while pg_dump runs', () => {
@@ -156,7 +150,7 @@ describe('the snapshot session ends while pg_dump runs', () => {
     } finally {
       await holder.end().catch(() => {});
     }
-  }, 120_000);
+  }, 240_000);
 
   it('pg_terminate_backend of the snapshot session once pg_dump holds the snapshot: the backup completes', async () => {
     await db.reset();
@@ -183,5 +177,5 @@ describe('the snapshot session ends while pg_dump runs', () => {
     } finally {
       await holder.end().catch(() => {});
     }
-  }, 120_000);
+  }, 240_000);
 });

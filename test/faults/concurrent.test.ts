@@ -2,21 +2,15 @@
  * Twenty runners at once (pods started together), a few of them killed with SIGKILL at random moments:
  * every migration is applied exactly once, the history agrees with the catalog, nothing is left held.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../helpers/db.js';
 import { makeProject } from '../helpers/project.js';
 import { REPEAT, assertConsistent, nextUpFinishes, nothingLeft, start, writeSteps, type Step } from './helpers.js';
 
 const RUNNERS = 20;
 const KILLED = 6;
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('faults_concurrent');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('faults_concurrent');
 
 /** Each migration logs its version in `runs`: a second application would show as a second row. */
 function steps(): Step[] {

@@ -4,8 +4,8 @@
  * same checks: fully before or fully after each migration, the history agrees with the catalog, no lock or
  * session left, and the next `up` finishes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminQuery, testDatabase, type TestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { adminQuery, useTestDatabase } from '../helpers/db.js';
 import { makeProject } from '../helpers/project.js';
 import {
   REPEAT,
@@ -20,13 +20,7 @@ import {
   type Step,
 } from './helpers.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('faults_kill');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('faults_kill');
 
 /** 001 is quick, 002 sleeps long enough that only a rollback by the server (not its end) can explain its absence. */
 function project(): { dir: string; steps: Step[]; fast: Step[] } {
@@ -53,7 +47,7 @@ describe('kill -9 of the runner mid-migration', () => {
       expect(await assertConsistent(db.url, steps)).toEqual(['001']);
       writeSteps(dir, fast);
       await nextUpFinishes(dir, env(), db.url, fast);
-    }, 120_000);
+    }, 240_000);
   }
 });
 
@@ -90,7 +84,7 @@ describe('two signals in quick succession', () => {
       expect(await assertConsistent(db.url, steps)).toEqual(['001']);
       writeSteps(dir, fast);
       await nextUpFinishes(dir, env(), db.url, fast);
-    }, 120_000);
+    }, 240_000);
   }
 });
 
@@ -109,7 +103,7 @@ describe('pg_terminate_backend of the runner mid-migration', () => {
       expect(await assertConsistent(db.url, steps)).toEqual(['001']);
       writeSteps(dir, fast);
       await nextUpFinishes(dir, env(), db.url, fast);
-    }, 120_000);
+    }, 240_000);
   }
 });
 
@@ -148,6 +142,6 @@ describe('a no-transaction migration killed between statements', () => {
       const repair = await start(['repair', '002', '--yes'], dir, env()).done;
       expect({ code: repair.code, stderr: repair.stderr }).toMatchObject({ code: 0 });
       await nextUpFinishes(dir, env(), db.url, [first, noTx]);
-    }, 120_000);
+    }, 240_000);
   }
 });

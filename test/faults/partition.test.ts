@@ -5,10 +5,10 @@
  * rollback it cannot know, and must say how to find out; once the path is gone the server ends the session.
  */
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { closeClient, connect, isConnectionLost } from '../../src/db/connection.js';
 import { paramsFromUrl } from '../../src/db/params.js';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { makeProject } from '../helpers/project.js';
 import {
   REPEAT,
@@ -67,13 +67,7 @@ class Proxy {
   }
 }
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('faults_partition');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('faults_partition');
 
 describe('a network partition mid-migration (a frozen TCP proxy)', () => {
   for (let i = 1; i <= REPEAT; i += 1) {
@@ -112,7 +106,7 @@ describe('a network partition mid-migration (a frozen TCP proxy)', () => {
       } finally {
         await proxy.close().catch(() => {});
       }
-    }, 120_000);
+    }, 240_000);
   }
 });
 

@@ -1,14 +1,8 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { testDatabase, type TestDatabase } from './db.js';
+import { describe, expect, inject, it } from 'vitest';
+import { useTestDatabase } from './db.js';
 
 describe('test harness', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await testDatabase('harness');
-  });
-  afterAll(async () => {
-    await db.drop();
-  });
+  const db = useTestDatabase('harness');
 
   it('gives each file its own empty PostgreSQL 15 database', async () => {
     const [row] = await db.query<{ db: string; v: number }>(

@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, beforeEach, inject } from 'vitest';
 
 export interface TestDatabase {
   readonly name: string;
@@ -40,8 +40,19 @@ export function urlFor(database: string, base = adminUrl()): string {
   return url.toString();
 }
 
+/**
+ * A short-lived client that reports failures only through its promises. Without a listener, a backend ended
+ * under it (a reset terminating the database's sessions while a test that timed out still polls) would be an
+ * uncaught 'error' in whichever test file the worker runs next.
+ */
+function shortLived(url: string): pg.Client {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => {});
+  return client;
+}
+
 export async function adminQuery(text: string, values?: unknown[]): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: adminUrl() });
+  const client = shortLived(adminUrl());
   await client.connect();
   try {
     return await client.query(text, values);
@@ -55,7 +66,7 @@ export async function queryUrl<T extends pg.QueryResultRow = pg.QueryResultRow>(
   text: string,
   values?: unknown[],
 ): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
+  const client = shortLived(url);
   await client.connect();
   try {
     return (await client.query<T>(text, values)).rows;
@@ -83,7 +94,7 @@ async function cloneTemplate(name: string): Promise<void> {
  */
 async function retire(name: string): Promise<void> {
   const retired = `${runPrefix()}retired_${randomBytes(6).toString('hex')}`;
-  const client = new pg.Client({ connectionString: adminUrl() });
+  const client = shortLived(adminUrl());
   await client.connect();
   try {
     for (let attempt = 1; ; attempt += 1) {
@@ -125,5 +136,43 @@ export async function testDatabase(topic: string): Promise<TestDatabase> {
       await cloneTemplate(name);
     },
     drop: () => retire(name),
+  };
+}
+
+/**
+ * The test file's database, taken before its first test and put away after its last: what nearly every
+ * file needs, in one line at the top level (or in a describe, for that block's tests only).
+ *
+ *   const db = useTestDatabase('runner');                      // db.url, db.query(...), db.reset()
+ *   const db = useTestDatabase('runner', { resetEach: true }); // an empty database before every test
+ *
+ * The handle is usable from the first hook or test on; reading it at the file's top level throws.
+ */
+export function useTestDatabase(topic: string, options: { resetEach?: boolean } = {}): TestDatabase {
+  let db: TestDatabase | undefined;
+  const current = (): TestDatabase => {
+    if (!db) throw new Error(`the test database "${topic}" is made in beforeAll: use it inside a hook or a test`);
+    return db;
+  };
+  beforeAll(async () => {
+    db = await testDatabase(topic);
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+  if (options.resetEach) beforeEach(() => current().reset());
+  return {
+    get name() {
+      return current().name;
+    },
+    get url() {
+      return current().url;
+    },
+    get adminUrl() {
+      return current().adminUrl;
+    },
+    query: (text, values) => current().query(text, values),
+    reset: () => current().reset(),
+    drop: () => current().drop(),
   };
 }

@@ -34,7 +34,7 @@ export const KNOWN: readonly { rule: Rule; file: string; why: string }[] = [
   {
     rule: 'adapters-read-no-environment',
     file: 'src/db/params.ts',
-    why: "pg_dump's child environment defaults to process.env (PATH, HOME, locale); the callers should pass it in from the CLI",
+    why: "a libpq tool's environment takes PATH, the locale, TZ and TMPDIR (nothing else) from process.env by default; the callers could pass them in",
   },
   {
     rule: 'adapters-read-no-environment',

@@ -3,9 +3,9 @@
  * receiver is reported and never changes the run's outcome; nothing is retried.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Alerter, makeAlert, type Alert, type AlertDelivery } from '../../src/ops/alerts.js';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
 import { lines, recorder } from '../helpers/alerts.js';
 
@@ -58,7 +58,8 @@ describe('Alerter', () => {
     const { command, out } = recorder();
     const deliveries: AlertDelivery[] = [];
     try {
-      const alerter = new Alerter({ command, webhookUrl: server.url, timeoutMs: 5000 }, (d) => deliveries.push(d));
+      // A cap, not a timing: the command is a Node process, which starts slowly on a loaded 2-core box.
+      const alerter = new Alerter({ command, webhookUrl: server.url, timeoutMs: 60_000 }, (d) => deliveries.push(d));
       alerter.send(alert());
       alerter.send(alert());
       await alerter.flush();
@@ -117,13 +118,7 @@ describe('Alerter', () => {
   });
 });
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('alerts');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('alerts');
 
 describe('alerts from a run', () => {
   it("alerts a failed migration to the webhook and the command, with the password masked; the exit code stays the failure's", async () => {

@@ -4,9 +4,9 @@
  * before anything changes. The pure parts (SQL shape, speed, throttle) without a database.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { batchSql, decodeKey, defaultName, nextPause, parseTable, progressOf } from '../../src/ops/backfill.js';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
 
 describe('backfill, the pure parts', () => {
@@ -64,13 +64,7 @@ describe('backfill, the pure parts', () => {
   });
 });
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('backfill');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('backfill');
 const ROWS = 200_000;
 
 async function makeTable(): Promise<void> {

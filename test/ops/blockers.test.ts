@@ -4,20 +4,11 @@
  * in every retry line and in the final error, and --json carries the same facts.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('lock_blocker');
-});
-afterAll(async () => {
-  await db.drop();
-});
-beforeEach(async () => {
-  await db.reset();
-});
+const db = useTestDatabase('lock_blocker', { resetEach: true });
 
 const FILES = {
   'migrations/001_t.sql': 'create table t (id int primary key);\n',

@@ -3,9 +3,9 @@
  * migration holding ACCESS EXCLUSIVE while three sessions queue behind it, against a real PostgreSQL.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MonitorState, type MonitorSample } from '../../src/ops/monitor.js';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
 import { lines, recorder } from '../helpers/alerts.js';
 
@@ -63,13 +63,7 @@ describe('MonitorState', () => {
   });
 });
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('monitor');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('monitor');
 
 describe('the monitor against a migration that holds ACCESS EXCLUSIVE', () => {
   it('counts the three sessions queued behind it, in the CI lines and the --json summary', async () => {

@@ -1,19 +1,13 @@
 /** migrate schema dump | check, and the SCHEMA_FILE rewrite after up: the built CLI against a real PostgreSQL. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SCRATCH_PREFIX } from '../../src/db/scratch.js';
 import { normaliseDump, schemaFileVersion } from '../../src/schema/dump.js';
-import { adminQuery, testDatabase, type TestDatabase } from '../helpers/db.js';
+import { adminQuery, useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('schema_dump');
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase('schema_dump');
 
 const FILES = {
   'migrations/001_users.sql':

@@ -5,11 +5,11 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors.js';
 import { loadMigrations } from '../../src/source/files.js';
 import { firstInvalidUtf8 } from '../../src/source/read.js';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { CLI, makeProject, runCli } from '../helpers/project.js';
 
 function locations(dir: string) {
@@ -106,13 +106,7 @@ describe('bytes are never changed', () => {
 });
 
 describe('the CLI over such folders (real PostgreSQL)', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await testDatabase('source_read');
-  });
-  afterAll(async () => {
-    await db.drop();
-  });
+  const db = useTestDatabase('source_read');
 
   it('migrate up applies a ConfigMap volume and verify --no-pending passes afterwards', async () => {
     const dir = makeProject();

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import pg from 'pg';
 import { TextIndex, byteOffsetToCharIndex, charIndexFromPgPosition, lineColumnAt } from '../../src/sql/position.js';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 
 describe('lineColumnAt', () => {
   it('counts lines from 1 and columns in code points from 1', () => {
@@ -85,13 +85,7 @@ describe('TextIndex.lineColumn', () => {
 });
 
 describe('against PostgreSQL error positions', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await testDatabase('position');
-  });
-  afterAll(async () => {
-    await db.drop();
-  });
+  const db = useTestDatabase('position');
 
   it('points at the failing token after multi-byte and astral characters', async () => {
     const text = "select 'é😀'\r\n  , 'ü' frm oops";

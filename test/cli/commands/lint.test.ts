@@ -1,18 +1,9 @@
 /** The lint as the CLI runs it: `migrate lint`, the check before `up`, the production guard, the lock report. */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from '../../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../../helpers/db.js';
 import { makeProject, runCli } from '../../helpers/project.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('lint_cli');
-});
-afterAll(async () => {
-  await db.drop();
-});
-beforeEach(async () => {
-  await db.reset();
-});
+const db = useTestDatabase('lint_cli', { resetEach: true });
 
 const BASE = { 'migrations/001_users.sql': 'create table users (id bigint primary key, name text);\n' };
 const RISKY = { ...BASE, 'migrations/002_index.sql': 'create index users_name_idx on users (name);\n' };

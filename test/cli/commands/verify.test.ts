@@ -4,20 +4,11 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from '../../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../../helpers/db.js';
 import { makeProject, runCli, writeFiles } from '../../helpers/project.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await testDatabase('verify_cli');
-});
-afterAll(async () => {
-  await db.drop();
-});
-beforeEach(async () => {
-  await db.reset();
-});
+const db = useTestDatabase('verify_cli', { resetEach: true });
 
 const SCHEMA = {
   'migrations/001_users.sql': 'create table users (id int primary key);\n',
