@@ -566,6 +566,11 @@ export const KNOBS = {
   wait: { cli: '--wait SECONDS', library: 'a larger lockWaitMs option' },
   runAgain: { cli: 'Run the command again', library: 'Call the method again' },
   rollBackNewest: { cli: 'migrate redo (for the newest) or migrate down --to V', library: 'redo() or down({ to: V })' },
+  trackingTable: { cli: 'MIGRATIONS_TABLE', library: 'the table option' },
+  foreignTable: { cli: '--from-table schema.name', library: 'baseline({ fromTable })' },
+  foreignTool: { cli: '--from and --from-table', library: "baseline()'s from and fromTable options" },
+  adoptHistory: { cli: 'migrate baseline --from TOOL', library: 'baseline({ from })' },
+  scratchServer: { cli: '--database-url', library: 'the database option' },
 } as const satisfies Record<string, Record<Audience, string>>;
 
 export type Knob = keyof typeof KNOBS;

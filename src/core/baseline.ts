@@ -132,7 +132,7 @@ export async function baseline(
         'baseline-same-table',
         `${options.from} keeps its history in ${describeTable(table)}, and that is also the name of tidemark's tracking table (MIGRATIONS_TABLE). tidemark reads ${options.from}'s table and never alters it, so its own table needs another name.`,
         {
-          hint: `Set MIGRATIONS_TABLE to another name, e.g. MIGRATIONS_TABLE=tidemark_migrations (keep it set for every later command), and run migrate baseline --from ${options.from} again.`,
+          hint: `Set {{trackingTable}} to another name, e.g. tidemark_migrations (keep it for every later command), and adopt the ${options.from} history again.`,
         },
       );
     }

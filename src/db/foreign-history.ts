@@ -81,7 +81,7 @@ async function read(client: Client, tool: ForeignTool, table: TableRef): Promise
       'foreign-history-not-found',
       `There is no table ${describeTable(table)}, where ${tool} keeps its history.`,
       {
-        hint: `If ${tool} was configured with another table, pass it: --from-table schema.name`,
+        hint: `If ${tool} was configured with another table, pass it: {{foreignTable}}`,
       },
     );
   }
@@ -92,7 +92,7 @@ async function read(client: Client, tool: ForeignTool, table: TableRef): Promise
       tool,
       table,
       `the table has no ${missing.join(', ')} column (it has ${[...have].join(', ')}), so it is not ${tool}'s.`,
-      'Check --from and --from-table.',
+      'Check {{foreignTool}}.',
     );
   }
   const name = quoteTable(table);
@@ -114,7 +114,7 @@ async function read(client: Client, tool: ForeignTool, table: TableRef): Promise
           tool,
           table,
           `it has ${rows.length} rows; golang-migrate keeps exactly one.`,
-          'Check --from and --from-table.',
+          'Check {{foreignTool}}.',
         );
       const row = rows[0]!;
       if (row.dirty) {

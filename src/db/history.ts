@@ -127,8 +127,8 @@ export class HistoryStore {
           `(columns: ${[...columns.keys()].join(', ')}). tidemark left it untouched.`,
         {
           hint:
-            `Point tidemark at another table with MIGRATIONS_TABLE=tidemark_migrations (or schema.table); ` +
-            `to adopt that tool's history, see migrate baseline.`,
+            `Point tidemark at another table with {{trackingTable}} (e.g. tidemark_migrations, or schema.table); ` +
+            `to adopt that tool's history, see {{adoptHistory}}.`,
         },
       );
     }

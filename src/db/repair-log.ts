@@ -72,7 +72,7 @@ export class RepairLog {
         'foreign-repair-log',
         `The table ${describeTable(this.#ref)} exists but is not tidemark's repairs log (it lacks ${missing.join(', ')}). tidemark left it untouched.`,
         {
-          hint: 'Rename that table, or point tidemark at another tracking table with MIGRATIONS_TABLE (the log is named after it).',
+          hint: 'Rename that table, or point tidemark at another tracking table with {{trackingTable}} (the log is named after it).',
         },
       );
     }

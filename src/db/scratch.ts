@@ -38,7 +38,7 @@ async function assertCanCreate(admin: Client, purpose: string): Promise<void> {
       'createdb-required',
       `${purpose} works in a scratch database that tidemark creates and drops, but the role "${row.role}" may not create databases (it lacks CREATEDB).`,
       {
-        hint: `Grant it (ALTER ROLE ${quoteIdent(row.role)} CREATEDB), or point --database-url at a server where the role may, such as the PostgreSQL of a CI job. The database itself is never changed.`,
+        hint: `Grant it (ALTER ROLE ${quoteIdent(row.role)} CREATEDB), or point {{scratchServer}} at a server where the role may, such as the PostgreSQL of a CI job. The database itself is never changed.`,
       },
     );
   }
@@ -65,7 +65,7 @@ export async function withScratchDatabase<T>(
         'createdb-required',
         `${purpose} could not create its scratch database: ${(error as Error).message}.`,
         {
-          hint: 'Grant the role CREATEDB, or point --database-url at a server where it may create databases.',
+          hint: 'Grant the role CREATEDB, or point {{scratchServer}} at a server where it may create databases.',
           cause: error,
         },
       );

@@ -109,3 +109,36 @@ describe('an out-of-order pending migration', () => {
     expect(cli.stdout + cli.stderr).toContain('or run it with migrate up --allow-out-of-order');
   });
 });
+
+describe("another tool's table where the tracking table should be (foreign-tracking-table)", () => {
+  /** golang-migrate's history table under tidemark's default name. */
+  async function golangMigrateTable(): Promise<void> {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query('create table public.schema_migrations (version bigint primary key, dirty boolean not null)');
+    } finally {
+      await client.end();
+    }
+  }
+
+  it('names the table option and baseline({ from }) for a library user', async () => {
+    await golangMigrateTable();
+    const error = (await createMigrator({ database: db.url, migrations: MIGRATIONS })
+      .up()
+      .catch((e: unknown) => e)) as MigrateError;
+    expect(error.code).toBe('foreign-tracking-table');
+    expect(error.hint).toContain(`with ${KNOBS.trackingTable.library} (e.g. tidemark_migrations`);
+    expect(error.hint).toContain(`see ${KNOBS.adoptHistory.library}.`);
+    expect(error.hint).not.toMatch(/MIGRATIONS_TABLE|migrate baseline|\{\{/);
+  });
+
+  it('names MIGRATIONS_TABLE and migrate baseline for a CLI user', async () => {
+    await golangMigrateTable();
+    const dir = makeProject({ 'migrations/001_a.sql': 'create table a (id int);\n' });
+    const cli = await runCli(['up', '--no-backup'], { cwd: dir, env: { DATABASE_URL: db.url } });
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain('with MIGRATIONS_TABLE (e.g. tidemark_migrations');
+    expect(cli.stderr).toContain('see migrate baseline --from TOOL.');
+  });
+});
