@@ -232,6 +232,8 @@ export function snapshotQueries(grants: boolean): Record<(typeof SNAPSHOT_QUERIE
              pg_get_triggerdef(t.oid) as definition, t.tgenabled::text as enabled
         from rels r join pg_trigger t on t.tgrelid = r.oid
        where not t.tgisinternal`,
+    // The scope is one array (with the row types of the scoped relations appended) and a composite's class is
+    // joined: an OR of two tests, or an EXISTS under an OR, made the plan scan pg_class whole for every read.
     types: `select t.oid::int8::text as oid, coalesce(nullif(t.typrelid, 0), t.oid)::int8::text as root, ${qualified('n.nspname', 't.typname')} as name, t.typtype::text as kind,
                    case when t.typtype = 'e' then (select string_agg(quote_literal(e.enumlabel), ', ' order by e.enumsortorder)
                                                       from pg_enum e where e.enumtypid = t.oid) end as labels,
@@ -243,9 +245,11 @@ export function snapshotQueries(grants: boolean): Record<(typeof SNAPSHOT_QUERIE
                    case when t.typtype = 'r' then (select format_type(rg.rngsubtype, null) from pg_range rg where rg.rngtypid = t.oid) end as subtype,
                    ${grantsSql('t.typacl', 't.typowner', 'PUBLIC=USAGE', grants)} as grants
               from pg_type t join pg_namespace n on n.oid = t.typnamespace
+              left join pg_class tc on tc.oid = t.typrelid and t.typtype = 'c'
              where ${USER_SCHEMA} and t.typtype in ('e', 'd', 'r', 'c')
-               and t.oid <> all($1::oid[]) and ($2::oid[] is null or t.oid = any($2::oid[]) or t.oid in (select c.reltype from pg_class c where c.oid = any($2::oid[])))
-               and (t.typtype <> 'c' or exists (select 1 from pg_class c where c.oid = t.typrelid and c.relkind = 'c'))
+               and t.oid <> all($1::oid[])
+               and ($2::oid[] is null or t.oid = any($2::oid[] || array(select c.reltype from pg_class c where c.oid = any($2::oid[]))))
+               and (t.typtype <> 'c' or tc.relkind = 'c')
                and not exists (select 1 from pg_depend e where e.classid = 'pg_type'::regclass and e.objid = t.oid and e.deptype = 'e')`,
     policies: `${RELS}
       select p.oid::int8::text as oid, r.oid::int8::text as root, ${qualified('r.nspname', 'r.relname')} as parent, quote_ident(p.polname) as name, p.polcmd::text as command,
