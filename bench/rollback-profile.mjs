@@ -35,6 +35,10 @@ const inc = new IncrementalSnapshot(client, { trackingTable: { schema: 'public',
 let t = performance.now();
 await inc.update();
 console.log(`first update ${(performance.now() - t).toFixed(0)} ms, strategy ${inc.strategy}`);
+// PERF=file: the server backend's profile over the steps (perf record -g; root or perf_event_paranoid <= 1).
+const { spawn } = await import('node:child_process');
+const perf = process.env.PERF ? spawn('perf', ['record', '-q', '-g', '-p', String(pid), '-o', process.env.PERF], { stdio: 'inherit' }) : undefined;
+if (perf) await new Promise((r) => setTimeout(r, 500));
 const acc = { wall: 0, ccpu: 0, scpu: 0, n: 0 };
 const accM = { wall: 0, scpu: 0, n: 0 };
 async function upd() {
@@ -54,6 +58,7 @@ for (let i = N; i < N + K; i++) {
   await upd();
   if (i === N) console.log(`objects in a compare: ${nd}`);
 }
+if (perf) { perf.kill('SIGINT'); await new Promise((r) => perf.on('exit', r)); }
 console.log(`N=${N}: update wall ${(acc.wall / acc.n).toFixed(1)} ms, client CPU ${(acc.ccpu / acc.n).toFixed(1)} ms, server CPU ${(acc.scpu / acc.n).toFixed(1)} ms (of ${acc.n}); migration wall ${(accM.wall / accM.n).toFixed(1)} server CPU ${(accM.scpu / accM.n).toFixed(1)} ms`);
 if (args.includes('--idle')) {
   const a0 = { ...acc };
