@@ -30,7 +30,7 @@ const pg = (await import(join(root, 'node_modules/pg/lib/index.js'))).default;
 const client = new pg.Client({ connectionString: url });
 await client.connect();
 const pid = (await client.query('select pg_backend_pid() as p')).rows[0].p;
-const scpu = () => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8'); const x = f.slice(f.lastIndexOf(')') + 2).split(' '); return (Number(x[11]) + Number(x[12])) * 10; };
+const scpu = () => Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
 const inc = new IncrementalSnapshot(client, { trackingTable: { schema: 'public', table: 'schema_migrations' } }, args.includes('--census') ? 'census' : undefined);
 let t = performance.now();
 await inc.update();
@@ -57,6 +57,7 @@ for (let i = N; i < N + K; i++) {
   await mig(m.up);
   await upd();
   if (i === N) console.log(`objects in a compare: ${nd}`);
+  if ((i - N + 1) % 100 === 0) console.log(`after ${i - N + 1} steps: update server CPU ${(acc.scpu / acc.n).toFixed(1)} ms so far`);
 }
 if (perf) { perf.kill('SIGINT'); await new Promise((r) => perf.on('exit', r)); }
 console.log(`N=${N}: update wall ${(acc.wall / acc.n).toFixed(1)} ms, client CPU ${(acc.ccpu / acc.n).toFixed(1)} ms, server CPU ${(acc.scpu / acc.n).toFixed(1)} ms (of ${acc.n}); migration wall ${(accM.wall / accM.n).toFixed(1)} server CPU ${(accM.scpu / accM.n).toFixed(1)} ms`);

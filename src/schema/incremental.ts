@@ -32,7 +32,7 @@ import {
   assembleSnapshot,
   excludedRelations,
   SNAPSHOT_QUERIES,
-  snapshotQueries,
+  snapshotJson,
   type RootedSnapshot,
   type SchemaObject,
   type SchemaSnapshot,
@@ -169,20 +169,20 @@ const CLOSURE = `
  * the parent only); otherwise they are $3 (the census's). Then the closure of the touched roots is the scope,
  * or everything when $4 or a GRANT says so; every query of the snapshot runs over it, as JSON, with the
  * extensions' signature. PL/pgSQL keeps the plans; SET search_path as the whole snapshot does.
+ *
+ * The plans are made once (force_generic_plan: one plan, not a new custom one per call), when the scratch
+ * database is still nearly empty: with the planner free to choose, the scoped reads kept the sequential scans
+ * and hash joins right for a small catalog, and each update cost more as the history grew (11 ms of server
+ * CPU after 100 steps, 30 ms after 400). The scoped part runs with sequential scans, hash and merge joins
+ * off, so it is planned as index look-ups by oid at any size. JIT is off: the penalty those settings add to
+ * a plan's cost (and the whole read's own cost) passed jit_above_cost, and compiling the expressions again on
+ * every call took seconds.
  */
 function readFunction(grants: boolean): string {
-  const sql = snapshotQueries(grants);
-  // Two versions of each query, with the test on the scope folded away: a cached (generic) plan of
-  // "$2 is null or oid = any($2)" scans the whole catalog; "oid = any($2)" uses the index.
-  const variant = (scoped: boolean) =>
-    SNAPSHOT_QUERIES.map((name) => {
-      const text = sql[name]
-        .replaceAll('$2::oid[] is null or', scoped ? 'false or' : 'true or')
-        .replaceAll('$2::oid[] is not null and', scoped ? 'true and' : 'false and');
-      return `'${name}', (select coalesce(json_agg(q), '[]'::json) from (${text}) q)`;
-    }).join(', ');
+  const variant = (scoped: boolean) => snapshotJson(grants, scoped);
   return `create or replace function pg_temp.tidemark_read(p_excluded oid[], p_scope oid[], p_touched oid[], p_whole boolean, p_watch boolean)
-    returns json language plpgsql set search_path = pg_catalog set plan_cache_mode = force_generic_plan as $tidemark$
+    returns json language plpgsql set search_path = pg_catalog set plan_cache_mode = force_generic_plan
+    set enable_seqscan = on set enable_hashjoin = on set enable_mergejoin = on set jit = off as $tidemark$
     declare
       v_whole boolean := p_whole;
       v_touched oid[] := p_touched;
@@ -209,6 +209,10 @@ function readFunction(grants: boolean): string {
       if v_whole then
         p_scope := null;
       else
+        -- What follows reads a few roots by oid: index look-ups, whatever the catalog's size when the plan
+        -- was made (reset when the function returns, by its SET clauses).
+        perform set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
+                set_config('enable_mergejoin', 'off', true);
 ${CLOSURE}
       end if;
       if p_watch then
@@ -317,8 +321,6 @@ export class IncrementalSnapshot {
       await this.#exclude(result.signature);
       result = await this.#read(null, true);
     }
-    // json_agg of an ordered subquery keeps its order in practice; the column order must not depend on it.
-    result.columns!.sort((a, b) => Number(a.oid) - Number(b.oid) || Number(a.subid) - Number(b.subid));
     const read = assembleSnapshot(result);
     this.#whole = false;
     if (result.scope === null) return this.#replace(read);
