@@ -102,20 +102,32 @@ function rootOf(classid: string, objid: string): string {
 }
 
 /**
+ * SET clauses of a function whose statements look rows up by oid: planned as index scans whatever the size of
+ * the catalog when the plan is made (it is kept), one plan per statement, no JIT (the penalty on the disabled
+ * scans passes jit_above_cost, and each call would compile again).
+ */
+const INDEX_LOOKUPS =
+  'set enable_seqscan = off set enable_hashjoin = off set enable_mergejoin = off set plan_cache_mode = force_generic_plan set jit = off';
+
+/**
  * ddl_command_end: the root of each object a command created or altered (GRANT and REVOKE give none: the next
  * update reads everything). sql_drop: the objects are gone, so a column's, constraint's, trigger's, policy's,
  * rule's or default's table is found by name (null when it went too: then it is listed itself); a dropped
  * index by the index -> table list the last read kept (its table is not in the event; an index created since
  * then was placed by its CREATE).
+ *
+ * Their plans are made at the first DDL command, when the scratch database's catalogs are small enough for a
+ * sequential scan to win, and kept: each look-up by oid then scanned pg_index, pg_constraint... whole (13% of
+ * the server's time in a step at 1000 tables). They run with sequential scans off (INDEX_LOOKUPS).
  */
 const WATCH_FUNCTIONS = [
-  `create or replace function pg_temp.tidemark_watch_end() returns event_trigger language plpgsql as $$
+  `create or replace function pg_temp.tidemark_watch_end() returns event_trigger language plpgsql ${INDEX_LOOKUPS} as $$
    begin
      insert into pg_temp.tidemark_touched (root, whole)
      select ${rootOf('c.classid', 'c.objid')}, c.objid is null and c.command_tag <> 'ALTER DEFAULT PRIVILEGES'
        from pg_catalog.pg_event_trigger_ddl_commands() c;
    end $$`,
-  `create or replace function pg_temp.tidemark_watch_drop() returns event_trigger language plpgsql as $$
+  `create or replace function pg_temp.tidemark_watch_drop() returns event_trigger language plpgsql ${INDEX_LOOKUPS} as $$
    begin
      insert into pg_temp.tidemark_touched (root, whole)
      select case
@@ -170,18 +182,19 @@ const CLOSURE = `
  * or everything when $4 or a GRANT says so; every query of the snapshot runs over it, as JSON, with the
  * extensions' signature. PL/pgSQL keeps the plans; SET search_path as the whole snapshot does.
  *
- * The plans are made once (force_generic_plan: one plan, not a new custom one per call), when the scratch
- * database is still nearly empty: with the planner free to choose, the scoped reads kept the sequential scans
- * and hash joins right for a small catalog, and each update cost more as the history grew (11 ms of server
- * CPU after 100 steps, 30 ms after 400). The scoped part runs with sequential scans, hash and merge joins
- * off, so it is planned as index look-ups by oid at any size. JIT is off: the penalty those settings add to
- * a plan's cost (and the whole read's own cost) passed jit_above_cost, and compiling the expressions again on
- * every call took seconds.
+ * PL/pgSQL keeps a plan once made, and the first ones are made when the scratch database is nearly empty:
+ * left free, the scoped reads kept the sequential scans and hash joins right for a small catalog, and each
+ * update cost more as the history grew (11 ms of server CPU after 100 steps, 30 ms after 400). The scoped
+ * part runs with sequential scans, hash and merge joins off and one generic plan per statement, so it is
+ * index look-ups by oid at any size, planned once. The whole read (the first update, after a GRANT) is rare
+ * and keeps the planner's choice, made again with the catalog's size of the moment. JIT is off: the penalty
+ * the disabled methods add to a plan's cost (and the whole read's own cost) passed jit_above_cost, and
+ * compiling the expressions again on every call took seconds.
  */
 function readFunction(grants: boolean): string {
   const variant = (scoped: boolean) => snapshotJson(grants, scoped);
   return `create or replace function pg_temp.tidemark_read(p_excluded oid[], p_scope oid[], p_touched oid[], p_whole boolean, p_watch boolean)
-    returns json language plpgsql set search_path = pg_catalog set plan_cache_mode = force_generic_plan
+    returns json language plpgsql set search_path = pg_catalog set plan_cache_mode = auto
     set enable_seqscan = on set enable_hashjoin = on set enable_mergejoin = on set jit = off as $tidemark$
     declare
       v_whole boolean := p_whole;
@@ -212,7 +225,7 @@ function readFunction(grants: boolean): string {
         -- What follows reads a few roots by oid: index look-ups, whatever the catalog's size when the plan
         -- was made (reset when the function returns, by its SET clauses).
         perform set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
-                set_config('enable_mergejoin', 'off', true);
+                set_config('enable_mergejoin', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true);
 ${CLOSURE}
       end if;
       if p_watch then
