@@ -31,7 +31,6 @@ import { quoteIdent } from '../db/quote.js';
 import {
   assembleSnapshot,
   excludedRelations,
-  SNAPSHOT_QUERIES,
   snapshotJson,
   type RootedSnapshot,
   type SchemaObject,

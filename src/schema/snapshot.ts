@@ -432,9 +432,7 @@ export function assembleSnapshot(results: Readonly<Record<string, readonly Snaps
     defaultPrivileges,
   ] = SNAPSHOT_QUERIES.map((name) => results[name] ?? []) as [readonly Row[], ...(readonly Row[])[]];
   // json_agg of an ordered subquery keeps its order in practice; the column order must not depend on it.
-  const columnRows = [...columns!].sort(
-    (a, b) => Number(a.oid) - Number(b.oid) || Number(a.subid) - Number(b.subid),
-  );
+  const columnRows = [...columns!].sort((a, b) => Number(a.oid) - Number(b.oid) || Number(a.subid) - Number(b.subid));
 
   const commentOf = new Map<string, string>();
   for (const c of comments)
