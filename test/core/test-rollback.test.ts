@@ -156,6 +156,34 @@ describe('test-rollback', () => {
     ]);
   });
 
+  it('names each mistake in chain mode too: an index forgotten, the wrong column, a function left, an enum reordered', async () => {
+    // Started after 001, so that no older rollback drops the table and hides what a newer one left.
+    const report = await run(
+      {
+        'migrations/001_base.sql': `${USERS['migrations/001_users.sql']}create type mood as enum ('happy', 'sad');\n`,
+        'rollback/001_base_rollback.sql': 'drop type mood;\ndrop table users;\n',
+        'migrations/002_idx.sql': 'create index users_email_idx on users (email);\n',
+        'rollback/002_idx_rollback.sql': '-- nothing\n',
+        'migrations/003_nick.sql': 'alter table users add column nick text;\n',
+        'rollback/003_nick_rollback.sql': 'alter table users drop column name;\n',
+        'migrations/004_fn.sql':
+          "create function shout(t text) returns text language sql as $$ select upper(t) || '!' $$;\n",
+        'rollback/004_fn_rollback.sql': '-- nothing\n',
+        'migrations/005_meh.sql': "alter type mood add value 'meh';\n",
+        'rollback/005_meh_rollback.sql': "drop type mood; create type mood as enum ('sad', 'happy');\n",
+      },
+      'chain',
+      { from: '001' },
+    );
+    const differs = report.problems.filter((p) => p.code === 'rollback-differs');
+    expect(Object.fromEntries(differs.map((p) => [p.version, p.changes.map(describeChange).sort()]))).toEqual({
+      '002': ['added index public.users_email_idx'],
+      '003': ['added column public.users.nick', 'missing column public.users.name'],
+      '004': ['added function public.shout(t text)'],
+      '005': ["changed enum public.mood: values 'happy', 'sad' -> 'sad', 'happy'"],
+    });
+  });
+
   it('names a rollback that forgets a rule, an event trigger or default privileges', async () => {
     const report = await run(
       {
