@@ -40,7 +40,7 @@ export function identifierNames(texts: readonly string[]): string[] | undefined 
     if (lower === name) continue;
     out.add(truncateIdentifier(lower));
     // In a UTF-8 database PostgreSQL folds only A-Z: `ÉTable` is `Étable`.
-    if (/[^\x00-\x7f]/.test(name)) out.add(truncateIdentifier(name.replace(/[A-Z]+/g, (s) => s.toLowerCase())));
+    if (/[^ -~\t\n\r]/.test(name)) out.add(truncateIdentifier(name.replace(/[A-Z]+/g, (s) => s.toLowerCase())));
   }
   return [...out];
 }
