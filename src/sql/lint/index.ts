@@ -119,27 +119,19 @@ export class LintRun {
   readonly schema: SchemaView;
   #transactionCounter = 0;
 
-  readonly #rules: readonly Rule[];
+  readonly #rules: RuleDispatch;
   readonly #sizeThreshold: number;
 
   constructor(context: LintContext, schema = new SchemaView(context.catalog)) {
     this.#context = context;
     this.schema = schema;
-    this.#rules =
-      context.ruleSeverity === undefined ? RULES : RULES.filter((r) => context.ruleSeverity!.get(r.id) !== 'off');
+    this.#rules = dispatchOf(context);
     this.#sizeThreshold = context.sizeThresholdBytes ?? DEFAULT_SIZE_THRESHOLD_BYTES;
   }
 
-  readonly #byKind = new Map<string, readonly Rule[]>();
-
-  /** The rules that look at statements of `kind`, in id order (computed once per kind). */
+  /** The rules that look at statements of `kind`, in id order. */
   #rulesFor(kind: string): readonly Rule[] {
-    let rules = this.#byKind.get(kind);
-    if (rules === undefined) {
-      rules = this.#rules.filter((r) => r.kinds === undefined || r.kinds.includes(kind));
-      this.#byKind.set(kind, rules);
-    }
-    return rules;
+    return this.#rules.for(kind);
   }
 
   /** Connected, the size of `table` when it is in the catalog and below the threshold; undefined otherwise. */
@@ -364,6 +356,40 @@ function headsOf(file: LintInputFile, index: TextIndex, parsed?: FileHeads, cut?
   }
   while (k < heads.length) out.push(heads[k++]!);
   return out;
+}
+
+/**
+ * The rules of a lint context by statement kind, computed once per kind and shared by every run of the context
+ * (`lintEachFile` makes a run per file).
+ */
+class RuleDispatch {
+  readonly #rules: readonly Rule[];
+  readonly #byKind = new Map<string, readonly Rule[]>();
+
+  constructor(context: LintContext) {
+    this.#rules =
+      context.ruleSeverity === undefined ? RULES : RULES.filter((r) => context.ruleSeverity!.get(r.id) !== 'off');
+  }
+
+  for(kind: string): readonly Rule[] {
+    let rules = this.#byKind.get(kind);
+    if (rules === undefined) {
+      rules = this.#rules.filter((r) => r.kinds === undefined || r.kinds.includes(kind));
+      this.#byKind.set(kind, rules);
+    }
+    return rules;
+  }
+}
+
+const dispatches = new WeakMap<LintContext, RuleDispatch>();
+
+function dispatchOf(context: LintContext): RuleDispatch {
+  let dispatch = dispatches.get(context);
+  if (dispatch === undefined) {
+    dispatch = new RuleDispatch(context);
+    dispatches.set(context, dispatch);
+  }
+  return dispatch;
 }
 
 class Transaction {
