@@ -124,33 +124,64 @@ export async function parse(text: string, displayPath?: string): Promise<ParseTr
 }
 
 /**
- * Keeps the grammar's WebAssembly on V8's baseline compiler (Liftoff), without touching the embedding app's own
- * WebAssembly. V8 compiles a wasm function lazily on its first call, and decides then whether that code may
- * later be recompiled by the optimizing tier (TurboFan): only when `--wasm-tier-up-filter` is -1 (every
- * function, the default) or that function's index. A single parse makes the grammar hot enough to be
- * recompiled, and that compile costs ~600 ms of CPU and ~50 MB on a background thread: more than 1000 files
- * take to lint without it (bench/lint-bench.mjs). So each call of the grammar runs with the filter set to an
- * index no function has and restores -1 right after: the call is synchronous, no other JavaScript runs in
- * between, and functions compiled outside the window (the app's) tier up as usual. The CLI also starts with
- * `--liftoff-only` (bin/migrate.js), the same effect for its whole process. Left alone when the process was
- * started with its own filter (a V8 debugging flag).
+ * Runs `work` (synchronous) with V8's optimizing compilers held back, for the grammar's WebAssembly and for
+ * JavaScript, without touching the embedding app's code. A lint is short, one-off work: V8 would recompile the
+ * hot parts with its optimizing tier (TurboFan) on a background thread, and that compile costs more than it
+ * saves. Measured on the 1000 generated files (bench/lint-bench.mjs): the grammar's wasm recompiled costs
+ * ~600 ms of CPU and ~50 MB; the lint's JavaScript recompiled ~27 % of the lint's CPU (perf) and ~9 MB.
+ *
+ * - WebAssembly: V8 compiles a wasm function lazily on its first call, and decides then whether that code may
+ *   later be recompiled: only when `--wasm-tier-up-filter` is -1 (every function, the default) or that
+ *   function's index. The window sets it to an index no function has.
+ * - JavaScript: V8 decides to optimize a function when its budget runs out during a call, reading
+ *   `--turbofan` (`--opt`) then. The window turns it off.
+ *
+ * Both are restored right after: the work is synchronous, so no other JavaScript runs in the window, and the
+ * app's functions and wasm tier up as usual (its wasm compiled outside the window; its JavaScript never runs in
+ * it). Windows nest. Each flag is left alone when the process was started with its own setting of it (V8
+ * debugging flags; `--jitless` too). The CLI also starts with `--liftoff-only` (bin/migrate.js).
  */
-let baselineOnly = !`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`.includes('tier-up-filter');
+export function withoutOptimizer<T>(work: () => T): T {
+  if (windowDepth > 0) {
+    windowDepth++;
+    try {
+      return work();
+    } finally {
+      windowDepth--;
+    }
+  }
+  const wasm = toggle(wasmFilter, '--wasm-tier-up-filter=2147483647');
+  const js = toggle(jsOptimizer, '--no-turbofan');
+  windowDepth++;
+  try {
+    return work();
+  } finally {
+    windowDepth--;
+    if (js) setFlagsFromString('--turbofan');
+    if (wasm) setFlagsFromString('--wasm-tier-up-filter=-1');
+  }
+}
+
+let windowDepth = 0;
+const startFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+/** Whether the window may set each flag (false: the process chose its own, or this runtime refused it). */
+const wasmFilter = { allowed: !startFlags.includes('tier-up-filter') };
+const jsOptimizer = { allowed: !/turbofan|[-_](no[-_])?opt\b|jitless|maglev/.test(startFlags) };
+
+function toggle(flag: { allowed: boolean }, setting: string): boolean {
+  if (!flag.allowed) return false;
+  try {
+    setFlagsFromString(setting);
+    return true;
+  } catch {
+    // A runtime whose node:v8 does not implement it (the work is only slower there).
+    flag.allowed = false;
+    return false;
+  }
+}
 
 function callGrammar(text: string): { version: number; stmts?: RawStmt[] } {
-  if (!baselineOnly) return grammarParse(loaded!, text);
-  try {
-    setFlagsFromString('--wasm-tier-up-filter=2147483647');
-  } catch {
-    // A runtime whose node:v8 does not implement it (the parse is only slower there).
-    baselineOnly = false;
-    return grammarParse(loaded!, text);
-  }
-  try {
-    return grammarParse(loaded!, text);
-  } finally {
-    setFlagsFromString('--wasm-tier-up-filter=-1');
-  }
+  return withoutOptimizer(() => grammarParse(loaded!, text));
 }
 
 /** A grammar error, shaped as libpg-query's own (`sqlDetails.cursorPosition` 0-based, in characters). */

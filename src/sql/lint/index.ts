@@ -7,7 +7,7 @@
  * `-- migrate:no-transaction`, in which case each statement is its own transaction unless it sits between
  * an explicit BEGIN and COMMIT.
  */
-import { MAX_PARSE_CHARS, SqlSyntaxError, loadParser } from '../parser.js';
+import { MAX_PARSE_CHARS, SqlSyntaxError, loadParser, withoutOptimizer } from '../parser.js';
 import { statementLockFacts, type LockMode } from '../locks.js';
 import { TextIndex } from '../position.js';
 import { SchemaView } from '../schema.js';
@@ -80,6 +80,11 @@ async function lintInBatches(
   runOf: () => LintRun,
 ): Promise<Finding[]> {
   await loadParser();
+  // Short, one-off work: V8's optimizing compilers would cost more than they save (parser.ts).
+  return withoutOptimizer(() => lintParsedInBatches(files, context, runOf));
+}
+
+function lintParsedInBatches(files: readonly LintInputFile[], context: LintContext, runOf: () => LintRun): Finding[] {
   const findings: Finding[] = [];
   // Parsed in batches (see parseFilesHeadsSync); a batch that cannot be trusted is parsed file by file. A file
   // too large to lint is not parsed at all. Only the batch's trees are alive at a time.
