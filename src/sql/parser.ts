@@ -166,7 +166,7 @@ let windowDepth = 0;
 const startFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
 /** Whether the window may set each flag (false: the process chose its own, or this runtime refused it). */
 const wasmFilter = { allowed: !startFlags.includes('tier-up-filter') };
-const jsOptimizer = { allowed: !/turbofan|[-_](no[-_])?opt\b|jitless|maglev/.test(startFlags) };
+const jsOptimizer = { allowed: !/(^|\s)--(no[-_])?(opt|turbofan|jitless)(?=[\s=]|$)/.test(startFlags) };
 
 function toggle(flag: { allowed: boolean }, setting: string): boolean {
   if (!flag.allowed) return false;
