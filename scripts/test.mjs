@@ -1,0 +1,40 @@
+// npm test: the build, then every test (vitest), with the type check running beside both.
+//
+// The type check is the largest single step before the tests (~25 s of CPU for src/, test/ and bench/ on a
+// clone's first run), and the tests leave much of the CPU idle: their workers wait on PostgreSQL, on child
+// processes and on the states they poll for. Run one after the other, the two costs add up; side by side, the
+// check fills that idle time. Its output is printed after the tests', so the two never interleave, and the
+// run fails if either fails. It is incremental (build info in node_modules/.cache): a second run re-checks
+// only what changed. Arguments go to vitest: `npm test -- test/core/plan.test.ts`.
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+const tsc = require.resolve('typescript/bin/tsc');
+// vitest's exports hide its bin: go from its package.json.
+const vitest = join(dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
+
+function run(args, options = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: options.capture ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+    let output = '';
+    if (options.capture) {
+      child.stdout.on('data', (chunk) => (output += chunk));
+      child.stderr.on('data', (chunk) => (output += chunk));
+    }
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), output }));
+  });
+}
+
+const typecheck = run(
+  [tsc, '--noEmit', '--incremental', '--tsBuildInfoFile', 'node_modules/.cache/tidemark/typecheck.tsbuildinfo'],
+  { capture: true },
+);
+const build = await run(['scripts/build.mjs']);
+const tests = build.code === 0 ? await run([vitest, 'run', ...process.argv.slice(2)]) : build;
+const checked = await typecheck;
+process.stdout.write(checked.output);
+process.stdout.write(checked.code === 0 ? 'Type check: no errors.\n' : 'Type check: failed (above).\n');
+if (build.code !== 0) process.stderr.write('The build failed: no tests were run.\n');
+process.exitCode = tests.code || checked.code;
