@@ -98,13 +98,26 @@ async function runInProcess(args: readonly string[], options: CliOptions): Promi
  */
 export function runCli(args: readonly string[], options: CliOptions): Promise<CliResult> {
   if (!options.spawn && !options.onSpawn && !args.includes('--embedded')) return runInProcess(args, options);
-  const env = cliEnv(options);
+  return spawnCli(process.execPath, ['--', CLI, ...args], { ...options, env: cliEnv(options) });
+}
+
+export interface SpawnOptions {
+  readonly cwd: string;
+  /** The child's whole environment (nothing is inherited). */
+  readonly env: Record<string, string>;
+  /** Called with the child right after it starts (to send signals, to follow its output). */
+  readonly onSpawn?: ((child: ReturnType<typeof spawn>) => void) | undefined;
+  /** The child is killed (SIGKILL) after this long; 60 s by default. */
+  readonly timeoutMs?: number | undefined;
+}
+
+/**
+ * Runs `command ...args` as a child process and resolves with its exit and both streams once it has closed:
+ * the CLI as `runCli({ spawn: true })` runs it, or as a user runs it (bin/migrate.js itself, a shell pipe).
+ */
+export function spawnCli(command: string, args: readonly string[], options: SpawnOptions): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--', CLI, ...args], {
-      cwd: options.cwd,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
