@@ -190,13 +190,13 @@ describe('migrate --wait-for-db against a server that appears later', () => {
     const result = await runCli(['up', '--no-backup', '--wait-for-db', '120'], {
       cwd: makeProject(project),
       env: { DATABASE_URL: url.toString() },
-      onSpawn: (child) => {
+      onStderr: (() => {
         let seen = '';
-        child.stderr?.on('data', (chunk) => {
-          seen += String(chunk);
+        return (text: string) => {
+          seen += text;
           if (!proxy && /Waiting for the database to come up/.test(seen)) startProxy();
-        });
-      },
+        };
+      })(),
     });
     expect(result.stderr).toMatch(
       /Waiting for the database to come up: Nothing accepts connections at 127\.0\.0\.1:\d+/,
