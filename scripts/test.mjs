@@ -15,7 +15,11 @@ const tsc = require.resolve('typescript/bin/tsc');
 // vitest's exports hide its bin: go from its package.json.
 const vitest = join(dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
 
+const started = performance.now();
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+
 function run(args, options = {}) {
+  const start = performance.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { stdio: options.capture ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
     let output = '';
@@ -23,7 +27,9 @@ function run(args, options = {}) {
       child.stdout.on('data', (chunk) => (output += chunk));
       child.stderr.on('data', (chunk) => (output += chunk));
     }
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), output }));
+    child.on('close', (code, signal) =>
+      resolve({ code: code ?? (signal ? 1 : 0), output, ms: performance.now() - start }),
+    );
   });
 }
 
@@ -37,4 +43,8 @@ const checked = await typecheck;
 process.stdout.write(checked.output);
 process.stdout.write(checked.code === 0 ? 'Type check: no errors.\n' : 'Type check: failed (above).\n');
 if (build.code !== 0) process.stderr.write('The build failed: no tests were run.\n');
+// Wall times of the steps (the type check ran beside the other two).
+process.stdout.write(
+  `npm test: ${seconds(performance.now() - started)} (build ${seconds(build.ms)}, tests ${seconds(build.code === 0 ? tests.ms : 0)}, type check ${seconds(checked.ms)} beside them)\n`,
+);
 process.exitCode = tests.code || checked.code;
