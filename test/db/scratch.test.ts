@@ -7,7 +7,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { paramsFromUrl } from '../../src/db/params.js';
 import { SCRATCH_PREFIX, withScratchDatabase } from '../../src/db/scratch.js';
-import { adminQuery, adminUrl, urlFor } from '../helpers/db.js';
+import { adminQuery, adminUrl, retire, urlFor } from '../helpers/db.js';
 
 /** A name as a job makes it: the prefix, a pid, eight hex digits. */
 function scratchName(pid: number): string {
@@ -58,7 +58,7 @@ describe('withScratchDatabase', () => {
     } finally {
       await inside.end();
       await alive.end();
-      for (const name of [dead, running, connected]) await adminQuery(`drop database if exists "${name}" with (force)`);
+      for (const name of [dead, running, connected]) await retire(name);
     }
   });
 });
