@@ -60,8 +60,7 @@ const UNCLAIM = 'select pg_advisory_unlock(hashtext($1), hashtext($2))';
 
 /**
  * Scratch databases whose job is gone: named as withScratchDatabase names them, nobody holding their claim
- * (a hash collision with a live one only keeps a leftover longer) and nobody connected (a job of an older
- * tidemark, which claimed nothing, is connected to its database while it works).
+ * (a hash collision with a live one only keeps a leftover longer) and nobody connected.
  */
 const LEFT_OVER = `
   select d.datname as name from pg_database d
@@ -73,6 +72,16 @@ const LEFT_OVER = `
     and not exists (select 1 from pg_stat_activity a where a.datname = d.datname)`;
 const SCRATCH_NAME = `^${SCRATCH_PREFIX}[0-9]+_[0-9a-f]{8}$`;
 
+/** True when a process with this pid exists here (EPERM: it does, as another user's). */
+function processLives(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
 /**
  * Drops the scratch databases of jobs that died without dropping them (a second signal, a kill -9, a lost
  * connection), each under its claim so that two jobs starting together do not both drop it. Best effort: a
@@ -82,6 +91,9 @@ export async function dropLeftoverScratchDatabases(admin: Client): Promise<strin
   const dropped: string[] = [];
   const { rows } = await admin.query<{ name: string }>(LEFT_OVER, [SCRATCH_NAME, SCRATCH_PREFIX]);
   for (const { name } of rows) {
+    // A job of an older tidemark claims nothing and is not always connected to its database: when the pid
+    // in the name lives on this machine, it may be that job (or a reused pid): leave it.
+    if (processLives(Number(name.slice(SCRATCH_PREFIX.length).split('_')[0]))) continue;
     const { rows: claim } = await admin.query<{ ok: boolean }>(TRY_CLAIM, [SCRATCH_PREFIX, name]);
     if (!claim[0]?.ok) continue;
     try {
@@ -98,7 +110,9 @@ export async function dropLeftoverScratchDatabases(admin: Client): Promise<strin
 
 /**
  * Runs `fn` with a new empty database and drops it afterwards, always. `purpose` names the command in the
- * error when the role lacks CREATEDB. Scratch databases that dead jobs left are dropped first.
+ * error when the role lacks CREATEDB. Scratch databases that dead jobs left are dropped after the job's own,
+ * unless it was interrupted (a signal means "stop"): each DROP DATABASE waits for a checkpoint, which on a
+ * busy server took longer than a query's deadline, so nothing of the job may wait for it or fail with it.
  */
 export async function withScratchDatabase<T>(
   params: ConnectionParams,
@@ -110,7 +124,6 @@ export async function withScratchDatabase<T>(
   try {
     await assertCanCreate(admin, purpose);
     await admin.query(CLAIM, [SCRATCH_PREFIX, name]);
-    await dropLeftoverScratchDatabases(admin).catch(() => []);
     await admin.query(`create database ${quoteIdent(name)} template template0`);
   } catch (error) {
     await admin.end().catch(() => {});
@@ -126,8 +139,12 @@ export async function withScratchDatabase<T>(
     }
     throw error;
   }
+  let interrupted = false;
   try {
     return await fn({ name, params: withDatabase(params, name) });
+  } catch (error) {
+    interrupted = error instanceof MigrateError && error.code === 'interrupted';
+    throw error;
   } finally {
     // WITH (FORCE) ends sessions still connected to it (a cancelled statement's connection may linger).
     await admin.query(`drop database if exists ${quoteIdent(name)} with (force)`).catch(async () => {
@@ -135,6 +152,7 @@ export async function withScratchDatabase<T>(
       await again?.query(`drop database if exists ${quoteIdent(name)} with (force)`).catch(() => {});
       await again?.end().catch(() => {});
     });
+    if (!interrupted) await dropLeftoverScratchDatabases(admin).catch(() => []);
     await admin.end().catch(() => {});
   }
 }

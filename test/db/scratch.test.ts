@@ -32,10 +32,13 @@ async function job(name: string): Promise<pg.Client> {
 }
 
 describe('withScratchDatabase', () => {
-  it('drops the scratch databases of dead jobs first, and leaves a running job and a connected database alone', async () => {
+  it('drops the scratch databases of dead jobs after its own, and leaves a running job, a connected database and a live pid alone', async () => {
     const dead = scratchName(2_000_000_001);
     const running = scratchName(2_000_000_002);
     const connected = scratchName(2_000_000_003);
+    // Left by nobody known, but its pid lives on this machine (an older tidemark's job claims nothing).
+    const livePid = scratchName(process.ppid);
+    await adminQuery(`create database "${livePid}" template template0`);
     const died = await job(dead);
     await died.end();
     const alive = await job(running);
@@ -55,10 +58,11 @@ describe('withScratchDatabase', () => {
       expect(await exists(dead)).toBe(false);
       expect(await exists(running)).toBe(true);
       expect(await exists(connected)).toBe(true);
+      expect(await exists(livePid)).toBe(true);
     } finally {
       await inside.end();
       await alive.end();
-      for (const name of [dead, running, connected]) await retire(name);
+      for (const name of [dead, running, connected, livePid]) await retire(name);
     }
   });
 });
