@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { MigrateError } from '../errors.js';
-import { connect, type Client } from './connection.js';
+import { connect, withDeadline, type Client } from './connection.js';
 import { withDatabase, type ConnectionParams } from './params.js';
 import { quoteIdent } from './quote.js';
 
@@ -70,6 +70,7 @@ const LEFT_OVER = `
       where l.locktype = 'advisory' and l.granted and l.objsubid = 2
         and l.classid = hashtext($2)::oid and l.objid = hashtext(d.datname)::oid)
     and not exists (select 1 from pg_stat_activity a where a.datname = d.datname)`;
+const LEFTOVER_DROP_DEADLINE_MS = 300_000;
 const SCRATCH_NAME = `^${SCRATCH_PREFIX}[0-9]+_[0-9a-f]{8}$`;
 
 /** True when a process with this pid exists here (EPERM: it does, as another user's). */
@@ -97,7 +98,10 @@ export async function dropLeftoverScratchDatabases(admin: Client): Promise<strin
     const { rows: claim } = await admin.query<{ ok: boolean }>(TRY_CLAIM, [SCRATCH_PREFIX, name]);
     if (!claim[0]?.ok) continue;
     try {
-      await admin.query(`drop database if exists ${quoteIdent(name)}`);
+      // A DROP waits for a checkpoint: minutes on a busy server are no dead path (the default deadline is 60 s).
+      await withDeadline(admin, LEFTOVER_DROP_DEADLINE_MS, () =>
+        admin.query(`drop database if exists ${quoteIdent(name)}`),
+      );
       dropped.push(name);
     } catch {
       // Someone connected meanwhile (DROP refuses: 55006), or the role may not drop it: not ours to force.
