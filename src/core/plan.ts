@@ -26,9 +26,16 @@ function toNumber(version: string): bigint {
 
 /** Every known migration (on disk or in the history), oldest first, with its state. */
 export function statusOf(migrations: readonly Migration[], history: readonly HistoryRow[]): StatusEntry[] {
-  const rows = new Map(history.map((r) => [toNumber(r.version), r]));
+  // Each version is read as a number once: BigInt() of a text is not cheap, and this runs for every row of
+  // every pod start.
+  const rows = new Map<bigint, HistoryRow>();
+  let newestApplied = -1n;
+  for (const r of history) {
+    const n = toNumber(r.version);
+    rows.set(n, r);
+    if (n > newestApplied) newestApplied = n;
+  }
   const files = new Map(migrations.map((m) => [m.versionNumber, m]));
-  const newestApplied = history.reduce((max, r) => (toNumber(r.version) > max ? toNumber(r.version) : max), -1n);
   const numbers = [...new Set([...rows.keys(), ...files.keys()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return numbers.map((n): StatusEntry => {
     const migration = files.get(n);
