@@ -18,6 +18,8 @@ export interface SqlListing {
   readonly names: string[];
   /** Entries named like SQL files that cannot be read as one: each names the entry and what is wrong. */
   readonly problems: string[];
+  /** Names of the other folders in `dir` (not links to folders), for a caller that checks their names. */
+  readonly folders: string[];
 }
 
 /**
@@ -36,15 +38,24 @@ export async function listSqlEntries(dir: string, show: (path: string) => string
   }
   const names: string[] = [];
   const problems: string[] = [];
-  for (const entry of entries) {
+  const folders: string[] = [];
+  // An indexed loop: a for-of allocates an iterator result per entry in code that runs once (never optimized),
+  // for each of the thousand entries every `up` lists.
+  for (let i = 0; i < entries.length; i += 1) {
+    const entry = entries[i]!;
+    const name = entry.name;
     // `.`-prefixed entries include kubelet's `..data` and `..<timestamp>` folders: the files are reached
     // through the links beside them, never through these.
-    if (entry.name.startsWith('.') || !entry.name.endsWith('.sql')) continue;
-    if (entry.isFile()) {
-      names.push(entry.name);
+    if (name.startsWith('.')) continue;
+    if (!name.endsWith('.sql')) {
+      if (entry.isDirectory()) folders.push(name);
       continue;
     }
-    const path = `${dir}/${entry.name}`;
+    if (entry.isFile()) {
+      names.push(name);
+      continue;
+    }
+    const path = `${dir}/${name}`;
     if (entry.isDirectory()) {
       problems.push(`${show(path)}: is a folder, not a file (a migration is one .sql file)`);
       continue;
@@ -56,14 +67,14 @@ export async function listSqlEntries(dir: string, show: (path: string) => string
     // Only links pay a stat: a plain folder of a thousand files costs nothing more than before.
     try {
       const target = statSync(path);
-      if (target.isFile()) names.push(entry.name);
+      if (target.isFile()) names.push(name);
       else if (target.isDirectory()) problems.push(`${show(path)}: is a link to a folder, not to a file`);
       else problems.push(`${show(path)}: is a link to something that is not a regular file`);
     } catch (error) {
       problems.push(`${show(path)}: ${linkProblem(path, error as NodeJS.ErrnoException)}`);
     }
   }
-  return { names, problems };
+  return { names, problems, folders };
 }
 
 function linkProblem(path: string, error: NodeJS.ErrnoException): string {
