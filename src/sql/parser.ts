@@ -117,9 +117,9 @@ export async function parse(text: string, displayPath?: string): Promise<ParseTr
  * recompiled, and that compile costs ~600 ms of CPU and ~50 MB on a background thread: more than 1000 files
  * take to lint without it (bench/lint-bench.mjs). So each call of the grammar runs with the filter set to an
  * index no function has and restores -1 right after: the call is synchronous, no other JavaScript runs in
- * between, and functions compiled outside the window (the app's) tier up as usual. The CLI also starts with
- * `--liftoff-only` (bin/migrate.js), the same effect for its whole process. Left alone when the process was
- * started with its own filter (a V8 debugging flag).
+ * between, and functions compiled outside the window (the app's) tier up as usual. The CLI relies on this too
+ * (it sets no V8 flag at start: see bin/migrate.js). Left alone when the process was started with its own
+ * filter (a V8 debugging flag).
  */
 let baselineOnly = !`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`.includes('tier-up-filter');
 
