@@ -100,7 +100,7 @@ export async function lintPolicy(
         'bad-settings',
         `LINT_RULES names ${unknown.length === 1 ? 'an unknown rule' : 'unknown rules'}: ${unknown.join(', ')}.`,
         {
-          hint: 'Use rule ids as migrate lint prints them (docs/rules/ has one page per rule), e.g. LINT_RULES=prefer-text-field:off.',
+          hint: 'Use rule ids as {{lint}} prints them (docs/rules/ has one page per rule), e.g. {{ruleOff}}.',
         },
       );
     }
@@ -217,7 +217,7 @@ export async function productionGuard(
       'ddl-in-production',
       `${command}: refusing to run DDL in production: ${ddl.join('; ')}. Nothing was changed.`,
       {
-        hint: `${policy.words.allowDdlInProduction} once the change has been reviewed (migrate lint --locks shows what each statement locks).`,
+        hint: `${policy.words.allowDdlInProduction} once the change has been reviewed ({{lintLocks}} shows what each statement locks).`,
       },
     );
   }
@@ -294,8 +294,8 @@ export async function preflight(
       `${request.command} cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`,
       {
         hint: production
-          ? `Apply the safe alternative (migrate lint shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production ${w.skipLint} does not apply.`
-          : `Apply the safe alternative (migrate lint shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass ${w.skipLint}.`,
+          ? `Apply the safe alternative ({{lint}} shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production ${w.skipLint} does not apply.`
+          : `Apply the safe alternative ({{lint}} shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass ${w.skipLint}.`,
         details: { findings: blocking },
       },
     );
