@@ -261,6 +261,10 @@ async function main() {
   console.log(
     `# load average (1/5/15 min): before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`,
   );
+  if (process.env.NODE_EXTRA_CA_CERTS)
+    console.log(
+      "# NODE_EXTRA_CA_CERTS is set: every node process (tidemark, bare node+pg, dbmate's launcher) parses that file at start, a constant that narrows the ratios",
+    );
   if (!TIME) console.log('# no /usr/bin/time here: wall time only');
   console.log(
     '| case | tool | phase | wall ms | CPU ms (user+sys) | peak RSS MB (median / max) | wall min-max | runs |',

@@ -12,15 +12,12 @@
 const { readFileSync, renameSync, unlinkSync, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const { join } = require('node:path');
-const { setFlagsFromString } = require('node:v8');
 const { Script } = require('node:vm');
 
-// The lint's grammar (libpg-query) is WebAssembly. A CLI run is too short to profit from V8 recompiling it with
-// its optimizing tier (TurboFan), and pays for that compile: baseline code alone (Liftoff) halves the CPU of the
-// pre-run lint of 1000 files (bench/lint-bench.mjs). Set before any WebAssembly is compiled, in the CLI's own
-// process only (the library gets the same for the grammar alone, per call: src/sql/parser.ts callGrammar). Set
-// before the bundle is compiled too: V8 flags are part of what a code cache must match.
-setFlagsFromString('--liftoff-only');
+// No V8 flag is set here (an earlier version set --liftoff-only for the lint's grammar): a flag set at run time
+// changes V8's flag hash, and every Node built-in required after it then misses the code cache compiled into
+// node and is parsed from source (crypto, net, streams, tty...: ~50 M instructions, a tenth of a no-op `up`).
+// The grammar keeps to baseline WebAssembly code per call instead (src/sql/parser.ts, callGrammar).
 
 // Every pod start runs this, so the CLI is one CommonJS bundle (dist/cli.cjs) compiled with V8's code cache
 // (dist/cli.cjs.cache, made by the build; Node 20 has no module.enableCompileCache). The cache holds the bytecode

@@ -3,7 +3,6 @@
  * (exit 2, nothing run): a name that does not parse, a duplicate version, a rollback without its up, a bad directive.
  */
 import { hash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
 import { dirname, relative, sep } from 'node:path';
 import { ValidationError, usageError } from '../errors.js';
 import { scanHeader } from './directives.js';
@@ -27,9 +26,13 @@ interface ParsedName {
  * A name that says which way it runs: `.up`/`_up`, or `.down`, `_down`, `.rollback`, `_rollback`, `.undo`,
  * `_undo`, in any case. A file whose name says down is never taken for an up (issue 10: `003_x_down.sql` in
  * the migrations folder once ran forward and dropped a table).
+ *
+ * A version, `_`, the name, then optionally a direction word after `.` or `_`, then `.sql`. The name is lazy, so
+ * a direction word is taken whenever one ends the name (`001_x_up_up.sql`: name `x_up`, up); the name may hold
+ * such a word elsewhere (`001_backup.sql` is the plain up `backup`). One pass per file of every `up` (it once
+ * took two expressions, tried in turn: test/source/files.test.ts keeps them as the reference).
  */
-const DIRECTED = /^(\d+)_(.+?)[._](up|down|rollback|undo)\.sql$/i;
-const PLAIN = /^(\d+)_(.+)\.sql$/i;
+const EITHER = /^(\d+)_(.+?)(?:[._](up|down|rollback|undo))?\.sql$/i;
 
 /**
  * Parses a migration file name. In the migrations folder: `001_name.sql`, `001_name.up.sql` and
@@ -38,15 +41,13 @@ const PLAIN = /^(\d+)_(.+)\.sql$/i;
  * file is a down. Returns undefined when the name does not parse.
  */
 export function parseMigrationFileName(fileName: string, folder: 'migrations' | 'rollback'): ParsedName | undefined {
-  const directed = DIRECTED.exec(fileName);
-  if (directed) {
-    const [, version = '', name = '', direction = ''] = directed;
-    return { version, name, kind: folder === 'rollback' || direction.toLowerCase() !== 'up' ? 'down' : 'up' };
-  }
-  const plain = PLAIN.exec(fileName);
-  if (!plain) return undefined;
-  const [, version = '', name = ''] = plain;
-  return { version, name, kind: folder === 'rollback' ? 'down' : 'up' };
+  const match = EITHER.exec(fileName);
+  if (!match) return undefined;
+  // Indexes, not destructuring: destructuring an array allocates an iterator result per element in code
+  // that runs cold.
+  const direction = match[3];
+  const down = folder === 'rollback' || (direction !== undefined && direction.toLowerCase() !== 'up');
+  return { version: match[1]!, name: match[2]!, kind: down ? 'down' : 'up' };
 }
 
 /** sha256 of the text with a BOM removed and CRLF normalised to LF: a checkout on Windows is not drift. */
@@ -75,23 +76,12 @@ async function listSqlFiles(
   return listing?.names;
 }
 
-/** Folders inside a migrations folder whose name reads like a migration (`001_init`): another tool's layout. */
-const MIGRATION_LIKE_DIR = /^\d+_/;
-
 /**
- * Folders named like a migration (a folder per migration, as Prisma and others lay them out): reported, not
- * skipped in silence. Folders named `*.sql` are the listing's own problem (source/read.ts).
+ * Folders inside a migrations folder whose name reads like a migration (`001_init`): another tool's layout (a
+ * folder per migration, as Prisma and others lay them out), reported, not skipped in silence. Folders named
+ * `*.sql` are the listing's own problem (source/read.ts).
  */
-async function migrationLikeFolders(dir: string): Promise<string[]> {
-  try {
-    const entries = await readdir(dir, { withFileTypes: true });
-    return entries
-      .filter((e) => e.isDirectory() && MIGRATION_LIKE_DIR.test(e.name) && !e.name.endsWith('.sql'))
-      .map((e) => e.name);
-  } catch {
-    return [];
-  }
-}
+const MIGRATION_LIKE_DIR = /^\d+_/;
 
 /**
  * The text of a migration file, or undefined with a problem pushed when it cannot be read or is not UTF-8:
@@ -162,28 +152,41 @@ interface Entry {
   downs: string[];
 }
 
+/** The digits of a version without leading zeros (`001` and `1` are one version): a cheap key, unlike BigInt. */
+function versionKey(version: string): string {
+  let i = 0;
+  while (i < version.length - 1 && version.charCodeAt(i) === 48) i += 1;
+  return i === 0 ? version : version.slice(i);
+}
+
 /**
  * Discovers and reads every migration. Ups are read (they are checksummed); downs are only listed.
  * A missing migrations folder is an error; a missing rollback folder is not (golang-migrate layout).
+ *
+ * Every `up` of every pod start runs this over the whole history, in code that runs once and is never
+ * optimized: the loops are indexed (a for-of allocates an iterator result per element there), a version
+ * becomes a BigInt once, and a path's displayed form is its folder's, computed once, and its name.
  */
 export async function loadMigrations(locations: SourceLocations): Promise<Migration[]> {
   const { migrationsDir, rollbackDir, cwd } = locations;
   const show = displayPaths(cwd);
   const problems: string[] = [];
-  const migrationFiles = await listSqlFiles(migrationsDir, problems, show);
-  if (migrationFiles === undefined) {
+  const listing = await listSqlEntries(migrationsDir, show);
+  if (listing === undefined) {
     throw usageError('no-migrations-dir', `The migrations folder ${show(migrationsDir)} does not exist.`, {
       hint: 'Create it (migrate create NAME does), or point to it with --migrations-dir or MIGRATIONS_DIR.',
     });
   }
+  problems.push(...listing.problems);
   const rollbackFiles = rollbackDir === migrationsDir ? [] : ((await listSqlFiles(rollbackDir, problems, show)) ?? []);
 
-  for (const folder of await migrationLikeFolders(migrationsDir)) {
+  for (const folder of listing.folders) {
+    if (!MIGRATION_LIKE_DIR.test(folder)) continue;
     problems.push(
       `${show(`${migrationsDir}${sep}${folder}`)}: a folder named like a migration; tidemark runs only .sql files in ${show(migrationsDir) || '.'} itself (VERSION_name.sql), so it would be skipped. Move its SQL into a file, or rename the folder`,
     );
   }
-  const byVersion = new Map<bigint, Entry>();
+  const byVersion = new Map<string, Entry>();
   const add = (dir: string, fileName: string, folder: 'migrations' | 'rollback') => {
     const parsed = parseMigrationFileName(fileName, folder);
     const path = `${dir}${sep}${fileName}`; // not path.join: ~2 µs a call, thousands of calls
@@ -195,13 +198,18 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
       );
       return;
     }
-    const versionNumber = BigInt(parsed.version);
-    let entry = byVersion.get(versionNumber);
+    const key = versionKey(parsed.version);
+    const up = parsed.kind === 'up';
+    const entry = byVersion.get(key);
     if (!entry) {
-      entry = { version: parsed.version, versionNumber, name: parsed.name, ups: [], downs: [] };
-      byVersion.set(versionNumber, entry);
-    }
-    if (parsed.kind === 'up') {
+      byVersion.set(key, {
+        version: parsed.version,
+        versionNumber: BigInt(key),
+        name: parsed.name,
+        ups: up ? [path] : [],
+        downs: up ? [] : [path],
+      });
+    } else if (up) {
       entry.ups.push(path);
       entry.version = parsed.version;
       entry.name = parsed.name;
@@ -209,11 +217,14 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
       entry.downs.push(path);
     }
   };
-  for (const f of migrationFiles) add(migrationsDir, f, 'migrations');
-  for (const f of rollbackFiles) add(rollbackDir, f, 'rollback');
+  const migrationFiles = listing.names;
+  for (let i = 0; i < migrationFiles.length; i += 1) add(migrationsDir, migrationFiles[i]!, 'migrations');
+  for (let i = 0; i < rollbackFiles.length; i += 1) add(rollbackDir, rollbackFiles[i]!, 'rollback');
 
   const entries = [...byVersion.values()].sort((a, b) => (a.versionNumber < b.versionNumber ? -1 : 1));
-  for (const e of entries) {
+  for (let i = 0; i < entries.length; i += 1) {
+    const e = entries[i]!;
+    if (e.ups.length === 1 && e.downs.length <= 1) continue;
     if (e.ups.length > 1)
       problems.push(`version ${e.version} is used by several migrations: ${e.ups.map(show).join(', ')}`);
     if (e.downs.length > 1)
@@ -226,13 +237,16 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
   // FileHandle, no promise per call), and the no-op `up` of every pod start reads them all.
   // Every READ_BATCH files the event loop gets a turn: a connection being opened meanwhile (the migrator reads
   // the files while it connects and asks for the history) sends and answers its messages in between.
+  const shownUps = show(`${migrationsDir}${sep}x`).slice(0, -1);
+  const shownDowns = show(`${rollbackDir}${sep}x`).slice(0, -1);
   const migrations: Migration[] = [];
   let read = 0;
-  for (const e of entries) {
+  for (let i = 0; i < entries.length; i += 1) {
+    const e = entries[i]!;
     if (e.ups.length !== 1) continue;
     if (++read % READ_BATCH === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const upPath = e.ups[0]!;
-    const upShown = show(upPath);
+    const upShown = shownOf(upPath, migrationsDir, shownUps, show);
     const text = readText(upPath, upShown, problems);
     if (text === undefined) continue;
     const up = sqlFileOf(upPath, text, upShown, problems);
@@ -244,7 +258,7 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
       checksum: checksumOf(up.text),
       up,
       downPath,
-      downDisplayPath: downPath === undefined ? undefined : show(downPath),
+      downDisplayPath: downPath === undefined ? undefined : shownOf(downPath, rollbackDir, shownDowns, show),
     });
   }
 
@@ -258,6 +272,15 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
   }
   return migrations;
 }
+
+/** show(path) for a path in `dir`, whose shown form (with its separator) is `shownDir`, without slicing it again. */
+function shownOf(path: string, dir: string, shownDir: string, show: (path: string) => string): string {
+  return path.length > dir.length && path.charCodeAt(dir.length) === SEP && path.startsWith(dir)
+    ? shownDir + path.slice(dir.length + 1)
+    : show(path);
+}
+
+const SEP = sep.charCodeAt(0);
 
 /** Reads a migration's rollback file; throws when it has none. */
 export async function readDown(migration: Migration, cwd: string): Promise<SqlFile> {

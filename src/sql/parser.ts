@@ -139,7 +139,7 @@ export async function parse(text: string, displayPath?: string): Promise<ParseTr
  * Both are restored right after: the work is synchronous, so no other JavaScript runs in the window, and the
  * app's functions and wasm tier up as usual (its wasm compiled outside the window; its JavaScript never runs in
  * it). Windows nest. Each flag is left alone when the process was started with its own setting of it (V8
- * debugging flags; `--jitless` too). The CLI also starts with `--liftoff-only` (bin/migrate.js).
+ * debugging flags; `--jitless` too). The CLI relies on this too: it sets no V8 flag at start (bin/migrate.js).
  */
 export function withoutOptimizer<T>(work: () => T): T {
   if (windowDepth > 0) {

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MigrateError, ValidationError } from '../../src/errors.js';
 import { firstStatementIndex, scanHeader } from '../../src/source/directives.js';
@@ -44,6 +45,49 @@ describe('migration file names', () => {
       kind: 'down',
     });
     expect(parseMigrationFileName('20240115000001_add_x.sql', 'migrations')?.version).toBe('20240115000001');
+  });
+
+  it('reads every name as the two expressions it once tried in turn (directed, else plain) read it', () => {
+    const DIRECTED = /^(\d+)_(.+?)[._](up|down|rollback|undo)\.sql$/i;
+    const PLAIN = /^(\d+)_(.+)\.sql$/i;
+    const reference = (fileName: string, folder: 'migrations' | 'rollback') => {
+      const directed = DIRECTED.exec(fileName);
+      if (directed) {
+        const [, version = '', name = '', direction = ''] = directed;
+        return { version, name, kind: folder === 'rollback' || direction.toLowerCase() !== 'up' ? 'down' : 'up' };
+      }
+      const plain = PLAIN.exec(fileName);
+      if (!plain) return undefined;
+      const [, version = '', name = ''] = plain;
+      return { version, name, kind: folder === 'rollback' ? 'down' : 'up' };
+    };
+    // Names built from the pieces that matter: digits, separators, direction words, `.sql`.
+    const piece = fc.constantFrom(
+      '0',
+      '1',
+      '01',
+      '_',
+      '.',
+      '-',
+      'x',
+      'up',
+      'UP',
+      'down',
+      'Rollback',
+      'undo',
+      'backup',
+      'sql',
+      '.sql',
+    );
+    const name = fc.array(piece, { maxLength: 8 }).map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(name, fc.constantFrom('migrations' as const, 'rollback' as const), (fileName, folder) => {
+        expect(parseMigrationFileName(fileName, folder)).toEqual(reference(fileName, folder));
+      }),
+      { numRuns: 5000 },
+    );
+    for (const fileName of ['001_x_up_up.sql', '001_x.up.sql.sql', '001_.up.sql', '001_backup.sql', '1_a_UNDO.SQL'])
+      expect(parseMigrationFileName(fileName, 'migrations')).toEqual(reference(fileName, 'migrations'));
   });
 
   it('rejects names without a version or a name', () => {

@@ -103,6 +103,23 @@ describe('bytes are never changed', () => {
     expect(firstInvalidUtf8(Buffer.from([0x61, 0xc0, 0xaf]))?.column).toBe(2);
     expect(firstInvalidUtf8(Buffer.from([0xed, 0xa0, 0x80]))?.column).toBe(1);
   });
+
+  it('loads a file holding U+FFFD itself, and refuses every kind of bad byte sequence', async () => {
+    const dir = makeProject({ 'migrations/001_replacement.sql': "select '\uFFFD';\n" });
+    const [migration] = await loadMigrations(locations(dir));
+    expect(migration!.up.text).toBe("select '\uFFFD';\n");
+    // The reader decodes in one call and re-checks bytes only when the text holds U+FFFD: each of these must
+    // be caught that way. Overlong, a surrogate, past U+10FFFF, a lone continuation byte, cut off at the end.
+    const bad = [[0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x80], [0xe2, 0x98]];
+    for (const [i, bytes] of bad.entries()) {
+      const project = makeProject();
+      writeFileSync(
+        join(project, 'migrations', `00${i + 1}_bad.sql`),
+        Buffer.concat([Buffer.from('select 1; -- '), Buffer.from(bytes)]),
+      );
+      expect(await problemsOf(project)).toEqual([expect.stringMatching(/:1:14: is not valid UTF-8/)]);
+    }
+  });
 });
 
 describe('the CLI over such folders (real PostgreSQL)', () => {

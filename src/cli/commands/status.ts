@@ -142,8 +142,8 @@ export async function status(ctx: CommandContext, flags: StatusFlags = {}): Prom
       })
       .join('  ')
       .trimEnd();
-  out.line(c.bold(fmt(header)));
-  report.entries.forEach((e, i) => out.line(fmt(rows[i]!, paint[e.state])));
+  // One write for the whole table: a write per row was a third of `status`'s own time at 1000 migrations.
+  out.line([c.bold(fmt(header)), ...report.entries.map((e, i) => fmt(rows[i]!, paint[e.state]))].join('\n'));
   const counts = new Map<string, number>();
   for (const e of report.entries) counts.set(e.state, (counts.get(e.state) ?? 0) + 1);
   out.line();
