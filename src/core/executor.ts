@@ -39,8 +39,8 @@ import {
 } from './results.js';
 import type { Session } from './session.js';
 
-/** begin + three set local statements precede the file in a transactional run. */
-const PREFIX_STATEMENTS = 4;
+/** `begin` and one `select set_config(...)` precede the file in a transactional run. */
+const PREFIX_STATEMENTS = 2;
 
 /**
  * The newest version in the history once a run's changes are in, as a read of the table would say: the rows
@@ -414,13 +414,13 @@ export class Executor {
     const store = this.#session.history;
     const t = this.#config.timeouts;
     const policy = this.#config.lockRetry;
-    // The marker's statement also carries the check of a migration sent ahead: still PREFIX_STATEMENTS statements.
+    // SET LOCAL as one statement (set_config(..., true)); for a migration sent ahead it also checks that the one
+    // before it committed. The marker lets the record statement notice a file that ended our transaction.
     const prefix =
-      `begin; set local lock_timeout = ${quoteLiteral(`${policy.lockTimeoutMs(attempt)}ms`)}; ` +
-      `set local statement_timeout = ${quoteLiteral(String(t.statementMs))}; ` +
-      (after
-        ? `select set_config('tidemark.migration', ${quoteLiteral(migration.version)}, true) where ${store.committedSql(after.migration.version, direction)};\n`
-        : `set local tidemark.migration = ${quoteLiteral(migration.version)};\n`);
+      `begin; select set_config('lock_timeout', ${quoteLiteral(`${policy.lockTimeoutMs(attempt)}ms`)}, true), ` +
+      `set_config('statement_timeout', ${quoteLiteral(String(t.statementMs))}, true), ` +
+      `set_config('tidemark.migration', ${quoteLiteral(migration.version)}, true)` +
+      `${after ? ` where ${store.committedSql(after.migration.version, direction)}` : ''};\n`;
     const record =
       direction === 'up'
         ? store.insertAppliedSql(

@@ -60,8 +60,9 @@ export const PREVIOUS_NOT_DONE = 'tidemark: the migration before this one did no
 /**
  * SQL that is true when `condition` holds and fails otherwise, with `text` in the error message
  * (`invalid input syntax for type boolean: "<text>"`, SQLSTATE 22P02). Plain SQL (no PL/pgSQL): the CASE is not
- * constant (current_setting is stable), so the cast runs only when the condition is false; as a WHERE clause
- * without column references it is a one-time filter, evaluated once even when no row matches.
+ * constant (current_setting is stable), so the cast runs only when the condition is false (a constant would be
+ * cast, and fail, when the statement is planned); in a WHERE clause without column references it is a
+ * one-time filter, evaluated once even when no row matches.
  */
 function failUnless(condition: string, text: string): string {
   return `(case when ${condition} then 'true' else ${quoteLiteral(text)} end)::boolean`;
@@ -293,11 +294,12 @@ export class HistoryStore {
    * is noticed, and the error stops the rest of the query and any query sent behind it (core/executor).
    */
   insertAppliedSql(record: Omit<AppliedRecord, 'executionMs' | 'dirty'>, marker: string): string {
+    // VALUES, not INSERT ... SELECT ... WHERE: cheaper to plan, and the check rides in the dirty column.
     return (
       `insert into ${this.#table} (version, name, checksum, execution_ms, applied_by, dirty) ` +
-      `select ${quoteLiteral(record.version)}, ${quoteLiteral(record.name)}, ${quoteLiteral(record.checksum)}, ` +
-      `(extract(epoch from clock_timestamp() - now()) * 1000)::int, ${quoteLiteral(record.appliedBy)}, false ` +
-      `where ${failUnless(`current_setting(${quoteLiteral(marker)}, true) = ${quoteLiteral(record.version)}`, TRANSACTION_ENDED)} returning execution_ms`
+      `values (${quoteLiteral(record.version)}, ${quoteLiteral(record.name)}, ${quoteLiteral(record.checksum)}, ` +
+      `(extract(epoch from clock_timestamp() - now()) * 1000)::int, ${quoteLiteral(record.appliedBy)}, ` +
+      `not ${failUnless(`current_setting(${quoteLiteral(marker)}, true) = ${quoteLiteral(record.version)}`, TRANSACTION_ENDED)}) returning execution_ms`
     );
   }
 
