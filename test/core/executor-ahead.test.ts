@@ -152,6 +152,11 @@ describe('a failure with the next migration already sent', () => {
     expect(error.code).toBe('transaction-ended');
     expect(error.message).toMatch(/002_commits ended tidemark's transaction itself/);
     expect(await applied()).toEqual(['001']);
+    // Before its COMMIT: committed (as the message says). After it: rolled back with our failed record.
+    const tables = await db.query<{ t: string }>(
+      "select string_agg(tablename, ',' order by tablename) as t from pg_tables where schemaname = 'public'",
+    );
+    expect(tables[0]!.t).toBe('a,b,schema_migrations');
     expect(await probeRan()).toBe(false);
     sentBeforeFailure('002', '003');
   });
