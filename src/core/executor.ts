@@ -39,6 +39,9 @@ import {
 } from './results.js';
 import type { Session } from './session.js';
 
+/** A cancelled statement (pg_cancel_backend, statement_timeout). */
+const QUERY_CANCELED = '57014';
+
 /** `begin` and one `select set_config(...)` precede the file in a transactional run. */
 const PREFIX_STATEMENTS = 2;
 
@@ -366,7 +369,13 @@ export class Executor {
             },
           );
         }
-        if (ahead?.staleCancel && error instanceof ExecutionError && !error.cancelled && attempt === 1) {
+        if (
+          ahead?.staleCancel &&
+          error instanceof ExecutionError &&
+          !error.cancelled &&
+          (error.cause as { code?: string } | undefined)?.code === QUERY_CANCELED &&
+          attempt === 1
+        ) {
           // The cancel of the migration before (MIGRATION_TIMEOUT as it finished) may have hit this one, which
           // then was rolled back whole: run it again, as if it had never been sent.
           attempt = 0;
