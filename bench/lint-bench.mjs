@@ -3,14 +3,18 @@
 // offline and connected to a database whose catalog holds 1000 other tables. Connected, `lint` lints the
 // pending files as one run with the live catalog: the same call (core/preflight.ts lintMigrations) as the
 // preflight of `up`, without applying anything, so every run sees the same 1000 pending files. Offline each
-// file is linted on its own (what `migrate lint` does without a database). The raw parse (libpg-query, the
+// file is linted on its own (what `migrate lint` does without a database). `migrate up` is measured as it pays
+// its pre-run lint: with LINT_RULES=prefer-identity:error every generated file has an error, so `up` lints all
+// 1000 pending files against the catalog and stops there (exit 1), before the runner lock, the backup and any
+// migration: start-up, connection, history, files, catalog read and lint. The raw parse (libpg-query, the
 // same files in batches of 50, JSON.parse included, baseline tier) is the reference: the lint cannot cost less.
 //
 //   node bench/lint-bench.mjs                 this tree (built: npm run build)
 //   node bench/lint-bench.mjs /tmp/ref        also another built tree, e.g. main's:
 //       git worktree add /tmp/ref main && ln -s "$PWD/node_modules" /tmp/ref/ && (cd /tmp/ref && npm run build)
 //
-// Environment: RUNS (default 5, medians), N (files, default 1000), BENCH_DATABASE_URL (a superuser's URL,
+// Environment: RUNS (default 5, medians), N (files, default 1000), CELLS (e.g. `cli-up,lib-catalog`: only those
+// rows; the modes are parse, cli-offline, cli-catalog, cli-up, lib-offline, lib-catalog, cli-status), BENCH_DATABASE_URL (a superuser's URL,
 // default postgres://postgres@127.0.0.1:5432/postgres): a database tidemark_lintbench_<pid> is created and
 // dropped. Every cell is a fresh process, run under /usr/bin/time (process CPU = user + system, peak RSS);
 // the library cells also time the lint() call alone (`lint` columns). Cells are interleaved run by run, so a
@@ -65,10 +69,12 @@ async function main(refs) {
 
     const cells = [{ tree: trees[0], mode: 'parse' }];
     for (const tree of trees) {
-      for (const mode of ['cli-offline', 'cli-catalog', 'lib-offline', 'lib-catalog', 'cli-status']) {
+      for (const mode of ['cli-offline', 'cli-catalog', 'cli-up', 'lib-offline', 'lib-catalog', 'cli-status']) {
         cells.push({ tree, mode });
       }
     }
+    const only = process.env.CELLS?.split(',');
+    if (only) cells.splice(0, cells.length, ...cells.filter((c) => only.includes(c.mode)));
     for (const cell of cells) cell.samples = [];
     for (let r = 0; r < runs; r++) {
       for (const cell of cells) cell.samples.push(measure(cell, { migrationsDir, dbUrl, work }));
@@ -91,6 +97,7 @@ async function main(refs) {
         parse: 'raw parse (reference)',
         'cli-offline': 'CLI `migrate lint`',
         'cli-catalog': 'CLI `migrate lint`',
+        'cli-up': 'CLI `migrate up` (stops after its pre-run lint)',
         'lib-offline': 'library `lint({ offline: true })`',
         'lib-catalog': 'library `lint()`',
         'cli-status': 'CLI `migrate status` (no lint: startup, connect, files)',
@@ -109,11 +116,14 @@ async function main(refs) {
 function measure(cell, { migrationsDir, dbUrl, work }) {
   const timeFile = join(work, 'time.txt');
   const env = { PATH: process.env.PATH, HOME: process.env.HOME ?? work, NO_COLOR: '1', MIGRATIONS_DIR: migrationsDir };
-  const connected = cell.mode.endsWith('catalog') || cell.mode === 'cli-status';
+  const connected = cell.mode.endsWith('catalog') || cell.mode === 'cli-status' || cell.mode === 'cli-up';
   if (connected) env.DATABASE_URL = dbUrl;
+  // Every generated file has a bigserial: as an error, it makes `up` refuse after linting all of them.
+  if (cell.mode === 'cli-up') env.LINT_RULES = 'prefer-identity:error';
   let args;
   if (cell.mode.startsWith('cli-')) {
-    args = ['--', join(cell.tree.dir, 'bin', 'migrate.js'), cell.mode === 'cli-status' ? 'status' : 'lint'];
+    const command = { 'cli-status': 'status', 'cli-up': 'up' }[cell.mode] ?? 'lint';
+    args = ['--', join(cell.tree.dir, 'bin', 'migrate.js'), command];
   } else {
     const spec = { mode: cell.mode, dir: cell.tree.dir, migrationsDir, dbUrl: connected ? dbUrl : undefined };
     args = [fileURLToPath(import.meta.url), '--child', JSON.stringify(spec)];
@@ -124,8 +134,11 @@ function measure(cell, { migrationsDir, dbUrl, work }) {
     cwd: work,
     maxBuffer: 64 * 1024 * 1024,
   });
-  // `migrate lint` exits 1 when it finds errors; anything else is a failed cell.
-  if (res.status !== 0 && !(cell.mode.startsWith('cli-') && res.status === 1)) {
+  // `migrate lint` exits 1 when it finds errors; anything else is a failed cell. `up` must be refused by the
+  // lint (exit 1, lint-blocked): had it run a migration, the next run would not see 1000 pending files.
+  const refused =
+    cell.mode === 'cli-up' && res.status === 1 && /cannot start: \d+ unacknowledged lint error/.test(res.stderr);
+  if (cell.mode === 'cli-up' ? !refused : res.status !== 0 && !(cell.mode.startsWith('cli-') && res.status === 1)) {
     throw new Error(`${cell.mode} (${cell.tree.dir}) exited ${res.status}: ${res.stderr}`);
   }
   const [wall, user, sys, maxKb] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
@@ -133,6 +146,8 @@ function measure(cell, { migrationsDir, dbUrl, work }) {
   if (cell.mode.startsWith('cli-')) {
     const summary = /(\d+) errors?, (\d+) warnings?/.exec(`${res.stdout}\n${res.stderr}`);
     if (summary) sample.findings = Number(summary[1]) + Number(summary[2]);
+    const blocked = /cannot start: (\d+) unacknowledged/.exec(res.stderr);
+    if (blocked) sample.findings = Number(blocked[1]);
   } else {
     Object.assign(sample, JSON.parse(res.stdout));
   }

@@ -571,6 +571,14 @@ export const KNOBS = {
   foreignTool: { cli: '--from and --from-table', library: "baseline()'s from and fromTable options" },
   adoptHistory: { cli: 'migrate baseline --from TOOL', library: 'baseline({ from })' },
   scratchServer: { cli: '--database-url', library: 'the database option' },
+  waitForDb: { cli: '--wait-for-db', library: 'waitForDatabase()' },
+  waitLonger: { cli: '--wait-for-db or DB_WAIT_TIMEOUT', library: "waitForDatabase()'s timeoutMs option" },
+  lint: { cli: 'migrate lint', library: 'lint()' },
+  lintLocks: { cli: 'migrate lint --locks', library: 'lint({ locks: true })' },
+  ruleOff: {
+    cli: 'LINT_RULES=prefer-text-field:off',
+    library: "lintRules: { severity: new Map([['prefer-text-field', 'off']]) }",
+  },
 } as const satisfies Record<string, Record<Audience, string>>;
 
 export type Knob = keyof typeof KNOBS;

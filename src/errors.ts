@@ -70,6 +70,11 @@ export class MigrateError extends Error {
     return this.#hint === undefined ? undefined : renderForAudience(this.#hint, this.#audience);
   }
 
+  /** The hint as written, its `{{knobs}}` unrendered: for an error that wraps this one and keeps both readings. */
+  get hintTemplate(): string | undefined {
+    return this.#hint;
+  }
+
   /** Words the hint for `audience` (the CLI's by default). Returns the error itself. */
   addressedTo(audience: Audience): this {
     this.#audience = audience;

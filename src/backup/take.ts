@@ -153,12 +153,20 @@ export async function takeBackup(options: TakeBackupOptions): Promise<Backup> {
     if (options.lockWaitTimeoutMs !== undefined) args.push(`--lock-wait-timeout=${options.lockWaitTimeoutMs}`);
     const file = partial;
     let dumping = true;
+    // One stat at a time: under load two overlapping stats can answer out of order, and the size reported
+    // would go backwards.
+    let statting = false;
     const ticker = setInterval(() => {
+      if (statting) return;
+      statting = true;
       stat(file).then(
         (s) => {
+          statting = false;
           if (dumping) emit({ type: 'progress', bytes: s.size, elapsedMs: elapsed() });
         },
-        () => {},
+        () => {
+          statting = false;
+        },
       );
     }, options.progressIntervalMs ?? 250);
     let dump: RunResult;

@@ -100,7 +100,7 @@ export async function lintPolicy(
         'bad-settings',
         `LINT_RULES names ${unknown.length === 1 ? 'an unknown rule' : 'unknown rules'}: ${unknown.join(', ')}.`,
         {
-          hint: 'Use rule ids as migrate lint prints them (docs/rules/ has one page per rule), e.g. LINT_RULES=prefer-text-field:off.',
+          hint: 'Use rule ids as {{lint}} prints them (docs/rules/ has one page per rule), e.g. {{ruleOff}}.',
         },
       );
     }
@@ -114,17 +114,31 @@ export async function lintPolicy(
 /** Told what a catalog read could not read exactly (e.g. a locked table's size), in a sentence. */
 export type NoteSink = (message: string) => void;
 
+/**
+ * The lint's context; connected, with the catalog of what `texts` (the files to check, and the up files their
+ * rollbacks undo) can name: rules look objects up by the names the SQL uses, so the rest of a large schema
+ * is never read (db/catalog.ts `names`, sql/names.ts).
+ */
 async function catalogContext(
   client: Client | undefined,
   pgVersion: number,
+  texts: readonly string[],
   rules?: LintRules,
   onNote?: NoteSink,
 ): Promise<RuleContextOptions> {
   const policy = await lintPolicy(rules);
   if (!client) return { pgVersion, ...policy };
-  const { readCatalog } = await import('../db/catalog.js');
-  const catalog = await readCatalog(client, { onNote });
+  const [{ readCatalog }, { identifierNames }] = await Promise.all([
+    import('../db/catalog.js'),
+    import('../sql/names.js'),
+  ]);
+  const catalog = await readCatalog(client, { onNote, names: identifierNames(texts) });
   return { pgVersion: catalog.serverVersionNum, catalog, ...policy };
+}
+
+/** The texts a lint of `files` reads: each file and the up file it undoes. */
+function textsOf(files: readonly LintInputFile[]): string[] {
+  return files.flatMap((f) => (f.undoes === undefined ? [f.text] : [f.text, f.undoes]));
 }
 
 /**
@@ -143,7 +157,7 @@ export async function lintMigrations(
 ): Promise<Finding[]> {
   const { lintEachFile, lintFiles } = await import('../sql/lint/index.js');
   const context = {
-    ...(await catalogContext(client, pgVersion, rules, onNote)),
+    ...(await catalogContext(client, pgVersion, textsOf(files), rules, onNote)),
     ...(onStatementKinds ? { onStatementKinds } : {}),
   };
   return oneRun ? lintFiles(files, context) : lintEachFile(files, context);
@@ -156,7 +170,7 @@ export async function lockReport(
   onNote?: NoteSink,
 ): Promise<FileLocks[]> {
   const { lockReportForFiles } = await import('../sql/locks.js');
-  return lockReportForFiles(files, await catalogContext(client, pgVersion, undefined, onNote));
+  return lockReportForFiles(files, await catalogContext(client, pgVersion, textsOf(files), undefined, onNote));
 }
 
 /** Why findings of a file at `version` do not stop a run, when the start-after version covers it. */
@@ -203,7 +217,7 @@ export async function productionGuard(
       'ddl-in-production',
       `${command}: refusing to run DDL in production: ${ddl.join('; ')}. Nothing was changed.`,
       {
-        hint: `${policy.words.allowDdlInProduction} once the change has been reviewed (migrate lint --locks shows what each statement locks).`,
+        hint: `${policy.words.allowDdlInProduction} once the change has been reviewed ({{lintLocks}} shows what each statement locks).`,
       },
     );
   }
@@ -280,8 +294,8 @@ export async function preflight(
       `${request.command} cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`,
       {
         hint: production
-          ? `Apply the safe alternative (migrate lint shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production ${w.skipLint} does not apply.`
-          : `Apply the safe alternative (migrate lint shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass ${w.skipLint}.`,
+          ? `Apply the safe alternative ({{lint}} shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production ${w.skipLint} does not apply.`
+          : `Apply the safe alternative ({{lint}} shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass ${w.skipLint}.`,
         details: { findings: blocking },
       },
     );

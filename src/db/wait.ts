@@ -100,7 +100,7 @@ export async function waitForDatabase(params: ConnectionParams, options: WaitOpt
           'db-wait-timeout',
           `The database did not come up within ${Math.round(options.timeoutMs / 1000)} s (${target}); the last attempt said: ${reason.message}`,
           {
-            hint: `${reason.hint ?? 'Check DATABASE_URL.'} To wait longer, raise --wait-for-db or DB_WAIT_TIMEOUT.`,
+            hint: `${reason.hintTemplate ?? 'Check {{databaseUrl}}.'} To wait longer, raise {{waitLonger}}.`,
             cause: reason,
             details: { database: target, attempts: attempt + 1 },
           },
@@ -119,7 +119,7 @@ function notRetried(error: unknown): unknown {
   if (!(error instanceof MigrateError)) return error;
   return new MigrateError(error.code, error.message, {
     signal: error.signal,
-    hint: `${error.hint ?? ''} Not retried by --wait-for-db: waiting cannot fix this.`.trim(),
+    hint: `${error.hintTemplate ?? ''} Not retried by {{waitForDb}}: waiting cannot fix this.`.trim(),
     cause: error.cause,
     details: error.details,
   });

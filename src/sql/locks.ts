@@ -6,7 +6,7 @@
  */
 import type { Catalog } from '../db/catalog.js';
 import { parseStatementsSync, type ParsedStatement } from './split.js';
-import { loadParser, MAX_PARSE_CHARS, type PgNode } from './parser.js';
+import { loadParser, MAX_PARSE_CHARS, withoutOptimizer, type PgNode } from './parser.js';
 import { SchemaView, dropNames } from './schema.js';
 import { columnConstraints, rangeVar, relationKey, typeInfo, type TypeInfo } from './tree.js';
 import { expressionVolatility } from './volatility.js';
@@ -479,12 +479,15 @@ export async function lockReportForFiles(
 ): Promise<FileLocks[]> {
   await loadParser();
   const schema = new SchemaView(context.catalog);
-  return files.map((file) => ({
-    file: file.displayPath,
-    // Too large to parse (the lint reports it as not checked): no statement to report rather than ~1 GB.
-    statements:
-      file.text.length > MAX_PARSE_CHARS
-        ? []
-        : lockReport(parseStatementsSync(file.text, file.displayPath), { pgVersion: context.pgVersion, schema }),
-  }));
+  // Short, one-off work, like the lint's (parser.ts withoutOptimizer).
+  return withoutOptimizer(() =>
+    files.map((file) => ({
+      file: file.displayPath,
+      // Too large to parse (the lint reports it as not checked): no statement to report rather than ~1 GB.
+      statements:
+        file.text.length > MAX_PARSE_CHARS
+          ? []
+          : lockReport(parseStatementsSync(file.text, file.displayPath), { pgVersion: context.pgVersion, schema }),
+    })),
+  );
 }

@@ -30,13 +30,26 @@ export interface ParseTree {
   readonly stmts: readonly RawStmt[];
 }
 
-interface LibPgQuery {
-  loadModule(): Promise<void>;
-  parseSync(query: string): { version: number; stmts?: RawStmt[] };
+/**
+ * libpg-query's emscripten module (`libpg-query/wasm/libpg-query.js`), called directly rather than through the
+ * package's `parseSync`: that wrapper encodes the SQL into WebAssembly memory and finds the end of the JSON
+ * answer with JavaScript loops over every character, which run cold in a CLI (~8 % of a lint of 1000 files);
+ * Buffer's native UTF-8 writer and `indexOf` do the same work. The layout read here is the package's own
+ * (wasm/index.js): the result struct `{ char *parse_tree; char *stderr_buffer; PgQueryError *error }` and the
+ * error `{ char *message; char *funcname; char *filename; int lineno; int cursorpos; char *context }`.
+ * test/sql/parser.test.ts holds the answers and errors to what the package's own wrapper gives.
+ */
+interface Grammar {
+  /** The module's memory; replaced when the memory grows (read it again after a call that allocates). */
+  readonly HEAPU8: Uint8Array;
+  _malloc(size: number): number;
+  _free(pointer: number): void;
+  _wasm_parse_query_raw(query: number): number;
+  _wasm_free_parse_result(result: number): void;
 }
 
-let loaded: LibPgQuery | undefined;
-let loading: Promise<LibPgQuery> | undefined;
+let loaded: Grammar | undefined;
+let loading: Promise<Grammar> | undefined;
 let loadMs: number | undefined;
 
 /**
@@ -52,8 +65,9 @@ export function loadParser(): Promise<void> {
   if (loaded !== undefined) return Promise.resolve();
   loading ??= (async () => {
     const started = performance.now();
-    const module = (await import('libpg-query')) as unknown as LibPgQuery;
-    await module.loadModule();
+    // @ts-expect-error: the emscripten factory has no type declarations (see Grammar).
+    const imported = (await import('libpg-query/wasm/libpg-query.js')) as { default: () => Promise<Grammar> };
+    const module = await imported.default();
     loadMs = performance.now() - started;
     loaded = module;
     return module;
@@ -110,33 +124,112 @@ export async function parse(text: string, displayPath?: string): Promise<ParseTr
 }
 
 /**
- * Keeps the grammar's WebAssembly on V8's baseline compiler (Liftoff), without touching the embedding app's own
- * WebAssembly. V8 compiles a wasm function lazily on its first call, and decides then whether that code may
- * later be recompiled by the optimizing tier (TurboFan): only when `--wasm-tier-up-filter` is -1 (every
- * function, the default) or that function's index. A single parse makes the grammar hot enough to be
- * recompiled, and that compile costs ~600 ms of CPU and ~50 MB on a background thread: more than 1000 files
- * take to lint without it (bench/lint-bench.mjs). So each call of the grammar runs with the filter set to an
- * index no function has and restores -1 right after: the call is synchronous, no other JavaScript runs in
- * between, and functions compiled outside the window (the app's) tier up as usual. The CLI also starts with
- * `--liftoff-only` (bin/migrate.js), the same effect for its whole process. Left alone when the process was
- * started with its own filter (a V8 debugging flag).
+ * Runs `work` (synchronous) with V8's optimizing compilers held back, for the grammar's WebAssembly and for
+ * JavaScript, without touching the embedding app's code. A lint is short, one-off work: V8 would recompile the
+ * hot parts with its optimizing tier (TurboFan) on a background thread, and that compile costs more than it
+ * saves. Measured on the 1000 generated files (bench/lint-bench.mjs): the grammar's wasm recompiled costs
+ * ~600 ms of CPU and ~50 MB; the lint's JavaScript recompiled ~27 % of the lint's CPU (perf) and ~9 MB.
+ *
+ * - WebAssembly: V8 compiles a wasm function lazily on its first call, and decides then whether that code may
+ *   later be recompiled: only when `--wasm-tier-up-filter` is -1 (every function, the default) or that
+ *   function's index. The window sets it to an index no function has.
+ * - JavaScript: V8 decides to optimize a function when its budget runs out during a call, reading
+ *   `--turbofan` (`--opt`) then. The window turns it off.
+ *
+ * Both are restored right after: the work is synchronous, so no other JavaScript runs in the window, and the
+ * app's functions and wasm tier up as usual (its wasm compiled outside the window; its JavaScript never runs in
+ * it). Windows nest. Each flag is left alone when the process was started with its own setting of it (V8
+ * debugging flags; `--jitless` too). The CLI also starts with `--liftoff-only` (bin/migrate.js).
  */
-let baselineOnly = !`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`.includes('tier-up-filter');
+export function withoutOptimizer<T>(work: () => T): T {
+  if (windowDepth > 0) {
+    windowDepth++;
+    try {
+      return work();
+    } finally {
+      windowDepth--;
+    }
+  }
+  const wasm = toggle(wasmFilter, '--wasm-tier-up-filter=2147483647');
+  const js = toggle(jsOptimizer, '--no-turbofan');
+  windowDepth++;
+  try {
+    return work();
+  } finally {
+    windowDepth--;
+    if (js) setFlagsFromString('--turbofan');
+    if (wasm) setFlagsFromString('--wasm-tier-up-filter=-1');
+  }
+}
+
+let windowDepth = 0;
+const startFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+/** Whether the window may set each flag (false: the process chose its own, or this runtime refused it). */
+const wasmFilter = { allowed: !startFlags.includes('tier-up-filter') };
+const jsOptimizer = { allowed: !/(^|\s)--(no[-_])?(opt|turbofan|jitless)(?=[\s=]|$)/.test(startFlags) };
+
+function toggle(flag: { allowed: boolean }, setting: string): boolean {
+  if (!flag.allowed) return false;
+  try {
+    setFlagsFromString(setting);
+    return true;
+  } catch {
+    // A runtime whose node:v8 does not implement it (the work is only slower there).
+    flag.allowed = false;
+    return false;
+  }
+}
 
 function callGrammar(text: string): { version: number; stmts?: RawStmt[] } {
-  if (!baselineOnly) return loaded!.parseSync(text);
-  try {
-    setFlagsFromString('--wasm-tier-up-filter=2147483647');
-  } catch {
-    // A runtime whose node:v8 does not implement it (the parse is only slower there).
-    baselineOnly = false;
-    return loaded!.parseSync(text);
+  return withoutOptimizer(() => grammarParse(loaded!, text));
+}
+
+/** A grammar error, shaped as libpg-query's own (`sqlDetails.cursorPosition` 0-based, in characters). */
+class GrammarError extends Error {
+  constructor(
+    message: string,
+    readonly sqlDetails: { readonly message: string; readonly cursorPosition: number },
+  ) {
+    super(message);
   }
+}
+
+/** One call of the grammar: the SQL in, its parse tree (JSON) out; throws GrammarError when it does not parse. */
+function grammarParse(grammar: Grammar, text: string): { version: number; stmts?: RawStmt[] } {
+  const size = Buffer.byteLength(text, 'utf8');
+  const query = grammar._malloc(size + 1);
+  let result = 0;
   try {
-    return loaded!.parseSync(text);
+    let heap = grammar.HEAPU8;
+    // A lone surrogate is written as U+FFFD (3 bytes), as Buffer.byteLength counted it.
+    Buffer.from(heap.buffer, heap.byteOffset, heap.byteLength).write(text, query, size, 'utf8');
+    heap[query + size] = 0;
+    result = grammar._wasm_parse_query_raw(query);
+    if (result === 0) throw new Error('libpg-query could not allocate memory for the parse result');
+    heap = grammar.HEAPU8;
+    const words = new Uint32Array(heap.buffer, heap.byteOffset, heap.byteLength >>> 2);
+    const tree = words[result >>> 2]!;
+    const error = words[(result + 8) >>> 2]!;
+    if (error !== 0) {
+      const message = cString(heap, words[error >>> 2]!) || 'Unknown error';
+      const cursor = (words[(error + 16) >>> 2]! | 0) > 0 ? (words[(error + 16) >>> 2]! | 0) - 1 : 0;
+      throw new GrammarError(message, { message, cursorPosition: cursor });
+    }
+    if (tree === 0) throw new Error('Parse result is null');
+    return JSON.parse(cString(heap, tree)) as { version: number; stmts?: RawStmt[] };
   } finally {
-    setFlagsFromString('--wasm-tier-up-filter=-1');
+    grammar._free(query);
+    if (result !== 0) grammar._wasm_free_parse_result(result);
   }
+}
+
+/** The NUL-terminated UTF-8 string at `pointer`. */
+function cString(heap: Uint8Array, pointer: number): string {
+  if (pointer === 0) return '';
+  const end = heap.indexOf(0, pointer);
+  return Buffer.from(heap.buffer, heap.byteOffset + pointer, (end === -1 ? heap.length : end) - pointer).toString(
+    'utf8',
+  );
 }
 
 /** `parse` for callers that already awaited `loadParser()` (lint runs thousands of small parses). */

@@ -66,26 +66,21 @@ export function codePointsToCharIndex(text: string, from: number, count: number)
  */
 export class TextIndex {
   readonly text: string;
-  readonly #lineStarts: number[];
+  /** Built on the first `lineColumn` (most texts a lint reads have no finding). */
+  #lineStarts: number[] | undefined;
   /** byte offset -> JS index; undefined for pure ASCII text, where both are the same. */
   readonly #byteToChar: Uint32Array | undefined;
   readonly byteLength: number;
 
   constructor(text: string) {
     this.text = text;
-    this.#lineStarts = [0];
-    let ascii = true;
-    for (let i = 0; i < text.length; i++) {
-      const code = text.charCodeAt(i);
-      if (code > 0x7f) ascii = false;
-      if (code === 0x0a) this.#lineStarts.push(i + 1);
-      else if (code === 0x0d && text.charCodeAt(i + 1) !== 0x0a) this.#lineStarts.push(i + 1);
-    }
-    if (ascii) {
+    // Native UTF-8 length: equal to the JS length only for ASCII (a JS loop over every character ran cold).
+    const length = Buffer.byteLength(text, 'utf8');
+    if (length === text.length) {
       this.#byteToChar = undefined;
       this.byteLength = text.length;
     } else {
-      const map = new Uint32Array(Buffer.byteLength(text, 'utf8') + 1);
+      const map = new Uint32Array(length + 1);
       let bytes = 0;
       let i = 0;
       while (i < text.length) {
@@ -111,7 +106,7 @@ export class TextIndex {
   /** Line and column of a JS index (same contract as `lineColumnAt`). */
   lineColumn(charIndex: number): LineColumn {
     const index = Math.max(0, Math.min(charIndex, this.text.length));
-    const starts = this.#lineStarts;
+    const starts = (this.#lineStarts ??= lineStarts(this.text));
     let lo = 0;
     let hi = starts.length - 1;
     while (lo < hi) {
@@ -122,6 +117,21 @@ export class TextIndex {
     const lineStart = starts[lo]!;
     return { line: lo + 1, column: countCodePoints(this.text, lineStart, index) + 1 };
   }
+}
+
+/** Where each line of `text` starts: after `\n`, `\r\n` or a lone `\r`. */
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  if (!text.includes('\r')) {
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+    return starts;
+  }
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x0a) starts.push(i + 1);
+    else if (code === 0x0d && text.charCodeAt(i + 1) !== 0x0a) starts.push(i + 1);
+  }
+  return starts;
 }
 
 function countCodePoints(text: string, from: number, to: number): number {

@@ -28,8 +28,13 @@ export function rangeVar(node: PgNode): RelationName | undefined {
 
 /** A list of `String` nodes (a qualified name in DROP, a type name) as plain strings. */
 export function stringList(items: PgNode): string[] {
-  if (!Array.isArray(items)) return [];
-  return items.map((item: PgNode) => item?.String?.sval).filter((s: unknown): s is string => typeof s === 'string');
+  const out: string[] = [];
+  if (!Array.isArray(items)) return out;
+  for (const item of items) {
+    const s = item?.String?.sval;
+    if (typeof s === 'string') out.push(s);
+  }
+  return out;
 }
 
 /** A qualified-name list (`[schema, name]` or `[name]`) as a RelationName. */
@@ -89,8 +94,11 @@ export function walk(node: PgNode, visit: (type: string, inner: PgNode) => boole
 
 /** Column constraints of a ColumnDef, unwrapped. */
 export function columnConstraints(columnDef: PgNode): PgNode[] {
-  if (!Array.isArray(columnDef?.constraints)) return [];
-  return columnDef.constraints.map((c: PgNode) => c?.Constraint).filter((c: PgNode) => c !== undefined);
+  const out: PgNode[] = [];
+  const constraints = columnDef?.constraints;
+  if (!Array.isArray(constraints)) return out;
+  for (const c of constraints) if (c?.Constraint !== undefined) out.push(c.Constraint);
+  return out;
 }
 
 /** A constant's value from an A_Const node (unwrapped), as a string or number; undefined for NULL. */

@@ -8,16 +8,15 @@
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminQuery, testDatabase, type TestDatabase } from '../helpers/db.js';
+import { testDatabase, type TestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
 
 let db: TestDatabase;
-const restored: string[] = [];
 beforeAll(async () => {
   db = await testDatabase('json');
 });
 afterAll(async () => {
-  for (const name of restored) await adminQuery(`drop database if exists "${name}" with (force)`);
+  // The databases restored into start with the run's prefix: they go with the run's.
   await db.drop();
 });
 
@@ -153,7 +152,6 @@ describe('--json documents of baseline, backup and restore', () => {
     expect(backup).toMatchSnapshot();
     const file = readdirSync(join(dir, 'backups')).find((f) => f.endsWith('.dump'))!;
     const into = `${db.name}_restored`;
-    restored.push(into);
     // A path relative to the run's working directory (dir), which is not this process's: the in-process CLI
     // must take it from there.
     const result = await runCli(['restore', join('backups', file), '--into', into, '--yes', '--json'], {

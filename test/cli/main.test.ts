@@ -1,14 +1,18 @@
 /** The CLI as users and pipelines meet it: connection problems, settings, secrets, signals, many runners. */
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { lockKey } from '../../src/db/lock.js';
 import { adminQuery, useTestDatabase, urlFor } from '../helpers/db.js';
-import { CLI, ROOT, makeProject, onceServerShows, runCli } from '../helpers/project.js';
+import { CLI, ROOT, makeProject, onceServerShows, runCli, spawnCli } from '../helpers/project.js';
 
 const db = useTestDatabase('cli');
+
+/** What a shell in CI gives the CLI: PATH, HOME and CI=1, nothing of the test's environment. */
+function plainEnv(): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: '1' };
+}
 
 const SIMPLE = {
   'migrations/001_a.sql': 'create table a (id int);\n',
@@ -254,31 +258,13 @@ describe('a closed stdout', () => {
       files[`migrations/${String(i).padStart(3, '0')}_m${i}.sql`] =
         `create table p${i} (id int);\nselect pg_sleep(0.02);\n`;
     const dir = makeProject(files);
-    const result = await new Promise<{ out: string; err: string; code: number | null }>((resolvePromise, reject) => {
-      const shell = spawn(
-        'bash',
-        ['-c', `"$NODE" -- "$CLI" up --no-backup 2>&1 | head -3; echo "migrate exited $\{PIPESTATUS[0]}" >&2`],
-        {
-          cwd: dir,
-          env: {
-            PATH: process.env.PATH ?? '',
-            HOME: process.env.HOME ?? '/tmp',
-            CI: '1',
-            DATABASE_URL: db.url,
-            NODE: process.execPath,
-            CLI,
-          },
-        },
-      );
-      let out = '';
-      let err = '';
-      shell.stdout.on('data', (d) => (out += d));
-      shell.stderr.on('data', (d) => (err += d));
-      shell.on('error', reject);
-      shell.on('close', (code) => resolvePromise({ out, err, code }));
-    });
-    expect(result.out.trimEnd().split('\n')).toHaveLength(3);
-    expect(result.err).toBe('migrate exited 0\n');
+    const result = await spawnCli(
+      'bash',
+      ['-c', `"$NODE" -- "$CLI" up --no-backup 2>&1 | head -3; echo "migrate exited $\{PIPESTATUS[0]}" >&2`],
+      { cwd: dir, env: { ...plainEnv(), DATABASE_URL: db.url, NODE: process.execPath, CLI } },
+    );
+    expect(result.stdout.trimEnd().split('\n')).toHaveLength(3);
+    expect(result.stderr).toBe('migrate exited 0\n');
     const rows = await db.query<{ n: number }>('select count(*)::int as n from schema_migrations');
     expect(rows[0]!.n).toBe(20);
   });
@@ -287,16 +273,7 @@ describe('a closed stdout', () => {
 describe('--env-file and --version', () => {
   it("a missing --env-file gets tidemark's message and exit 2, run as `migrate` is run (bin/migrate.js itself)", async () => {
     const dir = makeProject(SIMPLE);
-    const result = await new Promise<{ code: number | null; stderr: string }>((resolvePromise, reject) => {
-      const child = spawn(CLI, ['--env-file', 'missing.env', 'status'], {
-        cwd: dir,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: '1' },
-      });
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolvePromise({ code, stderr }));
-    });
+    const result = await spawnCli(CLI, ['--env-file', 'missing.env', 'status'], { cwd: dir, env: plainEnv() });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/Cannot read the settings file .*missing\.env/);
     expect(result.stderr).toMatch(/--env-file/);
@@ -305,17 +282,7 @@ describe('--env-file and --version', () => {
 
   it('bin/migrate.js run as an executable (its sh line) starts node and prints nothing else', async () => {
     const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-      (resolvePromise, reject) => {
-        const child = spawn(CLI, ['--version'], { cwd: makeProject(), env: { PATH: process.env.PATH ?? '' } });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d) => (stdout += d));
-        child.stderr.on('data', (d) => (stderr += d));
-        child.on('error', reject);
-        child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-      },
-    );
+    const result = await spawnCli(CLI, ['--version'], { cwd: makeProject(), env: { PATH: process.env.PATH ?? '' } });
     expect(result.stderr).toBe('');
     expect(result.stdout.trim()).toBe(version);
     expect(result.code).toBe(0);
@@ -415,18 +382,15 @@ describe('backup and restore from the command line', () => {
     const backup = await runCli(['backup', '--json'], { cwd: dir, env: { DATABASE_URL: db.url } });
     expect(backup.code, backup.stderr).toBe(0);
     const file = JSON.parse(backup.stdout).backup.file as string;
+    // Named with the run's prefix: it goes with the run's databases (a drop here waits for a checkpoint).
     const target = `${db.name}_restored`;
-    try {
-      const restore = await runCli(['restore', file, '--into', target], { cwd: dir, env: { DATABASE_URL: db.url } });
-      expect(restore.code, restore.stderr).toBe(0);
-      expect(restore.stdout + restore.stderr).toMatch(/002/);
-      const rows = await adminQuery(`select 1 from pg_database where datname = $1`, [target]);
-      expect(rows.rowCount).toBe(1);
-      const list = await runCli(['backup', '--list', '--json'], { cwd: dir, env: { DATABASE_URL: db.url } });
-      expect(list.code).toBe(0);
-    } finally {
-      await adminQuery(`drop database if exists "${target}" with (force)`);
-    }
+    const restore = await runCli(['restore', file, '--into', target], { cwd: dir, env: { DATABASE_URL: db.url } });
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(restore.stdout + restore.stderr).toMatch(/002/);
+    const rows = await adminQuery(`select 1 from pg_database where datname = $1`, [target]);
+    expect(rows.rowCount).toBe(1);
+    const list = await runCli(['backup', '--list', '--json'], { cwd: dir, env: { DATABASE_URL: db.url } });
+    expect(list.code).toBe(0);
   });
 });
 

@@ -3,11 +3,11 @@
  * spinner carrying the lock monitor's picture, the backfill's progress bar; and the plain lines of the same
  * events without a terminal (CI).
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../helpers/db.js';
-import { CLI, makeProject, runCli } from '../helpers/project.js';
+import { CLI, makeProject, runCli, spawnCli } from '../helpers/project.js';
 import { progressBar } from '../../src/cli/output.js';
 
 const db = useTestDatabase('tty');
@@ -23,12 +23,15 @@ function hasScript(): boolean {
 
 // `script` (util-linux) gives the CLI a real TTY; without it there is no terminal to test.
 describe.skipIf(!hasScript())('on a terminal', () => {
-  function inTerminal(args: string[], env: Record<string, string> = {}, sized = true): string {
-    const dir = makeProject({ 'migrations/001_a.sql': 'create table a (id int);\nselect pg_sleep(0.3);\n' });
+  /**
+   * The CLI on a terminal of `cols` columns (none: a terminal that reports no size, as script's own pty),
+   * running while the test acts; `output()` is what the terminal showed so far (-f: script flushes at once).
+   */
+  function onTerminal(dir: string, args: string[], options: { env?: Record<string, string>; cols?: number } = {}) {
     const cli = [process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' ');
-    // script's pty has no size; a real terminal has one.
-    const command = sized ? `stty cols 100 rows 30; ${cli}` : cli;
-    const result = spawnSync('script', ['-qec', command, '/dev/null'], {
+    const command = options.cols === undefined ? cli : `stty cols ${options.cols} rows 30; ${cli}`;
+    let output = '';
+    const done = spawnCli('script', ['-qfec', command, '/dev/null'], {
       cwd: dir,
       env: {
         PATH: process.env.PATH ?? '',
@@ -36,18 +39,25 @@ describe.skipIf(!hasScript())('on a terminal', () => {
         TERM: 'xterm-256color',
         DATABASE_URL: db.url,
         BACKUP_BEFORE_MIGRATE: 'false',
-        ...env,
+        ...options.env,
       },
-      encoding: 'utf8',
-      timeout: 60_000,
+      timeoutMs: 120_000,
+      onSpawn: (child) => child.stdout!.on('data', (d: Buffer) => (output += d.toString())),
     });
-    expect(result.status, result.stdout).toBe(0);
-    return result.stdout;
+    return { output: () => output, exited: done.then((result) => result.code) };
+  }
+
+  /** `migrate up` of one migration on a terminal, to its end (exit 0); what the terminal showed. */
+  async function upOnTerminal(env: Record<string, string> = {}, cols: number | undefined = 100): Promise<string> {
+    const dir = makeProject({ 'migrations/001_a.sql': 'create table a (id int);\nselect pg_sleep(0.3);\n' });
+    const run = onTerminal(dir, ['up'], cols === undefined ? { env } : { env, cols });
+    expect(await run.exited, run.output()).toBe(0);
+    return run.output();
   }
 
   it('shows a spinner, a coloured ✔ per migration, and the summary', async () => {
     await db.reset();
-    const out = inTerminal(['up']);
+    const out = await upOnTerminal();
     expect(out).toMatch(/✔.*applied 001_a/);
     expect(out).toMatch(/Applied 1 migration/);
     expect(out).toMatch(/\x1b\[3\dm/); // colour
@@ -55,45 +65,17 @@ describe.skipIf(!hasScript())('on a terminal', () => {
 
   it('falls back to plain lines on a terminal that reports no width (a spinner there would never stop)', async () => {
     await db.reset();
-    const out = inTerminal(['up'], {}, false);
+    const out = await upOnTerminal({}, undefined);
     expect(out).toMatch(/applied 001_a/);
     expect(out).not.toMatch(/\x1b\[1A/);
   });
 
   it('honours NO_COLOR', async () => {
     await db.reset();
-    const out = inTerminal(['up'], { NO_COLOR: '1' });
+    const out = await upOnTerminal({ NO_COLOR: '1' });
     expect(out).toMatch(/applied 001_a/);
     expect(out).not.toMatch(/\x1b\[3\dm/);
   });
-
-  /** The CLI on a sized terminal, running while the test acts; `output()` is what the terminal showed so far. */
-  function startInTerminal(dir: string, args: string[], env: Record<string, string> = {}) {
-    const cli = [process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' ');
-    // -f: script flushes what the terminal shows at once, so the test can wait for it.
-    const child = spawn('script', ['-qfec', `stty cols 160 rows 30; ${cli}`, '/dev/null'], {
-      cwd: dir,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        TERM: 'xterm-256color',
-        DATABASE_URL: db.url,
-        BACKUP_BEFORE_MIGRATE: 'false',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    const exited = new Promise<number | null>((resolve) =>
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve(code);
-      }),
-    );
-    return { output: () => output, exited };
-  }
 
   async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
     for (let i = 0; !(await check()); i += 1) {
@@ -111,7 +93,7 @@ describe.skipIf(!hasScript())('on a terminal', () => {
         'do $$ begin for i in 1..600 loop exit when exists (select 1 from go); perform pg_sleep(0.1); end loop; end $$;\n',
     });
     await runCli(['up', '--to', '1'], { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false' } });
-    const run = startInTerminal(dir, ['up', '--skip-lint']);
+    const run = onTerminal(dir, ['up', '--skip-lint'], { cols: 160 });
     const reader = new pg.Client({ connectionString: db.url, application_name: 'queued-reader' });
     await reader.connect();
     let query: Promise<unknown> | undefined;
@@ -148,16 +130,9 @@ describe.skipIf(!hasScript())('on a terminal', () => {
     await db.query('insert into big (id) select generate_series(1, 20000)');
     await db.query('analyze big');
     const dir = makeProject();
-    const run = startInTerminal(dir, [
-      'backfill',
-      'big',
-      '--set',
-      'n = n + 1',
-      '--batch-size',
-      '1000',
-      '--pause',
-      '100ms',
-    ]);
+    const run = onTerminal(dir, ['backfill', 'big', '--set', 'n = n + 1', '--batch-size', '1000', '--pause', '100ms'], {
+      cols: 160,
+    });
     expect(await run.exited).toBe(0);
     const out = run.output();
     expect(out).toMatch(

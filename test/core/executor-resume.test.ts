@@ -11,13 +11,8 @@ import { makeProject, runCli, writeFiles } from '../helpers/project.js';
 
 const db = useTestDatabase('nt_resume', { resetEach: true });
 
-function cli(
-  dir: string,
-  args: string[],
-  env: Record<string, string> = {},
-  onSpawn?: Parameters<typeof runCli>[1]['onSpawn'],
-) {
-  return runCli(args, { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', ...env }, onSpawn });
+function cli(dir: string, args: string[], env: Record<string, string> = {}, onStderr?: (text: string) => void) {
+  return runCli(args, { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', ...env }, onStderr });
 }
 
 const BASE = {
@@ -193,13 +188,11 @@ describe('a lock timeout in a no-transaction migration', () => {
     await blocker.query('begin');
     await blocker.query('select count(*) from items');
     let released = false;
-    const result = await cli(dir, ['up'], { LOCK_RETRIES: '200' }, (child) => {
-      child.stderr!.on('data', (d: Buffer) => {
-        if (!released && d.toString().includes('Lock timeout in 002_alter')) {
-          released = true;
-          void blocker.query('commit').then(() => blocker.end());
-        }
-      });
+    const result = await cli(dir, ['up'], { LOCK_RETRIES: '200' }, (text) => {
+      if (!released && text.includes('Lock timeout in 002_alter')) {
+        released = true;
+        void blocker.query('commit').then(() => blocker.end());
+      }
     });
     if (!released) await blocker.end();
     expect(released).toBe(true);

@@ -363,6 +363,8 @@ describe('migrate test-rollback (CLI)', () => {
     const result = await runCli(['test-rollback'], {
       cwd: dir,
       env: { DATABASE_URL: db.url },
+      // Its DROP DATABASE waits for a checkpoint: over a minute on the shared server with two CPU hogs.
+      timeoutMs: 150_000,
       onSpawn: (child) => {
         pid = child.pid!;
         // Wait until the scratch database exists and its migration runs, then interrupt, once: overlapping

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../src/config/settings.js';
 import { freePort } from '../../src/db/embedded.js';
 import { DELAY_CAP_MS, FIRST_DELAY_MS, backoffDelay, isTransient, waitForDatabase } from '../../src/db/wait.js';
-import { EXIT, MigrateError } from '../../src/errors.js';
+import { EXIT, KNOBS, MigrateError } from '../../src/errors.js';
 import { paramsFromUrl } from '../../src/db/params.js';
 import { testDatabase, type TestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
@@ -95,6 +95,41 @@ describe('waitForDatabase', () => {
     expect((error as MigrateError).message).not.toMatch(/secret/);
   });
 
+  it("words its hints for each reader: the CLI's flag and variable, the library's option, the knobs of the reason kept", async () => {
+    let clock = 0;
+    const gaveUp = (await waitForDatabase(params, {
+      timeoutMs: 1_000,
+      now: () => clock,
+      random: () => 0,
+      probe: async () => {
+        clock += 600;
+        throw new MigrateError('db-refused', 'Nothing accepts connections at 127.0.0.1:1.', {
+          hint: 'Fix the host and port in {{databaseUrl}}.',
+        });
+      },
+    }).catch((e: unknown) => e)) as MigrateError;
+    expect(gaveUp.hint).toBe(
+      'Fix the host and port in DATABASE_URL. To wait longer, raise --wait-for-db or DB_WAIT_TIMEOUT.',
+    );
+    expect(gaveUp.addressedTo('library').hint).toBe(
+      `Fix the host and port in ${KNOBS.databaseUrl.library}. To wait longer, raise ${KNOBS.waitLonger.library}.`,
+    );
+    const refusedAtOnce = (await waitForDatabase(params, {
+      timeoutMs: 60_000,
+      probe: async () => {
+        throw new MigrateError('db-auth-failed', 'The database refused the password.', {
+          hint: 'Check {{passwordSources}}.',
+        });
+      },
+    }).catch((e: unknown) => e)) as MigrateError;
+    expect(refusedAtOnce.hint).toBe(
+      'Check DATABASE_URL (or PGPASSWORD / ~/.pgpass). Not retried by --wait-for-db: waiting cannot fix this.',
+    );
+    expect(refusedAtOnce.addressedTo('library').hint).toBe(
+      `Check ${KNOBS.passwordSources.library}. Not retried by ${KNOBS.waitForDb.library}: waiting cannot fix this.`,
+    );
+  });
+
   it('ends the wait with exit 143 on SIGTERM', async () => {
     const controller = new AbortController();
     const error = await waitForDatabase(params, {
@@ -155,13 +190,13 @@ describe('migrate --wait-for-db against a server that appears later', () => {
     const result = await runCli(['up', '--no-backup', '--wait-for-db', '120'], {
       cwd: makeProject(project),
       env: { DATABASE_URL: url.toString() },
-      onSpawn: (child) => {
+      onStderr: (() => {
         let seen = '';
-        child.stderr?.on('data', (chunk) => {
-          seen += String(chunk);
+        return (text: string) => {
+          seen += text;
           if (!proxy && /Waiting for the database to come up/.test(seen)) startProxy();
-        });
-      },
+        };
+      })(),
     });
     expect(result.stderr).toMatch(
       /Waiting for the database to come up: Nothing accepts connections at 127\.0\.0\.1:\d+/,

@@ -3,23 +3,21 @@
  * it, or it keeps its locks and blocks the next run), and the snapshot session's connection ending under the
  * dump (a short idle_in_transaction_session_timeout, or pg_terminate_backend): the backup survives it.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { adminQuery, useTestDatabase } from '../helpers/db.js';
-import { makeProject } from '../helpers/project.js';
 import {
   REPEAT,
   assertConsistent,
   nextUpFinishes,
   nothingLeft,
-  start,
+  settled,
+  startCase,
   tableStep,
   until,
-  writeSteps,
 } from './helpers.js';
 
 const db = useTestDatabase('faults_backup');
@@ -64,24 +62,36 @@ function pgDumpWaiting(): Promise<boolean> {
 
 const steps = [tableStep('001', 'first'), tableStep('002', 'second')];
 
+/**
+ * The start of every case here: `migrate ...args` (`up` of `steps`, or another command on an empty project)
+ * started while another session holds a table, and waited for until its pg_dump queues behind that lock.
+ * The case ends `holder` (a `rollback` first lets pg_dump go on).
+ */
+async function whileDumpWaits(args: readonly string[] = ['up']) {
+  const holder = await holdTable();
+  try {
+    const backups = mkdtempSync(join(tmpdir(), 'tm-fault-backups-'));
+    const env = { DATABASE_URL: db.url, BACKUP_DIR: backups, MAX_LOCK_WAIT: '0' };
+    const { dir, run } = startCase(args[0] === 'up' ? steps : [], env, args);
+    await pgDumpWaiting();
+    return { holder, backups, env, dir, run };
+  } catch (error) {
+    await holder.end().catch(() => {});
+    throw error;
+  }
+}
+
 describe('kill -9 of the runner while pg_dump runs', () => {
   for (let i = 1; i <= REPEAT; i += 1) {
     it(`pg_dump dies with it, its session and the runner lock are gone, and the next up finishes (run ${i}/${REPEAT})`, async () => {
       await db.reset();
-      const holder = await holdTable();
-      const backups = mkdtempSync(join(tmpdir(), 'tm-fault-backups-'));
+      const { holder, backups, env, dir, run } = await whileDumpWaits();
       try {
-        const dir = makeProject();
-        writeSteps(dir, steps);
-        const env = { DATABASE_URL: db.url, BACKUP_DIR: backups, MAX_LOCK_WAIT: '0' };
-        const run = start(['up'], dir, env);
-        await pgDumpWaiting();
         expect(processesMentioning(backups).length).toBeGreaterThan(0);
         run.child.kill('SIGKILL');
         await run.done;
         await until('no pg_dump of this run left', async () => processesMentioning(backups).length === 0);
-        await nothingLeft(db.adminUrl, db.name);
-        expect(await assertConsistent(db.url, steps)).toEqual([]);
+        expect(await settled(db, steps)).toEqual([]);
         await holder.query('rollback');
         await nextUpFinishes(dir, env, db.url, steps);
       } finally {
@@ -94,11 +104,8 @@ describe('kill -9 of the runner while pg_dump runs', () => {
 describe('SIGTERM during `migrate backup`', () => {
   it('exits 143 saying it was interrupted; pg_dump and the partial file are gone', async () => {
     await db.reset();
-    const holder = await holdTable();
-    const backups = mkdtempSync(join(tmpdir(), 'tm-fault-backups-'));
+    const { holder, backups, run } = await whileDumpWaits(['backup']);
     try {
-      const run = start(['backup'], makeProject(), { DATABASE_URL: db.url, BACKUP_DIR: backups, MAX_LOCK_WAIT: '0' });
-      await pgDumpWaiting();
       run.child.kill('SIGTERM');
       const result = await run.done;
       expect(result.code).toBe(143);
@@ -118,17 +125,8 @@ describe('the snapshot session ends while pg_dump runs', () => {
   it('a database idle_in_transaction_session_timeout shorter than the dump does not end it', async () => {
     await db.reset();
     await adminQuery(`alter database "${db.name}" set idle_in_transaction_session_timeout = '500ms'`);
-    const holder = await holdTable();
+    const { holder, run } = await whileDumpWaits();
     try {
-      const dir = makeProject();
-      writeSteps(dir, steps);
-      const env = {
-        DATABASE_URL: db.url,
-        BACKUP_DIR: mkdtempSync(join(tmpdir(), 'tm-fault-backups-')),
-        MAX_LOCK_WAIT: '0',
-      };
-      const run = start(['up'], dir, env);
-      await pgDumpWaiting();
       // The snapshot session idles in its transaction all this while: four times the database's timeout.
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       expect(
@@ -154,17 +152,8 @@ describe('the snapshot session ends while pg_dump runs', () => {
 
   it('pg_terminate_backend of the snapshot session once pg_dump holds the snapshot: the backup completes', async () => {
     await db.reset();
-    const holder = await holdTable();
+    const { holder, run } = await whileDumpWaits();
     try {
-      const dir = makeProject();
-      writeSteps(dir, steps);
-      const env = {
-        DATABASE_URL: db.url,
-        BACKUP_DIR: mkdtempSync(join(tmpdir(), 'tm-fault-backups-')),
-        MAX_LOCK_WAIT: '0',
-      };
-      const run = start(['up'], dir, env);
-      await pgDumpWaiting();
       await adminQuery(
         `select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and application_name = 'tidemark-backup'`,
         [db.name],
@@ -172,8 +161,7 @@ describe('the snapshot session ends while pg_dump runs', () => {
       await holder.query('rollback');
       const result = await run.done;
       expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
-      expect(await assertConsistent(db.url, steps)).toEqual(['001', '002']);
-      await nothingLeft(db.adminUrl, db.name);
+      expect(await settled(db, steps)).toEqual(['001', '002']);
     } finally {
       await holder.end().catch(() => {});
     }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../helpers/db.js';
 import { makeProject } from '../helpers/project.js';
-import { REPEAT, assertConsistent, nextUpFinishes, nothingLeft, start, writeSteps, type Step } from './helpers.js';
+import { REPEAT, nextUpFinishes, settled, start, writeSteps, type Step } from './helpers.js';
 
 const RUNNERS = 20;
 const KILLED = 6;
@@ -48,8 +48,7 @@ describe(`${RUNNERS} runners at once, ${KILLED} killed at random`, () => {
         if (result.signal === 'SIGKILL') continue;
         expect({ runner: k, code: result.code, stderr: result.stderr }).toMatchObject({ runner: k, code: 0 });
       }
-      await nothingLeft(db.adminUrl, db.name);
-      const applied = await assertConsistent(db.url, all);
+      const applied = await settled(db, all);
       if (applied.length > 0) {
         const counts = await db.query<{ version: string; n: number }>(
           'select version, count(*)::int as n from runs group by version order by version',

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { queryUrl } from '../helpers/db.js';
-import { runCli, type CliResult } from '../helpers/project.js';
+import { makeProject, runCli, type CliResult } from '../helpers/project.js';
 
 /**
  * How often a fault case runs; each repetition starts from a fresh database. Once by default: every case
@@ -83,6 +83,33 @@ export interface Step {
 
 export function writeSteps(dir: string, steps: readonly Step[]): void {
   for (const s of steps) writeFileSync(join(dir, 'migrations', `${s.version}_${s.name}.sql`), s.sql);
+}
+
+/** The database a case runs in: its name, a URL to it, and an admin URL on its server (a TestDatabase is one). */
+export interface Target {
+  readonly name: string;
+  readonly url: string;
+  readonly adminUrl: string;
+}
+
+/** The start of every case: `steps` written into a new project, and `migrate ...args` on it in a process of its own. */
+export function startCase(
+  steps: readonly Step[],
+  env: Record<string, string | undefined>,
+  args: readonly string[] = ['up'],
+): { dir: string; run: Running } {
+  const dir = makeProject();
+  writeSteps(dir, steps);
+  return { dir, run: start(args, dir, env) };
+}
+
+/**
+ * The check after every fault: no tidemark session or advisory lock left in `target`, and each step fully
+ * applied or absent as the tracking table says. Returns the versions applied.
+ */
+export async function settled(target: Target, steps: readonly Step[]): Promise<string[]> {
+  await nothingLeft(target.adminUrl, target.name);
+  return assertConsistent(target.url, steps);
 }
 
 /** A step that creates table `name` (and optionally sleeps after, so that a fault can hit it mid-way). */

@@ -10,9 +10,9 @@ import { makeProject } from '../helpers/project.js';
 import {
   REPEAT,
   activeRunner,
-  assertConsistent,
   nextUpFinishes,
   nothingLeft,
+  settled,
   start,
   tableStep,
   until,
@@ -43,8 +43,7 @@ describe('kill -9 of the runner mid-migration', () => {
       run.child.kill('SIGKILL');
       expect((await run.done).signal).toBe('SIGKILL');
       // Without client_connection_check_interval the backend would sleep its 60 s, then commit 002.
-      await nothingLeft(db.adminUrl, db.name);
-      expect(await assertConsistent(db.url, steps)).toEqual(['001']);
+      expect(await settled(db, steps)).toEqual(['001']);
       writeSteps(dir, fast);
       await nextUpFinishes(dir, env(), db.url, fast);
     }, 240_000);
@@ -80,8 +79,7 @@ describe('two signals in quick succession', () => {
         /Interrupted again by SIGTERM: exiting without waiting for the rollback; check `migrate status`/,
       );
       // The statement ignores cancels, not a closed socket: the server still ends it and rolls back.
-      await nothingLeft(db.adminUrl, db.name);
-      expect(await assertConsistent(db.url, steps)).toEqual(['001']);
+      expect(await settled(db, steps)).toEqual(['001']);
       writeSteps(dir, fast);
       await nextUpFinishes(dir, env(), db.url, fast);
     }, 240_000);
@@ -99,8 +97,7 @@ describe('pg_terminate_backend of the runner mid-migration', () => {
       const result = await run.done;
       expect(result.code).toBe(3);
       expect(result.stderr).toMatch(/002_create_second: it was rolled back \(checked on a new connection/);
-      await nothingLeft(db.adminUrl, db.name);
-      expect(await assertConsistent(db.url, steps)).toEqual(['001']);
+      expect(await settled(db, steps)).toEqual(['001']);
       writeSteps(dir, fast);
       await nextUpFinishes(dir, env(), db.url, fast);
     }, 240_000);

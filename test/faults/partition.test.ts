@@ -9,17 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { closeClient, connect, isConnectionLost } from '../../src/db/connection.js';
 import { paramsFromUrl } from '../../src/db/params.js';
 import { useTestDatabase } from '../helpers/db.js';
-import { makeProject } from '../helpers/project.js';
-import {
-  REPEAT,
-  activeRunner,
-  assertConsistent,
-  nextUpFinishes,
-  nothingLeft,
-  start,
-  tableStep,
-  writeSteps,
-} from './helpers.js';
+import { REPEAT, activeRunner, nextUpFinishes, settled, startCase, tableStep } from './helpers.js';
 
 class Proxy {
   readonly #server: Server;
@@ -81,9 +71,7 @@ describe('a network partition mid-migration (a frozen TCP proxy)', () => {
       try {
         // 002 sleeps 2 s: the server, unaware of the partition, finishes and commits it meanwhile.
         const steps = [tableStep('001', 'first'), tableStep('002', 'second', 2), tableStep('003', 'third')];
-        const dir = makeProject();
-        writeSteps(dir, steps);
-        const run = start(['up'], dir, {
+        const { dir, run } = startCase(steps, {
           DATABASE_URL: viaProxy.toString(),
           BACKUP_BEFORE_MIGRATE: 'false',
           MIGRATION_TIMEOUT: '1',
@@ -99,8 +87,7 @@ describe('a network partition mid-migration (a frozen TCP proxy)', () => {
         expect(result.stderr).not.toMatch(/; it was rolled back/);
         // The path goes away for good; the server notices its client left and ends the session.
         await proxy.close();
-        await nothingLeft(db.adminUrl, db.name);
-        const applied = await assertConsistent(db.url, steps);
+        const applied = await settled(db, steps);
         expect(applied.slice(0, 1)).toEqual(['001']);
         await nextUpFinishes(dir, { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false' }, db.url, steps);
       } finally {

@@ -89,10 +89,11 @@ async function cloneTemplate(name: string): Promise<void> {
 }
 
 /**
- * Renames `name` to a retired name. ALTER DATABASE RENAME refuses while anyone is connected (55006), and a
+ * Renames `name` to a retired name (the run drops it at its end, with the others: a DROP DATABASE now would
+ * wait for a checkpoint of the whole server). ALTER DATABASE RENAME refuses while anyone is connected (55006), and a
  * test may leave a connection behind, or a CLI child may still be closing its own: end them and try again.
  */
-async function retire(name: string): Promise<void> {
+export async function retire(name: string): Promise<void> {
   const retired = `${runPrefix()}retired_${randomBytes(6).toString('hex')}`;
   const client = shortLived(adminUrl());
   await client.connect();

@@ -43,6 +43,11 @@ export interface CliOptions {
   readonly spawn?: boolean;
   /** Called with the child right after it starts (to send signals). */
   readonly onSpawn?: (child: ReturnType<typeof spawn>) => void;
+  /**
+   * Called with each piece of stderr as the run writes it, in process or not: for a test that acts when the
+   * output says something (releases a blocker, starts a server), which needs no child process.
+   */
+  readonly onStderr?: (text: string) => void;
   /** A child process is killed after this long (in-process runs are bounded by the test's timeout). */
   readonly timeoutMs?: number;
 }
@@ -59,8 +64,13 @@ function cliEnv(options: CliOptions): Record<string, string> {
 
 class Capture extends Writable {
   text = '';
+  constructor(private readonly onText?: (text: string) => void) {
+    super();
+  }
   override _write(chunk: Buffer | string, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.text += chunk.toString();
+    const text = chunk.toString();
+    this.text += text;
+    this.onText?.(text);
     done();
   }
 }
@@ -73,7 +83,7 @@ class Capture extends Writable {
 async function runInProcess(args: readonly string[], options: CliOptions): Promise<CliResult> {
   const { run } = await import('../../src/cli/main.js');
   const stdout = new Capture();
-  const stderr = new Capture();
+  const stderr = new Capture(options.onStderr);
   let code: number;
   try {
     code = await run(args, {
@@ -98,13 +108,34 @@ async function runInProcess(args: readonly string[], options: CliOptions): Promi
  */
 export function runCli(args: readonly string[], options: CliOptions): Promise<CliResult> {
   if (!options.spawn && !options.onSpawn && !args.includes('--embedded')) return runInProcess(args, options);
-  const env = cliEnv(options);
+  const { onSpawn, onStderr } = options;
+  return spawnCli(process.execPath, ['--', CLI, ...args], {
+    ...options,
+    env: cliEnv(options),
+    onSpawn: (child) => {
+      if (onStderr) child.stderr!.on('data', (d: Buffer) => onStderr(d.toString()));
+      onSpawn?.(child);
+    },
+  });
+}
+
+export interface SpawnOptions {
+  readonly cwd: string;
+  /** The child's whole environment (nothing is inherited). */
+  readonly env: Record<string, string>;
+  /** Called with the child right after it starts (to send signals, to follow its output). */
+  readonly onSpawn?: ((child: ReturnType<typeof spawn>) => void) | undefined;
+  /** The child is killed (SIGKILL) after this long; 60 s by default. */
+  readonly timeoutMs?: number | undefined;
+}
+
+/**
+ * Runs `command ...args` as a child process and resolves with its exit and both streams once it has closed:
+ * the CLI as `runCli({ spawn: true })` runs it, or as a user runs it (bin/migrate.js itself, a shell pipe).
+ */
+export function spawnCli(command: string, args: readonly string[], options: SpawnOptions): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--', CLI, ...args], {
-      cwd: options.cwd,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

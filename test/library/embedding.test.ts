@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createMigrator, MigrateError, type MigratorEvent } from '../../src/index.js';
+import { createMigrator, KNOBS, MigrateError, type MigratorEvent } from '../../src/index.js';
 import { testDatabase, type TestDatabase } from '../helpers/db.js';
 
 const USERS = 'create table users (id bigint generated always as identity primary key, email text not null);\n';
@@ -133,6 +133,8 @@ describe('createMigrator at app start with the app pool', () => {
     expect((error as MigrateError).code).toBe('lint-blocked');
     expect((error as MigrateError).hint).toContain('up({ skipLint: true })');
     expect((error as MigrateError).hint).not.toContain('--skip-lint');
+    expect((error as MigrateError).hint).toContain(`(${KNOBS.lint.library} shows it)`);
+    expect((error as MigrateError).hint).not.toMatch(/migrate lint|\{\{/);
     const skipped = await migrator.up({ skipLint: true });
     expect(skipped.applied.map((m) => m.version)).toEqual(['003']);
     expect(skipped.lint?.skipped).toBe('up({ skipLint: true })');
@@ -148,6 +150,8 @@ describe('createMigrator at app start with the app pool', () => {
     const error = (await migrator.up().catch((e: unknown) => e)) as MigrateError;
     expect(error.code).toBe('ddl-in-production');
     expect(error.hint).toContain('production: { allowDdl: true }');
+    expect(error.hint).toContain(`(${KNOBS.lintLocks.library} shows what each statement locks)`);
+    expect(error.hint).not.toMatch(/migrate lint|\{\{/);
     expect(await tables()).toEqual([]);
   });
 

@@ -142,3 +142,21 @@ describe("another tool's table where the tracking table should be (foreign-track
     expect(cli.stderr).toContain('see migrate baseline --from TOOL.');
   });
 });
+
+describe('an unknown rule id in the lint settings (bad-settings)', () => {
+  it('names lint() and the lintRules option for a library user, never LINT_RULES or migrate lint', async () => {
+    const error = (await createMigrator({
+      database: db.url,
+      migrations: MIGRATIONS,
+      lint: true,
+      lintRules: { severity: new Map([['no-such-rule', 'off']]) },
+    })
+      .lint()
+      .catch((e: unknown) => e)) as MigrateError;
+    expect(error.code).toBe('bad-settings');
+    expect(error.hint).toBe(
+      `Use rule ids as ${KNOBS.lint.library} prints them (docs/rules/ has one page per rule), e.g. ${KNOBS.ruleOff.library}.`,
+    );
+    expect(error.hint).not.toMatch(/LINT_RULES|migrate lint|\{\{/);
+  });
+});

@@ -4,18 +4,16 @@
  * queued on rows a batch holds. Each waits for the state it needs (stderr lines, pg_locks, pg_stat_replication),
  * never for a time.
  */
-import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabase, type TestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
 import { replicaUnavailable, startReplicaPair, waitFor, type ReplicaPair } from '../helpers/replica.js';
 
-/** Follows a spawned CLI's stderr, so that a test can wait for a line. */
-function follow(child: ChildProcess): { text(): string } {
-  let text = '';
-  child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
-  return { text: () => text };
+/** Follows the CLI's stderr as it runs (in process), so that a test can wait for a line. */
+function follow(): { text(): string; onStderr(text: string): void } {
+  let all = '';
+  return { text: () => all, onStderr: (text) => (all += text) };
 }
 
 async function one<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T> {
@@ -52,28 +50,20 @@ describe.skipIf(unavailable !== undefined)(
       await waitFor('replay_lag over 1 s', async () => (await pair.replayLagMs()) > 1000);
 
       const dir = makeProject();
-      let stderr: { text(): string } | undefined;
-      let child: ChildProcess | undefined;
+      const stderr = follow();
+      let finished = false;
       const running = runCli(
         ['backfill', 'big', '--set', 'n = n + 1', '--batch-size', '1000', '--pause', '0', '--max-lag', '500ms'],
-        {
-          cwd: dir,
-          env: { DATABASE_URL: pair.url },
-          timeoutMs: 120_000,
-          onSpawn: (c) => {
-            child = c;
-            stderr = follow(c);
-          },
-        },
-      );
-      await waitFor('the paused line', async () => /Backfill paused/.test(stderr?.text() ?? ''));
-      expect(stderr!.text()).toMatch(
+        { cwd: dir, env: { DATABASE_URL: pair.url }, onStderr: stderr.onStderr },
+      ).finally(() => (finished = true));
+      await waitFor('the paused line', async () => /Backfill paused/.test(stderr.text()));
+      expect(stderr.text()).toMatch(
         /Backfill paused: a replica is \d+\.\d s behind \(--max-lag 0\.5 s\); waiting for it to catch up\./,
       );
       // Still held back one look later (the lag has grown past the next poll): no batch ran meanwhile.
       const lagAtPause = await pair.replayLagMs();
       await waitFor('the lag to grow past another look', async () => (await pair.replayLagMs()) > lagAtPause + 1500);
-      expect(child!.exitCode).toBeNull();
+      expect(finished).toBe(false);
       expect(
         await one<{ batches: number; rows_scanned: string }>(
           pair.url,
@@ -119,10 +109,10 @@ describe('backfill slowed by the lock waits it causes', () => {
        end $$`,
     );
     const dir = makeProject();
-    let stderr: { text(): string } | undefined;
+    const stderr = follow();
     const running = runCli(
       ['backfill', 'big', '--set', 'n = n + 1 + hold_at(id)', '--batch-size', '500', '--pause', '100ms'],
-      { cwd: dir, env: { DATABASE_URL: db.url }, timeoutMs: 120_000, onSpawn: (c) => (stderr = follow(c)) },
+      { cwd: dir, env: { DATABASE_URL: db.url }, onStderr: stderr.onStderr },
     );
     const app = new pg.Client({ connectionString: db.url, application_name: 'app-writer' });
     await app.connect();
@@ -146,7 +136,7 @@ describe('backfill slowed by the lock waits it causes', () => {
       );
       // The monitor's picture: the CI line says one session waits on the backfill.
       await waitFor('the monitor line', async () =>
-        /backfill public\.big: 1 session waiting on it/.test(stderr?.text() ?? ''),
+        /backfill public\.big: 1 session waiting on it/.test(stderr.text()),
       );
       await db.query('insert into gate values (true)');
       await write;

@@ -113,6 +113,17 @@ async function progressRow(): Promise<{ rows_scanned: string; batches: number; f
   return rows[0];
 }
 
+/** Waits (one poll at a time) until no session of tidemark is left in the test database. */
+async function sessionsGone(): Promise<void> {
+  for (;;) {
+    const rows = await db.query(
+      "select 1 from pg_stat_activity where datname = current_database() and application_name like 'tidemark%' and pid <> pg_backend_pid()",
+    );
+    if (rows.length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 const ARGS = ['backfill', 'big', '--set', "label = 'v' || a, n = n + 1", '--batch-size', '1000', '--pause', '10ms'];
 
 function cli(dir: string, args: string[], onSpawn?: Parameters<typeof runCli>[1]['onSpawn']) {
@@ -143,13 +154,18 @@ describe('migrate backfill', () => {
         child.on('close', () => clearInterval(poll));
       });
       expect(first.signal).toBe('SIGKILL');
+      // The killed runner's backend finishes the batch statement it was running before it notices the
+      // client is gone: wait for its session to end, then read the log and the table in one snapshot.
+      await sessionsGone();
       const mid = await progressRow();
       expect(mid!.finished_at).toBeNull();
       expect(Number(mid!.rows_scanned)).toBeLessThan(ROWS);
       // What the log says is done is exactly what was updated: the batch and its log row commit together.
-      const updated = (await db.query<{ updated: string }>('select count(*) as updated from big where n = 1'))[0]!
-        .updated;
-      expect(Number(updated)).toBe(Number(mid!.rows_scanned));
+      const [both] = await db.query<{ logged: string; updated: string }>(
+        'select (select rows_scanned from schema_migrations_backfills) as logged, (select count(*) from big where n = 1) as updated',
+      );
+      expect(Number(both!.updated)).toBe(Number(both!.logged));
+      expect(Number(both!.logged)).toBe(Number(mid!.rows_scanned));
       expect(await db.query('select 1 from big where n > 1 limit 1')).toEqual([]);
 
       const second = await cli(dir, [...ARGS, '--json']);

@@ -24,13 +24,8 @@ async function openBlocker(applicationName: string): Promise<{ client: pg.Client
   return { client, pid: rows[0]!.pid };
 }
 
-function cli(
-  dir: string,
-  args: string[],
-  env: Record<string, string> = {},
-  onSpawn?: Parameters<typeof runCli>[1]['onSpawn'],
-) {
-  return runCli(args, { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', ...env }, onSpawn });
+function cli(dir: string, args: string[], env: Record<string, string> = {}, onStderr?: (text: string) => void) {
+  return runCli(args, { cwd: dir, env: { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', ...env }, onStderr });
 }
 
 describe('a migration blocked by an open transaction', () => {
@@ -95,14 +90,12 @@ describe('a migration blocked by an open transaction', () => {
     expect((await cli(dir, ['up', '--to', '1'])).code).toBe(0);
     const blocker = await openBlocker('nightly-export');
     let released = false;
-    const result = await cli(dir, ['up'], { LOCK_RETRIES: '200' }, (child) => {
-      child.stderr!.on('data', (d: Buffer) => {
-        // The first retry line says the migration is queued and gave up once: now let it through.
-        if (!released && d.toString().includes('Lock timeout in 002_alter')) {
-          released = true;
-          void blocker.client.query('commit').then(() => blocker.client.end());
-        }
-      });
+    const result = await cli(dir, ['up'], { LOCK_RETRIES: '200' }, (text) => {
+      // The first retry line says the migration is queued and gave up once: now let it through.
+      if (!released && text.includes('Lock timeout in 002_alter')) {
+        released = true;
+        void blocker.client.query('commit').then(() => blocker.client.end());
+      }
     });
     if (!released) await blocker.client.end();
     expect(released).toBe(true);

@@ -96,13 +96,13 @@ describe('the monitor against a migration that holds ACCESS EXCLUSIVE', () => {
     const running = runCli(['up', '--json', '--skip-lint'], {
       cwd: dir,
       env,
-      onSpawn: (child) => {
+      onStderr: (() => {
         let stderr = '';
-        child.stderr!.on('data', (d: Buffer) => {
-          stderr += d.toString();
+        return (text: string) => {
+          stderr += text;
           if (/002_hold: 3 sessions waiting on it/.test(stderr)) void release();
-        });
-      },
+        };
+      })(),
     });
     // Once the migration holds its lock, three application sessions queue behind it.
     for (let i = 0; i < 600; i += 1) {
@@ -161,7 +161,7 @@ describe('the monitor against a migration that holds ACCESS EXCLUSIVE', () => {
     const running = runCli(['up', '--skip-lint'], {
       cwd: dir,
       env,
-      onSpawn: (child) => child.stderr!.on('data', (d: Buffer) => (stderr += d.toString())),
+      onStderr: (text) => (stderr += text),
     });
     const until = async (what: string, check: () => Promise<boolean>) => {
       for (let i = 0; !(await check()); i += 1) {

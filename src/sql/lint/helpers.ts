@@ -12,17 +12,35 @@ export interface AlterCommand {
   readonly isNew: boolean;
 }
 
+/**
+ * What several rules read of the same statement, worked out once per statement: the engine gives every rule
+ * of a statement the same context object.
+ */
+const alterCommandsOf = new WeakMap<RuleContext, readonly AlterCommand[]>();
+const definedColumnsOf = new WeakMap<RuleContext, readonly ColumnDefinition[]>();
+
 /** The sub-commands of an ALTER TABLE statement (none for any other statement). */
-export function alterCommands(context: RuleContext): AlterCommand[] {
-  if (context.kind !== 'AlterTableStmt' || context.node.objtype !== 'OBJECT_TABLE') return [];
+export function alterCommands(context: RuleContext): readonly AlterCommand[] {
+  let commands = alterCommandsOf.get(context);
+  if (commands === undefined) {
+    commands = readAlterCommands(context);
+    alterCommandsOf.set(context, commands);
+  }
+  return commands;
+}
+
+function readAlterCommands(context: RuleContext): AlterCommand[] {
+  const out: AlterCommand[] = [];
+  if (context.kind !== 'AlterTableStmt' || context.node.objtype !== 'OBJECT_TABLE') return out;
   const name = rangeVar(context.node.relation);
-  if (name === undefined) return [];
+  if (name === undefined) return out;
   const table = relationKey(name);
   const isNew = context.schema.isNew(table);
-  return (context.node.cmds ?? [])
-    .map((item: PgNode) => item?.AlterTableCmd)
-    .filter((cmd: PgNode) => cmd !== undefined)
-    .map((cmd: PgNode) => ({ cmd, table, isNew }));
+  for (const item of context.node.cmds ?? []) {
+    const cmd: PgNode = item?.AlterTableCmd;
+    if (cmd !== undefined) out.push({ cmd, table, isNew });
+  }
+  return out;
 }
 
 export interface ColumnDefinition {
@@ -33,7 +51,16 @@ export interface ColumnDefinition {
 }
 
 /** Column types a statement defines: CREATE TABLE columns, ADD COLUMN, ALTER COLUMN TYPE. */
-export function definedColumns(context: RuleContext): ColumnDefinition[] {
+export function definedColumns(context: RuleContext): readonly ColumnDefinition[] {
+  let columns = definedColumnsOf.get(context);
+  if (columns === undefined) {
+    columns = readDefinedColumns(context);
+    definedColumnsOf.set(context, columns);
+  }
+  return columns;
+}
+
+function readDefinedColumns(context: RuleContext): ColumnDefinition[] {
   const out: ColumnDefinition[] = [];
   if (context.kind === 'CreateStmt') {
     const name = rangeVar(context.node.relation);

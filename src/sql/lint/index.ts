@@ -7,7 +7,7 @@
  * `-- migrate:no-transaction`, in which case each statement is its own transaction unless it sits between
  * an explicit BEGIN and COMMIT.
  */
-import { MAX_PARSE_CHARS, SqlSyntaxError, loadParser } from '../parser.js';
+import { MAX_PARSE_CHARS, SqlSyntaxError, loadParser, withoutOptimizer } from '../parser.js';
 import { statementLockFacts, type LockMode } from '../locks.js';
 import { TextIndex } from '../position.js';
 import { SchemaView } from '../schema.js';
@@ -80,6 +80,11 @@ async function lintInBatches(
   runOf: () => LintRun,
 ): Promise<Finding[]> {
   await loadParser();
+  // Short, one-off work: V8's optimizing compilers would cost more than they save (parser.ts).
+  return withoutOptimizer(() => lintParsedInBatches(files, context, runOf));
+}
+
+function lintParsedInBatches(files: readonly LintInputFile[], context: LintContext, runOf: () => LintRun): Finding[] {
   const findings: Finding[] = [];
   // Parsed in batches (see parseFilesHeadsSync); a batch that cannot be trusted is parsed file by file. A file
   // too large to lint is not parsed at all. Only the batch's trees are alive at a time.
@@ -119,27 +124,19 @@ export class LintRun {
   readonly schema: SchemaView;
   #transactionCounter = 0;
 
-  readonly #rules: readonly Rule[];
+  readonly #rules: RuleDispatch;
   readonly #sizeThreshold: number;
 
   constructor(context: LintContext, schema = new SchemaView(context.catalog)) {
     this.#context = context;
     this.schema = schema;
-    this.#rules =
-      context.ruleSeverity === undefined ? RULES : RULES.filter((r) => context.ruleSeverity!.get(r.id) !== 'off');
+    this.#rules = dispatchOf(context);
     this.#sizeThreshold = context.sizeThresholdBytes ?? DEFAULT_SIZE_THRESHOLD_BYTES;
   }
 
-  readonly #byKind = new Map<string, readonly Rule[]>();
-
-  /** The rules that look at statements of `kind`, in id order (computed once per kind). */
+  /** The rules that look at statements of `kind`, in id order. */
   #rulesFor(kind: string): readonly Rule[] {
-    let rules = this.#byKind.get(kind);
-    if (rules === undefined) {
-      rules = this.#rules.filter((r) => r.kinds === undefined || r.kinds.includes(kind));
-      this.#byKind.set(kind, rules);
-    }
-    return rules;
+    return this.#rules.for(kind);
   }
 
   /** Connected, the size of `table` when it is in the catalog and below the threshold; undefined otherwise. */
@@ -364,6 +361,40 @@ function headsOf(file: LintInputFile, index: TextIndex, parsed?: FileHeads, cut?
   }
   while (k < heads.length) out.push(heads[k++]!);
   return out;
+}
+
+/**
+ * The rules of a lint context by statement kind, computed once per kind and shared by every run of the context
+ * (`lintEachFile` makes a run per file).
+ */
+class RuleDispatch {
+  readonly #rules: readonly Rule[];
+  readonly #byKind = new Map<string, readonly Rule[]>();
+
+  constructor(context: LintContext) {
+    this.#rules =
+      context.ruleSeverity === undefined ? RULES : RULES.filter((r) => context.ruleSeverity!.get(r.id) !== 'off');
+  }
+
+  for(kind: string): readonly Rule[] {
+    let rules = this.#byKind.get(kind);
+    if (rules === undefined) {
+      rules = this.#rules.filter((r) => r.kinds === undefined || r.kinds.includes(kind));
+      this.#byKind.set(kind, rules);
+    }
+    return rules;
+  }
+}
+
+const dispatches = new WeakMap<LintContext, RuleDispatch>();
+
+function dispatchOf(context: LintContext): RuleDispatch {
+  let dispatch = dispatches.get(context);
+  if (dispatch === undefined) {
+    dispatch = new RuleDispatch(context);
+    dispatches.set(context, dispatch);
+  }
+  return dispatch;
 }
 
 class Transaction {

@@ -11,7 +11,7 @@ import { backup } from '../../../src/cli/commands/backup.js';
 import { restore } from '../../../src/cli/commands/restore.js';
 import { CommandContext, type GlobalFlags } from '../../../src/cli/context.js';
 import { MigrateError } from '../../../src/errors.js';
-import { adminQuery, testDatabase, type TestDatabase } from '../../helpers/db.js';
+import { testDatabase, type TestDatabase } from '../../helpers/db.js';
 
 let db: TestDatabase;
 const cwd = mkdtempSync(join(tmpdir(), 'tidemark-cli-backup-'));
@@ -45,7 +45,7 @@ beforeAll(async () => {
   `);
 });
 afterAll(async () => {
-  await adminQuery(`drop database if exists "${restoredName()}" with (force)`);
+  // restoredName() starts with the run's prefix: it goes with the run's databases.
   await db.drop();
   rmSync(cwd, { recursive: true, force: true });
 });

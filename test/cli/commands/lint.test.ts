@@ -68,6 +68,7 @@ describe('the lint before up', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/migrations\/002_index\.sql:1:1 require-concurrent-index-creation/);
     expect(result.stderr).toMatch(/--skip-lint/);
+    expect(result.stderr).toContain('Apply the safe alternative (migrate lint shows it)');
     expect(await applied()).toEqual(['001']);
   });
 
@@ -114,6 +115,7 @@ describe('the production guard', () => {
       /migrate up: refusing to run DDL in production: migrations\/001_users\.sql \(CreateStmt\)/,
     );
     expect(refused.stderr).toMatch(/ALLOW_DDL_IN_PRODUCTION=true/);
+    expect(refused.stderr).toContain('(migrate lint --locks shows what each statement locks)');
     expect(await db.query("select 1 from information_schema.tables where table_name = 'users'")).toEqual([]);
   });
 
@@ -205,5 +207,7 @@ describe('lint config for CI (issue 10)', () => {
     const unknown = await runCli(['lint'], { cwd: dir, env: { LINT_RULES: 'no-such-rule:off' } });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/LINT_RULES names an unknown rule: no-such-rule/);
+    expect(unknown.stderr).toContain('Use rule ids as migrate lint prints them');
+    expect(unknown.stderr).toContain('e.g. LINT_RULES=prefer-text-field:off');
   });
 });
