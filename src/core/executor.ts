@@ -7,15 +7,16 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isConnectionLost, type Client } from '../db/connection.js';
-import type { HistoryRow } from '../db/history.js';
-import { backendPid, onStatementComplete } from '../db/pg-internals.js';
+import { isOwnFailure, TRANSACTION_ENDED, type HistoryRow } from '../db/history.js';
+import { backendPid, sendQuery, type SentQuery } from '../db/pg-internals.js';
 import { quoteLiteral } from '../db/quote.js';
 import { createHash } from 'node:crypto';
 import { WATCH_SQL } from '../db/watch.js';
 import { MigrateError, usageError } from '../errors.js';
-import { CancelledError, guarded, type CancelOptions } from '../ops/cancel.js';
+import { CancelledError, guarded, type CancelOptions, type CancelReason } from '../ops/cancel.js';
 import { LOCK_NOT_AVAILABLE } from '../ops/lock-retry.js';
 import { RunOps, type MigrationWatch } from '../ops/run-ops.js';
+import type { Outcome } from '../ops/outcome.js';
 import type { MigrationSource } from '../source/source.js';
 import type { Migration, SqlFile } from '../source/types.js';
 import type { RunConfig } from './config.js';
@@ -38,8 +39,11 @@ import {
 } from './results.js';
 import type { Session } from './session.js';
 
-/** begin + three set local statements precede the file in a transactional run. */
-const PREFIX_STATEMENTS = 4;
+/** A cancelled statement (pg_cancel_backend, statement_timeout). */
+const QUERY_CANCELED = '57014';
+
+/** `begin` and one `select set_config(...)` precede the file in a transactional run. */
+const PREFIX_STATEMENTS = 2;
 
 /**
  * The newest version in the history once a run's changes are in, as a read of the table would say: the rows
@@ -120,6 +124,10 @@ export class Executor {
   /** The monitor and alerts while run() runs (ops/run-ops), and the running migration's watch. */
   #ops: RunOps | undefined;
   #watch: MigrationWatch | undefined;
+  /** The next migration, already sent while the one before it runs (see #runInTransaction). */
+  #ahead: Ahead | undefined;
+  /** What became of a migration whose connection was lost with the next one in flight (asked once). */
+  #settled: { readonly version: string; readonly outcome: Outcome; readonly next?: MigrationRef } | undefined;
 
   constructor(session: Session, config: ExecutorConfig) {
     this.#session = session;
@@ -150,7 +158,9 @@ export class Executor {
       lockAttempts: this.#config.lockRetry.maxAttempts,
       words: this.#config.words,
       settle: async (lost) =>
-        (await import('../ops/outcome.js')).settleOutcome(this.#session.connector.params, this.#config.table, lost),
+        this.#settled?.version === lost.version
+          ? this.#settled.outcome
+          : (await import('../ops/outcome.js')).settleOutcome(this.#session.connector.params, this.#config.table, lost),
     };
   }
 
@@ -221,7 +231,8 @@ export class Executor {
 
     for (let i = 0; i < runnables.length; i += 1) {
       const runnable = runnables[i]!;
-      if (signal?.aborted) {
+      // A migration already sent (#ahead) is in the server's hands: it is awaited (and cancelled), not skipped.
+      if (signal?.aborted && this.#ahead?.runnable !== runnable) {
         const r = result(undefined, i);
         throw new MigrationFailedError(
           'interrupted',
@@ -250,12 +261,15 @@ export class Executor {
                 : undefined,
               fromStart,
             )
-          : await this.#runInTransaction(direction, runnable);
+          : await this.#runInTransaction(direction, runnable, runnables[i + 1]);
         const monitor = await this.#stopWatch();
         const done = { ...runnable.ref, executionMs, ...(monitor ? { monitor } : {}) };
         applied.push(done);
         emit({ type: 'migration-done', direction, migration: done });
       } catch (error) {
+        // Nothing may stay in flight behind a failure (normally #runInTransaction has settled it already).
+        const straggler = await this.#dropAhead();
+        if (straggler) applied.push({ ...straggler.runnable.ref, executionMs: 0 });
         const monitor = await this.#stopWatch();
         const run = {
           ref: runnable.ref,
@@ -264,7 +278,11 @@ export class Executor {
           noTransaction: runnable.file.directives.noTransaction,
           monitor,
         };
-        const failure = await runFailure(error, run, (failed) => result(failed, i + 1), this.#failureContext());
+        const failure = withNextInFlight(
+          await runFailure(error, run, (failed) => result(failed, i + 1), this.#failureContext()),
+          this.#settled,
+          runnable.ref,
+        );
         this.#ops?.failed(
           runnable.ref,
           failure.code,
@@ -290,50 +308,59 @@ export class Executor {
   }
 
   /**
-   * One round trip per migration, like a psql script: `begin; set local ...;` + the file + the tracking row +
-   * `commit; reset all` go as one simple query. PostgreSQL parses the whole string before running any of it, stops at the
-   * first error (we then roll back), and reports positions relative to the string: we subtract the prefix.
-   * The row is written only if the transaction-local marker is still set, so a file that ended our
-   * transaction itself (its own COMMIT or ROLLBACK) is noticed instead of recorded.
+   * One query per migration, like a psql script: `begin; set local ...;` + the file + the tracking row +
+   * `commit; reset all` go as one simple query. PostgreSQL parses the whole string before running any of it,
+   * stops at the first error (we then roll back), and reports positions relative to the string: we subtract the
+   * prefix. The row is written only if the transaction-local marker is still set, else the statement fails, so
+   * a file that ended our transaction itself (its own COMMIT or ROLLBACK) is noticed instead of recorded.
+   *
+   * The next migration (`next`, when it runs in a transaction too) is sent right behind this one, before its
+   * answer (#sendAhead): the server starts it as soon as this one ends, and our side of the two overlaps the
+   * server's. Only one is ever ahead, and it cannot commit unless this one did (see #sendAhead), so a failure
+   * here leaves exactly the migrations before it applied.
    */
-  async #runInTransaction(direction: Direction, runnable: Runnable): Promise<number> {
-    const { migration, ref, file } = runnable;
+  async #runInTransaction(direction: Direction, runnable: Runnable, next: Runnable | undefined): Promise<number> {
+    const { ref } = runnable;
     const client = this.#client;
-    const store = this.#session.history;
-    const t = this.#config.timeouts;
     const policy = this.#config.lockRetry;
-    // Each attempt has its own lock_timeout (ops/lock-retry: short and growing): the prefix is per attempt.
-    const prefixOf = (attempt: number) =>
-      `begin; set local lock_timeout = ${quoteLiteral(`${policy.lockTimeoutMs(attempt)}ms`)}; ` +
-      `set local statement_timeout = ${quoteLiteral(String(t.statementMs))}; ` +
-      `set local tidemark.migration = ${quoteLiteral(migration.version)};\n`;
-    const record =
-      direction === 'up'
-        ? store.insertAppliedSql(
-            {
-              version: migration.version,
-              name: migration.name,
-              checksum: migration.checksum,
-              appliedBy: this.#config.appliedBy,
-            },
-            'tidemark.migration',
-          )
-        : store.deleteSql(migration.version, 'tidemark.migration');
-    // The newline ends a trailing line comment; the `;` ends a last statement written without one.
-    const body = file.empty ? '' : `${file.text}\n;\n`;
     const attempts: LockAttempt[] = [];
     for (let attempt = 1; ; attempt += 1) {
-      const prefix = prefixOf(attempt);
-      // `reset all` after the commit, in the same round trip: a session-level SET in the file (search_path
-      // included) must not reach the next migration. Not DISCARD ALL: it would release the runner's advisory lock.
-      // The server's watch on the session (db/watch) is set again after `reset all`, in the same round trip.
-      const sql = `${prefix}${body}${record};\ncommit;\nreset all;\n${WATCH_SQL};`;
+      // Sent ahead while the migration before ran (its first attempt only).
+      const ahead = this.#ahead?.runnable === runnable ? this.#ahead : undefined;
+      this.#ahead = undefined;
+      const text = ahead?.text ?? this.#transactionText(direction, runnable, attempt, undefined);
       this.#watch?.attemptStarted(policy.lockTimeoutMs(attempt));
       const started = performance.now();
       try {
-        const results = await this.runText(sql, PREFIX_STATEMENTS, prefix.length, file.text.length);
+        const results = await this.#awaitSent(
+          ahead ? () => ahead.sent : () => sendQuery(client, text.sql),
+          PREFIX_STATEMENTS,
+          text.prefixLength,
+          runnable.file.text.length,
+          ahead !== undefined,
+          () => this.#sendAhead(direction, next, runnable),
+        );
         const recorded = results.at(-4);
-        if (!recorded || recorded.rowCount !== 1) {
+        const serverMs = (recorded?.rows[0] as { execution_ms?: number } | undefined)?.execution_ms;
+        return serverMs ?? Math.round(performance.now() - started);
+      } catch (error) {
+        // The migration sent behind this one fails too (it checks that this one committed): wait for it, then
+        // roll back what it or this one left open.
+        const behind = this.#ahead as Ahead | undefined; // set by #sendAhead during the await
+        await this.#dropAhead();
+        if (behind && error instanceof ExecutionError && isConnectionLost(error.cause)) {
+          // Both were in flight: ask once what became of this one. Committed: the next may have followed it,
+          // so this one counts as done and the next is asked about in its turn (its query fails at once).
+          const outcome = await this.#failureContext().settle!({
+            pid: error.backendPid ?? backendPid(client),
+            version: runnable.migration.version,
+            direction,
+          });
+          this.#settled = { version: runnable.migration.version, outcome, next: behind.runnable.ref };
+          if (outcome === 'committed') return Math.round(performance.now() - started);
+        }
+        await client.query('rollback').catch(() => {});
+        if (error instanceof ExecutionError && isOwnFailure(error.cause, TRANSACTION_ENDED)) {
           throw new MigrateError(
             'transaction-ended',
             `${label(ref)} ended tidemark's transaction itself (it contains COMMIT, ROLLBACK or END); the statements before that point were committed and the migration is not recorded.`,
@@ -342,10 +369,18 @@ export class Executor {
             },
           );
         }
-        const serverMs = (recorded.rows[0] as { execution_ms?: number } | undefined)?.execution_ms;
-        return serverMs ?? Math.round(performance.now() - started);
-      } catch (error) {
-        await client.query('rollback').catch(() => {});
+        if (
+          ahead?.staleCancel &&
+          error instanceof ExecutionError &&
+          !error.cancelled &&
+          (error.cause as { code?: string } | undefined)?.code === QUERY_CANCELED &&
+          attempt === 1
+        ) {
+          // The cancel of the migration before (MIGRATION_TIMEOUT as it finished) may have hit this one, which
+          // then was rolled back whole: run it again, as if it had never been sent.
+          attempt = 0;
+          continue;
+        }
         if (error instanceof ExecutionError && !error.cancelled) {
           const lockTimedOut = (error.cause as { code?: string } | undefined)?.code === LOCK_NOT_AVAILABLE;
           const blockers = lockTimedOut ? (this.#watch?.attemptBlockers() ?? []) : [];
@@ -375,6 +410,74 @@ export class Executor {
   }
 
   /**
+   * The query of one attempt of a transactional migration. Each attempt has its own lock_timeout (ops/lock-retry:
+   * short and growing). `after`: the migration this one is sent behind; it runs only if that one committed.
+   */
+  #transactionText(
+    direction: Direction,
+    runnable: Runnable,
+    attempt: number,
+    after: Runnable | undefined,
+  ): { sql: string; prefixLength: number } {
+    const { migration, file } = runnable;
+    const store = this.#session.history;
+    const t = this.#config.timeouts;
+    const policy = this.#config.lockRetry;
+    // SET LOCAL as one statement (set_config(..., true)); for a migration sent ahead it also checks that the one
+    // before it committed. The marker lets the record statement notice a file that ended our transaction.
+    const prefix =
+      `begin; select set_config('lock_timeout', ${quoteLiteral(`${policy.lockTimeoutMs(attempt)}ms`)}, true), ` +
+      `set_config('statement_timeout', ${quoteLiteral(String(t.statementMs))}, true), ` +
+      `set_config('tidemark.migration', ${quoteLiteral(migration.version)}, true)` +
+      `${after ? ` where ${store.committedSql(after.migration.version, direction)}` : ''};\n`;
+    const record =
+      direction === 'up'
+        ? store.insertAppliedSql(
+            {
+              version: migration.version,
+              name: migration.name,
+              checksum: migration.checksum,
+              appliedBy: this.#config.appliedBy,
+            },
+            'tidemark.migration',
+          )
+        : store.deleteSql(migration.version, 'tidemark.migration');
+    // The newline ends a trailing line comment; the `;` ends a last statement written without one.
+    const body = file.empty ? '' : `${file.text}\n;\n`;
+    // `reset all` after the commit, in the same query: a session-level SET in the file (search_path included)
+    // must not reach the next migration. Not DISCARD ALL: it would release the runner's advisory lock. The
+    // server's watch on the session (db/watch) is set again after `reset all`, in the same query.
+    return { sql: `${prefix}${body}${record};\ncommit;\nreset all;\n${WATCH_SQL};`, prefixLength: prefix.length };
+  }
+
+  /**
+   * Sends `next` now, behind `current` (which was just sent), when both run in a transaction and no signal
+   * stopped the run. Its failure semantics: it checks first, inside its own transaction, that `current`
+   * committed (committedSql: its row is there, or gone for a down), and fails otherwise; and when `current`
+   * fails inside its transaction, the session stays in an aborted transaction until our `rollback`, so `next`'s
+   * `begin` already fails (25P02). Either way nothing of `next` commits unless `current` did; the run waits for
+   * its answer and rolls back before it goes on (a retry) or reports.
+   */
+  #sendAhead(direction: Direction, next: Runnable | undefined, current: Runnable): void {
+    if (!next || next.file.directives.noTransaction || this.#config.signal?.aborted) return;
+    const text = this.#transactionText(direction, next, 1, current);
+    this.#ahead = { runnable: next, text, sent: sendQuery(this.#client, text.sql), staleCancel: false };
+  }
+
+  /** Waits for the migration sent ahead, if any, and forgets it; returns it when it succeeded (it committed). */
+  async #dropAhead(): Promise<Ahead | undefined> {
+    const ahead = this.#ahead;
+    this.#ahead = undefined;
+    if (!ahead) return undefined;
+    return (await ahead.sent.result.then(
+      () => true,
+      () => false,
+    ))
+      ? ahead
+      : undefined;
+  }
+
+  /**
    * Runs a generated wrapper around a file's text (or the text alone) under the migration timeout and the
    * abort signal, counting completed statements so that a failure names the file's own statement.
    * `prefixStatements` and `prefixLength` say what of the text is ours before the file (an error position
@@ -386,34 +489,55 @@ export class Executor {
     prefixLength: number,
     fileLength: number,
   ): Promise<import('pg').QueryResult[]> {
+    return this.#awaitSent(() => sendQuery(this.#client, sql), prefixStatements, prefixLength, fileLength, false);
+  }
+
+  /**
+   * Awaits a query sent by `send` (called under the guard, or already sent: `inFlight`) under the migration
+   * timeout and the abort signal; `afterSend` runs right after it is sent. Throws an ExecutionError.
+   */
+  async #awaitSent(
+    send: () => SentQuery,
+    prefixStatements: number,
+    prefixLength: number,
+    fileLength: number,
+    inFlight: boolean,
+    afterSend?: () => void,
+  ): Promise<import('pg').QueryResult[]> {
     const client = this.#client;
+    let cancelledBy: CancelReason | undefined;
     try {
-      return await guarded(client, this.#cancel, async (cancelReason) => {
-        let completed = 0;
-        const stop = onStatementComplete(client, () => {
-          completed += 1;
-        });
-        try {
-          const result = (await client.query(sql)) as unknown as import('pg').QueryResult | import('pg').QueryResult[];
-          return Array.isArray(result) ? result : [result];
-        } catch (error) {
-          const raw = (error as { position?: string }).position;
-          const position = raw === undefined ? undefined : Number(raw) - prefixLength;
-          throw new ExecutionError(error, {
-            backendPid: backendPid(client),
-            statementIndex: Math.max(0, completed - prefixStatements),
-            cancelled: cancelReason(),
-            whole: true,
-            position: position !== undefined && position > 0 && position <= fileLength ? String(position) : undefined,
-          });
-        } finally {
-          stop();
-        }
-      });
+      return await guarded(
+        client,
+        this.#cancel,
+        async (cancelReason) => {
+          const sent = send();
+          afterSend?.();
+          try {
+            const results = await sent.result;
+            cancelledBy = cancelReason();
+            return results;
+          } catch (error) {
+            const raw = (error as { position?: string }).position;
+            const position = raw === undefined ? undefined : Number(raw) - prefixLength;
+            throw new ExecutionError(error, {
+              backendPid: backendPid(client),
+              statementIndex: Math.max(0, sent.completed() - prefixStatements),
+              cancelled: cancelReason(),
+              whole: true,
+              position: position !== undefined && position > 0 && position <= fileLength ? String(position) : undefined,
+            });
+          }
+        },
+        inFlight,
+      );
     } catch (error) {
       if (error instanceof CancelledError)
         throw new ExecutionError(error, { statementIndex: 0, cancelled: error.reason });
       throw error;
+    } finally {
+      // A cancel sent as this query finished may land on the one sent behind it.
+      if (cancelledBy && this.#ahead) this.#ahead = { ...this.#ahead, staleCancel: true };
     }
   }
 
@@ -625,4 +749,40 @@ export function statementsChecksum(statements: readonly { readonly text: string 
   const hash = createHash('sha256');
   for (const st of statements) hash.update(st.text).update('\0');
   return hash.digest('hex');
+}
+
+/** A migration sent ahead of its turn (Executor#sendAhead). */
+interface Ahead {
+  readonly runnable: Runnable;
+  readonly text: { readonly sql: string; readonly prefixLength: number };
+  readonly sent: SentQuery;
+  /** A cancel meant for the migration before it was sent as that one finished: it may have hit this one. */
+  readonly staleCancel: boolean;
+}
+
+/**
+ * A lost connection with the next migration in flight, whose outcome could not be asked: the next one ran only
+ * if this one committed, and the hint says so (it is listed as not run).
+ */
+function withNextInFlight(
+  failure: MigrateError,
+  settled: { readonly version: string; readonly outcome: Outcome; readonly next?: MigrationRef } | undefined,
+  ref: MigrationRef,
+): MigrateError {
+  if (
+    !settled?.next ||
+    settled.version !== ref.version ||
+    settled.outcome !== 'unknown' ||
+    !(failure instanceof MigrationFailedError)
+  )
+    return failure;
+  const next = label(settled.next);
+  return new MigrationFailedError(
+    failure.code,
+    failure.message,
+    failure.result,
+    `${failure.hint ?? ''} ${next} was sent behind it and ran only if ${label(ref)} committed: migrate status tells about both.`.trim(),
+    failure.cause,
+    failure.signal,
+  );
 }

@@ -52,6 +52,30 @@ const REQUIRED_COLUMNS = ['version', 'name', 'checksum', 'applied_at', 'executio
 /** Added later (issue 14), on the first no-transaction migration: older tracking tables keep working without them. */
 const PROGRESS_COLUMNS = ['statements_done', 'statements_checksum'];
 
+/**
+ * The text of the errors our own statements raise on purpose (SQLSTATE 22P02, see failUnless): the file ended
+ * the runner's transaction itself, or a migration sent ahead found that the one before it did not commit.
+ */
+export const TRANSACTION_ENDED = 'tidemark: the migration ended its own transaction';
+export const PREVIOUS_NOT_DONE = 'tidemark: the migration before this one did not commit';
+
+/**
+ * SQL that is true when `condition` holds and fails otherwise, with `text` in the error message
+ * (`invalid input syntax for type boolean: "<text>"`, SQLSTATE 22P02). Plain SQL (no PL/pgSQL): the CASE is not
+ * constant (current_setting is stable), so the cast runs only when the condition is false (a constant would be
+ * cast, and fail, when the statement is planned); in a WHERE clause without column references it is a
+ * one-time filter, evaluated once even when no row matches.
+ */
+function failUnless(condition: string, text: string): string {
+  return `(case when ${condition} then 'true' else ${quoteLiteral(text)} end)::boolean`;
+}
+
+/** Whether `error` is one that failUnless raised with `text`. */
+export function isOwnFailure(error: unknown, text: string): boolean {
+  const e = error as { code?: string; message?: string } | undefined;
+  return e?.code === '22P02' && typeof e.message === 'string' && e.message.includes(text);
+}
+
 export function describeTable(ref: TableRef): string {
   return ref.schema === 'public' ? ref.table : `${ref.schema}.${ref.table}`;
 }
@@ -262,25 +286,37 @@ export class HistoryStore {
   }
 
   /**
-   * The INSERT of an applied row as SQL text (literals quoted), for the migrator's one-round-trip run. It inserts
-   * only while the transaction-local setting `marker` is still the version, and returns the server-measured
-   * duration of the transaction so far.
+   * The INSERT of an applied row as SQL text (literals quoted), for the migrator's one-round-trip run. It returns
+   * the server-measured duration of the transaction so far. It fails (TRANSACTION_ENDED) unless the
+   * transaction-local setting `marker` is still the version: a file that ended the runner's transaction itself
+   * is noticed, and the error stops the rest of the query and any query sent behind it (core/executor).
    */
   insertAppliedSql(record: Omit<AppliedRecord, 'executionMs' | 'dirty'>, marker: string): string {
+    // VALUES, not INSERT ... SELECT ... WHERE: cheaper to plan, and the check rides in the dirty column.
     return (
       `insert into ${this.#table} (version, name, checksum, execution_ms, applied_by, dirty) ` +
-      `select ${quoteLiteral(record.version)}, ${quoteLiteral(record.name)}, ${quoteLiteral(record.checksum)}, ` +
-      `(extract(epoch from clock_timestamp() - now()) * 1000)::int, ${quoteLiteral(record.appliedBy)}, false ` +
-      `where current_setting(${quoteLiteral(marker)}, true) = ${quoteLiteral(record.version)} returning execution_ms`
+      `values (${quoteLiteral(record.version)}, ${quoteLiteral(record.name)}, ${quoteLiteral(record.checksum)}, ` +
+      `(extract(epoch from clock_timestamp() - now()) * 1000)::int, ${quoteLiteral(record.appliedBy)}, ` +
+      `not ${failUnless(`current_setting(${quoteLiteral(marker)}, true) = ${quoteLiteral(record.version)}`, TRANSACTION_ENDED)}) returning execution_ms`
     );
   }
 
-  /** The DELETE of a row as SQL text, guarded by the same marker as insertAppliedSql. */
+  /** The DELETE of a row as SQL text: fails like insertAppliedSql unless it deleted the row inside the marked transaction. */
   deleteSql(version: string, marker: string): string {
     return (
-      `delete from ${this.#table} where version = ${quoteLiteral(version)} ` +
-      `and current_setting(${quoteLiteral(marker)}, true) = ${quoteLiteral(version)}`
+      `with deleted as (delete from ${this.#table} where version = ${quoteLiteral(version)} returning 1) ` +
+      `select ${failUnless(`count(*) = 1 and current_setting(${quoteLiteral(marker)}, true) = ${quoteLiteral(version)}`, TRANSACTION_ENDED)} as recorded from deleted`
     );
+  }
+
+  /**
+   * A condition for a migration sent ahead of its turn (core/executor): it fails (PREVIOUS_NOT_DONE) unless
+   * the migration before it committed, i.e. its row is there (up) or gone (down). Only the runner holding the
+   * lock writes the table, so the row says what committed.
+   */
+  committedSql(version: string, direction: 'up' | 'down'): string {
+    const present = `exists (select 1 from ${this.#table} where version = ${quoteLiteral(version)})`;
+    return failUnless(direction === 'up' ? present : `not ${present}`, PREVIOUS_NOT_DONE);
   }
 
   async markClean(version: string, executionMs: number): Promise<void> {

@@ -3,9 +3,11 @@
  * `pg` upgrade that moves them breaks here, in one place, and a test of the executor notices.
  *
  * Depends on (pg 8.x, checked against 8.16):
- * - `Client#connection`: the protocol `Connection`, an EventEmitter that emits `commandComplete` once per
- *   CommandComplete message of the backend (one per statement of a simple query). Used to count how many
- *   statements of a multi-statement query finished before an error, i.e. which statement failed.
+ * - `Client#connection.query(text)`, which writes a simple Query message, and the Submittable interface of
+ *   `pg.Query` (`submit`, `handleCommandComplete`, `callback`): a query whose completed statements are counted
+ *   (which statement of a multi-statement query failed), and that can be written to the socket before its turn
+ *   (the executor's next migration, sent while the one before runs).
+ * - `Client#_queryQueue`: whether pg queued a query (rather than sending or refusing it).
  * - `Client#processID`: the backend pid, set from the BackendKeyData message at connect. Used to cancel the
  *   running statement from a second connection (pg_cancel_backend) and to tell a monitor which backend to watch.
  * - `Client#connectionParameters` / `Pool#options`: the resolved configuration of a client or pool the
@@ -16,13 +18,54 @@
 import pg from 'pg';
 import type { Client } from './connection.js';
 
-/** Calls `onComplete` after each statement the backend completes; returns the function that stops listening. */
-export function onStatementComplete(client: Client, onComplete: () => void): () => void {
-  const connection = (client as unknown as { connection: NodeJS.EventEmitter }).connection;
-  connection.on('commandComplete', onComplete);
-  return () => {
-    connection.off('commandComplete', onComplete);
+/** A simple query sent with sendQuery: its results, and how many of its statements completed so far. */
+export interface SentQuery {
+  readonly result: Promise<pg.QueryResult[]>;
+  completed(): number;
+}
+
+/**
+ * Sends `text` as one simple Query message and counts the statements the server completes. pg sends one query
+ * at a time: while `client` runs another, this one is queued, and written to the socket at once anyway (the
+ * server reads it as soon as it is done with the one before, without waiting for our answer). pg then makes it
+ * the active query when the one before ends, and its submit() skips the write. The caller must not queue
+ * anything else on the client until this one has settled.
+ */
+export function sendQuery(client: Client, text: string): SentQuery {
+  const query = new pg.Query(text) as unknown as CountedQuery;
+  let written = false;
+  let completed = 0;
+  const submit = query.submit.bind(query);
+  query.submit = (connection) => {
+    if (written) return null;
+    written = true;
+    return submit(connection);
   };
+  const handleCommandComplete = query.handleCommandComplete.bind(query);
+  query.handleCommandComplete = (msg, connection) => {
+    completed += 1;
+    handleCommandComplete(msg, connection);
+  };
+  const result = new Promise<pg.QueryResult[]>((resolve, reject) => {
+    query.callback = (error, results) => {
+      if (error) reject(error);
+      else resolve(Array.isArray(results) ? results : [results as pg.QueryResult]);
+    };
+  });
+  client.query(query as unknown as pg.Query);
+  // Still in pg's queue (another query runs): write it now. Not queued and not written: pg refused it (a
+  // closed client) and fails it itself.
+  if (!written && (client as unknown as { _queryQueue: unknown[] })._queryQueue.includes(query)) {
+    written = true;
+    (client as unknown as { connection: { query(text: string): void } }).connection.query(text);
+  }
+  return { result, completed: () => completed };
+}
+
+interface CountedQuery {
+  submit(connection: unknown): Error | null;
+  handleCommandComplete(msg: unknown, connection: unknown): void;
+  callback: (error: Error | undefined, results: pg.QueryResult | pg.QueryResult[]) => void;
 }
 
 /** The backend pid of a connected client. */

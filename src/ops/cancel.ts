@@ -60,12 +60,14 @@ export async function cancelBackend(side: () => Promise<Lease>, pid: number): Pr
 /**
  * Runs `fn` with the timeout and the abort signal wired to cancel `client`'s running statement. `fn` gets a
  * function saying whether (and why) a cancel was requested, to tell a cancelled statement from a failed one.
- * Throws CancelledError when the signal was already aborted.
+ * Throws CancelledError when the signal was already aborted, unless `inFlight` (the work was sent before:
+ * it is cancelled at once instead).
  */
 export async function guarded<T>(
   client: Client,
   options: CancelOptions,
   fn: (cancelReason: () => CancelReason | undefined) => Promise<T>,
+  inFlight = false,
 ): Promise<T> {
   let reason: CancelReason | undefined;
   let grace: NodeJS.Timeout | undefined;
@@ -81,7 +83,10 @@ export async function guarded<T>(
   const onAbort = () => cancel('signal');
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    if (signal?.aborted) throw new CancelledError('signal', String(signal.reason));
+    if (signal?.aborted) {
+      if (!inFlight) throw new CancelledError('signal', String(signal.reason));
+      cancel('signal');
+    }
     // No per-query deadline inside: a statement may rightly run for hours (MIGRATION_TIMEOUT=0); the cancel
     // and its grace bound it instead.
     return await withDeadline(client, 0, () => fn(() => reason));
