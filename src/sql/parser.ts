@@ -135,8 +135,13 @@ export async function parse(text: string, displayPath?: string): Promise<ParseTr
  *   function's index. The window sets it to an index no function has.
  * - JavaScript: V8 decides to optimize a function when its budget runs out during a call, reading
  *   `--turbofan` (`--opt`) then. The window turns it off.
+ * - The young generation: V8 doubles its semi-spaces (up to 16 MB each) when a scavenge finds much alive, and
+ *   the lint's allocation rate (JSON trees, 50 files at a time) grows them to the maximum: ~20 MB of RSS
+ *   that is never given back. V8 reads `--semi-space-growth-factor` each time it grows them, so the window
+ *   sets it to 1 (no growth): `up` stopped by its lint 101 -> 82 MB peak RSS (bench/lint-bench.mjs). A
+ *   process-wide `--max-semi-space-size` would change the flag hash for the whole run (bin/migrate.js).
  *
- * Both are restored right after: the work is synchronous, so no other JavaScript runs in the window, and the
+ * All are restored right after: the work is synchronous, so no other JavaScript runs in the window, and the
  * app's functions and wasm tier up as usual (its wasm compiled outside the window; its JavaScript never runs in
  * it). Windows nest. Each flag is left alone when the process was started with its own setting of it (V8
  * debugging flags; `--jitless` too). The CLI relies on this too: it sets no V8 flag at start (bin/migrate.js).
@@ -152,11 +157,13 @@ export function withoutOptimizer<T>(work: () => T): T {
   }
   const wasm = toggle(wasmFilter, '--wasm-tier-up-filter=2147483647');
   const js = toggle(jsOptimizer, '--no-turbofan');
+  const young = toggle(youngGeneration, '--semi-space-growth-factor=1');
   windowDepth++;
   try {
     return work();
   } finally {
     windowDepth--;
+    if (young) setFlagsFromString('--semi-space-growth-factor=2');
     if (js) setFlagsFromString('--turbofan');
     if (wasm) setFlagsFromString('--wasm-tier-up-filter=-1');
   }
@@ -166,6 +173,7 @@ let windowDepth = 0;
 const startFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
 /** Whether the window may set each flag (false: the process chose its own, or this runtime refused it). */
 const wasmFilter = { allowed: !startFlags.includes('tier-up-filter') };
+const youngGeneration = { allowed: !startFlags.includes('semi-space') };
 const jsOptimizer = { allowed: !/(^|\s)--(no[-_])?(opt|turbofan|jitless)(?=[\s=]|$)/.test(startFlags) };
 
 function toggle(flag: { allowed: boolean }, setting: string): boolean {
