@@ -15,7 +15,6 @@ import { shortcut, type Shortcut } from '../shortcut.js';
 import {
   parseFilesHeadsSync,
   parseStatementHeadsSync,
-  parseStatementsSync,
   type FileHeads,
   type StatementHead,
 } from '../split.js';
