@@ -12,12 +12,7 @@ import { statementLockFacts, type LockMode } from '../locks.js';
 import { TextIndex } from '../position.js';
 import { SchemaView } from '../schema.js';
 import { shortcut, type Shortcut } from '../shortcut.js';
-import {
-  parseFilesHeadsSync,
-  parseStatementHeadsSync,
-  type FileHeads,
-  type StatementHead,
-} from '../split.js';
+import { parseFilesHeadsSync, parseStatementHeadsSync, type FileHeads, type StatementHead } from '../split.js';
 import type { PgNode } from '../parser.js';
 import { doBlockStatements } from './do-block.js';
 import { RULES, RULES_BY_ID } from './rules/index.js';
