@@ -1,6 +1,6 @@
 /**
  * The real PostgreSQL grammar (libpg-query: PostgreSQL 17's parser compiled to WebAssembly), loaded on first
- * use only: importing it costs ~25 ms and a few MB that `status` or `verify` should never pay.
+ * use only: loading it costs ~25 ms and a few MB that `status` or `verify` should never pay.
  * Measured on the 2-core dev machine (Node 20, libpg-query 17.7.4): the first `loadParser()` (import +
  * WebAssembly instantiation) takes 25-70 ms; then parsing and splitting 1000 statements takes 7-16 ms
  * (bench/sql-bench.mjs).
@@ -138,10 +138,11 @@ export async function parse(text: string, displayPath?: string): Promise<ParseTr
  * - JavaScript: V8 decides to optimize a function when its budget runs out during a call, reading
  *   `--turbofan` (`--opt`) then. The window turns it off.
  * - The young generation: V8 doubles its semi-spaces (up to 16 MB each) when a scavenge finds much alive, and
- *   the lint's allocation rate (JSON trees, 50 files at a time) grows them to the maximum: ~20 MB of RSS
- *   that is never given back. V8 reads `--semi-space-growth-factor` each time it grows them, so the window
- *   sets it to 1 (no growth): `up` stopped by its lint 101 -> 82 MB peak RSS (bench/lint-bench.mjs). A
- *   process-wide `--max-semi-space-size` would change the flag hash for the whole run (bin/migrate.js).
+ *   the lint's allocation rate (JSON trees, a batch of files at a time) grows them to the maximum: ~20 MB of
+ *   RSS that is never given back. V8 reads `--semi-space-growth-factor` each time it grows them, so the
+ *   window sets it to 1 (no growth): `up` stopped by its lint 101 -> 82 MB peak RSS (bench/lint-bench.mjs;
+ *   see also withSmallYoungGeneration). A process-wide `--max-semi-space-size` would change the flag hash for
+ *   the whole run (bin/migrate.js).
  *
  * All are restored right after: the work is synchronous, so no other JavaScript runs in the window, and the
  * app's functions and wasm tier up as usual (its wasm compiled outside the window; its JavaScript never runs in
