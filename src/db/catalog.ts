@@ -88,25 +88,87 @@ export interface ReadCatalogOptions {
   readonly names?: readonly string[] | undefined;
 }
 
-type TableRow = { oid: number; schema: string; name: string; kind: string; reltuples: number; size: string };
-
 /**
- * `$3`, when given, are the names to read (ReadCatalogOptions.names): a table by its name or an index's. Joined
- * as a set: `relname = any($3)` with thousands of names made the planner choose parallel index probes, 4x slower.
+ * The whole read as one statement: one round trip, the names sent, parsed and bound once, the parts as JSON
+ * arrays in one row (JSON.parse instead of pg's row parser per field). `$1` the system schemas, `$2` the
+ * tables found locked (sizes estimated, their indexes and constraints left out), `$3` the names
+ * (ReadCatalogOptions.names), when given. Seven queries, each binding the ~5000 names of 1000 files, cost the
+ * server ~35 ms of CPU on a fresh connection and the client ~7 ms; this one ~15 and ~2 (bench: decisions,
+ * "Lint time, session 5 (second pass)"). `relname::text = any($3)`: the cast keeps the planner from probing
+ * the name index once per name (two probes per name and schema); a seq scan of pg_class tests each row
+ * against a hash of the array. Each such test also costs planning time over the whole array, so pg_class is
+ * searched by name once (`rels`), for the tables, the tables of indexes so named and the relations.
  */
-const TABLES_SQL = (size: string, named: boolean) =>
-  `select c.oid::int8 as oid, n.nspname as schema, c.relname as name, c.relkind::text as kind,
-          c.reltuples::float8 as reltuples, ${size} as size
-     from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where c.relkind in ('r', 'p', 'm') and n.nspname <> all($1::text[]) and n.nspname not like 'pg_temp%'${
-      named
-        ? `
-      and c.oid in (select t.oid from pg_class t where t.relname in (select unnest($3::name[]))
-                    union all
-                    select i.indrelid from pg_index i join pg_class ic on ic.oid = i.indexrelid
-                     where ic.relname in (select unnest($3::name[])))`
-        : ''
-    }`;
+function catalogSql(named: boolean): string {
+  const size = `case when c.oid = any($2::oid[]) then ${ESTIMATED_SIZE} else pg_total_relation_size(c.oid)::text end`;
+  // Named: the relations of those names, found once (each `= any($3)` costs the planner a pass over the names).
+  const rels = named ? 'rels' : 'pg_class';
+  return `with ${
+    named
+      ? `rels as materialized (select c.oid, c.relname, c.relkind, c.relnamespace from pg_class c
+                          where c.relname::text = any($3::text[])),`
+      : ''
+  }
+  tables as materialized (
+    select c.oid, n.nspname::text as schema, c.relname::text as name, c.relkind::text as kind,
+           c.reltuples::float8 as reltuples, ${size} as size
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where c.relkind in ('r', 'p', 'm') and n.nspname <> all($1::text[]) and n.nspname not like 'pg_temp%'${
+       named
+         ? `
+       and c.oid in (select oid from rels union all select i.indrelid from pg_index i join rels r on r.oid = i.indexrelid)`
+         : ''
+     })
+select (select json_agg(json_build_array(t.oid::int8, t.schema, t.name, t.kind, t.reltuples, t.size)) from tables t) as tables,
+       (select json_agg(json_build_array(a.attrelid::int8, a.attname::text, format_type(a.atttypid, a.atttypmod),
+                                         t.typname::text, a.atttypmod, a.attnotnull, t.typname in ('numeric', '_numeric'))
+                        order by a.attrelid, a.attnum)
+          from pg_attribute a join pg_type t on t.oid = a.atttypid
+         where a.attrelid in (select oid from tables) and a.attnum > 0 and not a.attisdropped) as columns,
+       (select json_agg(json_build_array(co.conrelid::int8, co.conname::text, co.contype::text, co.convalidated,
+                                         pg_get_constraintdef(co.oid))
+                        order by co.conrelid, co.conname)
+          from pg_constraint co
+         where co.conrelid in (select oid from tables) and co.conrelid <> all($2::oid[])
+           and co.confrelid <> all($2::oid[])) as constraints,
+       (select json_agg(json_build_array(i.indrelid::int8, n.nspname::text, ic.relname::text, i.indisunique,
+                                         i.indisvalid, pg_get_indexdef(i.indexrelid))
+                        order by i.indrelid, ic.relname)
+          from pg_index i join pg_class ic on ic.oid = i.indexrelid join pg_namespace n on n.oid = ic.relnamespace
+         where i.indrelid in (select oid from tables) and i.indrelid <> all($2::oid[])) as indexes,
+       (select json_agg(json_build_array(f.name, f.volatility))
+          from (select lower(proname) as name, max(provolatile::text) as volatility from pg_proc${
+            named ? ' where lower(proname) = any($3::text[])' : ''
+          } group by lower(proname)) f) as functions,
+       (select json_agg(json_build_array(n.nspname || '.' || c.relname, c.relkind::text))
+          from ${rels} c join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname <> all($1::text[]) and n.nspname not like 'pg_temp%' and n.nspname not like 'pg_toast%') as relations,
+       (select array_agg(nspname::text) from pg_namespace) as schemas,
+       (select json_agg(n.nspname || '.' || t.typname)
+          from pg_type t join pg_namespace n on n.oid = t.typnamespace
+         where t.typtype in ('e', 'd', 'r', 'm') and n.nspname <> all($1::text[])${
+           named ? ' and t.typname::text = any($3::text[])' : ''
+         }) as types,
+       current_schemas(false)::text[] as path`;
+}
+
+/** The row of `catalogSql`: each part a JSON array of arrays (null when empty), in the order of the select. */
+interface CatalogRow {
+  /** [oid, schema, name, relkind, reltuples, size (text)] */
+  tables: [number, string, string, string, number, string][] | null;
+  /** [table oid, name, format_type, typname, atttypmod, notnull, numeric] */
+  columns: [number, string, string, string, number, boolean, boolean][] | null;
+  /** [table oid, name, contype, validated, definition] */
+  constraints: [number, string, string, boolean, string][] | null;
+  /** [table oid, schema, name, unique, valid, definition] */
+  indexes: [number, string, string, boolean, boolean, string][] | null;
+  /** [lower(proname), max(provolatile)] */
+  functions: [string, string][] | null;
+  relations: [string, string][] | null;
+  schemas: string[] | null;
+  types: string[] | null;
+  path: string[] | null;
+}
 
 /** pg_total_relation_size without opening the table: pages of the heap, its TOAST and its indexes, as of the last VACUUM/ANALYZE. */
 const ESTIMATED_SIZE = `((c.relpages::int8 + coalesce((select t.relpages from pg_class t where t.oid = c.reltoastrelid), 0)
@@ -162,158 +224,78 @@ async function readCatalogBounded(
   serverVersionNum: number,
   options: ReadCatalogOptions,
 ): Promise<Catalog> {
-  // Tables another session holds ACCESS EXCLUSIVE on, found once a query could not get its lock in time:
-  // their size is then estimated and their indexes and constraints left out (pg_get_indexdef opens the table).
-  let locked: number[] = [];
-  // Named: the tables read first, then their columns, constraints and indexes by oid ($3).
-  let only: unknown[] = options.names === undefined ? [] : [options.names];
-  const bounded = async <T extends pg.QueryResultRow>(sql: string): Promise<pg.QueryResult<T>> => {
-    try {
-      return await client.query<T>(sql, [SYSTEM_SCHEMAS, locked, ...only]);
-    } catch (error) {
-      if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
-      const found = await lockedTables(client);
-      locked = [...new Set([...locked, ...found.oids])];
-      options.onNote?.(
-        `The catalog read did not wait for locked tables: ${found.who}. Their sizes are estimates from pg_class (as of the last VACUUM/ANALYZE) and their indexes and constraints are not known to the lint.`,
-      );
-      return client.query<T>(sql, [SYSTEM_SCHEMAS, locked, ...only]);
-    }
-  };
   const named = options.names !== undefined;
-  const tables = await bounded<TableRow>(
-    TABLES_SQL(
-      `case when c.oid = any($2::oid[]) then ${ESTIMATED_SIZE} else pg_total_relation_size(c.oid)::text end`,
-      named,
-    ),
-  );
-  if (named) only = [tables.rows.map((t) => t.oid)];
-  const ofTables = (oid: string) => (named ? ` and ${oid} = any($3::int8[])` : '');
-  const columns = await bounded<{
-    oid: number;
-    name: string;
-    type: string;
-    typname: string;
-    typmod: number;
-    notnull: boolean;
-    numeric: boolean;
-  }>(
-    `select a.attrelid::int8 as oid, a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
-            t.typname, a.atttypmod as typmod, a.attnotnull as notnull, t.typname in ('numeric', '_numeric') as numeric
-       from pg_attribute a join pg_type t on t.oid = a.atttypid
-       join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
-      where a.attnum > 0 and not a.attisdropped and c.relkind in ('r', 'p', 'm')
-        and n.nspname <> all($1::text[]) and cardinality($2::oid[]) >= 0${ofTables('c.oid::int8')}
-      order by a.attrelid, a.attnum`,
-  );
-  const constraints = await bounded<{ oid: number; name: string; type: string; validated: boolean; def: string }>(
-    `select co.conrelid::int8 as oid, co.conname as name, co.contype::text as type, co.convalidated as validated,
-            pg_get_constraintdef(co.oid) as def
-       from pg_constraint co join pg_class c on c.oid = co.conrelid join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname <> all($1::text[]) and co.conrelid <> all($2::oid[]) and co.confrelid <> all($2::oid[])${ofTables('co.conrelid::int8')}
-      order by co.conrelid, co.conname`,
-  );
-  const indexes = await bounded<{
-    oid: number;
-    schema: string;
-    name: string;
-    unique: boolean;
-    valid: boolean;
-    def: string;
-  }>(
-    `select i.indrelid::int8 as oid, n.nspname as schema, ic.relname as name, i.indisunique as unique,
-            i.indisvalid as valid, pg_get_indexdef(i.indexrelid) as def
-       from pg_index i join pg_class ic on ic.oid = i.indexrelid join pg_namespace n on n.oid = ic.relnamespace
-      where n.nspname <> all($1::text[]) and i.indrelid <> all($2::oid[])${ofTables('i.indrelid::int8')}
-      order by i.indrelid, ic.relname`,
-  );
-  const functions = await client.query<{ name: string; volatility: string }>(
-    `select lower(proname) as name, max(provolatile::text) as volatility from pg_proc${named ? ' where lower(proname) = any($1::text[])' : ''}
-      group by lower(proname)`,
-    named ? [options.names] : [],
-  );
+  const sql = catalogSql(named);
+  const params = (locked: number[]) => [SYSTEM_SCHEMAS, locked, ...(named ? [options.names] : [])];
+  let row: CatalogRow | undefined;
+  try {
+    row = (await client.query<CatalogRow>(sql, params([]))).rows[0];
+  } catch (error) {
+    if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+    // A table another session holds ACCESS EXCLUSIVE on: its size is estimated and its indexes and
+    // constraints left out (pg_get_indexdef opens the table), then the read is made again.
+    const found = await lockedTables(client);
+    options.onNote?.(
+      `The catalog read did not wait for locked tables: ${found.who}. Their sizes are estimates from pg_class (as of the last VACUUM/ANALYZE) and their indexes and constraints are not known to the lint.`,
+    );
+    row = (await client.query<CatalogRow>(sql, params(found.oids))).rows[0];
+  }
 
-  // Existence of every named object lint may see dropped or renamed, and the search_path of this session
-  // (the runner's: the same connection settings), in one round trip.
-  const names = await client.query<{
-    relations: [string, string][] | null;
-    schemas: string[];
-    types: string[] | null;
-    path: string[];
-  }>(
-    `select (select json_agg(json_build_array(n.nspname || '.' || c.relname, c.relkind::text))
-               from pg_class c join pg_namespace n on n.oid = c.relnamespace
-              where n.nspname <> all($1::text[]) and n.nspname not like 'pg_temp%' and n.nspname not like 'pg_toast%'${named ? ' and c.relname = any($2::text[])' : ''}) as relations,
-            (select array_agg(nspname::text) from pg_namespace) as schemas,
-            (select json_agg(n.nspname || '.' || t.typname)
-               from pg_type t join pg_namespace n on n.oid = t.typnamespace
-              where t.typtype in ('e', 'd', 'r', 'm') and n.nspname <> all($1::text[])${named ? ' and t.typname = any($2::text[])' : ''}) as types,
-            current_schemas(false)::text[] as path`,
-    named ? [SYSTEM_SCHEMAS, options.names] : [SYSTEM_SCHEMAS],
-  );
-  const nameRow = names.rows[0];
-
-  const byOid = new Map<number, TableRow>();
-  for (const row of tables.rows) byOid.set(Number(row.oid), row);
-  const group = <T extends { oid: number }>(rows: T[]): Map<number, T[]> => {
+  const group = <T extends readonly [number, ...unknown[]]>(
+    rows: readonly T[] | null | undefined,
+  ): Map<number, T[]> => {
     const out = new Map<number, T[]>();
-    for (const row of rows) {
-      const key = Number(row.oid);
-      const list = out.get(key) ?? [];
-      list.push(row);
-      out.set(key, list);
+    for (const r of rows ?? []) {
+      const list = out.get(r[0]);
+      if (list === undefined) out.set(r[0], [r]);
+      else list.push(r);
     }
     return out;
   };
-  const columnsOf = group(columns.rows);
-  const constraintsOf = group(constraints.rows);
-  const indexesOf = group(indexes.rows);
+  const columnsOf = group(row?.columns);
+  const constraintsOf = group(row?.constraints);
+  const indexesOf = group(row?.indexes);
 
   const result = new Map<string, CatalogTable>();
   const indexTables = new Map<string, string>();
-  for (const [oid, table] of byOid) {
-    const key = `${table.schema}.${table.name}`;
+  const relations = new Map(row?.relations ?? []);
+  for (const [oid, schema, name, kind, reltuples, size] of row?.tables ?? []) {
+    const key = `${schema}.${name}`;
+    const indexes = indexesOf.get(oid) ?? [];
     result.set(key, {
-      schema: table.schema,
-      name: table.name,
-      estimatedRows: Number(table.reltuples),
-      sizeBytes: Number(table.size),
-      columns: (columnsOf.get(oid) ?? []).map((c) => ({
-        name: c.name,
-        type: c.type,
-        typeName: c.typname,
-        mods: decodeTypmod(c.typname, Number(c.typmod), c.numeric),
-        notNull: c.notnull,
+      schema,
+      name,
+      estimatedRows: Number(reltuples),
+      sizeBytes: Number(size),
+      columns: (columnsOf.get(oid) ?? []).map(([, column, type, typname, typmod, notNull, numeric]) => ({
+        name: column,
+        type,
+        typeName: typname,
+        mods: decodeTypmod(typname, Number(typmod), numeric),
+        notNull,
       })),
-      constraints: (constraintsOf.get(oid) ?? []).map((c) => ({
-        name: c.name,
-        type: c.type,
-        validated: c.validated,
-        definition: c.def,
+      constraints: (constraintsOf.get(oid) ?? []).map(([, constraint, type, validated, definition]) => ({
+        name: constraint,
+        type,
+        validated,
+        definition,
       })),
-      indexes: (indexesOf.get(oid) ?? []).map((i) => ({
-        name: i.name,
-        unique: i.unique,
-        valid: i.valid,
-        definition: i.def,
-      })),
+      indexes: indexes.map(([, , index, unique, valid, definition]) => ({ name: index, unique, valid, definition })),
     });
-    for (const index of indexesOf.get(oid) ?? []) indexTables.set(`${index.schema}.${index.name}`, key);
+    for (const [, indexSchema, index] of indexes) indexTables.set(`${indexSchema}.${index}`, key);
+    // Read by names: a table read for an index's name exists too.
+    relations.set(key, kind);
   }
-  // ORDER of volatility codes: 'i' < 's' < 'v', so max() is the most volatile overload.
-  const functionVolatility = new Map(functions.rows.map((f) => [f.name, f.volatility] as const));
-  const relations = new Map(nameRow?.relations ?? []);
-  // Read by names: a table read for an index's name exists too.
-  for (const table of tables.rows) relations.set(`${table.schema}.${table.name}`, table.kind);
   return {
     serverVersionNum,
     tables: result,
     indexTables,
-    functionVolatility,
+    // ORDER of volatility codes: 'i' < 's' < 'v', so max() is the most volatile overload.
+    functionVolatility: new Map(row?.functions ?? []),
     relations,
-    schemas: new Set(nameRow?.schemas ?? []),
-    types: new Set(nameRow?.types ?? []),
-    searchPath: nameRow?.path ?? ['public'],
+    schemas: new Set(row?.schemas ?? []),
+    types: new Set(row?.types ?? []),
+    searchPath: row?.path ?? ['public'],
   };
 }
 
