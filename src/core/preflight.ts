@@ -125,6 +125,7 @@ async function catalogContext(
   texts: readonly string[],
   rules?: LintRules,
   onNote?: NoteSink,
+  whileWaiting?: () => void,
 ): Promise<RuleContextOptions> {
   const policy = await lintPolicy(rules);
   if (!client) return { pgVersion, ...policy };
@@ -132,7 +133,7 @@ async function catalogContext(
     import('../db/catalog.js'),
     import('../sql/names.js'),
   ]);
-  const catalog = await readCatalog(client, { onNote, names: identifierNames(texts) });
+  const catalog = await readCatalog(client, { onNote, names: identifierNames(texts), whileWaiting });
   return { pgVersion: catalog.serverVersionNum, catalog, ...policy };
 }
 
@@ -155,13 +156,16 @@ export async function lintMigrations(
   onStatementKinds?: RuleContextOptions['onStatementKinds'],
   onNote?: NoteSink,
 ): Promise<Finding[]> {
-  const [{ lintEachFile, lintFiles }, { withSmallYoungGeneration }] = await Promise.all([
+  const [{ lintEachFile, lintFiles }, { loadParser, withSmallYoungGeneration }] = await Promise.all([
     import('../sql/lint/index.js'),
     import('../sql/parser.js'),
   ]);
+  // The grammar is loaded while the server answers the catalog read (the lint awaits the same load; a failed
+  // load is reported there, not here).
+  const whileWaiting = () => void loadParser().catch(() => {});
   return withSmallYoungGeneration(async () => {
     const context = {
-      ...(await catalogContext(client, pgVersion, textsOf(files), rules, onNote)),
+      ...(await catalogContext(client, pgVersion, textsOf(files), rules, onNote, whileWaiting)),
       ...(onStatementKinds ? { onStatementKinds } : {}),
     };
     return oneRun ? lintFiles(files, context) : lintEachFile(files, context);

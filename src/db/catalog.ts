@@ -86,6 +86,11 @@ export interface ReadCatalogOptions {
    * with the whole catalog, for a fraction of the rows on a large schema.
    */
   readonly names?: readonly string[] | undefined;
+  /**
+   * Called once the read is sent, for work that needs no catalog to run while the server answers (the lint
+   * loads its grammar then). Its errors are the caller's to collect; the read does not wait for it.
+   */
+  readonly whileWaiting?: (() => void) | undefined;
 }
 
 /**
@@ -229,7 +234,9 @@ async function readCatalogBounded(
   const params = (locked: number[]) => [SYSTEM_SCHEMAS, locked, ...(named ? [options.names] : [])];
   let row: CatalogRow | undefined;
   try {
-    row = (await client.query<CatalogRow>(sql, params([]))).rows[0];
+    const reading = client.query<CatalogRow>(sql, params([]));
+    options.whileWaiting?.();
+    row = (await reading).rows[0];
   } catch (error) {
     if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
     // A table another session holds ACCESS EXCLUSIVE on: its size is estimated and its indexes and

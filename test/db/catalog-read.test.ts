@@ -223,4 +223,14 @@ describe('readCatalog', () => {
     expect(whole.types).toEqual(['public.mood', 'public.posint']);
     expect(whole.functionVolatility.length).toBeGreaterThan(1000);
   });
+
+  it('calls whileWaiting once, after the read is sent and before it is answered', async () => {
+    const seen: string[] = [];
+    const reading = readCatalog(client, { names: ['users'], whileWaiting: () => seen.push('waiting') }).then((c) => {
+      seen.push('answered');
+      return c;
+    });
+    expect((await reading).tables.has('public.users')).toBe(true);
+    expect(seen).toEqual(['waiting', 'answered']);
+  });
 });
