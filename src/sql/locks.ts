@@ -86,10 +86,12 @@ export function statementLockFacts(kind: string, node: PgNode, schema: SchemaVie
     case 'CreateStmt': {
       const table = relationOf(node.relation);
       if (table !== undefined) add(table, 'ACCESS EXCLUSIVE', 'new');
-      for (const element of node.tableElts ?? []) {
+      for (let ix = 0, xs = node.tableElts ?? []; ix < xs.length; ix++) {
+        const element = xs[ix]!;
         const constraints = element.ColumnDef !== undefined ? columnConstraints(element.ColumnDef) : [];
         if (element.Constraint !== undefined) constraints.push(element.Constraint);
-        for (const c of constraints) {
+        for (let jx = 0; jx < constraints.length; jx++) {
+          const c = constraints[jx]!;
           const referenced = c.contype === 'CONSTR_FOREIGN' ? relationOf(c.pktable) : undefined;
           if (referenced !== undefined && referenced !== table) add(referenced, 'SHARE ROW EXCLUSIVE', 'referenced');
         }
@@ -115,7 +117,8 @@ export function statementLockFacts(kind: string, node: PgNode, schema: SchemaVie
         for (const name of names) add(relationKey(name), 'ACCESS EXCLUSIVE', 'table');
       } else if (node.removeType === 'OBJECT_INDEX') {
         const mode: LockMode = node.concurrent === true ? 'SHARE UPDATE EXCLUSIVE' : 'ACCESS EXCLUSIVE';
-        for (const name of names) {
+        for (let ix = 0; ix < names.length; ix++) {
+          const name = names[ix]!;
           const index = relationKey(name);
           const table = schema.indexTable(index);
           if (table !== undefined) add(table, mode, 'table');
@@ -144,7 +147,8 @@ export function statementLockFacts(kind: string, node: PgNode, schema: SchemaVie
       break;
     }
     case 'TruncateStmt':
-      for (const rel of node.relations ?? []) {
+      for (let ix = 0, xs = node.relations ?? []; ix < xs.length; ix++) {
+        const rel = xs[ix]!;
         const table = relationOf(rel.RangeVar);
         if (table !== undefined) add(table, 'ACCESS EXCLUSIVE', 'table');
       }
@@ -167,7 +171,8 @@ export function statementLockFacts(kind: string, node: PgNode, schema: SchemaVie
     }
     case 'VacuumStmt': {
       const full = (node.options ?? []).some((o: PgNode) => o?.DefElem?.defname === 'full');
-      for (const rel of node.rels ?? []) {
+      for (let ix = 0, xs = node.rels ?? []; ix < xs.length; ix++) {
+        const rel = xs[ix]!;
         const table = relationOf(rel.VacuumRelation?.relation);
         if (table !== undefined) add(table, full ? 'ACCESS EXCLUSIVE' : 'SHARE UPDATE EXCLUSIVE', 'table');
       }
@@ -194,7 +199,8 @@ export function statementLockFacts(kind: string, node: PgNode, schema: SchemaVie
     }
     case 'LockStmt': {
       const mode = LOCK_MODES[Math.max(0, Number(node.mode ?? 8) - 1)] ?? 'ACCESS EXCLUSIVE';
-      for (const rel of node.relations ?? []) {
+      for (let ix = 0, xs = node.relations ?? []; ix < xs.length; ix++) {
+        const rel = xs[ix]!;
         const table = relationOf(rel.RangeVar);
         if (table !== undefined) add(table, mode, 'table');
       }
@@ -221,7 +227,8 @@ function alterTableFacts(
   const table = relationKey(name);
   const isNew = schema.isNew(table);
   let mode: LockMode | undefined;
-  for (const item of node.cmds ?? []) {
+  for (let ix = 0, xs = node.cmds ?? []; ix < xs.length; ix++) {
+    const item = xs[ix]!;
     const cmd = item.AlterTableCmd;
     if (cmd === undefined) continue;
     const effect = alterCommandEffect(cmd, table, schema, pgVersion);
@@ -345,7 +352,8 @@ export function addColumnRewrites(def: PgNode, schema: SchemaView, pgVersion: nu
   if (def === undefined) return false;
   const type = typeInfo(def.typeName);
   if (type !== undefined && SERIAL_TYPES.has(type.name)) return true;
-  for (const c of columnConstraints(def)) {
+  for (let ix = 0, xs = columnConstraints(def); ix < xs.length; ix++) {
+    const c = xs[ix]!;
     if (c.contype === 'CONSTR_IDENTITY') return true;
     if (c.contype === 'CONSTR_GENERATED') return true;
     if (c.contype === 'CONSTR_DEFAULT') {
@@ -440,7 +448,8 @@ export function lockReport(
 ): StatementLocks[] {
   const out: StatementLocks[] = [];
   let transaction = 0;
-  for (const statement of statements) {
+  for (let ix = 0; ix < statements.length; ix++) {
+    const statement = statements[ix]!;
     options.schema.qualify(statement.kind, statement.node);
     const facts = statementLockFacts(statement.kind, statement.node, options.schema, options.pgVersion);
     out.push({

@@ -24,10 +24,13 @@ const WORD = /[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*/g;
  */
 export function identifierNames(texts: readonly string[]): string[] | undefined {
   const names = new Set<string>();
-  for (const text of texts) {
+  // Indexed loops: this runs once per CLI process, in V8's interpreter, where for-of allocates a result
+  // object per element (~130 000 words for 1000 files).
+  for (let ix = 0; ix < texts.length; ix++) {
+    const text = texts[ix]!;
     if (text.includes('""') || /[Uu]&"/.test(text)) return undefined;
     const words = text.match(WORD);
-    if (words !== null) for (const word of words) names.add(word);
+    if (words !== null) for (let jx = 0; jx < words.length; jx++) names.add(words[jx]!);
     if (text.includes('"')) {
       const parts = text.split('"');
       for (let i = 1; i < parts.length - 1; i++) names.add(parts[i]!);

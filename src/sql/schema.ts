@@ -146,7 +146,8 @@ export class SchemaView {
    */
   beginUndo(statements: readonly { kind: string; node: PgNode }[]): void {
     const targets = new Set<string>();
-    for (const { kind, node } of statements) {
+    for (let ix = 0; ix < statements.length; ix++) {
+      const { kind, node } = statements[ix]!;
       if (kind === 'CreateStmt' || kind === 'CreateTableAsStmt') {
         const relation = rangeVar(kind === 'CreateStmt' ? node.relation : node.into?.rel);
         if (relation !== undefined) targets.add(`table:${this.resolve(relation)}`);
@@ -154,7 +155,8 @@ export class SchemaView {
         const relation = rangeVar(node.relation);
         if (relation === undefined) continue;
         const table = this.resolve(relation);
-        for (const item of node.cmds ?? []) {
+        for (let jx = 0, ys = node.cmds ?? []; jx < ys.length; jx++) {
+          const item = ys[jx]!;
           const cmd = item?.AlterTableCmd;
           if (cmd?.subtype === 'AT_AddColumn' && typeof cmd.def?.ColumnDef?.colname === 'string') {
             targets.add(`column:${table}/${cmd.def.ColumnDef.colname}`);
@@ -260,7 +262,8 @@ export class SchemaView {
     if (this.#searchPath.length !== 1 || this.#searchPath[0] !== 'public') qualifyRangeVars(node, this);
     if (kind === 'DropStmt' && (RELATION_KINDS.has(node.removeType) || TYPE_KINDS.has(node.removeType))) {
       const types = TYPE_KINDS.has(node.removeType);
-      for (const object of node.objects ?? []) {
+      for (let ix = 0, xs = node.objects ?? []; ix < xs.length; ix++) {
+        const object = xs[ix]!;
         const items = types ? object?.TypeName?.names : object?.List?.items;
         if (!Array.isArray(items) || items.length !== 1) continue;
         const name = items[0]?.String?.sval;
@@ -373,10 +376,12 @@ export class SchemaView {
         const table = relationKey(relation);
         this.#created(table);
         this.newTables.add(table);
-        for (const element of node.tableElts ?? []) {
+        for (let ix = 0, xs = node.tableElts ?? []; ix < xs.length; ix++) {
+          const element = xs[ix]!;
           if (element.ColumnDef !== undefined) {
             this.#addColumn(table, element.ColumnDef);
-            for (const constraint of columnConstraints(element.ColumnDef)) {
+            for (let jx = 0, ys = columnConstraints(element.ColumnDef); jx < ys.length; jx++) {
+              const constraint = ys[jx]!;
               this.#addConstraint(table, relation, constraint, [element.ColumnDef.colname]);
             }
           } else if (element.Constraint !== undefined) {
@@ -467,12 +472,14 @@ export class SchemaView {
     const relation = rangeVar(node.relation);
     if (relation === undefined) return;
     const table = relationKey(relation);
-    for (const item of node.cmds ?? []) {
+    for (let ix = 0, xs = node.cmds ?? []; ix < xs.length; ix++) {
+      const item = xs[ix]!;
       const cmd = item.AlterTableCmd;
       if (cmd === undefined) continue;
       if (cmd.subtype === 'AT_AddColumn' && cmd.def?.ColumnDef !== undefined) {
         this.#addColumn(table, cmd.def.ColumnDef);
-        for (const constraint of columnConstraints(cmd.def.ColumnDef)) {
+        for (let jx = 0, ys = columnConstraints(cmd.def.ColumnDef); jx < ys.length; jx++) {
+          const constraint = ys[jx]!;
           this.#addConstraint(table, relation, constraint, [cmd.def.ColumnDef.colname]);
         }
       } else if (cmd.subtype === 'AT_DropColumn' && typeof cmd.name === 'string') {
@@ -609,7 +616,8 @@ export class SchemaView {
     if (RELATION_KINDS.has(node.removeType)) {
       for (const name of dropNames(node)) this.#dropped(relationKey(name));
     } else if (TYPE_KINDS.has(node.removeType)) {
-      for (const object of node.objects ?? []) {
+      for (let ix = 0, xs = node.objects ?? []; ix < xs.length; ix++) {
+        const object = xs[ix]!;
         const name = qualifiedName(object?.TypeName?.names ?? []);
         if (name !== undefined)
           this.#types.set(
@@ -618,7 +626,8 @@ export class SchemaView {
           );
       }
     } else if (node.removeType === 'OBJECT_SCHEMA') {
-      for (const object of node.objects ?? []) {
+      for (let ix = 0, xs = node.objects ?? []; ix < xs.length; ix++) {
+        const object = xs[ix]!;
         const name = object?.String?.sval;
         if (typeof name !== 'string') continue;
         this.#schemas.set(name, false);
@@ -652,7 +661,8 @@ export class SchemaView {
     const type = typeInfo(columnDef.typeName);
     if (typeof columnDef.colname === 'string') this.#columnState.set(`${table}/${columnDef.colname}`, true);
     if (type !== undefined && typeof columnDef.colname === 'string') this.#setColumn(table, columnDef.colname, type);
-    for (const constraint of columnConstraints(columnDef)) {
+    for (let ix = 0, xs = columnConstraints(columnDef); ix < xs.length; ix++) {
+      const constraint = xs[ix]!;
       if (constraint.contype === 'CONSTR_NOTNULL' && typeof columnDef.colname === 'string') {
         this.#validatedNotNull.add(`${table}/${columnDef.colname}`);
       }
@@ -702,7 +712,8 @@ function qualifyRangeVars(node: PgNode, view: SchemaView): void {
 /** The objects of a DropStmt as relation names. */
 export function dropNames(node: PgNode): RelationName[] {
   const out: RelationName[] = [];
-  for (const object of node.objects ?? []) {
+  for (let ix = 0, xs = node.objects ?? []; ix < xs.length; ix++) {
+    const object = xs[ix]!;
     const name = qualifiedName(object?.List?.items ?? (object?.String !== undefined ? [object] : []));
     if (name !== undefined) out.push(name);
   }

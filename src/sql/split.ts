@@ -79,7 +79,8 @@ export function parseStatementHeadsSync(
   parseText = text,
 ): StatementHead[] {
   const out: StatementHead[] = [];
-  for (const raw of parseSync(parseText, displayPath).stmts) {
+  for (let ix = 0, xs = parseSync(parseText, displayPath).stmts; ix < xs.length; ix++) {
+    const raw = xs[ix]!;
     const byteStart = raw.stmt_location ?? 0;
     const sliceStart = index.charIndexFromByte(byteStart);
     const sliceEnd =
@@ -135,7 +136,8 @@ export function parseFilesHeadsSync(
   }
   const out: FileHeads[] = indexes.map((index, i) => ({ heads: [], byteBase: bases[i]!, index }));
   let file = 0;
-  for (const raw of tree.stmts) {
+  for (let ix = 0, xs = tree.stmts; ix < xs.length; ix++) {
+    const raw = xs[ix]!;
     const location = raw.stmt_location ?? 0;
     while (file + 1 < bases.length && location >= bases[file + 1]!) file += 1;
     const base = bases[file]!;
@@ -158,7 +160,8 @@ export function parseFilesHeadsSync(
 /** The statements of a parse of `text`. */
 export function statementsOf(tree: ParseTree, text: string, index = new TextIndex(text)): ParsedStatement[] {
   const out: ParsedStatement[] = [];
-  for (const raw of tree.stmts) {
+  for (let ix = 0, xs = tree.stmts; ix < xs.length; ix++) {
+    const raw = xs[ix]!;
     // Zero values are omitted from libpg-query's JSON: no stmt_location is 0, no stmt_len is "to the end".
     const byteStart = raw.stmt_location ?? 0;
     const sliceStart = index.charIndexFromByte(byteStart);

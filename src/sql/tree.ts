@@ -30,7 +30,8 @@ export function rangeVar(node: PgNode): RelationName | undefined {
 export function stringList(items: PgNode): string[] {
   const out: string[] = [];
   if (!Array.isArray(items)) return out;
-  for (const item of items) {
+  for (let ix = 0; ix < items.length; ix++) {
+    const item = items[ix]!;
     const s = item?.String?.sval;
     if (typeof s === 'string') out.push(s);
   }
@@ -79,7 +80,7 @@ export function nodeType(node: PgNode): string | undefined {
 export function walk(node: PgNode, visit: (type: string, inner: PgNode) => boolean | void): void {
   if (node === null || typeof node !== 'object') return;
   if (Array.isArray(node)) {
-    for (const item of node) walk(item, visit);
+    for (let ix = 0; ix < node.length; ix++) walk(node[ix], visit);
     return;
   }
   const type = nodeType(node);
@@ -89,7 +90,8 @@ export function walk(node: PgNode, visit: (type: string, inner: PgNode) => boole
     walk(inner, visit);
     return;
   }
-  for (const value of Object.values(node)) walk(value, visit);
+  const values = Object.values(node);
+  for (let ix = 0; ix < values.length; ix++) walk(values[ix], visit);
 }
 
 /** Column constraints of a ColumnDef, unwrapped. */
@@ -97,7 +99,10 @@ export function columnConstraints(columnDef: PgNode): PgNode[] {
   const out: PgNode[] = [];
   const constraints = columnDef?.constraints;
   if (!Array.isArray(constraints)) return out;
-  for (const c of constraints) if (c?.Constraint !== undefined) out.push(c.Constraint);
+  for (let ix = 0; ix < constraints.length; ix++) {
+    const c = constraints[ix];
+    if (c?.Constraint !== undefined) out.push(c.Constraint);
+  }
   return out;
 }
 

@@ -36,7 +36,8 @@ function readAlterCommands(context: RuleContext): AlterCommand[] {
   if (name === undefined) return out;
   const table = relationKey(name);
   const isNew = context.schema.isNew(table);
-  for (const item of context.node.cmds ?? []) {
+  for (let ix = 0, xs = context.node.cmds ?? []; ix < xs.length; ix++) {
+    const item = xs[ix]!;
     const cmd: PgNode = item?.AlterTableCmd;
     if (cmd !== undefined) out.push({ cmd, table, isNew });
   }
@@ -65,12 +66,14 @@ function readDefinedColumns(context: RuleContext): ColumnDefinition[] {
   if (context.kind === 'CreateStmt') {
     const name = rangeVar(context.node.relation);
     const table = name === undefined ? '' : relationKey(name);
-    for (const element of context.node.tableElts ?? []) {
+    for (let ix = 0, xs = context.node.tableElts ?? []; ix < xs.length; ix++) {
+      const element = xs[ix]!;
       const def = element?.ColumnDef;
       if (def !== undefined) out.push({ def, type: typeInfo(def.typeName), table, location: def.typeName?.location });
     }
   }
-  for (const { cmd, table } of alterCommands(context)) {
+  for (let ix = 0, xs = alterCommands(context); ix < xs.length; ix++) {
+    const { cmd, table } = xs[ix]!;
     const def = cmd.def?.ColumnDef;
     if (def === undefined) continue;
     if (cmd.subtype === 'AT_AddColumn' || cmd.subtype === 'AT_AlterColumnType') {

@@ -96,7 +96,8 @@ function lintParsedInBatches(files: readonly LintInputFile[], context: LintConte
       [...parseable.map((f) => f.text), ...undone.map((f) => f.undoes!)],
       [...cuts.map((c) => c?.masked), ...undoCuts.map((c) => c?.masked)],
     );
-    for (const file of batch) {
+    for (let ix = 0; ix < batch.length; ix++) {
+      const file = batch[ix]!;
       const i = parseable.indexOf(file);
       const u = undone.indexOf(file);
       const undo = u === -1 ? undefined : { parsed: parsed?.[parseable.length + u], cut: undoCuts[u] };
@@ -219,7 +220,8 @@ export class LintRun {
     let inExplicit = false;
     let transaction = this.#newTransaction(runnerWrapped);
 
-    for (const statement of statements) {
+    for (let ix = 0; ix < statements.length; ix++) {
+      const statement = statements[ix]!;
       if (!runnerWrapped && !inExplicit) transaction = this.#newTransaction(false);
       // Not parsed: no rule reads its kind and it tells the schema view nothing (shortcut.ts).
       if (statement.skipped === true) continue;
@@ -234,11 +236,17 @@ export class LintRun {
         },
       ];
       if (statement.kind === 'DoStmt') {
-        for (const inner of doBlockStatements(statement.node, file.text, nodeIndex, statement.start)) {
+        for (
+          let jx = 0, ys = doBlockStatements(statement.node, file.text, nodeIndex, statement.start);
+          jx < ys.length;
+          jx++
+        ) {
+          const inner = ys[jx]!;
           located.push({ ...inner, inDo: true });
         }
       }
-      for (const item of located) {
+      for (let jx = 0; jx < located.length; jx++) {
+        const item = located[jx]!;
         this.schema.qualify(item.kind, item.node);
         // `DROP ... IF EXISTS` of what provably is not there is skipped by PostgreSQL: nothing to judge.
         const node = this.schema.present(item.kind, item.node);
@@ -254,8 +262,10 @@ export class LintRun {
           transaction: transaction.view(),
           inDoBlock: item.inDo,
         };
-        for (const rule of this.#rulesFor(item.kind)) {
-          for (const hit of rule.check(ruleContext)) {
+        for (let kx = 0, zs = this.#rulesFor(item.kind); kx < zs.length; kx++) {
+          const rule = zs[kx]!;
+          for (let lx = 0, ws = rule.check(ruleContext); lx < ws.length; lx++) {
+            const hit = ws[lx]!;
             const at =
               hit.location === undefined || hit.location < 0
                 ? item.start
@@ -306,7 +316,8 @@ export class LintRun {
 
   #after(kind: string, node: PgNode, transaction: Transaction): void {
     const facts = statementLockFacts(kind, node, this.schema, this.#context.pgVersion);
-    for (const lock of facts.locks) {
+    for (let ix = 0, xs = facts.locks; ix < xs.length; ix++) {
+      const lock = xs[ix]!;
       if (lock.mode === 'ACCESS EXCLUSIVE' && lock.role !== 'new') transaction.accessExclusive.add(lock.relation);
     }
     if (kind === 'AlterEnumStmt' && typeof node.newVal === 'string' && node.oldVal === undefined) {
@@ -318,7 +329,8 @@ export class LintRun {
 
   #allowanceFindings(file: LintInputFile): Finding[] {
     const out: Finding[] = [];
-    for (const allow of file.directives.allow) {
+    for (let ix = 0, xs = file.directives.allow; ix < xs.length; ix++) {
+      const allow = xs[ix]!;
       if (!RULES_BY_ID.has(allow.rule)) {
         out.push(
           engineFinding(
@@ -366,7 +378,8 @@ function headsOf(file: LintInputFile, index: TextIndex, parsed?: FileHeads, cut?
   }
   const out: StatementHead[] = [];
   let k = 0;
-  for (const skip of cut.skipped) {
+  for (let ix = 0, xs = cut.skipped; ix < xs.length; ix++) {
+    const skip = xs[ix]!;
     while (k < heads.length && heads[k]!.start < skip.start) out.push(heads[k++]!);
     out.push({ kind: skip.kind, node: {}, start: skip.start, skipped: true });
   }
@@ -431,7 +444,8 @@ class Transaction {
 /** Marks findings acknowledged by a well-formed `-- migrate:allow RULE -- reason` of the file. */
 function acknowledge(findings: Finding[], file: LintInputFile): Finding[] {
   const allowed = new Map<string, { reason: string; line: number }>();
-  for (const allow of file.directives.allow) {
+  for (let ix = 0, xs = file.directives.allow; ix < xs.length; ix++) {
+    const allow = xs[ix]!;
     if (allow.reason !== undefined && allow.reason.trim() !== '' && RULES_BY_ID.has(allow.rule)) {
       allowed.set(allow.rule, { reason: allow.reason.trim(), line: allow.line });
     }

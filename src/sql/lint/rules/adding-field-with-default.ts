@@ -14,7 +14,8 @@ export const rule: Rule = {
   sizeBound: true,
   check(context) {
     const hits: Hit[] = [];
-    for (const { cmd, table, isNew } of alterCommands(context)) {
+    for (let ix = 0, xs = alterCommands(context); ix < xs.length; ix++) {
+      const { cmd, table, isNew } = xs[ix]!;
       if (isNew || cmd.subtype !== 'AT_AddColumn') continue;
       const def = cmd.def?.ColumnDef;
       const column = columnName(cmd);
@@ -26,7 +27,8 @@ export const rule: Rule = {
         });
         continue;
       }
-      for (const c of columnConstraints(def)) {
+      for (let jx = 0, ys = columnConstraints(def); jx < ys.length; jx++) {
+        const c = ys[jx]!;
         if (c.contype === 'CONSTR_IDENTITY') {
           hits.push({
             table,

@@ -12,7 +12,8 @@ export const rule: Rule = {
   sizeBound: true,
   check(context) {
     const hits: Hit[] = [];
-    for (const { cmd, table, isNew } of alterCommands(context)) {
+    for (let ix = 0, xs = alterCommands(context); ix < xs.length; ix++) {
+      const { cmd, table, isNew } = xs[ix]!;
       if (isNew) continue;
       if (cmd.subtype === 'AT_AddConstraint') {
         const c = cmd.def?.Constraint;
@@ -24,7 +25,8 @@ export const rule: Rule = {
           });
         }
       } else if (cmd.subtype === 'AT_AddColumn') {
-        for (const c of columnConstraints(cmd.def?.ColumnDef)) {
+        for (let jx = 0, ys = columnConstraints(cmd.def?.ColumnDef); jx < ys.length; jx++) {
+          const c = ys[jx]!;
           if (c.contype === 'CONSTR_FOREIGN') {
             hits.push({
               table,

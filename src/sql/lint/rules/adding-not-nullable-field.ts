@@ -11,7 +11,8 @@ export const rule: Rule = {
   sizeBound: true,
   check(context) {
     const hits: Hit[] = [];
-    for (const { cmd, table, isNew } of alterCommands(context)) {
+    for (let ix = 0, xs = alterCommands(context); ix < xs.length; ix++) {
+      const { cmd, table, isNew } = xs[ix]!;
       if (isNew || cmd.subtype !== 'AT_SetNotNull') continue;
       const column = String(cmd.name ?? '?');
       if (context.pgVersion >= 120000 && context.schema.hasValidatedNotNullCheck(table, column)) continue;

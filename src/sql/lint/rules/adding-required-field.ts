@@ -12,7 +12,8 @@ export const rule: Rule = {
   kinds: ['AlterTableStmt'],
   check(context) {
     const hits: Hit[] = [];
-    for (const { cmd, table, isNew } of alterCommands(context)) {
+    for (let ix = 0, xs = alterCommands(context); ix < xs.length; ix++) {
+      const { cmd, table, isNew } = xs[ix]!;
       if (isNew || cmd.subtype !== 'AT_AddColumn') continue;
       const def = cmd.def?.ColumnDef;
       const constraints = columnConstraints(def);

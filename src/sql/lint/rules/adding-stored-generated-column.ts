@@ -12,9 +12,11 @@ export const rule: Rule = {
   sizeBound: true,
   check(context) {
     const hits: Hit[] = [];
-    for (const { cmd, table, isNew } of alterCommands(context)) {
+    for (let ix = 0, xs = alterCommands(context); ix < xs.length; ix++) {
+      const { cmd, table, isNew } = xs[ix]!;
       if (isNew || cmd.subtype !== 'AT_AddColumn') continue;
-      for (const c of columnConstraints(cmd.def?.ColumnDef)) {
+      for (let jx = 0, ys = columnConstraints(cmd.def?.ColumnDef); jx < ys.length; jx++) {
+        const c = ys[jx]!;
         if (c.contype === 'CONSTR_GENERATED') {
           hits.push({
             table,

@@ -12,7 +12,8 @@ export const rule: Rule = {
   sizeBound: true,
   check(context) {
     const hits: Hit[] = [];
-    for (const { cmd, table, isNew } of alterCommands(context)) {
+    for (let ix = 0, xs = alterCommands(context); ix < xs.length; ix++) {
+      const { cmd, table, isNew } = xs[ix]!;
       if (cmd.subtype !== 'AT_AttachPartition') continue;
       const partition = tableOf(cmd.def?.PartitionCmd?.name);
       if (isNew || partition === undefined || context.schema.isNew(partition)) continue;

@@ -10,7 +10,8 @@ export const rule: Rule = {
   kinds: ['AlterTableStmt'],
   check(context) {
     const hits: Hit[] = [];
-    for (const { cmd, table, isNew } of alterCommands(context)) {
+    for (let ix = 0, xs = alterCommands(context); ix < xs.length; ix++) {
+      const { cmd, table, isNew } = xs[ix]!;
       if (!isNew && cmd.subtype === 'AT_DropColumn' && !context.schema.undoes(`column:${table}/${String(cmd.name)}`)) {
         hits.push({ table, message: `dropping ${table}.${String(cmd.name)} breaks code that still uses it` });
       }

@@ -12,7 +12,8 @@ export const rule: Rule = {
   check(context) {
     if (context.kind !== 'DropStmt' || context.node.removeType !== 'OBJECT_TABLE') return [];
     const hits: Hit[] = [];
-    for (const name of dropNames(context.node)) {
+    for (let ix = 0, xs = dropNames(context.node); ix < xs.length; ix++) {
+      const name = xs[ix]!;
       const table = relationKey(name);
       if (!context.schema.isNew(table) && !context.schema.undoes(`table:${table}`))
         hits.push({ table, message: `DROP TABLE ${table} destroys its data` });

@@ -16,7 +16,8 @@ export const rule: Rule = {
     const mode = LOCK_MODES[Math.max(0, Number(context.node.mode ?? 8) - 1)] ?? 'ACCESS EXCLUSIVE';
     if (LOCK_MODES.indexOf(mode) < LOCK_MODES.indexOf('SHARE')) return [];
     const hits: Hit[] = [];
-    for (const rel of context.node.relations ?? []) {
+    for (let ix = 0, xs = context.node.relations ?? []; ix < xs.length; ix++) {
+      const rel = xs[ix]!;
       const table = tableOf((rel as PgNode)?.RangeVar);
       if (table !== undefined && context.schema.isNew(table)) continue;
       hits.push({

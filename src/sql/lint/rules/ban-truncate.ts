@@ -12,7 +12,8 @@ export const rule: Rule = {
   check(context) {
     if (context.kind !== 'TruncateStmt') return [];
     const hits: Hit[] = [];
-    for (const rel of context.node.relations ?? []) {
+    for (let ix = 0, xs = context.node.relations ?? []; ix < xs.length; ix++) {
+      const rel = xs[ix]!;
       const table = tableOf((rel as PgNode).RangeVar);
       if (table !== undefined && !context.schema.isNew(table))
         hits.push({ table, message: `TRUNCATE ${table} deletes all of its rows` });

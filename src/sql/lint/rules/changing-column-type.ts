@@ -12,7 +12,8 @@ export const rule: Rule = {
   sizeBound: true,
   check(context) {
     const hits: Hit[] = [];
-    for (const { cmd, table, isNew } of alterCommands(context)) {
+    for (let ix = 0, xs = alterCommands(context); ix < xs.length; ix++) {
+      const { cmd, table, isNew } = xs[ix]!;
       if (isNew || cmd.subtype !== 'AT_AlterColumnType') continue;
       const notes: string[] = [];
       const rewrites = alterTypeRewrites(cmd, table, context.schema, notes);

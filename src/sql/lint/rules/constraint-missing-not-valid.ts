@@ -13,7 +13,8 @@ export const rule: Rule = {
   sizeBound: true,
   check(context) {
     const hits: Hit[] = [];
-    for (const { cmd, table, isNew } of alterCommands(context)) {
+    for (let ix = 0, xs = alterCommands(context); ix < xs.length; ix++) {
+      const { cmd, table, isNew } = xs[ix]!;
       if (isNew) continue;
       if (cmd.subtype === 'AT_AddConstraint') {
         const c = cmd.def?.Constraint;

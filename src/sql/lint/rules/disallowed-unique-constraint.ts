@@ -12,7 +12,8 @@ export const rule: Rule = {
   sizeBound: true,
   check(context) {
     const hits: Hit[] = [];
-    for (const { cmd, table, isNew } of alterCommands(context)) {
+    for (let ix = 0, xs = alterCommands(context); ix < xs.length; ix++) {
+      const { cmd, table, isNew } = xs[ix]!;
       if (isNew) continue;
       const constraints =
         cmd.subtype === 'AT_AddConstraint'
@@ -20,7 +21,8 @@ export const rule: Rule = {
           : cmd.subtype === 'AT_AddColumn'
             ? columnConstraints(cmd.def?.ColumnDef)
             : [];
-      for (const c of constraints) {
+      for (let jx = 0; jx < constraints.length; jx++) {
+        const c = constraints[jx]!;
         if ((c?.contype === 'CONSTR_UNIQUE' || c?.contype === 'CONSTR_PRIMARY') && typeof c.indexname !== 'string') {
           const what = c.contype === 'CONSTR_PRIMARY' ? 'PRIMARY KEY' : 'UNIQUE';
           hits.push({

@@ -22,7 +22,8 @@ export const rule: Rule = {
       }
       return hits;
     }
-    for (const added of context.transaction.enumValuesAdded) {
+    for (let ix = 0, xs = context.transaction.enumValuesAdded; ix < xs.length; ix++) {
+      const added = xs[ix]!;
       if (mentionsString(context.node, added.value)) {
         hits.push({ message: `enum value '${added.value}' of ${added.type} is used in the transaction that adds it` });
       }

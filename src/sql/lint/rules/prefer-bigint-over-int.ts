@@ -12,7 +12,8 @@ export const rule: Rule = {
   kinds: ['CreateStmt', 'AlterTableStmt'],
   check(context) {
     const hits: Hit[] = [];
-    for (const { def, type, table, location } of definedColumns(context)) {
+    for (let ix = 0, xs = definedColumns(context); ix < xs.length; ix++) {
+      const { def, type, table, location } = xs[ix]!;
       if (type !== undefined && !type.isArray && SMALL.has(type.name)) {
         hits.push({ table, location, message: `column ${String(def.colname ?? '(altered)')} is ${type.name}` });
       }

@@ -10,7 +10,8 @@ export const rule: Rule = {
   kinds: ['CreateStmt', 'AlterTableStmt'],
   check(context) {
     const hits: Hit[] = [];
-    for (const { def, type, table, location } of definedColumns(context)) {
+    for (let ix = 0, xs = definedColumns(context); ix < xs.length; ix++) {
+      const { def, type, table, location } = xs[ix]!;
       if (type?.name === 'timestamp') {
         hits.push({
           table,

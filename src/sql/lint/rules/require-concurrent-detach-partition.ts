@@ -11,7 +11,8 @@ export const rule: Rule = {
   kinds: ['AlterTableStmt'],
   check(context) {
     const hits: Hit[] = [];
-    for (const { cmd, table, isNew } of alterCommands(context)) {
+    for (let ix = 0, xs = alterCommands(context); ix < xs.length; ix++) {
+      const { cmd, table, isNew } = xs[ix]!;
       if (isNew || cmd.subtype !== 'AT_DetachPartition' || cmd.def?.PartitionCmd?.concurrent === true) continue;
       const partition = tableOf(cmd.def?.PartitionCmd?.name) ?? '?';
       hits.push(

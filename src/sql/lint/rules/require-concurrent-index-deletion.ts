@@ -14,7 +14,8 @@ export const rule: Rule = {
     if (context.kind !== 'DropStmt' || context.node.removeType !== 'OBJECT_INDEX' || context.node.concurrent === true)
       return [];
     const hits: Hit[] = [];
-    for (const name of dropNames(context.node)) {
+    for (let ix = 0, xs = dropNames(context.node); ix < xs.length; ix++) {
+      const name = xs[ix]!;
       const index = relationKey(name);
       const table = context.schema.indexTable(index);
       if (table !== undefined && context.schema.isNew(table)) continue;
