@@ -279,7 +279,8 @@ export function parseSync(text: string, displayPath?: string): ParseTree {
     throw new MigrateError('parser-not-loaded', 'the SQL parser was used before loadParser() finished');
   }
   // libpg-query refuses empty input instead of returning no statements.
-  if (text.trim() === '') return { version: 0, stmts: [] };
+  // (`/\S/` as `trim()` counts space, without a trimmed copy of a batch's text.)
+  if (!/\S/.test(text)) return { version: 0, stmts: [] };
   try {
     const result = callGrammar(text);
     return { version: result.version, stmts: result.stmts ?? [] };

@@ -233,4 +233,19 @@ describe('readCatalog', () => {
     expect((await reading).tables.has('public.users')).toBe(true);
     expect(seen).toEqual(['waiting', 'answered']);
   });
+
+  it('reads tables whose names an array literal must quote or escape', async () => {
+    const names = ['com,ma', '{brace}', 'NULL', 'spa ce', 'é', 'we"ird', 'back\\slash', 'line\nbreak'];
+    for (const name of names) await db.query(`create table "${name.replaceAll('"', '""')}" (id int)`);
+    const catalog = await readCatalog(client, { names: [...names, 'null'] });
+    expect([...catalog.tables.keys()].sort()).toEqual(names.map((n) => `public.${n}`).sort());
+    // Without the names that need escaping: the other way of sending them.
+    const plain = await readCatalog(client, { names: names.slice(0, 5) });
+    expect([...plain.tables.keys()].sort()).toEqual(
+      names
+        .slice(0, 5)
+        .map((n) => `public.${n}`)
+        .sort(),
+    );
+  });
 });
