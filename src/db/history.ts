@@ -67,8 +67,14 @@ export const PREVIOUS_NOT_DONE = 'tidemark: the migration before this one did no
  * one-time filter, evaluated once even when no row matches.
  */
 function failUnless(condition: string, text: string): string {
-  return `(case when ${condition} then 'true' else ${quoteLiteral(text)} end)::boolean`;
+  return `(case when ${condition} then 'true' else ${QUOTED[text] ?? quoteLiteral(text)} end)::boolean`;
 }
+
+/** Our failure texts as SQL literals, quoted once: failUnless runs for every migration. */
+const QUOTED: Record<string, string> = {
+  [TRANSACTION_ENDED]: quoteLiteral(TRANSACTION_ENDED),
+  [PREVIOUS_NOT_DONE]: quoteLiteral(PREVIOUS_NOT_DONE),
+};
 
 /** Whether `error` is one that failUnless raised with `text`. */
 export function isOwnFailure(error: unknown, text: string): boolean {
