@@ -45,8 +45,6 @@ export class CommandContext {
   #settings: Settings | undefined;
   #connection: ConnectionParams | undefined;
   #embedded: EmbeddedServer | undefined;
-  /** cli/heap, once a run has migrations to apply (it holds the young generation until close). */
-  #heap: Promise<typeof import('./heap.js')> | undefined;
 
   constructor(flags: GlobalFlags, io: Io) {
     this.flags = flags;
@@ -142,13 +140,7 @@ export class CommandContext {
   async migrator(options: { lockWaitMs?: number | undefined; offline?: boolean | undefined } = {}): Promise<Migrator> {
     return createMigrator(
       migratorOptionsOf(this.settings, options.offline ? undefined : await this.connection(), {
-        onEvent: (event) => {
-          // Migrations are about to run: the young generation keeps its size until the command ends (cli/heap,
-          // loaded only then: node:v8 is not among the built-ins a no-op run loads).
-          if (event.type === 'plan' && event.migrations.length > 0 && !this.#heap)
-            this.#heap = import('./heap.js').then((heap) => (heap.holdYoungGeneration(), heap));
-          this.output.event(event);
-        },
+        onEvent: (event) => this.output.event(event),
         signal: this.io.signal,
         lockWaitMs: options.lockWaitMs,
         env: this.io.env,
@@ -157,7 +149,6 @@ export class CommandContext {
   }
 
   async close(): Promise<void> {
-    if (this.#heap) (await this.#heap).releaseYoungGeneration();
     this.output.stop();
     const embedded = this.#embedded;
     this.#embedded = undefined;
