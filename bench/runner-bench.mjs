@@ -9,7 +9,8 @@
 //            tidemark status / dbmate status
 //   up     `up` of N generated migrations (bench/gen.mjs full) on an empty database, beside the one-session psql
 //          floor (BEGIN; \i file; COMMIT; per migration, one psql) and dbmate; then `down --all` beside the psql
-//          floor of the rollbacks (newest first)
+//          floor of the rollbacks (newest first), and `down --all --skip-lint` (the runner's part of it, without the
+//          lint of the rollback files; the history is applied again, untimed, before it)
 //   tiny   the same `up` on N tiny migrations (bench/gen.mjs tiny: one short statement each)
 //
 // Each process is timed with /usr/bin/time when it exists: wall, CPU (user+sys) and peak RSS; else wall only.
@@ -217,6 +218,7 @@ async function upCase(group, kind, dbmateBin) {
     dmUp: { tool: 'dbmate', phase: 'up', samples: [] },
     floorDown: { tool: 'psql-session', phase: 'down all', samples: [] },
     tmDown: { tool: 'tidemark', phase: 'down --all', samples: [] },
+    tmDownNoLint: { tool: 'tidemark', phase: 'down --all --skip-lint', samples: [] },
   };
   for (let round = 0; round < RUNS; round += 1) {
     for (const db of [floor, tm, dm]) await recreate(db);
@@ -226,6 +228,12 @@ async function upCase(group, kind, dbmateBin) {
     if (group === 'up') {
       cells.floorDown.samples.push(measure('psql', psqlArgs(floor, downScript)));
       cells.tmDown.samples.push(measure(process.execPath, [cli, 'down', '--all', '--yes'], tidemarkEnv(tm, dir)));
+      // The runner's own part of down --all, without the lint of the rollback files (the lint's topic): the
+      // same history applied again (untimed), then rolled back with --skip-lint.
+      must(process.execPath, [cli, 'up', '--skip-lint'], { env: tidemarkEnv(tm, dir) });
+      cells.tmDownNoLint.samples.push(
+        measure(process.execPath, [cli, 'down', '--all', '--yes', '--skip-lint'], tidemarkEnv(tm, dir)),
+      );
     }
   }
   const kept = group === 'up' ? Object.values(cells) : [cells.floorUp, cells.tmUp, cells.dmUp];
@@ -233,8 +241,16 @@ async function upCase(group, kind, dbmateBin) {
   const label = group === 'up' ? 'up' : 'up (tiny)';
   ratio(`${label} / psql floor`, group, ['tidemark', 'up'], ['psql-session', 'up'], group === 'up' ? 1.0 : 1.15);
   ratio(`${label} / dbmate up`, group, ['tidemark', 'up'], ['dbmate', 'up'], 1.0);
-  if (group === 'up')
+  if (group === 'up') {
     ratio('down --all / psql floor', group, ['tidemark', 'down --all'], ['psql-session', 'down all'], 1.1);
+    ratio(
+      'down --all --skip-lint / psql floor',
+      group,
+      ['tidemark', 'down --all --skip-lint'],
+      ['psql-session', 'down all'],
+      1.1,
+    );
+  }
 }
 
 function fmt(v, digits = 0) {
