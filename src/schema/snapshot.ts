@@ -602,12 +602,7 @@ export function assembleSnapshot(results: Readonly<Record<string, readonly Snaps
     root = String(r.root);
     const p = props(r, { expressions: 'expressions', valid: 'valid' });
     const definition = indexDefinition(r, namesOf.get(root) ?? [], opclassName);
-    add(
-      'index',
-      String(r.name),
-      withComment('pg_class', r, definition === '' ? p : { definition, ...p }),
-      parentOf(r),
-    );
+    add('index', String(r.name), withComment('pg_class', r, definition === '' ? p : { definition, ...p }), parentOf(r));
   }
   for (const r of functions!) {
     root = String(r.oid);
