@@ -148,7 +148,7 @@ describe('snapshotSchema', () => {
 
   // The indexes query returns the keys raw (attnums, opclasses, options) and the definition is written from
   // the columns query's rows: every way a key can read, against the text the SQL-built definition had.
-  it('writes index definitions: quoted, renamed and dropped columns, opclasses, orders, INCLUDE, WHERE, a materialized view', async () => {
+  it('writes index definitions (quoted, renamed and dropped columns, opclasses, orders, INCLUDE, WHERE, a materialized view) and owning columns', async () => {
     await client.query(`
       create schema "Idx Cases";
       create table "Idx Cases"."T" (id int, gone int, "Select" text, "user" text, v text, ts timestamptz, n numeric,
@@ -164,6 +164,7 @@ describe('snapshotSchema', () => {
       create unique index mv_key on "Idx Cases".mv (s varchar_pattern_ops, id);
       create table "Idx Cases".g (r int4range);
       create index g_r on "Idx Cases".g using gist (r range_ops);
+      create sequence "Idx Cases"."S q" owned by "Idx Cases"."T"."Select";
     `);
     try {
       const s = await take();
@@ -190,6 +191,8 @@ describe('snapshotSchema', () => {
       // A materialized view's columns name its indexes' keys; they are not objects of their own.
       expect(names(s).filter((k) => k.startsWith('column:"Idx Cases".mv'))).toEqual([]);
       expect(s.columnOrder['materialized view:"Idx Cases".mv']).toBeUndefined();
+      // The owning column's name comes from pg_identify_object: quoted and qualified the same way.
+      expect(s.objects['sequence:"Idx Cases"."S q"']!.props['owned by']).toBe('"Idx Cases"."T"."Select"');
       expect(s.columnOrder['table:"Idx Cases"."T"']).toEqual([
         'id',
         '"Select"',
