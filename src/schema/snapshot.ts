@@ -305,6 +305,15 @@ const CONSTRAINT_TYPE: Record<string, string> = {
 };
 
 type Row = Record<string, unknown>;
+const COLUMN_PROPS = {
+  type: 'type',
+  'not null': 'not_null',
+  default: 'default',
+  identity: 'identity',
+  generated: 'generated',
+  collation: 'collation',
+  grants: 'grants',
+};
 
 /** Props without nulls/undefined, so an absent fact and a null one compare equal. */
 function props(row: Row, pick: Record<string, string>): Record<string, PropValue> {
@@ -571,24 +580,32 @@ export function assembleSnapshot(results: Readonly<Record<string, readonly Snaps
   const columnOrder: Record<string, string[]> = {};
   /** Relation oid -> its columns' quoted names by attnum (index keys name them). */
   const namesOf = new Map<string, string[]>();
+  // Rows come sorted by relation: its names, its key and its column order are made once per relation (a key
+  // made per row was 7000 more strings to build and intern at 1000 tables).
+  let names: string[] = [];
+  let order: string[] = [];
+  let parent = '';
+  let relation = '';
   for (const r of columnRows) {
     root = String(r.oid);
-    let names = namesOf.get(root);
-    if (names === undefined) namesOf.set(root, (names = []));
-    names[Number(r.subid)] = String(r.name);
+    if (root !== relation) {
+      relation = root;
+      namesOf.set(root, (names = []));
+      if (r.relkind !== 'm') {
+        parent = objectKey(RELKIND[String(r.relkind)]!, String(r.parent));
+        order = columnOrder[parent] ??= [];
+      }
+    }
+    const name = String(r.name);
+    names[Number(r.subid)] = name;
     if (r.relkind === 'm') continue;
-    const parent = objectKey(RELKIND[String(r.relkind)]!, String(r.parent));
-    const p = props(r, {
-      type: 'type',
-      'not null': 'not_null',
-      default: 'default',
-      identity: 'identity',
-      generated: 'generated',
-      collation: 'collation',
-      grants: 'grants',
-    });
-    add('column', `${String(r.parent)}.${String(r.name)}`, withComment('pg_class', r, p, Number(r.subid)), parent);
-    (columnOrder[parent] ??= []).push(String(r.name));
+    add(
+      'column',
+      `${String(r.parent)}.${name}`,
+      withComment('pg_class', r, props(r, COLUMN_PROPS), Number(r.subid)),
+      parent,
+    );
+    order.push(name);
   }
   const parentOf = (r: Row) => objectKey(relationKinds.get(String(r.parent)) ?? 'table', String(r.parent));
   for (const r of constraints!) {
