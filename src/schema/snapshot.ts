@@ -181,7 +181,8 @@ export function snapshotQueries(grants: boolean): Record<(typeof SNAPSHOT_QUERIE
         left join parents p on p.inhrelid = r.oid and r.relispartition
        where r.relkind in ('r', 'p', 'v', 'm', 'S', 'f')`,
     // A materialized view's columns are read for the names its indexes' keys take (not objects of their own:
-    // its definition says them). Not ordered here: assembleSnapshot sorts by (oid, attnum) whatever the source.
+    // its definition says them). Ordered: assembleSnapshot sorts by (oid, attnum) whatever the source, and a
+    // sorted array costs it one pass; unordered rows (~2.5 ms less server time) cost the client's sort more.
     columns: `${RELS}
       select r.oid::int8::text as oid, a.attnum as subid, ${qualified('r.nspname', 'r.relname')} as parent, r.relkind::text as relkind,
              quote_ident(a.attname) as name, format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null,
@@ -196,7 +197,8 @@ export function snapshotQueries(grants: boolean): Record<(typeof SNAPSHOT_QUERIE
         join pg_type t on t.oid = a.atttypid
         left join pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
         left join pg_collation co on co.oid = a.attcollation and a.attcollation <> t.typcollation
-       where r.relkind in ('r', 'p', 'f', 'c', 'm') and a.attnum > 0 and not a.attisdropped`,
+       where r.relkind in ('r', 'p', 'f', 'c', 'm') and a.attnum > 0 and not a.attisdropped
+       order by r.oid, a.attnum`,
     constraints: `${RELS}
       select co.oid::int8::text as oid, r.oid::int8::text as root, ${qualified('r.nspname', 'r.relname')} as parent, quote_ident(co.conname) as name, co.contype::text as type,
              pg_get_constraintdef(co.oid) as definition
@@ -209,9 +211,11 @@ export function snapshotQueries(grants: boolean): Record<(typeof SNAPSHOT_QUERIE
     // aggregating the keys per index was two thirds of this query's server time.
     indexes: `${RELS}
       select ic.oid::int8::text as oid, r.oid::int8::text as root, ${qualified('r.nspname', 'r.relname')} as parent, ${qualified('r.nspname', 'ic.relname')} as name,
-             i.indisunique as unique, am.amname as method, i.indkey::text as keys, i.indclass::text as opclasses,
-             i.indoption::text as options, i.indnkeyatts as key_count, i.indnullsnotdistinct as nulls_not_distinct,
-             pg_get_expr(i.indpred, i.indrelid) as predicate, pg_get_expr(i.indexprs, i.indrelid) as expressions, i.indisvalid as valid
+             case when i.indisunique then 'UNIQUE ' else '' end || 'USING ' || am.amname as head,
+             i.indnkeyatts || ' ' || i.indkey::text || ' ' || i.indclass::text || ' ' || i.indoption::text as keys,
+             case when i.indnullsnotdistinct then ' NULLS NOT DISTINCT' else '' end
+             || coalesce(' WHERE ' || pg_get_expr(i.indpred, i.indrelid), '') as tail,
+             pg_get_expr(i.indexprs, i.indrelid) as expressions, i.indisvalid as valid
         from rels r join pg_index i on i.indrelid = r.oid
         join pg_class ic on ic.oid = i.indexrelid join pg_am am on am.oid = ic.relam`,
     // The operator classes an index definition names (the default ones it leaves out). Read whole: ~60 rows.
@@ -412,20 +416,20 @@ export const SNAPSHOT_QUERIES = [
 export type SnapshotRow = Record<string, unknown>;
 
 /**
- * An index's definition from its pg_index row (the indexes query): `UNIQUE USING btree (a, b DESC NULLS LAST,
- * expression) INCLUDE (c) NULLS NOT DISTINCT WHERE ...`, the words the query wrote before it returned the
- * keys raw: a key names its column (attnum 0: `expression`, the text is in `expressions`), then a non-default
- * opclass, then DESC and a NULLS order other than the direction's default.
+ * An index's definition from its row of the indexes query: `UNIQUE USING btree (a, b DESC NULLS LAST,
+ * expression) INCLUDE (c) NULLS NOT DISTINCT WHERE ...`, the words the query wrote when it joined the names
+ * itself. `keys` is indnkeyatts, then indkey, indclass and indoption (n + n + k + k numbers, n >= k): a key
+ * names its column (attnum 0: `expression`, the text is in `expressions`), then a non-default opclass, then DESC
+ * and a NULLS order other than the direction's default; the columns after the k keys are INCLUDE's.
  */
 function indexDefinition(r: Row, names: readonly string[], opclassName: ReadonlyMap<string, string>): string {
-  const attnums = String(r.keys).split(' ');
-  const classes = String(r.opclasses).split(' ');
-  const options = String(r.options).split(' ');
-  const keyCount = Number(r.key_count);
+  const numbers = String(r.keys).split(' ');
+  const keyCount = Number(numbers[0]);
+  const columns = numbers.length - 1 - 2 * keyCount;
   const keys: string[] = [];
   const include: string[] = [];
-  for (let k = 0; k < attnums.length; k++) {
-    const attnum = Number(attnums[k]);
+  for (let k = 0; k < columns; k++) {
+    const attnum = Number(numbers[1 + k]);
     const name = attnum === 0 ? 'expression' : names[attnum];
     // A key whose column is not read (never: an index's columns are its relation's) is left out, as the
     // string_agg the query used to do skipped a null.
@@ -434,8 +438,8 @@ function indexDefinition(r: Row, names: readonly string[], opclassName: Readonly
       include.push(name);
       continue;
     }
-    const opclass = opclassName.get(classes[k]!);
-    const opt = Number(options[k]);
+    const opclass = opclassName.get(numbers[1 + columns + k]!);
+    const opt = Number(numbers[1 + columns + keyCount + k]);
     keys.push(
       name +
         (opclass === undefined ? '' : ` ${opclass}`) +
@@ -444,13 +448,7 @@ function indexDefinition(r: Row, names: readonly string[], opclassName: Readonly
     );
   }
   if (keys.length === 0) return '';
-  return (
-    (r.unique === true ? 'UNIQUE ' : '') +
-    `USING ${String(r.method)} (${keys.join(', ')})` +
-    (include.length > 0 ? ` INCLUDE (${include.join(', ')})` : '') +
-    (r.nulls_not_distinct === true ? ' NULLS NOT DISTINCT' : '') +
-    (r.predicate === null || r.predicate === undefined ? '' : ` WHERE ${String(r.predicate)}`)
-  );
+  return `${String(r.head)} (${keys.join(', ')})${include.length > 0 ? ` INCLUDE (${include.join(', ')})` : ''}${String(r.tail)}`;
 }
 
 /**
