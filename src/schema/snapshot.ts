@@ -103,12 +103,19 @@ const RELS = `with rels as (
    where ${USER_SCHEMA} and c.oid <> all($1::oid[]) and ($2::oid[] is null or c.oid = any($2::oid[]))
 )`;
 
+// Extension members from the extensions' side, tidemark's dependents from its tables' side: both index
+// look-ups on pg_depend (one test over every row of pg_depend, with an OR, was a scan of it: 2 ms at 1000
+// tables, 0.4 ms this way). A member ('e') always references its pg_extension row.
 const EXCLUDED = `select coalesce(array_agg(distinct d.objid), '{}')::text[] as oids
   from (select t.oid as objid from unnest($1::text[]) q(name), lateral (select to_regclass(q.name)::oid as oid) t where t.oid is not null
         union all
-        select d.objid from pg_depend d
-         where d.classid = 'pg_class'::regclass
-           and (d.deptype = 'e' or (d.refclassid = 'pg_class'::regclass and d.refobjid in (select to_regclass(x)::oid from unnest($1::text[]) x)))) d`;
+        select d.objid from pg_extension x
+          join pg_depend d on d.refclassid = 'pg_extension'::regclass and d.refobjid = x.oid
+                          and d.classid = 'pg_class'::regclass and d.deptype = 'e'
+        union all
+        select d.objid from unnest($1::text[]) q(name)
+          join pg_depend d on d.refclassid = 'pg_class'::regclass and d.refobjid = to_regclass(q.name)::oid
+                          and d.classid = 'pg_class'::regclass) d`;
 
 /**
  * Grants other than the owner's own, as `role=PRIVILEGE` (`*` = with grant option), sorted; the grantor is left
