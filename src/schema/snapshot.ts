@@ -344,7 +344,8 @@ function props(row: Row, pick: Record<string, string>): Record<string, PropValue
  * @example const before = await snapshotSchema(client, { trackingTable: settings.migrationsTable });
  */
 export async function snapshotSchema(client: pg.ClientBase, options: SnapshotOptions): Promise<SchemaSnapshot> {
-  return (await readSnapshot(client, options)).snapshot;
+  // Without the roots: 15 000 Map entries nobody reads (~15% of the assembly).
+  return assembleSnapshot(await readRows(client, options), { roots: false }).snapshot;
 }
 
 /** tidemark's tables, what hangs off them, and extension members: the relations a snapshot leaves out. */
@@ -382,6 +383,11 @@ export function snapshotJson(grants: boolean, scoped: boolean): string {
  * server's CPU over 15 000 objects, for no gain in the client's.
  */
 export async function readSnapshot(client: pg.ClientBase, options: SnapshotOptions): Promise<RootedSnapshot> {
+  return assembleSnapshot(await readRows(client, options));
+}
+
+/** The rows of every query of the snapshot, read in one read-only transaction. */
+async function readRows(client: pg.ClientBase, options: SnapshotOptions): Promise<Record<string, Row[]>> {
   const excluded = await excludedRelations(client, options.trackingTable);
   const sql = snapshotQueries(options.grants !== false);
   const results: Record<string, Row[]> = {};
@@ -398,7 +404,7 @@ export async function readSnapshot(client: pg.ClientBase, options: SnapshotOptio
   } finally {
     await client.query('rollback').catch(() => {});
   }
-  return assembleSnapshot(results);
+  return results;
 }
 
 /** The snapshot's queries, in the order they run. */
@@ -460,9 +466,12 @@ function indexDefinition(r: Row, names: readonly string[], opclassName: Readonly
 
 /**
  * The objects from the rows of each query (from readSnapshot, or from the incremental snapshot's function that
- * runs them all in one statement).
+ * runs them all in one statement). `roots: false` leaves `rootOf` empty (a whole snapshot has no use for it).
  */
-export function assembleSnapshot(results: Readonly<Record<string, readonly SnapshotRow[]>>): RootedSnapshot {
+export function assembleSnapshot(
+  results: Readonly<Record<string, readonly SnapshotRow[]>>,
+  { roots = true }: { readonly roots?: boolean } = {},
+): RootedSnapshot {
   const [
     comments,
     schemas,
@@ -504,7 +513,7 @@ export function assembleSnapshot(results: Readonly<Record<string, readonly Snaps
   const add = (kind: ObjectKind, name: string, p: Record<string, PropValue>, parent?: string) => {
     const key = objectKey(kind, name);
     objects[key] = parent === undefined ? { kind, name, props: p } : { kind, name, parent, props: p };
-    if (root !== undefined) rootOf.set(key, root);
+    if (roots && root !== undefined) rootOf.set(key, root);
   };
   const relationKinds = new Map<string, ObjectKind>();
 
