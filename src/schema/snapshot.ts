@@ -4,8 +4,9 @@
  * migration with the one after its rollback; `migrate schema check` compares the database with the schema
  * file restored into a scratch database. Comparing is `diff.ts` (pure).
  *
- * Cost: one query per kind of object (14), each set-based over the whole catalog, never one per object: a
- * 1000-table schema reads in well under 300 ms (bench/test-rollback-bench.mjs). tidemark's own tables (the
+ * Cost: one query per kind of object (14, and the non-default opclasses), each set-based over the whole
+ * catalog, never one per object: a 1000-table schema reads in well under 300 ms (bench/test-rollback-bench.mjs;
+ * ~85 ms of server CPU, about as much of the client's). tidemark's own tables (the
  * tracking table, `db_backups`, `<table>_repairs`) and everything hanging off them are never part of it;
  * neither are objects that belong to an extension (the extension itself is, with its version).
  */
