@@ -6,9 +6,9 @@
  *
  * Cost: one query per kind of object (14, and the non-default opclasses), each set-based over the whole
  * catalog, never one per object: a 1000-table schema reads in well under 300 ms (bench/test-rollback-bench.mjs;
- * ~85 ms of server CPU, about as much of the client's). tidemark's own tables (the
- * tracking table, `db_backups`, `<table>_repairs`) and everything hanging off them are never part of it;
- * neither are objects that belong to an extension (the extension itself is, with its version).
+ * ~85 ms of server CPU, about as much of the client's). tidemark's own tables (the tracking table,
+ * `db_backups`, `<table>_repairs`) and everything hanging off them are never part of it; neither are objects
+ * that belong to an extension (the extension itself is, with its version).
  */
 import type pg from 'pg';
 import type { TableRef } from '../config/settings.js';
