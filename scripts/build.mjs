@@ -123,6 +123,8 @@ const lazyChildProcess = {
     }));
   },
 };
+/** The head of the function dist/cli.cjs is (see bin/migrate.js for its parameters); "use strict" as the ES modules. */
+const CLI_HEAD = "(function (exports, require, module, __filename, __dirname, __tidemarkImport) {'use strict';";
 const cli = await build({
   ...shared,
   plugins: [lazyChildProcess],
@@ -144,9 +146,13 @@ for (const file of cli.outputFiles) {
   // Dynamic imports go through bin/migrate.js's import() (see there): the bundle runs in a vm.Script.
   const text = file.text.replace(/(?<![\w$.])import\(("[^"]+")\)/g, '__tidemarkImport($1)');
   if (/(?<![\w$.])import\(/.test(text)) throw new Error('dist/cli.cjs: an import() the build did not rewrite');
-  // The first line is the bundle's id: bin/migrate.js uses a code cache only when it starts with the same line.
+  // The file is the very script bin/migrate.js compiles: the bundle inside the function that gives it its
+  // module's variables, so that bin compiles the text as read (a template around a 600 KB string is a cons string
+  // that V8 copies flat before compiling it, on every start). The first line (that function's head, then the
+  // bundle's sha256 in a comment) is the bundle's id: bin/migrate.js uses a code cache only when it starts with
+  // the same line. The bundle itself still starts on line 2, as its source map says.
   const id = createHash('sha256').update(text).digest('hex');
-  writeFileSync(file.path, `//tidemark-cli sha256:${id}\n${text}`);
+  writeFileSync(file.path, `${CLI_HEAD}//tidemark-cli sha256:${id}\n${text}\n})`);
 }
 await library;
 warmCodeCache();
