@@ -53,16 +53,24 @@ export function firstStatementIndex(text: string): number {
   return -1;
 }
 
+/**
+ * The scan of a file without any directive, the usual case, is one of two frozen objects: a thousand files load
+ * on every `up`, and three fresh objects and two arrays per file only fed the garbage collector.
+ */
+const NO_DIRECTIVES: Directives = Object.freeze({ noTransaction: false, phase: undefined, allow: Object.freeze([]) });
+const NO_PROBLEMS: readonly string[] = Object.freeze([]);
+const PLAIN: HeaderScan = Object.freeze({ directives: NO_DIRECTIVES, empty: false, problems: NO_PROBLEMS });
+const PLAIN_EMPTY: HeaderScan = Object.freeze({ directives: NO_DIRECTIVES, empty: true, problems: NO_PROBLEMS });
+
 export function scanHeader(text: string): HeaderScan {
-  const problems: string[] = [];
   const first = firstStatementIndex(text);
+  // Most files have no directive at all: skip the line scan (thousands of files load on every `up`).
+  if (!text.includes('migrate:')) return first === -1 ? PLAIN_EMPTY : PLAIN;
+  const problems: string[] = [];
   const headerEnd = first === -1 ? text.length : first;
   let noTransaction = false;
   let phase: Phase | undefined;
   const allow: Allowance[] = [];
-
-  // Most files have no directive at all: skip the line scan (thousands of files load on every `up`).
-  if (!text.includes('migrate:')) return { directives: { noTransaction, phase, allow }, empty: first === -1, problems };
   const lines = text.split('\n');
   let offset = 0;
   for (let index = 0; index < lines.length; index += 1) {
