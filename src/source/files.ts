@@ -267,7 +267,9 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
   // Read synchronously: for thousands of small files this is several times faster than fs/promises (no
   // FileHandle, no promise per call), and the no-op `up` of every pod start reads them all.
   // Every READ_BATCH files the event loop gets a turn: a connection being opened meanwhile (the migrator reads
-  // the files while it connects and asks for the history) sends and answers its messages in between.
+  // the files while it connects and asks for the history) sends and answers its messages in between. The first
+  // turn comes before the first file: the listings end on libuv's threads, often as the socket connects, and
+  // the startup message must not wait for a hundred files.
   const shownUps = show(`${migrationsDir}${sep}x`).slice(0, -1);
   const shownDowns = show(`${rollbackDir}${sep}x`).slice(0, -1);
   const migrations: Migration[] = [];
@@ -276,7 +278,7 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
     const e = entries[i]!;
     const upPath = e.up;
     if (upPath === undefined || e.moreUps !== undefined) continue;
-    if (++read % READ_BATCH === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (read++ % READ_BATCH === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const upShown = shownOf(upPath, migrationsDir, shownUps, show);
     const text = readText(upPath, upShown, problems);
     if (text === undefined) continue;
