@@ -28,6 +28,7 @@ import type { EventSink } from './core/results.js';
 import { CLI_WORDING, LIBRARY_WORDING } from './core/wording.js';
 import { clientConnector, paramsConnector, poolConnector, type Connector } from './db/connector.js';
 import { isPostgresUrl, paramsFromUrl, type ConnectionParams } from './db/params.js';
+import { waitForDatabase as waitForServer, type WaitNotice } from './db/wait.js';
 import { MigrateError, ValidationError, usageError } from './errors.js';
 import { oltpLockRetry, type LockRetryPolicy } from './ops/lock-retry.js';
 import type { OpsPolicy } from './ops/run-ops.js';
@@ -73,6 +74,7 @@ export {
   type Knob,
 } from './errors.js';
 export { checksumOf, parseMigrationFileName } from './source/files.js';
+export type { WaitNotice } from './db/wait.js';
 export type { MigrationSource } from './source/source.js';
 export type { MigrationDefinition } from './source/memory.js';
 export type { Migration, SqlFile, Directives } from './source/types.js';
@@ -449,4 +451,32 @@ export function createMigrator(options: MigratorOptions): Migrator {
   };
   const migrator = new Migrator(config);
   return words === CLI_WORDING ? migrator : addressedToLibrary(migrator);
+}
+
+export interface WaitForDatabaseOptions {
+  /** How long to keep trying; then `db-wait-timeout` (exit code 3). */
+  readonly timeoutMs: number;
+  /** Ends the wait with `interrupted`. */
+  readonly signal?: AbortSignal | undefined;
+  /** Called before each pause: what the last attempt said and when the next comes. */
+  readonly onWait?: ((notice: WaitNotice) => void) | undefined;
+}
+
+/**
+ * Resolves once `database` (a postgres:// URL or connection parameters) accepts a connection; what the CLI's
+ * `--wait-for-db` does, for an app that starts beside its database. Only what a starting server explains is
+ * retried, with capped, jittered backoff; a wrong password, a missing database or a bad URL is thrown at once,
+ * since waiting cannot fix it. Its errors are MigrateErrors addressed to the library's user.
+ */
+export async function waitForDatabase(
+  database: string | ConnectionParams,
+  options: WaitForDatabaseOptions,
+): Promise<void> {
+  try {
+    const params = typeof database === 'string' ? paramsFromUrl(database) : database;
+    await waitForServer(params, { timeoutMs: options.timeoutMs, signal: options.signal, onWait: options.onWait });
+  } catch (error) {
+    if (error instanceof MigrateError) error.addressedTo('library');
+    throw error;
+  }
 }

@@ -2,9 +2,8 @@ import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
-import { renderRunSummary, runResultJson } from '../render.js';
 import { lockWait } from './up.js';
-import { parseCount, parseVersion, parseWait, refreshSchemaFile } from './shared.js';
+import { parseCount, parseVersion, parseWait, reportRun } from './shared.js';
 
 export function define(program: Command, action: Action): void {
   program
@@ -57,8 +56,5 @@ export async function down(ctx: CommandContext, flags: DownFlags): Promise<numbe
     skipLint: flags.skipLint,
     noBackup: flags.backup === false,
   });
-  await refreshSchemaFile(ctx, !result.dryRun && result.applied.length > 0);
-  if (ctx.output.mode === 'json') ctx.output.json(runResultJson(result));
-  else renderRunSummary(ctx.output, result);
-  return 0;
+  return reportRun(ctx, result);
 }

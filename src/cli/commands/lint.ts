@@ -1,13 +1,11 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { relative } from 'node:path';
 import { blockingFindings } from '../../index.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
+import { reportToCi } from './shared.js';
 import { findingJson, renderFinding, renderLocks } from '../render.js';
 import {
   FORMATS,
-  githubAnnotations,
-  gitlabCodeQuality,
   lintItems,
   reportFormat,
   type ReportFormat,
@@ -97,19 +95,9 @@ export async function lint(ctx: CommandContext, flags: LintFlags, files: string[
   const summary =
     `${report.files.length} file${report.files.length === 1 ? '' : 's'} linted (${report.mode === 'database' ? 'against the database' : `offline, PostgreSQL ${Math.floor(report.pgVersion / 10000)}`}): ` +
     `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}.`;
-  if (format === 'github') {
-    for (const line of githubAnnotations(lintItems(report.findings), 'tidemark lint')) out.line(line);
-    out.info(summary);
-  } else if (format === 'gitlab') {
-    out.json(
-      gitlabCodeQuality(
-        lintItems(report.findings),
-        'tidemark-lint',
-        relative(s.cwd, s.migrationsDir) || s.migrationsDir,
-      ),
-    );
-    out.info(summary);
-  } else if (out.mode === 'json') {
+  const exitCode = blocking.length > 0 ? 1 : 0;
+  if (reportToCi(ctx, format, 'lint', () => lintItems(report.findings), summary)) return exitCode;
+  if (out.mode === 'json') {
     out.json({
       findings: report.findings.map(findingJson),
       ...(report.locks ? { locks: report.locks } : {}),
@@ -125,5 +113,5 @@ export async function lint(ctx: CommandContext, flags: LintFlags, files: string[
     }
     out.info(summary);
   }
-  return blocking.length > 0 ? 1 : 0;
+  return exitCode;
 }

@@ -2,8 +2,7 @@ import { type Command, Option } from 'commander';
 import { DEFAULT_LOCK_WAIT_MS } from '../../index.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
-import { renderRunSummary, runResultJson } from '../render.js';
-import { parseCount, parseVersion, parseWait, refreshSchemaFile } from './shared.js';
+import { parseCount, parseVersion, parseWait, reportRun } from './shared.js';
 
 export function define(program: Command, action: Action): void {
   program
@@ -67,10 +66,7 @@ export async function up(ctx: CommandContext, flags: UpFlags): Promise<number> {
     fromStart: flags.fromStart,
     noBackup: flags.backup === false,
   });
-  await refreshSchemaFile(ctx, !result.dryRun && result.applied.length > 0);
-  if (ctx.output.mode === 'json') ctx.output.json(runResultJson(result));
-  else renderRunSummary(ctx.output, result);
-  return 0;
+  return reportRun(ctx, result);
 }
 
 export function lockWait(ctx: CommandContext, wait: number | true | undefined): number {

@@ -3,10 +3,9 @@ import type { VerifyFinding as Finding } from '../../index.js';
 import { relative } from 'node:path';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
+import { reportToCi } from './shared.js';
 import {
   FORMATS,
-  githubAnnotations,
-  gitlabCodeQuality,
   reportFormat,
   verifyItems,
   type ReportFormat,
@@ -60,19 +59,9 @@ export async function verify(ctx: CommandContext, flags: VerifyFlags): Promise<n
   const out = ctx.output;
   const n = (count: number, what: string) => `${count} ${what}${count === 1 ? '' : 's'}`;
   const summary = `Verified ${n(report.checked, 'migration')}: ${n(report.errors, 'error')}, ${n(report.warnings, 'warning')}.`;
-  if (format === 'github') {
-    for (const line of githubAnnotations(verifyItems(report.findings), 'tidemark verify')) out.line(line);
-    out.info(summary);
-  } else if (format === 'gitlab') {
-    out.json(
-      gitlabCodeQuality(
-        verifyItems(report.findings),
-        'tidemark-verify',
-        relative(s.cwd, s.migrationsDir) || s.migrationsDir,
-      ),
-    );
-    out.info(summary);
-  } else if (out.mode === 'json') {
+  const exitCode = report.errors > 0 ? 1 : 0;
+  if (reportToCi(ctx, format, 'verify', () => verifyItems(report.findings), summary)) return exitCode;
+  if (out.mode === 'json') {
     out.json({ findings: report.findings });
   } else {
     const c = out.c;
@@ -82,5 +71,5 @@ export async function verify(ctx: CommandContext, flags: VerifyFlags): Promise<n
     if (report.findings.length > 0) out.line();
     out.line(report.errors > 0 ? c.red(summary) : summary);
   }
-  return report.errors > 0 ? 1 : 0;
+  return exitCode;
 }
