@@ -20,9 +20,10 @@ const { Script } = require('node:vm');
 // The grammar keeps to baseline WebAssembly code per call instead (src/sql/parser.ts, callGrammar).
 
 // Every pod start runs this, so the CLI is one CommonJS bundle (dist/cli.cjs) compiled with V8's code cache
-// (dist/cli.cjs.cache, made by the build; Node 20 has no module.enableCompileCache). The cache holds the bytecode
-// of what a run compiled, and starts with the bundle's id (the sha256 on its first line: V8 itself only checks
-// the source's length). Missing, of another bundle or rejected by V8 (another Node version, other V8 flags): the
+// (dist/cli.cjs.cache, made by the build from a no-op `status` and `up`: scripts/warm-code-cache.cjs, which
+// repeats this compile; Node 20 has no module.enableCompileCache). The cache holds the bytecode of what a run
+// compiled, and starts with the bundle's id (its first line, which ends with the bundle's sha256: V8 itself only
+// checks the source's length). Missing, of another bundle or rejected by V8 (another Node version, other V8 flags): the
 // bundle compiles as usual and a fresh cache is written beside it at exit, atomically; on a read-only install
 // that write fails and is ignored. Only a plain `node -- bin/migrate.js` run writes one: node flags
 // (--cpu-prof, --inspect) would make a cache the next plain run rejects.

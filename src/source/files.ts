@@ -183,20 +183,26 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
   const show = displayPaths(cwd);
   const problems: string[] = [];
   // Both folders are listed at once (each listing is a request to libuv's threads, which the main thread only
-  // waits for).
-  const ownRollbackDir = rollbackDir !== migrationsDir;
-  const [listing, rollbackListing] = await Promise.all([
-    listSqlEntries(migrationsDir, show),
-    ownRollbackDir ? listSqlEntries(rollbackDir, show) : undefined,
-  ]);
+  // waits for); a missing migrations folder is still reported before anything about the rollback folder.
+  const rollbackListed =
+    rollbackDir === migrationsDir
+      ? undefined
+      : listSqlEntries(rollbackDir, show).then(
+          (listed) => ({ listed }),
+          (error: unknown) => ({ listed: undefined, error }),
+        );
+  const listing = await listSqlEntries(migrationsDir, show);
   if (listing === undefined) {
     throw usageError('no-migrations-dir', `The migrations folder ${show(migrationsDir)} does not exist.`, {
       hint: 'Create it (migrate create NAME does), or point to it with --migrations-dir or MIGRATIONS_DIR.',
     });
   }
+  const rollback = await rollbackListed;
+  if (rollback && 'error' in rollback) throw rollback.error;
+  const rollbackListing = rollback?.listed;
   problems.push(...listing.problems);
   if (rollbackListing) problems.push(...rollbackListing.problems);
-  const rollbackFiles = rollbackListing?.names ?? [];
+  const rollbackFiles = rollbackListing?.names.sort() ?? [];
 
   for (const folder of listing.folders) {
     if (!MIGRATION_LIKE_DIR.test(folder)) continue;
@@ -245,7 +251,8 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
   };
   // Names in code-unit order first (a native sort, no JavaScript per comparison): with versions of one width,
   // the usual layout, that is version order, so the entries come out sorted and the sort by number below only
-  // confirms it (n - 1 comparisons, each a call into code that runs cold, instead of ~n log n).
+  // confirms it (n - 1 comparisons, each a call into code that runs cold, instead of ~n log n). The rollback
+  // folder's names are sorted too (above): problems name several files of one version in name order.
   const migrationFiles = listing.names.sort();
   for (let i = 0; i < migrationFiles.length; i += 1) add(migrationsDir, migrationFiles[i]!, 'migrations');
   for (let i = 0; i < rollbackFiles.length; i += 1) add(rollbackDir, rollbackFiles[i]!, 'rollback');
