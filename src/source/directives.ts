@@ -15,14 +15,19 @@ export interface HeaderScan {
 const DIRECTIVE = /^--\s*migrate:(\S*)\s*(.*)$/;
 const KNOWN = ['no-transaction', 'phase', 'allow'];
 
-/** Whitespace, line comments and non-nested block comments at the start of a text. */
-const SIMPLE_HEADER = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*(?:[^*/]|\*(?!\/)|\/(?!\*))*\*\/)*/;
+/**
+ * Whitespace, line comments and non-nested block comments at the start of a text. Sticky, and used with test()
+ * and lastIndex: exec() would allocate a match array and the matched header's text for every file.
+ */
+const SIMPLE_HEADER = /(?:\s+|--[^\n]*(?:\n|$)|\/\*(?:[^*/]|\*(?!\/)|\/(?!\*))*\*\/)*/y;
 
 /** Index of the first character that is not whitespace or inside a comment; -1 when there is none. */
 export function firstStatementIndex(text: string): number {
   // Fast path (native regex, also cold): thousands of files are read on every `up`. A nested block comment
   // stops the regex before its `/*`, and the scanner below takes over from there.
-  let i = SIMPLE_HEADER.exec(text)![0].length;
+  SIMPLE_HEADER.lastIndex = 0;
+  SIMPLE_HEADER.test(text); // always matches (maybe nothing): lastIndex is where the header ends
+  let i = SIMPLE_HEADER.lastIndex;
   const n = text.length;
   while (i < n) {
     const c = text[i]!;
