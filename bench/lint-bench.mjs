@@ -9,14 +9,22 @@
 // migration: start-up, connection, history, files, catalog read and lint. The raw parse (libpg-query, the
 // same files in batches of 50, JSON.parse included, baseline tier) is the reference: the lint cannot cost less.
 //
+// Issue 10's target (the pre-run lint of 1000 pending files: 250 ms, 80 MB) is printed under the table, both
+// ways: the lint part of `up` (`up` stopped by its lint minus `status`, which pays the same start-up,
+// connection, history and files) and the whole `up` process; the memory is the whole process's peak RSS.
+// `down --all --dry-run` of the same 1000 migrations, applied first (a second database), runs the preflight
+// of a real `down --all` (the production guard and the lint of the 1000 rollback files, knowing the ups they
+// undo) and stops before the runner lock; with `--skip-lint` beside it, their difference is what the lint
+// adds to `down --all` (issue 12's down target).
+//
 //   node bench/lint-bench.mjs                 this tree (built: npm run build)
 //   node bench/lint-bench.mjs /tmp/ref        also another built tree, e.g. main's:
 //       git worktree add /tmp/ref main && ln -s "$PWD/node_modules" /tmp/ref/ && (cd /tmp/ref && npm run build)
 //
 // Environment: RUNS (default 5, medians), N (files, default 1000), CELLS (e.g. `cli-up,lib-catalog`: only those
-// rows; the modes are parse, cli-offline, cli-catalog, cli-up, lib-offline, lib-catalog, cli-status), BENCH_DATABASE_URL (a superuser's URL,
-// default postgres://postgres@127.0.0.1:5432/postgres): a database tidemark_lintbench_<pid> is created and
-// dropped. Every cell is a fresh process, run under /usr/bin/time (process CPU = user + system, peak RSS);
+// rows; the modes are parse, cli-offline, cli-catalog, cli-up, lib-offline, lib-catalog, cli-status, cli-down,
+// cli-down-skip), BENCH_DATABASE_URL (a superuser's URL, default postgres://postgres@127.0.0.1:5432/postgres):
+// databases tidemark_lintbench_<pid> and tidemark_lintbench_<pid>_down are created and dropped. Every cell is a fresh process, run under /usr/bin/time (process CPU = user + system, peak RSS);
 // the library cells also time the lint() call alone (`lint` columns). Cells are interleaved run by run, so a
 // noisy shared machine hits every candidate alike. CPU time is the steadier figure there: wall time includes
 // waiting for a core.
@@ -42,13 +50,16 @@ async function main(refs) {
   }
   const work = mkdtempSync(join(tmpdir(), 'tidemark-lint-bench-'));
   const dbName = `tidemark_lintbench_${process.pid}`;
+  const downDbName = `${dbName}_down`;
   const { default: pg } = await import('pg');
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   const dbUrl = withDatabase(adminUrl, dbName);
+  const downDbUrl = withDatabase(adminUrl, downDbName);
   const cleanup = async () => {
     rmSync(work, { recursive: true, force: true });
     await admin.query(`drop database if exists ${dbName} with (force)`).catch(() => undefined);
+    await admin.query(`drop database if exists ${downDbName} with (force)`).catch(() => undefined);
     await admin.end().catch(() => undefined);
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
@@ -68,16 +79,25 @@ async function main(refs) {
     await db.end();
 
     const cells = [{ tree: trees[0], mode: 'parse' }];
+    const modes = ['cli-offline', 'cli-catalog', 'cli-up', 'lib-offline', 'lib-catalog', 'cli-status'];
     for (const tree of trees) {
-      for (const mode of ['cli-offline', 'cli-catalog', 'cli-up', 'lib-offline', 'lib-catalog', 'cli-status']) {
-        cells.push({ tree, mode });
-      }
+      for (const mode of [...modes, 'cli-down', 'cli-down-skip']) cells.push({ tree, mode });
     }
     const only = process.env.CELLS?.split(',');
     if (only) cells.splice(0, cells.length, ...cells.filter((c) => only.includes(c.mode)));
+    if (cells.some((c) => c.mode.startsWith('cli-down'))) {
+      // The 1000 migrations applied (this tree's CLI, no lint, no backup), for `down --all --dry-run`.
+      await admin.query(`create database ${downDbName}`);
+      const applied = spawnSync(process.execPath, ['--', join(root, 'bin', 'migrate.js'), 'up', '--skip-lint'], {
+        encoding: 'utf8',
+        cwd: work,
+        env: { ...cellEnv(work, migrationsDir, true), DATABASE_URL: downDbUrl, BACKUP_BEFORE_MIGRATE: 'false' },
+      });
+      if (applied.status !== 0) throw new Error(`applying the migrations for down: ${applied.stderr}`);
+    }
     for (const cell of cells) cell.samples = [];
     for (let r = 0; r < runs; r++) {
-      for (const cell of cells) cell.samples.push(measure(cell, { migrationsDir, dbUrl, work }));
+      for (const cell of cells) cell.samples.push(measure(cell, { migrationsDir, dbUrl, downDbUrl, work }));
     }
     const median = (cell, key) => {
       const values = cell.samples.map((s) => s[key]).filter((v) => v !== undefined);
@@ -101,29 +121,75 @@ async function main(refs) {
         'lib-offline': 'library `lint({ offline: true })`',
         'lib-catalog': 'library `lint()`',
         'cli-status': 'CLI `migrate status` (no lint: startup, connect, files)',
+        'cli-down': 'CLI `migrate down --all --dry-run` (preflight: guard, lint of the rollbacks)',
+        'cli-down-skip': 'CLI `migrate down --all --dry-run --skip-lint`',
       }[cell.mode];
-      const catalog = cell.mode.endsWith('offline') || cell.mode === 'parse' ? 'none' : '1000 tables';
+      const catalog =
+        cell.mode.endsWith('offline') || cell.mode === 'parse'
+          ? 'none'
+          : cell.mode.startsWith('cli-down')
+            ? '1000 tables + the 1000 applied'
+            : '1000 tables';
       console.log(
         `| ${cell.tree.name} | ${what} | ${catalog} | ${fmt(median(cell, 'lintCpuMs'))} | ${fmt(median(cell, 'lintWallMs'))} | ${fmt(median(cell, 'cpuMs'))} | ${fmt(median(cell, 'wallMs'))} | ${fmt(median(cell, 'rssMB'))} | ${cell.samples[0].findings ?? ''} |`,
       );
+    }
+    // The targets, per tree: the lint's part of a command is the command minus the same command without it.
+    const cellOf = (tree, mode) => cells.find((c) => c.tree === tree && c.mode === mode);
+    const diff = (a, b, key) =>
+      a && b && median(a, key) !== undefined && median(b, key) !== undefined
+        ? median(a, key) - median(b, key)
+        : undefined;
+    console.log('');
+    for (const tree of trees) {
+      const up = cellOf(tree, 'cli-up');
+      const status = cellOf(tree, 'cli-status');
+      if (up && status) {
+        console.log(
+          `${tree.name}: pre-run lint of ${n} pending files (target 250 ms, 80 MB): the lint part of \`up\` (up stopped by its lint minus status) ${fmt(diff(up, status, 'wallMs'))} ms wall, ${fmt(diff(up, status, 'cpuMs'))} ms CPU; the whole \`up\` process ${fmt(median(up, 'wallMs'))} ms wall, ${fmt(median(up, 'cpuMs'))} ms CPU; peak RSS ${fmt(median(up, 'rssMB'))} MB (status ${fmt(median(status, 'rssMB'))} MB)`,
+        );
+      }
+      const down = cellOf(tree, 'cli-down');
+      const skip = cellOf(tree, 'cli-down-skip');
+      if (down && skip) {
+        console.log(
+          `${tree.name}: what the lint adds to \`down --all\` of ${n} (down --all --dry-run minus --skip-lint): ${fmt(diff(down, skip, 'wallMs'))} ms wall, ${fmt(diff(down, skip, 'cpuMs'))} ms CPU, ${fmt(diff(down, skip, 'rssMB'))} MB peak RSS (${fmt(median(down, 'rssMB'))} against ${fmt(median(skip, 'rssMB'))})`,
+        );
+      }
     }
   } finally {
     await cleanup();
   }
 }
 
-/** One fresh process for `cell`, under /usr/bin/time. */
-function measure(cell, { migrationsDir, dbUrl, work }) {
-  const timeFile = join(work, 'time.txt');
+/**
+ * The environment of every cell: minimal (no NODE_EXTRA_CA_CERTS or the like: see decisions). The rollback
+ * folder only for `down` (the other cells keep the conditions of earlier sessions' figures).
+ */
+function cellEnv(work, migrationsDir, rollbacks = false) {
   const env = { PATH: process.env.PATH, HOME: process.env.HOME ?? work, NO_COLOR: '1', MIGRATIONS_DIR: migrationsDir };
+  if (rollbacks) env.ROLLBACK_DIR = join(migrationsDir, '..', 'rollback');
+  return env;
+}
+
+/** One fresh process for `cell`, under /usr/bin/time. */
+function measure(cell, { migrationsDir, dbUrl, downDbUrl, work }) {
+  const timeFile = join(work, 'time.txt');
+  const env = cellEnv(work, migrationsDir, cell.mode.startsWith('cli-down'));
   const connected = cell.mode.endsWith('catalog') || cell.mode === 'cli-status' || cell.mode === 'cli-up';
   if (connected) env.DATABASE_URL = dbUrl;
+  if (cell.mode.startsWith('cli-down')) env.DATABASE_URL = downDbUrl;
   // Every generated file has a bigserial: as an error, it makes `up` refuse after linting all of them.
   if (cell.mode === 'cli-up') env.LINT_RULES = 'prefer-identity:error';
   let args;
   if (cell.mode.startsWith('cli-')) {
-    const command = { 'cli-status': 'status', 'cli-up': 'up' }[cell.mode] ?? 'lint';
-    args = ['--', join(cell.tree.dir, 'bin', 'migrate.js'), command];
+    const command = {
+      'cli-status': ['status'],
+      'cli-up': ['up'],
+      'cli-down': ['down', '--all', '--dry-run'],
+      'cli-down-skip': ['down', '--all', '--dry-run', '--skip-lint'],
+    }[cell.mode] ?? ['lint'];
+    args = ['--', join(cell.tree.dir, 'bin', 'migrate.js'), ...command];
   } else {
     const spec = { mode: cell.mode, dir: cell.tree.dir, migrationsDir, dbUrl: connected ? dbUrl : undefined };
     args = [fileURLToPath(import.meta.url), '--child', JSON.stringify(spec)];

@@ -155,12 +155,17 @@ export async function lintMigrations(
   onStatementKinds?: RuleContextOptions['onStatementKinds'],
   onNote?: NoteSink,
 ): Promise<Finding[]> {
-  const { lintEachFile, lintFiles } = await import('../sql/lint/index.js');
-  const context = {
-    ...(await catalogContext(client, pgVersion, textsOf(files), rules, onNote)),
-    ...(onStatementKinds ? { onStatementKinds } : {}),
-  };
-  return oneRun ? lintFiles(files, context) : lintEachFile(files, context);
+  const [{ lintEachFile, lintFiles }, { withSmallYoungGeneration }] = await Promise.all([
+    import('../sql/lint/index.js'),
+    import('../sql/parser.js'),
+  ]);
+  return withSmallYoungGeneration(async () => {
+    const context = {
+      ...(await catalogContext(client, pgVersion, textsOf(files), rules, onNote)),
+      ...(onStatementKinds ? { onStatementKinds } : {}),
+    };
+    return oneRun ? lintFiles(files, context) : lintEachFile(files, context);
+  });
 }
 
 export async function lockReport(

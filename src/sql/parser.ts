@@ -1,10 +1,11 @@
 /**
  * The real PostgreSQL grammar (libpg-query: PostgreSQL 17's parser compiled to WebAssembly), loaded on first
- * use only: importing it costs ~25 ms and a few MB that `status` or `verify` should never pay.
+ * use only: loading it costs ~25 ms and a few MB that `status` or `verify` should never pay.
  * Measured on the 2-core dev machine (Node 20, libpg-query 17.7.4): the first `loadParser()` (import +
  * WebAssembly instantiation) takes 25-70 ms; then parsing and splitting 1000 statements takes 7-16 ms
  * (bench/sql-bench.mjs).
  */
+import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import { MigrateError } from '../errors.js';
 import { charIndexFromPgPosition, lineColumnAt } from './position.js';
@@ -65,9 +66,10 @@ export function loadParser(): Promise<void> {
   if (loaded !== undefined) return Promise.resolve();
   loading ??= (async () => {
     const started = performance.now();
-    // @ts-expect-error: the emscripten factory has no type declarations (see Grammar).
-    const imported = (await import('libpg-query/wasm/libpg-query.js')) as { default: () => Promise<Grammar> };
-    const module = await imported.default();
+    // Required, not imported: the emscripten file is CommonJS (UMD), and in the CLI (a CommonJS bundle) the
+    // first import() starts Node's ES module loader, ~7 MB of RSS and ~15 ms of CPU for this one file.
+    const factory = createRequire(import.meta.url)('libpg-query/wasm/libpg-query.js') as () => Promise<Grammar>;
+    const module = await factory();
     loadMs = performance.now() - started;
     loaded = module;
     return module;
@@ -135,8 +137,14 @@ export async function parse(text: string, displayPath?: string): Promise<ParseTr
  *   function's index. The window sets it to an index no function has.
  * - JavaScript: V8 decides to optimize a function when its budget runs out during a call, reading
  *   `--turbofan` (`--opt`) then. The window turns it off.
+ * - The young generation: V8 doubles its semi-spaces (up to 16 MB each) when a scavenge finds much alive, and
+ *   the lint's allocation rate (JSON trees, a batch of files at a time) grows them to the maximum: ~20 MB of
+ *   RSS that is never given back. V8 reads `--semi-space-growth-factor` each time it grows them, so the
+ *   window sets it to 1 (no growth): `up` stopped by its lint 101 -> 82 MB peak RSS (bench/lint-bench.mjs;
+ *   see also withSmallYoungGeneration). A process-wide `--max-semi-space-size` would change the flag hash for
+ *   the whole run (bin/migrate.js).
  *
- * Both are restored right after: the work is synchronous, so no other JavaScript runs in the window, and the
+ * All are restored right after: the work is synchronous, so no other JavaScript runs in the window, and the
  * app's functions and wasm tier up as usual (its wasm compiled outside the window; its JavaScript never runs in
  * it). Windows nest. Each flag is left alone when the process was started with its own setting of it (V8
  * debugging flags; `--jitless` too). The CLI relies on this too: it sets no V8 flag at start (bin/migrate.js).
@@ -152,11 +160,13 @@ export function withoutOptimizer<T>(work: () => T): T {
   }
   const wasm = toggle(wasmFilter, '--wasm-tier-up-filter=2147483647');
   const js = toggle(jsOptimizer, '--no-turbofan');
+  const young = holdYoungGeneration();
   windowDepth++;
   try {
     return work();
   } finally {
     windowDepth--;
+    if (young) releaseYoungGeneration();
     if (js) setFlagsFromString('--turbofan');
     if (wasm) setFlagsFromString('--wasm-tier-up-filter=-1');
   }
@@ -166,7 +176,38 @@ let windowDepth = 0;
 const startFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
 /** Whether the window may set each flag (false: the process chose its own, or this runtime refused it). */
 const wasmFilter = { allowed: !startFlags.includes('tier-up-filter') };
+const youngGeneration = { allowed: !startFlags.includes('semi-space') };
 const jsOptimizer = { allowed: !/(^|\s)--(no[-_])?(opt|turbofan|jitless)(?=[\s=]|$)/.test(startFlags) };
+
+let youngDepth = 0;
+
+/** Keeps V8's young generation from growing until the matching release (counted: holds nest and overlap). */
+function holdYoungGeneration(): boolean {
+  if (youngDepth === 0 && !toggle(youngGeneration, '--semi-space-growth-factor=1')) return false;
+  youngDepth++;
+  return true;
+}
+
+function releaseYoungGeneration(): void {
+  if (--youngDepth === 0) setFlagsFromString('--semi-space-growth-factor=2');
+}
+
+/**
+ * Runs `work` (asynchronous: the catalog read before a lint, then the lint) with the young generation kept
+ * from growing, as in `withoutOptimizer`. The catalog read of a large schema allocates fast enough to grow the
+ * semi-spaces to their maximum before the lint's own window opens (`down --all` of 1000 migrations: 32 MB of
+ * young generation, whose pages the lint then touched). Unlike the optimizer flags this one may span awaits:
+ * other JavaScript of the process running meanwhile only keeps a smaller young generation (more scavenges)
+ * for that while, and it is put back when the last hold ends.
+ */
+export async function withSmallYoungGeneration<T>(work: () => Promise<T>): Promise<T> {
+  const held = holdYoungGeneration();
+  try {
+    return await work();
+  } finally {
+    if (held) releaseYoungGeneration();
+  }
+}
 
 function toggle(flag: { allowed: boolean }, setting: string): boolean {
   if (!flag.allowed) return false;

@@ -1,0 +1,68 @@
+/**
+ * Rollback files are linted knowing what their up file created (a rollback may drop that). The up files are
+ * parsed in the batch's grammar call and through the shortcut (issue 10/12 performance: `down --all` of 1000
+ * migrations parsed each up whole, alone): the findings must be those of parsing each up whole, on its own.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LintRun, lintFiles, type LintContext, type LintInputFile } from '../../../src/sql/lint/index.js';
+import { loadParser } from '../../../src/sql/parser.js';
+// @ts-expect-error: a plain ES module without types (the benchmarks' migration generator)
+import { migrations } from '../../../bench/gen.mjs';
+
+beforeAll(async () => {
+  await loadParser();
+});
+
+const directives = { noTransaction: false, allow: [] };
+
+/** The rollbacks of `n` generated migrations, newest first (as `down --all` runs them), with their ups. */
+function rollbacks(n: number, ups?: (up: string, i: number) => string): LintInputFile[] {
+  const all = migrations(n) as { version: string; name: string; up: string; down: string }[];
+  return all
+    .map((m, i) => ({
+      displayPath: `rollback/${m.version}_${m.name}_rollback.sql`,
+      text: m.down,
+      directives,
+      undoes: ups ? ups(m.up, i) : m.up,
+    }))
+    .reverse();
+}
+
+/** The same lint with every up parsed whole and alone (the reference: what `lintFile` does without a batch). */
+function oneByOne(files: readonly LintInputFile[], context: LintContext) {
+  const run = new LintRun({ ...context, parseAll: true });
+  return files.flatMap((f) => run.lintFile(f));
+}
+
+describe('rollbacks and the ups they undo', () => {
+  const context: LintContext = { pgVersion: 150000 };
+
+  it('lets a rollback drop what its up created, and finds what it did not create', async () => {
+    const files = rollbacks(45);
+    const findings = await lintFiles(files, context);
+    // Each rollback drops its own table, function and the column its up added: none of them is a finding.
+    expect(findings.filter((f) => f.rule === 'ban-drop-table' || f.rule === 'ban-drop-column')).toEqual([]);
+    // Without the up, the same drops are findings: the check above is not vacuous.
+    const alone = await lintFiles(
+      files.map(({ undoes: _, ...f }) => f),
+      context,
+    );
+    expect(alone.filter((f) => f.rule === 'ban-drop-table').length).toBe(45);
+    // (The first migration adds its column to its own table: its rollback drops no column.)
+    expect(alone.filter((f) => f.rule === 'ban-drop-column').length).toBe(44);
+  });
+
+  it('gives the findings of parsing each up whole and alone, batches crossed and shortcut taken', async () => {
+    // 45 files: three grammar calls; the ups hold INSERTs and function bodies, which the shortcut leaves out.
+    const files = rollbacks(45, (up, i) =>
+      // An up whose CREATE TABLE follows a skipped statement, and one that does not parse (its rollback is
+      // judged on its own: the batch holding it is parsed file by file).
+      i === 7 ? `insert into x values (1);\n${up}` : i === 30 ? `${up}\ncreate tabel broken (id int);` : up,
+    );
+    const batched = await lintFiles(files, context);
+    expect(batched).toEqual(oneByOne(files, context));
+    expect(batched.filter((f) => f.rule === 'ban-drop-table').map((f) => f.file)).toEqual([
+      expect.stringMatching(/^rollback\/031_create_\w+_rollback\.sql$/),
+    ]);
+  });
+});
