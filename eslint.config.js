@@ -42,8 +42,9 @@ export default tseslint.config(
     },
   },
   {
-    // The executable is CommonJS (bin/package.json): it starts without the ES module loader.
-    files: ['bin/migrate.js'],
+    // The executable is CommonJS (bin/package.json): it starts without the ES module loader. The build's code
+    // cache warm-up repeats its compile, so it is CommonJS too.
+    files: ['bin/migrate.js', 'scripts/warm-code-cache.cjs'],
     languageOptions: {
       sourceType: 'commonjs',
       globals: { ...nodeGlobals, require: 'readonly', __dirname: 'readonly' },

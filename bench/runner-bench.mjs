@@ -7,9 +7,12 @@
 //            dbmate up        dbmate's no-op `up` as npm installs it (node_modules/.bin/dbmate: a Node.js launcher
 //                             that spawns the Go binary); dbmate-go: the Go binary alone, for scale
 //            tidemark status / dbmate status
+//          with NODE_EXTRA_CA_CERTS set, each of these also runs without it ("CA unset"), interleaved, and both sets
+//          of ratios are printed
 //   up     `up` of N generated migrations (bench/gen.mjs full) on an empty database, beside the one-session psql
 //          floor (BEGIN; \i file; COMMIT; per migration, one psql) and dbmate; then `down --all` beside the psql
-//          floor of the rollbacks (newest first)
+//          floor of the rollbacks (newest first), and `down --all --skip-lint` (the runner's part of it, without the
+//          lint of the rollback files; the history is applied again, untimed, before it)
 //   tiny   the same `up` on N tiny migrations (bench/gen.mjs tiny: one short statement each)
 //
 // Each process is timed with /usr/bin/time when it exists: wall, CPU (user+sys) and peak RSS; else wall only.
@@ -163,6 +166,13 @@ function ratio(what, group, a, b, target) {
   });
 }
 
+/** The environment without NODE_EXTRA_CA_CERTS (see noopCase). */
+function withoutExtraCa(env) {
+  const copy = { ...env };
+  delete copy.NODE_EXTRA_CA_CERTS;
+  return copy;
+}
+
 async function noopCase(dbmateBin, dbmateGo) {
   const dir = join(work, 'full');
   generate(N, dir);
@@ -172,23 +182,51 @@ async function noopCase(dbmateBin, dbmateGo) {
   // Apply everything once (untimed): the cells below all time "nothing to do".
   must(process.execPath, [cli, 'up', '--skip-lint'], { env: tidemarkEnv(tm, dir) });
   must(dbmateBin, [...dbmateArgs(dm, dir), 'up']);
-  const cells = [
-    {
-      tool: 'node-pg-bare',
-      phase: 'connect+select 1',
-      run: () =>
-        measure(process.execPath, [join(root, 'bench', 'bare-pg.cjs')], {
-          ...process.env,
-          DATABASE_URL: urlOf(tm),
-          PEERS: peers,
-        }),
-    },
-    { tool: 'tidemark', phase: 'noop up', run: () => measure(process.execPath, [cli, 'up'], tidemarkEnv(tm, dir)) },
-    { tool: 'dbmate', phase: 'noop up', run: () => measure(dbmateBin, [...dbmateArgs(dm, dir), 'up']) },
-    { tool: 'dbmate-go', phase: 'noop up', run: () => measure(dbmateGo, [...dbmateArgs(dm, dir), 'up']) },
-    { tool: 'tidemark', phase: 'status', run: () => measure(process.execPath, [cli, 'status'], tidemarkEnv(tm, dir)) },
-    { tool: 'dbmate', phase: 'status', run: () => measure(dbmateBin, [...dbmateArgs(dm, dir), 'status']) },
-  ];
+  // NODE_EXTRA_CA_CERTS (a CA bundle every node process parses at start, ~70 ms of CPU on the session-4 machine)
+  // is a constant that narrows every ratio: when it is set, each cell also runs without it, interleaved, and
+  // both sets of ratios are reported (a pod without the variable sees the second). Go's dbmate ignores it.
+  const variants = process.env.NODE_EXTRA_CA_CERTS
+    ? [
+        { suffix: ', CA set', env: (e) => e },
+        { suffix: ', CA unset', env: withoutExtraCa },
+      ]
+    : [{ suffix: '', env: (e) => e }];
+  const cells = [];
+  for (const v of variants) {
+    cells.push(
+      {
+        tool: 'node-pg-bare',
+        phase: `connect+select 1${v.suffix}`,
+        run: () =>
+          measure(
+            process.execPath,
+            [join(root, 'bench', 'bare-pg.cjs')],
+            v.env({ ...process.env, DATABASE_URL: urlOf(tm), PEERS: peers }),
+          ),
+      },
+      {
+        tool: 'tidemark',
+        phase: `noop up${v.suffix}`,
+        run: () => measure(process.execPath, [cli, 'up'], v.env(tidemarkEnv(tm, dir))),
+      },
+      {
+        tool: 'dbmate',
+        phase: `noop up${v.suffix}`,
+        run: () => measure(dbmateBin, [...dbmateArgs(dm, dir), 'up'], v.env(process.env)),
+      },
+      {
+        tool: 'tidemark',
+        phase: `status${v.suffix}`,
+        run: () => measure(process.execPath, [cli, 'status'], v.env(tidemarkEnv(tm, dir))),
+      },
+      {
+        tool: 'dbmate',
+        phase: `status${v.suffix}`,
+        run: () => measure(dbmateBin, [...dbmateArgs(dm, dir), 'status'], v.env(process.env)),
+      },
+    );
+  }
+  cells.push({ tool: 'dbmate-go', phase: 'noop up', run: () => measure(dbmateGo, [...dbmateArgs(dm, dir), 'up']) });
   for (const c of cells) c.samples = [];
   for (let round = 0; round <= RUNS; round += 1) {
     for (const c of cells) {
@@ -197,9 +235,18 @@ async function noopCase(dbmateBin, dbmateGo) {
     }
   }
   record('noop', cells);
-  ratio('no-op up / bare node+pg', 'noop', ['tidemark', 'noop up'], ['node-pg-bare', 'connect+select 1'], 1.0);
-  ratio('no-op up / dbmate no-op up', 'noop', ['tidemark', 'noop up'], ['dbmate', 'noop up'], 1.1);
-  ratio('status / dbmate status', 'noop', ['tidemark', 'status'], ['dbmate', 'status'], 1.3);
+  for (const { suffix } of variants) {
+    const up = ['tidemark', `noop up${suffix}`];
+    ratio(`no-op up / bare node+pg${suffix}`, 'noop', up, ['node-pg-bare', `connect+select 1${suffix}`], 1.0);
+    ratio(`no-op up / dbmate no-op up${suffix}`, 'noop', up, ['dbmate', `noop up${suffix}`], 1.1);
+    ratio(
+      `status / dbmate status${suffix}`,
+      'noop',
+      ['tidemark', `status${suffix}`],
+      ['dbmate', `status${suffix}`],
+      1.3,
+    );
+  }
 }
 
 async function upCase(group, kind, dbmateBin) {
@@ -217,6 +264,7 @@ async function upCase(group, kind, dbmateBin) {
     dmUp: { tool: 'dbmate', phase: 'up', samples: [] },
     floorDown: { tool: 'psql-session', phase: 'down all', samples: [] },
     tmDown: { tool: 'tidemark', phase: 'down --all', samples: [] },
+    tmDownNoLint: { tool: 'tidemark', phase: 'down --all --skip-lint', samples: [] },
   };
   for (let round = 0; round < RUNS; round += 1) {
     for (const db of [floor, tm, dm]) await recreate(db);
@@ -226,6 +274,12 @@ async function upCase(group, kind, dbmateBin) {
     if (group === 'up') {
       cells.floorDown.samples.push(measure('psql', psqlArgs(floor, downScript)));
       cells.tmDown.samples.push(measure(process.execPath, [cli, 'down', '--all', '--yes'], tidemarkEnv(tm, dir)));
+      // The runner's own part of down --all, without the lint of the rollback files (the lint's topic): the
+      // same history applied again (untimed), then rolled back with --skip-lint.
+      must(process.execPath, [cli, 'up', '--skip-lint'], { env: tidemarkEnv(tm, dir) });
+      cells.tmDownNoLint.samples.push(
+        measure(process.execPath, [cli, 'down', '--all', '--yes', '--skip-lint'], tidemarkEnv(tm, dir)),
+      );
     }
   }
   const kept = group === 'up' ? Object.values(cells) : [cells.floorUp, cells.tmUp, cells.dmUp];
@@ -233,8 +287,16 @@ async function upCase(group, kind, dbmateBin) {
   const label = group === 'up' ? 'up' : 'up (tiny)';
   ratio(`${label} / psql floor`, group, ['tidemark', 'up'], ['psql-session', 'up'], group === 'up' ? 1.0 : 1.15);
   ratio(`${label} / dbmate up`, group, ['tidemark', 'up'], ['dbmate', 'up'], 1.0);
-  if (group === 'up')
+  if (group === 'up') {
     ratio('down --all / psql floor', group, ['tidemark', 'down --all'], ['psql-session', 'down all'], 1.1);
+    ratio(
+      'down --all --skip-lint / psql floor',
+      group,
+      ['tidemark', 'down --all --skip-lint'],
+      ['psql-session', 'down all'],
+      1.1,
+    );
+  }
 }
 
 function fmt(v, digits = 0) {
@@ -263,7 +325,7 @@ async function main() {
   );
   if (process.env.NODE_EXTRA_CA_CERTS)
     console.log(
-      "# NODE_EXTRA_CA_CERTS is set: every node process (tidemark, bare node+pg, dbmate's launcher) parses that file at start, a constant that narrows the ratios",
+      "# NODE_EXTRA_CA_CERTS is set: every node process (tidemark, bare node+pg, dbmate's launcher) parses that file at start, a constant that narrows the ratios; the no-op cells ran with it (CA set) and without it (CA unset), interleaved; `up` and `tiny` ran with it",
     );
   if (!TIME) console.log('# no /usr/bin/time here: wall time only');
   console.log(

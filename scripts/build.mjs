@@ -11,7 +11,7 @@
 // It emits without checking (--noCheck, TypeScript 5.6+): the type check is `npm run typecheck` (beside the
 // tests in `npm test`), and checking src/ here too doubled the build's CPU on a clone's first run (11.9 s ->
 // 5.6 s). The declarations are the same bytes either way.
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cp, readFile, rm } from 'node:fs/promises';
@@ -23,7 +23,8 @@ import { build } from 'esbuild';
 
 /**
  * A build whose inputs are the same as the last one's is skipped: `npm ci` builds (prepare) and `npm test`
- * would then build the same bytes again (~5 s of CPU). The inputs: src/, bin/, this script, the tsconfigs,
+ * would then build the same bytes again (~5 s of CPU). The inputs: src/, bin/, this script and the code cache's
+ * warm-up (scripts/warm-code-cache.cjs), the tsconfigs,
  * package.json and its lock (the bundled dependencies), the node version (the code cache is V8's) and
  * TIDEMARK_NO_MINIFY. `--force` builds anyway.
  */
@@ -43,7 +44,14 @@ rmSync(stamp, { force: true });
 
 function inputsId() {
   const hash = createHash('sha256').update(`${process.version}\0${process.env.TIDEMARK_NO_MINIFY ?? ''}\0`);
-  const files = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs'];
+  const files = [
+    'package.json',
+    'package-lock.json',
+    'tsconfig.json',
+    'tsconfig.build.json',
+    'scripts/build.mjs',
+    'scripts/warm-code-cache.cjs',
+  ];
   for (const dir of ['src', 'bin'])
     for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true }))
       if (entry.isFile()) files.push(join(entry.parentPath, entry.name));
@@ -123,6 +131,8 @@ const lazyChildProcess = {
     }));
   },
 };
+/** The head of the function dist/cli.cjs is (see bin/migrate.js for its parameters); "use strict" as the ES modules. */
+const CLI_HEAD = "(function (exports, require, module, __filename, __dirname, __tidemarkImport) {'use strict';";
 const cli = await build({
   ...shared,
   plugins: [lazyChildProcess],
@@ -144,12 +154,16 @@ for (const file of cli.outputFiles) {
   // Dynamic imports go through bin/migrate.js's import() (see there): the bundle runs in a vm.Script.
   const text = file.text.replace(/(?<![\w$.])import\(("[^"]+")\)/g, '__tidemarkImport($1)');
   if (/(?<![\w$.])import\(/.test(text)) throw new Error('dist/cli.cjs: an import() the build did not rewrite');
-  // The first line is the bundle's id: bin/migrate.js uses a code cache only when it starts with the same line.
+  // The file is the very script bin/migrate.js compiles: the bundle inside the function that gives it its
+  // module's variables, so that bin compiles the text as read (a template around a 600 KB string is a cons string
+  // that V8 copies flat before compiling it, on every start). The first line (that function's head, then the
+  // bundle's sha256 in a comment) is the bundle's id: bin/migrate.js uses a code cache only when it starts with
+  // the same line. The bundle itself still starts on line 2, as its source map says.
   const id = createHash('sha256').update(text).digest('hex');
-  writeFileSync(file.path, `//tidemark-cli sha256:${id}\n${text}`);
+  writeFileSync(file.path, `${CLI_HEAD}//tidemark-cli sha256:${id}\n${text}\n})`);
 }
 await library;
-warmCodeCache();
+await warmCodeCache();
 await declarations;
 // The cache keeps the declarations of a source file since deleted (tsc never removes outputs): copy only
 // those whose source is still there, so none ships stale.
@@ -161,34 +175,125 @@ await cp(typesCache, 'dist', {
 writeFileSync(stamp, inputs);
 
 /**
- * Runs the built CLI once, as a pod start does, so that bin/migrate.js writes dist/cli.cjs.cache with the
- * bytecode of that path: settings, two migration files read and hashed, a connection attempt (to a closed port:
- * no server is needed), the error report. Functions a real run needs beyond these compile lazily as usual.
+ * Writes dist/cli.cjs.cache with the bytecode of what every pod start runs: scripts/warm-code-cache.cjs runs a
+ * no-op `status` and `up` in one process (settings, two migration files read and hashed, the connection, the
+ * history read, the plan, the report, the goodbye) against a stand-in server (below), so no database is needed
+ * to build. Functions other paths need (errors, a real run) compile lazily as usual.
  */
-function warmCodeCache() {
+async function warmCodeCache() {
   const work = mkdtempSync(join(tmpdir(), 'tidemark-build-'));
+  const files = {
+    '001_one.sql': 'create table one (id int);\n',
+    '002_two.sql': '-- migrate:no-transaction\ncreate index on one (id);\n',
+  };
+  mkdirSync(join(work, 'migrations'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(work, 'migrations', name), text);
+  const history = Object.entries(files).map(([name, text]) => {
+    const [, version, base] = /^(\d+)_(.+)\.sql$/.exec(name);
+    return [version, base, createHash('sha256').update(text).digest('hex'), 0, 1, 'build', false, null, null];
+  });
+  const server = await standInServer(JSON.stringify(history));
   try {
-    mkdirSync(join(work, 'migrations'));
-    writeFileSync(join(work, 'migrations', '001_one.sql'), 'create table one (id int);\n');
-    writeFileSync(join(work, 'migrations', '002_two.sql'), '-- migrate:no-transaction\ncreate index on one (id);\n');
-    for (const command of ['status', 'up']) {
-      rmSync('dist/cli.cjs.cache', { force: true });
-      const run = spawnSync(process.execPath, ['--', 'bin/migrate.js', command], {
-        cwd: process.cwd(),
-        env: {
-          PATH: process.env.PATH ?? '',
-          CI: '1',
-          DATABASE_URL: 'postgres://tidemark@127.0.0.1:1/build',
-          MIGRATIONS_DIR: join(work, 'migrations'),
-          ROLLBACK_DIR: join(work, 'rollback'),
-          BACKUP_BEFORE_MIGRATE: 'false',
-        },
-        encoding: 'utf8',
-      });
-      if (run.error) throw run.error;
-    }
-    if (!existsSync('dist/cli.cjs.cache')) throw new Error('bin/migrate.js wrote no dist/cli.cjs.cache');
+    rmSync('dist/cli.cjs.cache', { force: true });
+    const { stdout } = await promisify(execFile)(process.execPath, ['scripts/warm-code-cache.cjs'], {
+      cwd: process.cwd(),
+      env: {
+        PATH: process.env.PATH ?? '',
+        CI: '1',
+        DATABASE_URL: `postgres://tidemark@127.0.0.1:${server.address().port}/build`,
+        MIGRATIONS_DIR: join(work, 'migrations'),
+        ROLLBACK_DIR: join(work, 'rollback'),
+        BACKUP_BEFORE_MIGRATE: 'false',
+      },
+      encoding: 'utf8',
+    });
+    const { codes } = JSON.parse(stdout.trim().split('\n').at(-1));
+    // The cache is still good after a failed run (it holds what ran), but then not what a pod start runs.
+    if (codes.some((code) => code !== 0))
+      console.warn(`build: the code cache's warm run exited ${codes.join(', ')} (status, up); the cache holds less`);
+    if (!existsSync('dist/cli.cjs.cache')) throw new Error('scripts/warm-code-cache.cjs wrote no dist/cli.cjs.cache');
   } finally {
+    server.close();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * A stand-in for PostgreSQL that answers what a no-op `status` and `up` send, for the code cache's warm run
+ * only (never for tests: they run against a real server): trust authentication, the history query (the rows
+ * it is given), and "no such table" for any other query (the repair log); Terminate ends the connection.
+ */
+async function standInServer(historyJson) {
+  const { createServer } = await import('node:net');
+  const message = (type, ...parts) => {
+    const body = Buffer.concat(parts);
+    const head = Buffer.alloc(5);
+    head.write(type, 0, 'latin1');
+    head.writeInt32BE(body.length + 4, 1);
+    return Buffer.concat([head, body]);
+  };
+  const int32 = (n) => {
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(n);
+    return b;
+  };
+  const int16 = (n) => {
+    const b = Buffer.alloc(2);
+    b.writeInt16BE(n);
+    return b;
+  };
+  const cstr = (text) => Buffer.from(`${text}\0`, 'utf8');
+  const ready = message('Z', Buffer.from('I'));
+  const server = createServer((socket) => {
+    let buffered = Buffer.alloc(0);
+    let started = false;
+    socket.on('error', () => {});
+    socket.on('data', (chunk) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      for (;;) {
+        if (!started) {
+          if (buffered.length < 8) return;
+          const length = buffered.readInt32BE(0);
+          if (buffered.length < length) return;
+          const code = buffered.readInt32BE(4);
+          buffered = buffered.subarray(length);
+          if (code === 80877103) {
+            socket.write('N'); // SSLRequest: no
+            continue;
+          }
+          started = true;
+          socket.write(Buffer.concat([message('R', int32(0)), message('K', int32(1), int32(1)), ready]));
+          continue;
+        }
+        if (buffered.length < 5) return;
+        const type = String.fromCharCode(buffered[0]);
+        const length = buffered.readInt32BE(1);
+        if (buffered.length < length + 1) return;
+        const body = buffered.subarray(5, length + 1);
+        buffered = buffered.subarray(length + 1);
+        if (type === 'X') {
+          socket.end();
+          return;
+        }
+        if (type !== 'Q') continue;
+        const sql = body.toString('utf8');
+        if (sql.includes('json_agg')) {
+          const value = Buffer.from(historyJson, 'utf8');
+          socket.write(
+            Buffer.concat([
+              message('T', int16(1), cstr('rows'), int32(0), int16(0), int32(25), int16(-1), int32(-1), int16(0)),
+              message('D', int16(1), int32(value.length), value),
+              message('C', cstr('SELECT 1')),
+              ready,
+            ]),
+          );
+        } else {
+          const fields = [cstr('SERROR'), cstr('VERROR'), cstr('C42P01'), cstr('Mrelation does not exist')];
+          socket.write(Buffer.concat([message('E', ...fields, Buffer.from([0])), ready]));
+        }
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
 }

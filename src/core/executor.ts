@@ -45,6 +45,9 @@ const QUERY_CANCELED = '57014';
 /** `begin` and one `select set_config(...)` precede the file in a transactional run. */
 const PREFIX_STATEMENTS = 2;
 
+/** What follows a transactional migration's tracking row in its query (see #transactionText): one string, built once. */
+const AFTER_COMMIT = `;\ncommit;\nreset all;\n${WATCH_SQL};`;
+
 /**
  * The newest version in the history once a run's changes are in, as a read of the table would say: the rows
  * read before the run, plus the migrations it applied (up) or minus those it rolled back (down), plus an up
@@ -424,12 +427,14 @@ export class Executor {
     const t = this.#config.timeouts;
     const policy = this.#config.lockRetry;
     // SET LOCAL as one statement (set_config(..., true)); for a migration sent ahead it also checks that the one
-    // before it committed. The marker lets the record statement notice a file that ended our transaction.
+    // before it committed. The marker lets the record statement notice a file that ended our transaction. A
+    // select without columns (the calls are its one-time filter; each returns its value, never null): its
+    // answer is a row of nothing, so the client parses no field descriptions or values for it.
     const prefix =
-      `begin; select set_config('lock_timeout', ${quoteLiteral(`${policy.lockTimeoutMs(attempt)}ms`)}, true), ` +
-      `set_config('statement_timeout', ${quoteLiteral(String(t.statementMs))}, true), ` +
-      `set_config('tidemark.migration', ${quoteLiteral(migration.version)}, true)` +
-      `${after ? ` where ${store.committedSql(after.migration.version, direction)}` : ''};\n`;
+      `begin; select where set_config('lock_timeout', ${quoteLiteral(`${policy.lockTimeoutMs(attempt)}ms`)}, true) is not null ` +
+      `and set_config('statement_timeout', ${quoteLiteral(String(t.statementMs))}, true) is not null ` +
+      `and set_config('tidemark.migration', ${quoteLiteral(migration.version)}, true) is not null` +
+      `${after ? ` and ${store.committedSql(after.migration.version, direction)}` : ''};\n`;
     const record =
       direction === 'up'
         ? store.insertAppliedSql(
@@ -447,7 +452,7 @@ export class Executor {
     // `reset all` after the commit, in the same query: a session-level SET in the file (search_path included)
     // must not reach the next migration. Not DISCARD ALL: it would release the runner's advisory lock. The
     // server's watch on the session (db/watch) is set again after `reset all`, in the same query.
-    return { sql: `${prefix}${body}${record};\ncommit;\nreset all;\n${WATCH_SQL};`, prefixLength: prefix.length };
+    return { sql: `${prefix}${body}${record}${AFTER_COMMIT}`, prefixLength: prefix.length };
   }
 
   /**

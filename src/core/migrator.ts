@@ -137,13 +137,26 @@ export class Migrator {
   async status(): Promise<StatusReport> {
     // read() is optimistic (one query; [] when the table is missing): the catalog look-up of exists() runs
     // only for an empty history. A fresh backend's first catalog queries are the slow part of `status`.
+    // The repairs are asked for right behind the history (pg sends the second query as the first one's answer
+    // arrives, while the files are still being read): its round trip no longer follows the files. Without a
+    // tracking table there is no repair log either (its query then fails, which read() takes as none).
     return this.#withFiles(
-      (session) => session.history.read(),
-      async (session, migrations, history) => {
+      async (session) => {
+        const history = session.history.read();
+        const repairs = readRepairs(session);
+        repairs.catch(() => {}); // awaited below, after the history
+        return { history: await history, repairs };
+      },
+      async (session, migrations, { history, repairs }) => {
         const tableExists = history.length > 0 || (await session.history.exists());
-        const repairs = tableExists ? await readRepairs(session) : [];
+        const repaired = await repairs;
         const entries = statusOf(migrations, history);
-        return { entries, tableExists, repairs, resumePoints: await this.#resumePoints(entries) };
+        return {
+          entries,
+          tableExists,
+          repairs: tableExists ? repaired : [],
+          resumePoints: await this.#resumePoints(entries),
+        };
       },
     );
   }

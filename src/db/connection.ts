@@ -2,6 +2,7 @@
  * Opening connections, and turning every way that can fail into one paragraph that names the cause and the fix
  * (exit 3). The password never appears: messages show describeParams(), which masks it.
  */
+import type { Duplex } from 'node:stream';
 import pg from 'pg';
 import { MigrateError, type ErrorCode } from '../errors.js';
 import { connectTimeoutOf, describeParams, maskPasswords, pgClientConfig, type ConnectionParams } from './params.js';
@@ -77,17 +78,31 @@ export function sever(client: Client, reason: string): void {
   else (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
 }
 
-/** end() with a bound: on a dead path pg would wait for the server's goodbye forever. */
+/**
+ * end() with a bound: on a dead path pg would wait for the server's goodbye forever.
+ *
+ * It returns once our goodbye is out (the Terminate message and our FIN handed to the kernel), not when the
+ * server's FIN comes back: the server only answers it by ending the backend (a few ms of its exit work, more
+ * on a busy server), which every command of the CLI, the no-op `up` of every pod start included, would wait
+ * for before exiting. Nothing is lost by not waiting: the server reads Terminate and ends the session
+ * cleanly whether or not we are still there (the kernel delivers what was written before the socket closes,
+ * and the server sends nothing after Terminate, so no reset), and pg's own listeners (and our 'error'
+ * listener, see connect) stay on the client until the socket closes.
+ */
 export async function closeClient(client: Client | undefined, ms = 2_000): Promise<void> {
   if (!client) return;
   let timer: NodeJS.Timeout | undefined;
+  const stream = (client as unknown as { connection: { stream: Duplex } }).connection.stream;
   const ended = client.end().catch(() => {});
+  const sent = new Promise<void>((resolve) => {
+    if (stream.writableFinished || stream.destroyed) resolve();
+    stream.once('finish', resolve);
+    stream.once('close', resolve);
+  });
   const late = new Promise<'late'>((resolve) => {
     timer = setTimeout(() => resolve('late'), ms);
   });
-  if ((await Promise.race([ended, late])) === 'late') {
-    (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
-  }
+  if ((await Promise.race([ended, sent, late])) === 'late') stream.destroy();
   clearTimeout(timer);
 }
 

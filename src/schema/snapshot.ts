@@ -4,10 +4,11 @@
  * migration with the one after its rollback; `migrate schema check` compares the database with the schema
  * file restored into a scratch database. Comparing is `diff.ts` (pure).
  *
- * Cost: one query per kind of object (14), each set-based over the whole catalog, never one per object: a
- * 1000-table schema reads in well under 300 ms (bench/test-rollback-bench.mjs). tidemark's own tables (the
- * tracking table, `db_backups`, `<table>_repairs`) and everything hanging off them are never part of it;
- * neither are objects that belong to an extension (the extension itself is, with its version).
+ * Cost: one query per kind of object (14, and the non-default opclasses), each set-based over the whole
+ * catalog, never one per object: a 1000-table schema reads in well under 300 ms (bench/test-rollback-bench.mjs;
+ * ~85 ms of server CPU, about as much of the client's). tidemark's own tables (the tracking table,
+ * `db_backups`, `<table>_repairs`) and everything hanging off them are never part of it; neither are objects
+ * that belong to an extension (the extension itself is, with its version).
  */
 import type pg from 'pg';
 import type { TableRef } from '../config/settings.js';
@@ -103,12 +104,19 @@ const RELS = `with rels as (
    where ${USER_SCHEMA} and c.oid <> all($1::oid[]) and ($2::oid[] is null or c.oid = any($2::oid[]))
 )`;
 
+// Extension members from the extensions' side, tidemark's dependents from its tables' side: both index
+// look-ups on pg_depend (one test over every row of pg_depend, with an OR, was a scan of it: 2 ms at 1000
+// tables, 0.4 ms this way). A member ('e') always references its pg_extension row.
 const EXCLUDED = `select coalesce(array_agg(distinct d.objid), '{}')::text[] as oids
   from (select t.oid as objid from unnest($1::text[]) q(name), lateral (select to_regclass(q.name)::oid as oid) t where t.oid is not null
         union all
-        select d.objid from pg_depend d
-         where d.classid = 'pg_class'::regclass
-           and (d.deptype = 'e' or (d.refclassid = 'pg_class'::regclass and d.refobjid in (select to_regclass(x)::oid from unnest($1::text[]) x)))) d`;
+        select d.objid from pg_extension x
+          join pg_depend d on d.refclassid = 'pg_extension'::regclass and d.refobjid = x.oid
+                          and d.classid = 'pg_class'::regclass and d.deptype = 'e'
+        union all
+        select d.objid from unnest($1::text[]) q(name)
+          join pg_depend d on d.refclassid = 'pg_class'::regclass and d.refobjid = to_regclass(q.name)::oid
+                          and d.classid = 'pg_class'::regclass) d`;
 
 /**
  * Grants other than the owner's own, as `role=PRIVILEGE` (`*` = with grant option), sorted; the grantor is left
@@ -154,16 +162,16 @@ export function snapshotQueries(grants: boolean): Record<(typeof SNAPSHOT_QUERIE
                    from pg_extension x join pg_namespace n on n.oid = x.extnamespace`,
     // A sequence's owning column, from pg_sequence (not from rels: a CTE named twice is materialised, its size
     // guessed at 1 row, and was joined by a nested loop: 2000 x 1000 comparisons, ~0.3-1 s at 1000 tables).
+    // Its name is pg_identify_object's identity (quoted and qualified as quote_ident would: catalog caches):
+    // joining pg_class, pg_namespace and pg_attribute was three index scans a sequence, 2/3 of this query.
     relations: `${RELS}, parents as (
         select i.inhrelid, ${qualified('pn.nspname', 'pc.relname')} as parent
           from pg_inherits i join pg_class pc on pc.oid = i.inhparent join pg_namespace pn on pn.oid = pc.relnamespace
       ), owned as (
-        select s.seqrelid, ${qualified('tn.nspname', 'tc.relname')} || '.' || quote_ident(a.attname) as owner
+        select s.seqrelid, (pg_identify_object('pg_class'::regclass, d.refobjid, d.refobjsubid)).identity as owner
           from pg_sequence s
           join pg_depend d on d.classid = 'pg_class'::regclass and d.objid = s.seqrelid and d.objsubid = 0
                           and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i') and d.refobjsubid > 0
-          join pg_class tc on tc.oid = d.refobjid join pg_namespace tn on tn.oid = tc.relnamespace
-          join pg_attribute a on a.attrelid = d.refobjid and a.attnum = d.refobjsubid
       )
       select r.oid::int8::text as oid, ${qualified('r.nspname', 'r.relname')} as name, r.relkind::text as kind, r.relpersistence::text as persistence,
              r.relrowsecurity as rls, r.relforcerowsecurity as rls_forced,
@@ -180,6 +188,9 @@ export function snapshotQueries(grants: boolean): Record<(typeof SNAPSHOT_QUERIE
         left join owned o on o.seqrelid = r.oid
         left join parents p on p.inhrelid = r.oid and r.relispartition
        where r.relkind in ('r', 'p', 'v', 'm', 'S', 'f')`,
+    // A materialized view's columns are read for the names its indexes' keys take (not objects of their own:
+    // its definition says them). Ordered: assembleSnapshot sorts by (oid, attnum) whatever the source, and a
+    // sorted array costs it one pass; unordered rows (~2.5 ms less server time) cost the client's sort more.
     columns: `${RELS}
       select r.oid::int8::text as oid, a.attnum as subid, ${qualified('r.nspname', 'r.relname')} as parent, r.relkind::text as relkind,
              quote_ident(a.attname) as name, format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null,
@@ -194,37 +205,29 @@ export function snapshotQueries(grants: boolean): Record<(typeof SNAPSHOT_QUERIE
         join pg_type t on t.oid = a.atttypid
         left join pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
         left join pg_collation co on co.oid = a.attcollation and a.attcollation <> t.typcollation
-       where r.relkind in ('r', 'p', 'f', 'c') and a.attnum > 0 and not a.attisdropped
+       where r.relkind in ('r', 'p', 'f', 'c', 'm') and a.attnum > 0 and not a.attisdropped
        order by r.oid, a.attnum`,
     constraints: `${RELS}
       select co.oid::int8::text as oid, r.oid::int8::text as root, ${qualified('r.nspname', 'r.relname')} as parent, quote_ident(co.conname) as name, co.contype::text as type,
              pg_get_constraintdef(co.oid) as definition
         from rels r join pg_constraint co on co.conrelid = r.oid`,
     // pg_get_indexdef costs ~55 us an index (relcache work): 220 ms at 4000 indexes, most of the budget. The
-    // definition is rebuilt from pg_index instead, in the same words: UNIQUE, method, columns with a
-    // non-default opclass, DESC / NULLS, INCLUDE, expressions, WHERE.
-    indexes: `${RELS}, keys as (
-        select i.indexrelid,
-               string_agg(case when k.attnum = 0 then 'expression' else quote_ident(a.attname) end
-                          || case when oc.opcdefault then '' else ' ' || oc.opcname end
-                          || case when k.opt & 1 = 1 then ' DESC' else '' end
-                          || case when k.opt & 3 = 2 then ' NULLS FIRST' when k.opt & 3 = 1 then ' NULLS LAST' else '' end,
-                          ', ' order by k.ord) filter (where k.ord <= i.indnkeyatts) as keys,
-               string_agg(quote_ident(a.attname), ', ' order by k.ord) filter (where k.ord > i.indnkeyatts) as include
-          from rels r join pg_index i on i.indrelid = r.oid
-          cross join lateral unnest(i.indkey::int2[], i.indclass::oid[], i.indoption::int2[]) with ordinality k(attnum, opclass, opt, ord)
-          left join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
-          left join pg_opclass oc on oc.oid = k.opclass
-         group by i.indexrelid, i.indnkeyatts
-      )
+    // definition is rebuilt in the same words: UNIQUE, method, columns with a non-default opclass, DESC /
+    // NULLS, INCLUDE, expressions, WHERE. The key columns' names are not joined here: they are the rows of the
+    // columns query (same roots, same read), matched by attnum in assembleSnapshot, and the non-default
+    // opclasses are the opclasses query. Joining pg_attribute (hashed whole: ~40k rows at 1000 tables) and
+    // aggregating the keys per index was two thirds of this query's server time.
+    indexes: `${RELS}
       select ic.oid::int8::text as oid, r.oid::int8::text as root, ${qualified('r.nspname', 'r.relname')} as parent, ${qualified('r.nspname', 'ic.relname')} as name,
-             case when i.indisunique then 'UNIQUE ' else '' end || 'USING ' || am.amname || ' (' || k.keys || ')'
-             || coalesce(' INCLUDE (' || k.include || ')', '')
-             || case when i.indnullsnotdistinct then ' NULLS NOT DISTINCT' else '' end
-             || coalesce(' WHERE ' || pg_get_expr(i.indpred, i.indrelid), '') as definition,
+             case when i.indisunique then 'UNIQUE ' else '' end || 'USING ' || am.amname as head,
+             i.indnkeyatts || ' ' || i.indkey::text || ' ' || i.indclass::text || ' ' || i.indoption::text as keys,
+             case when i.indnullsnotdistinct then ' NULLS NOT DISTINCT' else '' end
+             || coalesce(' WHERE ' || pg_get_expr(i.indpred, i.indrelid), '') as tail,
              pg_get_expr(i.indexprs, i.indrelid) as expressions, i.indisvalid as valid
-        from rels r join pg_index i on i.indrelid = r.oid join keys k on k.indexrelid = i.indexrelid
+        from rels r join pg_index i on i.indrelid = r.oid
         join pg_class ic on ic.oid = i.indexrelid join pg_am am on am.oid = ic.relam`,
+    // The operator classes an index definition names (the default ones it leaves out). Read whole: ~60 rows.
+    opclasses: `select oc.oid::int8::text as oid, oc.opcname as name from pg_opclass oc where not oc.opcdefault`,
     functions: `select p.oid::int8::text as oid, ${qualified('n.nspname', 'p.proname')} || '(' || pg_get_function_identity_arguments(p.oid) || ')' as name,
                        p.prokind::text as kind,
                        case when p.prokind <> 'a' then pg_get_functiondef(p.oid)
@@ -314,6 +317,15 @@ const CONSTRAINT_TYPE: Record<string, string> = {
 };
 
 type Row = Record<string, unknown>;
+const COLUMN_PROPS = {
+  type: 'type',
+  'not null': 'not_null',
+  default: 'default',
+  identity: 'identity',
+  generated: 'generated',
+  collation: 'collation',
+  grants: 'grants',
+};
 
 /** Props without nulls/undefined, so an absent fact and a null one compare equal. */
 function props(row: Row, pick: Record<string, string>): Record<string, PropValue> {
@@ -333,7 +345,8 @@ function props(row: Row, pick: Record<string, string>): Record<string, PropValue
  * @example const before = await snapshotSchema(client, { trackingTable: settings.migrationsTable });
  */
 export async function snapshotSchema(client: pg.ClientBase, options: SnapshotOptions): Promise<SchemaSnapshot> {
-  return (await readSnapshot(client, options)).snapshot;
+  // Without the roots: 15 000 Map entries nobody reads (~15% of the assembly).
+  return assembleSnapshot(await readRows(client, options), { roots: false }).snapshot;
 }
 
 /** tidemark's tables, what hangs off them, and extension members: the relations a snapshot leaves out. */
@@ -371,6 +384,11 @@ export function snapshotJson(grants: boolean, scoped: boolean): string {
  * server's CPU over 15 000 objects, for no gain in the client's.
  */
 export async function readSnapshot(client: pg.ClientBase, options: SnapshotOptions): Promise<RootedSnapshot> {
+  return assembleSnapshot(await readRows(client, options));
+}
+
+/** The rows of every query of the snapshot, read in one read-only transaction. */
+async function readRows(client: pg.ClientBase, options: SnapshotOptions): Promise<Record<string, Row[]>> {
   const excluded = await excludedRelations(client, options.trackingTable);
   const sql = snapshotQueries(options.grants !== false);
   const results: Record<string, Row[]> = {};
@@ -387,7 +405,7 @@ export async function readSnapshot(client: pg.ClientBase, options: SnapshotOptio
   } finally {
     await client.query('rollback').catch(() => {});
   }
-  return assembleSnapshot(results);
+  return results;
 }
 
 /** The snapshot's queries, in the order they run. */
@@ -399,6 +417,7 @@ export const SNAPSHOT_QUERIES = [
   'columns',
   'constraints',
   'indexes',
+  'opclasses',
   'functions',
   'triggers',
   'types',
@@ -411,10 +430,49 @@ export const SNAPSHOT_QUERIES = [
 export type SnapshotRow = Record<string, unknown>;
 
 /**
- * The objects from the rows of each query (from readSnapshot, or from the incremental snapshot's function that
- * runs them all in one statement).
+ * An index's definition from its row of the indexes query: `UNIQUE USING btree (a, b DESC NULLS LAST,
+ * expression) INCLUDE (c) NULLS NOT DISTINCT WHERE ...`, the words the query wrote when it joined the names
+ * itself. `keys` is indnkeyatts, then indkey, indclass and indoption (n + n + k + k numbers, n >= k): a key
+ * names its column (attnum 0: `expression`, the text is in `expressions`), then a non-default opclass, then DESC
+ * and a NULLS order other than the direction's default; the columns after the k keys are INCLUDE's.
  */
-export function assembleSnapshot(results: Readonly<Record<string, readonly SnapshotRow[]>>): RootedSnapshot {
+function indexDefinition(r: Row, names: readonly string[], opclassName: ReadonlyMap<string, string>): string {
+  const numbers = String(r.keys).split(' ');
+  const keyCount = Number(numbers[0]);
+  const columns = numbers.length - 1 - 2 * keyCount;
+  const keys: string[] = [];
+  const include: string[] = [];
+  for (let k = 0; k < columns; k++) {
+    const attnum = Number(numbers[1 + k]);
+    const name = attnum === 0 ? 'expression' : names[attnum];
+    // A key whose column is not read (never: an index's columns are its relation's) is left out, as the
+    // string_agg the query used to do skipped a null.
+    if (name === undefined) continue;
+    if (k >= keyCount) {
+      include.push(name);
+      continue;
+    }
+    const opclass = opclassName.get(numbers[1 + columns + k]!);
+    const opt = Number(numbers[1 + columns + keyCount + k]);
+    keys.push(
+      name +
+        (opclass === undefined ? '' : ` ${opclass}`) +
+        ((opt & 1) === 1 ? ' DESC' : '') +
+        ((opt & 3) === 2 ? ' NULLS FIRST' : (opt & 3) === 1 ? ' NULLS LAST' : ''),
+    );
+  }
+  if (keys.length === 0) return '';
+  return `${String(r.head)} (${keys.join(', ')})${include.length > 0 ? ` INCLUDE (${include.join(', ')})` : ''}${String(r.tail)}`;
+}
+
+/**
+ * The objects from the rows of each query (from readSnapshot, or from the incremental snapshot's function that
+ * runs them all in one statement). `roots: false` leaves `rootOf` empty (a whole snapshot has no use for it).
+ */
+export function assembleSnapshot(
+  results: Readonly<Record<string, readonly SnapshotRow[]>>,
+  { roots = true }: { readonly roots?: boolean } = {},
+): RootedSnapshot {
   const [
     comments,
     schemas,
@@ -423,6 +481,7 @@ export function assembleSnapshot(results: Readonly<Record<string, readonly Snaps
     columns,
     constraints,
     indexes,
+    opclasses,
     functions,
     triggers,
     types,
@@ -455,7 +514,7 @@ export function assembleSnapshot(results: Readonly<Record<string, readonly Snaps
   const add = (kind: ObjectKind, name: string, p: Record<string, PropValue>, parent?: string) => {
     const key = objectKey(kind, name);
     objects[key] = parent === undefined ? { kind, name, props: p } : { kind, name, parent, props: p };
-    if (root !== undefined) rootOf.set(key, root);
+    if (roots && root !== undefined) rootOf.set(key, root);
   };
   const relationKinds = new Map<string, ObjectKind>();
 
@@ -534,20 +593,34 @@ export function assembleSnapshot(results: Readonly<Record<string, readonly Snaps
   }
 
   const columnOrder: Record<string, string[]> = {};
+  /** Relation oid -> its columns' quoted names by attnum (index keys name them). */
+  const namesOf = new Map<string, string[]>();
+  // Rows come sorted by relation: its names, its key and its column order are made once per relation (a key
+  // made per row was 7000 more strings to build and intern at 1000 tables).
+  let names: string[] = [];
+  let order: string[] = [];
+  let parent = '';
+  let relation = '';
   for (const r of columnRows) {
     root = String(r.oid);
-    const parent = objectKey(RELKIND[String(r.relkind)]!, String(r.parent));
-    const p = props(r, {
-      type: 'type',
-      'not null': 'not_null',
-      default: 'default',
-      identity: 'identity',
-      generated: 'generated',
-      collation: 'collation',
-      grants: 'grants',
-    });
-    add('column', `${String(r.parent)}.${String(r.name)}`, withComment('pg_class', r, p, Number(r.subid)), parent);
-    (columnOrder[parent] ??= []).push(String(r.name));
+    if (root !== relation) {
+      relation = root;
+      namesOf.set(root, (names = []));
+      if (r.relkind !== 'm') {
+        parent = objectKey(RELKIND[String(r.relkind)]!, String(r.parent));
+        order = columnOrder[parent] ??= [];
+      }
+    }
+    const name = String(r.name);
+    names[Number(r.subid)] = name;
+    if (r.relkind === 'm') continue;
+    add(
+      'column',
+      `${String(r.parent)}.${name}`,
+      withComment('pg_class', r, props(r, COLUMN_PROPS), Number(r.subid)),
+      parent,
+    );
+    order.push(name);
   }
   const parentOf = (r: Row) => objectKey(relationKinds.get(String(r.parent)) ?? 'table', String(r.parent));
   for (const r of constraints!) {
@@ -555,14 +628,13 @@ export function assembleSnapshot(results: Readonly<Record<string, readonly Snaps
     const p = { type: CONSTRAINT_TYPE[String(r.type)] ?? String(r.type), ...props(r, { definition: 'definition' }) };
     add('constraint', `${String(r.parent)}.${String(r.name)}`, withComment('pg_constraint', r, p), parentOf(r));
   }
+  const opclassName = new Map<string, string>();
+  for (const r of opclasses!) opclassName.set(String(r.oid), String(r.name));
   for (const r of indexes!) {
     root = String(r.root);
-    add(
-      'index',
-      String(r.name),
-      withComment('pg_class', r, props(r, { definition: 'definition', expressions: 'expressions', valid: 'valid' })),
-      parentOf(r),
-    );
+    const p = props(r, { expressions: 'expressions', valid: 'valid' });
+    const definition = indexDefinition(r, namesOf.get(root) ?? [], opclassName);
+    add('index', String(r.name), withComment('pg_class', r, definition === '' ? p : { definition, ...p }), parentOf(r));
   }
   for (const r of functions!) {
     root = String(r.oid);

@@ -138,18 +138,24 @@ export function displayPaths(cwd: string): (path: string) => string {
 export function sqlFileOf(path: string, raw: string, displayPath: string, problems?: string[]): SqlFile {
   const text = stripBom(raw);
   const header = scanHeader(text);
-  for (const problem of header.problems) problems?.push(`${displayPath} ${problem}`);
+  for (let i = 0; i < header.problems.length; i += 1) problems?.push(`${displayPath} ${header.problems[i]!}`);
   return { path, displayPath, text, empty: header.empty, directives: header.directives };
 }
 
 const READ_BATCH = 100;
 
+/**
+ * One version's files. The first up and down are fields: a second of either (a problem, reported) is rare,
+ * and two arrays per version were two allocations for each of the thousand versions of every `up`.
+ */
 interface Entry {
   version: string;
   versionNumber: bigint;
   name: string;
-  ups: string[];
-  downs: string[];
+  up: string | undefined;
+  down: string | undefined;
+  moreUps: string[] | undefined;
+  moreDowns: string[] | undefined;
 }
 
 /** The digits of a version without leading zeros (`001` and `1` are one version): a cheap key, unlike BigInt. */
@@ -157,6 +163,11 @@ function versionKey(version: string): string {
   let i = 0;
   while (i < version.length - 1 && version.charCodeAt(i) === 48) i += 1;
   return i === 0 ? version : version.slice(i);
+}
+
+/** Every path of one kind in an entry, the first one first. */
+function pathsOf(first: string | undefined, more: string[] | undefined): string[] {
+  return first === undefined ? [] : more === undefined ? [first] : [first, ...more];
 }
 
 /**
@@ -171,14 +182,27 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
   const { migrationsDir, rollbackDir, cwd } = locations;
   const show = displayPaths(cwd);
   const problems: string[] = [];
+  // Both folders are listed at once (each listing is a request to libuv's threads, which the main thread only
+  // waits for); a missing migrations folder is still reported before anything about the rollback folder.
+  const rollbackListed =
+    rollbackDir === migrationsDir
+      ? undefined
+      : listSqlEntries(rollbackDir, show).then(
+          (listed) => ({ listed }),
+          (error: unknown) => ({ listed: undefined, error }),
+        );
   const listing = await listSqlEntries(migrationsDir, show);
   if (listing === undefined) {
     throw usageError('no-migrations-dir', `The migrations folder ${show(migrationsDir)} does not exist.`, {
       hint: 'Create it (migrate create NAME does), or point to it with --migrations-dir or MIGRATIONS_DIR.',
     });
   }
+  const rollback = await rollbackListed;
+  if (rollback && 'error' in rollback) throw rollback.error;
+  const rollbackListing = rollback?.listed;
   problems.push(...listing.problems);
-  const rollbackFiles = rollbackDir === migrationsDir ? [] : ((await listSqlFiles(rollbackDir, problems, show)) ?? []);
+  if (rollbackListing) problems.push(...rollbackListing.problems);
+  const rollbackFiles = rollbackListing?.names.sort() ?? [];
 
   for (const folder of listing.folders) {
     if (!MIGRATION_LIKE_DIR.test(folder)) continue;
@@ -187,6 +211,7 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
     );
   }
   const byVersion = new Map<string, Entry>();
+  const entries: Entry[] = [];
   const add = (dir: string, fileName: string, folder: 'migrations' | 'rollback') => {
     const parsed = parseMigrationFileName(fileName, folder);
     const path = `${dir}${sep}${fileName}`; // not path.join: ~2 µs a call, thousands of calls
@@ -202,55 +227,70 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
     const up = parsed.kind === 'up';
     const entry = byVersion.get(key);
     if (!entry) {
-      byVersion.set(key, {
+      const created: Entry = {
         version: parsed.version,
         versionNumber: BigInt(key),
         name: parsed.name,
-        ups: up ? [path] : [],
-        downs: up ? [] : [path],
-      });
+        up: up ? path : undefined,
+        down: up ? undefined : path,
+        moreUps: undefined,
+        moreDowns: undefined,
+      };
+      byVersion.set(key, created);
+      entries.push(created);
     } else if (up) {
-      entry.ups.push(path);
+      if (entry.up === undefined) entry.up = path;
+      else (entry.moreUps ??= []).push(path);
       entry.version = parsed.version;
       entry.name = parsed.name;
+    } else if (entry.down === undefined) {
+      entry.down = path;
     } else {
-      entry.downs.push(path);
+      (entry.moreDowns ??= []).push(path);
     }
   };
-  const migrationFiles = listing.names;
+  // Names in code-unit order first (a native sort, no JavaScript per comparison): with versions of one width,
+  // the usual layout, that is version order, so the entries come out sorted and the sort by number below only
+  // confirms it (n - 1 comparisons, each a call into code that runs cold, instead of ~n log n). The rollback
+  // folder's names are sorted too (above): problems name several files of one version in name order.
+  const migrationFiles = listing.names.sort();
   for (let i = 0; i < migrationFiles.length; i += 1) add(migrationsDir, migrationFiles[i]!, 'migrations');
   for (let i = 0; i < rollbackFiles.length; i += 1) add(rollbackDir, rollbackFiles[i]!, 'rollback');
 
-  const entries = [...byVersion.values()].sort((a, b) => (a.versionNumber < b.versionNumber ? -1 : 1));
+  entries.sort((a, b) => (a.versionNumber < b.versionNumber ? -1 : 1));
   for (let i = 0; i < entries.length; i += 1) {
     const e = entries[i]!;
-    if (e.ups.length === 1 && e.downs.length <= 1) continue;
-    if (e.ups.length > 1)
-      problems.push(`version ${e.version} is used by several migrations: ${e.ups.map(show).join(', ')}`);
-    if (e.downs.length > 1)
-      problems.push(`version ${e.version} has several rollback files: ${e.downs.map(show).join(', ')}`);
-    if (e.ups.length === 0)
-      problems.push(`${e.downs.map(show).join(', ')}: a rollback with no migration of version ${e.version}`);
+    if (e.up !== undefined && e.moreUps === undefined && e.moreDowns === undefined) continue;
+    const ups = pathsOf(e.up, e.moreUps);
+    const downs = pathsOf(e.down, e.moreDowns);
+    if (ups.length > 1)
+      problems.push(`version ${e.version} is used by several migrations: ${ups.map(show).join(', ')}`);
+    if (downs.length > 1)
+      problems.push(`version ${e.version} has several rollback files: ${downs.map(show).join(', ')}`);
+    if (ups.length === 0)
+      problems.push(`${downs.map(show).join(', ')}: a rollback with no migration of version ${e.version}`);
   }
 
   // Read synchronously: for thousands of small files this is several times faster than fs/promises (no
   // FileHandle, no promise per call), and the no-op `up` of every pod start reads them all.
   // Every READ_BATCH files the event loop gets a turn: a connection being opened meanwhile (the migrator reads
-  // the files while it connects and asks for the history) sends and answers its messages in between.
+  // the files while it connects and asks for the history) sends and answers its messages in between. The first
+  // turn comes before the first file: the listings end on libuv's threads, often as the socket connects, and
+  // the startup message must not wait for a hundred files.
   const shownUps = show(`${migrationsDir}${sep}x`).slice(0, -1);
   const shownDowns = show(`${rollbackDir}${sep}x`).slice(0, -1);
   const migrations: Migration[] = [];
   let read = 0;
   for (let i = 0; i < entries.length; i += 1) {
     const e = entries[i]!;
-    if (e.ups.length !== 1) continue;
-    if (++read % READ_BATCH === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    const upPath = e.ups[0]!;
+    const upPath = e.up;
+    if (upPath === undefined || e.moreUps !== undefined) continue;
+    if (read++ % READ_BATCH === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const upShown = shownOf(upPath, migrationsDir, shownUps, show);
     const text = readText(upPath, upShown, problems);
     if (text === undefined) continue;
     const up = sqlFileOf(upPath, text, upShown, problems);
-    const downPath = e.downs[0];
+    const downPath = e.down;
     migrations.push({
       version: e.version,
       versionNumber: e.versionNumber,

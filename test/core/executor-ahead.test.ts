@@ -213,3 +213,44 @@ describe('a failure with the next migration already sent', () => {
     sentBeforeFailure('002', '003');
   });
 });
+
+describe('what each migration sent ahead runs under', () => {
+  it("its own timeouts and marker, and the server's watch on the session, whatever the migration before it SET", async () => {
+    const seen = (version: string): MigrationDefinition => ({
+      version,
+      name: `seen_${version}`,
+      up:
+        `insert into seen select '${version}', current_setting('tidemark.migration'), current_setting('statement_timeout'), ` +
+        `current_setting('lock_timeout'), current_setting('client_connection_check_interval');\n`,
+    });
+    await db.query(
+      'create table seen (version text, marker text, statement_timeout text, lock_timeout text, check_interval text)',
+    );
+    const migrations = [
+      seen('001'),
+      // Session-level settings in a file: `reset all` after its commit undoes them, and the watch is set again.
+      { version: '002', name: 'sets', up: "set client_connection_check_interval = 0;\nset lock_timeout = '7s';\n" },
+      seen('003'),
+      seen('004'),
+    ];
+    const result = await createMigrator({
+      database: client,
+      migrations,
+      timeouts: { statementMs: 12_345, lockWaitSeconds: 5, migrationSeconds: 60 },
+    }).up();
+    expect(result.applied.map((m) => m.version)).toEqual(['001', '002', '003', '004']);
+    const rows = await db.query<{ version: string }>('select * from seen order by version');
+    expect(rows).toEqual(
+      ['001', '003', '004'].map((version) => ({
+        version,
+        marker: version,
+        statement_timeout: '12345ms',
+        lock_timeout: expect.stringMatching(/ms$/),
+        check_interval: '1s',
+      })),
+    );
+    // Each one's lock_timeout is its first attempt's (the file's session-level 7s never reached them).
+    expect(new Set(rows.map((r) => (r as { lock_timeout?: string }).lock_timeout)).size).toBe(1);
+    expect(wire.filter((w) => w.startsWith('sent')).length).toBe(4);
+  });
+});

@@ -19,10 +19,10 @@ describe('waitForDatabase (library)', () => {
   it('gives up at the deadline on a port nothing listens on, saying so in library words', async () => {
     const port = await freePort();
     const notices: WaitNotice[] = [];
-    const error = await waitForDatabase(
-      paramsFromUrl(`postgres://u:secret@127.0.0.1:${port}/d`),
-      { timeoutMs: 600, onWait: (n) => notices.push(n) },
-    ).then(
+    const error = await waitForDatabase(paramsFromUrl(`postgres://u:secret@127.0.0.1:${port}/d`), {
+      timeoutMs: 600,
+      onWait: (n) => notices.push(n),
+    }).then(
       () => undefined,
       (e: unknown) => e,
     );

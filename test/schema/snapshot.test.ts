@@ -146,6 +146,67 @@ describe('snapshotSchema', () => {
     );
   });
 
+  // The indexes query returns the keys raw (attnums, opclasses, options) and the definition is written from
+  // the columns query's rows: every way a key can read, against the text the SQL-built definition had.
+  it('writes index definitions (quoted, renamed and dropped columns, opclasses, orders, INCLUDE, WHERE, a materialized view) and owning columns', async () => {
+    await client.query(`
+      create schema "Idx Cases";
+      create table "Idx Cases"."T" (id int, gone int, "Select" text, "user" text, v text, ts timestamptz, n numeric,
+                                    unique nulls not distinct (v));
+      alter table "Idx Cases"."T" drop column gone;
+      alter table "Idx Cases"."T" add column later int;
+      create index t_wide on "Idx Cases"."T" ("Select" text_pattern_ops desc nulls last, "user" nulls first, lower(v), id)
+        include (later, n) where id > 0;
+      create index t_hash on "Idx Cases"."T" using hash (v);
+      create index t_expr on "Idx Cases"."T" (ts desc, (n + 1) desc nulls last);
+      alter table "Idx Cases"."T" rename column v to "v renamed";
+      create materialized view "Idx Cases".mv as select id, "Select" as s from "Idx Cases"."T";
+      create unique index mv_key on "Idx Cases".mv (s varchar_pattern_ops, id);
+      create table "Idx Cases".g (r int4range);
+      create index g_r on "Idx Cases".g using gist (r range_ops);
+      create sequence "Idx Cases"."S q" owned by "Idx Cases"."T"."Select";
+    `);
+    try {
+      const s = await take();
+      const def = (name: string) => s.objects[`index:"Idx Cases".${name}`]?.props;
+      expect(def('"T_v_key"')).toEqual({
+        definition: 'UNIQUE USING btree ("v renamed") NULLS NOT DISTINCT',
+        valid: true,
+      });
+      expect(def('t_wide')).toEqual({
+        definition:
+          'USING btree ("Select" text_pattern_ops DESC NULLS LAST, "user" NULLS FIRST, expression, id) INCLUDE (later, n) WHERE (id > 0)',
+        expressions: 'lower("v renamed")',
+        valid: true,
+      });
+      expect(def('t_hash')).toEqual({ definition: 'USING hash ("v renamed")', valid: true });
+      expect(def('t_expr')).toEqual({
+        definition: 'USING btree (ts DESC, expression DESC NULLS LAST)',
+        expressions: '(n + (1)::numeric)',
+        valid: true,
+      });
+      expect(def('mv_key')).toEqual({ definition: 'UNIQUE USING btree (s varchar_pattern_ops, id)', valid: true });
+      expect(s.objects['index:"Idx Cases".mv_key']!.parent).toBe('materialized view:"Idx Cases".mv');
+      expect(def('g_r')).toEqual({ definition: 'USING gist (r)', valid: true });
+      // A materialized view's columns name its indexes' keys; they are not objects of their own.
+      expect(names(s).filter((k) => k.startsWith('column:"Idx Cases".mv'))).toEqual([]);
+      expect(s.columnOrder['materialized view:"Idx Cases".mv']).toBeUndefined();
+      // The owning column's name comes from pg_identify_object: quoted and qualified the same way.
+      expect(s.objects['sequence:"Idx Cases"."S q"']!.props['owned by']).toBe('"Idx Cases"."T"."Select"');
+      expect(s.columnOrder['table:"Idx Cases"."T"']).toEqual([
+        'id',
+        '"Select"',
+        '"user"',
+        '"v renamed"',
+        'ts',
+        'n',
+        'later',
+      ]);
+    } finally {
+      await client.query('drop schema "Idx Cases" cascade');
+    }
+  });
+
   it('leaves grants out when asked to', async () => {
     const s = await take(false);
     expect(s.objects['table:app.users']!.props.grants).toBeUndefined();
@@ -190,6 +251,12 @@ describe('snapshotSchema', () => {
     "create table app.parts_2024 partition of app.parts for values from ('2024-01-01') to ('2025-01-01')",
     'create index parts_at_idx on app.parts (at)',
     'alter table app.parts add column note text',
+    'create materialized view app.part_notes as select at, note from app.parts',
+    'create index part_notes_idx on app.part_notes (note text_pattern_ops desc, at) where note is not null',
+    'alter table app.parts rename column at to on_day',
+    'create index parts_note_idx on app.parts (note nulls first) include (on_day)',
+    'alter table app.parts rename column note to remark',
+    'drop materialized view app.part_notes',
     'alter table app.parts detach partition app.parts_2024',
     "alter table app.parts attach partition app.parts_2024 for values from ('2024-01-01') to ('2025-01-01')",
     'create type app.pair as (a int, b text)',

@@ -4,12 +4,7 @@ import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
 import { reportToCi } from './shared.js';
 import { findingJson, renderFinding, renderLocks } from '../render.js';
-import {
-  FORMATS,
-  lintItems,
-  reportFormat,
-  type ReportFormat,
-} from '../reporters.js';
+import { FORMATS, lintItems, reportFormat, type ReportFormat } from '../reporters.js';
 
 export function define(program: Command, action: Action): void {
   program

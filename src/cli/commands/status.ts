@@ -125,25 +125,47 @@ export async function status(ctx: CommandContext, flags: StatusFlags = {}): Prom
         : '';
     return e.state + at + (e.outOfOrder ? ' (out of order)' : '');
   };
-  const rows = report.entries.map((e) => [
-    e.version,
-    e.name,
-    stateOf(e),
-    e.row ? e.row.appliedAt.toISOString().replace('T', ' ').slice(0, 19) : '',
-    e.row ? `${e.row.executionMs} ms` : '',
-  ]);
-  const header = ['VERSION', 'NAME', 'STATE', 'APPLIED AT (UTC)', 'DURATION'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (cells: string[], color?: (s: string) => string) =>
-    cells
-      .map((cell, i) => {
-        const padded = cell.padEnd(widths[i]!);
-        return i === 2 && color ? color(padded) : padded;
-      })
-      .join('  ')
-      .trimEnd();
+  // The table of a thousand migrations is built with indexed loops and plain concatenation, in code that runs
+  // once (never optimized): the arrays per row, the map() closures and the join() per line were most of
+  // status's own time. Each line is the cells padded to their column's width, two spaces apart, trimmed at the
+  // end; the state is painted after padding.
+  const entries = report.entries;
+  const n = entries.length;
+  const states: string[] = new Array<string>(n);
+  const applied: string[] = new Array<string>(n);
+  const durations: string[] = new Array<string>(n);
+  const header = ['VERSION', 'NAME', 'STATE', 'APPLIED AT (UTC)', 'DURATION'] as const;
+  let w0 = header[0].length;
+  let w1 = header[1].length;
+  let w2 = header[2].length;
+  let w3 = header[3].length;
+  let w4 = header[4].length;
+  for (let i = 0; i < n; i += 1) {
+    const e = entries[i]!;
+    const state = stateOf(e);
+    const at = e.row ? e.row.appliedAt.toISOString().replace('T', ' ').slice(0, 19) : '';
+    const took = e.row ? `${e.row.executionMs} ms` : '';
+    states[i] = state;
+    applied[i] = at;
+    durations[i] = took;
+    if (e.version.length > w0) w0 = e.version.length;
+    if (e.name.length > w1) w1 = e.name.length;
+    if (state.length > w2) w2 = state.length;
+    if (at.length > w3) w3 = at.length;
+    if (took.length > w4) w4 = took.length;
+  }
+  const line = (a: string, b: string, state: string, d: string, f: string, color?: (s: string) => string) => {
+    const padded = state.padEnd(w2);
+    return `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${color ? color(padded) : padded}  ${d.padEnd(w3)}  ${f.padEnd(w4)}`.trimEnd();
+  };
+  const lines: string[] = new Array<string>(n + 1);
+  lines[0] = c.bold(line(header[0], header[1], header[2], header[3], header[4]));
+  for (let i = 0; i < n; i += 1) {
+    const e = entries[i]!;
+    lines[i + 1] = line(e.version, e.name, states[i]!, applied[i]!, durations[i]!, paint[e.state]);
+  }
   // One write for the whole table: a write per row was a third of `status`'s own time at 1000 migrations.
-  out.line([c.bold(fmt(header)), ...report.entries.map((e, i) => fmt(rows[i]!, paint[e.state]))].join('\n'));
+  out.line(lines.join('\n'));
   const counts = new Map<string, number>();
   for (const e of report.entries) counts.set(e.state, (counts.get(e.state) ?? 0) + 1);
   out.line();

@@ -4,12 +4,7 @@ import { relative } from 'node:path';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
 import { reportToCi } from './shared.js';
-import {
-  FORMATS,
-  reportFormat,
-  verifyItems,
-  type ReportFormat,
-} from '../reporters.js';
+import { FORMATS, reportFormat, verifyItems, type ReportFormat } from '../reporters.js';
 
 export function define(program: Command, action: Action): void {
   program
