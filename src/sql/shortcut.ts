@@ -79,7 +79,6 @@ const PLAIN_STRING_REST = /(?:[^']|'')*'/y;
 const ESCAPE_STRING_REST = /(?:[^'\\]|''|\\[\s\S])*'/y;
 const IDENTIFIER_REST = /(?:[^"]|"")*"/y;
 const ATOMIC = /\batomic\b/i;
-const NOT_PLAIN = /[^\t-~]/;
 
 /**
  * The statements of `text` to leave out of the parse, or undefined when none can be (or the scan is unsure).
@@ -212,13 +211,7 @@ function blank(text: string, ranges: readonly number[]): string {
     parts.push(text.slice(at, from));
     // Line breaks stay, so that a syntax error after a skipped statement is reported on its line. A lone
     // surrogate counts 3 bytes, as U+FFFD, which is how it reaches the grammar.
-    const run = text.slice(from, to);
-    // Tab to `~` (the usual case): one byte, so one space, a character, without a callback and a string per line.
-    parts.push(
-      NOT_PLAIN.test(run)
-        ? run.replace(/[^\n\r]+/g, (line) => ' '.repeat(Buffer.byteLength(line, 'utf8')))
-        : run.replace(/[^\n\r]/g, ' '),
-    );
+    parts.push(text.slice(from, to).replace(/[^\n\r]+/g, (run) => ' '.repeat(Buffer.byteLength(run, 'utf8'))));
     at = to;
   }
   parts.push(text.slice(at));
