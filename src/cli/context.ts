@@ -9,6 +9,7 @@ import type { EmbeddedServer } from '../db/embedded.js';
 import { oltpLockRetry } from '../ops/lock-retry.js';
 import { paramsFromLibpq, paramsFromUrl, type ConnectionParams } from '../db/params.js';
 import { DEFAULT_DB_WAIT_SECONDS, waitForDatabase } from '../db/wait.js';
+import { holdOptimizer, releaseOptimizer } from '../v8-flags.js';
 import { usageError } from '../errors.js';
 import { createMigrator, type LintRules, type Migrator, type MigratorOptions } from '../index.js';
 import { Output } from './output.js';
@@ -45,6 +46,8 @@ export class CommandContext {
   #settings: Settings | undefined;
   #connection: ConnectionParams | undefined;
   #embedded: EmbeddedServer | undefined;
+  /** True once a run has migrations to apply: the optimizing compiler is held off until close. */
+  #optimizerHeld = false;
 
   constructor(flags: GlobalFlags, io: Io) {
     this.flags = flags;
@@ -140,7 +143,10 @@ export class CommandContext {
   async migrator(options: { lockWaitMs?: number | undefined; offline?: boolean | undefined } = {}): Promise<Migrator> {
     return createMigrator(
       migratorOptionsOf(this.settings, options.offline ? undefined : await this.connection(), {
-        onEvent: (event) => this.output.event(event),
+        onEvent: (event) => {
+          if (event.type === 'plan' && event.migrations.length > 0) this.#holdOptimizer();
+          this.output.event(event);
+        },
         signal: this.io.signal,
         lockWaitMs: options.lockWaitMs,
         env: this.io.env,
@@ -148,7 +154,20 @@ export class CommandContext {
     );
   }
 
+  /**
+   * Migrations are about to run: V8's optimizing compiler stays off until the command ends. A CLI process runs
+   * each migration's JavaScript a thousand times at most and exits; TurboFan's background compiles of it cost
+   * more CPU than they save, and their memory stays resident: ~7 MB of the peak RSS of `up` of 1000 migrations
+   * (docs/decisions.md). Only in the CLI, never in the library (it would change its host's process), and only
+   * now: the built-ins a run needs are loaded (see v8-flags.ts on the flag hash).
+   */
+  #holdOptimizer(): void {
+    if (!this.#optimizerHeld) this.#optimizerHeld = holdOptimizer();
+  }
+
   async close(): Promise<void> {
+    if (this.#optimizerHeld) releaseOptimizer();
+    this.#optimizerHeld = false;
     this.output.stop();
     const embedded = this.#embedded;
     this.#embedded = undefined;

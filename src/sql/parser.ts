@@ -6,8 +6,15 @@
  * (bench/sql-bench.mjs).
  */
 import { createRequire } from 'node:module';
-import { setFlagsFromString } from 'node:v8';
 import { MigrateError } from '../errors.js';
+import {
+  holdOptimizer,
+  holdWasmBaseline,
+  holdYoungGeneration,
+  releaseOptimizer,
+  releaseWasmBaseline,
+  releaseYoungGeneration,
+} from '../v8-flags.js';
 import { charIndexFromPgPosition, lineColumnAt } from './position.js';
 
 /**
@@ -158,8 +165,8 @@ export function withoutOptimizer<T>(work: () => T): T {
       windowDepth--;
     }
   }
-  const wasm = toggle(wasmFilter, '--wasm-tier-up-filter=2147483647');
-  const js = toggle(jsOptimizer, '--no-turbofan');
+  const wasm = holdWasmBaseline();
+  const js = holdOptimizer();
   const young = holdYoungGeneration();
   windowDepth++;
   try {
@@ -167,30 +174,12 @@ export function withoutOptimizer<T>(work: () => T): T {
   } finally {
     windowDepth--;
     if (young) releaseYoungGeneration();
-    if (js) setFlagsFromString('--turbofan');
-    if (wasm) setFlagsFromString('--wasm-tier-up-filter=-1');
+    if (js) releaseOptimizer();
+    if (wasm) releaseWasmBaseline();
   }
 }
 
 let windowDepth = 0;
-const startFlags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
-/** Whether the window may set each flag (false: the process chose its own, or this runtime refused it). */
-const wasmFilter = { allowed: !startFlags.includes('tier-up-filter') };
-const youngGeneration = { allowed: !startFlags.includes('semi-space') };
-const jsOptimizer = { allowed: !/(^|\s)--(no[-_])?(opt|turbofan|jitless)(?=[\s=]|$)/.test(startFlags) };
-
-let youngDepth = 0;
-
-/** Keeps V8's young generation from growing until the matching release (counted: holds nest and overlap). */
-function holdYoungGeneration(): boolean {
-  if (youngDepth === 0 && !toggle(youngGeneration, '--semi-space-growth-factor=1')) return false;
-  youngDepth++;
-  return true;
-}
-
-function releaseYoungGeneration(): void {
-  if (--youngDepth === 0) setFlagsFromString('--semi-space-growth-factor=2');
-}
 
 /**
  * Runs `work` (asynchronous: the catalog read before a lint, then the lint) with the young generation kept
@@ -206,18 +195,6 @@ export async function withSmallYoungGeneration<T>(work: () => Promise<T>): Promi
     return await work();
   } finally {
     if (held) releaseYoungGeneration();
-  }
-}
-
-function toggle(flag: { allowed: boolean }, setting: string): boolean {
-  if (!flag.allowed) return false;
-  try {
-    setFlagsFromString(setting);
-    return true;
-  } catch {
-    // A runtime whose node:v8 does not implement it (the work is only slower there).
-    flag.allowed = false;
-    return false;
   }
 }
 
