@@ -126,6 +126,7 @@ async function catalogContext(
   rules?: LintRules,
   onNote?: NoteSink,
   whileWaiting?: () => void,
+  sizes = true,
 ): Promise<RuleContextOptions> {
   const policy = await lintPolicy(rules);
   if (!client) return { pgVersion, ...policy };
@@ -133,7 +134,7 @@ async function catalogContext(
     import('../db/catalog.js'),
     import('../sql/names.js'),
   ]);
-  const catalog = await readCatalog(client, { onNote, names: identifierNames(texts), whileWaiting });
+  const catalog = await readCatalog(client, { onNote, names: identifierNames(texts), whileWaiting, sizes });
   return { pgVersion: catalog.serverVersionNum, catalog, ...policy };
 }
 
@@ -163,12 +164,27 @@ export async function lintMigrations(
   // The grammar is loaded while the server answers the catalog read (the lint awaits the same load; a failed
   // load is reported there, not here).
   const whileWaiting = () => void loadParser().catch(() => {});
+  // The catalog is read without the tables' sizes (most of the read's server time when the files name many
+  // existing tables); a size-bound error names the tables whose size it needed, and only then are their sizes
+  // read and the files linted again, with them: the findings are those of a read with every size.
   return withSmallYoungGeneration(async () => {
-    const context = {
-      ...(await catalogContext(client, pgVersion, textsOf(files), rules, onNote, whileWaiting)),
+    const unsized = new Map<string, { readonly schema: string; readonly name: string }>();
+    const base = await catalogContext(client, pgVersion, textsOf(files), rules, onNote, whileWaiting, false);
+    const lint = (context: RuleContextOptions) => (oneRun ? lintFiles(files, context) : lintEachFile(files, context));
+    const findings = await lint({
+      ...base,
       ...(onStatementKinds ? { onStatementKinds } : {}),
-    };
-    return oneRun ? lintFiles(files, context) : lintEachFile(files, context);
+      onUnsizedTable: (t) => unsized.set(`${t.schema}.${t.name}`, t),
+    });
+    if (unsized.size === 0 || !client || !base.catalog) return findings;
+    const { readTableSizes } = await import('../db/catalog.js');
+    const sizes = await readTableSizes(client, [...unsized.values()]);
+    const tables = new Map(base.catalog.tables);
+    for (const [key, sizeBytes] of sizes) {
+      const table = tables.get(key);
+      if (table) tables.set(key, { ...table, sizeBytes });
+    }
+    return lint({ ...base, catalog: { ...base.catalog, tables } });
   });
 }
 

@@ -4,7 +4,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCatalog } from '../../src/db/catalog.js';
+import { readCatalog, readTableSizes } from '../../src/db/catalog.js';
 import { testDatabase, type TestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
 
@@ -48,6 +48,29 @@ describe('a catalog read while another session holds ACCESS EXCLUSIVE on a table
       expect(catalog.tables.get('public.busy')?.sizeBytes).toBeGreaterThan(8192);
       expect(catalog.tables.get('public.busy')?.estimatedRows).toBe(2000);
       // The session's lock_timeout is put back.
+      expect((await client.query('show lock_timeout')).rows[0].lock_timeout).toBe('0');
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('reads sizes afterwards (a read without them, as the lint makes) the same way: the locked one estimated', async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const catalog = await readCatalog(client, { sizes: false, onNote: () => {} });
+      expect(catalog.tables.get('public.other')?.sizeBytes).toBeNaN();
+      const sizes = await readTableSizes(client, [
+        { schema: 'public', name: 'busy' },
+        { schema: 'public', name: 'other' },
+        { schema: 'public', name: 'gone' },
+      ]);
+      expect([...sizes.keys()].sort()).toEqual(['public.busy', 'public.other']);
+      expect(sizes.get('public.busy')).toBeGreaterThan(8192);
+      // other: its primary key index's pages (pg_total_relation_size).
+      expect(sizes.get('public.other')).toBe(
+        Number((await client.query(`select pg_total_relation_size('other') as n`)).rows[0].n),
+      );
       expect((await client.query('show lock_timeout')).rows[0].lock_timeout).toBe('0');
     } finally {
       await client.end();

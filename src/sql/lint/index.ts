@@ -149,7 +149,9 @@ export class LintRun {
   #smallTable(table: string | undefined): number | undefined {
     if (table === undefined || this.#context.catalog === undefined) return undefined;
     const known = this.schema.table(table);
-    return known !== undefined && known.sizeBytes < this.#sizeThreshold ? known.sizeBytes : undefined;
+    if (known === undefined) return undefined;
+    if (Number.isNaN(known.sizeBytes)) this.#context.onUnsizedTable?.(known);
+    return known.sizeBytes < this.#sizeThreshold ? known.sizeBytes : undefined;
   }
 
   /**

@@ -32,6 +32,12 @@ export interface LintContext {
    * (pg_total_relation_size) is a warning that says the size. Default `DEFAULT_SIZE_THRESHOLD_BYTES`.
    */
   readonly sizeThresholdBytes?: number;
+  /**
+   * Told each catalog table whose size a size-bound error needed while the catalog had no sizes (`sizeBytes`
+   * NaN, db/catalog.ts `sizes: false`): the finding stays an error, and the caller may read those sizes and
+   * lint again (core/preflight.ts).
+   */
+  readonly onUnsizedTable?: (table: { readonly schema: string; readonly name: string }) => void;
   /** Per-rule overrides from the project's lint config: `off`, or another severity. */
   readonly ruleSeverity?: ReadonlyMap<string, Severity | 'off'>;
   /**
