@@ -157,6 +157,38 @@ function failureLines(out: Output, f: SqlFailure): string[] {
   return lines;
 }
 
+/**
+ * How many items of a long list a human error shows (--verbose and --json show all): a folder pointed at the
+ * wrong place gives a problem per file, and a thousand lines push the cause and the hint off the screen.
+ */
+const SHOWN_PROBLEMS = 20;
+const SHOWN_NAMES = 10;
+
+/** `, and N more (--verbose or --json lists them all)` after the first `shown` of `total`. */
+function moreOf(total: number, shown: number, what: string): string {
+  return `and ${total - shown} more ${what} (--verbose or --json lists them all)`;
+}
+
+/**
+ * The message of a ValidationError, which ends with its problems (`header:\n  problem\n  problem`), with
+ * the problems after the first SHOWN_PROBLEMS left out; any other message as it is.
+ */
+function shortMessage(error: MigrateError, verbose: boolean): string {
+  if (verbose || !(error instanceof ValidationError) || error.problems.length <= SHOWN_PROBLEMS) return error.message;
+  const listed = `\n  ${error.problems.join('\n  ')}`;
+  if (!error.message.endsWith(listed)) return error.message;
+  const header = error.message.slice(0, -listed.length);
+  const shown = error.problems.slice(0, SHOWN_PROBLEMS).join('\n  ');
+  return `${header}\n  ${shown}\n  ${moreOf(error.problems.length, SHOWN_PROBLEMS, 'problems')}`;
+}
+
+/** `001_a, 002_b, ...` of a run's migrations, the first SHOWN_NAMES of a long list. */
+function namesOf(list: readonly { version: string; name: string }[], verbose: boolean): string {
+  const shown = verbose || list.length <= SHOWN_NAMES ? list : list.slice(0, SHOWN_NAMES);
+  const names = shown.map((m) => `${m.version}_${m.name}`).join(', ');
+  return shown.length === list.length ? names : `${names}, ${moreOf(list.length, shown.length, 'migrations')}`;
+}
+
 /** Renders any error once, at the edge. Returns the exit code. */
 export function renderError(out: Output, error: unknown): number {
   const c = out.c;
@@ -203,7 +235,7 @@ export function renderError(out: Output, error: unknown): number {
       out.info(`${c.red('✖')} ${failed.version}_${failed.name} failed at ${c.bold(`${f.file}:${f.line}:${f.column}`)}`);
       for (const l of failureLines(out, f)) out.info(`  ${l}`);
     } else {
-      out.info(`${c.red('✖')} ${error.message}`);
+      out.info(`${c.red('✖')} ${shortMessage(error, out.verbose)}`);
       const f = failed?.error;
       if (f)
         out.info(
@@ -211,15 +243,13 @@ export function renderError(out: Output, error: unknown): number {
         );
     }
     if (result) {
-      if (result.applied.length > 0)
-        out.info(`  Applied before it (kept): ${result.applied.map((m) => `${m.version}_${m.name}`).join(', ')}`);
+      if (result.applied.length > 0) out.info(`  Applied before it (kept): ${namesOf(result.applied, out.verbose)}`);
       if (failed?.statementsRun && failed.statementsRun.length > 0) {
         out.info(
           `  Statements of ${failed.version}_${failed.name} that ran and stay: ${failed.statementsRun.map((s) => `line ${s.line}`).join(', ')}`,
         );
       }
-      if (result.notRun.length > 0)
-        out.info(`  Not run: ${result.notRun.map((m) => `${m.version}_${m.name}`).join(', ')}`);
+      if (result.notRun.length > 0) out.info(`  Not run: ${namesOf(result.notRun, out.verbose)}`);
     }
     if (error.hint) out.info(`  ${c.cyan('→')} ${error.hint}`);
     if (out.verbose) {
