@@ -39,6 +39,20 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      // `promises` of node:fs, read at the call: the bundle turns an import of node:fs/promises into a require
+      // at start-up, which loads its module and readline's (~1 ms) on every command (docs/decisions.md).
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'node:fs/promises',
+              allowTypeImports: true,
+              message: "Use `import { promises as fsp } from 'node:fs'`: it loads only when first called.",
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -16,7 +16,8 @@
  * a newer one makes scanArchive throw UnknownArchiveVersion and the caller falls back to a full pg_restore read.
  */
 import { createHash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 
 /** The file is not a complete, well-formed custom-format archive. The message says where it breaks. */
 export class ArchiveDefect extends Error {
@@ -232,7 +233,7 @@ async function readToc(f: Fields, minor: number): Promise<TocRecord[]> {
  * where it breaks, or UnknownArchiveVersion (the sha256 is then not computed; fall back to pg_restore).
  */
 export async function scanArchive(path: string): Promise<ArchiveScan> {
-  const fd = await open(path, 'r');
+  const fd = await fsp.open(path, 'r');
   try {
     const r = new HashingReader(fd);
     const magic = await r.bytes(5).catch(() => {
@@ -320,7 +321,7 @@ export async function scanArchive(path: string): Promise<ArchiveScan> {
 
 /** Computes the sha256 of a file (used when scanArchive cannot walk a newer archive version). */
 export async function sha256File(path: string): Promise<{ sha256: string; sizeBytes: number }> {
-  const fd = await open(path, 'r');
+  const fd = await fsp.open(path, 'r');
   try {
     const r = new HashingReader(fd);
     const size = await r.drain();

@@ -12,7 +12,7 @@
  * the live database was rejected: it leaves every object the dump does not know (a table a later migration
  * created), and a failure half-way leaves a mix of both.
  */
-import { stat } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import type pg from 'pg';
 import type { TableRef } from '../config/settings.js';
 import { libpqChildEnv, withDatabase, type ConnectionParams } from '../db/params.js';
@@ -155,7 +155,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   emit({ type: 'phase', phase: 'check', elapsedMs: 0 });
 
   try {
-    if (!(await stat(file)).isFile()) throw new Error('not a file');
+    if (!(await fsp.stat(file)).isFile()) throw new Error('not a file');
   } catch {
     throw usageError('restore-file-not-found', `The backup file ${file} does not exist or is not a file.`);
   }

@@ -5,7 +5,7 @@
  * it is what a killed run leaves behind, and it may be gigabytes. Age comes from the UTC stamp in the name, not the mtime, which a
  * copy or a restore from object storage resets.
  */
-import { readdir, rm, stat } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { parseBackupFileName, partialTarget } from './naming.js';
 
@@ -58,17 +58,17 @@ export function planRetention(names: readonly string[], options: Omit<RetentionO
 }
 
 export async function applyRetention(options: RetentionOptions): Promise<RetentionResult> {
-  const names = await readdir(options.dir);
+  const names = await fsp.readdir(options.dir);
   const plan = planRetention(names, options);
-  for (const name of plan.deleted) await rm(join(options.dir, name), { force: true });
+  for (const name of plan.deleted) await fsp.rm(join(options.dir, name), { force: true });
   // mtime, not the name's stamp: a running pg_dump keeps touching its file, a dead run's file goes stale.
   const stalePartials: string[] = [];
   for (const name of names) {
     const inner = partialTarget(name);
     if (inner === undefined || parseBackupFileName(inner, options.database) === undefined) continue;
-    const info = await stat(join(options.dir, name)).catch(() => undefined);
+    const info = await fsp.stat(join(options.dir, name)).catch(() => undefined);
     if (info && Date.now() - info.mtimeMs > STALE_PARTIAL_MS) {
-      await rm(join(options.dir, name), { force: true });
+      await fsp.rm(join(options.dir, name), { force: true });
       stalePartials.push(name);
     }
   }

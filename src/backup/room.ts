@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, mkdir, open, statfs, unlink } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { ClientBase } from 'pg';
 import { MigrateError } from '../errors.js';
@@ -14,7 +14,7 @@ import { MigrateError } from '../errors.js';
 export type FreeSpaceProbe = (dir: string) => Promise<number>;
 
 export const statfsProbe: FreeSpaceProbe = async (dir) => {
-  const info = await statfs(dir);
+  const info = await fsp.statfs(dir);
   return info.bavail * info.bsize;
 };
 
@@ -44,14 +44,14 @@ function unwritable(dir: string, cause: unknown): MigrateError {
  */
 export async function ensureBackupDir(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await access(dir, constants.W_OK | constants.X_OK);
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    await fsp.access(dir, constants.W_OK | constants.X_OK);
     // pid + random: two backups of one process (or of two containers sharing a pid namespace number) at once
     // must not collide on the probe ('wx' would report EEXIST as an unwritable folder).
     const probe = join(dir, `.tidemark-write-test-${process.pid}-${randomBytes(6).toString('hex')}`);
-    const handle = await open(probe, 'wx', 0o600);
+    const handle = await fsp.open(probe, 'wx', 0o600);
     await handle.close();
-    await unlink(probe);
+    await fsp.unlink(probe);
   } catch (error) {
     throw unwritable(dir, error);
   }

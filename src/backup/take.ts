@@ -6,7 +6,7 @@
  * opens a REPEATABLE READ transaction, exports its snapshot and hands it to pg_dump --snapshot, so a table
  * created or dropped by someone else during the dump cannot make a good backup look bad, or the reverse.
  */
-import { chmod, link, open, rename, rm, stat, unlink } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { libpqChildEnv, type ConnectionParams } from '../db/params.js';
@@ -103,7 +103,7 @@ async function exportSnapshot(client: pg.Client): Promise<string | undefined> {
 
 async function syncDir(dir: string): Promise<void> {
   try {
-    const handle = await open(dir, 'r');
+    const handle = await fsp.open(dir, 'r');
     try {
       await handle.sync();
     } finally {
@@ -141,7 +141,7 @@ export async function takeBackup(options: TakeBackupOptions): Promise<Backup> {
     partial = join(dir, partialName);
     // Created here with 0600 so the dump is never readable by others, not even while pg_dump writes it
     // (pg_dump opens an existing file without changing its mode).
-    await (await open(partial, 'wx', 0o600)).close();
+    await (await fsp.open(partial, 'wx', 0o600)).close();
 
     const snapshot = await exportSnapshot(client);
     const tables = await tablesWithData(client);
@@ -159,7 +159,7 @@ export async function takeBackup(options: TakeBackupOptions): Promise<Backup> {
     const ticker = setInterval(() => {
       if (statting) return;
       statting = true;
-      stat(file).then(
+      fsp.stat(file).then(
         (s) => {
           statting = false;
           if (dumping) emit({ type: 'progress', bytes: s.size, elapsedMs: elapsed() });
@@ -208,7 +208,7 @@ export async function takeBackup(options: TakeBackupOptions): Promise<Backup> {
     const proof = await validateArchive(tools, file, tables, options.signal);
     const validateMs = Date.now() - validateStarted;
 
-    await chmod(file, 0o600);
+    await fsp.chmod(file, 0o600);
     const { fileName, createdAt } = await claimName(file, dir, params.database, requestedAt, options.versionBefore);
     const finalPath = join(dir, fileName);
     partial = undefined;
@@ -229,14 +229,14 @@ export async function takeBackup(options: TakeBackupOptions): Promise<Backup> {
     };
   } finally {
     await closeQuietly(client);
-    if (partial !== undefined) await rm(partial, { force: true });
+    if (partial !== undefined) await fsp.rm(partial, { force: true });
   }
 }
 
 /**
  * Gives the validated file its final name without ever replacing another backup: two backups within the
  * same second (same version) would share a name, so the stamp moves on by a second until a name is free.
- * link() fails with EEXIST atomically where rename() would silently replace; rename is the fallback on
+ * fsp.link() fails with EEXIST atomically where fsp.rename() would silently replace; rename is the fallback on
  * filesystems without hard links.
  */
 async function claimName(
@@ -251,19 +251,19 @@ async function claimName(
     const fileName = backupFileName(database, createdAt, versionBefore);
     const target = join(dir, fileName);
     try {
-      await link(file, target);
-      await unlink(file);
+      await fsp.link(file, target);
+      await fsp.unlink(file);
       return { fileName, createdAt };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' && shift < 120) continue;
       if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EXDEV' || code === 'ENOSYS') {
-        const taken = await stat(target).then(
+        const taken = await fsp.stat(target).then(
           () => true,
           () => false,
         );
         if (taken && shift < 120) continue;
-        await rename(file, target);
+        await fsp.rename(file, target);
         return { fileName, createdAt };
       }
       throw error;
@@ -288,7 +288,7 @@ export async function validateArchive(
   tables: readonly DumpedTable[],
   signal?: AbortSignal,
 ): Promise<Proof> {
-  const size = (await stat(file)).size;
+  const size = (await fsp.stat(file)).size;
   if (size === 0) throw invalid('pg_dump wrote an empty file', { file });
 
   const listing = runProgram(tools.pgRestore.path, ['--list', file], { captureStdout: true, signal });

