@@ -3,7 +3,6 @@
  * the whole catalog, over a corpus of rule examples, the repository's migrations and cases where the table
  * that matters is reached only through an index's name, on a schema where most tables go unnamed.
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCatalog, type Catalog } from '../../src/db/catalog.js';
@@ -12,6 +11,7 @@ import { lockReportForFiles } from '../../src/sql/locks.js';
 import { identifierNames } from '../../src/sql/names.js';
 import { loadParser } from '../../src/sql/parser.js';
 import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { corpusFiles, repositorySql } from '../helpers/sql-corpus.js';
 
 let db: TestDatabase;
 let client: pg.Client;
@@ -52,18 +52,10 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** The rule pages' examples, the repository's migrations and rollbacks, and cases for this schema. */
 function corpus(): LintInputFile[] {
-  const texts: string[] = [];
-  const docs = new URL('../../docs/rules/', import.meta.url);
-  for (const page of readdirSync(docs)) {
-    const md = readFileSync(new URL(page, docs), 'utf8');
-    for (const block of md.split('```sql\n').slice(1)) texts.push(block.split('\n```')[0]!);
-  }
-  for (const folder of ['migrations', 'rollback']) {
-    const dir = new URL(`../../${folder}/`, import.meta.url);
-    for (const name of readdirSync(dir).sort()) texts.push(readFileSync(new URL(name, dir), 'utf8'));
-  }
-  texts.push(
+  return corpusFiles([
+    ...repositorySql(['migrations', 'rollback']),
     'drop index hidden_idx;',
     'alter index hidden_idx rename to hidden_v_idx;\nreindex index hidden_v_idx;',
     'alter table users alter column score set not null;',
@@ -72,12 +64,7 @@ function corpus(): LintInputFile[] {
     'drop table if exists noise_7, nowhere;\ndrop index if exists users_email_idx;',
     "set search_path = app;\nalter table sessions add column x int not null default 0;\nalter type mood add value 'yes';",
     'refresh materialized view page_views;\nalter table measurements alter column logdate type timestamptz;',
-  );
-  return texts.map((text, i) => ({
-    displayPath: `migrations/${String(i + 1).padStart(4, '0')}_corpus.sql`,
-    text,
-    directives: { noTransaction: false, allow: [] },
-  }));
+  ]);
 }
 
 describe('a catalog read for the names the files use', () => {
