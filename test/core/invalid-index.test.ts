@@ -10,22 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { lockKey } from '../../src/db/lock.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli, type CliResult } from '../helpers/project.js';
+import { until } from '../helpers/until.js';
 
 const db = useTestDatabase('concurrent_index');
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('two runners and CREATE INDEX CONCURRENTLY', () => {
   it('the waiting runner does not hold up the build: A finishes, B then exits 0 with nothing to do', async () => {
