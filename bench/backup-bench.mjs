@@ -14,9 +14,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
 import { benchDatabase, dropAtExit } from './bench-db.mjs';
+import { importSource } from './src-module.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -34,37 +34,10 @@ const dbUrl = (() => {
   return u.toString();
 })();
 
-// Bundle the library's backup module (TypeScript) for plain node.
+// The library's backup module and connection parameters (TypeScript) for plain node.
 const work = mkdtempSync(join(tmpdir(), 'tidemark-bench-'));
-const bundle = join(work, 'backup.mjs');
-await build({
-  entryPoints: [join(here, '..', 'src', 'backup', 'index.ts')],
-  outfile: bundle,
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-  logLevel: 'warning',
-});
-const backupLib = await import(pathToFileURL(bundle).href);
-const paramsLib = await import(
-  pathToFileURL(
-    await (async () => {
-      const out = join(work, 'params.mjs');
-      await build({
-        entryPoints: [join(here, '..', 'src', 'db', 'params.ts')],
-        outfile: out,
-        bundle: true,
-        format: 'esm',
-        platform: 'node',
-        logLevel: 'warning',
-        banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-      });
-      return out;
-    })(),
-  ).href
-);
+const backupLib = await importSource('backup/index.ts');
+const paramsLib = await importSource('db/params.ts');
 
 const psql = (url, sqlArgs) =>
   execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, ...sqlArgs], { encoding: 'utf8' });

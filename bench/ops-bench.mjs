@@ -21,6 +21,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { benchDatabase, dropAtExit } from './bench-db.mjs';
+import { cpuSeconds } from './server-cpu.mjs';
 
 const here = resolve(import.meta.dirname, '..');
 const CLI = join(here, 'bin', 'migrate.js');
@@ -233,17 +234,6 @@ async function queuedBench() {
     return r.code === 0 ? `applied after ${retries} lock timeouts` : `exit ${r.code} after ${retries} lock timeouts`;
   });
   return results;
-}
-
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 (1-based) of the whole line: 12 and 13 after the comm field.
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
 }
 
 /** (c) CPU of one 30 s migration's run with the monitor on (DB_POOL_SIZE=2) and off (1), under the write load. */

@@ -13,13 +13,10 @@
 // one more step (auto_explain at notice level, with ANALYZE: durations inflated). PERF=file records the
 // backend with `perf record -g` over the steps. The database rollback_prof_<N>_<pid> is dropped at the end.
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import { migrations } from './gen.mjs';
+import { backendCpuMs } from './server-cpu.mjs';
+import { importSource } from './src-module.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const numbers = args.filter((a) => /^\d+$/.test(a)).map(Number);
 const N = numbers[0] ?? 1000;
@@ -43,23 +40,12 @@ psql(
     .join('\n')}`,
 );
 
-const bundle = join(root, 'node_modules', '.cache', 'rollback-profile-incremental.mjs');
-await build({
-  entryPoints: [join(root, 'src', 'schema', 'incremental.ts')],
-  outfile: bundle,
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  logLevel: 'warning',
-  external: ['pg'],
-});
-const { IncrementalSnapshot } = await import(`${pathToFileURL(bundle).href}?${Date.now()}`);
+const { IncrementalSnapshot } = await importSource('schema/incremental.ts', { external: ['pg'] });
 const pg = (await import('pg')).default;
 const client = new pg.Client({ connectionString: url });
 await client.connect();
-const pid = (await client.query('select pg_backend_pid() as p')).rows[0].p;
-const serverMs = () => Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+const serverMs = await backendCpuMs(client);
+if (serverMs() === null) throw new Error("the backend is not in /proc: run this on the server's host");
 const incremental = new IncrementalSnapshot(
   client,
   { trackingTable: { schema: 'public', table: 'schema_migrations' } },
@@ -70,7 +56,7 @@ await incremental.update();
 console.log(`first (whole) update ${(performance.now() - t).toFixed(0)} ms, strategy ${incremental.strategy}`);
 
 const perf = process.env.PERF
-  ? spawn('perf', ['record', '-q', '-g', '-p', String(pid), '-o', process.env.PERF], { stdio: 'inherit' })
+  ? spawn('perf', ['record', '-q', '-g', '-p', String(serverMs.pid), '-o', process.env.PERF], { stdio: 'inherit' })
   : undefined;
 if (perf) await new Promise((r) => setTimeout(r, 500));
 const updates = { wall: 0, client: 0, server: 0, n: 0 };

@@ -17,13 +17,14 @@
 // Databases are named tm_bench_rollback_<pid>_<run> and dropped however the run ends (test-rollback's scratch database
 // carries the CLI's pid and is dropped by the CLI).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
 import { dropAtExit } from './bench-db.mjs';
 import { generate } from './gen.mjs';
+import { backendCpuMs, sampleBackends } from './server-cpu.mjs';
+import { importSource } from './src-module.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -45,7 +46,6 @@ const urlOf = (db) => {
 const psql = (sql) =>
   execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', adminUrl, '-c', sql], { encoding: 'utf8' });
 const hasTime = existsSync('/usr/bin/time');
-const TICK = 100; // clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux)
 
 // ---- the migrations -------------------------------------------------------------------------------------------
 const work = mkdtempSync(join(tmpdir(), 'tidemark-rollback-bench-'));
@@ -56,22 +56,6 @@ const cli = join(root, 'bin', 'migrate.js');
 const databases = [];
 dropAtExit(databases, { adminDb: adminUrl });
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
-
-/** CPU seconds of the server backends whose process title names `match` (the database), by pid. */
-function backendCpu(match, seen) {
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!title.startsWith('postgres:') || !title.includes(match)) continue;
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      seen.set(pid, (Number(fields[11]) + Number(fields[12])) / TICK);
-    } catch {
-      // The process ended between the listing and the read.
-    }
-  }
-}
 
 /** Runs the CLI; wall, the CLI's CPU and RSS, the server's CPU for it. */
 function timed(label, argv, database, serverMatch) {
@@ -92,7 +76,7 @@ function timed(label, argv, database, serverMatch) {
       },
     });
     const seen = new Map();
-    const sampler = setInterval(() => backendCpu(serverMatch(child.pid), seen), 100);
+    const sampler = setInterval(() => sampleBackends(serverMatch(child.pid), seen), 100);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -140,31 +124,13 @@ for (let run = 0; run < RUNS; run++) {
 const sum = (action) => report.steps.filter((s) => s.action === action).reduce((a, s) => a + s.ms, 0);
 
 // ---- snapshot of the N-table schema (the database the last `up` left) ----------------------------------------
-const bundle = join(work, 'snapshot.mjs');
-await build({
-  entryPoints: [join(root, 'src', 'schema', 'snapshot.ts')],
-  outfile: bundle,
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-  logLevel: 'warning',
-});
-const { snapshotSchema } = await import(pathToFileURL(bundle).href);
+const { snapshotSchema } = await importSource('schema/snapshot.ts');
 const pg = (await import('pg')).default;
 const client = new pg.Client({ connectionString: urlOf(databases.at(-2)) });
 await client.connect();
-// The server's CPU for the snapshots: its backend's /proc/<pid>/schedstat (ns on CPU; steadier than wall time
-// on a loaded machine), when the server is local and readable; null otherwise.
-const backend = (await client.query('select pg_backend_pid() as pid')).rows[0].pid;
-const backendNs = () => {
-  try {
-    return Number(readFileSync(`/proc/${backend}/schedstat`, 'utf8').split(' ')[0]);
-  } catch {
-    return null;
-  }
-};
+// The server's CPU for the snapshots: its backend's (steadier than wall time on a loaded machine), when the server
+// is local and readable; null otherwise.
+const backendMs = await backendCpuMs(client);
 const times = [];
 const clientCpu = [];
 const serverCpu = [];
@@ -172,15 +138,15 @@ let objects = 0;
 for (let i = 0; i < SNAPSHOTS + 1; i++) {
   const t = performance.now();
   const cpu0 = process.cpuUsage();
-  const ns0 = backendNs();
+  const server0 = backendMs();
   const s = await snapshotSchema(client, { trackingTable: { schema: 'public', table: 'schema_migrations' } });
-  const ns1 = backendNs();
+  const server1 = backendMs();
   const cpu = process.cpuUsage(cpu0);
   // The first warms the catalog caches (and the bundle's code).
   if (i > 0) {
     times.push(performance.now() - t);
     clientCpu.push((cpu.user + cpu.system) / 1000);
-    if (ns0 !== null && ns1 !== null) serverCpu.push((ns1 - ns0) / 1e6);
+    if (server0 !== null && server1 !== null) serverCpu.push(server1 - server0);
   }
   objects = Object.keys(s.objects).length;
 }

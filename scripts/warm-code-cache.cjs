@@ -25,16 +25,8 @@ script.runInThisContext()(
 );
 
 (async () => {
-  const io = {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    get stdin() {
-      return process.stdin;
-    },
-    env: process.env,
-    cwd: process.cwd(),
-    signal: new globalThis.AbortController().signal,
-  };
+  // The Io main() gives a command (its getter and all), so that the cache holds what a pod start compiles.
+  const io = cli.exports.processIo(new globalThis.AbortController().signal);
   const codes = [];
   for (const command of ['status', 'up']) codes.push(await cli.exports.run([command], io));
   const cacheFile = `${bundle}.cache`;

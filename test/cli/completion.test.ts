@@ -7,26 +7,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { completionScript, describeProgram, type Shell } from '../../src/cli/completion.js';
-import { buildProgram } from '../../src/cli/main.js';
 import { BIN_NAMES, SHELLS } from '../../src/cli/names.js';
 import { makeProject, runCli } from '../helpers/project.js';
+import { quietProgram } from '../helpers/program.js';
 
-function program() {
-  const io = {
-    stdout: new PassThrough(),
-    stderr: new PassThrough(),
-    stdin: new PassThrough(),
-    env: {},
-    cwd: tmpdir(),
-    signal: new AbortController().signal,
-  };
-  return buildProgram(io, () => {});
-}
-
-const spec = describeProgram(program(), BIN_NAMES);
+const spec = describeProgram(quietProgram(), BIN_NAMES);
 const dir = mkdtempSync(join(tmpdir(), 'tidemark-completion-'));
 const scripts = Object.fromEntries(
   SHELLS.map((shell) => {
@@ -51,7 +38,7 @@ describe('describeProgram', () => {
   it('reads every command of the CLI, with options, arguments and choices', () => {
     const names = spec.commands.map((c) => c.name);
     expect(names).toEqual(expect.arrayContaining(['up', 'down', 'status', 'verify', 'lint', 'completion']));
-    expect(names).toEqual(program().commands.map((c) => c.name()));
+    expect(names).toEqual(quietProgram().commands.map((c) => c.name()));
     const lint = spec.commands.find((c) => c.name === 'lint')!;
     expect(lint.options.find((o) => o.long === '--format')).toMatchObject({
       value: 'required',

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../helpers/db.js';
 import { CLI, makeProject, runCli, spawnCli } from '../helpers/project.js';
+import { until } from '../helpers/until.js';
 import { progressBar } from '../../src/cli/output.js';
 
 const db = useTestDatabase('tty');
@@ -76,13 +77,6 @@ describe.skipIf(!hasScript())('on a terminal', () => {
     expect(out).toMatch(/applied 001_a/);
     expect(out).not.toMatch(/\x1b\[3\dm/);
   });
-
-  async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-    for (let i = 0; !(await check()); i += 1) {
-      if (i > 1200) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 
   it("shows the lock monitor's picture in the spinner while a session waits on the migration", async () => {
     await db.reset();

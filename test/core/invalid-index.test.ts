@@ -10,34 +10,30 @@ import { describe, expect, it } from 'vitest';
 import { lockKey } from '../../src/db/lock.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli, type CliResult } from '../helpers/project.js';
+import { until } from '../helpers/until.js';
 
 const db = useTestDatabase('concurrent_index');
 
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/**
+ * A project of two files, a table of 5000 rows and a CREATE INDEX CONCURRENTLY on it, with the table applied;
+ * `env` runs the CLI on the file's database.
+ */
+async function itemsAtVersion1(): Promise<{ dir: string; env: Record<string, string> }> {
+  const dir = makeProject({
+    'migrations/001_items.sql':
+      "create table items (id int primary key, sku text);\ninsert into items select g, 'sku' || g from generate_series(1, 5000) g;\n",
+    'migrations/002_items_sku.sql':
+      '-- migrate:no-transaction\ncreate index concurrently items_sku_idx on items (sku);\n',
+  });
+  // MAX_LOCK_WAIT bounds how long the build may wait for other sessions; the tests make it wait on purpose.
+  const env = { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', MAX_LOCK_WAIT: '120' };
+  expect((await runCli(['up', '--to', '1'], { cwd: dir, env })).code).toBe(0);
+  return { dir, env };
 }
 
 describe('two runners and CREATE INDEX CONCURRENTLY', () => {
   it('the waiting runner does not hold up the build: A finishes, B then exits 0 with nothing to do', async () => {
-    const dir = makeProject({
-      'migrations/001_items.sql':
-        "create table items (id int primary key, sku text);\ninsert into items select g, 'sku' || g from generate_series(1, 5000) g;\n",
-      'migrations/002_items_sku.sql':
-        '-- migrate:no-transaction\ncreate index concurrently items_sku_idx on items (sku);\n',
-    });
-    // MAX_LOCK_WAIT bounds how long the build may wait for other sessions; this test makes it wait on purpose.
-    const env = { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', MAX_LOCK_WAIT: '120' };
-    expect((await runCli(['up', '--to', '1'], { cwd: dir, env })).code).toBe(0);
+    const { dir, env } = await itemsAtVersion1();
 
     // A session in the middle of a write: the concurrent build must wait for it, which keeps runner A busy
     // (and holding the runner lock) for as long as the test wants.
@@ -106,14 +102,7 @@ describe('two runners and CREATE INDEX CONCURRENTLY', () => {
 
   it('the hazard it avoids: a waiter blocked inside pg_advisory_lock() deadlocks with the build', async () => {
     await db.reset();
-    const dir = makeProject({
-      'migrations/001_items.sql':
-        "create table items (id int primary key, sku text);\ninsert into items select g, 'sku' || g from generate_series(1, 5000) g;\n",
-      'migrations/002_items_sku.sql':
-        '-- migrate:no-transaction\ncreate index concurrently items_sku_idx on items (sku);\n',
-    });
-    const env = { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false', MAX_LOCK_WAIT: '120' };
-    expect((await runCli(['up', '--to', '1'], { cwd: dir, env })).code).toBe(0);
+    const { dir, env } = await itemsAtVersion1();
 
     const writer = new pg.Client({ connectionString: db.url });
     const blocked = new pg.Client({ connectionString: db.url });

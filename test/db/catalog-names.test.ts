@@ -3,35 +3,20 @@
  * the whole catalog, over a corpus of rule examples, the repository's migrations and cases where the table
  * that matters is reached only through an index's name, on a schema where most tables go unnamed.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readCatalog, type Catalog } from '../../src/db/catalog.js';
 import { lintFiles, type LintInputFile } from '../../src/sql/lint/index.js';
 import { lockReportForFiles } from '../../src/sql/locks.js';
 import { identifierNames } from '../../src/sql/names.js';
 import { loadParser } from '../../src/sql/parser.js';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { useCatalogSchema } from '../helpers/catalog-schema.js';
+import { corpusFiles, repositorySql } from '../helpers/sql-corpus.js';
 
-let db: TestDatabase;
-let client: pg.Client;
-
-beforeAll(async () => {
-  await loadParser();
-  db = await testDatabase('catalog_names');
-  await db.query(`
-    create type mood as enum ('ok', 'meh');
-    create schema app;
-    create function stamp() returns timestamptz language sql volatile as 'select clock_timestamp()';
-    create table users (id int primary key, email varchar(100) unique, name varchar(20), status text
-                        check (status <> ''), created_at timestamp, mood mood, score int check (score is not null));
-    create index users_email_idx on users (email);
-    create table orders (id bigint primary key, user_id int references users, total numeric(10,2));
-    create table accounts (id int primary key, balance int not null default 0);
-    create table events (id bigint, at timestamptz) partition by range (at);
+const schema = useCatalogSchema(
+  'catalog_names',
+  `
     create table measurements (id bigint, logdate date, check (logdate > '2000-01-01'));
     create table app.sessions (id uuid primary key, user_id int);
-    create materialized view page_views as select 1 as n;
     -- Reached only by the name of its index.
     -- No autovacuum: its first pass adds the free space and visibility maps, and the size the findings print
     -- would change between the two reads the test compares (seen once in CI: 488 kB, then 496 kB).
@@ -41,29 +26,17 @@ beforeAll(async () => {
     do $$ begin for i in 1..150 loop
       execute format('create table noise_%s (id int primary key, v text check (v <> ''''))', i);
     end loop; end $$;
-    analyze;
-  `);
-  client = new pg.Client({ connectionString: db.url });
-  await client.connect();
+  `,
+);
+
+beforeAll(async () => {
+  await loadParser();
 });
 
-afterAll(async () => {
-  await client?.end();
-  await db?.drop();
-});
-
+/** The rule pages' examples, the repository's migrations and rollbacks, and cases for this schema. */
 function corpus(): LintInputFile[] {
-  const texts: string[] = [];
-  const docs = new URL('../../docs/rules/', import.meta.url);
-  for (const page of readdirSync(docs)) {
-    const md = readFileSync(new URL(page, docs), 'utf8');
-    for (const block of md.split('```sql\n').slice(1)) texts.push(block.split('\n```')[0]!);
-  }
-  for (const folder of ['migrations', 'rollback']) {
-    const dir = new URL(`../../${folder}/`, import.meta.url);
-    for (const name of readdirSync(dir).sort()) texts.push(readFileSync(new URL(name, dir), 'utf8'));
-  }
-  texts.push(
+  return corpusFiles([
+    ...repositorySql(['migrations', 'rollback']),
     'drop index hidden_idx;',
     'alter index hidden_idx rename to hidden_v_idx;\nreindex index hidden_v_idx;',
     'alter table users alter column score set not null;',
@@ -72,19 +45,14 @@ function corpus(): LintInputFile[] {
     'drop table if exists noise_7, nowhere;\ndrop index if exists users_email_idx;',
     "set search_path = app;\nalter table sessions add column x int not null default 0;\nalter type mood add value 'yes';",
     'refresh materialized view page_views;\nalter table measurements alter column logdate type timestamptz;',
-  );
-  return texts.map((text, i) => ({
-    displayPath: `migrations/${String(i + 1).padStart(4, '0')}_corpus.sql`,
-    text,
-    directives: { noTransaction: false, allow: [] },
-  }));
+  ]);
 }
 
 describe('a catalog read for the names the files use', () => {
   it('reads a fraction of a schema whose tables the files mostly do not name', async () => {
     const files = corpus();
-    const named = await readCatalog(client, { names: identifierNames(files.map((f) => f.text)) });
-    const whole = await readCatalog(client);
+    const named = await readCatalog(schema.client, { names: identifierNames(files.map((f) => f.text)) });
+    const whole = await readCatalog(schema.client);
     expect(whole.tables.size).toBeGreaterThan(150);
     expect(named.tables.size).toBeLessThan(20);
     // The table of a named index is read, with its indexes, and exists.
@@ -100,9 +68,9 @@ describe('a catalog read for the names the files use', () => {
 
   it('gives the lint and the lock report the same answers as the whole catalog, file by file and as one run', async () => {
     const files = corpus();
-    const whole: Catalog = await readCatalog(client);
+    const whole: Catalog = await readCatalog(schema.client);
     const contextOf = (catalog: Catalog) => ({ pgVersion: catalog.serverVersionNum, catalog });
-    const runNamed = await readCatalog(client, { names: identifierNames(files.map((f) => f.text)) });
+    const runNamed = await readCatalog(schema.client, { names: identifierNames(files.map((f) => f.text)) });
     const findings = await lintFiles(files, contextOf(whole));
     expect(findings.length).toBeGreaterThan(50);
     // Not vacuous: the catalog changes the verdicts (sizes below the threshold, known columns and indexes).
@@ -113,7 +81,7 @@ describe('a catalog read for the names the files use', () => {
       await lockReportForFiles(files, contextOf(whole)),
     );
     for (const file of files) {
-      const own = await readCatalog(client, { names: identifierNames([file.text]) });
+      const own = await readCatalog(schema.client, { names: identifierNames([file.text]) });
       expect(await lintFiles([file], contextOf(own)), file.text).toEqual(await lintFiles([file], contextOf(whole)));
     }
   });

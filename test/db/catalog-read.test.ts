@@ -5,48 +5,11 @@
  * of every kind, user types, schemas and the search_path. The expected values are what the read of seven
  * queries before it gave on the same schema.
  */
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readCatalog, type Catalog } from '../../src/db/catalog.js';
-import { testDatabase, type TestDatabase } from '../helpers/db.js';
+import { useCatalogSchema } from '../helpers/catalog-schema.js';
 
-let db: TestDatabase;
-let client: pg.Client;
-
-beforeAll(async () => {
-  db = await testDatabase('catalog_read');
-  await db.query(`
-    create type mood as enum ('ok', 'meh');
-    create domain posint as int check (value > 0);
-    create schema app;
-    create function stamp() returns timestamptz language sql volatile as 'select clock_timestamp()';
-    create function "Stamp"() returns int language sql immutable as 'select 1';
-    create table users (id int primary key, email varchar(100) unique, name varchar(20), status text
-                        check (status <> ''), created_at timestamp, mood mood, score int check (score is not null),
-                        c char(3), n numeric, arr int[], nums numeric(5,1)[], p posint);
-    alter table users drop column c;
-    create index users_email_idx on users (email);
-    create table orders (id bigint primary key, user_id int references users, total numeric(10,2));
-    alter table orders add constraint total_pos check (total > 0) not valid;
-    create unique index orders_total_idx on orders (total);
-    create table accounts (id int primary key, balance int not null default 0);
-    create table events (id bigint, at timestamptz) partition by range (at);
-    create table events_2020 partition of events for values from ('2020-01-01') to ('2021-01-01');
-    create table app.users (id int);
-    create table "MixedCase" (id int, "Col" text);
-    create materialized view page_views as select 1 as n;
-    create view v as select 1 as n;
-    create sequence s;
-    analyze;
-  `);
-  client = new pg.Client({ connectionString: db.url });
-  await client.connect();
-});
-
-afterAll(async () => {
-  await client?.end();
-  await db?.drop();
-});
+const schema = useCatalogSchema('catalog_read');
 
 /** The catalog without sizes (they depend on the server's page layout), maps and sets as sorted arrays. */
 function compact(c: Catalog) {
@@ -126,7 +89,7 @@ const ORDERS = {
 describe('readCatalog', () => {
   it('reads by names: the tables so named or reached by an index so named, and the relations, types and functions so named', async () => {
     const names = ['users', 'orders_total_idx', 'mood', 'posint', 'stamp', 'Stamp', 'page_views', 'v', 's'];
-    const catalog = await readCatalog(client, { names: [...names, 'events', 'MixedCase', 'app', 'now'] });
+    const catalog = await readCatalog(schema.client, { names: [...names, 'events', 'MixedCase', 'app', 'now'] });
     expect(compact(catalog)).toEqual({
       tables: {
         'public.users': USERS,
@@ -200,7 +163,7 @@ describe('readCatalog', () => {
   });
 
   it('reads everything without names: the same facts for the same objects, and every other table', async () => {
-    const whole = compact(await readCatalog(client));
+    const whole = compact(await readCatalog(schema.client));
     expect(whole.tables['public.users']).toEqual(USERS);
     expect(whole.tables['public.orders']).toEqual(ORDERS);
     expect(Object.keys(whole.tables).sort()).toEqual([
@@ -213,7 +176,7 @@ describe('readCatalog', () => {
       'public.page_views',
       'public.users',
     ]);
-    const own = await db.query<{ name: string; kind: string }>(
+    const own = await schema.db.query<{ name: string; kind: string }>(
       `select n.nspname || '.' || c.relname as name, c.relkind::text as kind
          from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname in ('public', 'app')`,
     );
@@ -226,21 +189,23 @@ describe('readCatalog', () => {
 
   it('calls whileWaiting once, after the read is sent and before it is answered', async () => {
     const seen: string[] = [];
-    const reading = readCatalog(client, { names: ['users'], whileWaiting: () => seen.push('waiting') }).then((c) => {
-      seen.push('answered');
-      return c;
-    });
+    const reading = readCatalog(schema.client, { names: ['users'], whileWaiting: () => seen.push('waiting') }).then(
+      (c) => {
+        seen.push('answered');
+        return c;
+      },
+    );
     expect((await reading).tables.has('public.users')).toBe(true);
     expect(seen).toEqual(['waiting', 'answered']);
   });
 
   it('reads tables whose names an array literal must quote or escape', async () => {
     const names = ['com,ma', '{brace}', 'NULL', 'spa ce', 'é', 'we"ird', 'back\\slash', 'line\nbreak'];
-    for (const name of names) await db.query(`create table "${name.replaceAll('"', '""')}" (id int)`);
-    const catalog = await readCatalog(client, { names: [...names, 'null'] });
+    for (const name of names) await schema.db.query(`create table "${name.replaceAll('"', '""')}" (id int)`);
+    const catalog = await readCatalog(schema.client, { names: [...names, 'null'] });
     expect([...catalog.tables.keys()].sort()).toEqual(names.map((n) => `public.${n}`).sort());
     // Without the names that need escaping: the other way of sending them.
-    const plain = await readCatalog(client, { names: names.slice(0, 5) });
+    const plain = await readCatalog(schema.client, { names: names.slice(0, 5) });
     expect([...plain.tables.keys()].sort()).toEqual(
       names
         .slice(0, 5)

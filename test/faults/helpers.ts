@@ -9,6 +9,10 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { queryUrl } from '../helpers/db.js';
 import { makeProject, runCli, type CliResult } from '../helpers/project.js';
+import { until } from '../helpers/until.js';
+
+/** Waits for a state of the server, never for a time (test/helpers/until.ts). */
+export { until };
 
 /**
  * How often a fault case runs; each repetition starts from a fresh database. Once by default: every case
@@ -16,24 +20,6 @@ import { makeProject, runCli, type CliResult } from '../helpers/project.js';
  * developer hunting a race raises it (TIDEMARK_FAULT_REPEAT=3 with two CPU hogs was the acceptance run).
  */
 export const REPEAT = Number(process.env.TIDEMARK_FAULT_REPEAT ?? 1);
-
-/**
- * Polls `probe` until it returns something truthy. The cap only turns a hang into a failure with a name: the
- * states waited for arrive in milliseconds when the code is right, so it is no timing assertion.
- */
-export async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | null | false>,
-  capMs = 45_000,
-): Promise<T> {
-  const deadline = Date.now() + capMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 export interface Running {
   readonly child: ChildProcess;

@@ -10,6 +10,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ValidationError } from '../../src/errors.js';
+import { loadMigrations } from '../../src/source/files.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'bin', 'migrate.js');
@@ -27,6 +29,22 @@ export function writeFiles(dir: string, files: Record<string, string>): void {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), text);
   }
+}
+
+/** The folders of a project made by makeProject, as loadMigrations and createMigration take them. */
+export function locations(dir: string) {
+  return { migrationsDir: join(dir, 'migrations'), rollbackDir: join(dir, 'rollback'), cwd: dir };
+}
+
+/** The problems loadMigrations reports for the project's files (exit 2, nothing run); none when they load. */
+export async function problemsOf(dir: string): Promise<readonly string[]> {
+  try {
+    await loadMigrations(locations(dir));
+  } catch (error) {
+    if (error instanceof ValidationError) return error.problems;
+    throw error;
+  }
+  return [];
 }
 
 export interface CliResult {

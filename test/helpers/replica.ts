@@ -11,20 +11,11 @@
  * folders. Both servers are children of this process and are killed when it exits.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import {
-  appendFileSync,
-  chmodSync,
-  chownSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-} from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from '../../src/db/embedded.js';
+import { freePort, postgresIds } from '../../src/db/embedded.js';
 import { ROOT } from './project.js';
 
 const SERVER_BINS = [
@@ -50,15 +41,6 @@ export function replicaUnavailable(): string | undefined {
   if (!onPath('pg_basebackup')) return 'no pg_basebackup (the PostgreSQL 15 client tools)';
   if (process.getuid?.() === 0 && !postgresIds()) return 'running as root without a postgres user';
   return undefined;
-}
-
-function postgresIds(): { uid: number; gid: number } | undefined {
-  const line = readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('postgres:'));
-  if (!line) return undefined;
-  const [, , uid, gid] = line.split(':');
-  return { uid: Number(uid), gid: Number(gid) };
 }
 
 export interface ReplicaPair {

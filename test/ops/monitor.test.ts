@@ -8,6 +8,7 @@ import { MonitorState, type MonitorSample } from '../../src/ops/monitor.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
 import { lines, recorder } from '../helpers/alerts.js';
+import { until } from '../helpers/until.js';
 
 const thresholds = { warnBlockedMs: 5000, alertBlockedMs: 30_000, alertLongRunMs: 600_000 };
 const s = (blocked: number, longestWaitMs: number, deadlocks = 7, waiting = false): MonitorSample => ({
@@ -163,12 +164,6 @@ describe('the monitor against a migration that holds ACCESS EXCLUSIVE', () => {
       env,
       onStderr: (text) => (stderr += text),
     });
-    const until = async (what: string, check: () => Promise<boolean>) => {
-      for (let i = 0; !(await check()); i += 1) {
-        if (i > 1200) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
     await until(
       'the migration to hold its lock',
       async () =>

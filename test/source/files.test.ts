@@ -2,25 +2,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MigrateError, ValidationError } from '../../src/errors.js';
+import { MigrateError } from '../../src/errors.js';
 import { firstStatementIndex, scanHeader } from '../../src/source/directives.js';
 import { checksumOf, loadMigrations, parseMigrationFileName } from '../../src/source/files.js';
 import { createMigration, nextVersion } from '../../src/source/create.js';
-import { makeProject } from '../helpers/project.js';
-
-function locations(dir: string) {
-  return { migrationsDir: join(dir, 'migrations'), rollbackDir: join(dir, 'rollback'), cwd: dir };
-}
-
-async function problemsOf(dir: string): Promise<readonly string[]> {
-  try {
-    await loadMigrations(locations(dir));
-  } catch (error) {
-    if (error instanceof ValidationError) return error.problems;
-    throw error;
-  }
-  return [];
-}
+import { locations, makeProject, problemsOf } from '../helpers/project.js';
 
 describe('migration file names', () => {
   it('parses both layouts and strips the _rollback suffix', () => {

@@ -6,25 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../src/errors.js';
 import { loadMigrations } from '../../src/source/files.js';
 import { firstInvalidUtf8 } from '../../src/source/read.js';
 import { useTestDatabase } from '../helpers/db.js';
-import { CLI, makeProject, runCli } from '../helpers/project.js';
-
-function locations(dir: string) {
-  return { migrationsDir: join(dir, 'migrations'), rollbackDir: join(dir, 'rollback'), cwd: dir };
-}
-
-async function problemsOf(dir: string): Promise<readonly string[]> {
-  try {
-    await loadMigrations(locations(dir));
-  } catch (error) {
-    if (error instanceof ValidationError) return error.problems;
-    throw error;
-  }
-  return [];
-}
+import { CLI, locations, makeProject, problemsOf, runCli } from '../helpers/project.js';
 
 /** Lays out `files` the way kubelet mounts a ConfigMap: `..2026_..` holds them, `..data` links to it, each name links into `..data`. */
 function configMapFolder(dir: string, files: Record<string, string>): void {

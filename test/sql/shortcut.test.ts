@@ -3,12 +3,12 @@
  * that finds them is checked on the lexical cases that decide where a statement ends, and the lint over a mixed
  * corpus gives the same findings and statement kinds with and without the shortcut.
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog } from '../../src/db/catalog.js';
 import { RULES, lintFiles, type Finding, type LintContext, type LintInputFile } from '../../src/sql/lint/index.js';
 import { loadParser } from '../../src/sql/parser.js';
 import { SKIPPED_KINDS, shortcut } from '../../src/sql/shortcut.js';
+import { corpusFiles, repositorySql } from '../helpers/sql-corpus.js';
 // @ts-expect-error: a plain ES module without types (the benchmarks' migration generator)
 import { migrations } from '../../bench/gen.mjs';
 
@@ -137,33 +137,23 @@ const CATALOG: Catalog = {
 
 /** Every SQL block of the rule pages, the repository's example migrations and seeds, generated files, and cases. */
 function corpus(): LintInputFile[] {
-  const texts: string[] = [];
-  const docs = new URL('../../docs/rules/', import.meta.url);
-  for (const page of readdirSync(docs)) {
-    const md = readFileSync(new URL(page, docs), 'utf8');
-    for (const block of md.split('```sql\n').slice(1)) texts.push(block.split('\n```')[0]!);
-  }
-  for (const folder of ['migrations', 'rollback', 'seeds']) {
-    const dir = new URL(`../../${folder}/`, import.meta.url);
-    for (const name of readdirSync(dir).sort()) texts.push(readFileSync(new URL(name, dir), 'utf8'));
-  }
-  for (const m of migrations(20) as { up: string; down: string }[]) texts.push(m.up, m.down);
-  texts.push(
-    // Findings after skipped statements with multi-byte text: positions must not move.
-    "insert into users (name) values ('ünïcödé 😀; x');\nalter table users add column n int;\ncomment on column users.n is '✓';\ndrop index users_pkey;",
-    'create function f() returns trigger language plpgsql as $$ begin new.x := 1; return new; end $$;\ncreate index users_name on users (name);\ninsert into users values (1);\nupdate users set name = null;',
-    // A syntax error after a skipped statement: reported at the same place.
-    'insert into users values (1);\nalter tabel users add column broken int;',
-    // Enum values: the file is parsed whole, the rule sees the INSERT.
-    "create type mood as enum ('ok');\nalter type mood add value 'meh';\ninsert into users (name) values ('meh');",
-    'do $$ begin perform 1; end $$;\ninsert into users values (1);\nvacuum users;',
-    'copy users (name) from stdin;\nalter table users alter column name type text;',
+  const generated = (migrations(20) as { up: string; down: string }[]).flatMap((m) => [m.up, m.down]);
+  return corpusFiles(
+    [
+      ...repositorySql(['migrations', 'rollback', 'seeds']),
+      ...generated,
+      // Findings after skipped statements with multi-byte text: positions must not move.
+      "insert into users (name) values ('ünïcödé 😀; x');\nalter table users add column n int;\ncomment on column users.n is '✓';\ndrop index users_pkey;",
+      'create function f() returns trigger language plpgsql as $$ begin new.x := 1; return new; end $$;\ncreate index users_name on users (name);\ninsert into users values (1);\nupdate users set name = null;',
+      // A syntax error after a skipped statement: reported at the same place.
+      'insert into users values (1);\nalter tabel users add column broken int;',
+      // Enum values: the file is parsed whole, the rule sees the INSERT.
+      "create type mood as enum ('ok');\nalter type mood add value 'meh';\ninsert into users (name) values ('meh');",
+      'do $$ begin perform 1; end $$;\ninsert into users values (1);\nvacuum users;',
+      'copy users (name) from stdin;\nalter table users alter column name type text;',
+    ],
+    (text, i) => /concurrently|vacuum/i.test(text) && i % 2 === 0,
   );
-  return texts.map((text, i) => ({
-    displayPath: `migrations/${String(i + 1).padStart(4, '0')}_corpus.sql`,
-    text,
-    directives: { noTransaction: /concurrently|vacuum/i.test(text) && i % 2 === 0, allow: [] },
-  }));
 }
 
 async function lintBothWays(files: LintInputFile[], context: LintContext) {

@@ -1,10 +1,10 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { blockingFindings } from '../../index.js';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
-import { reportToCi } from './shared.js';
+import { formatOption, reportToCi } from './shared.js';
 import { findingJson, renderFinding, renderLocks } from '../render.js';
-import { FORMATS, lintItems, reportFormat, type ReportFormat } from '../reporters.js';
+import { lintItems, reportFormat, type ReportFormat } from '../reporters.js';
 
 export function define(program: Command, action: Action): void {
   program
@@ -19,12 +19,7 @@ export function define(program: Command, action: Action): void {
       parsePgVersion,
     )
     .option('--offline', 'do not connect, even when DATABASE_URL is set')
-    .addOption(
-      new Option(
-        '--format <format>',
-        'text, json (= --json), github (workflow annotations) or gitlab (Code Quality JSON)',
-      ).choices(FORMATS),
-    )
+    .addOption(formatOption())
     .addHelpText(
       'after',
       `

@@ -2,12 +2,12 @@
  * What several commands share: flag parsers (a bad value is a usage error, exit 2, that names the flag's form),
  * the report after a run (up, down) and the CI formats of the checks (lint, verify).
  */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { relative } from 'node:path';
 import type { RunResult } from '../../index.js';
 import type { CommandContext } from '../context.js';
 import { renderRunSummary, runResultJson } from '../render.js';
-import { githubAnnotations, gitlabCodeQuality, type ReportFormat, type ReportItem } from '../reporters.js';
+import { FORMATS, githubAnnotations, gitlabCodeQuality, type ReportFormat, type ReportItem } from '../reporters.js';
 
 export function parseVersion(value: string): string {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('a version is the leading digits of a file name, e.g. 003.');
@@ -54,6 +54,14 @@ export async function reportRun(ctx: CommandContext, result: RunResult): Promise
   if (ctx.output.mode === 'json') ctx.output.json(runResultJson(result));
   else renderRunSummary(ctx.output, result);
   return 0;
+}
+
+/** The `--format` option of a check (lint, verify); reportToCi renders the CI formats. */
+export function formatOption(): Option {
+  return new Option(
+    '--format <format>',
+    'text, json (= --json), github (workflow annotations) or gitlab (Code Quality JSON)',
+  ).choices(FORMATS);
 }
 
 /**

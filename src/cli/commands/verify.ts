@@ -1,10 +1,10 @@
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import type { VerifyFinding as Finding } from '../../index.js';
 import { relative } from 'node:path';
 import type { CommandContext } from '../context.js';
 import type { Action } from '../main.js';
-import { reportToCi } from './shared.js';
-import { FORMATS, reportFormat, verifyItems, type ReportFormat } from '../reporters.js';
+import { formatOption, reportToCi } from './shared.js';
+import { reportFormat, verifyItems, type ReportFormat } from '../reporters.js';
 
 export function define(program: Command, action: Action): void {
   program
@@ -15,12 +15,7 @@ export function define(program: Command, action: Action): void {
     .option('--no-pending', 'pending migrations are errors (a post-deploy check: everything should have run)')
     .option('--allow-missing-rollback', 'a migration without a rollback file is a warning, not an error')
     .option('--allow-out-of-order', 'an out-of-order pending migration is a warning, not an error')
-    .addOption(
-      new Option(
-        '--format <format>',
-        'text, json (= --json), github (workflow annotations) or gitlab (Code Quality JSON)',
-      ).choices(FORMATS),
-    )
+    .addOption(formatOption())
     .addHelpText(
       'after',
       `
