@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import pg from 'pg';
 import { MigrateError, type ErrorCode } from '../errors.js';
 import { connectTimeoutOf, describeParams, maskPasswords, pgClientConfig, type ConnectionParams } from './params.js';
-import { withoutEnvironmentDefaults } from './pg-internals.js';
+import { queryWithCallback, withoutEnvironmentDefaults } from './pg-internals.js';
 
 export type Client = pg.Client;
 
@@ -33,8 +33,19 @@ export class WatchedClient extends pg.Client {
     // An own property rather than an override: pg's query() has a dozen typed overloads, and every promise
     // form returns a thenable, which is all the deadline needs.
     const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+    const submit = (q: pg.Query) => query.call(this, q);
     this.query = ((...args: unknown[]) => {
-      const result = query.apply(this, args);
+      // The promise forms (text or config, values) go through queryWithCallback (pg-internals.ts): pg's own
+      // promise path keeps earlier queries' objects alive through scavenges. Submittables and callbacks as given.
+      const [config, values, callback] = args;
+      const result =
+        config !== null &&
+        (typeof config === 'string' ||
+          (typeof config === 'object' && typeof (config as { submit?: unknown }).submit !== 'function')) &&
+        typeof values !== 'function' &&
+        callback === undefined
+          ? queryWithCallback(submit, config as string | pg.QueryConfig, values)
+          : query.apply(this, args);
       const ms = this.#deadlineMs;
       if (ms > 0 && result && typeof (result as Promise<unknown>).then === 'function') {
         const timer = setTimeout(
