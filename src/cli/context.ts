@@ -2,6 +2,7 @@
  * What every command gets: the settings (flags > environment > .env.migrations > defaults), the output, the
  * abort signal of SIGINT/SIGTERM, and the database it should talk to, resolved once.
  */
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Settings } from '../config/settings.js';
 import { loadSettings } from '../config/settings.js';
@@ -144,6 +145,10 @@ export class CommandContext {
   /** The migrator of this command, built with the library's createMigrator (the CLI is its first client). */
   async migrator(options: { lockWaitMs?: number | undefined; offline?: boolean | undefined } = {}): Promise<Migrator> {
     const connection = options.offline ? undefined : await this.connection();
+    // pg loads tls at the connection's SSL upgrade, after the hold below has begun: a built-in loaded under a
+    // held flag is compiled from source (~2 ms more for tls and its modules), so it is loaded first.
+    if (connection?.sslmode !== undefined && connection.sslmode !== 'disable')
+      createRequire(import.meta.url)('node:tls');
     this.#holdYoungGeneration();
     return createMigrator(
       migratorOptionsOf(this.settings, connection, {

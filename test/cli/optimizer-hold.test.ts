@@ -79,3 +79,31 @@ describe('the young generation during a command', () => {
     expect(size).toBeLessThanOrEqual(4 * 1024 * 1024);
   });
 });
+
+describe('built-ins a held flag would compile from source', () => {
+  /**
+   * Whether node:tls was loaded when the CLI first turned a V8 flag (a preload wraps setFlagsFromString: a
+   * built-in loaded after that misses node's code cache). pg loads tls only at the SSL upgrade, after the young
+   * generation's hold has begun; the server here refuses SSL, which is after that point too.
+   */
+  async function tlsLoadedAtFirstFlag(url: string): Promise<string | undefined> {
+    const dir = makeProject({ 'migrations/001_a.sql': 'create table a (id int);\n' });
+    const probe = join(dir, 'flag-probe.cjs');
+    writeFileSync(
+      probe,
+      "const v8 = require('node:v8'); const set = v8.setFlagsFromString; let seen = false; v8.setFlagsFromString = (f) => { if (!seen) { seen = true; process.stderr.write(`tls at first flag: ${process.moduleLoadList.includes('NativeModule tls')}\\n`); } return set(f); };\n",
+    );
+    const result = await spawnCli(process.execPath, ['--require', probe, '--', CLI, 'status'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: '1', DATABASE_URL: url },
+    });
+    return /tls at first flag: (\w+)/.exec(result.stderr)?.[1];
+  }
+
+  it('loads tls before the first hold when the connection asks for SSL, and not otherwise', async () => {
+    const ssl = new URL(db.url);
+    ssl.searchParams.set('sslmode', 'require');
+    expect(await tlsLoadedAtFirstFlag(ssl.toString())).toBe('true');
+    expect(await tlsLoadedAtFirstFlag(db.url)).toBe('false');
+  });
+});
