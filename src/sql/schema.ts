@@ -359,7 +359,10 @@ export class SchemaView {
     return false;
   }
 
-  /** The columns of `table`'s validated NOT NULL checks in the catalog; undefined when it has none. */
+  /**
+   * The columns of `table`'s validated `CHECK (col IS NOT NULL)` in the catalog, and whether a validated CHECK of
+   * it had no definition read; undefined when the table is not in the catalog (or the grammar is not loaded).
+   */
   #catalogChecks(table: string): { readonly columns: Set<string>; readonly unknown: boolean } | undefined {
     const cached = this.#catalogNotNullChecks.get(table);
     if (cached !== undefined) return cached;
