@@ -126,7 +126,7 @@ async function catalogContext(
   rules?: LintRules,
   onNote?: NoteSink,
   whileWaiting?: () => void,
-  sizes = true,
+  details = true,
 ): Promise<RuleContextOptions> {
   const policy = await lintPolicy(rules);
   if (!client) return { pgVersion, ...policy };
@@ -134,7 +134,7 @@ async function catalogContext(
     import('../db/catalog.js'),
     import('../sql/names.js'),
   ]);
-  const catalog = await readCatalog(client, { onNote, names: identifierNames(texts), whileWaiting, sizes });
+  const catalog = await readCatalog(client, { onNote, names: identifierNames(texts), whileWaiting, details });
   return { pgVersion: catalog.serverVersionNum, catalog, ...policy };
 }
 
@@ -164,27 +164,24 @@ export async function lintMigrations(
   // The grammar is loaded while the server answers the catalog read (the lint awaits the same load; a failed
   // load is reported there, not here).
   const whileWaiting = () => void loadParser().catch(() => {});
-  // The catalog is read without the tables' sizes (most of the read's server time when the files name many
-  // existing tables); a size-bound error names the tables whose size it needed, and only then are their sizes
-  // read and the files linted again, with them: the findings are those of a read with every size.
+  // The catalog is read without the tables' details: sizes and the definitions of constraints and indexes
+  // (most of the read's server time when the files name many existing tables). A finding that needed a detail
+  // of a table (a size-bound error its size, a validated CHECK its definition) names that table, and only then
+  // are those tables' details read and the files linted again, with them: the findings are those of a read
+  // with every detail.
   return withSmallYoungGeneration(async () => {
-    const unsized = new Map<string, { readonly schema: string; readonly name: string }>();
+    const incomplete = new Map<string, { readonly schema: string; readonly name: string }>();
     const base = await catalogContext(client, pgVersion, textsOf(files), rules, onNote, whileWaiting, false);
     const lint = (context: RuleContextOptions) => (oneRun ? lintFiles(files, context) : lintEachFile(files, context));
     const findings = await lint({
       ...base,
       ...(onStatementKinds ? { onStatementKinds } : {}),
-      onUnsizedTable: (t) => unsized.set(`${t.schema}.${t.name}`, t),
+      onIncompleteTable: (t) => incomplete.set(`${t.schema}.${t.name}`, t),
     });
-    if (unsized.size === 0 || !client || !base.catalog) return findings;
-    const { readTableSizes } = await import('../db/catalog.js');
-    const sizes = await readTableSizes(client, [...unsized.values()]);
-    const tables = new Map(base.catalog.tables);
-    for (const [key, sizeBytes] of sizes) {
-      const table = tables.get(key);
-      if (table) tables.set(key, { ...table, sizeBytes });
-    }
-    return lint({ ...base, catalog: { ...base.catalog, tables } });
+    if (incomplete.size === 0 || !client || !base.catalog) return findings;
+    const { readTableDetails, withTableDetails } = await import('../db/catalog.js');
+    const details = await readTableDetails(client, [...incomplete.values()], onNote);
+    return lint({ ...base, catalog: withTableDetails(base.catalog, details) });
   });
 }
 

@@ -7,8 +7,8 @@ import type pg from 'pg';
 
 export interface CatalogColumn {
   readonly name: string;
-  /** `format_type` output: `character varying(20)`, `numeric(10,2)`, `integer`. */
-  readonly type: string;
+  /** `format_type` output: `character varying(20)`, `numeric(10,2)`, `integer`; undefined: not read (`details`). */
+  readonly type: string | undefined;
   /** `pg_type.typname`: `varchar`, `numeric`, `int4`, `_int4` for arrays. */
   readonly typeName: string;
   /** Integer modifiers decoded from atttypmod: varchar(20) -> [20], numeric(10,2) -> [10, 2], none -> []. */
@@ -21,15 +21,16 @@ export interface CatalogConstraint {
   /** pg_constraint.contype: c check, f foreign key, p primary key, u unique, x exclusion, n not null (17+). */
   readonly type: string;
   readonly validated: boolean;
-  /** `pg_get_constraintdef`, e.g. `CHECK ((email IS NOT NULL))`. */
-  readonly definition: string;
+  /** `pg_get_constraintdef`, e.g. `CHECK ((email IS NOT NULL))`; undefined: not read (`details`). */
+  readonly definition: string | undefined;
 }
 
 export interface CatalogIndex {
   readonly name: string;
   readonly unique: boolean;
   readonly valid: boolean;
-  readonly definition: string;
+  /** `pg_get_indexdef`; undefined: not read (`details`). */
+  readonly definition: string | undefined;
 }
 
 export interface CatalogTable {
@@ -37,7 +38,7 @@ export interface CatalogTable {
   readonly name: string;
   /** pg_class.reltuples: -1 (or 0) when never analysed. */
   readonly estimatedRows: number;
-  /** pg_total_relation_size: heap, indexes and TOAST. */
+  /** pg_total_relation_size: heap, indexes and TOAST; NaN: not read (`details`), which the lint takes as big. */
   readonly sizeBytes: number;
   readonly columns: readonly CatalogColumn[];
   readonly constraints: readonly CatalogConstraint[];
@@ -92,12 +93,14 @@ export interface ReadCatalogOptions {
    */
   readonly whileWaiting?: (() => void) | undefined;
   /**
-   * False: the tables' sizes are not read (`sizeBytes` is NaN: not known, which the lint takes as big) and
-   * readTableSizes asks for the few it needs. pg_total_relation_size opens every table and its indexes: on a
-   * fresh connection ~170 ms for 1000 named tables, most of a connected lint's wait when the files name
-   * existing tables (`down --all`). Default true.
+   * False: the tables' details are not read: their sizes (`sizeBytes` NaN), the definitions of their
+   * constraints and indexes and the columns' `format_type` (undefined); names, kinds, flags, typname and
+   * typmod are. readTableDetails reads them for the few tables that need them, withTableDetails puts them
+   * in. Each of pg_total_relation_size, pg_get_indexdef and pg_get_constraintdef opens the table (and waits
+   * for a lock on it); for the 1000 tables `down --all` names they were most of the read's server time on a
+   * fresh connection (~170 ms for the sizes, then ~240 of ~360 ms for the definitions). Default true.
    */
-  readonly sizes?: boolean | undefined;
+  readonly details?: boolean | undefined;
 }
 
 /**
@@ -111,8 +114,8 @@ export interface ReadCatalogOptions {
  * against a hash of the array. Each such test also costs planning time over the whole array, so pg_class is
  * searched by name once (`rels`), for the tables, the tables of indexes so named and the relations.
  */
-function catalogSql(named: boolean, sizes = true): string {
-  const size = sizes ? sizeOf('c') : `'NaN'`;
+function catalogSql(named: boolean, details = true): string {
+  const size = details ? sizeOf('c') : `'NaN'`;
   // Named: the relations of those names, found once (each `= any($3)` costs the planner a pass over the names).
   const rels = named ? 'rels' : 'pg_class';
   return `with ${
@@ -132,19 +135,19 @@ function catalogSql(named: boolean, sizes = true): string {
          : ''
      })
 select (select json_agg(json_build_array(t.oid::int8, t.schema, t.name, t.kind, t.reltuples, t.size)) from tables t) as tables,
-       (select json_agg(json_build_array(a.attrelid::int8, a.attname::text, format_type(a.atttypid, a.atttypmod),
+       (select json_agg(json_build_array(a.attrelid::int8, a.attname::text, ${details ? 'format_type(a.atttypid, a.atttypmod)' : 'null'},
                                          t.typname::text, a.atttypmod, a.attnotnull, t.typname in ('numeric', '_numeric'))
                         order by a.attrelid, a.attnum)
           from pg_attribute a join pg_type t on t.oid = a.atttypid
          where a.attrelid in (select oid from tables) and a.attnum > 0 and not a.attisdropped) as columns,
        (select json_agg(json_build_array(co.conrelid::int8, co.conname::text, co.contype::text, co.convalidated,
-                                         pg_get_constraintdef(co.oid))
+                                         ${details ? 'pg_get_constraintdef(co.oid)' : 'null'})
                         order by co.conrelid, co.conname)
           from pg_constraint co
          where co.conrelid in (select oid from tables) and co.conrelid <> all($2::oid[])
            and co.confrelid <> all($2::oid[])) as constraints,
        (select json_agg(json_build_array(i.indrelid::int8, n.nspname::text, ic.relname::text, i.indisunique,
-                                         i.indisvalid, pg_get_indexdef(i.indexrelid))
+                                         i.indisvalid, ${details ? 'pg_get_indexdef(i.indexrelid)' : 'null'})
                         order by i.indrelid, ic.relname)
           from pg_index i join pg_class ic on ic.oid = i.indexrelid join pg_namespace n on n.oid = ic.relnamespace
          where i.indrelid in (select oid from tables) and i.indrelid <> all($2::oid[])) as indexes,
@@ -168,12 +171,12 @@ select (select json_agg(json_build_array(t.oid::int8, t.schema, t.name, t.kind, 
 interface CatalogRow {
   /** [oid, schema, name, relkind, reltuples, size (text)] */
   tables: [number, string, string, string, number, string][] | null;
-  /** [table oid, name, format_type, typname, atttypmod, notnull, numeric] */
-  columns: [number, string, string, string, number, boolean, boolean][] | null;
-  /** [table oid, name, contype, validated, definition] */
-  constraints: [number, string, string, boolean, string][] | null;
-  /** [table oid, schema, name, unique, valid, definition] */
-  indexes: [number, string, string, boolean, boolean, string][] | null;
+  /** [table oid, name, format_type (null without details), typname, atttypmod, notnull, numeric] */
+  columns: [number, string, string | null, string, number, boolean, boolean][] | null;
+  /** [table oid, name, contype, validated, definition (null without details)] */
+  constraints: [number, string, string, boolean, string | null][] | null;
+  /** [table oid, schema, name, unique, valid, definition (null without details)] */
+  indexes: [number, string, string, boolean, boolean, string | null][] | null;
   /** [lower(proname), max(provolatile)] */
   functions: [string, string][] | null;
   relations: [string, string][] | null;
@@ -249,39 +252,117 @@ export async function readCatalog(
   }
 }
 
+/** What a catalog read without details (ReadCatalogOptions.details) left out of one table. */
+export interface TableDetails {
+  /** pg_total_relation_size, or pg_class's estimate when another session held the table locked. */
+  readonly sizeBytes: number;
+  /** Column name -> format_type. */
+  readonly columnTypes: ReadonlyMap<string, string>;
+  /** Constraint name -> pg_get_constraintdef; none for a locked table (left unknown, as a whole read does). */
+  readonly constraints: ReadonlyMap<string, string>;
+  /** Index name -> pg_get_indexdef; none for a locked table. */
+  readonly indexes: ReadonlyMap<string, string>;
+}
+
+/** The row of `detailsSql`: [`schema.name`, ...] per part, as JSON arrays (null when empty). */
+interface DetailsRow {
+  tables: [string, string][] | null;
+  columns: [string, string, string][] | null;
+  constraints: [string, string, string][] | null;
+  indexes: [string, string, string][] | null;
+}
+
 /**
- * The sizes of `tables` (pg_total_relation_size, in bytes), keyed `schema.name`, for a catalog read without
- * them (ReadCatalogOptions.sizes): under the same short lock_timeout, a table another session holds locked
- * gets its estimate from pg_class instead of a wait. A table that is gone is left out.
+ * The details of the tables named by `$1` (schemas) and `$3` (names), in one statement; `$2` the tables found
+ * locked: their size estimated, their definitions not read (both functions open the table).
  */
-export async function readTableSizes(
-  client: pg.Client | pg.PoolClient,
-  tables: readonly { readonly schema: string; readonly name: string }[],
-): Promise<Map<string, number>> {
-  if (tables.length === 0) return new Map();
-  const sql = `select n.nspname::text || '.' || c.relname::text as key, ${sizeOf('c')} as size
+const DETAILS_SQL = `with t as materialized (
+    select c.oid, n.nspname::text || '.' || c.relname::text as key, ${sizeOf('c')} as size
       from unnest($1::text[], $3::text[]) as w(schema, name)
       join pg_namespace n on n.nspname = w.schema
-      join pg_class c on c.relnamespace = n.oid and c.relname = w.name`;
+      join pg_class c on c.relnamespace = n.oid and c.relname = w.name
+     where c.relkind in ('r', 'p', 'm'))
+select (select json_agg(json_build_array(t.key, t.size)) from t) as tables,
+       (select json_agg(json_build_array(t.key, a.attname::text, format_type(a.atttypid, a.atttypmod)))
+          from pg_attribute a join t on t.oid = a.attrelid where a.attnum > 0 and not a.attisdropped) as columns,
+       (select json_agg(json_build_array(t.key, co.conname::text, pg_get_constraintdef(co.oid)))
+          from pg_constraint co join t on t.oid = co.conrelid
+         where co.conrelid <> all($2::oid[]) and co.confrelid <> all($2::oid[])) as constraints,
+       (select json_agg(json_build_array(t.key, ic.relname::text, pg_get_indexdef(i.indexrelid)))
+          from pg_index i join t on t.oid = i.indrelid join pg_class ic on ic.oid = i.indexrelid
+         where i.indrelid <> all($2::oid[])) as indexes`;
+
+/**
+ * The details of `tables` a catalog read without them left out (ReadCatalogOptions.details), keyed
+ * `schema.name`: under the same short lock_timeout, a table another session holds locked gets its size
+ * estimated from pg_class and its definitions left unknown instead of a wait, and `onNote` is told. A table
+ * that is gone is left out.
+ */
+export async function readTableDetails(
+  client: pg.Client | pg.PoolClient,
+  tables: readonly { readonly schema: string; readonly name: string }[],
+  onNote?: (message: string) => void,
+): Promise<Map<string, TableDetails>> {
+  if (tables.length === 0) return new Map();
   const params = (locked: number[]) => [tables.map((t) => t.schema), locked, tables.map((t) => t.name)];
   const previous = await client.query<{ previous: string }>(
     `select current_setting('lock_timeout') as previous, set_config('lock_timeout', $1, false)`,
     [`${CATALOG_LOCK_TIMEOUT_MS}ms`],
   );
+  let row: DetailsRow | undefined;
   try {
-    let rows: { key: string; size: string }[];
     try {
-      rows = (await client.query<{ key: string; size: string }>(sql, params([]))).rows;
+      row = (await client.query<DetailsRow>(DETAILS_SQL, params([]))).rows[0];
     } catch (error) {
       if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
-      rows = (await client.query<{ key: string; size: string }>(sql, params((await lockedTables(client)).oids))).rows;
+      const found = await lockedTables(client);
+      onNote?.(
+        `The catalog read did not wait for locked tables: ${found.who}. Their sizes are estimates from pg_class (as of the last VACUUM/ANALYZE) and the definitions of their indexes and constraints are not known to the lint.`,
+      );
+      row = (await client.query<DetailsRow>(DETAILS_SQL, params(found.oids))).rows[0];
     }
-    return new Map(rows.map((r) => [r.key, Number(r.size)]));
   } finally {
     await client
       .query(`select set_config('lock_timeout', $1, false)`, [previous.rows[0]?.previous ?? '0'])
       .catch(() => {});
   }
+  const out = new Map<
+    string,
+    {
+      sizeBytes: number;
+      columnTypes: Map<string, string>;
+      constraints: Map<string, string>;
+      indexes: Map<string, string>;
+    }
+  >();
+  for (const [key, size] of row?.tables ?? []) {
+    out.set(key, { sizeBytes: Number(size), columnTypes: new Map(), constraints: new Map(), indexes: new Map() });
+  }
+  for (const [key, name, type] of row?.columns ?? []) out.get(key)?.columnTypes.set(name, type);
+  for (const [key, name, definition] of row?.constraints ?? []) out.get(key)?.constraints.set(name, definition);
+  for (const [key, name, definition] of row?.indexes ?? []) out.get(key)?.indexes.set(name, definition);
+  return out;
+}
+
+/**
+ * `catalog` with the details of some of its tables put in (readTableDetails): those tables read as a read with
+ * details has them; a definition the details do not have (a locked table's) stays unknown.
+ */
+export function withTableDetails(catalog: Catalog, details: ReadonlyMap<string, TableDetails>): Catalog {
+  if (details.size === 0) return catalog;
+  const tables = new Map(catalog.tables);
+  for (const [key, d] of details) {
+    const table = tables.get(key);
+    if (table === undefined) continue;
+    tables.set(key, {
+      ...table,
+      sizeBytes: d.sizeBytes,
+      columns: table.columns.map((c) => ({ ...c, type: d.columnTypes.get(c.name) ?? c.type })),
+      constraints: table.constraints.map((c) => ({ ...c, definition: d.constraints.get(c.name) ?? c.definition })),
+      indexes: table.indexes.map((i) => ({ ...i, definition: d.indexes.get(i.name) ?? i.definition })),
+    });
+  }
+  return { ...catalog, tables };
 }
 
 async function readCatalogBounded(
@@ -290,7 +371,7 @@ async function readCatalogBounded(
   options: ReadCatalogOptions,
 ): Promise<Catalog> {
   const named = options.names !== undefined;
-  const sql = catalogSql(named, options.sizes !== false);
+  const sql = catalogSql(named, options.details !== false);
   const names = named ? textArray(options.names!) : undefined;
   const params = (locked: number[]) => [SYSTEM_SCHEMAS, locked, ...(named ? [names] : [])];
   let row: CatalogRow | undefined;
@@ -337,7 +418,7 @@ async function readCatalogBounded(
       sizeBytes: Number(size),
       columns: (columnsOf.get(oid) ?? []).map(([, column, type, typname, typmod, notNull, numeric]) => ({
         name: column,
-        type,
+        type: type ?? undefined,
         typeName: typname,
         mods: decodeTypmod(typname, Number(typmod), numeric),
         notNull,
@@ -346,9 +427,14 @@ async function readCatalogBounded(
         name: constraint,
         type,
         validated,
-        definition,
+        definition: definition ?? undefined,
       })),
-      indexes: indexes.map(([, , index, unique, valid, definition]) => ({ name: index, unique, valid, definition })),
+      indexes: indexes.map(([, , index, unique, valid, definition]) => ({
+        name: index,
+        unique,
+        valid,
+        definition: definition ?? undefined,
+      })),
     });
     for (const [, indexSchema, index] of indexes) indexTables.set(`${indexSchema}.${index}`, key);
     // Read by names: a table read for an index's name exists too.

@@ -73,14 +73,18 @@ export class SchemaView {
   readonly #validatedNotNull = new Set<string>();
   /** Tables that got a validated CHECK constraint (not a NOT NULL check) in this run. */
   readonly #validatedChecks = new Set<string>();
-  #catalogNotNullChecks: Set<string> | undefined;
+  /** Catalog tables -> the columns of their validated `CHECK (col IS NOT NULL)`, read when first asked. */
+  readonly #catalogNotNullChecks = new Map<string, { readonly columns: Set<string>; readonly unknown: boolean }>();
+  /** Told a catalog table whose constraint definitions were not read (see LintContext.onIncompleteTable). */
+  readonly #onIncomplete: ((table: CatalogTable) => void) | undefined;
   /** The search_path a file starts with: the server's when connected, PostgreSQL's default offline. */
   readonly #basePath: readonly string[];
   /** The search_path at the current statement (a file's own SET search_path changes it until the file ends). */
   #searchPath: readonly string[];
 
-  constructor(catalog?: Catalog) {
+  constructor(catalog?: Catalog, onIncomplete?: (table: CatalogTable) => void) {
     this.catalog = catalog;
+    this.#onIncomplete = onIncomplete;
     this.#basePath =
       catalog?.searchPath !== undefined && catalog.searchPath.length > 0 ? catalog.searchPath : ['public'];
     this.#searchPath = this.#basePath;
@@ -331,39 +335,60 @@ export class SchemaView {
    */
   hasValidatedCheck(table: string): boolean {
     if (this.#validatedChecks.has(table)) return true;
-    return (
-      this.table(table)?.constraints.some(
-        (c) => c.type === 'c' && c.validated && !/IS NOT NULL\)+$/i.test(c.definition),
-      ) ?? false
-    );
+    const known = this.table(table);
+    if (known === undefined) return false;
+    let unknown = false;
+    for (let ix = 0, xs = known.constraints; ix < xs.length; ix++) {
+      const c = xs[ix]!;
+      if (c.type !== 'c' || !c.validated) continue;
+      if (c.definition === undefined) unknown = true;
+      else if (!/IS NOT NULL\)+$/i.test(c.definition)) return true;
+    }
+    // A validated CHECK whose definition was not read may be the one: the caller reads it and asks again.
+    if (unknown) this.#onIncomplete?.(known);
+    return false;
   }
 
   /** True when a validated `CHECK (column IS NOT NULL)` exists in the catalog or was validated in this run. */
   hasValidatedNotNullCheck(table: string, column: string): boolean {
     if (this.#validatedNotNull.has(`${table}/${column}`)) return true;
-    return this.#catalogChecks().has(`${table}/${column}`);
+    const checks = this.#catalogChecks(table);
+    if (checks === undefined) return false;
+    if (checks.columns.has(column)) return true;
+    if (checks.unknown) this.#onIncomplete?.(this.catalog!.tables.get(table)!);
+    return false;
   }
 
-  #catalogChecks(): Set<string> {
-    if (this.#catalogNotNullChecks !== undefined) return this.#catalogNotNullChecks;
-    const found = new Set<string>();
-    if (this.catalog !== undefined && isParserLoaded()) {
-      for (const [key, table] of this.catalog.tables) {
-        for (const constraint of table.constraints) {
-          if (constraint.type !== 'c' || !constraint.validated) continue;
-          // Read the definition with the grammar too: `CHECK ((email IS NOT NULL))`.
-          try {
-            const tree = parseSync(`alter table t add ${constraint.definition}`);
-            const def = tree.stmts[0]?.stmt?.AlterTableStmt?.cmds?.[0]?.AlterTableCmd?.def?.Constraint;
-            const column = notNullCheckColumn(def?.raw_expr);
-            if (column !== undefined) found.add(`${key}/${column}`);
-          } catch {
-            // A definition the grammar cannot read back is not a NOT NULL check we can rely on.
-          }
-        }
+  /**
+   * The columns of `table`'s validated `CHECK (col IS NOT NULL)` in the catalog, and whether a validated CHECK of
+   * it had no definition read; undefined when the table is not in the catalog (or the grammar is not loaded).
+   */
+  #catalogChecks(table: string): { readonly columns: Set<string>; readonly unknown: boolean } | undefined {
+    const cached = this.#catalogNotNullChecks.get(table);
+    if (cached !== undefined) return cached;
+    const known = this.catalog?.tables.get(table);
+    if (known === undefined || !isParserLoaded()) return undefined;
+    const columns = new Set<string>();
+    let unknown = false;
+    for (let ix = 0, xs = known.constraints; ix < xs.length; ix++) {
+      const constraint = xs[ix]!;
+      if (constraint.type !== 'c' || !constraint.validated) continue;
+      if (constraint.definition === undefined) {
+        unknown = true;
+        continue;
+      }
+      // Read the definition with the grammar too: `CHECK ((email IS NOT NULL))`.
+      try {
+        const tree = parseSync(`alter table t add ${constraint.definition}`);
+        const def = tree.stmts[0]?.stmt?.AlterTableStmt?.cmds?.[0]?.AlterTableCmd?.def?.Constraint;
+        const column = notNullCheckColumn(def?.raw_expr);
+        if (column !== undefined) columns.add(column);
+      } catch {
+        // A definition the grammar cannot read back is not a NOT NULL check we can rely on.
       }
     }
-    this.#catalogNotNullChecks = found;
+    const found = { columns, unknown };
+    this.#catalogNotNullChecks.set(table, found);
     return found;
   }
 

@@ -216,6 +216,68 @@ describe('size-aware severity when connected', () => {
   });
 });
 
+describe('constraint definitions read for the findings that need them when connected', () => {
+  // The lint's catalog read leaves the definitions of constraints out (db/catalog.ts `details`): a rule that
+  // needs a validated CHECK's definition names its table, whose details are then read and the files linted
+  // again. As warnings the findings ask for no size, so only that request brings the definitions: without
+  // it, t.a and p2024 are reported too (no CHECK known to rely on).
+  const FILES = {
+    'migrations/001_tables.sql':
+      "create table t (id bigint primary key, a text, b text, check (a is not null), check (b <> ''));\n" +
+      'create table p (id bigint, at date) partition by range (at);\n' +
+      "create table p2024 (id bigint, at date, check (at >= '2024-01-01' and at < '2025-01-01'));\n" +
+      'create table p2025 (id bigint, at date, check (at is not null));\n',
+    'migrations/002_change.sql':
+      'alter table t alter column a set not null;\nalter table t alter column b set not null;\n' +
+      "alter table p attach partition p2024 for values from ('2024-01-01') to ('2025-01-01');\n" +
+      "alter table p attach partition p2025 for values from ('2025-01-01') to ('2026-01-01');\n",
+  };
+  const RULES = ['adding-not-nullable-field', 'attach-partition-without-check'];
+  const expected = [
+    { rule: 'adding-not-nullable-field', table: 'public.t', message: expect.stringContaining('public.t.b') },
+    { rule: 'attach-partition-without-check', table: 'public.p2025' },
+  ];
+  const picked = (findings: { rule: string; table?: string; message: string }[]) =>
+    findings
+      .filter((f) => RULES.includes(f.rule))
+      .map((f) => ({ rule: f.rule, table: f.table, message: f.message }))
+      .sort((x, y) => `${x.rule}${x.table}`.localeCompare(`${y.rule}${y.table}`));
+
+  it("as warnings: migrate lint and the library lint() see the existing tables' CHECKs", async () => {
+    const dir = makeProject(FILES);
+    expect((await cli(dir, ['up', '--to', '1'])).code).toBe(0);
+    const warnings = { LINT_RULES: RULES.map((r) => `${r}:warning`).join(',') };
+    const linted = await cli(dir, ['lint', '--json'], warnings);
+    expect(linted.code).toBe(0);
+    const findings = JSON.parse(linted.stdout).findings;
+    expect(picked(findings)).toEqual(expected.map((f) => expect.objectContaining(f)));
+    expect(
+      findings.filter((f: { rule: string }) => RULES.includes(f.rule)).map((f: { severity: string }) => f.severity),
+    ).toEqual(['warning', 'warning']);
+
+    const { createMigrator } = await import('../../src/index.js');
+    const report = await createMigrator({
+      database: db.url,
+      migrations: { directory: `${dir}/migrations` },
+      lint: true,
+      lintRules: { severity: new Map(RULES.map((r) => [r, 'warning' as const])) },
+    }).lint();
+    expect(picked([...report.findings])).toEqual(picked(findings));
+  });
+
+  it('as errors (on any size): up is refused for t.b and p2025 only', async () => {
+    const dir = makeProject(FILES);
+    expect((await cli(dir, ['up', '--to', '1'])).code).toBe(0);
+    const refused = await cli(dir, ['up'], strict);
+    expect(refused.code).toBe(1);
+    const lines = refused.stderr.split('\n').filter((l) => RULES.some((r) => l.includes(` ${r}: `)));
+    expect(lines).toEqual([
+      expect.stringMatching(/002_change\.sql:2:\d+ adding-not-nullable-field: SET NOT NULL on public\.t\.b /),
+      expect.stringMatching(/002_change\.sql:4:\d+ attach-partition-without-check: attaching public\.p2025 /),
+    ]);
+  });
+});
+
 describe('adopting a history: LINT_START_AFTER', () => {
   it('files at or before it are reported, not refused; newer files still are', async () => {
     const dir = makeProject(PROJECT);

@@ -133,7 +133,7 @@ export class LintRun {
   readonly #rules: RuleDispatch;
   readonly #sizeThreshold: number;
 
-  constructor(context: LintContext, schema = new SchemaView(context.catalog)) {
+  constructor(context: LintContext, schema = new SchemaView(context.catalog, context.onIncompleteTable)) {
     this.#context = context;
     this.schema = schema;
     this.#rules = dispatchOf(context);
@@ -150,7 +150,7 @@ export class LintRun {
     if (table === undefined || this.#context.catalog === undefined) return undefined;
     const known = this.schema.table(table);
     if (known === undefined) return undefined;
-    if (Number.isNaN(known.sizeBytes)) this.#context.onUnsizedTable?.(known);
+    if (Number.isNaN(known.sizeBytes)) this.#context.onIncompleteTable?.(known);
     return known.sizeBytes < this.#sizeThreshold ? known.sizeBytes : undefined;
   }
 

@@ -33,11 +33,12 @@ export interface LintContext {
    */
   readonly sizeThresholdBytes?: number;
   /**
-   * Told each catalog table whose size a size-bound error needed while the catalog had no sizes (`sizeBytes`
-   * NaN, db/catalog.ts `sizes: false`): the finding stays an error, and the caller may read those sizes and
-   * lint again (core/preflight.ts).
+   * Told each catalog table read without its details (db/catalog.ts `details: false`) whose details a rule
+   * needed: a size-bound error its size (`sizeBytes` NaN: the finding stays an error), a validated CHECK
+   * constraint its definition (not known: taken as no CHECK the rule could rely on). The caller may read
+   * those tables' details and lint again (core/preflight.ts); the findings are then those of a full read.
    */
-  readonly onUnsizedTable?: (table: { readonly schema: string; readonly name: string }) => void;
+  readonly onIncompleteTable?: (table: { readonly schema: string; readonly name: string }) => void;
   /** Per-rule overrides from the project's lint config: `off`, or another severity. */
   readonly ruleSeverity?: ReadonlyMap<string, Severity | 'off'>;
   /**
