@@ -89,7 +89,7 @@ describe('a catalog read for the names the files use', () => {
 
   it('the pre-run lint (read without details, then the details its findings ask for) finds what the whole catalog gives', async () => {
     const files = corpus();
-    const whole = await readCatalog(client);
+    const whole = await readCatalog(schema.client);
     const contextOf = (catalog: Catalog) => ({ pgVersion: catalog.serverVersionNum, catalog });
     const findings = await lintFiles(files, contextOf(whole));
     // Not vacuous: size-bound findings on small tables and a SET NOT NULL that a validated CHECK allows.
@@ -98,7 +98,9 @@ describe('a catalog read for the names the files use', () => {
       false,
     );
     expect(findings.some((f) => f.rule === 'adding-not-nullable-field' && f.table === 'public.users')).toBe(true);
-    expect(await lintMigrations(files, client)).toEqual(findings);
-    expect(await lintMigrations(files, client, 150000, false)).toEqual(await lintEachFile(files, contextOf(whole)));
+    expect(await lintMigrations(files, schema.client)).toEqual(findings);
+    expect(await lintMigrations(files, schema.client, 150000, false)).toEqual(
+      await lintEachFile(files, contextOf(whole)),
+    );
   });
 });
