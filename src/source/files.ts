@@ -97,9 +97,17 @@ function readText(path: string, displayPath: string, problems: string[]): string
   }
 }
 
-/** Reads one SQL file; problems with its directives are pushed to `problems`. */
-export async function readSqlFile(path: string, cwd: string, problems?: string[]): Promise<SqlFile> {
-  const displayPath = displayPaths(cwd)(path);
+/**
+ * Reads one SQL file; problems with its directives are pushed to `problems`. `displayPath` when the caller knows
+ * it already (a rollback's was worked out with its folder's when the files were listed): path.relative costs
+ * ~5 µs a call, 5 ms of `down --all`'s thousand rollbacks.
+ */
+export async function readSqlFile(
+  path: string,
+  cwd: string,
+  problems?: string[],
+  displayPath: string = displayPaths(cwd)(path),
+): Promise<SqlFile> {
   let text: string;
   try {
     text = readUtf8Sync(path);
@@ -330,7 +338,7 @@ export async function readDown(migration: Migration, cwd: string): Promise<SqlFi
     });
   }
   const problems: string[] = [];
-  const file = await readSqlFile(migration.downPath, cwd, problems);
+  const file = await readSqlFile(migration.downPath, cwd, problems, migration.downDisplayPath);
   if (problems.length > 0) {
     throw new ValidationError(
       'bad-migration-files',
