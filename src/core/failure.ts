@@ -247,7 +247,12 @@ export async function runFailure(
       'interrupted',
       `Interrupted by ${signal} during ${what}; ${outcome}.`,
       r,
-      partial ? dirtyHint : (lost?.hint ?? 'Run the command again to continue.'),
+      // Stopped by the operator, not failed: nothing to fix before resuming.
+      partial
+        ? r.direction === 'up'
+          ? w.resume(resumeAt).replace(/^./, (c) => c.toUpperCase())
+          : dirtyHint
+        : (lost?.hint ?? 'Run the command again to continue.'),
       original,
       signal,
     );
