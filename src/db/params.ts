@@ -142,6 +142,9 @@ export function urlProblem(text: string): string | undefined {
   const match = URL_SHAPE.exec(text.trim());
   if (!match) {
     if (/^postgres(?:ql)?:\/\/[^/?]*@[^/?]*@/.test(text.trim())) return AT_PROBLEM;
+    // postgres://app:ab/cd@db/app: a generated password (base64) often holds a / that ends the host part early.
+    const userinfo = /^postgres(?:ql)?:\/\/(.*)@/.exec(text.trim())?.[1];
+    if (userinfo !== undefined && /[/?]/.test(userinfo)) return RESERVED_PROBLEM;
     return 'is not a PostgreSQL URL; use postgres://user:password@host:5432/database';
   }
   const [, , , rawHost = '', rawPort, , rawQuery = ''] = match;
@@ -155,6 +158,8 @@ export function urlProblem(text: string): string | undefined {
   return undefined;
 }
 
+const RESERVED_PROBLEM =
+  'is not a PostgreSQL URL: the password or user name contains an unencoded / or ?; write / as %2F and ? as %3F, e.g. postgres://app:s3%2Fcret@db:5432/app';
 const AT_PROBLEM =
   'has more than one @ before the host (the password or user name contains an unencoded @); write it as %40, e.g. postgres://app:s3%40cret@db:5432/app';
 

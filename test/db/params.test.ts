@@ -133,6 +133,8 @@ describe('URLs that do not parse', () => {
   const secret = 'Sup3rS3cret';
   const cases: [string, RegExp][] = [
     [`postgres://app:${secret}@x@db.example.com/app`, /more than one @ before the host.*%40/],
+    [`postgres://app:${secret}/x@db.example.com/app`, /contains an unencoded \/ or \?; write \/ as %2F/],
+    [`postgres://app:${secret}?x@db.example.com:5432/app`, /contains an unencoded \/ or \?.*%3F/],
     [`postgres://app:${secret}@db.example.com:99999/app`, /port "99999", which is not a port number \(1-65535\)/],
     [`postgres://app:${secret}@db.example.com:0/app`, /port "0"/],
     [
