@@ -217,11 +217,17 @@ export function describeParams(params: ConnectionParams): string {
   return `postgres://${auth}@${host}:${params.port}/${params.database}`;
 }
 
-/** Replaces the password of any postgres URL inside `text` with ***. For messages that quote a URL. */
+/**
+ * Replaces the password of any postgres URL inside `text` with ***, and each of `secrets` where it stands as
+ * a word of its own. Not inside a longer word: with the password `p`, "Connection terminated unexpectedly"
+ * came out as "unex***ectedly", which garbled the message and showed where the password's letters were.
+ */
 export function maskPasswords(text: string, ...secrets: (string | undefined)[]): string {
   let out = text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)([^@\s]*)@/g, '$1***@');
   for (const secret of secrets) {
-    if (secret && secret.length > 0) out = out.split(secret).join('***');
+    if (!secret) continue;
+    const escaped = secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    out = out.replace(new RegExp(`(?<![\\p{L}\\p{N}_])${escaped}(?![\\p{L}\\p{N}_])`, 'gu'), '***');
   }
   return out;
 }

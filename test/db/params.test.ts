@@ -45,6 +45,10 @@ describe('connection parameters', () => {
     const params = paramsFromUrl('postgres://u:s3cr%3At@h/d');
     expect(describeParams(params)).toBe('postgres://u:***@h:5432/d');
     expect(maskPasswords('failed for postgres://u:s3cr:t@h/d', params.password)).not.toContain('s3cr:t');
+    expect(maskPasswords('password s3cr:t. (s3cr:t)', params.password)).toBe('password ***. (***)');
+    // A short password is masked where it stands alone, never inside the words of the message.
+    expect(maskPasswords('Connection terminated unexpectedly: p', 'p')).toBe('Connection terminated unexpectedly: ***');
+    expect(maskPasswords('role "app" and app_db, not "app"', 'app')).toBe('role "***" and app_db, not "***"');
     const env = libpqChildEnv(params, { PATH: '/bin', PGSERVICE: 'stale' });
     expect(env).toMatchObject({ PGHOST: 'h', PGUSER: 'u', PGPASSWORD: 's3cr:t', PGDATABASE: 'd', PATH: '/bin' });
     expect(env.PGSERVICE).toBeUndefined();
