@@ -86,7 +86,8 @@ export const ERROR_CODES = {
   'embedded-busy': {
     area: 'connection',
     exit: 'unavailable',
-    meaning: 'The embedded server of this folder is in use by another tidemark command.',
+    meaning:
+      'The embedded server of this folder is running: another tidemark command uses it, or a killed one left it (the message names its pid).',
   },
   'embedded-failed': {
     area: 'connection',
