@@ -333,6 +333,11 @@ export const ERROR_CODES = {
     meaning: "The backfill's progress row disappeared while it ran; the last batch was not kept.",
   },
   // history and repair
+  'tracking-table-denied': {
+    area: 'history and repair',
+    exit: 'usage',
+    meaning: 'The role may not create the tracking table (no CREATE on its schema); the hint names the GRANT.',
+  },
   'foreign-tracking-table': {
     area: 'history and repair',
     exit: 'usage',
