@@ -336,7 +336,8 @@ export const ERROR_CODES = {
   'tracking-table-denied': {
     area: 'history and repair',
     exit: 'usage',
-    meaning: 'The role may not create the tracking table (no CREATE on its schema); the hint names the GRANT.',
+    meaning:
+      'The role may not create the tracking table or a log kept beside it (no CREATE on its schema); the hint names the GRANT.',
   },
   'foreign-tracking-table': {
     area: 'history and repair',

@@ -108,6 +108,28 @@ export async function ensureSchema(client: Client, schema: string): Promise<void
   await client.query(`create schema if not exists ${quoteIdent(schema)}`);
 }
 
+/**
+ * Creates one of tidemark's tables (the tracking table, or a log beside it) and its schema when missing. A
+ * missing privilege becomes one paragraph with the GRANT: PostgreSQL 15 no longer lets every role create in
+ * schema public, and a least-privilege role's first `up` met it as an "Unexpected error".
+ */
+export async function createOwnTable(client: Client, ref: TableRef, what: string, create: string): Promise<void> {
+  try {
+    await ensureSchema(client, ref.schema);
+    await client.query(create);
+  } catch (error) {
+    if ((error as { code?: string }).code !== '42501') throw error;
+    throw new MigrateError(
+      'tracking-table-denied',
+      `The role cannot create ${what} ${describeTable(ref)}: ${(error as Error).message} (42501).`,
+      {
+        hint: `Grant CREATE on schema ${ref.schema} to the role (and CREATE on the database if the schema does not exist), or have the table's owner create it once (its first run does).`,
+        cause: error,
+      },
+    );
+  }
+}
+
 export class HistoryStore {
   readonly #client: Client;
   readonly #ref: TableRef;
@@ -170,35 +192,22 @@ export class HistoryStore {
   /** Creates the schema and table when absent; checks the shape when present. */
   async ensure(): Promise<void> {
     if (await this.exists()) return;
-    try {
-      await ensureSchema(this.#client, this.#ref.schema);
-      await this.#client.query(
-        `create table if not exists ${this.#table} (
-           version text primary key,
-           name text not null,
-           checksum text not null,
-           applied_at timestamptz not null default now(),
-           execution_ms integer not null default 0,
-           applied_by text not null default current_user,
-           dirty boolean not null default false,
-           statements_done integer,
-           statements_checksum text
-         )`,
-      );
-    } catch (error) {
-      // PostgreSQL 15 no longer lets every role create in schema public: the first `up` of a least-privilege
-      // role met this as an "Unexpected error" with a stack trace offered.
-      if ((error as { code?: string }).code !== '42501') throw error;
-      const { schema } = this.#ref;
-      throw new MigrateError(
-        'tracking-table-denied',
-        `The role cannot create the tracking table ${describeTable(this.#ref)}: ${(error as Error).message} (42501). Nothing was run.`,
-        {
-          hint: `Grant CREATE on schema ${schema} to the role (and CREATE on the database if the schema does not exist), or create the table once as its owner (its first up does).`,
-          cause: error,
-        },
-      );
-    }
+    await createOwnTable(
+      this.#client,
+      this.#ref,
+      'the tracking table',
+      `create table if not exists ${this.#table} (
+         version text primary key,
+         name text not null,
+         checksum text not null,
+         applied_at timestamptz not null default now(),
+         execution_ms integer not null default 0,
+         applied_by text not null default current_user,
+         dirty boolean not null default false,
+         statements_done integer,
+         statements_checksum text
+       )`,
+    );
   }
 
   /**
