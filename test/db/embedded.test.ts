@@ -2,11 +2,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { folderClosedToPostgres } from '../../src/db/embedded.js';
-import { runCli, writeFiles } from '../helpers/project.js';
+import { onceServerShows, runCli, writeFiles } from '../helpers/project.js';
 
 describe('--embedded as root', () => {
   // Only root meets this: the server must run as `postgres`, which cannot enter a root-only folder.
@@ -65,19 +66,37 @@ describe('--embedded when interrupted or killed', () => {
       return undefined;
     }
   };
-  /** `up --embedded` of the slow migration, with `act` called once it runs (said on stderr). */
+  /** Whether the embedded server of `dir` runs the slow migration's sleep (its port is in postmaster.pid). */
+  const sleeping = async (dir: string) => {
+    const root = join(dir, '.tidemark', 'embedded');
+    const port = Number(readFileSync(join(root, 'data', 'postmaster.pid'), 'utf8').split('\n')[3]);
+    const password = readFileSync(join(root, 'password'), 'utf8').trim();
+    const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      const { rowCount } = await client.query(
+        "select 1 from pg_stat_activity where application_name = 'tidemark' and query like '%pg_sleep(30)%'",
+      );
+      return (rowCount ?? 0) > 0;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  };
+  /**
+   * `up --embedded` of the slow migration, with `act` called once the server runs it. Not at "Applying": a
+   * cancel that reaches the server before the migration's query is lost (docs/decisions.md, users, session 6).
+   */
   const upActing = (dir: string, act: (child: ChildProcess) => void) =>
     runCli(['up', '--embedded', '--no-backup'], {
       cwd: dir,
       timeoutMs: 120_000,
-      onSpawn: (child) => {
-        let said = '';
-        child.stderr!.on('data', (d: Buffer) => {
-          if (said.includes('Applying 001_slow')) return;
-          said += d.toString();
-          if (said.includes('Applying 001_slow')) act(child);
-        });
-      },
+      onSpawn: (child) =>
+        onceServerShows(
+          child,
+          () => sleeping(dir),
+          () => act(child),
+        ),
     });
 
   it('SIGINT and SIGTERM always get their paragraph and stop the server; a second signal stops it too', async () => {
