@@ -214,7 +214,12 @@ export function describeParams(params: ConnectionParams): string {
   const auth =
     params.password === undefined ? encodeURIComponent(params.user) : `${encodeURIComponent(params.user)}:***`;
   const host = params.host.startsWith('/') ? `[socket ${params.host}]` : params.host;
-  return `postgres://${auth}@${host}:${params.port}/${params.database}`;
+  return `postgres://${auth}@${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${params.port}/${params.database}`;
+}
+
+/** `host:port` for messages, an IPv6 address in brackets (`[::1]:5432`, as in a URL). */
+export function hostAndPort(params: Pick<ConnectionParams, 'host' | 'port'>): string {
+  return `${params.host.includes(':') ? `[${params.host}]` : params.host}:${params.port}`;
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   connectTimeoutOf,
   describeParams,
   libpqChildEnv,
+  hostAndPort,
   maskPasswords,
   paramsFromLibpq,
   paramsFromUrl,
@@ -33,6 +34,10 @@ describe('connection parameters', () => {
       port: 5432,
     });
     expect(paramsFromUrl('postgres://[::1]:6543/x')).toMatchObject({ host: '::1', port: 6543, database: 'x' });
+    // Shown as a URL is written: an IPv6 address in brackets, so its port stays readable.
+    expect(describeParams(paramsFromUrl('postgres://app:pw@[::1]:6543/x'))).toBe('postgres://app:***@[::1]:6543/x');
+    expect(hostAndPort(paramsFromUrl('postgres://[::1]:6543/x'))).toBe('[::1]:6543');
+    expect(hostAndPort(paramsFromUrl('postgres://db:6543/x'))).toBe('db:6543');
   });
 
   it('reads libpq variables', () => {
