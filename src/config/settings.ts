@@ -324,7 +324,8 @@ export function loadSettings(
       return `${name}=${shown} ${issue.message}`;
     });
     throw new ValidationError('bad-settings', `Invalid settings:\n  ${problems.join('\n  ')}`, problems, {
-      hint: `Fix the variable in the environment or in ${envFilePath}; .env.migrations.example documents each one.`,
+      // The example ships in the package, so an app that installed tidemark has it too.
+      hint: `Fix the variable in the environment or in ${envFilePath}; tidemark's .env.migrations.example documents each one (node_modules/tidemark/.env.migrations.example in a project that installed it).`,
     });
   }
   const s = parsed.data;

@@ -201,7 +201,10 @@ async function checkTrackingTable(client: Client, settings: Settings): Promise<D
       status: 'ok',
       message: `${name} does not exist yet; the role can create it (tried in a transaction, rolled back)`,
     };
-  } catch (error) {
+  } catch (thrown) {
+    // ensure() words a missing privilege for a run; the check says it its own way, from PostgreSQL's error.
+    const error =
+      thrown instanceof MigrateError && thrown.code === 'tracking-table-denied' ? (thrown.cause ?? thrown) : thrown;
     const check = failure('tracking-table', error);
     if ((error as { code?: string }).code === '42501') {
       return {

@@ -15,6 +15,7 @@ import type { CancelReason } from '../ops/cancel.js';
 import type { LostMigration, Outcome } from '../ops/outcome.js';
 import type { SqlFile } from '../source/types.js';
 import { charIndexFromPgPosition, lineColumnAt } from '../sql/position.js';
+import { psqlOnlyInput } from '../sql/psql-only.js';
 import {
   MigrationFailedError,
   type FailedMigration,
@@ -25,6 +26,7 @@ import {
 import type { Wording } from './wording.js';
 
 const QUERY_CANCELED = '57014';
+const SYNTAX_ERROR = '42601';
 
 /** One statement of a file, where it starts (character index, line, column). */
 export interface Statement {
@@ -247,7 +249,12 @@ export async function runFailure(
       'interrupted',
       `Interrupted by ${signal} during ${what}; ${outcome}.`,
       r,
-      partial ? dirtyHint : (lost?.hint ?? 'Run the command again to continue.'),
+      // Stopped by the operator, not failed: nothing to fix before resuming.
+      partial
+        ? r.direction === 'up'
+          ? w.resume(resumeAt).replace(/^./, (c) => c.toUpperCase())
+          : dirtyHint
+        : (lost?.hint ?? 'Run the command again to continue.'),
       original,
       signal,
     );
@@ -301,11 +308,12 @@ export async function runFailure(
           : partial
             ? `It ran outside a transaction: the statements before it stay applied and ${what} is marked dirty. ${dirtyHint}`
             : `Nothing of ${what} remains (its transaction was rolled back). Fix the file, then ${w.runAgain(run.ref.file && r.direction === 'down' ? 'down' : 'up')}.`;
+    const psqlOnly = f.sqlstate === SYNTAX_ERROR ? psqlOnlyInput(run.file.text, f.line) : undefined;
     failure = new MigrationFailedError(
       code,
       `${what} failed at ${f.file}:${f.line}:${f.column}: ${f.message}`,
       r,
-      hint,
+      psqlOnly ? `${psqlOnly} ${hint}` : hint,
       original,
     );
   }

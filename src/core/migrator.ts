@@ -148,6 +148,11 @@ export class Migrator {
         return { history: await history, repairs };
       },
       async (session, migrations, { history, repairs }) => {
+        // The repairs' query settles before exists() sends its own: pg answers a failed query at its
+        // ErrorResponse but sends the next queued one only at the ReadyForQuery behind it, so the repairs may
+        // still wait in pg's queue here, and a query added to a queue that is not empty prints pg's
+        // DeprecationWarning (such calls go away in pg 9) on a fresh database's first `status`.
+        if (history.length === 0) await repairs.catch(() => undefined); // its error, if any, is thrown below
         const tableExists = history.length > 0 || (await session.history.exists());
         const repaired = await repairs;
         const entries = statusOf(migrations, history);

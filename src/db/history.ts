@@ -108,6 +108,28 @@ export async function ensureSchema(client: Client, schema: string): Promise<void
   await client.query(`create schema if not exists ${quoteIdent(schema)}`);
 }
 
+/**
+ * Creates one of tidemark's tables (the tracking table, or a log beside it) and its schema when missing. A
+ * missing privilege becomes one paragraph with the GRANT: PostgreSQL 15 no longer lets every role create in
+ * schema public, and a least-privilege role's first `up` met it as an "Unexpected error".
+ */
+export async function createOwnTable(client: Client, ref: TableRef, what: string, create: string): Promise<void> {
+  try {
+    await ensureSchema(client, ref.schema);
+    await client.query(create);
+  } catch (error) {
+    if ((error as { code?: string }).code !== '42501') throw error;
+    throw new MigrateError(
+      'tracking-table-denied',
+      `The role cannot create ${what} ${describeTable(ref)}: ${(error as Error).message} (42501).`,
+      {
+        hint: `Grant CREATE on schema ${ref.schema} to the role (and CREATE on the database if the schema does not exist), or have the table's owner create it once (its first run does).`,
+        cause: error,
+      },
+    );
+  }
+}
+
 export class HistoryStore {
   readonly #client: Client;
   readonly #ref: TableRef;
@@ -170,8 +192,10 @@ export class HistoryStore {
   /** Creates the schema and table when absent; checks the shape when present. */
   async ensure(): Promise<void> {
     if (await this.exists()) return;
-    await ensureSchema(this.#client, this.#ref.schema);
-    await this.#client.query(
+    await createOwnTable(
+      this.#client,
+      this.#ref,
+      'the tracking table',
       `create table if not exists ${this.#table} (
          version text primary key,
          name text not null,

@@ -142,6 +142,9 @@ export function urlProblem(text: string): string | undefined {
   const match = URL_SHAPE.exec(text.trim());
   if (!match) {
     if (/^postgres(?:ql)?:\/\/[^/?]*@[^/?]*@/.test(text.trim())) return AT_PROBLEM;
+    // postgres://app:ab/cd@db/app: a generated password (base64) often holds a / that ends the host part early.
+    const userinfo = /^postgres(?:ql)?:\/\/(.*)@/.exec(text.trim())?.[1];
+    if (userinfo !== undefined && /[/?]/.test(userinfo)) return RESERVED_PROBLEM;
     return 'is not a PostgreSQL URL; use postgres://user:password@host:5432/database';
   }
   const [, , , rawHost = '', rawPort, , rawQuery = ''] = match;
@@ -155,6 +158,8 @@ export function urlProblem(text: string): string | undefined {
   return undefined;
 }
 
+const RESERVED_PROBLEM =
+  'is not a PostgreSQL URL: the password or user name contains an unencoded / or ?; write / as %2F and ? as %3F, e.g. postgres://app:s3%2Fcret@db:5432/app';
 const AT_PROBLEM =
   'has more than one @ before the host (the password or user name contains an unencoded @); write it as %40, e.g. postgres://app:s3%40cret@db:5432/app';
 
@@ -209,14 +214,25 @@ export function describeParams(params: ConnectionParams): string {
   const auth =
     params.password === undefined ? encodeURIComponent(params.user) : `${encodeURIComponent(params.user)}:***`;
   const host = params.host.startsWith('/') ? `[socket ${params.host}]` : params.host;
-  return `postgres://${auth}@${host}:${params.port}/${params.database}`;
+  return `postgres://${auth}@${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${params.port}/${params.database}`;
 }
 
-/** Replaces the password of any postgres URL inside `text` with ***. For messages that quote a URL. */
+/** `host:port` for messages, an IPv6 address in brackets (`[::1]:5432`, as in a URL). */
+export function hostAndPort(params: Pick<ConnectionParams, 'host' | 'port'>): string {
+  return `${params.host.includes(':') ? `[${params.host}]` : params.host}:${params.port}`;
+}
+
+/**
+ * Replaces the password of any postgres URL inside `text` with ***, and each of `secrets` where it stands as
+ * a word of its own. Not inside a longer word: with the password `p`, "Connection terminated unexpectedly"
+ * came out as "unex***ectedly", which garbled the message and showed where the password's letters were.
+ */
 export function maskPasswords(text: string, ...secrets: (string | undefined)[]): string {
   let out = text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)([^@\s]*)@/g, '$1***@');
   for (const secret of secrets) {
-    if (secret && secret.length > 0) out = out.split(secret).join('***');
+    if (!secret) continue;
+    const escaped = secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    out = out.replace(new RegExp(`(?<![\\p{L}\\p{N}_])${escaped}(?![\\p{L}\\p{N}_])`, 'gu'), '***');
   }
   return out;
 }

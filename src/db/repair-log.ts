@@ -7,7 +7,7 @@
 import type { TableRef } from '../config/settings.js';
 import { MigrateError } from '../errors.js';
 import type { Client } from './connection.js';
-import { describeTable, ensureSchema } from './history.js';
+import { createOwnTable, describeTable } from './history.js';
 import { tableColumns } from './introspect.js';
 import { quoteTable, sibling } from './quote.js';
 
@@ -81,8 +81,10 @@ export class RepairLog {
 
   async ensure(): Promise<void> {
     if (await this.exists()) return;
-    await ensureSchema(this.#client, this.#ref.schema);
-    await this.#client.query(
+    await createOwnTable(
+      this.#client,
+      this.#ref,
+      'the repair log',
       `create table if not exists ${this.#table} (
          id bigint generated always as identity primary key,
          version text not null,

@@ -210,6 +210,21 @@ describe('signals', () => {
     expect(result.stderr).toMatch(/Interrupted by SIGTERM/);
   });
 
+  it('SIGTERM in a no-transaction migration keeps what ran, and says to run up again (nothing failed to fix)', async () => {
+    await db.reset();
+    const result = await upInterruptedBy(
+      'SIGTERM',
+      '-- migrate:no-transaction\ncreate table kept (id bigint);\nselect pg_sleep(20);\ncreate table later (id bigint);\n',
+    );
+    expect(result.code).toBe(143);
+    expect(result.stderr).toMatch(/Interrupted by SIGTERM during 001_slow; the statements before it stay applied/);
+    expect(result.stderr).toContain(
+      '→ Run migrate up again: it resumes at statement 2 (migrate up --from-start runs the file from its first statement).',
+    );
+    expect(result.stderr).not.toMatch(/Fix what failed/);
+    expect(await db.query("select 1 from information_schema.tables where table_name = 'kept'")).toHaveLength(1);
+  });
+
   it('a second signal exits at once with one line saying so', async () => {
     await db.reset();
     // The migration swallows the first cancel and sleeps on, so the CLI is still waiting for its rollback when

@@ -139,6 +139,19 @@ describe('migrate doctor: failing checks', () => {
     expect(result.stdout).not.toContain(rolePassword);
   });
 
+  it('up as a role that may not create the tracking table stops with the GRANT to run (exit 2), not an unexpected error', async () => {
+    await db.query(`revoke create on schema public from public`);
+    const dir = makeProject(FILES);
+    const up = await runCli(['up', '--no-backup'], { cwd: dir, env: { DATABASE_URL: urlAs(role, rolePassword) } });
+    expect(up.code, up.stderr).toBe(2);
+    expect(up.stderr).toContain(
+      'The role cannot create the tracking table schema_migrations: permission denied for schema public (42501)',
+    );
+    expect(up.stderr).toMatch(/→ Grant CREATE on schema public to the role/);
+    expect(up.stderr).not.toMatch(/Unexpected error|--verbose/);
+    expect(await db.query(`select to_regclass('users')::text as t`)).toEqual([{ t: null }]);
+  });
+
   it('a role with CREATE on schema public only passes, and up as that role creates the table (no CREATE on the database needed)', async () => {
     await db.query(`revoke create on schema public from public`);
     await db.query(`grant create on schema public to ${role}`);

@@ -355,3 +355,24 @@ describe('isolation between migrations', () => {
     ]);
   });
 });
+
+describe('a syntax error found by the pre-run lint', () => {
+  it('says to fix the file, not to acknowledge it or skip the lint (neither helps)', async () => {
+    await db.query('create table existing (id bigint primary key)'); // a database with tables: the lint runs
+    const dir = makeProject({
+      'migrations/001_typo.sql': 'create tabel x (id bigint);\n',
+      'migrations/002_drop.sql': 'drop table existing;\n',
+    });
+    const both = await runCli(['up', '--no-backup'], { cwd: dir, env: { DATABASE_URL: db.url } });
+    expect(both.code).toBe(1);
+    expect(both.stderr).toMatch(/001_typo\.sql:1:8 syntax-error/);
+    expect(both.stderr).toMatch(
+      /→ Fix the SQL where the syntax error points: PostgreSQL would refuse it too\. For the others: Apply/,
+    );
+    writeFiles(dir, { 'migrations/002_drop.sql': 'select 1;\n' });
+    const alone = await runCli(['up', '--no-backup'], { cwd: dir, env: { DATABASE_URL: db.url } });
+    expect(alone.code).toBe(1);
+    expect(alone.stderr).toContain('→ Fix the SQL where the syntax error points: PostgreSQL would refuse it too.\n');
+    expect(alone.stderr).not.toMatch(/migrate:allow|--skip-lint/);
+  });
+});

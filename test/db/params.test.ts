@@ -6,6 +6,7 @@ import {
   connectTimeoutOf,
   describeParams,
   libpqChildEnv,
+  hostAndPort,
   maskPasswords,
   paramsFromLibpq,
   paramsFromUrl,
@@ -33,6 +34,10 @@ describe('connection parameters', () => {
       port: 5432,
     });
     expect(paramsFromUrl('postgres://[::1]:6543/x')).toMatchObject({ host: '::1', port: 6543, database: 'x' });
+    // Shown as a URL is written: an IPv6 address in brackets, so its port stays readable.
+    expect(describeParams(paramsFromUrl('postgres://app:pw@[::1]:6543/x'))).toBe('postgres://app:***@[::1]:6543/x');
+    expect(hostAndPort(paramsFromUrl('postgres://[::1]:6543/x'))).toBe('[::1]:6543');
+    expect(hostAndPort(paramsFromUrl('postgres://db:6543/x'))).toBe('db:6543');
   });
 
   it('reads libpq variables', () => {
@@ -45,6 +50,10 @@ describe('connection parameters', () => {
     const params = paramsFromUrl('postgres://u:s3cr%3At@h/d');
     expect(describeParams(params)).toBe('postgres://u:***@h:5432/d');
     expect(maskPasswords('failed for postgres://u:s3cr:t@h/d', params.password)).not.toContain('s3cr:t');
+    expect(maskPasswords('password s3cr:t. (s3cr:t)', params.password)).toBe('password ***. (***)');
+    // A short password is masked where it stands alone, never inside the words of the message.
+    expect(maskPasswords('Connection terminated unexpectedly: p', 'p')).toBe('Connection terminated unexpectedly: ***');
+    expect(maskPasswords('role "app" and app_db, not "app"', 'app')).toBe('role "***" and app_db, not "***"');
     const env = libpqChildEnv(params, { PATH: '/bin', PGSERVICE: 'stale' });
     expect(env).toMatchObject({ PGHOST: 'h', PGUSER: 'u', PGPASSWORD: 's3cr:t', PGDATABASE: 'd', PATH: '/bin' });
     expect(env.PGSERVICE).toBeUndefined();
@@ -133,6 +142,8 @@ describe('URLs that do not parse', () => {
   const secret = 'Sup3rS3cret';
   const cases: [string, RegExp][] = [
     [`postgres://app:${secret}@x@db.example.com/app`, /more than one @ before the host.*%40/],
+    [`postgres://app:${secret}/x@db.example.com/app`, /contains an unencoded \/ or \?; write \/ as %2F/],
+    [`postgres://app:${secret}?x@db.example.com:5432/app`, /contains an unencoded \/ or \?.*%3F/],
     [`postgres://app:${secret}@db.example.com:99999/app`, /port "99999", which is not a port number \(1-65535\)/],
     [`postgres://app:${secret}@db.example.com:0/app`, /port "0"/],
     [

@@ -3,10 +3,11 @@
  * even across a kill -9, writers working all along; SIGTERM finishes the batch and stops; bad input stops
  * before anything changes. The pure parts (SQL shape, speed, throttle) without a database.
  */
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { batchSql, decodeKey, defaultName, nextPause, parseTable, progressOf } from '../../src/ops/backfill.js';
-import { useTestDatabase } from '../helpers/db.js';
+import { adminQuery, runPrefix, useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
 
 describe('backfill, the pure parts', () => {
@@ -297,5 +298,33 @@ describe('migrate backfill', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no table public\.ghost/);
     expect(await db.query('select a from t')).toEqual([{ a: 1 }]);
+  });
+});
+
+describe('backfill as a least-privilege role', () => {
+  // Named with the run's prefix: the run's teardown drops it once its databases are gone.
+  const role = `${runPrefix()}backfill_${randomBytes(4).toString('hex')}`;
+
+  it('runs with CREATE on schema public only (no CREATE on the database), and says what to GRANT without it', async () => {
+    await db.reset();
+    await adminQuery(`create role ${role} login password 'pw'`);
+    await db.query(`revoke create on schema public from public`);
+    await db.query(`create table small (id bigint primary key, n int not null default 0)`);
+    await db.query(`insert into small (id) select generate_series(1, 10)`);
+    await db.query(`grant select, update on small to ${role}`);
+    const url = new URL(db.url);
+    url.username = role;
+    url.password = 'pw';
+    const dir = makeProject();
+    const args = ['backfill', 'small', '--set', 'n = 1', '--pause', '0'];
+    const denied = await runCli(args, { cwd: dir, env: { DATABASE_URL: url.toString() } });
+    expect(denied.code, denied.stderr).toBe(2);
+    expect(denied.stderr).toContain('The role cannot create the backfill log schema_migrations_backfills');
+    expect(denied.stderr).toMatch(/→ Grant CREATE on schema public to the role/);
+    expect(denied.stderr).not.toMatch(/Unexpected error/);
+    await db.query(`grant create on schema public to ${role}`);
+    const done = await runCli(args, { cwd: dir, env: { DATABASE_URL: url.toString() } });
+    expect(done.code, done.stderr).toBe(0);
+    expect(await db.query(`select count(*)::int as c from small where n = 1`)).toEqual([{ c: 10 }]);
   });
 });

@@ -9,6 +9,7 @@
  */
 import { MAX_PARSE_CHARS, SqlSyntaxError, loadParser, withoutOptimizer } from '../parser.js';
 import { statementLockFacts, type LockMode } from '../locks.js';
+import { psqlOnlyInput } from '../psql-only.js';
 import { TextIndex } from '../position.js';
 import { SchemaView } from '../schema.js';
 import { shortcut, type Shortcut } from '../shortcut.js';
@@ -200,7 +201,7 @@ export class LintRun {
           error.column,
           ENGINE_FINDINGS.syntaxError,
           error.reason,
-          'Fix the SQL at that position: nothing in this file was checked.',
+          `${psqlOnlyInput(file.text, error.line) ?? 'Fix the SQL at that position.'} Nothing in this file was checked.`,
         ),
         ...this.#allowanceFindings(file),
       ];
