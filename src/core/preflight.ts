@@ -157,13 +157,17 @@ export async function lintMigrations(
   onStatementKinds?: RuleContextOptions['onStatementKinds'],
   onNote?: NoteSink,
 ): Promise<Finding[]> {
-  const [{ lintEachFile, lintFiles }, { loadParser, withSmallYoungGeneration }] = await Promise.all([
+  const [{ lintEachFile, lintFiles, ParsedAhead }, { withSmallYoungGeneration }] = await Promise.all([
     import('../sql/lint/index.js'),
     import('../sql/parser.js'),
   ]);
-  // The grammar is loaded while the server answers the catalog read (the lint awaits the same load; a failed
-  // load is reported there, not here).
-  const whileWaiting = () => void loadParser().catch(() => {});
+  // While the server answers the catalog read, the grammar is loaded and the first batches of files are parsed
+  // (a parse does not depend on the catalog); the lint takes those and parses the rest. A failed load or parse
+  // is the lint's to report, not this.
+  let ahead: InstanceType<typeof ParsedAhead> | undefined;
+  const whileWaiting = () => {
+    ahead = new ParsedAhead(files, false);
+  };
   // The catalog is read without the tables' details: sizes and the definitions of constraints and indexes
   // (most of the read's server time when the files name many existing tables). A finding that needed a detail
   // of a table (a size-bound error its size, a validated CHECK its definition) names that table, and only then
@@ -171,13 +175,22 @@ export async function lintMigrations(
   // with every detail.
   return withSmallYoungGeneration(async () => {
     const incomplete = new Map<string, { readonly schema: string; readonly name: string }>();
-    const base = await catalogContext(client, pgVersion, textsOf(files), rules, onNote, whileWaiting, false);
-    const lint = (context: RuleContextOptions) => (oneRun ? lintFiles(files, context) : lintEachFile(files, context));
-    const findings = await lint({
-      ...base,
-      ...(onStatementKinds ? { onStatementKinds } : {}),
-      onIncompleteTable: (t) => incomplete.set(`${t.schema}.${t.name}`, t),
-    });
+    let base: RuleContextOptions;
+    try {
+      base = await catalogContext(client, pgVersion, textsOf(files), rules, onNote, whileWaiting, false);
+    } finally {
+      await ahead?.stop();
+    }
+    const lint = (context: RuleContextOptions, parsed?: typeof ahead) =>
+      oneRun ? lintFiles(files, context, parsed) : lintEachFile(files, context, parsed);
+    const findings = await lint(
+      {
+        ...base,
+        ...(onStatementKinds ? { onStatementKinds } : {}),
+        onIncompleteTable: (t) => incomplete.set(`${t.schema}.${t.name}`, t),
+      },
+      ahead,
+    );
     if (incomplete.size === 0 || !client || !base.catalog) return findings;
     const { readTableDetails, withTableDetails } = await import('../db/catalog.js');
     const details = await readTableDetails(client, [...incomplete.values()], onNote);

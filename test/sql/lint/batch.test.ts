@@ -3,7 +3,7 @@
  * the findings of parsing each file on its own, positions included, whatever the files end with.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LintRun, lintEachFile, lintFiles } from '../../../src/sql/lint/index.js';
+import { LintRun, ParsedAhead, lintEachFile, lintFiles } from '../../../src/sql/lint/index.js';
 import { loadParser } from '../../../src/sql/parser.js';
 import { parseFilesHeadsSync } from '../../../src/sql/split.js';
 
@@ -82,5 +82,50 @@ describe('batched parsing', () => {
     expect(parseFilesHeadsSync(["select 'open", "';drop table users;"])).toBeUndefined();
     const ok = parseFilesHeadsSync(['select 1', '-- c', 'select 2; select 3;']);
     expect(ok?.map((f) => f.heads.length)).toEqual([1, 0, 2]);
+  });
+});
+
+describe('batches parsed ahead (while the catalog read is answered)', () => {
+  /** 90 files (five batches), with findings in every batch, a broken file in the third. */
+  function many() {
+    return Array.from({ length: 90 }, (_, i) => file(i === 47 ? BROKEN : TEXTS[i % TEXTS.length]!, i + 1));
+  }
+
+  it('gives the findings of a lint that parses every batch itself, whether one or all batches were parsed ahead', async () => {
+    const files = many();
+    const context = { pgVersion: 150000 };
+    const plain = await lintFiles(files, context);
+    expect(plain.some((f) => f.file === 'migrations/090_x.sql')).toBe(true);
+    expect(plain.some((f) => f.rule === 'syntax-error')).toBe(true);
+    for (const turns of [1, 100]) {
+      const ahead = new ParsedAhead(files, false);
+      for (let t = 0; t < turns; t += 1) await new Promise<void>((resolve) => setImmediate(resolve));
+      await ahead.stop();
+      expect(ahead.take(0), `${turns} turns`).toBeDefined();
+      // take() hands a batch out once: the lint below parses batch 0 itself, the others come from ahead, each
+      // asked for by its own index.
+      const taken: number[] = [];
+      const take = ahead.take.bind(ahead);
+      ahead.take = (index) => {
+        taken.push(index);
+        return take(index);
+      };
+      expect(await lintFiles(files, context, ahead)).toEqual(plain);
+      expect(taken).toEqual([0, 1, 2, 3, 4]);
+      const eachAhead = new ParsedAhead(files, false);
+      for (let t = 0; t < turns; t += 1) await new Promise<void>((resolve) => setImmediate(resolve));
+      await eachAhead.stop();
+      expect(await lintEachFile(files, context, eachAhead)).toEqual(await lintEachFile(files, context));
+    }
+  });
+
+  it('is not used for other files or another parse mode', async () => {
+    const files = many();
+    const ahead = new ParsedAhead(files.slice(0, 40), false);
+    for (let t = 0; t < 10; t += 1) await new Promise<void>((resolve) => setImmediate(resolve));
+    await ahead.stop();
+    // Another list (the batches would not line up): parsed afresh, same findings.
+    expect(await lintFiles(files, { pgVersion: 150000 }, ahead)).toEqual(await lintFiles(files, { pgVersion: 150000 }));
+    expect(ahead.take(1)).toBeDefined();
   });
 });
