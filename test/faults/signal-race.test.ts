@@ -1,0 +1,182 @@
+/**
+ * A signal in the instant between sending a migration's query and its arrival at the server. The cancel then
+ * reaches a backend that is still reading its next command, where PostgreSQL ignores it; the query arrives
+ * and runs. A TCP proxy started in-process makes that instant as long as the test needs: it holds the
+ * runner's bytes from the first one that carries the migration's text, and lets them through only once the
+ * server has answered a pg_cancel_backend (whoever asked it). The run must still stop at once, say it was
+ * rolled back, and cancel nothing but the statement it meant.
+ */
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { CANCEL_GRACE_MS } from '../../src/ops/cancel.js';
+import { useTestDatabase } from '../helpers/db.js';
+import {
+  REPEAT,
+  nextUpFinishes,
+  nothingLeft,
+  settled,
+  startCase,
+  tableStep,
+  until,
+  writeSteps,
+  type Step,
+} from './helpers.js';
+
+/** Forwards both ways; holds the client's bytes of the connection that first sends `marker` (see the header). */
+class HoldingProxy {
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  #release: (() => void) | undefined;
+  /** The runner's query was caught and is held. */
+  holding = false;
+  /** The held bytes went on, after the server answered a pg_cancel_backend. */
+  released = false;
+
+  constructor(target: { host: string; port: number }, marker: string) {
+    this.#server = createServer((client) => {
+      const upstream = tcpConnect(target.port, target.host);
+      for (const socket of [client, upstream]) {
+        this.#sockets.add(socket);
+        socket.on('close', () => this.#sockets.delete(socket));
+      }
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+      let held: Buffer[] | undefined;
+      let cancelAsked = false;
+      client.on('data', (chunk: Buffer) => {
+        if (held) {
+          held.push(chunk);
+          return;
+        }
+        if (!this.holding && chunk.includes(marker)) {
+          this.holding = true;
+          held = [chunk];
+          this.#release = () => {
+            for (const c of held ?? []) upstream.write(c);
+            held = undefined;
+          };
+          return;
+        }
+        if (this.holding && chunk.includes('pg_cancel_backend')) cancelAsked = true;
+        upstream.write(chunk);
+      });
+      upstream.on('data', (chunk: Buffer) => {
+        client.write(chunk);
+        // The server flushes a simple or extended query's answer once it has run it: the cancel was sent.
+        if (cancelAsked && !this.released) {
+          this.released = true;
+          this.#release?.();
+        }
+        cancelAsked = false;
+      });
+      client.on('end', () => upstream.end());
+      upstream.on('end', () => client.end());
+    });
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve) =>
+      this.#server.listen(0, '127.0.0.1', () => resolve((this.#server.address() as { port: number }).port)),
+    );
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise((resolve) => this.#server.close(resolve));
+  }
+}
+
+const db = useTestDatabase('faults_signal_race');
+
+/** The statement the proxy holds: it would run for a minute if the cancel were lost. */
+const HELD = 'pg_sleep(60)';
+
+async function viaProxy(): Promise<{ proxy: HoldingProxy; url: string }> {
+  const target = new URL(db.url);
+  const proxy = new HoldingProxy({ host: target.hostname, port: Number(target.port || 5432) }, HELD);
+  const url = new URL(db.url);
+  url.port = String(await proxy.listen());
+  return { proxy, url: url.toString() };
+}
+
+/** Sends `signal` once the proxy holds the query and `ready` says the run is where the case wants it; returns how long the run took to end after it. */
+async function interrupt(
+  proxy: HoldingProxy,
+  run: ReturnType<typeof startCase>['run'],
+  signal: NodeJS.Signals,
+  ready: () => Promise<boolean>,
+) {
+  await until('the migration query held by the proxy', async () => proxy.holding && (await ready()));
+  const sent = performance.now();
+  run.child.kill(signal);
+  const result = await run.done;
+  return { result, afterSignalMs: performance.now() - sent };
+}
+
+describe('a signal that reaches the server before the migration does', () => {
+  for (let i = 1; i <= REPEAT; i += 1) {
+    it(`a transactional migration is cancelled once it arrives, rolled back, and the run exits 130 at once (run ${i}/${REPEAT})`, async () => {
+      await db.reset();
+      const { proxy, url } = await viaProxy();
+      try {
+        // 002 is sent behind 001 (the executor sends the next migration ahead), 003 behind 002.
+        const steps = [tableStep('001', 'first'), tableStep('002', 'second', 60), tableStep('003', 'third')];
+        const { dir, run } = startCase(steps, { DATABASE_URL: url, BACKUP_BEFORE_MIGRATE: 'false' });
+        const { result, afterSignalMs } = await interrupt(
+          proxy,
+          run,
+          'SIGINT',
+          async () => (await db.query(`select 1 from schema_migrations where version = '001'`)).length > 0,
+        );
+        expect(proxy.released).toBe(true);
+        expect({ code: result.code, stderr: result.stderr }).toMatchObject({
+          code: 130,
+          stderr: expect.stringMatching(/Interrupted by SIGINT during 002_create_second; it was rolled back\./),
+        });
+        // Cancelled, not cut off after CANCEL_GRACE_MS with the outcome asked on a new connection.
+        expect(result.stderr).not.toMatch(/checked on a new connection|no answer/);
+        expect(afterSignalMs).toBeLessThan(CANCEL_GRACE_MS);
+        expect(await settled(db, steps)).toEqual(['001']);
+        const fast = [steps[0]!, tableStep('002', 'second'), steps[2]!];
+        writeSteps(dir, fast);
+        await nextUpFinishes(dir, { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false' }, db.url, fast);
+      } finally {
+        await proxy.close();
+      }
+    }, 120_000);
+
+    it(`a no-transaction statement is cancelled once it arrives; the statement before it stays recorded, and the run exits 143 at once (run ${i}/${REPEAT})`, async () => {
+      await db.reset();
+      const { proxy, url } = await viaProxy();
+      try {
+        const noTx: Step = {
+          version: '002',
+          name: 'in_steps',
+          sql: `-- migrate:no-transaction\ncreate table before_sleep (id int);\nselect ${HELD};\ncreate table after_sleep (id int);\n`,
+          probe: `select to_regclass('public.after_sleep') is not null as applied`,
+        };
+        const steps = [tableStep('001', 'first'), noTx];
+        const { run } = startCase(steps, { DATABASE_URL: url, BACKUP_BEFORE_MIGRATE: 'false' });
+        const { result, afterSignalMs } = await interrupt(proxy, run, 'SIGTERM', async () => true);
+        expect(proxy.released).toBe(true);
+        expect({ code: result.code, stderr: result.stderr }).toMatchObject({
+          code: 143,
+          stderr: expect.stringMatching(
+            /Interrupted by SIGTERM during 002_in_steps; the statements before it stay applied and it is marked dirty\./,
+          ),
+        });
+        expect(result.stderr).not.toMatch(/no answer/);
+        expect(afterSignalMs).toBeLessThan(CANCEL_GRACE_MS);
+        await nothingLeft(db.adminUrl, db.name);
+        // The cancel stopped the held statement, not the row that counts the one before it.
+        const [state] = await db.query<{ before: boolean; after: boolean; dirty: boolean; done: number }>(
+          `select to_regclass('public.before_sleep') is not null as before, to_regclass('public.after_sleep') is not null as after,
+                  dirty, statements_done as done from schema_migrations where version = '002'`,
+        );
+        expect(state).toEqual({ before: true, after: false, dirty: true, done: 1 });
+      } finally {
+        await proxy.close();
+      }
+    }, 120_000);
+  }
+});
