@@ -62,7 +62,13 @@ class HoldingProxy {
           return;
         }
         if (!this.holding && chunk.includes(marker)) {
-          if (mode === 'request') return hold(upstream, [chunk]);
+          if (mode === 'request') {
+            // The queries before the marked one may share its chunk (the executor writes the next migration
+            // right behind the running one): they go on.
+            const at = messageStart(chunk, chunk.indexOf(marker));
+            upstream.write(chunk.subarray(0, at));
+            return hold(upstream, [chunk.subarray(at)]);
+          }
           hold(client, []);
         } else if (this.holding && chunk.includes('pg_cancel_backend')) cancelAsked = true;
         upstream.write(chunk);
@@ -96,6 +102,17 @@ class HoldingProxy {
     for (const socket of this.#sockets) socket.destroy();
     await new Promise((resolve) => this.#server.close(resolve));
   }
+}
+
+/** Where the protocol message holding byte `index` of `chunk` starts (a chunk of whole messages: type byte, int32 length). */
+function messageStart(chunk: Buffer, index: number): number {
+  let at = 0;
+  while (at + 5 <= chunk.length) {
+    const end = at + 1 + chunk.readInt32BE(at + 1);
+    if (end > index) break;
+    at = end;
+  }
+  return at;
 }
 
 const db = useTestDatabase('faults_signal_race');
