@@ -336,6 +336,7 @@ export class Executor {
       const started = performance.now();
       try {
         const results = await this.#awaitSent(
+          text.sql,
           ahead ? () => ahead.sent : () => sendQuery(client, text.sql),
           PREFIX_STATEMENTS,
           text.prefixLength,
@@ -427,13 +428,15 @@ export class Executor {
     const t = this.#config.timeouts;
     const policy = this.#config.lockRetry;
     // SET LOCAL as one statement (set_config(..., true)); for a migration sent ahead it also checks that the one
-    // before it committed. The marker lets the record statement notice a file that ended our transaction. A
-    // select without columns (the calls are its one-time filter; each returns its value, never null): its
-    // answer is a row of nothing, so the client parses no field descriptions or values for it.
+    // before it committed. The marker lets the record statement notice a file that ended our transaction; it
+    // comes first so that the version is within the text pg_stat_activity keeps of the query (at least 99
+    // bytes), which is how a cancel tells this migration from the one sent behind it (ops/cancel). A select
+    // without columns (the calls are its one-time filter; each returns its value, never null): its answer is a
+    // row of nothing, so the client parses no field descriptions or values for it.
     const prefix =
-      `begin; select where set_config('lock_timeout', ${quoteLiteral(`${policy.lockTimeoutMs(attempt)}ms`)}, true) is not null ` +
-      `and set_config('statement_timeout', ${quoteLiteral(String(t.statementMs))}, true) is not null ` +
-      `and set_config('tidemark.migration', ${quoteLiteral(migration.version)}, true) is not null` +
+      `begin; select where set_config('tidemark.migration', ${quoteLiteral(migration.version)}, true) is not null ` +
+      `and set_config('lock_timeout', ${quoteLiteral(`${policy.lockTimeoutMs(attempt)}ms`)}, true) is not null ` +
+      `and set_config('statement_timeout', ${quoteLiteral(String(t.statementMs))}, true) is not null` +
       `${after ? ` and ${store.committedSql(after.migration.version, direction)}` : ''};\n`;
     const record =
       direction === 'up'
@@ -494,14 +497,16 @@ export class Executor {
     prefixLength: number,
     fileLength: number,
   ): Promise<import('pg').QueryResult[]> {
-    return this.#awaitSent(() => sendQuery(this.#client, sql), prefixStatements, prefixLength, fileLength, false);
+    return this.#awaitSent(sql, () => sendQuery(this.#client, sql), prefixStatements, prefixLength, fileLength, false);
   }
 
   /**
-   * Awaits a query sent by `send` (called under the guard, or already sent: `inFlight`) under the migration
-   * timeout and the abort signal; `afterSend` runs right after it is sent. Throws an ExecutionError.
+   * Awaits the query `sql` sent by `send` (called under the guard, or already sent: `inFlight`) under the
+   * migration timeout and the abort signal, which cancel it and nothing else; `afterSend` runs right after it
+   * is sent. Throws an ExecutionError.
    */
   async #awaitSent(
+    sql: string,
     send: () => SentQuery,
     prefixStatements: number,
     prefixLength: number,
@@ -515,7 +520,8 @@ export class Executor {
       return await guarded(
         client,
         this.#cancel,
-        async (cancelReason) => {
+        async (cancelReason, aim) => {
+          aim(sql);
           const sent = send();
           afterSend?.();
           try {
@@ -687,7 +693,7 @@ export class Executor {
     const policy = this.#config.lockRetry;
     let lockTimeout = -1;
     try {
-      await guarded(client, this.#cancel, async (cancelReason) => {
+      await guarded(client, this.#cancel, async (cancelReason, aim) => {
         for (let i = from; i < statements.length; i += 1) {
           const statement = statements[i]!;
           this.#session.emit({ type: 'statement-start', migration: ref, index: i + 1, line: statement.line });
@@ -703,6 +709,8 @@ export class Executor {
               lockTimeout = ms;
             }
             this.#watch?.attemptStarted(ms);
+            // Only the statement may be cancelled: a cancel meant for it must not land on its progress row.
+            aim(statement.text);
             try {
               await client.query(statement.text);
               break;
@@ -712,6 +720,7 @@ export class Executor {
                 cancelled: cancelReason(),
                 position: (error as { position?: string }).position,
               });
+              aim(undefined);
               if (
                 (error as { code?: string }).code !== LOCK_NOT_AVAILABLE ||
                 failure.cancelled ||
@@ -737,6 +746,7 @@ export class Executor {
               await sleep(waitMs, undefined, { signal: this.#config.signal }).catch(() => {});
             }
           }
+          aim(undefined);
           ran.push({ line: statement.line, text: statement.text });
           await onDone(i + 1);
         }

@@ -375,7 +375,7 @@ async function lostOutcome(
       return {
         clause:
           'it was rolled back (checked on a new connection: its server session is gone and its history row is not there)',
-        hint: 'Run the command again when the server is reachable.',
+        hint: 'Run the command again to continue.',
       };
     default:
       return {
