@@ -45,8 +45,15 @@ const QUERY_CANCELED = '57014';
 /** `begin` and one `select set_config(...)` precede the file in a transactional run. */
 const PREFIX_STATEMENTS = 2;
 
-/** What follows a transactional migration's tracking row in its query (see #transactionText): one string, built once. */
-const AFTER_COMMIT = `;\ncommit;\nreset all;\n${WATCH_SQL};`;
+/**
+ * What follows a transactional migration's tracking row in its query (see #transactionText): one string, built
+ * once. `reset all` and the session watch run before the commit, inside the transaction: a committed RESET and
+ * set_config(..., false) persist in the session as they would after it, and nothing runs after the commit, so
+ * a cancel (a signal, MIGRATION_TIMEOUT) that fails the query means the transaction rolled back. After the
+ * commit, a cancel landing on them failed a query whose migration had committed, and was reported as rolled
+ * back with the migration listed as not run.
+ */
+const AFTER_COMMIT = `;\nreset all;\n${WATCH_SQL};\ncommit;`;
 
 /**
  * The newest version in the history once a run's changes are in, as a read of the table would say: the rows
@@ -312,7 +319,7 @@ export class Executor {
 
   /**
    * One query per migration, like a psql script: `begin; set local ...;` + the file + the tracking row +
-   * `commit; reset all` go as one simple query. PostgreSQL parses the whole string before running any of it,
+   * `reset all;` + the watch + `commit` go as one simple query. PostgreSQL parses the whole string before running any of it,
    * stops at the first error (we then roll back), and reports positions relative to the string: we subtract the
    * prefix. The row is written only if the transaction-local marker is still set, else the statement fails, so
    * a file that ended our transaction itself (its own COMMIT or ROLLBACK) is noticed instead of recorded.
@@ -452,7 +459,7 @@ export class Executor {
         : store.deleteSql(migration.version, 'tidemark.migration');
     // The newline ends a trailing line comment; the `;` ends a last statement written without one.
     const body = file.empty ? '' : `${file.text}\n;\n`;
-    // `reset all` after the commit, in the same query: a session-level SET in the file (search_path included)
+    // `reset all` before the commit, in the same query: a session-level SET in the file (search_path included)
     // must not reach the next migration. Not DISCARD ALL: it would release the runner's advisory lock. The
     // server's watch on the session (db/watch) is set again after `reset all`, in the same query.
     return { sql: `${prefix}${body}${record}${AFTER_COMMIT}`, prefixLength: prefix.length };

@@ -228,7 +228,7 @@ describe('what each migration sent ahead runs under', () => {
     );
     const migrations = [
       seen('001'),
-      // Session-level settings in a file: `reset all` after its commit undoes them, and the watch is set again.
+      // Session-level settings in a file: `reset all` before its commit undoes them, and the watch is set again.
       { version: '002', name: 'sets', up: "set client_connection_check_interval = 0;\nset lock_timeout = '7s';\n" },
       seen('003'),
       seen('004'),
