@@ -53,6 +53,19 @@ describe('the optimizing compiler during a run', () => {
   });
 });
 
+/**
+ * `migrate status` in a process of its own, with `preload` (CommonJS source) required first: a preload, not a
+ * V8 flag, so the bundle's code cache is still taken.
+ */
+function statusWithPreload(dir: string, url: string, preload: string) {
+  const probe = join(dir, 'probe.cjs');
+  writeFileSync(probe, preload);
+  return spawnCli(process.execPath, ['--require', probe, '--', CLI, 'status'], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: '1', DATABASE_URL: url },
+  });
+}
+
 describe('the young generation during a command', () => {
   it('keeps the size it had when the files are read, in a process of its own', async () => {
     // 1000 files of ~1.2 KB (as bench/gen.mjs writes): reading them grew the semi-spaces from 2 to 4 MB, whose
@@ -62,16 +75,11 @@ describe('the young generation during a command', () => {
     const body = `-- ${'a migration of a realistic size '.repeat(3)}\n`.repeat(12);
     for (let i = 1; i <= 1000; i += 1)
       files[`migrations/${String(i).padStart(4, '0')}_m${i}.sql`] = `${body}select ${i};\n`;
-    const dir = makeProject(files);
-    const probe = join(dir, 'young-probe.cjs');
-    writeFileSync(
-      probe,
+    const result = await statusWithPreload(
+      makeProject(files),
+      db.url,
       "process.on('exit', () => { const s = require('node:v8').getHeapSpaceStatistics().find((x) => x.space_name === 'new_space'); process.stderr.write(`young generation: ${s.space_size}\\n`); });\n",
     );
-    const result = await spawnCli(process.execPath, ['--require', probe, '--', CLI, 'status'], {
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: '1', DATABASE_URL: db.url },
-    });
     expect(result.code, result.stderr).toBe(0);
     const size = Number(/young generation: (\d+)/.exec(result.stderr)?.[1]);
     // Semi-spaces of 2 MB (the size the bundle's load grows them to), not 4.
@@ -87,16 +95,11 @@ describe('built-ins a held flag would compile from source', () => {
    * generation's hold has begun; the server here refuses SSL, which is after that point too.
    */
   async function tlsLoadedAtFirstFlag(url: string): Promise<string | undefined> {
-    const dir = makeProject({ 'migrations/001_a.sql': 'create table a (id int);\n' });
-    const probe = join(dir, 'flag-probe.cjs');
-    writeFileSync(
-      probe,
+    const result = await statusWithPreload(
+      makeProject({ 'migrations/001_a.sql': 'create table a (id int);\n' }),
+      url,
       "const v8 = require('node:v8'); const set = v8.setFlagsFromString; let seen = false; v8.setFlagsFromString = (f) => { if (!seen) { seen = true; process.stderr.write(`tls at first flag: ${process.moduleLoadList.includes('NativeModule tls')}\\n`); } return set(f); };\n",
     );
-    const result = await spawnCli(process.execPath, ['--require', probe, '--', CLI, 'status'], {
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: '1', DATABASE_URL: url },
-    });
     return /tls at first flag: (\w+)/.exec(result.stderr)?.[1];
   }
 
