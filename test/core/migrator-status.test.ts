@@ -9,6 +9,7 @@ import { createServer, connect as tcpConnect, type Server, type Socket } from 'n
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
+import { listenLocal } from '../helpers/listen.js';
 
 /** Forwards the client's bytes as they come and the server's one message at a time, each ReadyForQuery late. */
 class SlowReadyProxy {
@@ -45,9 +46,7 @@ class SlowReadyProxy {
   }
 
   listen(): Promise<number> {
-    return new Promise((resolve) =>
-      this.#server.listen(0, '127.0.0.1', () => resolve((this.#server.address() as { port: number }).port)),
-    );
+    return listenLocal(this.#server);
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,7 @@ import { closeClient, connect, isConnectionLost } from '../../src/db/connection.
 import { paramsFromUrl } from '../../src/db/params.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { REPEAT, activeRunner, nextUpFinishes, settled, startCase, tableStep } from './helpers.js';
+import { listenLocal } from '../helpers/listen.js';
 
 class Proxy {
   readonly #server: Server;
@@ -40,9 +41,7 @@ class Proxy {
   }
 
   listen(): Promise<number> {
-    return new Promise((resolve) =>
-      this.#server.listen(0, '127.0.0.1', () => resolve((this.#server.address() as { port: number }).port)),
-    );
+    return listenLocal(this.#server);
   }
 
   /** Carries nothing more, in either direction, and closes nothing. */

@@ -22,6 +22,7 @@ import {
   writeSteps,
   type Step,
 } from './helpers.js';
+import { listenLocal } from '../helpers/listen.js';
 
 /**
  * Forwards both ways. On the connection that first sends `marker`, it holds either the client's bytes from
@@ -89,9 +90,7 @@ class HoldingProxy {
   }
 
   listen(): Promise<number> {
-    return new Promise((resolve) =>
-      this.#server.listen(0, '127.0.0.1', () => resolve((this.#server.address() as { port: number }).port)),
-    );
+    return listenLocal(this.#server);
   }
 
   release(): void {
