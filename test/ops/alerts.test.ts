@@ -150,7 +150,10 @@ describe('alerts from a run', () => {
         figures: { code: 'migration-failed' },
       });
       expect(sent.summary).toMatch(/001_bad: .*division by zero/);
-      expect(sent.database).toMatch(/^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\//);
+      // The test server's own user (postgres when embedded, whoever TEST_DATABASE_URL names otherwise).
+      expect(sent.database).toMatch(
+        new RegExp(`^postgres://${decodeURIComponent(url.username)}:\\*\\*\\*@127\\.0\\.0\\.1:\\d+/`),
+      );
       expect(JSON.stringify(sent)).not.toContain(`:${password}@`);
       if (password === 'hunter2-secret') expect(JSON.stringify(sent)).not.toContain(password);
       expect(lines(out).map((a) => a.kind)).toEqual(['migration-failed']);

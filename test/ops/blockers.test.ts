@@ -66,7 +66,8 @@ describe('a migration blocked by an open transaction', () => {
         pid: blocker.pid,
         applicationName: 'billing-report',
         state: 'idle in transaction',
-        user: 'postgres',
+        // Whoever the test database's URL logs in as (postgres when embedded, TEST_DATABASE_URL's user otherwise).
+        user: await currentUser(),
       });
       expect(doc.error.blockers[0]!.query).toBe('select pg_backend_pid() as pid');
       expect(doc.error.blockers[0]!.waitingFor).toMatch(/^t \(AccessExclusiveLock\)$/);
@@ -106,3 +107,13 @@ describe('a migration blocked by an open transaction', () => {
     ).toEqual([{ ok: 1 }]);
   });
 });
+
+async function currentUser(): Promise<string> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    return (await client.query<{ user: string }>('select current_user as user')).rows[0]!.user;
+  } finally {
+    await client.end();
+  }
+}
