@@ -66,7 +66,8 @@ export class CommandContext {
   }
 
   get settings(): Settings {
-    this.#settings ??= loadSettings(
+    if (this.#settings !== undefined) return this.#settings;
+    this.#settings = loadSettings(
       {
         databaseUrl: this.flags.databaseUrl,
         migrationsDir: this.flags.migrationsDir,
@@ -79,6 +80,8 @@ export class CommandContext {
       this.io.env,
       this.io.cwd,
     );
+    // On stderr in every mode: a --json document stays the command's result, and a typo is seen in CI logs.
+    for (const w of this.#settings.warnings) this.output.info(this.output.c.yellow(`Warning: ${w.message}`));
     return this.#settings;
   }
 
