@@ -131,6 +131,21 @@ describe('settings', () => {
     expect(envWins.code).toBe(0);
   });
 
+  it('warns on stderr about a setting typo, keeps --json stdout one document and the exit code unchanged', async () => {
+    const dir = makeProject({ ...SIMPLE, '.env.migrations': `DATABASE_URL=${db.url}\nLOCK_TIMOUT=2s\n` });
+    const result = await runCli(['status', '--json'], { cwd: dir, env: { MIGRATION_DIR: 'db/migrations' } });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).migrations).toHaveLength(2);
+    expect(result.stderr).toContain(
+      'Warning: LOCK_TIMOUT in .env.migrations is not a tidemark setting and is ignored: did you mean MAX_LOCK_WAIT',
+    );
+    expect(result.stderr).toContain(
+      'Warning: MIGRATION_DIR in the environment is not a tidemark setting and is ignored: did you mean MIGRATIONS_DIR?',
+    );
+    // Said once, however often the command reads its settings.
+    expect(result.stderr.match(/LOCK_TIMOUT/g)).toHaveLength(1);
+  });
+
   it('treats an unknown flag as a usage error (exit 2)', async () => {
     const result = await runCli(['up', '--frobnicate'], { cwd: makeProject(SIMPLE) });
     expect(result.code).toBe(2);
