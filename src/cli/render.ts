@@ -10,6 +10,7 @@ import {
 } from '../index.js';
 import { EMBEDDED_PACKAGE, embeddedPackageInstalled } from '../db/embedded-package.js';
 import { renderForAudience } from '../error-codes.js';
+import { statementWords } from '../sql/statement-words.js';
 import { formatBytes, type Output } from './output.js';
 
 export function runResultJson(result: RunResult): Record<string, unknown> {
@@ -86,7 +87,7 @@ export function renderLocks(
       const effects = [st.rewrite ? c.red('rewrites the table') : '', st.scan ? c.yellow('scans the table') : '']
         .filter(Boolean)
         .join(', ');
-      write(`  line ${st.line}: ${st.kind}${effects ? `  ${effects}` : ''}`);
+      write(`  line ${st.line}: ${statementWords(st.kind)}${effects ? `  ${effects}` : ''}`);
       for (const lock of st.locks) {
         const size = [formatRows(lock.estimatedRows), lock.sizeBytes !== undefined ? formatBytes(lock.sizeBytes) : '']
           .filter(Boolean)
