@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../src/config/settings.js';
 import { isOwnSettingsFile } from '../../src/config/unknown.js';
+import { ROOT } from '../helpers/project.js';
 
 function folder(files: Record<string, string> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'tm-unknown-'));
@@ -49,6 +50,12 @@ describe('variables that are not read', () => {
     expect(message('PGSERVICE')).toMatch(/only some of libpq's variables/);
     // The settings themselves are unchanged: a warning never changes what runs.
     expect(s.migrationsDir).toBe(join(s.cwd, 'migrations'));
+  });
+
+  it('raises nothing for .env.migrations.example copied as .env.migrations, as the README tells a user to', () => {
+    const example = readFileSync(join(ROOT, '.env.migrations.example'), 'utf8');
+    // Its commented-out settings too: a user uncomments them.
+    expect(warned({}, { '.env.migrations': example.replace(/^# ([A-Z_]+=)/gm, '$1') })).toEqual([]);
   });
 
   it('reports a near miss in the environment, but not one whose setting is set (then it is some other program’s)', () => {
