@@ -8,7 +8,9 @@
  *
  * Cost: it runs on every start (the no-op `up` of a pod, measured to the millisecond). An environment key is
  * screened by its first two characters, then by length and the characters it holds, and only what passes all
- * three is compared (headOf, nearestName): ~0.08 ms in all on this machine's environment.
+ * three is compared (headOf, nearestName): ~0.08 ms in all on this machine's environment (39 variables), ~0.28 ms
+ * with 100 more of which 9 start like a setting (DB_HOST...). The build's code cache holds these functions
+ * (scripts/build.mjs warms them with a near miss).
  */
 
 export interface SettingsWarning {
@@ -110,55 +112,46 @@ function bitCount(bits: number): number {
   return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
-/**
- * The names with their near-miss limits and character bits, sorted by length. Flat arrays and indexed loops:
- * this runs once per process, in V8's interpreter, where an iterator or a closure per comparison costs more
- * than the comparison.
- */
-interface NameIndex {
-  readonly names: readonly string[];
-  readonly limits: Int8Array;
-  readonly bits: Int32Array;
-  /** starts[n]: the first name at least n long (names.length when none is). */
-  readonly starts: Int16Array;
+/** A name with its near-miss limit and its character bits. */
+interface Entry {
+  readonly name: string;
+  readonly limit: number;
+  readonly bits: number;
 }
 
-const LONGEST_KEY = 32;
-
-function nameIndex(names: readonly string[]): NameIndex {
-  const sorted = [...names].sort((a, b) => a.length - b.length);
-  const limits = new Int8Array(sorted.length);
-  const bits = new Int32Array(sorted.length);
-  const starts = new Int16Array(LONGEST_KEY + 3).fill(sorted.length);
-  for (let i = sorted.length - 1; i >= 0; i--) {
-    const name = sorted[i]!;
-    limits[i] = limitOf(name);
-    bits[i] = charBits(name);
-    for (let n = Math.min(name.length, LONGEST_KEY + 2); n >= 0 && starts[n]! > i; n--) starts[n] = i;
-  }
-  return { names: sorted, limits, bits, starts };
+/**
+ * The names by length (no sort: a comparator called a few hundred times costs more in V8's interpreter, where
+ * this runs once per process, than everything else here).
+ */
+function nameIndex(names: ReadonlySet<string>, more: readonly string[]): Entry[][] {
+  const byLength: Entry[][] = [];
+  const add = (name: string) =>
+    (byLength[name.length] ??= []).push({ name, limit: limitOf(name), bits: charBits(name) });
+  for (const name of names) add(name);
+  for (const name of more) add(name);
+  return byLength;
 }
 
 /**
  * The nearest name within its limit (the first of equals), or undefined. A key is compared only with names of
- * about its length whose characters are about its own, which most keys (PATH, HOSTNAME, NODE_OPTIONS) meet
- * none of; the distance is computed for the few that remain.
+ * about its length whose characters are about its own; the distance is computed for the few that remain.
  */
-function nearestName(index: NameIndex, key: string): string | undefined {
-  if (key.length > LONGEST_KEY) return undefined;
+function nearestName(byLength: readonly (Entry[] | undefined)[], key: string): string | undefined {
   const bits = charBits(key);
   let found: string | undefined;
   let foundDistance = 3;
-  const end = index.starts[key.length + 3]!;
-  for (let i = index.starts[Math.max(0, key.length - 2)]!; i < end; i++) {
-    const name = index.names[i]!;
-    const limit = index.limits[i]!;
-    const gap = name.length - key.length;
-    if (gap < -limit || gap > limit || bitCount(bits ^ index.bits[i]!) > 2 * limit) continue;
-    const d = distance(key, name, limit);
-    if (d < foundDistance && d <= limit) {
-      found = name;
-      foundDistance = d;
+  for (let length = Math.max(1, key.length - 2); length <= key.length + 2; length++) {
+    const entries = byLength[length];
+    if (entries === undefined) continue;
+    for (let i = 0; i < entries.length; i++) {
+      const { name, limit } = entries[i]!;
+      const gap = length - key.length;
+      if (gap < -limit || gap > limit || bitCount(bits ^ entries[i]!.bits) > 2 * limit) continue;
+      const d = distance(key, name, limit);
+      if (d < foundDistance && d <= limit) {
+        found = name;
+        foundDistance = d;
+      }
     }
   }
   return found;
@@ -195,11 +188,11 @@ function headOf(text: string): number {
 
 /** The warnings of one start: unknown keys of tidemark's own file, near misses elsewhere. */
 export function unknownVariables(check: UnknownCheck): SettingsWarning[] {
-  let index: NameIndex | undefined;
+  let index: Entry[][] | undefined;
   const nearest = (key: string): string | undefined => {
     const upper = key.toUpperCase();
     if (upper !== key && check.known.has(upper)) return upper;
-    index ??= nameIndex([...check.known, ...Object.keys(MISNOMERS)]);
+    index ??= nameIndex(check.known, Object.keys(MISNOMERS));
     return nearestName(index, upper);
   };
   const warnings = check.file === undefined ? [] : fileWarnings(check, check.file, nearest);
@@ -208,7 +201,7 @@ export function unknownVariables(check: UnknownCheck): SettingsWarning[] {
   for (const name of check.known) heads.add(headOf(name));
   for (const name of Object.keys(MISNOMERS)) heads.add(headOf(name));
   for (const key of Object.keys(check.env)) {
-    if (!heads.has(headOf(key)) || key.length < 5 || key.length > LONGEST_KEY) continue;
+    if (!heads.has(headOf(key)) || key.length < 5 || key.length > 25) continue;
     // Exact names are someone's: tidemark's own, libpq's, or (in the file) already reported.
     if (check.known.has(key) || LIBPQ_ALL.has(key) || MISNOMERS[key] !== undefined || check.file?.keys.includes(key))
       continue;
