@@ -181,7 +181,9 @@ describe('variables that are not read', () => {
   });
 
   it('reports only near misses in a settings file shared with the application (--env-file .env)', () => {
-    const files = { '.env': 'SECRET_KEY_BASE=x\nREDIS_URL=redis://r\nDB_POOL_SIZE=5\nMIGRATION_DIR=db\n' };
+    const files = {
+      '.env': 'SECRET_KEY_BASE=x\nREDIS_URL=redis://r\nDB_POOL_SIZE=5\nSTATEMENT_TIMEOUT=5000\nMIGRATION_DIR=db\n',
+    };
     expect(warned({}, files, '.env')).toEqual(['MIGRATION_DIR -> MIGRATIONS_DIR']);
     // A file named as tidemark's own is tidemark's own, wherever it is and whatever follows the name.
     const own = { '.env.migrations.production': 'REDIS_URL=redis://r\n' };
