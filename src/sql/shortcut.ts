@@ -105,8 +105,6 @@ function wholeFile(words: readonly string[]): boolean {
   return (words[0] === 'ALTER' && words[1] === 'TYPE') || words[0] === 'DO';
 }
 
-const WORDS_READ = 4;
-
 /**
  * What matters between a statement's words: a comment, a quote opening, a `;`, a parenthesis. Identifiers and
  * everything else are passed over by the regular expression engine (fast from the first run, where a loop over
@@ -239,11 +237,14 @@ function statementStart(text: string, from: number): number {
   }
 }
 
-/** The first words of the statement at [start, end), upper case, up to something that is not a word. */
+/**
+ * The first words of the statement at [start, end), upper case, up to something that is not a word: two, or four
+ * after `CREATE OR` (`CREATE OR REPLACE FUNCTION`), which is all the kinds above read.
+ */
 function firstWords(text: string, start: number, end: number): string[] {
   const words: string[] = [];
   let i = start;
-  while (words.length < WORDS_READ && i < end) {
+  while ((words.length < 2 || (words.length < 4 && words[0] === 'CREATE' && words[1] === 'OR')) && i < end) {
     WORD.lastIndex = i;
     if (!WORD.test(text)) break;
     words.push(text.slice(i, WORD.lastIndex).toUpperCase());
@@ -298,11 +299,27 @@ function blank(text: string, ranges: readonly number[]): string {
     parts.push(text.slice(at, from));
     // Line breaks stay, so that a syntax error after a skipped statement is reported on its line. A lone
     // surrogate counts 3 bytes, as U+FFFD, which is how it reaches the grammar.
-    parts.push(text.slice(from, to).replace(/[^\n\r]+/g, (run) => ' '.repeat(Buffer.byteLength(run, 'utf8'))));
+    const range = text.slice(from, to);
+    parts.push(
+      Buffer.byteLength(range, 'utf8') === range.length && !range.includes('\r')
+        ? blankAscii(range)
+        : range.replace(/[^\n\r]+/g, (run) => ' '.repeat(Buffer.byteLength(run, 'utf8'))),
+    );
     at = to;
   }
   parts.push(text.slice(at));
   return parts.join('');
+}
+
+/** ASCII text without `\r` blanked: a line's characters are its bytes (no callback per line, as a replace has). */
+function blankAscii(range: string): string {
+  let out = '';
+  let at = 0;
+  for (let nl = range.indexOf('\n'); nl !== -1; nl = range.indexOf('\n', at)) {
+    out += ' '.repeat(nl - at) + '\n';
+    at = nl + 1;
+  }
+  return out + ' '.repeat(range.length - at);
 }
 
 /** Index after the `*\/` closing the (nested) block comment at `i`, or -1 when it is not closed. */

@@ -54,6 +54,11 @@ describe('the shortcut scan', () => {
     expect(Buffer.byteLength(cut.masked)).toBe(Buffer.byteLength(text));
     expect(cut.masked.split('\n').length).toBe(text.split('\n').length);
     expect(cut.masked).toMatch(/^create table t \(id int\);\n +\n +;\ncreate index i on t \(id\);$/);
+    // ASCII (blanked line by line, without a replace) and CRLF line ends.
+    const crlf = "insert into t values ('a',\r\n'b');\ninsert into t\nvalues (1);\r\nselect 1;";
+    expect(shortcut(crlf)!.masked).toBe(
+      `${' '.repeat(26)}\r\n${' '.repeat(4)};\n${' '.repeat(13)}\n${' '.repeat(10)};\r\nselect 1;`,
+    );
   });
 
   it('finds statement ends past quotes, dollar quotes, comments and parentheses', () => {
