@@ -116,9 +116,8 @@ export async function lintPolicy(
 export type NoteSink = (message: string) => void;
 
 /**
- * The lint's context; connected, with the catalog of what `texts` (the files to check, and the up files their
- * rollbacks undo) can name: rules look objects up by the names the SQL uses, so the rest of a large schema
- * is never read (db/catalog.ts `names`, sql/names.ts).
+ * The lint's context; connected, with the catalog of what `texts` can name: rules look objects up by the names
+ * the SQL uses, so the rest of a large schema is never read (db/catalog.ts `names`, sql/names.ts).
  */
 async function catalogContext(
   client: Client | undefined,
@@ -137,11 +136,6 @@ async function catalogContext(
   ]);
   const catalog = await readCatalog(client, { onNote, names: identifierNames(texts), whileWaiting, details });
   return { pgVersion: catalog.serverVersionNum, catalog, ...policy };
-}
-
-/** The texts a lint of `files` reads: each file and the up file it undoes. */
-function textsOf(files: readonly LintInputFile[]): string[] {
-  return files.flatMap((f) => (f.undoes === undefined ? [f.text] : [f.text, f.undoes]));
 }
 
 /**
@@ -178,7 +172,11 @@ export async function lintMigrations(
     const incomplete = new Map<string, { readonly schema: string; readonly name: string }>();
     let base: RuleContextOptions;
     try {
-      base = await catalogContext(client, pgVersion, textsOf(files), rules, onNote, whileWaiting, false);
+      // The names of the files linted, not of the ups their rollbacks undo: an up only tells the rollback's lint
+      // what it created (SchemaView.beginUndo), which rules ask about by names the rollback uses, read anyway.
+      // `down --all` of 1000: the ups were most of the text the name set was built from.
+      const texts = files.map((f) => f.text);
+      base = await catalogContext(client, pgVersion, texts, rules, onNote, whileWaiting, false);
     } finally {
       await ahead?.stop();
     }
@@ -206,7 +204,8 @@ export async function lockReport(
   onNote?: NoteSink,
 ): Promise<FileLocks[]> {
   const { lockReportForFiles } = await import('../sql/locks.js');
-  return lockReportForFiles(files, await catalogContext(client, pgVersion, textsOf(files), undefined, onNote));
+  const texts = files.map((f) => f.text);
+  return lockReportForFiles(files, await catalogContext(client, pgVersion, texts, undefined, onNote));
 }
 
 /** Why findings of a file at `version` do not stop a run, when the start-after version covers it. */

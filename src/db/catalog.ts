@@ -390,11 +390,16 @@ async function readCatalogBounded(
     row = (await client.query<CatalogRow>(sql, params(found.oids))).rows[0];
   }
 
+  // Indexed loops and no array destructuring: this runs once per CLI process, in V8's interpreter, where both
+  // allocate an iterator per array (`down --all` of 1000 migrations: ~10 000 rows of columns, constraints and
+  // indexes).
   const group = <T extends readonly [number, ...unknown[]]>(
     rows: readonly T[] | null | undefined,
   ): Map<number, T[]> => {
     const out = new Map<number, T[]>();
-    for (const r of rows ?? []) {
+    if (!rows) return out;
+    for (let ix = 0; ix < rows.length; ix++) {
+      const r = rows[ix]!;
       const list = out.get(r[0]);
       if (list === undefined) out.set(r[0], [r]);
       else list.push(r);
@@ -404,41 +409,53 @@ async function readCatalogBounded(
   const columnsOf = group(row?.columns);
   const constraintsOf = group(row?.constraints);
   const indexesOf = group(row?.indexes);
+  const none: never[] = [];
 
   const result = new Map<string, CatalogTable>();
   const indexTables = new Map<string, string>();
   const relations = new Map(row?.relations ?? []);
-  for (const [oid, schema, name, kind, reltuples, size] of row?.tables ?? []) {
+  for (let ix = 0, xs = row?.tables ?? []; ix < xs.length; ix++) {
+    const t = xs[ix]!;
+    const oid = t[0];
+    const schema = t[1];
+    const name = t[2];
     const key = `${schema}.${name}`;
-    const indexes = indexesOf.get(oid) ?? [];
+    const columnRows = columnsOf.get(oid) ?? none;
+    const constraintRows = constraintsOf.get(oid) ?? none;
+    const indexRows = indexesOf.get(oid) ?? none;
+    const columns: CatalogColumn[] = [];
+    for (let jx = 0; jx < columnRows.length; jx++) {
+      const c = columnRows[jx]!;
+      columns.push({
+        name: c[1],
+        type: c[2] ?? undefined,
+        typeName: c[3],
+        mods: decodeTypmod(c[3], Number(c[4]), c[6]),
+        notNull: c[5],
+      });
+    }
+    const constraints: CatalogConstraint[] = [];
+    for (let jx = 0; jx < constraintRows.length; jx++) {
+      const c = constraintRows[jx]!;
+      constraints.push({ name: c[1], type: c[2], validated: c[3], definition: c[4] ?? undefined });
+    }
+    const indexes: CatalogIndex[] = [];
+    for (let jx = 0; jx < indexRows.length; jx++) {
+      const i = indexRows[jx]!;
+      indexes.push({ name: i[2], unique: i[3], valid: i[4], definition: i[5] ?? undefined });
+      indexTables.set(`${i[1]}.${i[2]}`, key);
+    }
     result.set(key, {
       schema,
       name,
-      estimatedRows: Number(reltuples),
-      sizeBytes: Number(size),
-      columns: (columnsOf.get(oid) ?? []).map(([, column, type, typname, typmod, notNull, numeric]) => ({
-        name: column,
-        type: type ?? undefined,
-        typeName: typname,
-        mods: decodeTypmod(typname, Number(typmod), numeric),
-        notNull,
-      })),
-      constraints: (constraintsOf.get(oid) ?? []).map(([, constraint, type, validated, definition]) => ({
-        name: constraint,
-        type,
-        validated,
-        definition: definition ?? undefined,
-      })),
-      indexes: indexes.map(([, , index, unique, valid, definition]) => ({
-        name: index,
-        unique,
-        valid,
-        definition: definition ?? undefined,
-      })),
+      estimatedRows: Number(t[4]),
+      sizeBytes: Number(t[5]),
+      columns,
+      constraints,
+      indexes,
     });
-    for (const [, indexSchema, index] of indexes) indexTables.set(`${indexSchema}.${index}`, key);
     // Read by names: a table read for an index's name exists too.
-    relations.set(key, kind);
+    relations.set(key, t[3]);
   }
   return {
     serverVersionNum,
@@ -453,6 +470,8 @@ async function readCatalogBounded(
   };
 }
 
+const LENGTH_TYPES = new Set(['varchar', 'bpchar', '_varchar', '_bpchar']);
+
 /**
  * atttypmod as the modifiers a user wrote. varchar/bpchar store length + 4 (VARHDRSZ); numeric stores
  * ((precision << 16) | scale) + 4; -1 means no modifier.
@@ -463,6 +482,6 @@ function decodeTypmod(typname: string, typmod: number, numeric: boolean): number
     const value = typmod - 4;
     return [(value >> 16) & 0xffff, value & 0xffff];
   }
-  if (['varchar', 'bpchar', '_varchar', '_bpchar'].includes(typname)) return [typmod - 4];
+  if (LENGTH_TYPES.has(typname)) return [typmod - 4];
   return [typmod];
 }

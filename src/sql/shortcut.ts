@@ -17,6 +17,10 @@
  *
  * What is lost: a syntax error inside a skipped statement is not reported by the lint; PostgreSQL reports it
  * when the migration runs (and rolls the migration's transaction back).
+ *
+ * The up file a rollback undoes is read for less (`shortcut(text, true)`): the rollback's lint learns from it
+ * only what it created (`SchemaView.beginUndo`), so more statements are left out, and a CREATE TABLE's column
+ * list is blanked too (see `UNDO_SKIPPED`).
  */
 
 /**
@@ -33,7 +37,10 @@ export interface SkippedStatement {
 }
 
 export interface Shortcut {
-  /** The text for the grammar: the file with skipped statements blanked (same UTF-8 byte length). */
+  /**
+   * The text for the grammar: the file with skipped statements blanked (for an undo, CREATE TABLE column lists
+   * too), of the same UTF-8 byte length.
+   */
   readonly masked: string;
   readonly skipped: readonly SkippedStatement[];
   /** JS indexes where the statements left to the grammar start (the grammar must agree). */
@@ -58,12 +65,45 @@ function skippedKind(words: readonly string[]): string | undefined {
   }
 }
 
+/**
+ * What else is left out of the up file a rollback undoes, by the word after CREATE (`CREATE OR REPLACE`: the word
+ * after it). `SchemaView.beginUndo` reads CreateStmt, CreateTableAsStmt, AlterTableStmt and CreateSchemaStmt only,
+ * and none of them starts with INSERT, UPDATE, DELETE, COPY, COMMENT, DO or these; every ALTER is kept (ALTER
+ * TYPE ... ADD ATTRIBUTE is an AlterTableStmt). The up was applied, so PostgreSQL parsed it: the lint's cost of a
+ * syntax error inside a skipped statement (see the module comment) is smaller still here. `down --all` of 1000
+ * generated migrations: the ups' CREATE INDEX statements and column lists were half the grammar's work.
+ */
+const UNDO_SKIPPED: Readonly<Record<string, string>> = {
+  INDEX: 'IndexStmt',
+  UNIQUE: 'IndexStmt',
+  VIEW: 'ViewStmt',
+  TRIGGER: 'CreateTrigStmt',
+  SEQUENCE: 'CreateSeqStmt',
+  EXTENSION: 'CreateExtensionStmt',
+  POLICY: 'CreatePolicyStmt',
+  DOMAIN: 'CreateDomainStmt',
+};
+
+/** The kind of an up file's statement from its first words, when a rollback's lint leaves it out. */
+function undoSkippedKind(words: readonly string[]): string | undefined {
+  switch (words[0]) {
+    case 'UPDATE':
+      return 'UpdateStmt';
+    case 'DELETE':
+      return 'DeleteStmt';
+    case 'DO':
+      return 'DoStmt';
+    case 'CREATE':
+      return UNDO_SKIPPED[words[1] === 'OR' && words[2] === 'REPLACE' ? words[3]! : words[1]!] ?? skippedKind(words);
+    default:
+      return skippedKind(words);
+  }
+}
+
 /** Words of a statement that make the whole file be parsed (see the module comment). */
 function wholeFile(words: readonly string[]): boolean {
   return (words[0] === 'ALTER' && words[1] === 'TYPE') || words[0] === 'DO';
 }
-
-const WORDS_READ = 4;
 
 /**
  * What matters between a statement's words: a comment, a quote opening, a `;`, a parenthesis. Identifiers and
@@ -86,7 +126,7 @@ const ATOMIC = /\batomic\b/i;
  * @example shortcut("create table t (id int);\ninsert into t values (1);")
  * // { masked: "create table t (id int);\n                         ;", skipped: [{ kind: 'InsertStmt', start: 25 }], kept: [0] }
  */
-export function shortcut(text: string): Shortcut | undefined {
+export function shortcut(text: string, undo = false): Shortcut | undefined {
   const n = text.length;
   const skipped: SkippedStatement[] = [];
   const kept: number[] = [];
@@ -95,17 +135,25 @@ export function shortcut(text: string): Shortcut | undefined {
   let depth = 0;
   let start = statementStart(text, 0);
   if (start === -1) return undefined;
+  /** The statement's first top-level parenthesis and the one closing it (-1: none yet). */
+  let open = -1;
+  let close = -1;
 
   /** Ends the statement that started at `start` at `end` (its `;` or the end of the text); false: give up. */
   const finish = (end: number): boolean => {
     if (start >= end) return true; // nothing but space and comments
     if (depth !== 0) return false;
     const words = firstWords(text, start, end);
-    if (wholeFile(words)) return false;
-    const kind = skippedKind(words);
+    if (!undo && wholeFile(words)) return false;
+    const kind = undo ? undoSkippedKind(words) : skippedKind(words);
     if (kind === 'CreateFunctionStmt' && ATOMIC.test(text.slice(start, end))) return false;
-    if (kind === undefined) kept.push(start);
-    else {
+    if (kind === undefined) {
+      kept.push(start);
+      // beginUndo reads a CREATE TABLE's name only: its column list goes (`create table t ()` parses).
+      if (undo && close !== -1 && columnListOf(text, start, open) && !/\bas\b/i.test(text.slice(close, end))) {
+        blanks.push(open + 1, close);
+      }
+    } else {
       skipped.push({ kind, start });
       blanks.push(start, end);
     }
@@ -147,10 +195,11 @@ export function shortcut(text: string): Shortcut | undefined {
         break;
       }
       case 0x28 /* ( */:
-        depth++;
+        if (depth++ === 0 && open === -1) open = at;
         break;
       case 0x29 /* ) */:
         if (--depth < 0) return undefined;
+        if (depth === 0 && close === -1) close = at;
         break;
       default:
         /* ; */ if (depth === 0) {
@@ -158,13 +207,14 @@ export function shortcut(text: string): Shortcut | undefined {
           start = statementStart(text, next);
           if (start === -1) return undefined;
           next = start;
+          open = close = -1;
         }
     }
     if (next === -1) return undefined; // an unterminated quote or comment
     re.lastIndex = next;
   }
   if (!finish(n)) return undefined;
-  if (skipped.length === 0) return undefined;
+  if (blanks.length === 0) return undefined;
   return { masked: blank(text, blanks), skipped, kept };
 }
 
@@ -187,11 +237,14 @@ function statementStart(text: string, from: number): number {
   }
 }
 
-/** The first words of the statement at [start, end), upper case, up to something that is not a word. */
+/**
+ * The first words of the statement at [start, end), upper case, up to something that is not a word: two, or four
+ * after `CREATE OR` (`CREATE OR REPLACE FUNCTION`), which is all the kinds above read.
+ */
 function firstWords(text: string, start: number, end: number): string[] {
   const words: string[] = [];
   let i = start;
-  while (words.length < WORDS_READ && i < end) {
+  while ((words.length < 2 || (words.length < 4 && words[0] === 'CREATE' && words[1] === 'OR')) && i < end) {
     WORD.lastIndex = i;
     if (!WORD.test(text)) break;
     words.push(text.slice(i, WORD.lastIndex).toUpperCase());
@@ -199,6 +252,41 @@ function firstWords(text: string, start: number, end: number): string[] {
     if (i === -1) break;
   }
   return words;
+}
+
+/**
+ * True when the statement at `start` is `CREATE [GLOBAL | LOCAL] [TEMP | TEMPORARY | UNLOGGED] TABLE [IF NOT
+ * EXISTS] name` followed by the parenthesis at `open`: its column list (PARTITION OF and OF type lists are not).
+ */
+function columnListOf(text: string, start: number, open: number): boolean {
+  let i = start;
+  const word = (): string | undefined => {
+    if (i === -1) return undefined;
+    WORD.lastIndex = i;
+    if (!WORD.test(text)) return undefined;
+    const found = text.slice(i, WORD.lastIndex).toUpperCase();
+    i = statementStart(text, WORD.lastIndex);
+    return found;
+  };
+  if (word() !== 'CREATE') return false;
+  let next = word();
+  if (next === 'GLOBAL' || next === 'LOCAL') next = word();
+  if (next === 'TEMP' || next === 'TEMPORARY' || next === 'UNLOGGED') next = word();
+  if (next !== 'TABLE') return false;
+  const afterTable = i;
+  if (word() !== 'IF' || word() !== 'NOT' || word() !== 'EXISTS') i = afterTable;
+  // The name: up to three parts, each a word or a quoted identifier.
+  for (let part = 0; part < 3; part++) {
+    if (i === -1) return false;
+    if (text.charCodeAt(i) === 0x22 /* " */) {
+      const end = after(IDENTIFIER_REST, text, i + 1);
+      if (end === -1) return false;
+      i = statementStart(text, end);
+    } else if (word() === undefined) return false;
+    if (i === -1 || text.charCodeAt(i) !== 0x2e /* . */) break;
+    i = statementStart(text, i + 1);
+  }
+  return i === open;
 }
 
 /** `text` with each [start, end) range of `ranges` blanked: spaces of the same UTF-8 length, line breaks kept. */
@@ -211,11 +299,27 @@ function blank(text: string, ranges: readonly number[]): string {
     parts.push(text.slice(at, from));
     // Line breaks stay, so that a syntax error after a skipped statement is reported on its line. A lone
     // surrogate counts 3 bytes, as U+FFFD, which is how it reaches the grammar.
-    parts.push(text.slice(from, to).replace(/[^\n\r]+/g, (run) => ' '.repeat(Buffer.byteLength(run, 'utf8'))));
+    const range = text.slice(from, to);
+    parts.push(
+      Buffer.byteLength(range, 'utf8') === range.length && !range.includes('\r')
+        ? blankAscii(range)
+        : range.replace(/[^\n\r]+/g, (run) => ' '.repeat(Buffer.byteLength(run, 'utf8'))),
+    );
     at = to;
   }
   parts.push(text.slice(at));
   return parts.join('');
+}
+
+/** ASCII text without `\r` blanked: a line's characters are its bytes (no callback per line, as a replace has). */
+function blankAscii(range: string): string {
+  let out = '';
+  let at = 0;
+  for (let nl = range.indexOf('\n'); nl !== -1; nl = range.indexOf('\n', at)) {
+    out += ' '.repeat(nl - at) + '\n';
+    at = nl + 1;
+  }
+  return out + ' '.repeat(range.length - at);
 }
 
 /** Index after the `*\/` closing the (nested) block comment at `i`, or -1 when it is not closed. */

@@ -103,4 +103,38 @@ describe('a catalog read for the names the files use', () => {
       await lintEachFile(files, contextOf(whole)),
     );
   });
+
+  it('lints rollbacks knowing their ups with the names of the rollbacks alone, as the whole catalog does', async () => {
+    // The pre-run lint reads the catalog for the names the rollbacks use, not their ups': an up only tells a
+    // rollback what it created, which matters when the rollback names it.
+    const pairs: [string, string][] = [
+      [
+        'create table measurements (id bigint, logdate date);\ncreate index m_idx on measurements (logdate);',
+        'drop table measurements;',
+      ],
+      ['alter table app.sessions add column user_id int;', 'alter table app.sessions drop column user_id;'],
+      ["create table noise_7 (id int primary key, v text check (v <> ''));", 'drop table noise_7, noise_8;'],
+      // Unqualified in the up (public), in app for the rollback: not what the up created.
+      ['create table sessions (id uuid primary key, user_id int);', 'drop table app.sessions;'],
+      [
+        'create table hidden_owner (id int, v text);\ncreate index hidden_idx on hidden_owner (v);',
+        'drop index hidden_idx;',
+      ],
+    ];
+    const files: LintInputFile[] = pairs.map(([up, text], i) => ({
+      displayPath: `rollback/${i}_rollback.sql`,
+      text,
+      directives: { noTransaction: false, allow: [] },
+      undoes: up,
+    }));
+    const whole = await readCatalog(schema.client);
+    const findings = await lintFiles(files, { pgVersion: whole.serverVersionNum, catalog: whole });
+    // Not vacuous: the drops the ups explain are not findings, the others are.
+    expect(findings.filter((f) => f.rule === 'ban-drop-table').map((f) => f.table)).toEqual([
+      'public.noise_8',
+      'app.sessions',
+    ]);
+    expect(findings.some((f) => f.rule === 'ban-drop-column')).toBe(false);
+    expect(await lintMigrations(files, schema.client)).toEqual(findings);
+  });
 });

@@ -54,6 +54,11 @@ describe('the shortcut scan', () => {
     expect(Buffer.byteLength(cut.masked)).toBe(Buffer.byteLength(text));
     expect(cut.masked.split('\n').length).toBe(text.split('\n').length);
     expect(cut.masked).toMatch(/^create table t \(id int\);\n +\n +;\ncreate index i on t \(id\);$/);
+    // ASCII (blanked line by line, without a replace) and CRLF line ends.
+    const crlf = "insert into t values ('a',\r\n'b');\ninsert into t\nvalues (1);\r\nselect 1;";
+    expect(shortcut(crlf)!.masked).toBe(
+      `${' '.repeat(26)}\r\n${' '.repeat(4)};\n${' '.repeat(13)}\n${' '.repeat(10)};\r\nselect 1;`,
+    );
   });
 
   it('finds statement ends past quotes, dollar quotes, comments and parentheses', () => {
@@ -86,6 +91,51 @@ describe('the shortcut scan', () => {
     ]) {
       expect(shortcut(text), text).toBeUndefined();
     }
+  });
+
+  it("for an up file a rollback undoes, leaves out what the undo does not read and a CREATE TABLE's columns", () => {
+    const text = [
+      'create table s."T" (id bigint primary key, name text check (name <> \'\'));',
+      'create unique index i on s."T" (name);',
+      'create or replace view v as select 1;',
+      'update s."T" set name = (name);',
+      'do $$ begin perform 1; end $$;',
+      'alter table s."T" add column note text;',
+      'create schema x;',
+      'create materialized view m as select 1;',
+      'create table c (a, b) as select 1, 2;',
+      'create table p partition of s."T" (id default 1) for values in (1);',
+      'insert into s."T" values (1, \'a\');',
+      "alter type mood add value 'meh';",
+    ].join('\n');
+    const cut = shortcut(text, true)!;
+    expect(cut.skipped.map((s) => s.kind)).toEqual(['IndexStmt', 'ViewStmt', 'UpdateStmt', 'DoStmt', 'InsertStmt']);
+    expect(cut.masked.split('\n')[0]).toMatch(/^create table s\."T" \( +\);$/);
+    expect(Buffer.byteLength(cut.masked)).toBe(Buffer.byteLength(text));
+    // Kept whole: the rest, and column lists of CREATE TABLE AS and PARTITION OF (`()` would not parse there).
+    const lines = text.split('\n');
+    expect(cut.masked.split('\n').slice(5)).toEqual([...lines.slice(5, 10), expect.stringMatching(/^ +;$/), lines[11]]);
+    expect(cut.kept.map((k) => text.slice(k, k + 12))).toEqual([
+      'create table',
+      'alter table ',
+      'create schem',
+      'create mater',
+      'create table',
+      'create table',
+      'alter type m',
+    ]);
+    // Temporary and unlogged tables, IF NOT EXISTS and quoted names; what the lint's own shortcut keeps.
+    for (const [create, blanked] of [
+      ['create temp table if not exists "a b".c (x int) on commit drop', true],
+      ['create global temporary table t (x int)', true],
+      ['create unlogged table if (x int) partition by range (x)', true],
+      ['create table t of mood_type (x with options default 1)', false],
+      ['create table t (x int) with (fillfactor = 70) as select 1', false],
+    ] as const) {
+      // Nothing to leave out: no shortcut (undefined), the statement is parsed as written.
+      expect((shortcut(`${create};`, true)?.masked ?? create).includes('x '), create).toBe(!blanked);
+    }
+    expect(shortcut(text)?.skipped.map((s) => s.kind)).toBeUndefined(); // ALTER TYPE: the lint parses all
   });
 
   it('skips only kinds no rule reads; rules that read every statement are known to tolerate it', () => {

@@ -101,11 +101,11 @@ function parseBatch(batch: readonly LintInputFile[], parseAll: boolean): ParsedB
   const parseable = batch.filter((f) => f.text.length <= MAX_PARSE_CHARS);
   const cut = (text: string) => (parseAll ? undefined : shortcut(text));
   const cuts = parseable.map((f) => cut(f.text));
-  // The up files the batch's rollbacks undo go into the same call, through the same shortcut: only their
-  // CREATE TABLE, ALTER TABLE and CREATE SCHEMA statements are read (SchemaView.beginUndo), none of a kind
-  // the shortcut leaves out. `down` of 1000 migrations parsed each up file whole, in a call of its own.
+  // The up files the batch's rollbacks undo go into the same call, through the shortcut for an undo: only their
+  // CREATE TABLE, ALTER TABLE and CREATE SCHEMA statements are read (SchemaView.beginUndo), and of a CREATE
+  // TABLE only its name. `down` of 1000 migrations parsed each up file whole, in a call of its own.
   const undone = parseable.filter((f) => f.undoes !== undefined && f.undoes.length <= MAX_PARSE_CHARS);
-  const undoCuts = undone.map((f) => cut(f.undoes!));
+  const undoCuts = undone.map((f) => (parseAll ? undefined : shortcut(f.undoes!, true)));
   const parsed = parseFilesHeadsSync(
     [...parseable.map((f) => f.text), ...undone.map((f) => f.undoes!)],
     [...cuts.map((c) => c?.masked), ...undoCuts.map((c) => c?.masked)],
@@ -294,12 +294,18 @@ export class LintRun {
       statements.map((st) => st.kind),
     );
     if (file.undoes !== undefined) {
+      const up = { ...file, text: file.undoes };
+      const upIndex = undo?.parsed?.index ?? new TextIndex(up.text);
+      let heads: StatementHead[] | undefined;
       try {
-        const up = { ...file, text: file.undoes };
-        this.schema.beginUndo(headsOf(up, undo?.parsed?.index ?? new TextIndex(up.text), undo?.parsed, undo?.cut));
+        heads = headsOf(up, upIndex, undo?.parsed, undo?.cut);
       } catch {
-        // An up file that does not parse undoes nothing we can name: the rollback is judged on its own.
+        // A column list blanked by the undo's shortcut leaves a statement the grammar should take; should it
+        // not, the up is read whole.
+        if (undo?.cut !== undefined) heads = headsOrNothing(up, upIndex);
       }
+      // An up file that does not parse undoes nothing we can name: the rollback is judged on its own.
+      if (heads !== undefined) this.schema.beginUndo(heads);
     }
     const runnerWrapped = !file.directives.noTransaction;
     let inExplicit = false;
@@ -470,6 +476,15 @@ function headsOf(file: LintInputFile, index: TextIndex, parsed?: FileHeads, cut?
   }
   while (k < heads.length) out.push(heads[k++]!);
   return out;
+}
+
+/** The statements of a file parsed whole, or undefined when it does not parse. */
+function headsOrNothing(file: LintInputFile, index: TextIndex): StatementHead[] | undefined {
+  try {
+    return parseStatementHeadsSync(file.text, file.displayPath, index);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -65,4 +65,40 @@ describe('rollbacks and the ups they undo', () => {
       expect.stringMatching(/^rollback\/031_create_\w+_rollback\.sql$/),
     ]);
   });
+
+  it('gives the findings of parsing each up whole for every form an undo reads (its own shortcut)', async () => {
+    // The undo's shortcut leaves out more of an up than the lint's (indexes, views, updates, DO) and blanks a
+    // CREATE TABLE's column list: each form beginUndo reads, between statements it leaves out.
+    const pairs: [string, string][] = [
+      [
+        'create table s."T" (id bigint primary key, name text);\ncreate unique index i on s."T" (name);\ncreate view v as select 1;',
+        'drop view v;\ndrop table s."T";',
+      ],
+      ['create temp table if not exists t1 (x int) on commit preserve rows;', 'drop table t1;'],
+      ['create unlogged table t2 (x int) partition by range (x);\nupdate t2 set x = (1);', 'drop table t2;'],
+      ['create table t3 (a, b) as select 1, 2;\ndo $$ begin perform 1; end $$;', 'drop table t3;'],
+      ['create table t4 partition of t2 (x default 1) for values from (1) to (2);', 'drop table t4;'],
+      [
+        'create index j on accounts (id);\nalter table accounts add column note text;',
+        'alter table accounts drop column note;',
+      ],
+      ['create schema x;\ncreate table x.t5 (id int);', 'drop table x.t5;\ndrop schema x;'],
+    ];
+    const files: LintInputFile[] = pairs.map(([up, down], i) => ({
+      displayPath: `rollback/${i}_rollback.sql`,
+      text: down,
+      directives,
+      undoes: up,
+    }));
+    const batched = await lintFiles(files, context);
+    expect(batched).toEqual(oneByOne(files, context));
+    const drops = ['ban-drop-table', 'ban-drop-column', 'ban-drop-schema'];
+    expect(batched.filter((f) => drops.includes(f.rule))).toEqual([]);
+    // Not vacuous: without their ups, every drop is a finding.
+    const alone = await lintFiles(
+      files.map(({ undoes: _, ...f }) => f),
+      context,
+    );
+    expect(alone.filter((f) => drops.includes(f.rule)).length).toBe(8);
+  });
 });
