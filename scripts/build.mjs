@@ -195,7 +195,7 @@ async function warmCodeCache() {
   const server = await standInServer(JSON.stringify(history));
   try {
     rmSync('dist/cli.cjs.cache', { force: true });
-    const { stdout } = await promisify(execFile)(process.execPath, ['scripts/warm-code-cache.cjs'], {
+    const warm = promisify(execFile)(process.execPath, ['scripts/warm-code-cache.cjs'], {
       cwd: process.cwd(),
       env: {
         PATH: process.env.PATH ?? '',
@@ -210,11 +210,24 @@ async function warmCodeCache() {
         MIGRATION_DIR: 'warm',
       },
       encoding: 'utf8',
+      // A query the stand-in does not answer would wait for the connection's own timeout.
+      timeout: 30_000,
+    });
+    const { stdout } = await warm.catch((error) => {
+      throw new Error(
+        error.killed
+          ? "the code cache's warm run did not finish in 30 s: a query of the no-op status or up got no answer from standInServer (scripts/build.mjs); make it answer"
+          : `the code cache's warm run failed: ${error.stderr || error.message}`,
+      );
     });
     const { codes } = JSON.parse(stdout.trim().split('\n').at(-1));
-    // The cache is still good after a failed run (it holds what ran), but then not what a pod start runs.
+    // A failed warm run means the stand-in below no longer answers what a no-op `status` or `up` sends: the cache
+    // would then miss what every pod start runs (a warning was once missed for a whole session, and its status
+    // waited a minute for an answer). The build fails, so `npm test` and CI do.
     if (codes.some((code) => code !== 0))
-      console.warn(`build: the code cache's warm run exited ${codes.join(', ')} (status, up); the cache holds less`);
+      throw new Error(
+        `the code cache's warm run exited ${codes.join(', ')} (status, up): make standInServer (scripts/build.mjs) answer what they send`,
+      );
     if (!existsSync('dist/cli.cjs.cache')) throw new Error('scripts/warm-code-cache.cjs wrote no dist/cli.cjs.cache');
   } finally {
     server.close();
@@ -225,7 +238,8 @@ async function warmCodeCache() {
 /**
  * A stand-in for PostgreSQL that answers what a no-op `status` and `up` send, for the code cache's warm run
  * only (never for tests: they run against a real server): trust authentication, the history query (the rows
- * it is given), and "no such table" for any other query (the repair log); Terminate ends the connection.
+ * it is given), "no" to whether the repair log exists, and "no such table" for any other query; Terminate ends
+ * the connection.
  */
 async function standInServer(historyJson) {
   const { createServer } = await import('node:net');
@@ -287,6 +301,16 @@ async function standInServer(historyJson) {
             Buffer.concat([
               message('T', int16(1), cstr('rows'), int32(0), int16(0), int32(25), int16(-1), int32(-1), int16(0)),
               message('D', int16(1), int32(value.length), value),
+              message('C', cstr('SELECT 1')),
+              ready,
+            ]),
+          );
+        } else if (sql.includes('to_regclass')) {
+          // Whether the repair log exists: it does not.
+          socket.write(
+            Buffer.concat([
+              message('T', int16(1), cstr('present'), int32(0), int16(0), int32(16), int16(1), int32(-1), int16(0)),
+              message('D', int16(1), int32(1), Buffer.from('f')),
               message('C', cstr('SELECT 1')),
               ready,
             ]),

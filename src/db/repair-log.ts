@@ -9,7 +9,7 @@ import { MigrateError } from '../errors.js';
 import type { Client } from './connection.js';
 import { createOwnTable, describeTable } from './history.js';
 import { tableColumns } from './introspect.js';
-import { quoteTable, sibling } from './quote.js';
+import { quoteLiteral, quoteTable, sibling } from './quote.js';
 
 export type RepairAction = 'clear-dirty' | 'accept-checksum' | 'rerun' | 'baseline';
 
@@ -114,9 +114,10 @@ export class RepairLog {
     // not exist" in the server's log on every `status` (a deploy gate runs it on every deploy). `status` sends
     // the question right behind the history's query, so its answer arrives while the files are read. A missing
     // column is a foreign table, which exists() explains.
-    const { rows } = await this.#client.query<{ present: boolean }>('select to_regclass($1) is not null as present', [
-      this.#table,
-    ]);
+    // A simple query (no parameters): one message, as the history's read; the build's stand-in server answers it too.
+    const { rows } = await this.#client.query<{ present: boolean }>(
+      `select to_regclass(${quoteLiteral(this.#table)}) is not null as present`,
+    );
     if (!rows[0]?.present) return [];
     try {
       return await this.#select();
