@@ -207,12 +207,26 @@ export function unknownVariables(check: UnknownCheck): SettingsWarning[] {
       continue;
     const near = nearest(key);
     if (near === undefined) continue;
-    // A near miss of a setting that is set is another program's variable (an app's DB_URI beside DATABASE_URL).
+    // A Kubernetes service link (`PG_PORT=tcp://10.96.0.7:5432` in every pod of the namespace of a Service named
+    // pg) or a Docker link: no setting holds such a value.
+    if (SERVICE_LINK.test(check.env[key] ?? '')) continue;
     const target = MISNOMERS[near] ?? near;
-    if (check.isSet(check.aliases[target] ?? target)) continue;
+    if (claimed(check, target)) continue;
     warnings.push(notRead(key, 'environment', 'in the environment', target, near));
   }
   return warnings;
+}
+
+/** The value of a Kubernetes service link or a Docker link variable (`tcp://10.96.0.7:5432`). */
+const SERVICE_LINK = /^(?:tcp|udp|sctp):\/\//;
+
+/**
+ * True when a near miss of `target` is another program's variable: the setting it is near is set (an app's
+ * DB_URI beside DATABASE_URL), or it is near a libpq variable while DATABASE_URL gives the connection (an app's
+ * PG_HOST, PG_PASSWORD: setting PGHOST to silence the warning would change what fills the URL's gaps).
+ */
+function claimed(check: UnknownCheck, target: string): boolean {
+  return check.isSet(check.aliases[target] ?? target) || (LIBPQ_ALL.has(target) && check.isSet('DATABASE_URL'));
 }
 
 /** Every key of tidemark's own file that it does not read; near misses only in another file (a shared .env). */
@@ -230,7 +244,7 @@ function fileWarnings(
     const target = near === undefined ? undefined : (MISNOMERS[near] ?? near);
     if (!own) {
       // As in the environment: an exact misnomer there is the application's (its own STATEMENT_TIMEOUT).
-      if (target !== undefined && MISNOMERS[key] === undefined && !check.isSet(check.aliases[target] ?? target))
+      if (target !== undefined && MISNOMERS[key] === undefined && !claimed(check, target))
         warnings.push(notRead(key, file.path, where, target, near));
       continue;
     }

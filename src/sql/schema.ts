@@ -150,9 +150,14 @@ export class SchemaView {
    */
   beginUndo(statements: readonly { kind: string; node: PgNode }[]): void {
     const targets = new Set<string>();
+    // The up's own SET search_path places what it created (`set search_path = app; create table t`: app.t, which a
+    // rollback that drops `t` on the default path does not drop); the rollback then starts on the base path.
+    const rollbackPath = this.#searchPath;
+    this.#searchPath = this.#basePath;
     for (let ix = 0; ix < statements.length; ix++) {
       const { kind, node } = statements[ix]!;
-      if (kind === 'CreateStmt' || kind === 'CreateTableAsStmt') {
+      if (kind === 'VariableSetStmt') this.#setSearchPath(node);
+      else if (kind === 'CreateStmt' || kind === 'CreateTableAsStmt') {
         const relation = rangeVar(kind === 'CreateStmt' ? node.relation : node.into?.rel);
         if (relation !== undefined) targets.add(`table:${this.resolve(relation)}`);
       } else if (kind === 'AlterTableStmt') {
@@ -171,6 +176,7 @@ export class SchemaView {
       }
     }
     this.#undoTargets = targets;
+    this.#searchPath = rollbackPath;
   }
 
   /** True when the rollback being linted drops what its own up created (`kind:key` as in beginUndo). */
@@ -473,23 +479,28 @@ export class SchemaView {
         return;
       }
       case 'VariableSetStmt':
-        if (node.name === 'search_path') {
-          if (node.kind === 'VAR_SET_VALUE') {
-            const path = (node.args ?? [])
-              .map((a: PgNode) => a?.A_Const?.sval?.sval ?? a?.ColumnRef?.fields?.[0]?.String?.sval)
-              .filter((v: unknown): v is string => typeof v === 'string')
-              .flatMap((v: string) => v.split(',').map((p) => p.trim().replace(/^"(.*)"$/, '$1')))
-              .filter((v: string) => v !== '' && v !== '$user');
-            this.#searchPath = path.length > 0 ? path : this.#basePath;
-          } else if (node.kind === 'VAR_SET_DEFAULT' || node.kind === 'VAR_RESET') {
-            this.#searchPath = this.#basePath;
-          }
-        } else if (node.kind === 'VAR_RESET_ALL') {
-          this.#searchPath = this.#basePath;
-        }
+        this.#setSearchPath(node);
         return;
       default:
         return;
+    }
+  }
+
+  /** A SET (or RESET) of search_path changes it until the file ends. */
+  #setSearchPath(node: PgNode): void {
+    if (node.name === 'search_path') {
+      if (node.kind === 'VAR_SET_VALUE') {
+        const path = (node.args ?? [])
+          .map((a: PgNode) => a?.A_Const?.sval?.sval ?? a?.ColumnRef?.fields?.[0]?.String?.sval)
+          .filter((v: unknown): v is string => typeof v === 'string')
+          .flatMap((v: string) => v.split(',').map((p) => p.trim().replace(/^"(.*)"$/, '$1')))
+          .filter((v: string) => v !== '' && v !== '$user');
+        this.#searchPath = path.length > 0 ? path : this.#basePath;
+      } else if (node.kind === 'VAR_SET_DEFAULT' || node.kind === 'VAR_RESET') {
+        this.#searchPath = this.#basePath;
+      }
+    } else if (node.kind === 'VAR_RESET_ALL') {
+      this.#searchPath = this.#basePath;
     }
   }
 

@@ -71,6 +71,31 @@ describe('variables that are not read', () => {
     expect(warned({ MIGRATION_DIR: 'db', MIGRATIONS_DIR: 'db' })).toEqual([]);
   });
 
+  it("leaves alone a Kubernetes or Docker service link (a Service named pg), whatever it is near", () => {
+    // Every pod of the namespace gets these for a Service named `pg` (enableServiceLinks, on by default).
+    const links = {
+      PG_SERVICE_HOST: '10.96.0.7',
+      PG_SERVICE_PORT: '5432',
+      PG_PORT: 'tcp://10.96.0.7:5432',
+      PG_PORT_5432_TCP: 'tcp://10.96.0.7:5432',
+      PG_PORT_5432_TCP_ADDR: '10.96.0.7',
+      PG_PORT_5432_TCP_PORT: '5432',
+      PG_PORT_5432_TCP_PROTO: 'tcp',
+    };
+    expect(warned(links)).toEqual([]);
+    // A port written by hand is still a near miss of PGPORT.
+    expect(warned({ PG_PORT: '5433' })).toEqual(['PG_PORT -> PGPORT']);
+  });
+
+  it("leaves alone an application's PG_HOST, PG_PASSWORD... when DATABASE_URL gives tidemark its connection", () => {
+    const app = { PG_HOST: 'db', PG_PORT: '5432', PG_USER: 'app', PG_PASSWORD: 'x', PG_DATABASE: 'app' };
+    expect(warned({ ...app, DATABASE_URL: 'postgres://h/d' })).toEqual([]);
+    expect(warned(app, { '.env.migrations': 'DB_URL=postgres://h/d\n' })).toEqual([]);
+    expect(loadSettings({ databaseUrl: 'postgres://h/d' }, app, folder()).warnings).toEqual([]);
+    // Without a URL, tidemark connects with libpq's variables: there PG_HOST is probably PGHOST misspelt.
+    expect(warned({ PG_HOST: 'db', PGDATABASE: 'app' })).toEqual(['PG_HOST -> PGHOST']);
+  });
+
   it('leaves alone the environment of a real pod, CI job or developer shell', () => {
     const env: Record<string, string> = {};
     for (const name of [

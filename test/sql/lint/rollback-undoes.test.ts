@@ -101,4 +101,24 @@ describe('rollbacks and the ups they undo', () => {
     );
     expect(alone.filter((f) => drops.includes(f.rule)).length).toBe(8);
   });
+
+  it("resolves the up's names on the search_path its own SET gives them", async () => {
+    // The up creates app.t. A rollback that forgets the SET drops public.t and its column: not what its up
+    // created, so those drops are findings; one that sets the same path drops app.t, which its up created.
+    const up = 'set local search_path = app;\ncreate table t (id int);\nalter table t add column note text;';
+    const drops = 'alter table t drop column note;\ndrop table t;';
+    const files: LintInputFile[] = [
+      { displayPath: 'rollback/1_rollback.sql', text: drops, directives, undoes: up },
+      { displayPath: 'rollback/2_rollback.sql', text: `set local search_path = app;\n${drops}`, directives, undoes: up },
+      { displayPath: 'rollback/3_rollback.sql', text: `set local search_path = app;\n${drops}`, directives, undoes: up.replace(/^.*\n/, '') },
+    ];
+    const findings = await lintFiles(files, context);
+    expect(findings).toEqual(oneByOne(files, context));
+    expect(findings.map((f) => `${f.file} ${f.rule}`)).toEqual([
+      'rollback/1_rollback.sql ban-drop-column',
+      'rollback/1_rollback.sql ban-drop-table',
+      'rollback/3_rollback.sql ban-drop-column',
+      'rollback/3_rollback.sql ban-drop-table',
+    ]);
+  });
 });
