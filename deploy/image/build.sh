@@ -299,18 +299,25 @@ declare -A LABEL=(
   [up]="tidemark no-op up" [status]="tidemark status" [dbmate_up]="dbmate no-op up (npm launcher + Go)"
   [dbmate_status]="dbmate status (npm launcher + Go)" [dbmate_go]="dbmate-go no-op up (the Go binary alone)"
   [host_up]="tidemark no-op up on the host, no harness")
+[ -n "${NODE_EXTRA_CA_CERTS:-}" ] && LABEL[host_up]+=" (NODE_EXTRA_CA_CERTS set: a CA bundle parsed at start)"
 CELLS=(harness bare up status)
 [ -n "$dbmate" ] && CELLS+=(dbmate_up dbmate_status dbmate_go)
 [ -n "$host" ] && CELLS+=(host_up)
-# timed FILE CMD...: appends "start end user sys maxrss" (EPOCHREALTIME s, s, s, KiB): wall from bash's clock, CPU
-# (of the whole process tree, the harness included) and the largest process's peak RSS from /usr/bin/time.
+# timed FILE CMD...: appends "start end cpu maxrss" (EPOCHREALTIME s, s, CPU ms, KiB). Wall from bash's clock;
+# CPU (user+sys of the whole process tree, the harness included) from bash's `times` before and after (the
+# children's rusage, to the millisecond; /usr/bin/time prints it in 10 ms steps); the peak RSS of the largest
+# process from /usr/bin/time. `times` runs in this shell, not a subshell: a fork starts its counters at zero.
 timed() {
   local out=$1 t0 t1; shift
+  times >"$tmp/times0"
   t0=$EPOCHREALTIME
-  /usr/bin/time -o "$tmp/rusage" -f '%U %S %M' "$@" >/dev/null 2>"$tmp/cell.err" \
+  /usr/bin/time -o "$tmp/rusage" -f '%M' "$@" >/dev/null 2>"$tmp/cell.err" \
     || { echo "FAIL: $*"; tail -5 "$tmp/cell.err"; exit 1; }
   t1=$EPOCHREALTIME
-  echo "$t0 $t1 $(tail -1 "$tmp/rusage")" >>"$out"
+  times >"$tmp/times1"
+  echo "$t0 $t1 $(cat "$tmp/times0" "$tmp/times1" | awk '
+    function s(x) { sub(/s$/, "", x); split(x, p, "m"); return p[1] * 60 + p[2] }
+    NR == 2 { c0 = s($1) + s($2) } NR == 4 { c1 = s($1) + s($2) } END { printf "%.1f", (c1 - c0) * 1000 }') $(tail -1 "$tmp/rusage")" >>"$out"
 }
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$tmp/warm-up" "$tmp/t"
@@ -321,14 +328,14 @@ done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 # medians FILE: "wall_ms cpu_ms rss_mib min_wall_ms max_wall_ms"
 medians() {
-  awk '{ w[NR] = ($2 - $1) * 1000; c[NR] = ($3 + $4) * 1000; r[NR] = $5 / 1024 }
+  awk '{ w[NR] = ($2 - $1) * 1000; c[NR] = $3; r[NR] = $4 / 1024 }
     function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
       return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
     END { n = NR; printf "%.1f %.1f %.1f", med(w, n), med(c, n), med(r, n); printf " %.1f %.1f", w[1], w[n] }' "$1"
 }
 declare -A MED
 echo "image $IMAGE ($size), node $(bh run "$ctr" -- node --version 2>/dev/null), user $IMAGE_USER, read-only root; bare node+pg with $bare_pg${dbmate:+; $("$BENCH_PEERS/node_modules/$go_bin" --version)}"
-echo "load average (1/5/15 min): before $load_before, after $load_after; wall from bash's clock, CPU (user+sys, 10 ms steps) and peak RSS from /usr/bin/time"
+echo "load average (1/5/15 min): before $load_before, after $load_after; wall from bash's clock, CPU (user+sys) from bash's times, peak RSS from /usr/bin/time"
 echo
 echo "| cell | wall ms | CPU ms | peak RSS MiB | wall min-max | runs |"
 echo "| --- | --- | --- | --- | --- | --- |"
