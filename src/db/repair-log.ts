@@ -109,12 +109,20 @@ export class RepairLog {
 
   /** Every repair, oldest first; [] when the log does not exist yet. */
   async read(): Promise<RepairRow[]> {
-    // Optimistic, like HistoryStore.read: one query; the catalog look-up only when it fails (a missing table is
-    // no repairs; a missing column is a foreign table, which exists() explains). `status` pays this every time.
+    // Asked first whether the log exists (to_regclass answers null, never an error), then read only when it
+    // does: most databases never had a repair, and a select of the missing table left "ERROR: relation ... does
+    // not exist" in the server's log on every `status` (a deploy gate runs it on every deploy). `status` sends
+    // the question right behind the history's query, so its answer arrives while the files are read. A missing
+    // column is a foreign table, which exists() explains.
+    const { rows } = await this.#client.query<{ present: boolean }>('select to_regclass($1) is not null as present', [
+      this.#table,
+    ]);
+    if (!rows[0]?.present) return [];
     try {
       return await this.#select();
     } catch (error) {
       const code = (error as { code?: string }).code;
+      // Dropped between the two queries.
       if (code === '42P01' || code === '3F000') return [];
       if (code === '42703' && !(await this.exists())) return [];
       throw error;

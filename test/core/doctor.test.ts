@@ -189,6 +189,15 @@ describe('migrate doctor: failing checks', () => {
     expect(result.stdout).toMatch(/1 of 8 checks failed\./);
   });
 
+  it('a variable that is not read (a typo) makes the settings check a warning naming it; the exit stays 0', async () => {
+    const dir = makeProject({ ...FILES, '.env.migrations': 'MIGRATION_DIR=db/migrations\n' });
+    const result = await runCli(['doctor', '--json'], { cwd: dir, env: { DATABASE_URL: db.url } });
+    expect(result.code, result.stdout).toBe(0);
+    const settings = (JSON.parse(result.stdout) as DoctorReport).checks.find((c) => c.id === 'settings')!;
+    expect(settings.status).toBe('warn');
+    expect(settings.message).toMatch(/; not read: MIGRATION_DIR \(MIGRATIONS_DIR\?\)$/);
+  });
+
   it('migration files that do not load fail their check; the database checks still run', async () => {
     const dir = makeProject({ ...FILES, 'migrations/1_again.sql': 'select 1;\n' });
     const report = await run(dir, {});

@@ -7,9 +7,10 @@
  */
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../helpers/db.js';
+import { adminQuery, useTestDatabase } from '../helpers/db.js';
 import { makeProject, runCli } from '../helpers/project.js';
 import { listenLocal } from '../helpers/listen.js';
+import { until } from '../helpers/until.js';
 
 /** Forwards the client's bytes as they come and the server's one message at a time, each ReadyForQuery late. */
 class SlowReadyProxy {
@@ -74,5 +75,37 @@ describe('status on a connection whose ReadyForQuery comes in a read of its own'
     } finally {
       await proxy.close();
     }
+  });
+});
+
+describe('status on a database that never had a repair', () => {
+  it('sends no query that fails (no "relation does not exist" in the server log at every status)', async () => {
+    await db.reset();
+    const cwd = makeProject({ 'migrations/001_a.sql': 'create table a (id bigint);\n' });
+    const env = { DATABASE_URL: db.url, BACKUP_BEFORE_MIGRATE: 'false' };
+    expect((await runCli(['up'], { cwd, env })).code).toBe(0);
+    // A failed statement ends its transaction in a rollback: the database's counter of rolled-back transactions
+    // is the server's own record of it. A backend flushes its counters as it exits, before it leaves
+    // pg_stat_activity: read them once every session of a command is gone.
+    const settled = async () => {
+      await until('the sessions to end', async () => {
+        const { rows } = await adminQuery('select count(*)::int as n from pg_stat_activity where datname = $1', [
+          db.name,
+        ]);
+        return (rows[0] as { n: number }).n === 0;
+      });
+      const { rows } = await adminQuery(
+        'select xact_commit::int as commits, xact_rollback::int as rollbacks from pg_stat_database where datname = $1',
+        [db.name],
+      );
+      return rows[0] as { commits: number; rollbacks: number };
+    };
+    const before = await settled();
+    const result = await runCli(['status'], { cwd, env });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/001\s+a\s+applied/);
+    const after = await settled();
+    expect(after.commits).toBeGreaterThan(before.commits);
+    expect(after.rollbacks).toBe(before.rollbacks);
   });
 });

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { planDown, planUp } from '../../src/core/plan.js';
+import { planDown, planUp, statusOf, type MigrationState, type StatusEntry } from '../../src/core/plan.js';
 import type { HistoryRow } from '../../src/db/history.js';
 import type { Migration } from '../../src/source/types.js';
 
@@ -174,6 +174,76 @@ describe('planDown, for any history and any files', () => {
           .slice(0, step);
         const blocked = new Set(plan.blockers.map((b) => BigInt(b.version)));
         for (const n of newest) expect(reverted.includes(n) || blocked.has(n)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+/**
+ * statusOf as it was written before the merge of ordered lists (Maps by number, the union sorted): the model
+ * the merge must match, for files and rows in any order, with numbers written twice and versions not numbers.
+ */
+function statusModel(migrations: readonly Migration[], history: readonly HistoryRow[]): StatusEntry[] {
+  const toNumber = (v: string) => (/^\d+$/.test(v) ? BigInt(v) : -1n);
+  const rows = new Map<bigint, HistoryRow>();
+  let newestApplied = -1n;
+  for (const r of history) {
+    const n = toNumber(r.version);
+    rows.set(n, r);
+    if (n > newestApplied) newestApplied = n;
+  }
+  const files = new Map(migrations.map((m) => [m.versionNumber, m]));
+  const all = [...new Set([...rows.keys(), ...files.keys()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return all.map((n) => {
+    const migration = files.get(n);
+    const row = rows.get(n);
+    let state: MigrationState;
+    if (!row) state = 'pending';
+    else if (row.dirty) state = 'dirty';
+    else if (!migration) state = 'missing';
+    else if (row.checksum !== migration.checksum) state = 'changed';
+    else state = 'applied';
+    return {
+      version: migration?.version ?? row!.version,
+      versionNumber: n,
+      name: migration?.name ?? row!.name,
+      state,
+      migration,
+      row,
+      outOfOrder: state === 'pending' && n < newestApplied,
+    };
+  });
+}
+
+describe('statusOf, for files and rows in any order', () => {
+  const anyVersion = fc.oneof(version, version, version, fc.constantFrom('abc', '2024-01', ''));
+  const row = fc.record({ v: anyVersion, dirty: fc.boolean(), changed: fc.boolean() }).map((r): HistoryRow => ({
+    version: r.v,
+    name: `row${r.v}`,
+    checksum: r.changed ? 'edited' : `sum${Number(r.v)}`,
+    appliedAt: new Date(0),
+    executionMs: 1,
+    appliedBy: 'prop',
+    dirty: r.dirty,
+  }));
+  const file = fc
+    .record({ v: version, contract: fc.boolean(), down: fc.boolean() })
+    .map((f) => migration(f.v, f.contract, f.down));
+
+  it('is what the Map-based statusOf was, duplicates and all', () => {
+    fc.assert(
+      fc.property(fc.array(file, { maxLength: 12 }), fc.array(row, { maxLength: 12 }), (files, history) => {
+        expect(statusOf(files, history)).toEqual(statusModel(files, history));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('is what the Map-based statusOf was for sorted, distinct files and rows (the usual case)', () => {
+    fc.assert(
+      fc.property(world, (w) => {
+        expect(statusOf(w.files, w.history)).toEqual(statusModel(w.files, w.history));
       }),
       { numRuns: 500 },
     );

@@ -42,7 +42,7 @@ describe('the production guard on every command that runs SQL', () => {
     const result = await cli(dir, ['down'], production);
     expect(result.code, result.stderr).toBe(2);
     expect(result.stderr).toMatch(
-      /migrate down: refusing to run DDL in production: rollback\/002_index_rollback\.sql \(DropStmt\)/,
+      /migrate down: refusing to run DDL in production: rollback\/002_index_rollback\.sql \(DROP\)/,
     );
     expect(await indexExists('users_name_idx')).toBe(true);
     expect(await applied()).toEqual(['001', '002']);
@@ -67,7 +67,7 @@ describe('the production guard on every command that runs SQL', () => {
     const result = await cli(dir, ['seed', 'demo', '--force'], production);
     expect(result.code, result.stderr).toBe(2);
     expect(result.stderr).toMatch(
-      /migrate seed demo: refusing to run DDL in production: seeds\/demo\.sql \(CreateStmt\)/,
+      /migrate seed demo: refusing to run DDL in production: seeds\/demo\.sql \(CREATE TABLE\)/,
     );
     expect(await db.query("select 1 from pg_class where relname = 'demo'")).toEqual([]);
   });

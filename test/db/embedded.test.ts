@@ -136,6 +136,10 @@ describe('--embedded when interrupted or killed', () => {
       expect(killed.signal).toBe('SIGKILL');
       const orphan = lockPid(dir);
       expect(orphan && alive(orphan), 'a kill -9 leaves the server behind').toBe(true);
+      // It listens where tidemark connects and nowhere else (postmaster.pid's sixth line): a port taken on
+      // 127.0.0.1 must fail its start, not leave it on ::1 alone with the command talking to another program.
+      const pidFile = readFileSync(join(dir, '.tidemark', 'embedded', 'data', 'postmaster.pid'), 'utf8');
+      expect(pidFile.split('\n')[5]).toBe('127.0.0.1');
       const next = await runCli(['status', '--embedded'], { cwd: dir, timeoutMs: 120_000 });
       expect(next.code).toBe(3);
       expect(next.stderr).toContain(`The embedded server in .tidemark/embedded is already running (pid ${orphan})`);

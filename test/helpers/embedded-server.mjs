@@ -16,7 +16,8 @@ const server = new EmbeddedPostgres({
   port: Number(port),
   persistent: keep === 'keep',
   createPostgresUser: true,
-  postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off'],
+  // 127.0.0.1 only: a port taken there by another server must fail the start (global-setup.ts picks another).
+  postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'listen_addresses=127.0.0.1'],
   onLog: () => {},
   onError: (message) => process.stderr.write(`${String(message)}\n`),
 });

@@ -7,7 +7,8 @@ import { PassThrough } from 'node:stream';
 import type { Command } from 'commander';
 import { buildProgram } from '../../src/cli/main.js';
 
-export function quietProgram(): Command {
+/** `only`: the one command to define, as a run of that command does (main.ts commandOf); all when absent. */
+export function quietProgram(only?: string): Command {
   const io = {
     stdout: new PassThrough(),
     stderr: new PassThrough(),
@@ -16,5 +17,5 @@ export function quietProgram(): Command {
     cwd: tmpdir(),
     signal: new AbortController().signal,
   };
-  return buildProgram(io, () => {});
+  return buildProgram(io, () => {}, only);
 }

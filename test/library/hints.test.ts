@@ -61,7 +61,7 @@ describe('a refused connection (db-refused)', () => {
     expect(library.hint).toBe('Start the server or fix the host and port in the database option.');
     const cli = await runCli(['status'], { cwd: makeProject(), env: { DATABASE_URL: url } });
     expect(cli.stderr).toContain(
-      'Start the server or fix the host and port in DATABASE_URL. To try tidemark on a local database, add --embedded.',
+      'Start the server or fix the host and port in DATABASE_URL. To try tidemark on a local throwaway PostgreSQL 15, add --embedded (data in .tidemark/embedded).',
     );
   });
 });

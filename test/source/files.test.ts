@@ -148,7 +148,7 @@ describe('loading migrations', () => {
   it('says where the migrations folder should be when it is missing', async () => {
     const dir = makeProject();
     await expect(loadMigrations({ ...locations(dir), migrationsDir: join(dir, 'nope') })).rejects.toThrow(
-      /The migrations folder nope does not exist/,
+      /The migrations folder \.\/nope does not exist\./,
     );
   });
 });

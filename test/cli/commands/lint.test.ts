@@ -112,7 +112,7 @@ describe('the production guard', () => {
     const refused = await cli(dir, ['up'], production);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(
-      /migrate up: refusing to run DDL in production: migrations\/001_users\.sql \(CreateStmt\)/,
+      /migrate up: refusing to run DDL in production: migrations\/001_users\.sql \(CREATE TABLE\)/,
     );
     expect(refused.stderr).toMatch(/ALLOW_DDL_IN_PRODUCTION=true/);
     expect(refused.stderr).toContain('(migrate lint --locks shows what each statement locks)');
@@ -172,6 +172,10 @@ describe('the lock report', () => {
     const human = await cli(dir, ['up', '--dry-run'], { LINT_SIZE_THRESHOLD: undefined });
     expect(human.stdout).toMatch(/ACCESS EXCLUSIVE on public\.users \(~5,000 rows/);
     expect(human.stdout).toMatch(/rewrites the table/);
+    // People read the statement's SQL words; --json keeps the parse tree's kind for programs.
+    expect(human.stdout).toMatch(/line 1: ALTER TABLE {2}/);
+    expect(human.stdout).not.toMatch(/AlterTableStmt/);
+    expect(statement.kind).toBe('AlterTableStmt');
   });
 });
 
