@@ -20,6 +20,7 @@ import { join, relative } from 'node:path';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
+import { standInServer, warmMigrations } from './stand-in-server.mjs';
 
 /**
  * A build whose inputs are the same as the last one's is skipped: `npm ci` builds (prepare) and `npm test`
@@ -50,6 +51,7 @@ function inputsId() {
     'tsconfig.json',
     'tsconfig.build.json',
     'scripts/build.mjs',
+    'scripts/stand-in-server.mjs',
     'scripts/warm-code-cache.cjs',
   ];
   for (const dir of ['src', 'bin'])
@@ -182,17 +184,7 @@ writeFileSync(stamp, inputs);
  */
 async function warmCodeCache() {
   const work = mkdtempSync(join(tmpdir(), 'tidemark-build-'));
-  const files = {
-    '001_one.sql': 'create table one (id int);\n',
-    '002_two.sql': '-- migrate:no-transaction\ncreate index on one (id);\n',
-  };
-  mkdirSync(join(work, 'migrations'));
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(work, 'migrations', name), text);
-  const history = Object.entries(files).map(([name, text]) => {
-    const [, version, base] = /^(\d+)_(.+)\.sql$/.exec(name);
-    return [version, base, createHash('sha256').update(text).digest('hex'), 0, 1, 'build', false, null, null];
-  });
-  const server = await standInServer(JSON.stringify(history));
+  const server = await standInServer(warmMigrations(join(work, 'migrations')));
   try {
     rmSync('dist/cli.cjs.cache', { force: true });
     const warm = promisify(execFile)(process.execPath, ['scripts/warm-code-cache.cjs'], {
@@ -216,112 +208,21 @@ async function warmCodeCache() {
     const { stdout } = await warm.catch((error) => {
       throw new Error(
         error.killed
-          ? "the code cache's warm run did not finish in 30 s: a query of the no-op status or up got no answer from standInServer (scripts/build.mjs); make it answer"
+          ? "the code cache's warm run did not finish in 30 s: a query of the no-op status or up got no answer from standInServer (scripts/stand-in-server.mjs); make it answer"
           : `the code cache's warm run failed: ${error.stderr || error.message}`,
       );
     });
     const { codes } = JSON.parse(stdout.trim().split('\n').at(-1));
-    // A failed warm run means the stand-in below no longer answers what a no-op `status` or `up` sends: the cache
+    // A failed warm run means the stand-in (scripts/stand-in-server.mjs) no longer answers what a no-op `status` or `up` sends: the cache
     // would then miss what every pod start runs (a warning was once missed for a whole session, and its status
     // waited a minute for an answer). The build fails, so `npm test` and CI do.
     if (codes.some((code) => code !== 0))
       throw new Error(
-        `the code cache's warm run exited ${codes.join(', ')} (status, up): make standInServer (scripts/build.mjs) answer what they send`,
+        `the code cache's warm run exited ${codes.join(', ')} (status, up): make standInServer (scripts/stand-in-server.mjs) answer what they send`,
       );
     if (!existsSync('dist/cli.cjs.cache')) throw new Error('scripts/warm-code-cache.cjs wrote no dist/cli.cjs.cache');
   } finally {
     server.close();
     rmSync(work, { recursive: true, force: true });
   }
-}
-
-/**
- * A stand-in for PostgreSQL that answers what a no-op `status` and `up` send, for the code cache's warm run
- * only (never for tests: they run against a real server): trust authentication, the history query (the rows
- * it is given), "no" to whether the repair log exists, and "no such table" for any other query; Terminate ends
- * the connection.
- */
-async function standInServer(historyJson) {
-  const { createServer } = await import('node:net');
-  const message = (type, ...parts) => {
-    const body = Buffer.concat(parts);
-    const head = Buffer.alloc(5);
-    head.write(type, 0, 'latin1');
-    head.writeInt32BE(body.length + 4, 1);
-    return Buffer.concat([head, body]);
-  };
-  const int32 = (n) => {
-    const b = Buffer.alloc(4);
-    b.writeInt32BE(n);
-    return b;
-  };
-  const int16 = (n) => {
-    const b = Buffer.alloc(2);
-    b.writeInt16BE(n);
-    return b;
-  };
-  const cstr = (text) => Buffer.from(`${text}\0`, 'utf8');
-  const ready = message('Z', Buffer.from('I'));
-  const server = createServer((socket) => {
-    let buffered = Buffer.alloc(0);
-    let started = false;
-    socket.on('error', () => {});
-    socket.on('data', (chunk) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      for (;;) {
-        if (!started) {
-          if (buffered.length < 8) return;
-          const length = buffered.readInt32BE(0);
-          if (buffered.length < length) return;
-          const code = buffered.readInt32BE(4);
-          buffered = buffered.subarray(length);
-          if (code === 80877103) {
-            socket.write('N'); // SSLRequest: no
-            continue;
-          }
-          started = true;
-          socket.write(Buffer.concat([message('R', int32(0)), message('K', int32(1), int32(1)), ready]));
-          continue;
-        }
-        if (buffered.length < 5) return;
-        const type = String.fromCharCode(buffered[0]);
-        const length = buffered.readInt32BE(1);
-        if (buffered.length < length + 1) return;
-        const body = buffered.subarray(5, length + 1);
-        buffered = buffered.subarray(length + 1);
-        if (type === 'X') {
-          socket.end();
-          return;
-        }
-        if (type !== 'Q') continue;
-        const sql = body.toString('utf8');
-        if (sql.includes('json_agg')) {
-          const value = Buffer.from(historyJson, 'utf8');
-          socket.write(
-            Buffer.concat([
-              message('T', int16(1), cstr('rows'), int32(0), int16(0), int32(25), int16(-1), int32(-1), int16(0)),
-              message('D', int16(1), int32(value.length), value),
-              message('C', cstr('SELECT 1')),
-              ready,
-            ]),
-          );
-        } else if (sql.includes('to_regclass')) {
-          // Whether the repair log exists: it does not.
-          socket.write(
-            Buffer.concat([
-              message('T', int16(1), cstr('present'), int32(0), int16(0), int32(16), int16(1), int32(-1), int16(0)),
-              message('D', int16(1), int32(1), Buffer.from('f')),
-              message('C', cstr('SELECT 1')),
-              ready,
-            ]),
-          );
-        } else {
-          const fields = [cstr('SERROR'), cstr('VERROR'), cstr('C42P01'), cstr('Mrelation does not exist')];
-          socket.write(Buffer.concat([message('E', ...fields, Buffer.from([0])), ready]));
-        }
-      }
-    });
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds tidemark's image from deploy/image/Dockerfile with buildah (no Docker engine, no image registry) and runs
 # its entrypoint against a local PostgreSQL: the database wait, the exit codes, SIGTERM -> 143 with the migration
-# rolled back, the size of the image and the no-op `up` time inside it. Run by hand, as root (not part of npm test).
+# rolled back, the size of the image, and the no-op `up` and `status` times inside it beside issue 9's references
+# (a bare node+pg script and dbmate, run inside the image the same way). Run by hand, as root (not part of npm test).
 #
 #   apt-get install -y buildah debootstrap        # once
 #   deploy/image/build.sh                          # build + checks; PG_MAJOR=15 (Debian 12's client)
@@ -22,7 +23,8 @@
 # repository, which this machine cannot reach), SUITE (the Debian release of the base: bookworm for 15, trixie
 # for 17), NODE_VERSION=20.20.0, CACHE=/var/tmp/tidemark-image, IMAGE=localhost/tidemark:pg$PG_MAJOR,
 # ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres (a superuser; the checks create and drop databases
-# named tidemark_image_<pid>_*), CHECKS=1, RUNS=5 (no-op timing), NPM_CA (a CA bundle for the npm registry,
+# named tidemark_image_<pid>_*), CHECKS=1, RUNS=5 (rounds of the no-op timing), BENCH_PEERS=$CACHE/peers (where
+# dbmate is installed from the npm registry for the timing, once), NPM_CA (a CA bundle for the npm registry,
 # passed as the build secret npm_ca; default: npm's cafile setting).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -140,18 +142,21 @@ DB_PREFIX=tidemark_image_$$
 fresh_db() { DBS+=("$1"); PGOPTIONS="-c client_min_messages=warning" psql -X -q -d "$ADMIN_URL" -c "drop database if exists $1 with (force)" -c "create database $1" >/dev/null; }
 url_of() { local u=${ADMIN_URL%/*}; echo "$u/$1"; }
 # ro_cmd DIR URL CMD... : sets RO_CMD to the command line that runs CMD inside the image (read-only root, see
-# above) with DIR's migrations and rollback; run_ro runs it.
+# above) with DIR's migrations and rollback; run_ro runs it. RO_BINDS ("HOSTDIR=/tmp/x ...", paths without
+# spaces; empty but for the timing's references) binds more host folders read-only under the container's /tmp.
+RO_BINDS=
 ro_cmd() {
   local dir=$1 url=$2; shift 2
   RO_CMD=(unshare --mount --propagation private --fork -- bash -c '
-    set -e; tree=$1 root=$2 dir=$3 backups=$4; shift 4
+    set -e; tree=$1 root=$2 dir=$3 backups=$4 binds=$5; shift 5
     mount --bind "$tree" "$root"; mount -o remount,bind,ro "$root"
     mount -t proc proc "$root/proc"
     mount --rbind /dev "$root/dev"
     mount -t tmpfs -o size=64m,mode=1777 tmpfs "$root/tmp"
     mount --bind "$backups" "$root/backups"
     for d in migrations rollback; do mount --bind "$dir/$d" "$root/work/$d"; mount -o remount,bind,ro "$root/work/$d"; done
-    exec chroot --userspec="$USERSPEC" "$root" "$@"' _ "$root_tree" "$tmp/root" "$dir" "$tmp/backups"
+    for b in $binds; do mkdir -p "$root${b#*=}"; mount --bind "${b%%=*}" "$root${b#*=}"; mount -o remount,bind,ro "$root${b#*=}"; done
+    exec chroot --userspec="$USERSPEC" "$root" "$@"' _ "$root_tree" "$tmp/root" "$dir" "$tmp/backups" "$RO_BINDS"
     /usr/bin/env -i -C "$IMAGE_WORKDIR" "${IMAGE_ENV[@]}" HOME="$IMAGE_WORKDIR" "DATABASE_URL=$url" CI=1 "$@")
 }
 run_ro() { ro_cmd "$@"; "${RO_CMD[@]}"; }
@@ -230,36 +235,135 @@ else
 fi
 grep -m1 -i "interrupted" "$tmp/term.out" | sed 's/^/     /' || true
 
-step "no-op up on 1000 migrations, inside the image vs on this host ($RUNS runs each, interleaved, medians)"
+step "no-op up and status of 1000 migrations inside the image, beside their references ($RUNS rounds after a warm-up, interleaved, medians)"
+# Every cell runs through the same read-only harness as the entrypoint (ro_cmd), one after the other in each round
+# (A B C ... A B C ...), so a noisy neighbour hits all alike; the references are those of bench/runner-bench.mjs:
+#   bare node+pg   bench/bare-pg.cjs on the image's node (start, require pg, connect, select 1, exit): the floor
+#                  of any Node.js CLI. Its pg is the one the image's node_modules carries (tidemark depends on it;
+#                  the bundle inlines its own copy), so nothing is added to the image.
+#   dbmate         dbmate's no-op `up` and `status` as npm installs it (the Node.js launcher, run by the image's
+#                  node, that spawns the Go binary); dbmate-go, the static Go binary alone, for scale.
+# The peers (npm install dbmate into BENCH_PEERS, default $CACHE/peers) and bench/ are bound read-only under /tmp
+# for these cells only; the image is not changed. harness: the same command line with the program replaced by
+# true (mount namespace, binds, chroot); ratios are printed as run and net of it (its median taken off both).
+export LC_ALL=C # EPOCHREALTIME's decimal point
 fresh_db ${DB_PREFIX}_bench
+fresh_db ${DB_PREFIX}_dbmate
 node "$here/bench/gen.mjs" 1000 "$tmp/gen" >/dev/null
 mv "$tmp/gen/sql/migrations" "$tmp/gen/migrations" && mv "$tmp/gen/sql/rollback" "$tmp/gen/rollback"
-run_migrate "$tmp/gen" "$(url_of ${DB_PREFIX}_bench)" up --no-backup >/dev/null 2>&1
-# /usr/bin/time of the whole command: wall s, user s, sys s, peak RSS KiB (of the largest process). The image's
-# runs include the mount namespace and chroot set-up, timed alone as "harness" (the entrypoint replaced by true).
-timed() { local out=$1; shift; /usr/bin/time -a -o "$out" -f '%e %U %S %M' "$@" >/dev/null 2>&1 || { echo "FAIL: $*"; exit 1; }; }
 bench_url=$(url_of ${DB_PREFIX}_bench)
-mkdir -p "$tmp/warm-up"
+dbmate_url="$(url_of ${DB_PREFIX}_dbmate)?sslmode=disable"
+BENCH_PEERS=${BENCH_PEERS:-$CACHE/peers}
+dbmate=yes
+if [ ! -e "$BENCH_PEERS/node_modules/dbmate/dist/cli.js" ]; then
+  mkdir -p "$BENCH_PEERS"
+  npm install --prefix "$BENCH_PEERS" --no-audit --no-fund --no-save dbmate@2 >"$tmp/npm.out" 2>&1 \
+    || { dbmate=; echo "(npm install dbmate into $BENCH_PEERS failed, dbmate's cells skipped:)"; tail -5 "$tmp/npm.out"; }
+fi
+go_bin=$(cd "$BENCH_PEERS/node_modules" 2>/dev/null && ls -d @dbmate/linux-*/bin/dbmate 2>/dev/null | head -1 || true)
+[ -n "$go_bin" ] || dbmate=
+if [ -f "$root_tree/opt/tidemark/node_modules/pg/package.json" ]; then
+  bare_peers=/opt/tidemark
+  bare_pg="the image's pg $(node -p 'require(process.argv[1]).version' "$root_tree/opt/tidemark/node_modules/pg/package.json")"
+else
+  # Not carried by the image (a later bundle may drop the dependency): pg from the npm registry, bound in too.
+  [ -f "$BENCH_PEERS/node_modules/pg/package.json" ] \
+    || npm install --prefix "$BENCH_PEERS" --no-audit --no-fund --no-save pg@8 dbmate@2 >/dev/null 2>&1
+  bare_peers=/tmp/peers
+  bare_pg="pg $(node -p 'require(process.argv[1]).version' "$BENCH_PEERS/node_modules/pg/package.json") from $BENCH_PEERS (not in the image)"
+fi
+RO_BINDS="$here/bench=/tmp/bench $BENCH_PEERS=/tmp/peers $tmp/gen/dbmate=/tmp/dbmate"
+dbmate_args=(--url "$dbmate_url" --no-dump-schema --migrations-dir /tmp/dbmate)
+run_migrate "$tmp/gen" "$bench_url" up --no-backup >/dev/null 2>&1
+[ -n "$dbmate" ] && ro_cmd "$tmp/gen" "$bench_url" "/tmp/peers/node_modules/$go_bin" "${dbmate_args[@]}" up && "${RO_CMD[@]}" >/dev/null
 # The host's side runs this checkout's CLI, which needs its dependencies and dist/ (npm ci); without them only
 # the image is timed.
 host=yes
 [ -f "$here/dist/cli.cjs" ] && [ -d "$here/node_modules/pg" ] || { host=; echo "(the host comparison needs npm ci in $here: skipped)"; }
+# cell NAME: sets CMD to its command line. CELLS: the cells of this run, in the order each round runs them.
+cell() {
+  case $1 in
+    harness) ro_cmd "$tmp/gen" "$bench_url" true ;;
+    bare) ro_cmd "$tmp/gen" "$bench_url" env "PEERS=$bare_peers" node /tmp/bench/bare-pg.cjs ;;
+    up) ro_cmd "$tmp/gen" "$bench_url" "${ENTRY[@]}" up ;;
+    status) ro_cmd "$tmp/gen" "$bench_url" "${ENTRY[@]}" status ;;
+    dbmate_up) ro_cmd "$tmp/gen" "$bench_url" /tmp/peers/node_modules/.bin/dbmate "${dbmate_args[@]}" up ;;
+    dbmate_status) ro_cmd "$tmp/gen" "$bench_url" /tmp/peers/node_modules/.bin/dbmate "${dbmate_args[@]}" status ;;
+    dbmate_go) ro_cmd "$tmp/gen" "$bench_url" "/tmp/peers/node_modules/$go_bin" "${dbmate_args[@]}" up ;;
+    host_up) RO_CMD=(env -C "$tmp/gen" DATABASE_URL="$bench_url" CI=1 node "$here/bin/migrate.js" up) ;;
+  esac
+  CMD=("${RO_CMD[@]}")
+}
+declare -A LABEL=(
+  [harness]="harness alone (namespace, binds, chroot; true)" [bare]="bare node+pg (bench/bare-pg.cjs)"
+  [up]="tidemark no-op up" [status]="tidemark status" [dbmate_up]="dbmate no-op up (npm launcher + Go)"
+  [dbmate_status]="dbmate status (npm launcher + Go)" [dbmate_go]="dbmate-go no-op up (the Go binary alone)"
+  [host_up]="tidemark no-op up on the host, no harness")
+[ -n "${NODE_EXTRA_CA_CERTS:-}" ] && LABEL[host_up]+=" (NODE_EXTRA_CA_CERTS set: a CA bundle parsed at start)"
+CELLS=(harness bare up status)
+[ -n "$dbmate" ] && CELLS+=(dbmate_up dbmate_status dbmate_go)
+[ -n "$host" ] && CELLS+=(host_up)
+# timed FILE CMD...: appends "start end cpu maxrss" (EPOCHREALTIME s, s, CPU ms, KiB). Wall from bash's clock;
+# CPU (user+sys of the whole process tree, the harness included) from bash's `times` before and after (the
+# children's rusage, to the millisecond; /usr/bin/time prints it in 10 ms steps); the peak RSS of the largest
+# process from /usr/bin/time. `times` runs in this shell, not a subshell: a fork starts its counters at zero.
+timed() {
+  local out=$1 t0 t1; shift
+  times >"$tmp/times0"
+  t0=$EPOCHREALTIME
+  /usr/bin/time -o "$tmp/rusage" -f '%M' "$@" >/dev/null 2>"$tmp/cell.err" \
+    || { echo "FAIL: $*"; tail -5 "$tmp/cell.err"; exit 1; }
+  t1=$EPOCHREALTIME
+  times >"$tmp/times1"
+  echo "$t0 $t1 $(cat "$tmp/times0" "$tmp/times1" | awk '
+    function s(x) { sub(/s$/, "", x); split(x, p, "m"); return p[1] * 60 + p[2] }
+    NR == 2 { c0 = s($1) + s($2) } NR == 4 { c1 = s($1) + s($2) } END { printf "%.1f", (c1 - c0) * 1000 }') $(tail -1 "$tmp/rusage")" >>"$out"
+}
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+mkdir -p "$tmp/warm-up" "$tmp/t"
 for i in $(seq 0 "$RUNS"); do
-  to=$tmp; [ "$i" = 0 ] && to=$tmp/warm-up # the first round fills the page cache; not counted
-  ro_cmd "$tmp/gen" "$bench_url" "${ENTRY[@]}" up
-  timed "$to/image" "${RO_CMD[@]}"
-  [ -n "$host" ] && timed "$to/host" env -C "$tmp/gen" DATABASE_URL="$bench_url" CI=1 node "$here/bin/migrate.js" up
-  ro_cmd "$tmp/gen" "$bench_url" true
-  timed "$to/harness" "${RO_CMD[@]}"
+  to=$tmp/t; [ "$i" = 0 ] && to=$tmp/warm-up # the first round fills the page cache; not counted
+  for c in "${CELLS[@]}"; do cell "$c"; timed "$to/$c" "${CMD[@]}"; done
 done
-summary() { # FILE: medians of wall ms, CPU (user+sys) ms, RSS MiB
-  awk '{ w[NR] = $1 * 1000; c[NR] = ($2 + $3) * 1000; r[NR] = $4 / 1024 }
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+# medians FILE: "wall_ms cpu_ms rss_mib min_wall_ms max_wall_ms"
+medians() {
+  awk '{ w[NR] = ($2 - $1) * 1000; c[NR] = $3; r[NR] = $4 / 1024 }
     function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
       return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-    END { n = NR; printf "wall %4d ms   cpu %4d ms   rss %3d MiB", med(w, n), med(c, n), med(r, n) }' "$1"
+    END { n = NR; printf "%.1f %.1f %.1f", med(w, n), med(c, n), med(r, n); printf " %.1f %.1f", w[1], w[n] }' "$1"
 }
-echo "no-op up in the image: $(summary "$tmp/image")   (read-only root, user ${IMAGE_USER})"
-[ -n "$host" ] && echo "no-op up on the host:  $(summary "$tmp/host")   (node $(node --version), same tidemark checkout)"
-echo "harness alone:         $(summary "$tmp/harness")   (namespace + chroot, no node)"
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+declare -A MED
+echo "image $IMAGE ($size), node $(bh run "$ctr" -- node --version 2>/dev/null), user $IMAGE_USER, read-only root; bare node+pg with $bare_pg${dbmate:+; $("$BENCH_PEERS/node_modules/$go_bin" --version)}"
+echo "load average (1/5/15 min): before $load_before, after $load_after; wall from bash's clock, CPU (user+sys) from bash's times, peak RSS from /usr/bin/time"
+# More runnable processes than cores: each cell's wall time is mostly its wait for a core; CPU still compares.
+awk -v a="${load_before%% *}" -v b="${load_after%% *}" -v n="$(nproc)" 'BEGIN { exit !(a > n || b > n) }' \
+  && echo "(the load average is above the $(nproc) cores: read the CPU columns, the wall ones are mostly waits for a core)"
+echo
+echo "| cell | wall ms | CPU ms | peak RSS MiB | wall min-max | runs |"
+echo "| --- | --- | --- | --- | --- | --- |"
+for c in "${CELLS[@]}"; do
+  MED[$c]=$(medians "$tmp/t/$c")
+  read -r w cpu rss lo hi <<<"${MED[$c]}"
+  printf '| %s | %.0f | %.0f | %.0f | %.0f-%.0f | %d |\n' "${LABEL[$c]}" "$w" "$cpu" "$rss" "$lo" "$hi" "$(wc -l <"$tmp/t/$c")"
+done
+# ratio WHAT A B TARGET: A/B of the medians, wall and CPU, as run and net of the harness.
+ratio() {
+  read -r aw ac _ <<<"${MED[$2]}"; read -r bw bc _ <<<"${MED[$3]}"; read -r hw hc _ <<<"${MED[harness]}"
+  awk -v what="$1" -v aw="$aw" -v ac="$ac" -v bw="$bw" -v bc="$bc" -v hw="$hw" -v hc="$hc" -v t="$4" 'BEGIN {
+    r = aw / bw; nr = (aw - hw) / (bw - hw)
+    printf "| %s | %.2fx | %.2fx | %.2fx | %.2fx | ", what, r, ac / bc, nr, (bc - hc > 0 ? (ac - hc) / (bc - hc) : 0)
+    if (t == "-") print "none (for scale) |"
+    else printf "<= %.2fx: %s on wall as run, %s net |\n", t, (r <= t ? "met" : "missed"), (nr <= t ? "met" : "missed") }'
+}
+echo
+echo "| ratio (issue 9), inside the image | wall | CPU | wall net of the harness | CPU net of the harness | target |"
+echo "| --- | --- | --- | --- | --- | --- |"
+ratio "no-op up / bare node+pg" up bare 1.0
+if [ -n "$dbmate" ]; then
+  ratio "no-op up / dbmate no-op up" up dbmate_up 1.1
+  ratio "status / dbmate status" status dbmate_status 1.3
+  ratio "no-op up / dbmate-go no-op up" up dbmate_go -
+fi
+echo
 echo "image size: $size"
