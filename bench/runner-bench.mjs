@@ -15,7 +15,8 @@
 //          lint of the rollback files; the history is applied again, untimed, before it)
 //   tiny   the same `up` on N tiny migrations (bench/gen.mjs tiny: one short statement each)
 //
-// Each process is timed with /usr/bin/time when it exists: wall, CPU (user+sys) and peak RSS; else wall only.
+// Each process is timed by bash around it (wall from $EPOCHREALTIME, CPU from `times`, both finer than
+// /usr/bin/time's 10 ms) and /usr/bin/time for its peak RSS; without them, what is there (wall at least).
 // Prints medians, the ratios against the targets (wall and CPU), and the load average before and after.
 //
 //   node bench/runner-bench.mjs                  # N=1000, RUNS=5, every case (bench/run-runner.sh builds first)
@@ -87,22 +88,50 @@ function must(command, args, options = {}) {
   return result;
 }
 
-/** Runs a command once; { wall, cpu, rss } in ms and MB (cpu and rss undefined without /usr/bin/time). */
+const BASH = ['/bin/bash', '/usr/bin/bash'].find((p) => existsSync(p));
+/**
+ * Wraps a command in bash, which takes the wall time around it from $EPOCHREALTIME (µs; bash's own start is not
+ * in it) and its CPU from `times` (the children's user and sys, in ms): /usr/bin/time's %U and %S come in 10 ms
+ * steps, ±15-30 % of a 30-60 ms no-op cell.
+ */
+const TIMED = 't0=$EPOCHREALTIME; "$@"; s=$?; t1=$EPOCHREALTIME; { echo "$t0 $t1"; times; } > "$BENCH_TIMES"; exit $s';
+
+/** "0m0.045s" -> 45 (ms). */
+function bashTime(text) {
+  const [, m, sec] = /^(\d+)m([\d.]+)s$/.exec(text) ?? [];
+  return Number(m) * 60_000 + Number(sec) * 1000;
+}
+
+/**
+ * Runs a command once; { wall, cpu, rss } in ms and MB. With bash: wall and CPU from it (TIMED), peak RSS from
+ * /usr/bin/time around it (its largest process, the command). Without bash, /usr/bin/time's 10 ms CPU; without
+ * either, wall only.
+ */
 function measure(cmd, args, env) {
   const out = join(work, 'time.txt');
+  const times = join(work, 'times.txt');
+  const wrapped = BASH ? [BASH, '-c', TIMED, 'bash', cmd, ...args] : [cmd, ...args];
   const started = process.hrtime.bigint();
-  const result = spawnSync(TIME ?? cmd, TIME ? ['-f', '%e %U %S %M', '-o', out, cmd, ...args] : args, {
-    env: env ?? process.env,
+  const result = spawnSync(TIME ?? wrapped[0], TIME ? ['-f', '%e %U %S %M', '-o', out, ...wrapped] : wrapped.slice(1), {
+    env: { ...(env ?? process.env), BENCH_TIMES: times },
     stdio: ['ignore', 'ignore', 'pipe'],
     encoding: 'utf8',
     maxBuffer: 64 << 20,
   });
-  const wall = Number(process.hrtime.bigint() - started) / 1e6;
+  let wall = Number(process.hrtime.bigint() - started) / 1e6;
   if (result.status !== 0)
     throw new Error(`${cmd} ${args.join(' ')} exited ${result.status}: ${result.stderr.slice(-800)}`);
-  if (!TIME) return { wall, cpu: undefined, rss: undefined };
+  let cpu;
+  if (BASH) {
+    const [span, , children] = readFileSync(times, 'utf8').trim().split('\n');
+    const [t0, t1] = span.split(' ').map(Number);
+    wall = (t1 - t0) * 1000;
+    const [user, sys] = children.split(' ').map(bashTime);
+    cpu = user + sys;
+  }
+  if (!TIME) return { wall, cpu, rss: undefined };
   const [, user, sys, rssKb] = readFileSync(out, 'utf8').trim().split('\n').at(-1).split(' ').map(Number);
-  return { wall, cpu: (user + sys) * 1000, rss: rssKb / 1024 };
+  return { wall, cpu: cpu ?? (user + sys) * 1000, rss: rssKb / 1024 };
 }
 
 function median(values) {
