@@ -146,10 +146,15 @@ export class CommandContext {
   /** The migrator of this command, built with the library's createMigrator (the CLI is its first client). */
   async migrator(options: { lockWaitMs?: number | undefined; offline?: boolean | undefined } = {}): Promise<Migrator> {
     const connection = options.offline ? undefined : await this.connection();
-    // pg loads tls at the connection's SSL upgrade, after the hold below has begun: a built-in loaded under a
-    // held flag is compiled from source (~2 ms more for tls and its modules), so it is loaded first.
-    if (connection?.sslmode !== undefined && connection.sslmode !== 'disable')
-      createRequire(import.meta.url)('node:tls');
+    // pg loads net when it opens the socket and tls at the SSL upgrade, both after the hold below has begun: a
+    // built-in loaded under a held flag is compiled from source (~2 ms more for tls and its modules; ~1-2 ms for
+    // net), so they are loaded first. net is usually loaded already, by process.stdout or stderr when either is
+    // a pipe or a terminal; with both going to files nothing else loads it before the connection.
+    if (connection) {
+      const load = createRequire(import.meta.url);
+      load('node:net');
+      if (connection.sslmode !== undefined && connection.sslmode !== 'disable') load('node:tls');
+    }
     this.#holdYoungGeneration();
     return createMigrator(
       migratorOptionsOf(this.settings, connection, {

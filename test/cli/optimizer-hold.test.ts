@@ -5,7 +5,8 @@
  * around each probe). It also keeps the young generation from growing once the files are read (seen in a child
  * process's heap statistics at exit).
  */
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
@@ -108,5 +109,49 @@ describe('built-ins a held flag would compile from source', () => {
     ssl.searchParams.set('sslmode', 'require');
     expect(await tlsLoadedAtFirstFlag(ssl.toString())).toBe('true');
     expect(await tlsLoadedAtFirstFlag(db.url)).toBe('false');
+  });
+});
+
+describe('a no-op command with stdout and stderr going to files', () => {
+  /**
+   * The built-ins loaded after the CLI first turned a V8 flag, for `command` run with both streams sent to a
+   * file: then neither stream loads net (a pipe or a terminal does), and pg's socket would, under the hold.
+   */
+  function loadedUnderTheHold(dir: string, command: string): { code: number | null; modules: string } {
+    const probe = join(dir, 'probe.cjs');
+    writeFileSync(
+      probe,
+      "const v8 = require('node:v8'); const set = v8.setFlagsFromString; let before; v8.setFlagsFromString = (f) => { before ??= new Set(process.moduleLoadList); return set(f); }; process.on('exit', () => { require('node:fs').writeSync(2, `under the hold: [${process.moduleLoadList.filter((m) => before && !before.has(m) && m.startsWith('NativeModule')).join(', ')}] held: ${before !== undefined}\\n`); });\n",
+    );
+    const out = join(dir, 'out.log');
+    const fd = openSync(out, 'w');
+    try {
+      const result = spawnSync(process.execPath, ['--require', probe, '--', CLI, command], {
+        cwd: dir,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '/tmp',
+          CI: '1',
+          DATABASE_URL: db.url,
+          BACKUP_BEFORE_MIGRATE: 'false',
+        },
+        stdio: ['ignore', fd, fd],
+      });
+      return { code: result.status, modules: readFileSync(out, 'utf8') };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  it('loads no built-in under a held V8 flag on a no-op (it would be compiled from source): net is loaded before', () => {
+    const dir = makeProject({ 'migrations/001_a.sql': 'create table a (id int);\n' });
+    // Applied first: a run loads more (pg_dump's child_process, perf_hooks for its timing) and may, once.
+    expect(loadedUnderTheHold(dir, 'up').code).toBe(0);
+    for (const command of ['status', 'up']) {
+      const { code, modules } = loadedUnderTheHold(dir, command);
+      expect(code, modules).toBe(0);
+      expect(modules, command).toContain('held: true');
+      expect(modules, command).toContain('under the hold: []');
+    }
   });
 });
