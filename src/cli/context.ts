@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Settings } from '../config/settings.js';
 import { loadSettings } from '../config/settings.js';
+import { embeddedPackageInstalled } from '../db/embedded-package.js';
 import type { EmbeddedServer } from '../db/embedded.js';
 import { oltpLockRetry } from '../ops/lock-retry.js';
 import { paramsFromLibpq, paramsFromUrl, type ConnectionParams } from '../db/params.js';
@@ -97,7 +98,8 @@ export class CommandContext {
     const s = this.settings;
     if (s.embedded) {
       const { startEmbedded } = await import('../db/embedded.js');
-      await this.output.progress('Starting the embedded PostgreSQL server');
+      // Not said where the package is missing: startEmbedded then explains how to add it, and nothing starts.
+      if (embeddedPackageInstalled()) await this.output.progress('Starting the embedded PostgreSQL server');
       this.#embedded = await startEmbedded(s.cwd);
       this.output.stop();
       this.#connection = this.#embedded.params;
