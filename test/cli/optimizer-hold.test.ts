@@ -54,6 +54,11 @@ describe('the optimizing compiler during a run', () => {
   });
 });
 
+/** What a CI shell gives a CLI process: PATH, HOME, CI=1 and the database, nothing of the test's environment. */
+function cliEnv(url: string): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: '1', DATABASE_URL: url };
+}
+
 /**
  * `migrate status` in a process of its own, with `preload` (CommonJS source) required first: a preload, not a
  * V8 flag, so the bundle's code cache is still taken.
@@ -63,7 +68,7 @@ function statusWithPreload(dir: string, url: string, preload: string) {
   writeFileSync(probe, preload);
   return spawnCli(process.execPath, ['--require', probe, '--', CLI, 'status'], {
     cwd: dir,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: '1', DATABASE_URL: url },
+    env: cliEnv(url),
   });
 }
 
@@ -128,13 +133,7 @@ describe('a no-op command with stdout and stderr going to files', () => {
     try {
       const result = spawnSync(process.execPath, ['--require', probe, '--', CLI, command], {
         cwd: dir,
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '/tmp',
-          CI: '1',
-          DATABASE_URL: db.url,
-          BACKUP_BEFORE_MIGRATE: 'false',
-        },
+        env: { ...cliEnv(db.url), BACKUP_BEFORE_MIGRATE: 'false' },
         stdio: ['ignore', fd, fd],
       });
       return { code: result.status, modules: readFileSync(out, 'utf8') };
